@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class AnnotateConfig(AppConfig):
+    name = "annotate"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from project.celery import ensure_broker_folders
+
+        ensure_broker_folders()

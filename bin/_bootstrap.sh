@@ -1,0 +1,26 @@
+# Shared set-up for bin/run and bin/test: everything a fresh machine lacks, installed on first use.
+
+ensure_python_env() {
+  # uv from PyPI, into the Python that .python-version pins (3.12); then the locked environment.
+  local py
+  py="$(command -v python3.12 || true)"
+  if [ -z "$py" ] && [ -x "$HOME/.pyenv/versions/3.12.1/bin/python3.12" ]; then
+    py="$HOME/.pyenv/versions/3.12.1/bin/python3.12"
+  fi
+  if [ -z "$py" ]; then py="$(command -v python3)"; fi
+  if ! "$py" -m uv --version >/dev/null 2>&1; then
+    "$py" -m pip install --quiet --disable-pip-version-check uv
+  fi
+  "$py" -m uv sync --frozen --quiet --python "$py"
+}
+
+ensure_chromium() {
+  # Browser tests drive Debian's Chromium; Playwright's own browser download cannot work offline.
+  if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    fi
+  fi
+}

@@ -1,0 +1,75 @@
+"""Shared fixtures: personas (admin, researcher, rater, outsider rater, anonymous) and a campaign."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from annotate.models import User
+from tests import factories
+
+
+@pytest.fixture
+def campaign(db):
+    return factories.CampaignFactory(title="Helpfulness", slug="helpfulness")
+
+
+@pytest.fixture
+def other_campaign(db):
+    return factories.CampaignFactory(title="Other", slug="other")
+
+
+@pytest.fixture
+def admin_user(db):
+    return factories.UserFactory(username="alice", role=User.Role.ADMIN)
+
+
+@pytest.fixture
+def researcher(db):
+    return factories.UserFactory(username="rita", role=User.Role.RESEARCHER)
+
+
+@pytest.fixture
+def rater(campaign):
+    user = factories.UserFactory(username="bob", role=User.Role.RATER)
+    factories.EnrollmentFactory(campaign=campaign, rater=user)
+    return user
+
+
+@pytest.fixture
+def outsider(other_campaign):
+    """A rater enrolled in another campaign only."""
+    user = factories.UserFactory(username="charlie", role=User.Role.RATER)
+    factories.EnrollmentFactory(campaign=other_campaign, rater=user)
+    return user
+
+
+def _client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def admin_client(admin_user):
+    return _client_for(admin_user)
+
+
+@pytest.fixture
+def researcher_client(researcher):
+    return _client_for(researcher)
+
+
+@pytest.fixture
+def rater_client(rater):
+    return _client_for(rater)
+
+
+@pytest.fixture
+def outsider_client(outsider):
+    return _client_for(outsider)
+
+
+@pytest.fixture
+def anon_client():
+    return Client()
