@@ -8,10 +8,14 @@ ensure_python_env() {
     py="$HOME/.pyenv/versions/3.12.1/bin/python3.12"
   fi
   if [ -z "$py" ]; then py="$(command -v python3)"; fi
+  # Resolve shims (pyenv) to the real interpreter: given a shim path, `uv sync` replaces .venv on
+  # every run, which breaks every other process using it at that moment.
+  py="$("$py" -c 'import sys; print(sys.executable)' 2>/dev/null || echo "$py")"
   if ! "$py" -m uv --version >/dev/null 2>&1; then
     "$py" -m pip install --quiet --disable-pip-version-check uv
   fi
-  "$py" -m uv sync --frozen --quiet --python "$py"
+  # One sync at a time: parallel runs would otherwise rebuild .venv under each other.
+  (flock 9; "$py" -m uv sync --frozen --quiet --python "$py") 9>"${TMPDIR:-/tmp}/annotate-uv-sync.lock"
 }
 
 ensure_chromium() {
