@@ -1,0 +1,443 @@
+"""Campaign admin API: one APIView per operation, each with its own input/output serializers.
+
+Every view opens with an access helper (annotate.access): a rater gets 403 for their own campaign
+and 404 for any other; researchers read; admins write. Token or session auth (settings).
+Service errors (CampaignError) become 400 with {"detail": ...}; a refused import becomes 400 with
+every bad line: {"created": 0, "errors": [{"line": 3, "reason": "..."}]}.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.db.models import Count
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotate.access import campaign_for_admin, campaign_for_researcher, require_admin
+from annotate.models import Campaign, Enrollment, Generator, User
+from annotate.services.campaigns import (
+    CAMPAIGN_FIELDS,
+    CampaignError,
+    campaign_create,
+    campaign_set_status,
+    campaign_update,
+    enrollment_add,
+    enrollment_remove,
+    generator_create,
+    generator_delete,
+    rater_create,
+)
+from annotate.services.pairing import pairs_build_report
+from annotate.services.prompts import ImportResult, prompts_import
+from annotate.services.responses import responses_import
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+def _error(exc: Exception) -> Response:
+    return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+
+
+# --- campaigns -----------------------------------------------------------------------------------
+
+
+class CampaignOutputSerializer(serializers.ModelSerializer):
+    prompt_count = serializers.IntegerField(read_only=True)
+    pair_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "slug",
+            "status",
+            *CAMPAIGN_FIELDS,
+            "created_at",
+            "prompt_count",
+            "pair_count",
+        ]
+
+
+def _campaigns():
+    return Campaign.objects.annotate(
+        prompt_count=Count("prompts", distinct=True), pair_count=Count("pairs", distinct=True)
+    )
+
+
+class CampaignListApi(APIView):
+    @extend_schema(responses=CampaignOutputSerializer(many=True), operation_id="campaigns_list")
+    def get(self, request: Request) -> Response:
+        if not request.user.is_researcher:
+            return Response({"detail": "Researchers and admins only."}, status=403)
+        data = CampaignOutputSerializer(_campaigns(), many=True).data
+        return Response(data)
+
+
+class CampaignCreateApi(APIView):
+    class CampaignCreateInputSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = Campaign
+            fields = list(CAMPAIGN_FIELDS)
+
+    @extend_schema(
+        request=CampaignCreateInputSerializer,
+        responses={201: CampaignOutputSerializer, 400: DetailSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        require_admin(request.user)
+        serializer = self.CampaignCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            campaign = campaign_create(actor=request.user, **serializer.validated_data)
+        except CampaignError as exc:
+            return _error(exc)
+        return Response(CampaignOutputSerializer(_campaigns().get(pk=campaign.pk)).data, status=201)
+
+
+class CampaignDetailApi(APIView):
+    @extend_schema(responses=CampaignOutputSerializer, operation_id="campaigns_retrieve")
+    def get(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_researcher(request.user, slug)
+        return Response(CampaignOutputSerializer(_campaigns().get(pk=campaign.pk)).data)
+
+
+class CampaignUpdateApi(APIView):
+    class CampaignUpdateInputSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = Campaign
+            fields = list(CAMPAIGN_FIELDS)
+            extra_kwargs = {"title": {"required": False}}
+
+    @extend_schema(
+        request=CampaignUpdateInputSerializer,
+        responses={200: CampaignOutputSerializer, 400: DetailSerializer},
+    )
+    def patch(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_admin(request.user, slug)
+        serializer = self.CampaignUpdateInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        try:
+            campaign_update(campaign=campaign, **serializer.validated_data)
+        except CampaignError as exc:
+            return _error(exc)
+        return Response(CampaignOutputSerializer(_campaigns().get(pk=campaign.pk)).data)
+
+
+class CampaignStatusApi(APIView):
+    class CampaignStatusInputSerializer(serializers.Serializer):
+        action = serializers.ChoiceField(choices=["open", "pause", "close"])
+
+    class CampaignStatusOutputSerializer(serializers.Serializer):
+        status = serializers.CharField()
+        pairs_created = serializers.IntegerField(allow_null=True)
+        notes = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema(
+        request=CampaignStatusInputSerializer,
+        responses={200: CampaignStatusOutputSerializer, 400: DetailSerializer},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_admin(request.user, slug)
+        serializer = self.CampaignStatusInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            report = campaign_set_status(
+                campaign=campaign, action=serializer.validated_data["action"]
+            )
+        except CampaignError as exc:
+            return _error(exc)
+        return Response(
+            {
+                "status": campaign.status,
+                "pairs_created": report.created if report else None,
+                "notes": report.notes if report else [],
+            }
+        )
+
+
+class PairsBuildApi(APIView):
+    class PairsBuildOutputSerializer(serializers.Serializer):
+        created = serializers.IntegerField()
+        flagged = serializers.IntegerField()
+        duplicates = serializers.IntegerField()
+        strategy = serializers.CharField()
+        notes = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema(request=None, responses=PairsBuildOutputSerializer)
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_admin(request.user, slug)
+        report = pairs_build_report(campaign=campaign)
+        return Response(
+            {
+                "created": report.created,
+                "flagged": report.flagged,
+                "duplicates": report.duplicates,
+                "strategy": report.strategy,
+                "notes": report.notes,
+            }
+        )
+
+
+# --- imports -------------------------------------------------------------------------------------
+
+
+class LineErrorSerializer(serializers.Serializer):
+    line = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class ImportOutputSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    errors = LineErrorSerializer(many=True)
+    notes = serializers.ListField(child=serializers.CharField())
+
+
+class ImportInputSerializer(serializers.Serializer):
+    """A file (multipart), or the rows themselves as JSON (row n is reported as line n)."""
+
+    file = serializers.FileField(required=False)
+    rows = serializers.ListField(child=serializers.JSONField(), required=False)
+    skip_existing = serializers.BooleanField(default=False)
+
+    def validate(self, attrs):
+        if bool(attrs.get("file")) == bool(attrs.get("rows")):
+            raise ValidationError("Send either a 'file' or 'rows', not both and not neither.")
+        return attrs
+
+
+def _import_payload(data: dict) -> tuple[str, bytes]:
+    if data.get("file"):
+        upload = data["file"]
+        return upload.name, upload.read()
+    lines = [json.dumps(row, ensure_ascii=False) for row in data["rows"]]
+    return "rows.jsonl", "\n".join(lines).encode()
+
+
+def _import_response(result: ImportResult) -> Response:
+    body = {
+        "created": result.created,
+        "skipped": result.skipped,
+        "errors": [{"line": e.line, "reason": e.reason} for e in result.errors],
+        "notes": result.notes,
+    }
+    return Response(body, status=200 if result.ok else 400)
+
+
+class PromptImportApi(APIView):
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(
+        request={
+            "multipart/form-data": ImportInputSerializer,
+            "application/json": ImportInputSerializer,
+        },
+        responses={200: ImportOutputSerializer, 400: ImportOutputSerializer},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_admin(request.user, slug)
+        serializer = ImportInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        file_name, data = _import_payload(serializer.validated_data)
+        result = prompts_import(
+            campaign=campaign,
+            file_name=file_name,
+            data=data,
+            skip_existing=serializer.validated_data["skip_existing"],
+        )
+        return _import_response(result)
+
+
+class ResponseImportApi(APIView):
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(
+        request={
+            "multipart/form-data": ImportInputSerializer,
+            "application/json": ImportInputSerializer,
+        },
+        responses={200: ImportOutputSerializer, 400: ImportOutputSerializer},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_admin(request.user, slug)
+        serializer = ImportInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        file_name, data = _import_payload(serializer.validated_data)
+        return _import_response(responses_import(campaign=campaign, file_name=file_name, data=data))
+
+
+# --- generators and generation -------------------------------------------------------------------
+
+
+class GeneratorOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Generator
+        fields = [
+            "id", "name", "provider", "model", "base_url", "api_key_env", "params",
+            "system_prompt", "samples_per_prompt", "created_at",
+        ]  # fmt: skip
+
+
+class GeneratorCreateApi(APIView):
+    class GeneratorCreateInputSerializer(serializers.Serializer):
+        provider = serializers.ChoiceField(
+            choices=[c for c in Generator.Provider.values if c != Generator.Provider.IMPORTED]
+        )
+        model = serializers.CharField(max_length=200)
+        name = serializers.CharField(max_length=100, required=False, default="")
+        base_url = serializers.URLField(required=False, default="")
+        api_key_env = serializers.CharField(max_length=100, required=False, default="")
+        params = serializers.DictField(required=False, default=dict)
+        system_prompt = serializers.CharField(required=False, default="", allow_blank=True)
+        samples_per_prompt = serializers.IntegerField(min_value=1, max_value=32, default=1)
+
+    @extend_schema(
+        request=GeneratorCreateInputSerializer,
+        responses={201: GeneratorOutputSerializer, 400: DetailSerializer},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_admin(request.user, slug)
+        serializer = self.GeneratorCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            generator = generator_create(campaign=campaign, **serializer.validated_data)
+        except CampaignError as exc:
+            return _error(exc)
+        return Response(GeneratorOutputSerializer(generator).data, status=201)
+
+
+class GeneratorDeleteApi(APIView):
+    @extend_schema(request=None, responses={204: None, 400: DetailSerializer})
+    def delete(self, request: Request, slug: str, generator_id: int) -> Response:
+        campaign = campaign_for_admin(request.user, slug)
+        generator = get_object_or_404(campaign.generators, pk=generator_id)
+        try:
+            generator_delete(generator=generator)
+        except CampaignError as exc:
+            return _error(exc)
+        return Response(status=204)
+
+
+class GenerationStartApi(APIView):
+    class GenerationStartInputSerializer(serializers.Serializer):
+        mode = serializers.ChoiceField(choices=["fast", "cheap"], default="fast")
+
+    class GenerationStartOutputSerializer(serializers.Serializer):
+        job_id = serializers.IntegerField()
+        status = serializers.CharField()
+        mode = serializers.CharField()
+        total = serializers.IntegerField()
+
+    @extend_schema(
+        request=GenerationStartInputSerializer,
+        responses={202: GenerationStartOutputSerializer, 400: DetailSerializer},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        from annotate.services.generation import generation_start
+
+        campaign = campaign_for_admin(request.user, slug)
+        serializer = self.GenerationStartInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if not campaign.prompts.exists():
+            return _error(CampaignError("Import prompts before starting generation."))
+        try:
+            job = generation_start(
+                campaign=campaign, actor=request.user, mode=serializer.validated_data["mode"]
+            )
+        except (ValueError, CampaignError) as exc:
+            return _error(exc)
+        body = {"job_id": job.id, "status": job.status, "mode": job.mode, "total": job.total}
+        return Response(body, status=202)
+
+
+# --- raters --------------------------------------------------------------------------------------
+
+
+class EnrollmentOutputSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="rater.username")
+
+    class Meta:
+        model = Enrollment
+        fields = ["username", "paused", "paused_reason", "created_at"]
+
+
+class EnrollmentListApi(APIView):
+    @extend_schema(responses=EnrollmentOutputSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_researcher(request.user, slug)
+        enrollments = campaign.enrollments.select_related("rater").order_by("rater__username")
+        return Response(EnrollmentOutputSerializer(enrollments, many=True).data)
+
+
+class EnrollmentAddApi(APIView):
+    class EnrollmentAddInputSerializer(serializers.Serializer):
+        usernames = serializers.ListField(child=serializers.CharField(), min_length=1)
+
+    @extend_schema(
+        request=EnrollmentAddInputSerializer,
+        responses={200: EnrollmentOutputSerializer(many=True), 400: DetailSerializer},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_admin(request.user, slug)
+        serializer = self.EnrollmentAddInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            enrollments = enrollment_add(
+                campaign=campaign, usernames=serializer.validated_data["usernames"]
+            )
+        except CampaignError as exc:
+            return _error(exc)
+        return Response(EnrollmentOutputSerializer(enrollments, many=True).data)
+
+
+class EnrollmentRemoveApi(APIView):
+    class EnrollmentRemoveInputSerializer(serializers.Serializer):
+        username = serializers.CharField()
+
+    @extend_schema(
+        request=EnrollmentRemoveInputSerializer, responses={204: None, 400: DetailSerializer}
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_admin(request.user, slug)
+        serializer = self.EnrollmentRemoveInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            enrollment_remove(campaign=campaign, username=serializer.validated_data["username"])
+        except CampaignError as exc:
+            return _error(exc)
+        return Response(status=204)
+
+
+class RaterCreateApi(APIView):
+    class RaterCreateInputSerializer(serializers.Serializer):
+        username = serializers.CharField(max_length=150)
+        password = serializers.CharField(write_only=True)
+        role = serializers.ChoiceField(choices=User.Role.values, default=User.Role.RATER)
+
+    class RaterCreateOutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        username = serializers.CharField()
+        role = serializers.CharField()
+
+    @extend_schema(
+        request=RaterCreateInputSerializer,
+        responses={201: RaterCreateOutputSerializer, 400: DetailSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        require_admin(request.user)
+        serializer = self.RaterCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            user = rater_create(**serializer.validated_data)
+        except CampaignError as exc:
+            return _error(exc)
+        return Response({"id": user.id, "username": user.username, "role": user.role}, status=201)

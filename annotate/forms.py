@@ -1,0 +1,186 @@
+"""Forms of the admin pages. They parse and validate input; services do the work."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+
+from annotate.models import Campaign, Generator, User
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+
+class CampaignForm(forms.ModelForm):
+    aspects = forms.CharField(
+        required=False,
+        help_text="Comma-separated, e.g. helpful, honest, harmless. Each is rated per pair.",
+    )
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "title",
+            "guidelines",
+            "scale",
+            "allow_both_bad",
+            "aspects",
+            "rationale",
+            "rationale_min_length",
+            "allow_rewrite",
+            "min_read_ms_per_1k_chars",
+            "overlap",
+            "lease_seconds",
+            "ordering",
+            "pairing",
+            "max_pairs_per_prompt",
+            "self_id_policy",
+            "gold_rate",
+            "gold_min_accuracy",
+            "gold_min_answered",
+            "judge_mode",
+        ]
+        widgets = {"guidelines": forms.Textarea(attrs={"rows": 8})}
+        help_texts = {"max_pairs_per_prompt": "0 means no cap."}
+        labels = {
+            "min_read_ms_per_1k_chars": "Minimum read time (ms per 1,000 characters)",
+            "self_id_policy": "Responses that name a model",
+            "overlap": "Votes per pair",
+            "lease_seconds": "Lease (seconds)",
+            "rationale_min_length": "Rationale minimum length",
+            "allow_both_bad": "Allow “both bad”",
+            "allow_rewrite": "Allow raters to rewrite a response",
+            "gold_rate": "Gold share",
+            "gold_min_accuracy": "Gold minimum accuracy",
+            "gold_min_answered": "Gold answers before judging accuracy",
+            "judge_mode": "AI judge",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["aspects"] = ", ".join(self.instance.aspects or [])
+
+    def clean_aspects(self) -> list[str]:
+        raw = self.cleaned_data.get("aspects") or ""
+        aspects = [a.strip() for a in raw.split(",") if a.strip()]
+        if len(set(aspects)) != len(aspects):
+            raise forms.ValidationError("An aspect is listed twice.")
+        return aspects
+
+    def clean_gold_rate(self) -> float:
+        value = self.cleaned_data["gold_rate"]
+        if not 0 <= value <= 1:
+            raise forms.ValidationError("A share between 0 and 1.")
+        return value
+
+    def clean_gold_min_accuracy(self) -> float:
+        value = self.cleaned_data["gold_min_accuracy"]
+        if not 0 <= value <= 1:
+            raise forms.ValidationError("A share between 0 and 1.")
+        return value
+
+    def settings(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class _UploadForm(forms.Form):
+    file = forms.FileField(
+        help_text="JSONL (one JSON object per line) or CSV with a header row.",
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".jsonl,.json,.ndjson,.csv", "aria-label": "File to import"}
+        ),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith((".jsonl", ".json", ".ndjson", ".csv")):
+            raise forms.ValidationError("Upload a .jsonl or .csv file.")
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError("The file is larger than 50 MB; split it.")
+        return upload
+
+
+class PromptImportForm(_UploadForm):
+    skip_existing = forms.BooleanField(
+        required=False,
+        label="Skip prompts already in the campaign",
+        help_text="Otherwise a repeated prompt is reported as an error.",
+    )
+
+
+class ResponseImportForm(_UploadForm):
+    pass
+
+
+class GeneratorForm(forms.Form):
+    provider = forms.ChoiceField(
+        choices=[c for c in Generator.Provider.choices if c[0] != Generator.Provider.IMPORTED]
+    )
+    model = forms.CharField(max_length=200)
+    name = forms.CharField(
+        max_length=100, required=False, help_text="Label for admins; defaults to the model."
+    )
+    base_url = forms.URLField(required=False, help_text="OpenAI-compatible servers only.")
+    api_key_env = forms.RegexField(
+        regex=r"^[A-Z_][A-Z0-9_]*$",
+        required=False,
+        label="API key variable",
+        help_text="The NAME of an environment variable holding the key, e.g. OPENAI_API_KEY.",
+        error_messages={"invalid": "Give the name of an environment variable, not a key."},
+    )
+    params = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text='JSON object, e.g. {"temperature": 1.0, "max_tokens": 1024}',
+    )
+    samples_per_prompt = forms.IntegerField(min_value=1, max_value=32, initial=1)
+    system_prompt = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def clean_params(self) -> dict[str, Any]:
+        raw = (self.cleaned_data.get("params") or "").strip()
+        if not raw:
+            return {}
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(
+                f"Not valid JSON: {exc.msg} (column {exc.colno})."
+            ) from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Give a JSON object, e.g. {}.")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("provider") == Generator.Provider.OPENAI_COMPATIBLE and not data.get(
+            "base_url"
+        ):
+            self.add_error("base_url", "An OpenAI-compatible server needs a base URL.")
+        return data
+
+
+class EnrollForm(forms.Form):
+    usernames = forms.CharField(help_text="One or more usernames, separated by commas or spaces.")
+
+    def clean_usernames(self) -> list[str]:
+        raw = self.cleaned_data["usernames"]
+        return [u for u in raw.replace(",", " ").split() if u]
+
+
+class UnenrollForm(forms.Form):
+    username = forms.CharField()
+
+
+class RaterCreateForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    password = forms.CharField(widget=forms.PasswordInput, min_length=8)
+    role = forms.ChoiceField(choices=User.Role.choices, initial=User.Role.RATER)
+    enroll = forms.BooleanField(
+        required=False, initial=True, label="Enroll in this campaign right away"
+    )
+
+
+class StatusForm(forms.Form):
+    action = forms.ChoiceField(choices=[("open", "Open"), ("pause", "Pause"), ("close", "Close")])

@@ -1,0 +1,158 @@
+"""Admin pages for a campaign: create, the campaign home (detail), edit, status, pairs.
+
+Admins change things; researchers may read the campaign page; raters get 403 (their own campaign)
+or 404 (any other). Every POST works as a plain form post (Post/Redirect/Get + messages) and htmx
+requests get the fragment they asked for.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, F, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from annotate.access import campaign_for_admin, campaign_for_researcher, require_admin
+from annotate.forms import (
+    CampaignForm,
+    EnrollForm,
+    GeneratorForm,
+    PromptImportForm,
+    RaterCreateForm,
+    ResponseImportForm,
+)
+from annotate.models import Campaign, Candidate, Pair
+from annotate.selfid import self_identification
+from annotate.services.campaigns import (
+    CampaignError,
+    campaign_create,
+    campaign_set_status,
+    campaign_update,
+)
+from annotate.services.pairing import conversation_text, pairs_build_report
+
+FLAGGED_SHOWN = 50  # the campaign page lists this many self-identifying responses
+
+
+def detail_context(request: HttpRequest, campaign: Campaign, **extra) -> dict:
+    """Everything the campaign page shows; forms can be overridden to show their errors."""
+    candidates = Candidate.objects.filter(prompt__campaign=campaign)
+    done = Q(status=Candidate.Status.DONE)
+    candidate_counts = candidates.aggregate(
+        total=Count("id"),
+        done=Count("id", filter=done),
+        failed=Count("id", filter=Q(status=Candidate.Status.FAILED)),
+        flagged=Count("id", filter=done & Q(self_identifies=True)),
+        duplicates=Count("id", filter=done & Q(duplicate_of__isnull=False)),
+    )
+    pairs = Pair.objects.filter(campaign=campaign)
+    pair_counts = pairs.aggregate(
+        total=Count("id"),
+        flagged=Count(
+            "id", filter=Q(candidate_a__self_identifies=True) | Q(candidate_b__self_identifies=True)
+        ),
+        complete=Count("id", filter=Q(completed__gte=F("needed"))),
+    )
+    generators = campaign.generators.annotate(
+        done=Count("candidates", filter=Q(candidates__status=Candidate.Status.DONE)),
+        failed=Count("candidates", filter=Q(candidates__status=Candidate.Status.FAILED)),
+    )
+    flagged = [
+        (c, self_identification(c.text, context=conversation_text(c)))
+        for c in candidates.filter(done, self_identifies=True).select_related(
+            "prompt", "generator"
+        )[:FLAGGED_SHOWN]
+    ]
+    context = {
+        "campaign": campaign,
+        "flagged": flagged,
+        "can_admin": request.user.is_campaign_admin,
+        "prompt_count": campaign.prompts.count(),
+        "candidate_counts": candidate_counts,
+        "pair_counts": pair_counts,
+        "generators": generators,
+        "enrollments": campaign.enrollments.select_related("rater").order_by("rater__username"),
+        "prompt_form": PromptImportForm(),
+        "response_form": ResponseImportForm(),
+        "generator_form": GeneratorForm(),
+        "enroll_form": EnrollForm(),
+        "rater_form": RaterCreateForm(),
+        "import_result": None,
+        "import_kind": "",
+    }
+    context.update(extra)
+    return context
+
+
+@login_required
+def campaign_create_view(request: HttpRequest) -> HttpResponse:
+    require_admin(request.user)
+    form = CampaignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            campaign = campaign_create(actor=request.user, **form.settings())
+        except CampaignError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Campaign “{campaign.title}” created as a draft.")
+            return redirect("annotate:campaign-detail", slug=campaign.slug)
+    return render(request, "annotate/campaign_form.html", {"form": form, "campaign": None})
+
+
+@login_required
+def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = campaign_for_researcher(request.user, slug)
+    return render(request, "annotate/campaign_detail.html", detail_context(request, campaign))
+
+
+@login_required
+def campaign_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = campaign_for_admin(request.user, slug)
+    form = CampaignForm(request.POST or None, instance=campaign)
+    if request.method == "POST" and form.is_valid():
+        try:
+            campaign_update(campaign=Campaign.objects.get(pk=campaign.pk), **form.settings())
+        except CampaignError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("annotate:campaign-detail", slug=campaign.slug)
+    return render(request, "annotate/campaign_form.html", {"form": form, "campaign": campaign})
+
+
+@login_required
+@require_POST
+def campaign_status(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = campaign_for_admin(request.user, slug)
+    action = request.POST.get("action", "")
+    try:
+        report = campaign_set_status(campaign=campaign, action=action)
+    except CampaignError as exc:
+        messages.error(request, str(exc))
+    else:
+        text = f"Campaign is now {campaign.get_status_display().lower()}."
+        if report is not None:
+            text += f" {report.created} new pairs."
+            for note in report.notes:
+                messages.info(request, note)
+        messages.success(request, text)
+    return redirect("annotate:campaign-detail", slug=campaign.slug)
+
+
+@login_required
+@require_POST
+def pairs_build_view(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = campaign_for_admin(request.user, slug)
+    report = pairs_build_report(campaign=campaign)
+    for note in report.notes:
+        messages.info(request, note)
+    text = (
+        f"{report.created} new pairs ({campaign.get_pairing_display()}); "
+        f"{report.flagged} responses name a model, {report.duplicates} are duplicates."
+    )
+    if report.removed:
+        text += f" {report.removed} unused pairs with a hidden response removed."
+    messages.success(request, text)
+    return redirect("annotate:campaign-detail", slug=campaign.slug)
