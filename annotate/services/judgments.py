@@ -1,0 +1,393 @@
+"""Recording votes. A vote closes the rater's lease; the same submit replayed stores one vote.
+
+The hot path is a handful of statements in one transaction: a guarded UPDATE that closes the lease
+(it only matches an active, unexpired lease of this rater, so it doubles as the permission check and
+serialises a double-click), the INSERT of the vote, and the pair's counter. Everything else (why a
+vote was refused, replays, gold accuracy) runs only on the rare path that needs it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from annotate.models import Assignment, Campaign, Enrollment, Judgment, Pair, PairFlag, User
+
+ASPECT_VALUES = {"a", "b", "tie"}
+SHOWN_CHOICES = {"left", "right", "tie", "both_bad"}
+
+
+def to_canonical(value: str, *, left_is_a: bool) -> str:
+    """Map what the rater saw ("left"/"right") to the pair's canonical "a"/"b"; others pass through."""
+    if value == "left":
+        return "a" if left_is_a else "b"
+    if value == "right":
+        return "b" if left_is_a else "a"
+    return value
+
+
+class VoteRefused(ValidationError):
+    """A vote that cannot be stored; ``message`` is shown to the rater as is."""
+
+    def __init__(self, message: str, *, code: str = "refused") -> None:
+        super().__init__(message, code=code)
+        self.code = code
+
+
+def _aware(value) -> datetime:
+    if isinstance(value, str):  # SQLite returns text from raw RETURNING
+        value = parse_datetime(value)
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def required_read_ms(*, campaign: Campaign, chars: int) -> int:
+    """Minimum read time for a pair whose two responses have ``chars`` characters in total."""
+    return campaign.min_read_ms_per_1k_chars * chars // 1000
+
+
+def judgment_validate(
+    *,
+    campaign: Campaign,
+    choice: str,
+    strength: int | None,
+    aspects: dict | None,
+    rationale: str,
+    rewrite: str,
+) -> tuple[int | None, dict, str, str]:
+    """Check a vote against the campaign's rules. Returns the cleaned (strength, aspects, rationale,
+    rewrite) or raises VoteRefused naming what is wrong."""
+    if choice not in Judgment.Choice.values:
+        raise VoteRefused("Choose A, B, tie or both bad.", code="choice")
+    if choice == Judgment.Choice.BOTH_BAD and not campaign.allow_both_bad:
+        raise VoteRefused("This campaign does not allow “both bad”.", code="choice")
+    if campaign.scale == Campaign.Scale.GRADED7:
+        if choice in (Judgment.Choice.A, Judgment.Choice.B):
+            if strength not in (1, 2, 3):
+                raise VoteRefused(
+                    "Say how much better: slightly, clearly or much.", code="strength"
+                )
+        else:
+            strength = 0
+    else:
+        strength = None
+
+    aspects = aspects or {}
+    wanted = list(campaign.aspects or [])
+    unknown = set(aspects) - set(wanted)
+    if unknown:
+        raise VoteRefused(f"Unknown aspect: {', '.join(sorted(unknown))}.", code="aspects")
+    missing = [name for name in wanted if not aspects.get(name)]
+    if missing:
+        raise VoteRefused(f"Rate every aspect (missing: {', '.join(missing)}).", code="aspects")
+    if any(value not in ASPECT_VALUES for value in aspects.values()):
+        raise VoteRefused("Each aspect is A, B or tie.", code="aspects")
+
+    rationale = (rationale or "").strip()
+    if campaign.rationale == Campaign.Rationale.OFF:
+        rationale = ""
+    elif campaign.rationale == Campaign.Rationale.REQUIRED:
+        minimum = max(1, campaign.rationale_min_length)
+        if len(rationale) < minimum:
+            raise VoteRefused(
+                f"Explain your choice in at least {minimum} characters ({len(rationale)} so far).",
+                code="rationale",
+            )
+    rewrite = (rewrite or "").strip()
+    if rewrite and not campaign.allow_rewrite:
+        raise VoteRefused("This campaign does not take rewrites.", code="rewrite")
+    return strength, aspects, rationale, rewrite
+
+
+def judgment_record(
+    *,
+    assignment: Assignment | int,
+    rater: User,
+    choice: str,
+    strength: int | None = None,
+    aspects: dict | None = None,
+    rationale: str = "",
+    rewrite: str = "",
+    idempotency_key: str,
+    campaign: Campaign | None = None,
+    in_shown_terms: bool = False,
+    judge_shown: bool = False,
+    now: datetime | None = None,
+) -> Judgment:
+    """Store the rater's vote on their active lease, in canonical terms ("a" = pair.candidate_a).
+
+    Refuses (VoteRefused) a lease that is not the rater's, no longer active, expired, or voted too
+    fast for the campaign's minimum read time. The same ``idempotency_key`` again returns the stored
+    vote instead of adding one. With ``in_shown_terms`` the choice and aspects say "left"/"right"
+    (what the page showed) and are mapped with the lease's ``left_is_a`` once it is read.
+    """
+    shown_choice, shown_aspects = choice, dict(aspects or {})
+    if in_shown_terms:
+        if choice not in SHOWN_CHOICES:
+            raise VoteRefused("Choose left, right, tie or both bad.", code="choice")
+        # Validate with a provisional mapping; the real one needs the lease row (read below).
+        choice = to_canonical(choice, left_is_a=True)
+        aspects = {k: to_canonical(v, left_is_a=True) for k, v in shown_aspects.items()}
+    assignment_id = assignment if isinstance(assignment, int) else assignment.pk
+    if campaign is None:
+        campaign = (
+            assignment.campaign
+            if isinstance(assignment, Assignment)
+            else Campaign.objects.get(assignments__pk=assignment_id)
+        )
+    if not idempotency_key or len(idempotency_key) > 64:
+        raise VoteRefused("This vote has no valid submission key; reload the page.", code="key")
+    strength, aspects, rationale, rewrite = judgment_validate(
+        campaign=campaign,
+        choice=choice,
+        strength=strength,
+        aspects=aspects,
+        rationale=rationale,
+        rewrite=rewrite,
+    )
+    now = now or timezone.now()
+    try:
+        return _record(
+            assignment_id=assignment_id,
+            rater=rater,
+            campaign=campaign,
+            choice=choice,
+            strength=strength,
+            aspects=aspects,
+            rationale=rationale,
+            rewrite=rewrite,
+            key=idempotency_key,
+            in_shown_terms=in_shown_terms,
+            shown=(shown_choice, shown_aspects),
+            judge_shown=judge_shown,
+            now=now,
+        )
+    except IntegrityError:
+        # The lease guard already rules out a second vote by this rater on this pair, so the only
+        # unique key left to collide is the submission key, reused on another lease. The whole
+        # transaction is rolled back (the lease stays active).
+        raise VoteRefused("This submission key was already used.", code="key") from None
+
+
+def _record(
+    *,
+    assignment_id: int,
+    rater: User,
+    campaign: Campaign,
+    choice: str,
+    strength: int | None,
+    aspects: dict,
+    rationale: str,
+    rewrite: str,
+    key: str,
+    in_shown_terms: bool,
+    shown: tuple[str, dict],
+    judge_shown: bool,
+    now: datetime,
+) -> Judgment:
+    shown_choice, shown_aspects = shown
+    idempotency_key = key
+    if campaign.min_read_ms_per_1k_chars:
+        # Checked before anything is written, so a refusal leaves no transaction to roll back.
+        _check_read_time(campaign=campaign, assignment_id=assignment_id, rater=rater, now=now)
+    # savepoint=False: inside the vote view's transaction (vote + next claim, one commit) this adds
+    # no SAVEPOINT round trips; any failure rolls back the whole request, which is what we want.
+    with transaction.atomic(savepoint=False):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE annotate_assignment SET status = %s, completed_at = %s "
+                "WHERE id = %s AND rater_id = %s AND campaign_id = %s AND status = %s "
+                "AND expires_at > %s RETURNING pair_id, left_is_a, created_at",
+                [
+                    Assignment.Status.DONE,
+                    connection.ops.adapt_datetimefield_value(now),
+                    assignment_id,
+                    rater.pk,
+                    campaign.pk,
+                    Assignment.Status.ACTIVE,
+                    connection.ops.adapt_datetimefield_value(now),
+                ],
+            )
+            row = cursor.fetchone()
+        if row is not None:
+            return _insert_vote(
+                row=row,
+                assignment_id=assignment_id,
+                rater=rater,
+                campaign=campaign,
+                choice=to_canonical(shown_choice, left_is_a=bool(row[1]))
+                if in_shown_terms
+                else choice,
+                strength=strength,
+                aspects={k: to_canonical(shown_aspects[k], left_is_a=bool(row[1])) for k in aspects}
+                if in_shown_terms
+                else aspects,
+                rationale=rationale,
+                rewrite=rewrite,
+                key=idempotency_key,
+                judge_shown=judge_shown,
+                now=now,
+            )
+    # Nothing was written; decide outside the transaction (raising here poisons no caller's block).
+    return _refused_or_replayed(
+        assignment_id=assignment_id, rater=rater, key=idempotency_key, now=now
+    )
+
+
+def _insert_vote(
+    *,
+    row: tuple,
+    assignment_id: int,
+    rater: User,
+    campaign: Campaign,
+    choice: str,
+    strength: int | None,
+    aspects: dict,
+    rationale: str,
+    rewrite: str,
+    key: str,
+    judge_shown: bool,
+    now: datetime,
+) -> Judgment:
+    """Second half of the vote, inside the caller's transaction, after the lease guard matched."""
+    pair_id, left_is_a, served_at = row
+    time_on_task = max(0, int((now - _aware(served_at)).total_seconds() * 1000))
+    judgment = Judgment.objects.create(
+        campaign=campaign,
+        pair_id=pair_id,
+        assignment_id=assignment_id,
+        rater=rater,
+        choice=choice,
+        strength=strength,
+        aspects=aspects,
+        rationale=rationale,
+        rewrite=rewrite,
+        left_is_a=bool(left_is_a),
+        time_on_task_ms=time_on_task,
+        idempotency_key=key,
+        judge_shown=judge_shown,
+        created_at=now,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE annotate_pair SET completed = completed + 1 WHERE id = %s "
+            "RETURNING gold_answer",
+            [pair_id],
+        )
+        (gold_answer,) = cursor.fetchone()
+    if gold_answer:
+        judgment_gold_check(campaign=campaign, rater=rater)
+    return judgment
+
+
+def _check_read_time(*, campaign: Campaign, assignment_id: int, rater: User, now: datetime) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.created_at, LENGTH(ca.text) + LENGTH(cb.text) FROM annotate_assignment a "
+            "JOIN annotate_pair p ON p.id = a.pair_id "
+            "JOIN annotate_candidate ca ON ca.id = p.candidate_a_id "
+            "JOIN annotate_candidate cb ON cb.id = p.candidate_b_id "
+            "WHERE a.id = %s AND a.rater_id = %s",
+            [assignment_id, rater.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return  # not the rater's lease: the guard refuses it with the right message
+    served_at, chars = row
+    time_on_task = int((now - _aware(served_at)).total_seconds() * 1000)
+    needed = required_read_ms(campaign=campaign, chars=chars or 0)
+    if time_on_task < needed:
+        raise VoteRefused(
+            f"Please read both responses first ({(needed - time_on_task) / 1000:.1f} s left).",
+            code="too_fast",
+        )
+
+
+def _refused_or_replayed(*, assignment_id: int, rater: User, key: str, now: datetime) -> Judgment:
+    """The lease guard matched nothing: a replay of a stored vote, or a vote we must refuse."""
+    existing = Judgment.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        if existing.rater_id == rater.pk and existing.assignment_id == assignment_id:
+            return existing  # a double-click or a replayed request: one vote stored
+        raise VoteRefused("This submission key was already used.", code="key")
+    lease = Assignment.objects.filter(pk=assignment_id, rater=rater).first()
+    if lease is None:
+        raise VoteRefused("This pair was not assigned to you.", code="foreign")
+    if lease.status == Assignment.Status.DONE:
+        raise VoteRefused("You already voted on this pair.", code="done")
+    if lease.status == Assignment.Status.EXPIRED or (
+        lease.status == Assignment.Status.ACTIVE and lease.expires_at <= now
+    ):
+        raise VoteRefused(
+            "Your time on this pair ran out, so it went back to the pool. "
+            "Your vote was not recorded; here is the next pair.",
+            code="expired",
+        )
+    raise VoteRefused(
+        "This pair was taken back (skipped or released by an admin); your vote was not recorded.",
+        code="closed",
+    )
+
+
+def judgment_gold_check(*, campaign: Campaign, rater: User) -> Enrollment | None:
+    """Recompute the rater's accuracy on gold pairs; pause them when it falls below the threshold.
+
+    Runs only after a vote on a gold pair. A graded "A much better" counts as "a".
+    """
+    if campaign.gold_min_accuracy <= 0:
+        return None
+    stats = Judgment.objects.filter(
+        campaign=campaign,
+        rater=rater,
+        source=Judgment.Source.HUMAN,
+        revises__isnull=True,
+        pair__gold_answer__gt="",
+    ).aggregate(
+        answered=Count("id"),
+        correct=Count("id", filter=Q(choice=F("pair__gold_answer"))),
+    )
+    answered, correct = stats["answered"], stats["correct"]
+    if answered < max(1, campaign.gold_min_answered):
+        return None
+    accuracy = correct / answered
+    if accuracy >= campaign.gold_min_accuracy:
+        return None
+    reason = (
+        f"Gold accuracy {accuracy:.0%} ({correct}/{answered}) is below the campaign's "
+        f"{campaign.gold_min_accuracy:.0%}."
+    )
+    Enrollment.objects.filter(campaign=campaign, rater=rater, paused=False).update(
+        paused=True, paused_reason=reason
+    )
+    return Enrollment.objects.filter(campaign=campaign, rater=rater).first()
+
+
+def rater_gold_accuracy(*, campaign: Campaign) -> dict[int, tuple[int, int]]:
+    """{rater_id: (correct, answered)} on gold pairs, for the admin's lease page."""
+    rows = (
+        Judgment.objects.filter(
+            campaign=campaign,
+            source=Judgment.Source.HUMAN,
+            revises__isnull=True,
+            pair__gold_answer__gt="",
+        )
+        .values("rater_id")
+        .annotate(
+            answered=Count("id"), correct=Count("id", filter=Q(choice=F("pair__gold_answer")))
+        )
+    )
+    return {r["rater_id"]: (r["correct"], r["answered"]) for r in rows}
+
+
+def pair_flag(*, pair: Pair | int, rater: User, reason: str, note: str = ""):
+    """Record a rater's flag on a pair (harmful, broken, identity visible, other)."""
+    if reason not in PairFlag.Reason.values:
+        raise VoteRefused("Pick a reason for the flag.", code="flag")
+    pair_id = pair if isinstance(pair, int) else pair.pk
+    return PairFlag.objects.create(pair_id=pair_id, rater=rater, reason=reason, note=note[:2000])

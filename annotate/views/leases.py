@@ -1,0 +1,89 @@
+"""Admin page: who holds which pair, release a lease, pause or unpause a rater (with the reason)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from annotate.access import campaign_for_admin
+from annotate.models import Assignment, Enrollment, Judgment
+from annotate.services.assignment import assignment_release
+from annotate.services.judgments import rater_gold_accuracy
+
+
+@login_required
+def leases(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = campaign_for_admin(request.user, slug)
+    now = timezone.now()
+    active = (
+        Assignment.objects.filter(campaign=campaign, status=Assignment.Status.ACTIVE)
+        .select_related("rater", "pair__prompt")
+        .only(
+            "id", "created_at", "expires_at", "pair_id", "rater__username", "pair__prompt__messages"
+        )
+        .order_by("expires_at")
+    )
+    votes = dict(
+        Judgment.objects.filter(
+            campaign=campaign, source=Judgment.Source.HUMAN, revises__isnull=True
+        )
+        .values_list("rater_id")
+        .annotate(n=Count("id"))
+    )
+    gold = rater_gold_accuracy(campaign=campaign)
+    raters = [
+        {
+            "enrollment": e,
+            "votes": votes.get(e.rater_id, 0),
+            "gold": gold.get(e.rater_id),
+        }
+        for e in Enrollment.objects.filter(campaign=campaign)
+        .select_related("rater")
+        .order_by("rater__username")
+    ]
+    ctx = {"campaign": campaign, "active": active, "now": now, "raters": raters}
+    return render(request, "annotate/leases.html", ctx)
+
+
+@login_required
+@require_POST
+def lease_release(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = campaign_for_admin(request.user, slug)
+    try:
+        assignment_id = int(request.POST.get("assignment", ""))
+    except ValueError:
+        assignment_id = 0
+    if assignment_release(campaign=campaign, assignment_id=assignment_id):
+        messages.success(request, "Lease released; the pair is back in the pool.")
+    else:
+        messages.error(request, "That lease is no longer active.")
+    return redirect("annotate:leases", slug=campaign.slug)
+
+
+@login_required
+@require_POST
+def rater_pause(request: HttpRequest, slug: str) -> HttpResponse:
+    """Pause (with a reason) or unpause one rater of this campaign."""
+    campaign = campaign_for_admin(request.user, slug)
+    enrollment = Enrollment.objects.filter(
+        campaign=campaign, pk=request.POST.get("enrollment") or 0
+    ).first()
+    if enrollment is None:
+        messages.error(request, "No such rater in this campaign.")
+    elif request.POST.get("action") == "unpause":
+        enrollment.paused, enrollment.paused_reason = False, ""
+        enrollment.save(update_fields=["paused", "paused_reason"])
+        messages.success(request, f"{enrollment.rater.username} may rate again.")
+    else:
+        reason = (
+            request.POST.get("reason", "").strip()[:300] or f"Paused by {request.user.username}."
+        )
+        enrollment.paused, enrollment.paused_reason = True, reason
+        enrollment.save(update_fields=["paused", "paused_reason"])
+        messages.success(request, f"{enrollment.rater.username} is paused.")
+    return redirect("annotate:leases", slug=campaign.slug)

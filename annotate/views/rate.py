@@ -1,0 +1,286 @@
+"""The rating workbench: one page, one request per vote.
+
+GET shows the rater's current pair (a reload returns the same lease). A vote POST records the vote,
+closes the lease, claims the next pair and returns its fragment in the same response; htmx swaps it
+in. Choices arrive in *shown* terms (left/right) and the service maps them to the pair's canonical
+a/b with the lease's ``left_is_a``. Raters never see model names, generators, gold answers or others'
+votes: the templates only get sanitised prompt/response HTML.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from annotate.access import campaign_for_rater
+from annotate.models import Assignment, Campaign, Judgment, PairFlag
+from annotate.services.assignment import (
+    AssignmentError,
+    assignment_next,
+    assignment_renew,
+    assignment_skip,
+    rater_enrollment,
+)
+from annotate.services.judgments import VoteRefused, judgment_record, pair_flag, required_read_ms
+from annotate.views.rate_support import (
+    GRADES,
+    diff_html,
+    my_history,
+    my_progress,
+    parse_vote,
+    with_csp,
+)
+
+TEMPLATE = "annotate/rate.html"
+
+
+def _workbench_context(
+    request: HttpRequest,
+    *,
+    campaign: Campaign,
+    assignment: Assignment | None,
+    error: str = "",
+    notice: str = "",
+    kept: dict | None = None,
+) -> dict:
+    ctx: dict = {
+        "campaign": campaign,
+        # Only the "no pair" state needs the enrollment (to say why); the hot path skips it.
+        "enrollment": (
+            rater_enrollment(campaign=campaign, rater=request.user) if assignment is None else None
+        ),
+        "assignment": assignment,
+        "error": error,
+        "notice": notice,
+        "kept": kept or {},
+        "aspect_rows": [
+            (name, (kept or {}).get("aspects", {}).get(name, "")) for name in campaign.aspects or []
+        ],
+        "grades": GRADES,
+        "flag_reasons": PairFlag.Reason.choices,
+        "my_votes": Judgment.objects.filter(
+            campaign=campaign, rater=request.user, revises__isnull=True
+        ).count(),
+    }
+    if assignment is not None:
+        pair = assignment.pair
+        left, right = (
+            (pair.candidate_a, pair.candidate_b)
+            if assignment.left_is_a
+            else (pair.candidate_b, pair.candidate_a)
+        )
+        chars = len(left.text) + len(right.text)
+        needed_ms = required_read_ms(campaign=campaign, chars=chars)
+        # The server measures time on task from when the lease was served; so does the lock.
+        elapsed = int((timezone.now() - assignment.created_at).total_seconds() * 1000)
+        if campaign.judge_mode == Campaign.JudgeMode.BEFORE_VOTE:
+            from annotate.views.judge import suggestion_context
+
+            ctx["suggestion"] = suggestion_context(
+                pair_id=pair.pk, left_is_a=assignment.left_is_a, campaign=campaign
+            )
+        ctx.update(
+            pair=pair,
+            prompt=pair.prompt,
+            left_html=left.html,
+            right_html=right.html,
+            unlock_ms=max(0, needed_ms - elapsed),
+            idempotency_key=uuid.uuid4().hex,
+            lease_seconds=campaign.lease_seconds,
+        )
+    return ctx
+
+
+def _render_workbench(request: HttpRequest, ctx: dict) -> HttpResponse:
+    name = TEMPLATE + "#workbench" if request.htmx else TEMPLATE
+    return with_csp(render(request, name, ctx))
+
+
+@login_required
+@require_GET
+def rate(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = campaign_for_rater(request.user, slug)
+    assignment = assignment_next(campaign=campaign, rater=request.user)
+    ctx = _workbench_context(request, campaign=campaign, assignment=assignment)
+    ctx["show_guidelines"] = ctx["my_votes"] == 0 and bool(campaign.guidelines_html)
+    return _render_workbench(request, ctx)
+
+
+def _after_action(
+    request: HttpRequest,
+    *,
+    campaign: Campaign,
+    error: str = "",
+    notice: str = "",
+    kept: dict | None = None,
+    assignment: Assignment | None = None,
+) -> HttpResponse:
+    """Answer a POST: htmx gets the next (or same) pair's fragment; plain forms are redirected."""
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        elif notice:
+            messages.info(request, notice)
+        return redirect("annotate:rate", slug=campaign.slug)
+    if assignment is None:
+        assignment = assignment_next(campaign=campaign, rater=request.user)
+    if kept and (assignment is None or assignment.pk != kept.get("assignment_id")):
+        kept = None  # the form belonged to another lease; nothing to restore
+    ctx = _workbench_context(
+        request,
+        campaign=campaign,
+        assignment=assignment,
+        error=error,
+        notice=notice,
+        kept=kept,
+    )
+    return _render_workbench(request, ctx)
+
+
+@login_required
+@require_POST
+def rate_vote(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = campaign_for_rater(request.user, slug)
+    vote = parse_vote(request.POST, campaign=campaign)
+    if vote.error:
+        return _after_action(request, campaign=campaign, error=vote.error, kept=vote.kept)
+    try:
+        # One transaction for the vote and the next claim (one commit); render after it.
+        with transaction.atomic():
+            judgment = judgment_record(
+                assignment=vote.assignment_id,
+                rater=request.user,
+                campaign=campaign,
+                choice=vote.choice,
+                strength=vote.strength,
+                aspects=vote.aspects,
+                rationale=vote.rationale,
+                rewrite=vote.rewrite,
+                idempotency_key=vote.key,
+                in_shown_terms=True,
+                judge_shown=_judge_shown(campaign, vote.assignment_id),
+            )
+            # The vote closed the rater's only lease, so skip the live-lease lookup.
+            nxt = assignment_next(campaign=campaign, rater=request.user, after_vote=True)
+    except VoteRefused as refused:
+        return _after_action(request, campaign=campaign, error=refused.messages[0], kept=vote.kept)
+    if not request.htmx:
+        return redirect("annotate:rate", slug=campaign.slug)
+    ctx = _workbench_context(request, campaign=campaign, assignment=nxt)
+    if campaign.judge_mode == Campaign.JudgeMode.AFTER_VOTE:
+        # Blind first, then reveal: the judge's verdict on the pair just rated (and keep/revise).
+        from annotate.views.judge import reveal_context
+
+        ctx["reveal"] = reveal_context(judgment=judgment)
+    return _render_workbench(request, ctx)
+
+
+def _judge_shown(campaign: Campaign, assignment_id: int) -> bool:
+    """Before-vote mode only (no query otherwise): was the judge's suggestion on the page?"""
+    if campaign.judge_mode != Campaign.JudgeMode.BEFORE_VOTE:
+        return False
+    from annotate.services.judging_labels import judge_shown_for_vote
+
+    return judge_shown_for_vote(campaign=campaign, assignment_id=assignment_id)
+
+
+def _assignment_id(request: HttpRequest) -> int:
+    try:
+        return int(request.POST.get("assignment", ""))
+    except ValueError:
+        return 0
+
+
+@login_required
+@require_POST
+def rate_skip(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = campaign_for_rater(request.user, slug)
+    try:
+        assignment_skip(
+            assignment_id=_assignment_id(request),
+            rater=request.user,
+            reason=request.POST.get("reason", "")[:300],
+        )
+    except AssignmentError as refused:
+        return _after_action(request, campaign=campaign, error=str(refused))
+    return _after_action(request, campaign=campaign, notice="Skipped. Here is another pair.")
+
+
+@login_required
+@require_POST
+def rate_flag(request: HttpRequest, slug: str) -> HttpResponse:
+    """Flag the current pair and move on: a flagged pair is skipped for this rater."""
+    campaign = campaign_for_rater(request.user, slug)
+    lease = Assignment.objects.filter(
+        pk=_assignment_id(request), rater=request.user, campaign=campaign
+    ).first()
+    if lease is None:
+        return _after_action(request, campaign=campaign, error="This pair is not yours to flag.")
+    reason = request.POST.get("reason", "")
+    note = request.POST.get("note", "").strip()
+    try:
+        pair_flag(pair=lease.pair_id, rater=request.user, reason=reason, note=note)
+        assignment_skip(
+            assignment_id=lease.pk,
+            rater=request.user,
+            reason=f"flagged: {reason}" + (f" ({note})" if note else ""),
+        )
+    except (VoteRefused, AssignmentError) as refused:
+        message = refused.messages[0] if isinstance(refused, VoteRefused) else str(refused)
+        return _after_action(request, campaign=campaign, error=message)
+    return _after_action(request, campaign=campaign, notice="Thanks, the pair is flagged.")
+
+
+@login_required
+@require_POST
+def rate_heartbeat(request: HttpRequest, slug: str) -> HttpResponse:
+    """Renew the lease while the rater is active. 204 when renewed, 410 when the lease is gone."""
+    campaign_for_rater(request.user, slug)
+    if assignment_renew(assignment_id=_assignment_id(request), rater=request.user):
+        return HttpResponse(status=204)
+    return HttpResponse("Your time on this pair ran out.", status=410, content_type="text/plain")
+
+
+@login_required
+@require_GET
+def rate_diff(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
+    """A word diff of the two responses, left → right as shown. Only for the rater's own lease."""
+    campaign = campaign_for_rater(request.user, slug)
+    lease = (
+        Assignment.objects.select_related("pair__candidate_a", "pair__candidate_b")
+        .filter(pk=assignment_id, rater=request.user, campaign=campaign)
+        .first()
+    )
+    if lease is None:
+        return HttpResponse("Not your pair.", status=404, content_type="text/plain")
+    a, b = lease.pair.candidate_a.text, lease.pair.candidate_b.text
+    left, right = (a, b) if lease.left_is_a else (b, a)
+    return with_csp(
+        render(request, "annotate/partials/_rate_diff.html", {"diff": diff_html(left, right)})
+    )
+
+
+@login_required
+@require_GET
+def rate_history(request: HttpRequest, slug: str) -> HttpResponse:
+    """My votes and my progress: only the rater's own votes, in the terms they saw."""
+    campaign = campaign_for_rater(request.user, slug)
+    ctx = {
+        "campaign": campaign,
+        "rows": my_history(campaign=campaign, rater=request.user),
+        "progress": my_progress(campaign=campaign, rater=request.user),
+    }
+    return with_csp(render(request, "annotate/rate_history.html", ctx))
+
+
+@login_required
+def bench_noop(request: HttpRequest) -> HttpResponse:
+    """The benchmark's floor: session auth and nothing else."""
+    return HttpResponse("ok", content_type="text/plain")

@@ -1,0 +1,554 @@
+"""Rating benchmark: many raters over HTTP, vote -> next, against gunicorn + PostgreSQL (and SQLite).
+
+Not a test; run it by hand on an otherwise quiet machine:
+
+    .venv/bin/python bench/rating.py                 # everything, ~2 minutes
+    .venv/bin/python bench/rating.py --seconds 5     # shorter runs
+
+Each rater logs in through the login page (session cookie + CSRF), opens the rating page, then loops
+POST vote -> next pair fragment (one request per vote, as the browser does). It prints, from the same
+run: votes/s, p50/p95/p99, a no-op Django view under the same load as the floor, a single rater's p50,
+the SQLite figures, the machine's background CPU, and double assignments counted from the database,
+plus a deliberately naive claim (SKIP LOCKED guarded only by NOT EXISTS) as a control that the count
+can fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = str(ROOT / ".venv" / "bin" / "python")
+PG_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/annotate_rate_bench"
+)
+PASSWORD = "bench-password"
+ASSIGNMENT_RE = re.compile(rb'name="assignment" value="(\d+)"')
+KEY_RE = re.compile(rb'name="key" value="([0-9a-f]+)"')
+CSRF_RE = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+# --- machine ------------------------------------------------------------------------------------
+def cpu_sample() -> tuple[int, int]:
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def cpu_busy(before: tuple[int, int], after: tuple[int, int]) -> float:
+    busy, total = after[0] - before[0], after[1] - before[1]
+    return 100.0 * busy / total if total else 0.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+# --- database set-up (runs in a child process with Django configured for that database) ---------
+def child_env(db_url: str, data_dir: Path) -> dict:
+    return {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "DATA_DIR": str(data_dir),
+        "SECRET_KEY": "bench-only-not-secret",
+        "DEBUG": "0",
+        "DB_CONN_MAX_AGE": "600",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        # Logins only (32 per phase); per-request session auth never hashes a password.
+        "FAST_PASSWORD_HASHER": "1",
+    }
+
+
+def run_child(command: str, db_url: str, data_dir: Path, *args: str) -> dict:
+    out = subprocess.run(
+        [PY, __file__, command, *args],
+        env=child_env(db_url, data_dir),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        sys.exit(f"{command} failed:\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _django():
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def cmd_setup(spec_json: str) -> None:
+    """Migrate and create campaigns: spec = {slug: {"pairs": n, "overlap": k}}, raters r0..rN."""
+    _django()
+    import random
+
+    from django.core.management import call_command
+
+    from annotate.markdown import render_markdown
+    from annotate.models import Campaign, Candidate, Enrollment, Generator, Pair, Prompt, User
+
+    call_command("migrate", verbosity=0)
+    spec = json.loads(spec_json)
+    users = []
+    for i in range(spec.pop("_raters")):
+        user, _ = User.objects.get_or_create(username=f"bench-r{i}", defaults={"role": "rater"})
+        user.set_password(PASSWORD)
+        user.save()
+        users.append(user)
+    text_a = "Use the quadratic formula: x = (-b ± √(b² - 4ac)) / 2a. " * 6
+    text_b = "Complete the square, then take square roots on both sides. " * 6
+    html_a, html_b = render_markdown(text_a), render_markdown(text_b)
+    for slug, conf in spec.items():
+        Campaign.objects.filter(slug=slug).delete()
+        campaign = Campaign.objects.create(
+            title=slug,
+            slug=slug,
+            status="open",
+            overlap=conf["overlap"],
+            guidelines_html="<p>Pick one.</p>",
+        )
+        Enrollment.objects.bulk_create([Enrollment(campaign=campaign, rater=u) for u in users])
+        gen_a = Generator.objects.create(campaign=campaign, name="a", provider="demo", model="a")
+        gen_b = Generator.objects.create(campaign=campaign, name="b", provider="demo", model="b")
+        prompts = Prompt.objects.bulk_create(
+            [
+                Prompt(
+                    campaign=campaign,
+                    messages=[{"role": "user", "content": f"Solve equation {n}"}],
+                    rendered=[{"role": "user", "html": f"<p>Solve equation {n}</p>"}],
+                    content_hash=f"{slug}-{n}",
+                )
+                for n in range(conf["pairs"])
+            ]
+        )
+        cands = Candidate.objects.bulk_create(
+            [
+                Candidate(prompt=p, generator=g, status="done", text=t, html=h)
+                for p in prompts
+                for g, t, h in ((gen_a, text_a, html_a), (gen_b, text_b, html_b))
+            ]
+        )
+        Pair.objects.bulk_create(
+            [
+                Pair(
+                    campaign=campaign,
+                    prompt=prompts[n],
+                    candidate_a=cands[2 * n],
+                    candidate_b=cands[2 * n + 1],
+                    strategy="cross_generator",
+                    needed=conf["overlap"],
+                    random_key=random.random(),
+                )
+                for n in range(conf["pairs"])
+            ]
+        )
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # fresh planner statistics after a bulk load (autovacuum lags)
+    print(json.dumps({"ok": True}))
+
+
+def cmd_count(slug: str) -> None:
+    """Double assignments, counted from the database (never from the load generator)."""
+    _django()
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT
+              (SELECT COUNT(*) FROM (
+                 SELECT a.pair_id FROM annotate_assignment a JOIN annotate_pair p ON p.id = a.pair_id
+                 JOIN annotate_campaign c ON c.id = a.campaign_id
+                 WHERE c.slug = %s AND a.status IN ('active', 'done')
+                 GROUP BY a.pair_id, p.needed HAVING COUNT(*) > p.needed) t),
+              (SELECT COUNT(*) FROM (
+                 SELECT j.pair_id FROM annotate_judgment j JOIN annotate_campaign c ON c.id = j.campaign_id
+                 WHERE c.slug = %s GROUP BY j.pair_id, j.rater_id HAVING COUNT(*) > 1) t),
+              (SELECT COUNT(*) FROM annotate_judgment j JOIN annotate_campaign c ON c.id = j.campaign_id
+                 WHERE c.slug = %s)
+            """,
+            [slug, slug, slug],
+        )
+        over_k, twice, votes = cursor.fetchone()
+    print(json.dumps({"over_k": over_k, "rater_twice": twice, "votes": votes}))
+
+
+def cmd_naive(slug: str, threads: str) -> None:
+    """The control: claim with SKIP LOCKED guarded only by NOT EXISTS (no counter on the pair row)."""
+    _django()
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from annotate.models import Campaign, User
+
+    campaign = Campaign.objects.get(slug=slug)
+    raters = list(
+        User.objects.filter(username__startswith="bench-r").order_by("id")[: int(threads)]
+    )
+    barrier = threading.Barrier(len(raters))
+    claims = [0]
+
+    def naive(rater):
+        try:
+            barrier.wait()
+            while True:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(
+                        """SELECT p.id FROM annotate_pair p WHERE p.campaign_id = %s
+                           AND NOT EXISTS (SELECT 1 FROM annotate_assignment a WHERE a.pair_id = p.id
+                                           AND a.status IN ('active', 'done'))
+                           AND NOT EXISTS (SELECT 1 FROM annotate_assignment a
+                                           WHERE a.pair_id = p.id AND a.rater_id = %s)
+                           ORDER BY p.random_key LIMIT 1 FOR UPDATE SKIP LOCKED""",
+                        [campaign.pk, rater.pk],
+                    )
+                    row = cursor.fetchone()
+                    if row is None:
+                        return
+                    now = timezone.now()
+                    cursor.execute(
+                        "INSERT INTO annotate_assignment (campaign_id, pair_id, rater_id, status, "
+                        "left_is_a, skip_reason, created_at, expires_at) "
+                        "VALUES (%s, %s, %s, 'done', true, '', %s, %s)",
+                        [campaign.pk, row[0], rater.pk, now, now],
+                    )
+                    claims[0] += 1
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=naive, args=(r,)) for r in raters]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT COUNT(*) FROM (SELECT a.pair_id FROM annotate_assignment a
+               JOIN annotate_pair p ON p.id = a.pair_id WHERE a.campaign_id = %s
+               AND a.status IN ('active', 'done') GROUP BY a.pair_id, p.needed
+               HAVING COUNT(*) > p.needed) t""",
+            [campaign.pk],
+        )
+        (doubles,) = cursor.fetchone()
+    print(json.dumps({"claims": claims[0], "doubles": doubles}))
+
+
+# --- the server ---------------------------------------------------------------------------------
+class Server:
+    def __init__(self, db_url: str, data_dir: Path, workers: int):
+        self.port = free_port()
+        env = child_env(db_url, data_dir)
+        env["ALLOWED_HOSTS"] = "127.0.0.1,localhost"
+        self.proc = subprocess.Popen(
+            [
+                str(ROOT / ".venv" / "bin" / "gunicorn"),
+                "project.wsgi:application",
+                "--workers",
+                str(workers),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--log-level",
+                "warning",
+                "--backlog",
+                "512",
+                "--preload",  # import Django once in the master, before forking
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                conn.request("GET", "/login/")
+                if conn.getresponse().status == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        sys.exit("gunicorn did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+# --- one rater: a browser-like session over a keep-alive-capable connection ----------------------
+class Rater:
+    def __init__(self, port: int, username: str, slug: str):
+        self.port, self.username, self.slug = port, username, slug
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.cookies: dict[str, str] = {}
+        self.assignment: bytes | None = None
+        self.key: bytes | None = None
+
+    def _request(
+        self, method: str, path: str, body: dict | None = None, headers: dict | None = None
+    ):
+        hdrs = {"Host": f"127.0.0.1:{self.port}", **(headers or {})}
+        if self.cookies:
+            hdrs["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        data = None
+        if body is not None:
+            data = urlencode(body)
+            hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+        if method == "POST":
+            hdrs["X-CSRFToken"] = self.cookies.get("csrftoken", "")
+            hdrs["Referer"] = f"http://127.0.0.1:{self.port}/"
+        for attempt in range(3):
+            try:
+                self.conn.request(method, path, body=data, headers=hdrs)
+                response = self.conn.getresponse()
+                payload = response.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.conn.close()
+                if attempt == 2:
+                    raise
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                self.cookies[name] = rest.split(";", 1)[0]
+        return response.status, payload
+
+    def login(self) -> None:
+        _, page = self._request("GET", "/login/")
+        token = CSRF_RE.search(page).group(1).decode()
+        status, _ = self._request(
+            "POST",
+            "/login/",
+            {"username": self.username, "password": PASSWORD, "csrfmiddlewaretoken": token},
+        )
+        if status != 302:
+            raise RuntimeError(f"login failed for {self.username}: {status}")
+
+    def _take(self, payload: bytes) -> bool:
+        a, k = ASSIGNMENT_RE.search(payload), KEY_RE.search(payload)
+        self.assignment, self.key = (a.group(1), k.group(1)) if a and k else (None, None)
+        return a is not None
+
+    def open_page(self) -> bool:
+        _, page = self._request(
+            "GET", f"/campaigns/{self.slug}/rate/", headers={"HX-Request": "true"}
+        )
+        return self._take(page)
+
+    def vote(self) -> bool:
+        status, payload = self._request(
+            "POST",
+            f"/campaigns/{self.slug}/rate/vote/",
+            {"assignment": self.assignment.decode(), "verdict": "left", "key": self.key.decode()},
+            headers={"HX-Request": "true"},
+        )
+        if status != 200 or b"flash-error" in payload:
+            raise RuntimeError(f"vote refused: {status} {payload[:300]!r}")
+        return self._take(payload)
+
+    def noop(self) -> bool:
+        status, _ = self._request("GET", "/bench/noop/")
+        return status == 200
+
+
+def run_load(port: int, slug: str, raters: int, seconds: float, think: float, mode: str) -> dict:
+    """`raters` threads, each looping vote->next (or the no-op) for `seconds`, thinking `think` s."""
+    clients = [Rater(port, f"bench-r{i}", slug) for i in range(raters)]
+    for c in clients:
+        c.login()
+        if mode == "vote":
+            c.open_page()
+    latencies: list[list[float]] = [[] for _ in clients]
+    errors: list[str] = []
+    start_gate = threading.Barrier(raters + 1)
+    stop_at = [0.0]
+
+    def loop(i: int, client: Rater):
+        start_gate.wait()
+        lat = latencies[i]
+        while time.perf_counter() < stop_at[0]:
+            if mode == "vote" and client.assignment is None:
+                return  # no work left for this rater
+            t0 = time.perf_counter()
+            try:
+                client.vote() if mode == "vote" else client.noop()
+            except Exception as exc:  # noqa: BLE001 - counted and shown
+                errors.append(repr(exc)[:200])
+                return
+            lat.append(time.perf_counter() - t0)
+            if think:
+                time.sleep(think)
+
+    threads = [threading.Thread(target=loop, args=(i, c)) for i, c in enumerate(clients)]
+    for t in threads:
+        t.start()
+    cpu0 = cpu_sample()
+    t_start = time.perf_counter()
+    stop_at[0] = t_start + seconds
+    start_gate.wait()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t_start
+    cpu = cpu_busy(cpu0, cpu_sample())
+    flat = [x * 1000 for lat in latencies for x in lat]
+    return {
+        "requests": len(flat),
+        "per_s": len(flat) / elapsed,
+        "p50": percentile(flat, 50),
+        "p95": percentile(flat, 95),
+        "p99": percentile(flat, 99),
+        "cpu": cpu,
+        "errors": errors[:3],
+        "error_count": len(errors),
+    }
+
+
+def fmt(name: str, r: dict) -> str:
+    return (
+        f"{name:<34} {r['per_s']:>8.1f}/s  p50 {r['p50']:>6.1f} ms  p95 {r['p95']:>6.1f} ms  "
+        f"p99 {r['p99']:>6.1f} ms  n={r['requests']:<6} cpu {r['cpu']:>4.0f}%"
+        + (f"  ERRORS {r['error_count']}: {r['errors']}" if r["error_count"] else "")
+    )
+
+
+def reset_postgres(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--raters", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--think-ms", type=float, default=220)
+    parser.add_argument("--skip-sqlite", action="store_true")
+    args = parser.parse_args()
+    data_dir = ROOT / "data" / "bench"
+    (data_dir / "staticfiles").mkdir(parents=True, exist_ok=True)
+    n = args.raters
+    big = int(600 * args.seconds) + 2000
+
+    c0 = cpu_sample()
+    time.sleep(2)
+    print(
+        f"background CPU before the run: {cpu_busy(c0, cpu_sample()):.0f}% of {os.cpu_count()} cores"
+    )
+
+    results = {}
+    reset_postgres(PG_URL)
+    spec = {
+        "_raters": n,
+        "closed": {"pairs": big, "overlap": 1},
+        "closed-k3": {"pairs": big // 2, "overlap": 3},
+        "paced": {"pairs": int(200 * args.seconds) + 500, "overlap": 1},
+        "single": {"pairs": 2000, "overlap": 1},
+        "naive": {"pairs": 3000, "overlap": 1},
+    }
+    run_child("_setup", PG_URL, data_dir, json.dumps(spec))
+    server = Server(PG_URL, data_dir, args.workers)
+    try:
+        run_load(server.port, "single", 4, 2, 0, "vote")  # warm the workers
+        results["pg noop closed"] = run_load(server.port, "", n, args.seconds, 0, "noop")
+        results["pg vote closed (k=1)"] = run_load(
+            server.port, "closed", n, args.seconds, 0, "vote"
+        )
+        results["pg vote closed (k=3)"] = run_load(
+            server.port, "closed-k3", n, args.seconds, 0, "vote"
+        )
+        think = args.think_ms / 1000
+        results["pg noop paced"] = run_load(server.port, "", n, args.seconds, think, "noop")
+        results["pg vote paced"] = run_load(server.port, "paced", n, args.seconds, think, "vote")
+        results["pg single rater"] = run_load(
+            server.port, "single", 1, min(args.seconds, 5), 0, "vote"
+        )
+    finally:
+        server.stop()
+    doubles = {
+        slug: run_child("_count", PG_URL, data_dir, slug)
+        for slug in ("closed", "closed-k3", "paced", "single")
+    }
+    naive = run_child("_naive", PG_URL, data_dir, "naive", str(n))
+
+    if not args.skip_sqlite:
+        sqlite_file = data_dir / "bench.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{sqlite_file}{suffix}").unlink(missing_ok=True)
+        sqlite_url = f"sqlite:///{sqlite_file}"
+        run_child(
+            "_setup", sqlite_url, data_dir, json.dumps({"_raters": n, "closed": spec["closed"]})
+        )
+        server = Server(sqlite_url, data_dir, args.workers)
+        try:
+            run_load(server.port, "closed", 4, 1, 0, "vote")
+            results["sqlite vote closed (k=1)"] = run_load(
+                server.port, "closed", n, args.seconds, 0, "vote"
+            )
+        finally:
+            server.stop()
+        doubles["sqlite closed"] = run_child("_count", sqlite_url, data_dir, "closed")
+
+    print()
+    for name, r in results.items():
+        print(fmt(name, r))
+    print()
+    for slug, d in doubles.items():
+        print(
+            f"double assignments [{slug}]: over k {d['over_k']}, rater twice {d['rater_twice']} (votes {d['votes']})"
+        )
+    print(
+        f"control, naive claim ({n} threads, k=1): {naive['doubles']} pairs over k in {naive['claims']} claims"
+    )
+    closed, paced = results["pg vote closed (k=1)"], results["pg vote paced"]
+    print()
+    print("targets:")
+    print(
+        f"  closed loop >= 250 votes/s: {closed['per_s']:.0f}; p99 <= 2x p50: {closed['p99']:.1f} vs {2 * closed['p50']:.1f}"
+    )
+    print(
+        f"  paced p99 <= 30 ms: {paced['p99']:.1f}; <= 6x no-op p99: {6 * results['pg noop paced']['p99']:.1f}"
+    )
+    print(f"  single rater p50 <= 10 ms: {results['pg single rater']['p50']:.1f}")
+    if "sqlite vote closed (k=1)" in results:
+        print(
+            f"  sqlite closed loop >= 200 votes/s: {results['sqlite vote closed (k=1)']['per_s']:.0f}"
+        )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1].startswith("_"):
+        {"_setup": cmd_setup, "_count": cmd_count, "_naive": cmd_naive}[sys.argv[1]](*sys.argv[2:])
+    else:
+        main()

@@ -1,0 +1,317 @@
+// Rating workbench: keyboard-first. The server does the real work (one POST per vote returns the
+// next pair); this file only selects, locks the vote until the minimum read time has passed,
+// keeps the lease alive while the rater is active, and times keypress -> next pair painted.
+(() => {
+  "use strict";
+
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+  let unlockAt = 0;
+  let tick = null;
+  let heartbeat = null;
+  let lastActivity = Date.now();
+  let pressedAt = 0;
+  window.__rateTimings = window.__rateTimings || [];
+
+  const workbench = () => document.getElementById("workbench");
+  const form = () => document.getElementById("vote-form");
+  const locked = () => Date.now() < unlockAt;
+
+  function csrfToken() {
+    try {
+      return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || "";
+    } catch (_) {
+      return "";
+    }
+  }
+
+  function flash(text, kind = "error") {
+    const status = $(".rate-status", workbench() || document);
+    if (!status) return;
+    let p = $(".flash-js", status);
+    if (!p) {
+      p = document.createElement("p");
+      status.appendChild(p);
+    }
+    p.className = `flash flash-${kind} flash-js`;
+    p.setAttribute("role", "alert");
+    p.textContent = text;
+  }
+
+  function setVerdict(value) {
+    const f = form();
+    if (!f) return;
+    const button = $(`[data-verdict="${value}"]`, f);
+    if (!button) return;
+    $("#verdict", f).value = value;
+    $$("[data-verdict]", f).forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
+    refresh();
+  }
+
+  function refresh() {
+    const f = form();
+    if (!f) return;
+    const chosen = !!$("#verdict", f).value;
+    const submit = $("#vote-submit", f);
+    const timer = $("#read-timer", f);
+    submit.disabled = locked() || !chosen;
+    if (locked()) {
+      timer.textContent = `Keep reading… ${Math.ceil((unlockAt - Date.now()) / 1000)} s`;
+    } else {
+      timer.textContent = chosen ? "" : "Choose a response";
+      if (tick) {
+        clearInterval(tick);
+        tick = null;
+      }
+    }
+  }
+
+  function submitVote() {
+    const f = form();
+    if (!f || f.dataset.sent) return;
+    if (locked()) return flash("Please read both responses first.");
+    if (!$("#verdict", f).value) return flash("Choose which response is better first.");
+    if (!f.reportValidity()) return;
+    f.dataset.sent = "1";
+    pressedAt = performance.now();
+    // A fast rater can press Enter before htmx has wired up the swapped-in form; process it now
+    // (idempotent) so the vote never falls back to a full page submit.
+    window.htmx.process(f);
+    f.requestSubmit($("#vote-submit", f));
+  }
+
+  function toggleOverlay(id, force) {
+    const el = document.getElementById(id);
+    if (!el) return;
+    const show = force === undefined ? el.hidden : force;
+    el.hidden = !show;
+    if (show) {
+      const focusable = $("[data-close], input, select", el);
+      if (focusable) focusable.focus();
+    }
+  }
+
+  function openOverlay() {
+    return $$(".overlay").find((el) => !el.hidden);
+  }
+
+  function toggleDiff() {
+    const diff = $("#diff");
+    const responses = $("#responses");
+    if (!diff || !responses) return;
+    const show = diff.hidden;
+    diff.hidden = !show;
+    responses.hidden = show;
+    if (show && !diff.dataset.loaded) {
+      diff.dataset.loaded = "1";
+      window.htmx.ajax("GET", diff.dataset.url, { target: "#diff", swap: "innerHTML" });
+    }
+  }
+
+  function reloadWorkbench() {
+    const wb = workbench();
+    if (wb) window.htmx.ajax("GET", wb.dataset.rateUrl, { target: "#workbench", swap: "outerHTML" });
+  }
+
+  function startHeartbeat() {
+    if (heartbeat) clearInterval(heartbeat);
+    heartbeat = null;
+    const wb = workbench();
+    if (!wb || !wb.dataset.assignment) return;
+    const leaseMs = Number(wb.dataset.leaseSeconds || 600) * 1000;
+    const every = Math.max(5000, Math.min(60000, leaseMs / 3));
+    const assignment = wb.dataset.assignment;
+    heartbeat = setInterval(async () => {
+      // Renew only for a rater who is actually here; an abandoned tab lets the lease lapse.
+      if (Date.now() - lastActivity > leaseMs / 2) return;
+      const body = new FormData();
+      body.append("assignment", assignment);
+      try {
+        const r = await fetch(wb.dataset.heartbeatUrl, {
+          method: "POST",
+          body,
+          headers: { "X-CSRFToken": csrfToken() },
+          credentials: "same-origin",
+        });
+        if (r.status === 410) {
+          clearInterval(heartbeat);
+          flash("Your time on this pair ran out; press Enter for a new pair.");
+          const f = form();
+          if (f) f.dataset.expired = "1";
+        }
+      } catch (_) {
+        /* offline for a moment: the next beat retries */
+      }
+    }, every);
+  }
+
+  function init() {
+    const wb = workbench();
+    if (!wb) return;
+    unlockAt = Date.now() + Number(wb.dataset.unlockMs || 0);
+    if (tick) clearInterval(tick);
+    tick = locked() ? setInterval(refresh, 250) : null;
+    const f = form();
+    if (f && $("#verdict", f).value) setVerdict($("#verdict", f).value);
+    refresh();
+    startHeartbeat();
+  }
+
+  document.addEventListener("keydown", (e) => {
+    lastActivity = Date.now();
+    const t = e.target;
+    const typing = t instanceof HTMLElement && t.matches("textarea, input[type=text], input:not([type]), select");
+    const overlay = openOverlay();
+    if (e.key === "Escape") {
+      if (overlay) overlay.hidden = true;
+      if (typing) t.blur();
+      return;
+    }
+    if (typing) {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && t.closest("#vote-form")) {
+        e.preventDefault();
+        submitVote();
+      }
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (overlay) {
+      if (e.key === "Enter" || e.key === "?" || (e.key === "g" && overlay.id === "guidelines")) {
+        e.preventDefault();
+        overlay.hidden = true;
+      }
+      return;
+    }
+    const f = form();
+    if (e.key === "Enter") {
+      if (t instanceof HTMLElement && t.matches("a, summary, button:not([data-verdict]):not(#vote-submit)")) return;
+      e.preventDefault();
+      if (f && f.dataset.expired) return reloadWorkbench();
+      return submitVote();
+    }
+    const graded = workbench() && workbench().dataset.scale === "graded7";
+    const keys = graded
+      ? { 1: "g1", 2: "g2", 3: "g3", 4: "g4", 5: "g5", 6: "g6", 7: "g7", t: "g4", x: "both_bad" }
+      : { 1: "left", a: "left", ArrowLeft: "left", 2: "right", b: "right", ArrowRight: "right", t: "tie", x: "both_bad" };
+    if (keys[e.key] && f) {
+      e.preventDefault();
+      return setVerdict(keys[e.key]);
+    }
+    const actions = {
+      "?": () => toggleOverlay("help"),
+      g: () => toggleOverlay("guidelines"),
+      d: toggleDiff,
+      r: () => $("#rationale") && $("#rationale").focus(),
+      w: () => {
+        const d = $("details.rewrite");
+        if (d) {
+          d.open = true;
+          $("#rewrite").focus();
+        }
+      },
+      s: () => {
+        const p = $("#skip-panel");
+        if (p) {
+          p.hidden = false;
+          $("#skip-reason").focus();
+        }
+      },
+      f: () => {
+        const p = $("#skip-panel");
+        if (p) {
+          p.hidden = false;
+          $("#flag-reason").focus();
+        }
+      },
+    };
+    if (actions[e.key]) {
+      e.preventDefault();
+      actions[e.key]();
+    }
+  });
+
+  document.addEventListener("click", (e) => {
+    lastActivity = Date.now();
+    const t = e.target instanceof Element ? e.target : null;
+    if (!t) return;
+    const verdict = t.closest("[data-verdict]");
+    if (verdict) {
+      e.preventDefault(); // select; Enter or the Submit button sends
+      return setVerdict(verdict.dataset.verdict);
+    }
+    if (t.closest("#vote-submit")) {
+      e.preventDefault();
+      return submitVote();
+    }
+    const toggle = t.closest("[data-toggle]");
+    if (toggle) {
+      const id = toggle.dataset.toggle;
+      if (id === "skip-panel") {
+        const p = $("#skip-panel");
+        if (p) p.hidden = !p.hidden;
+      } else toggleOverlay(id);
+      return;
+    }
+    if (t.closest("[data-toggle-diff]")) return toggleDiff();
+    if (t.closest("[data-close]")) {
+      const o = t.closest(".overlay");
+      if (o) o.hidden = true;
+      return;
+    }
+    const copy = t.closest("[data-copy]");
+    if (copy) {
+      const src = $(`#response-${copy.dataset.copy} .response-body`);
+      const box = $("#rewrite");
+      if (src && box) box.value = src.innerText.trim();
+      if (box) box.focus();
+    }
+    if (t.classList.contains("overlay")) t.hidden = true; // click on the backdrop
+  });
+
+  // The vote is sent only through submitVote (locks, validation, one send per pair).
+  document.addEventListener(
+    "submit",
+    (e) => {
+      const f = e.target;
+      if (f.id === "vote-form" && !f.dataset.sent) {
+        e.preventDefault();
+        e.stopImmediatePropagation();
+        submitVote();
+      }
+    },
+    true,
+  );
+
+  ["mousemove", "scroll", "input"].forEach((name) =>
+    document.addEventListener(name, () => (lastActivity = Date.now()), { passive: true, capture: true }),
+  );
+
+  document.addEventListener("htmx:afterSwap", (e) => {
+    if (e.detail.target && e.detail.target.id === "diff") return;
+    init();
+    window.scrollTo(0, 0);
+    if (pressedAt) {
+      const started = pressedAt;
+      pressedAt = 0;
+      // rAF runs just before the frame is painted; a task queued from it runs after that paint.
+      requestAnimationFrame(() =>
+        setTimeout(() => window.__rateTimings.push(performance.now() - started), 0),
+      );
+    }
+  });
+
+  document.addEventListener("htmx:responseError", () => {
+    const f = form();
+    if (f) delete f.dataset.sent;
+    flash("The server could not take this vote; please try again.");
+  });
+  document.addEventListener("htmx:sendError", () => {
+    const f = form();
+    if (f) delete f.dataset.sent;
+    flash("No connection; your vote was not sent. Try again.");
+  });
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

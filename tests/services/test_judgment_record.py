@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from annotate.models import Assignment, Campaign, Enrollment, Judgment, Pair, User
+from annotate.services.assignment import assignment_next
+from annotate.services.judgments import VoteRefused, judgment_record
+from tests import factories
+
+
+@pytest.fixture
+def lease(campaign, rater):
+    factories.PairFactory(campaign=campaign)
+    return assignment_next(campaign=campaign, rater=rater)
+
+
+def _vote(lease, rater, **kw):
+    kw.setdefault("choice", "a")
+    kw.setdefault("idempotency_key", f"key-{lease.pk}")
+    kw.setdefault("campaign", Campaign.objects.get(pk=lease.campaign_id))  # fresh settings
+    return judgment_record(assignment=lease, rater=rater, **kw)
+
+
+def test_it_records_a_vote_and_closes_the_lease(lease, rater):
+    judgment = _vote(lease, rater, choice="b")
+    assert (judgment.choice, judgment.rater, judgment.pair_id) == ("b", rater, lease.pair_id)
+    assert judgment.left_is_a == lease.left_is_a
+    assert judgment.time_on_task_ms is not None
+    lease.refresh_from_db()
+    assert lease.status == Assignment.Status.DONE
+    pair = Pair.objects.get()
+    assert (pair.completed, pair.assigned) == (1, 1)
+
+
+def test_it_stores_one_vote_when_a_submit_is_replayed(lease, rater):
+    first = _vote(lease, rater)
+    again = _vote(lease, rater)
+    assert again.pk == first.pk
+    assert Judgment.objects.count() == 1
+    assert Pair.objects.get().completed == 1
+
+
+def test_it_refuses_a_vote_on_someone_elses_lease(lease, campaign):
+    mallory = factories.UserFactory(username="mallory", role=User.Role.RATER)
+    factories.EnrollmentFactory(campaign=campaign, rater=mallory)
+    with pytest.raises(VoteRefused, match="not assigned to you"):
+        _vote(lease, mallory, idempotency_key="other")
+    assert not Judgment.objects.exists()
+
+
+def test_it_refuses_a_vote_on_an_expired_lease(lease, rater):
+    Assignment.objects.filter(pk=lease.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(VoteRefused, match="ran out"):
+        _vote(lease, rater)
+    assert not Judgment.objects.exists()
+
+
+def test_it_refuses_a_second_vote_with_another_key(lease, rater):
+    _vote(lease, rater)
+    with pytest.raises(VoteRefused, match="already voted"):
+        _vote(lease, rater, idempotency_key="fresh-key")
+    assert Judgment.objects.count() == 1
+
+
+def test_it_refuses_a_key_used_by_another_vote(campaign, rater):
+    factories.PairFactory.create_batch(2, campaign=campaign)
+    first = assignment_next(campaign=campaign, rater=rater)
+    _vote(first, rater, idempotency_key="same")
+    second = assignment_next(campaign=campaign, rater=rater)
+    with pytest.raises(VoteRefused, match="already used"):
+        _vote(second, rater, idempotency_key="same")
+
+
+def test_it_maps_shown_terms_to_canonical(lease, rater):
+    judgment = _vote(lease, rater, choice="left", in_shown_terms=True)
+    assert judgment.choice == ("a" if lease.left_is_a else "b")
+
+
+def test_it_refuses_both_bad_when_the_campaign_does_not_allow_it(lease, rater, campaign):
+    campaign.allow_both_bad = False
+    campaign.save()
+    with pytest.raises(VoteRefused, match="both bad"):
+        _vote(lease, rater, choice="both_bad")
+
+
+def test_it_needs_a_strength_on_the_graded_scale(lease, rater, campaign):
+    campaign.scale = Campaign.Scale.GRADED7
+    campaign.save()
+    with pytest.raises(VoteRefused, match="how much"):
+        _vote(lease, rater, choice="a")
+    judgment = _vote(lease, rater, choice="a", strength=3)
+    assert judgment.strength == 3
+
+
+def test_it_stores_strength_zero_for_a_graded_tie(lease, rater, campaign):
+    campaign.scale = Campaign.Scale.GRADED7
+    campaign.save()
+    assert _vote(lease, rater, choice="tie").strength == 0
+
+
+def test_it_checks_aspects(lease, rater, campaign):
+    campaign.aspects = ["helpful", "honest"]
+    campaign.save()
+    with pytest.raises(VoteRefused, match="missing: honest"):
+        _vote(lease, rater, aspects={"helpful": "a"})
+    with pytest.raises(VoteRefused, match="Unknown aspect"):
+        _vote(lease, rater, aspects={"helpful": "a", "honest": "b", "funny": "a"})
+    judgment = _vote(lease, rater, aspects={"helpful": "a", "honest": "tie"})
+    assert judgment.aspects == {"helpful": "a", "honest": "tie"}
+
+
+def test_it_enforces_a_required_rationale_and_its_length(lease, rater, campaign):
+    campaign.rationale = Campaign.Rationale.REQUIRED
+    campaign.rationale_min_length = 20
+    campaign.save()
+    with pytest.raises(VoteRefused, match="at least 20"):
+        _vote(lease, rater, rationale="too short")
+    judgment = _vote(lease, rater, rationale="A cites its sources and B does not.")
+    assert judgment.rationale.startswith("A cites")
+
+
+def test_it_keeps_a_rewrite_only_when_allowed(lease, rater, campaign):
+    with pytest.raises(VoteRefused, match="rewrites"):
+        _vote(lease, rater, rewrite="Better answer")
+    campaign.allow_rewrite = True
+    campaign.save()
+    assert _vote(lease, rater, rewrite="Better answer").rewrite == "Better answer"
+
+
+def test_it_refuses_a_vote_before_the_minimum_read_time(campaign, rater):
+    campaign.min_read_ms_per_1k_chars = 10_000
+    campaign.save()
+    pair = factories.PairFactory(campaign=campaign)
+    pair.candidate_a.text = "x" * 1000
+    pair.candidate_a.save()
+    lease = assignment_next(campaign=campaign, rater=rater)
+    with pytest.raises(VoteRefused, match="read both responses"):
+        _vote(lease, rater)
+    lease.refresh_from_db()
+    assert lease.status == Assignment.Status.ACTIVE  # nothing lost; the rater can vote later
+    later = timezone.now() + timedelta(seconds=11)
+    assert (
+        judgment_record(
+            assignment=lease, rater=rater, choice="a", idempotency_key="k", now=later
+        ).time_on_task_ms
+        >= 10_000
+    )
+
+
+def test_it_pauses_a_rater_below_the_gold_threshold(campaign, rater):
+    campaign.gold_min_accuracy = 0.7
+    campaign.gold_min_answered = 2
+    campaign.save()
+    factories.PairFactory.create_batch(3, campaign=campaign, gold_answer="a")
+    for n in range(2):
+        lease = assignment_next(campaign=campaign, rater=rater)
+        judgment_record(assignment=lease, rater=rater, choice="b", idempotency_key=f"g{n}")
+    enrollment = Enrollment.objects.get(campaign=campaign, rater=rater)
+    assert enrollment.paused
+    assert "0%" in enrollment.paused_reason and "(0/2)" in enrollment.paused_reason
+    assert assignment_next(campaign=campaign, rater=rater) is None
+
+
+def test_it_keeps_an_accurate_rater_going(campaign, rater):
+    campaign.gold_min_accuracy = 0.7
+    campaign.gold_min_answered = 2
+    campaign.save()
+    factories.PairFactory.create_batch(3, campaign=campaign, gold_answer="a")
+    for n in range(2):
+        lease = assignment_next(campaign=campaign, rater=rater)
+        judgment_record(assignment=lease, rater=rater, choice="a", idempotency_key=f"g{n}")
+    assert not Enrollment.objects.get(campaign=campaign, rater=rater).paused
