@@ -1,0 +1,222 @@
+"""The dataset card: README.md with YAML front matter that `datasets` and the Hub read, then prose.
+
+The YAML carries one config named after the format with its data files per split, so
+``load_dataset("<export folder>")`` finds the splits by itself. The card holds no export timestamp:
+the export date lives on the Export row, so the same data gives the same bytes here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import yaml
+
+from annotate.exports.aggregate import AGGREGATION_RULES
+from annotate.exports.options import FORMATS, ExportOptions
+
+if TYPE_CHECKING:
+    from annotate.exports.pipeline import ExportSummary
+
+TAGS = {
+    "trl-dpo-conversational": ["trl", "dpo", "preference"],
+    "trl-dpo-standard": ["trl", "dpo", "preference"],
+    "trl-reward": ["trl", "reward-modeling", "preference"],
+    "trl-kto": ["trl", "kto", "preference"],
+    "sft-messages": ["trl", "sft"],
+    "hh-rlhf": ["preference", "hh-rlhf"],
+    "openai-dpo": ["dpo", "preference", "openai"],
+    "raw-jsonl": ["preference", "annotations"],
+    "raw-csv": ["preference", "annotations"],
+    "raw-parquet": ["preference", "annotations"],
+}
+BUILDER = {"raw-csv": "csv", "raw-parquet": "parquet"}
+
+RAW_GLOSSARY = """## Columns (raw votes)
+
+| column | meaning |
+|---|---|
+| `judgment_id`, `pair_id`, `prompt_id`, `prompt_external_id` | ids of the vote, the pair and the prompt |
+| `rater` | pseudonymous rater id (stable within this server; never a username), `judge` for AI labels |
+| `source` | `human` or `judge` (RLAIF) |
+| `choice`, `strength` | a / b / tie / both_bad in the pair's canonical terms; 1–3 on the graded scale |
+| `scale_value` | signed score for A: +strength for a, −strength for b, 0 tie, empty for both_bad |
+| `aspects` | per-aspect choices as a JSON object |
+| `rationale`, `rewrite` | the rater's reason and rewritten response, if any |
+| `shown_left` | which candidate (a or b) was on the left |
+| `time_on_task_ms`, `judge_shown` | time spent; whether the judge's verdict was visible |
+| `judge_verdict` | the AI judge's verdict on the pair, if it judged it |
+| `revises_id`, `is_latest` | a revision points at the first vote; `is_latest` marks the vote that counts |
+| `generator_a`, `generator_b`, `gold_answer`, `created_at` | who wrote a and b; the gold answer; when |
+
+"""
+
+
+@dataclass
+class CardContext:
+    campaign_title: str
+    campaign_slug: str
+    guidelines: str = ""
+    scale: str = "binary"
+    aspects: list[str] = field(default_factory=list)
+    overlap: int = 1
+    judge_mode: str = "off"
+    judge_model: str = ""  # provider/model of the campaign's AI judge, when one is configured
+    generators: list[dict] = field(default_factory=list)  # {"name", "provider", "model"}
+    raters: int = 0
+    excluded_raters: int = 0
+    alpha: float | None = None  # Krippendorff's α (ordinal) over the campaign's human votes
+
+
+def size_category(n: int) -> str:
+    for limit, label in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+        (10_000_000, "1M<n<10M"),
+    ):
+        if n < limit:
+            return label
+    return "n>1T" if n > 10**12 else "10M<n<100M"
+
+
+def raw_features() -> list[dict]:
+    """`datasets` feature list of the raw-vote columns (so CSV/JSONL nulls keep their types)."""
+    from annotate.exports.writers import raw_schema
+
+    dtypes = {"int64": "int64", "double": "float64", "string": "string", "bool": "bool"}
+    return [{"name": f.name, "dtype": dtypes[str(f.type)]} for f in raw_schema()]
+
+
+def front_matter(context: CardContext, options: ExportOptions, summary: ExportSummary) -> dict:
+    data_files = [{"split": s, "path": p} for s, p in zip(summary.rows, summary.files, strict=True)]
+    config: dict = {"config_name": options.format, "default": True, "data_files": data_files}
+    info: dict = {"config_name": options.format}
+    if options.is_raw:
+        info["features"] = raw_features()
+    info["splits"] = [
+        {"name": s, "num_bytes": summary.sizes.get(s, 0), "num_examples": n}
+        for s, n in summary.rows.items()
+    ]
+    return {
+        "pretty_name": f"{context.campaign_title} ({options.format})",
+        "tags": TAGS[options.format] + ["human-feedback" if options.source != "judge" else "rlaif"],
+        "annotations_creators": [
+            "machine-generated" if options.source == "judge" else "crowdsourced"
+        ],
+        "task_categories": ["text-generation"],
+        "size_categories": [size_category(summary.row_count)],
+        "configs": [config],
+        "dataset_info": info,
+    }
+
+
+def _guidelines_summary(text: str, limit: int = 600) -> str:
+    text = text.strip()
+    if len(text) <= limit:
+        return text or "(none written)"
+    return text[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def render_card(context: CardContext, options: ExportOptions, summary: ExportSummary) -> str:
+    meta = yaml.safe_dump(
+        front_matter(context, options, summary), sort_keys=False, allow_unicode=True, width=1000
+    )
+    splits = ", ".join(f"{s}: {n:,} rows" for s, n in summary.rows.items())
+    filters = "\n".join(f"| `{k}` | `{v}` |" for k, v in options.filters().items())
+    labels = ", ".join(f"{k}: {v:,}" for k, v in sorted(summary.labels.items())) or "none"
+    dropped = ", ".join(f"{k}: {v:,}" for k, v in sorted(summary.dropped.items())) or "none"
+    gens = "\n".join(
+        f"- `{g['name']}` — {g['provider']} / `{g['model']}`" for g in context.generators
+    )
+    wins = "\n".join(
+        f"| `{w}` | `{lo}` | {n:,} |" for (w, lo), n in sorted(summary.generator_wins.items())
+    )
+    agreement = (
+        f"{summary.mean_agreement:.1%} mean share of votes agreeing with the label over "
+        f"{summary.multi_vote_pairs:,} pairs with two or more votes "
+        f"({summary.unanimous_pairs:,} unanimous)"
+        if summary.mean_agreement is not None
+        else "no pair has two or more counted votes, so agreement is not measured"
+    )
+    alpha = (
+        f"{context.alpha:.3f}"
+        if context.alpha is not None
+        else "not given here (not defined for these votes, or too many votes to compute it inside"
+        " an export; see the campaign's research page)"
+    )
+    source = {
+        "human": "human raters",
+        "judge": "the AI judge (RLAIF labels)",
+        "all": "human raters and the AI judge (see the `source` column)",
+    }[options.source]
+    split = (
+        f"by prompt: a prompt is in the test split when sha256(`{options.seed}:<prompt hash>`) "
+        f"falls in the first {options.test_fraction:.0%}; no prompt is in both splits"
+        if options.test_fraction > 0
+        else "none (train only)"
+    )
+    return f"""---
+{meta}---
+
+# {context.campaign_title} — {FORMATS[options.format]}
+
+Preference data collected in the annotate campaign `{context.campaign_slug}`. Labels come from
+{source}.
+
+```python
+from datasets import load_dataset
+ds = load_dataset("path/to/this/folder")  # reads the configs above
+# or, file by file:
+ds = load_dataset("{BUILDER.get(options.format, "json")}", data_files={{{", ".join(f'"{s}": "{p}"' for s, p in zip(summary.rows, summary.files, strict=True))}}})
+```
+
+## Files and counts
+
+- Splits: {splits}. Split: {split}.
+- Pairs read: {summary.pairs_seen:,}; pairs exported: {summary.pairs_exported:,};
+  votes read: {summary.votes_seen:,}; votes counted: {summary.votes_counted:,}.
+- Aggregated labels: {labels}. Left out: {dropped}.
+- `SHA256SUMS` lists a checksum for every file (`sha256sum -c SHA256SUMS`).
+
+## Campaign
+
+- Rating scale: `{context.scale}`; aspects: {", ".join(context.aspects) or "none"};
+  votes wanted per pair (k): {context.overlap}; AI judge mode: `{context.judge_mode}`{f" (`{context.judge_model}`)" if context.judge_model else ""}.
+- Raters who voted: {context.raters:,}; excluded by the gold-accuracy filter: {context.excluded_raters:,}.
+
+### Guidelines (summary)
+
+{_guidelines_summary(context.guidelines)}
+
+### Generators
+
+{gens or "- (none)"}
+
+| winner | loser | pairs |
+|---|---|---|
+{wins or "| – | – | 0 |"}
+
+{RAW_GLOSSARY if options.is_raw else ""}## Aggregation
+
+{"Raw votes are not aggregated: every judgment is a row (revisions too, `is_latest` marks the vote that counts); the rules below are what the aggregated formats apply." if options.is_raw else ""}
+
+Filters of this export:
+
+| filter | value |
+|---|---|
+{filters}
+
+{AGGREGATION_RULES}
+
+Tie policy `{options.tie_policy}`: drop leaves tied pairs out; keep writes them once (A as chosen)
+with `tie: true`; split writes both orders. Both-bad policy `{options.both_bad_policy}`: drop leaves
+them out; rewrite writes "rater's rewrite ≻ each response" when a rater wrote one. Gold pairs are
+{"included" if options.include_gold else "excluded"}. {f"Raters whose accuracy on gold pairs (first, blind votes) is below {options.min_gold_accuracy:.0%} are left out; raters who answered no gold pair are kept." if options.min_gold_accuracy > 0 else "No rater is left out for gold accuracy."}
+
+## Agreement
+
+- Among raters on the same pair: {agreement}.
+- Krippendorff's α (ordinal, all human votes of the campaign): {alpha}.
+"""

@@ -1,0 +1,148 @@
+"""Export options: the format and the filters, validated into one frozen object.
+
+Filters arrive as a plain dict (from the page form, the API, the management command or the Export row)
+and are checked here once, so every caller gets the same clear error for a bad value. Unknown keys
+are refused rather than ignored: a typo must not silently produce a different dataset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+# Format name -> (short description, is aggregated per pair)
+FORMATS: dict[str, str] = {
+    "trl-dpo-conversational": "TRL DPO, conversational (prompt/chosen/rejected as message lists)",
+    "trl-dpo-standard": "TRL DPO, standard (prompt/chosen/rejected as strings)",
+    "trl-reward": "TRL reward modelling (conversational chosen/rejected + margin)",
+    "trl-kto": "TRL KTO, unpaired (prompt/completion/label)",
+    "sft-messages": "SFT messages from raters' rewrites",
+    "hh-rlhf": "Anthropic HH-RLHF transcripts (chosen/rejected strings)",
+    "openai-dpo": "OpenAI preference fine-tuning (input/preferred_output/non_preferred_output)",
+    "raw-jsonl": "Raw votes, one row per judgment (JSON Lines)",
+    "raw-csv": "Raw votes, one row per judgment (CSV)",
+    "raw-parquet": "Raw votes, one row per judgment (Parquet)",
+}
+RAW_FORMATS = {"raw-jsonl", "raw-csv", "raw-parquet"}
+DEFAULT_FORMAT = "trl-dpo-conversational"
+
+METHODS = ("majority", "mean_strength")
+TIE_POLICIES = ("drop", "keep", "split")
+BOTH_BAD_POLICIES = ("drop", "rewrite")
+SOURCES = ("human", "judge", "all")
+
+
+class ExportOptionsError(ValueError):
+    """A bad format or filter. ``errors`` maps the field to a message a researcher can act on."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    format: str = DEFAULT_FORMAT
+    method: str = "majority"  # majority | mean_strength
+    tie_policy: str = "drop"  # drop | keep | split
+    both_bad_policy: str = "drop"  # drop | rewrite
+    source: str = "human"  # human | judge | all (all: raw votes only)
+    include_gold: bool = False
+    min_gold_accuracy: float = 0.0  # raters below it on gold pairs are left out (0 = keep all)
+    min_votes: int = 1  # pairs with fewer counted votes are left out
+    test_fraction: float = 0.0  # share of PROMPTS in the test split (0 = train only)
+    seed: int = 0
+
+    @property
+    def is_raw(self) -> bool:
+        return self.format in RAW_FORMATS
+
+    def filters(self) -> dict[str, Any]:
+        """The filters as stored on the Export row (everything but the format), stable key order."""
+        data = asdict(self)
+        data.pop("format")
+        return dict(sorted(data.items()))
+
+
+_DEFAULTS = ExportOptions()
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if isinstance(value, str) and value.lower() in {"0", "false", "no", "off", ""}:
+        return False
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOptions:
+    """Validate a format + filters dict into ExportOptions, or raise ExportOptionsError listing every problem."""
+    errors: dict[str, str] = {}
+    filters = dict(filters or {})
+    fmt = fmt or DEFAULT_FORMAT
+    if fmt not in FORMATS:
+        errors["format"] = f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}"
+
+    known = set(_DEFAULTS.filters())
+    for key in sorted(set(filters) - known):
+        errors[key] = f"unknown filter; known filters: {', '.join(sorted(known))}"
+
+    values: dict[str, Any] = {}
+
+    def choice(name: str, allowed: tuple[str, ...]) -> None:
+        if name in filters:
+            value = filters[name]
+            if value not in allowed:
+                errors[name] = f"{value!r} is not one of: {', '.join(allowed)}"
+            else:
+                values[name] = value
+
+    choice("method", METHODS)
+    choice("tie_policy", TIE_POLICIES)
+    choice("both_bad_policy", BOTH_BAD_POLICIES)
+    choice("source", SOURCES)
+
+    if "include_gold" in filters:
+        try:
+            values["include_gold"] = _as_bool(filters["include_gold"])
+        except ValueError as exc:
+            errors["include_gold"] = str(exc)
+
+    def number(name: str, cast, low: float, high: float, high_open: bool = False) -> None:
+        if name not in filters or filters[name] in ("", None):
+            return
+        try:
+            value = cast(filters[name])
+        except (TypeError, ValueError):
+            errors[name] = f"expected a number, got {filters[name]!r}"
+            return
+        if value < low or value > high or (high_open and value == high):
+            bound = f"below {high}" if high_open else f"at most {high}"
+            errors[name] = f"must be at least {low} and {bound}, got {value}"
+            return
+        values[name] = value
+
+    number("min_gold_accuracy", float, 0.0, 1.0)
+    number("min_votes", int, 1, 1000)
+    number("test_fraction", float, 0.0, 1.0, high_open=True)
+    number("seed", int, 0, 2**31 - 1)
+
+    if values.get("source") == "all" and fmt not in RAW_FORMATS:
+        errors["source"] = (
+            "human and judge labels are exported as separate sources; "
+            "'all' is only for the raw-vote formats"
+        )
+    if errors:
+        raise ExportOptionsError(errors)
+    return ExportOptions(format=fmt, **values)
+
+
+def describe_filters(filters: dict[str, Any]) -> str:
+    """The filters that differ from the defaults, for lists of exports ("defaults" if none)."""
+    defaults = _DEFAULTS.filters()
+    changed = [f"{k}={v}" for k, v in sorted(filters.items()) if defaults.get(k) != v]
+    return ", ".join(changed) or "defaults"

@@ -1,0 +1,101 @@
+"""Export a campaign's votes as a dataset folder (and optionally a zip), streamed from the database.
+
+    python manage.py export_dataset <campaign-slug> --out <dir> [--format trl-dpo-conversational]
+        [--method majority|mean_strength] [--tie-policy drop|keep|split]
+        [--both-bad-policy drop|rewrite] [--source human|judge|all] [--include-gold]
+        [--min-gold-accuracy 0.8] [--min-votes 1] [--test-fraction 0.1] [--seed 0] [--zip]
+
+The folder holds README.md (dataset card), data/train.<ext> (+ data/test.<ext>) and SHA256SUMS; the
+same options on the same data write the same bytes. Run ``--list-formats`` to see every format.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from annotate.exports.options import FORMATS, ExportOptionsError, parse_options
+from annotate.exports.writers import sha256_file, zip_folder
+from annotate.models import Campaign
+from annotate.services.exports import export_build, export_pairs_to_read
+
+
+class Command(BaseCommand):
+    help = (
+        "Export a campaign's preference data (TRL DPO/reward/KTO, SFT, HH-RLHF, OpenAI, raw votes)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("campaign", nargs="?", help="campaign slug")
+        parser.add_argument("--out", type=Path, help="output folder (created; must be empty)")
+        parser.add_argument("--format", default="trl-dpo-conversational", help="see --list-formats")
+        parser.add_argument("--list-formats", action="store_true", help="list formats and exit")
+        parser.add_argument("--method", help="aggregation: majority (default) or mean_strength")
+        parser.add_argument("--tie-policy", help="drop (default), keep or split")
+        parser.add_argument("--both-bad-policy", help="drop (default) or rewrite")
+        parser.add_argument("--source", help="human (default), judge, or all (raw formats)")
+        parser.add_argument("--include-gold", action="store_true", help="keep gold pairs")
+        parser.add_argument("--min-gold-accuracy", help="leave out raters below this gold accuracy")
+        parser.add_argument("--min-votes", help="leave out pairs with fewer counted votes")
+        parser.add_argument("--test-fraction", help="share of prompts in the test split")
+        parser.add_argument("--seed", help="seed of the prompt split")
+        parser.add_argument("--zip", action="store_true", help="also write <out>.zip")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def handle(self, *args, **opts) -> None:
+        if opts["list_formats"]:
+            for name, description in FORMATS.items():
+                self.stdout.write(f"{name:24} {description}")
+            return
+        if not opts["campaign"] or not opts["out"]:
+            raise CommandError("give a campaign slug and --out <dir> (or --list-formats)")
+        try:
+            campaign = Campaign.objects.get(slug=opts["campaign"])
+        except Campaign.DoesNotExist:
+            raise CommandError(f"no campaign with slug {opts['campaign']!r}") from None
+
+        keys = ("method", "tie_policy", "both_bad_policy", "source", "min_gold_accuracy")
+        keys += ("min_votes", "test_fraction", "seed")
+        filters = {k: opts[k] for k in keys if opts[k] is not None}
+        if opts["include_gold"]:
+            filters["include_gold"] = True
+        try:
+            options = parse_options(opts["format"], filters)
+        except ExportOptionsError as exc:
+            raise CommandError(f"bad export options: {exc}") from None
+
+        out: Path = opts["out"]
+        total = export_pairs_to_read(campaign=campaign)
+        bar = tqdm(total=total, unit="pair", disable=opts["no_progress"], file=sys.stderr)
+
+        def progress(pairs_seen: int) -> None:
+            bar.update(pairs_seen - bar.n)
+
+        started = time.perf_counter()
+        try:
+            summary = export_build(
+                campaign=campaign, options=options, out_dir=out, progress=progress
+            )
+        except ExportOptionsError as exc:
+            raise CommandError(str(exc)) from None
+        finally:
+            bar.close()
+        elapsed = time.perf_counter() - started
+
+        self.stdout.write(
+            f"{options.format}: {summary.row_count:,} rows from {summary.pairs_exported:,} of "
+            f"{summary.pairs_seen:,} pairs ({summary.votes_counted:,} votes counted) in {elapsed:.1f}s"
+        )
+        for split, n in summary.rows.items():
+            self.stdout.write(f"  {split}: {n:,} rows")
+        if summary.dropped:
+            left_out = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.dropped.items()))
+            self.stdout.write(f"  left out: {left_out}")
+        self.stdout.write(f"  folder: {out}")
+        if opts["zip"]:
+            archive = zip_folder(out, out.with_suffix(".zip"), root=out.name)
+            self.stdout.write(f"  zip: {archive} sha256 {sha256_file(archive)}")

@@ -1,0 +1,277 @@
+"""Reads shared by pages, the API and commands. Plain dicts out, so exports/analytics stay pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import connection, transaction
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery
+from django.db.models.functions import Length, TruncDate
+
+from annotate.models import Campaign, Generator, JudgeVerdict, Judgment, Pair
+
+# Columns of one vote row (one per judgment, with its pair's prompt and both responses).
+# Read from the pair side (pair → its judgments) so a chunk is a primary-key range scan of pairs.
+_VOTE_COLUMNS = (
+    "judgments__id",
+    "id",
+    "prompt_id",
+    "prompt__content_hash",
+    "prompt__external_id",
+    "prompt__messages",
+    "prompt__system",
+    "candidate_a__text",
+    "candidate_b__text",
+    "candidate_a__generator_id",
+    "candidate_b__generator_id",
+    "gold_answer",
+    "judgments__rater_id",
+    "judgments__source",
+    "judgments__choice",
+    "judgments__strength",
+    "judgments__aspects",
+    "judgments__rationale",
+    "judgments__rewrite",
+    "judgments__left_is_a",
+    "judgments__time_on_task_ms",
+    "judgments__judge_shown",
+    "judgments__revises_id",
+    "judgments__created_at",
+    "judge_verdict",  # annotated in export_vote_queryset (full rows only)
+)
+_VOTE_KEYS = (
+    "judgment_id",
+    "pair_id",
+    "prompt_id",
+    "prompt_hash",
+    "prompt_external_id",
+    "messages",
+    "system",
+    "a_text",
+    "b_text",
+    "a_generator",
+    "b_generator",
+    "gold_answer",
+    "rater_id",
+    "source",
+    "choice",
+    "strength",
+    "aspects",
+    "rationale",
+    "rewrite",
+    "left_is_a",
+    "time_on_task_ms",
+    "judge_shown",
+    "revises_id",
+    "created_at",
+    "judge_verdict",
+)
+
+
+def generator_names(*, campaign_id: int) -> dict[int, str]:
+    return dict(Generator.objects.filter(campaign_id=campaign_id).values_list("id", "name"))
+
+
+# What the aggregated formats need: the raw-vote columns (aspects, rationale, timing, …) are left
+# out so a million-pair export does not decode and convert what it never writes.
+_LEAN_KEYS = (
+    "judgment_id",
+    "pair_id",
+    "prompt_id",
+    "prompt_hash",
+    "messages",
+    "system",
+    "a_text",
+    "b_text",
+    "a_generator",
+    "b_generator",
+    "gold_answer",
+    "rater_id",
+    "source",
+    "choice",
+    "strength",
+    "rewrite",
+)
+
+
+def _columns(lean: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if not lean:
+        return _VOTE_COLUMNS, _VOTE_KEYS
+    by_key = dict(zip(_VOTE_KEYS, _VOTE_COLUMNS, strict=True))
+    return tuple(by_key[k] for k in _LEAN_KEYS), _LEAN_KEYS
+
+
+def export_vote_queryset(*, campaign_id: int, lean: bool = False):
+    """Every judgment of the campaign (all sources, revisions too) with its pair, ordered by pair, id."""
+    columns, _ = _columns(lean)
+    pairs = Pair.objects.filter(campaign_id=campaign_id, judgments__id__isnull=False)
+    if not lean:
+        # The raw-vote export shows the AI judge's verdict on the pair (its latest finished one).
+        latest_verdict = JudgeVerdict.objects.filter(
+            pair_id=OuterRef("pk"), status=JudgeVerdict.Status.DONE
+        ).order_by("-id")
+        pairs = pairs.annotate(judge_verdict=Subquery(latest_verdict.values("choice")[:1]))
+    return pairs.order_by("id", "judgments__id").values_list(*columns)
+
+
+@contextmanager
+def export_read_transaction() -> Iterator[None]:
+    """One read transaction for a whole export: a consistent snapshot, and a streaming cursor.
+
+    Outside a transaction Django declares its server-side cursors WITH HOLD, which makes PostgreSQL
+    materialise the whole result before the first row; inside one the rows stream as produced.
+    The planner is told the whole result will be read (hash joins + one sort, as COPY would) and
+    gets room to hash without spilling; JIT compile time is not worth it for one pass.
+    """
+    if connection.vendor != "postgresql":
+        # SQLite streams from its cursor without a transaction, and the project opens SQLite
+        # transactions IMMEDIATE (write lock at BEGIN): holding one for an export would block raters.
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SET LOCAL cursor_tuple_fraction = 1.0; SET LOCAL work_mem = '64MB';"
+                " SET LOCAL jit = off"
+            )
+        yield
+
+
+def export_vote_rows(
+    *, campaign_id: int, lean: bool = False, chunk_size: int = 5000
+) -> Iterator[dict]:
+    """The rows of export_vote_queryset as dicts, streamed ``chunk_size`` rows at a time.
+
+    Run it inside ``export_read_transaction()``: a server-side cursor then streams the rows
+    (``iterator(chunk_size=...)``) and memory holds one chunk, never the campaign. The order (pair,
+    then judgment id) is what exports.pipeline groups by.
+    """
+    names = generator_names(campaign_id=campaign_id)
+    _, keys = _columns(lean)
+    rows = export_vote_queryset(campaign_id=campaign_id, lean=lean).iterator(chunk_size=chunk_size)
+    for values in rows:
+        row = dict(zip(keys, values, strict=True))
+        row["a_generator"] = names.get(row["a_generator"], "")
+        row["b_generator"] = names.get(row["b_generator"], "")
+        yield row
+
+
+def rater_gold_accuracy(*, campaign_id: int) -> dict[int, tuple[int, int]]:
+    """rater id -> (correct, answered) on gold pairs, counting each rater's first (blind) vote."""
+    rows = (
+        Judgment.objects.filter(
+            campaign_id=campaign_id, source=Judgment.Source.HUMAN, revises__isnull=True
+        )
+        .exclude(pair__gold_answer="")
+        .values("rater_id")
+        .annotate(
+            answered=Count("id"), correct=Count("id", filter=Q(choice=F("pair__gold_answer")))
+        )
+    )
+    return {r["rater_id"]: (r["correct"], r["answered"]) for r in rows}
+
+
+def campaign_voters(*, campaign_id: int) -> list[dict]:
+    """Raters who voted in the campaign, with their vote counts (username for researchers only)."""
+    return list(
+        Judgment.objects.filter(campaign_id=campaign_id, source=Judgment.Source.HUMAN)
+        .values("rater_id", "rater__username")
+        .annotate(votes=Count("id"), last_vote=Max("created_at"))
+        .order_by("rater__username")
+    )
+
+
+def campaign_progress(*, campaign: Campaign) -> dict:
+    """Pairs, votes, completion for the researcher page (a handful of aggregate queries)."""
+    pairs = Pair.objects.filter(campaign=campaign).aggregate(
+        total=Count("id"),
+        gold=Count("id", filter=~Q(gold_answer="")),
+        complete=Count("id", filter=Q(completed__gte=campaign.overlap)),
+        started=Count("id", filter=Q(completed__gt=0)),
+    )
+    votes = Judgment.objects.filter(campaign=campaign).aggregate(
+        human=Count("id", filter=Q(source=Judgment.Source.HUMAN, revises__isnull=True)),
+        revisions=Count("id", filter=Q(source=Judgment.Source.HUMAN, revises__isnull=False)),
+        judge=Count("id", filter=Q(source=Judgment.Source.JUDGE)),
+    )
+    wanted = pairs["total"] * campaign.overlap
+    return {
+        "pairs": pairs["total"],
+        "gold_pairs": pairs["gold"],
+        "pairs_complete": pairs["complete"],
+        "pairs_started": pairs["started"],
+        "votes": votes["human"],
+        "revisions": votes["revisions"],
+        "judge_labels": votes["judge"],
+        "votes_wanted": wanted,
+        "completion": (votes["human"] / wanted) if wanted else 0.0,
+    }
+
+
+def votes_per_day(*, campaign_id: int) -> list[tuple]:
+    """(date, human first votes that day) in date order, for the progress-over-time plot."""
+    return list(
+        Judgment.objects.filter(
+            campaign_id=campaign_id, source=Judgment.Source.HUMAN, revises__isnull=True
+        )
+        .annotate(day=TruncDate("created_at"))
+        .values_list("day")
+        .annotate(n=Count("id"))
+        .order_by("day")
+    )
+
+
+# The dashboard reads at most this many votes (the first ones, by pair); the page says so when hit.
+ANALYTICS_ROW_LIMIT = 200_000
+
+
+def analytics_vote_rows(*, campaign_id: int, limit: int = ANALYTICS_ROW_LIMIT) -> list[dict]:
+    """Human votes with what the statistics need (no texts: lengths are computed by the database)."""
+    names = generator_names(campaign_id=campaign_id)
+    rows = list(
+        Judgment.objects.filter(campaign_id=campaign_id, source=Judgment.Source.HUMAN)
+        .annotate(
+            a_len=Length("pair__candidate_a__text"),
+            b_len=Length("pair__candidate_b__text"),
+        )
+        .order_by("pair_id", "id")
+        .values(
+            "id",
+            "pair_id",
+            "rater_id",
+            "choice",
+            "strength",
+            "left_is_a",
+            "time_on_task_ms",
+            "revises_id",
+            "a_len",
+            "b_len",
+            "pair__gold_answer",
+            "pair__candidate_a__generator_id",
+            "pair__candidate_b__generator_id",
+        )[:limit]
+    )
+    for row in rows:
+        row["judgment_id"] = row.pop("id")
+        row["gold_answer"] = row.pop("pair__gold_answer")
+        row["a_generator"] = names.get(row.pop("pair__candidate_a__generator_id"), "")
+        row["b_generator"] = names.get(row.pop("pair__candidate_b__generator_id"), "")
+        row["source"] = "human"
+    return rows
+
+
+def research_analytics(*, campaign: Campaign) -> dict:
+    """Every statistic and figure of the researcher dashboard (annotate.analytics.dashboard)."""
+    from annotate.analytics.dashboard import dashboard
+
+    rows = analytics_vote_rows(campaign_id=campaign.id, limit=ANALYTICS_ROW_LIMIT)
+    usernames = {
+        v["rater_id"]: v["rater__username"] for v in campaign_voters(campaign_id=campaign.id)
+    }
+    days = votes_per_day(campaign_id=campaign.id)
+    return {
+        **dashboard(rows, days=days, usernames=usernames),
+        "row_limit": ANALYTICS_ROW_LIMIT,
+        "truncated": len(rows) >= ANALYTICS_ROW_LIMIT,
+    }

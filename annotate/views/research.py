@@ -1,0 +1,159 @@
+"""Researcher pages: progress, analytics and exports of one campaign.
+
+Every view opens with an access helper: researchers and admins only; an enrolled rater gets 403 and
+anyone else 404 (for exports, the check runs on the export's own campaign).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from annotate import selectors
+from annotate.access import campaign_for_researcher
+from annotate.exports.options import (
+    BOTH_BAD_POLICIES,
+    DEFAULT_FORMAT,
+    FORMATS,
+    METHODS,
+    SOURCES,
+    TIE_POLICIES,
+    ExportOptionsError,
+    describe_filters,
+)
+from annotate.models import Export
+from annotate.services.exports import export_archive_path, export_create
+
+FILTER_FIELDS = (
+    "method",
+    "tie_policy",
+    "both_bad_policy",
+    "source",
+    "min_gold_accuracy",
+    "min_votes",
+    "test_fraction",
+    "seed",
+)
+
+
+def _export_for_researcher(request: HttpRequest, pk: int) -> Export:
+    export = get_object_or_404(Export.objects.select_related("campaign"), pk=pk)
+    campaign_for_researcher(request.user, export.campaign.slug)  # 404/403 on the export's campaign
+    return export
+
+
+def _described(exports) -> list[Export]:
+    """Exports with ``filter_summary``: only the filters that differ from the defaults."""
+    exports = list(exports)
+    for export in exports:
+        export.filter_summary = describe_filters(export.filters)
+    return exports
+
+
+def _form_context(campaign, *, values: dict | None = None, errors: dict | None = None) -> dict:
+    return {
+        "campaign": campaign,
+        "formats": FORMATS,
+        "choices": {
+            "method": METHODS,
+            "tie_policy": TIE_POLICIES,
+            "both_bad_policy": BOTH_BAD_POLICIES,
+            "source": SOURCES,
+        },
+        "values": values or {"format": DEFAULT_FORMAT},
+        "errors": errors or {},
+    }
+
+
+def _page_context(campaign, **form) -> dict:
+    return {
+        **_form_context(campaign, **form),
+        "progress": selectors.campaign_progress(campaign=campaign),
+        "voters": selectors.campaign_voters(campaign_id=campaign.id),
+        "exports": _described(campaign.exports.select_related("created_by")[:50]),
+    }
+
+
+@login_required
+@require_GET
+def research(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = campaign_for_researcher(request.user, slug)
+    return render(request, "annotate/research.html", _page_context(campaign))
+
+
+@login_required
+@require_GET
+def export_list(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = campaign_for_researcher(request.user, slug)
+    if request.htmx:
+        exports = _described(campaign.exports.select_related("created_by")[:50])
+        return render(
+            request,
+            "annotate/partials/_export_list.html",
+            {"campaign": campaign, "exports": exports},
+        )
+    return redirect(reverse("annotate:research", args=[campaign.slug]) + "#exports")
+
+
+@login_required
+@require_POST
+def export_create_view(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = campaign_for_researcher(request.user, slug)
+    fmt = request.POST.get("format", DEFAULT_FORMAT)
+    filters = {k: request.POST[k] for k in FILTER_FIELDS if request.POST.get(k, "") != ""}
+    if request.POST.get("include_gold"):
+        filters["include_gold"] = True
+    try:
+        export_create(campaign=campaign, actor=request.user, format=fmt, filters=filters)
+    except ExportOptionsError as exc:
+        form = {"values": {"format": fmt, **filters}, "errors": exc.errors}
+        if request.htmx:
+            # 200 so htmx swaps the form back in with the errors next to the fields.
+            return render(
+                request, "annotate/partials/_export_form.html", _form_context(campaign, **form)
+            )
+        return render(
+            request, "annotate/research.html", _page_context(campaign, **form), status=400
+        )
+    if request.htmx:
+        response = render(request, "annotate/partials/_export_form.html", _form_context(campaign))
+        response["HX-Trigger"] = "export-created"  # the export list reloads itself
+        return response
+    return redirect(reverse("annotate:research", args=[campaign.slug]) + "#exports")
+
+
+@login_required
+@require_GET
+def export_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """One export's row; while it runs the row polls itself, once done it stops (no trigger)."""
+    export = _described([_export_for_researcher(request, pk)])[0]
+    return render(request, "annotate/partials/_export_row.html", {"export": export})
+
+
+@login_required
+@require_GET
+def export_download(request: HttpRequest, pk: int) -> FileResponse:
+    export = _export_for_researcher(request, pk)
+    archive = export_archive_path(export)
+    if export.status != Export.Status.DONE or not archive.exists():
+        raise Http404("This export has no file yet")
+    return FileResponse(
+        open(archive, "rb"),  # noqa: SIM115 - FileResponse closes it
+        as_attachment=True,
+        filename=f"{export.campaign.slug}-{export.format}-{export.id}.zip",
+        content_type="application/zip",
+    )
+
+
+@login_required
+@require_GET
+def research_analytics(request: HttpRequest, slug: str) -> HttpResponse:
+    """Agreement, bias and the generator leaderboard; loaded into the research page by htmx."""
+    campaign = campaign_for_researcher(request.user, slug)
+    context = {"campaign": campaign, **selectors.research_analytics(campaign=campaign)}
+    if request.htmx:
+        return render(request, "annotate/partials/_research_analytics.html", context)
+    return render(request, "annotate/research_analytics.html", context)

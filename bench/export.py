@@ -1,0 +1,217 @@
+"""Benchmark: export N pairs (default 1,000,000) from PostgreSQL, beside a raw COPY of the same rows.
+
+    .venv/bin/python bench/export.py [--pairs 1000000] [--format trl-dpo-conversational] [--keep]
+
+It creates its own database (``annotate_bench_export`` on the server of $BENCH_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432), migrates it, fills it with SQL ``INSERT … SELECT
+generate_series`` (one prompt, two candidates, one pair and one vote per pair), then runs, each in a
+fresh subprocess so peak RSS is its own:
+
+  copy    COPY (<the export's SELECT>) TO STDOUT, streamed to a file — the floor for reading the rows
+  export  services.exports.export_build(...) — the real streaming export, written to a folder
+
+and prints time and peak RSS of both. Targets: export ≤ 3× COPY time, < 300 MiB RSS.
+The database is dropped at the end unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DB_NAME = "annotate_bench_export"
+SERVER = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432")
+
+
+def _django(db_url: str) -> None:
+    os.environ["DATABASE_URL"] = db_url
+    os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+FILL_SQL = """
+SET session_replication_role = replica;  -- skip FK triggers while filling (superuser); reset below
+INSERT INTO annotate_user (password, is_superuser, username, first_name, last_name, email,
+                           is_staff, is_active, date_joined, role)
+SELECT '!', false, 'bench-rater-' || i, '', '', '', false, true, now(), 'rater'
+FROM generate_series(1, 20) AS i;
+
+INSERT INTO annotate_campaign (title, slug, guidelines, guidelines_html, status, scale,
+    allow_both_bad, aspects, rationale, rationale_min_length, allow_rewrite,
+    min_read_ms_per_1k_chars, overlap, lease_seconds, ordering, pairing, max_pairs_per_prompt,
+    self_id_policy, gold_rate, gold_min_accuracy, gold_min_answered, judge_mode, created_at)
+VALUES ('Bench', 'bench', 'Pick the better answer.', '', 'open', 'graded7', true, '[]', 'optional',
+    0, false, 0, 1, 600, 'finish_started', 'cross_generator', 6, 'hide', 0, 0, 5, 'off', now());
+
+INSERT INTO annotate_generator (campaign_id, name, provider, model, base_url, api_key_env, params,
+                                system_prompt, samples_per_prompt, created_at)
+SELECT c.id, g.name, 'demo', g.name || '-model', '', '', '{}', '', 1, now()
+FROM annotate_campaign c, (VALUES ('gen-x'), ('gen-y')) AS g(name) WHERE c.slug = 'bench';
+
+INSERT INTO annotate_prompt (campaign_id, external_id, messages, system, metadata, content_hash,
+                             rendered, created_at)
+SELECT c.id, 'p' || i,
+       jsonb_build_array(jsonb_build_object('role', 'user', 'content',
+           'Question ' || i || ': explain why the sky looks blue at noon and red at sunset.')),
+       CASE WHEN i % 10 = 0 THEN 'Be concise.' ELSE '' END,
+       '{}', md5(i::text), '[]', now()
+FROM annotate_campaign c, generate_series(1, {PAIRS}) AS i WHERE c.slug = 'bench';
+
+INSERT INTO annotate_candidate (prompt_id, generator_id, sample_index, status, text, html,
+    stop_reason, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd,
+    request_id, error, attempts, self_identifies)
+SELECT p.id, g.id, 0, 'done',
+       g.name || ' answers prompt ' || p.id || ': ' || repeat('Rayleigh scattering favours short wavelengths. ', 4),
+       '', 'end_turn', 20, 80, 0, 0, 0, '', '', 1, false
+FROM annotate_prompt p JOIN annotate_generator g ON g.campaign_id = p.campaign_id;
+
+INSERT INTO annotate_pair (campaign_id, prompt_id, candidate_a_id, candidate_b_id, strategy,
+    gold_answer, needed, assigned, completed, left_a_count, random_key, created_at)
+SELECT p.campaign_id, p.id, min(c.id), max(c.id), 'cross_generator', '', 1, 1, 1, 0, random(), now()
+FROM annotate_prompt p JOIN annotate_candidate c ON c.prompt_id = p.id
+GROUP BY p.campaign_id, p.id;
+
+INSERT INTO annotate_judgment (campaign_id, pair_id, rater_id, source, choice, strength, aspects,
+    rationale, rewrite, left_is_a, time_on_task_ms, judge_shown, created_at)
+SELECT pr.campaign_id, pr.id, u.id, 'human',
+       (ARRAY['a', 'a', 'b', 'tie', 'both_bad'])[1 + pr.id % 5],
+       CASE WHEN pr.id % 5 < 3 THEN 1 + pr.id % 3 ELSE 0 END,
+       '{}', '', '', pr.id % 2 = 0, 1000 + pr.id % 9000, false, now()
+FROM annotate_pair pr
+JOIN annotate_user u ON u.username = 'bench-rater-' || (1 + pr.id % 20);
+SET session_replication_role = DEFAULT;
+ANALYZE;
+"""
+
+
+def setup(pairs: int) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME}")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+    _django(f"{SERVER}/{DB_NAME}")
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(FILL_SQL.replace("{PAIRS}", str(int(pairs))))
+    print(f"filled {pairs:,} pairs in {time.perf_counter() - started:.1f}s", flush=True)
+
+
+def phase_copy(out: Path) -> dict:
+    """COPY of exactly the rows the export reads (the selector's SELECT), streamed to a file."""
+    _django(f"{SERVER}/{DB_NAME}")
+    from django.db import connection
+
+    from annotate.models import Campaign
+    from annotate.selectors import export_vote_queryset
+
+    campaign = Campaign.objects.get(slug="bench")
+    sql, params = export_vote_queryset(campaign_id=campaign.id).query.sql_with_params()
+    started = time.perf_counter()
+    size = 0
+    with connection.cursor() as cursor, open(out, "wb") as fh:
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        with raw.copy(f"COPY ({sql}) TO STDOUT", params) as copy:
+            for block in copy:
+                fh.write(block)
+                size += len(block)
+    return {"seconds": time.perf_counter() - started, "bytes": size, "rss_mib": _peak_rss_mib()}
+
+
+def phase_export(out: Path, fmt: str) -> dict:
+    _django(f"{SERVER}/{DB_NAME}")
+    from annotate.exports.options import parse_options
+    from annotate.models import Campaign
+    from annotate.services.exports import export_build
+
+    campaign = Campaign.objects.get(slug="bench")
+    started = time.perf_counter()
+    summary = export_build(campaign=campaign, options=parse_options(fmt, {}), out_dir=out)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    return {
+        "seconds": time.perf_counter() - started,
+        "bytes": size,
+        "rows": summary.row_count,
+        "pairs": summary.pairs_seen,
+        "rss_mib": _peak_rss_mib(),
+    }
+
+
+def _run_phase(*args: str) -> dict:
+    result = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if result.returncode:
+        sys.exit(f"phase {args[1]} failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", type=int, default=1_000_000)
+    parser.add_argument("--format", default="trl-dpo-conversational")
+    parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument("--skip-setup", action="store_true", help="reuse a kept bench database")
+    parser.add_argument("--phase", choices=["copy", "export"], help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.phase == "copy":
+        print(json.dumps(phase_copy(args.out)))
+        return
+    if args.phase == "export":
+        print(json.dumps(phase_export(args.out, args.format)))
+        return
+
+    if not args.skip_setup:
+        setup(args.pairs)
+        from django.db import connections
+
+        connections.close_all()  # the fill's connection must not keep the database busy
+    work = Path(tempfile.mkdtemp(prefix="bench-export-"))
+    try:
+        copy = _run_phase("--phase", "copy", "--out", str(work / "copy.tsv"))
+        export = _run_phase(
+            "--phase", "export", "--out", str(work / "export"), "--format", args.format
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            import psycopg
+
+            with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+            print(f"dropped {DB_NAME}")
+
+    ratio = export["seconds"] / copy["seconds"]
+    print(f"pairs: {export['pairs']:,}  format: {args.format}  rows written: {export['rows']:,}")
+    print(f"{'':10}{'seconds':>10}{'peak RSS MiB':>15}{'MiB written':>14}")
+    for name, r in (("COPY", copy), ("export", export)):
+        print(f"{name:10}{r['seconds']:>10.2f}{r['rss_mib']:>15.1f}{r['bytes'] / 2**20:>14.1f}")
+    print(
+        f"export / COPY = {ratio:.2f}x (target <= 3x); export peak RSS "
+        f"{export['rss_mib']:.0f} MiB (target < 300 MiB)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""Every format loads with `datasets` (file by file and through the card's configs) with exact columns."""
+
+from __future__ import annotations
+
+import json
+
+import datasets
+import pytest
+
+from annotate.exports.card import CardContext
+from annotate.exports.options import FORMATS, parse_options
+from annotate.exports.pipeline import write_export
+from tests.exports.rows import vote
+
+CONV = datasets.List({"role": datasets.Value("string"), "content": datasets.Value("string")})
+STR = datasets.Value("string")
+
+EXPECTED = {
+    "trl-dpo-conversational": {"prompt": CONV, "chosen": CONV, "rejected": CONV},
+    "trl-dpo-standard": {"prompt": STR, "chosen": STR, "rejected": STR},
+    "trl-reward": {
+        "prompt": CONV,
+        "chosen": CONV,
+        "rejected": CONV,
+        "margin": datasets.Value("float64"),
+    },
+    "trl-kto": {"prompt": CONV, "completion": CONV, "label": datasets.Value("bool")},
+    "sft-messages": {"messages": CONV},
+    "hh-rlhf": {"chosen": STR, "rejected": STR},
+    "openai-dpo": {
+        "input": {"messages": CONV},
+        "preferred_output": CONV,
+        "non_preferred_output": CONV,
+    },
+}
+
+
+def _rows():
+    return [
+        # pair 1: two raters pick A; a system prompt and a two-turn conversation
+        vote(
+            1,
+            pair_id=1,
+            rater_id=1,
+            choice="a",
+            system="Be brief.",
+            messages=[
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello!"},
+                {"role": "user", "content": "Capital of France?"},
+            ],
+            a_text="Paris.",
+            b_text="Lyon.",
+        ),
+        vote(
+            2,
+            pair_id=1,
+            rater_id=2,
+            choice="a",
+            system="Be brief.",
+            a_text="Paris.",
+            b_text="Lyon.",
+            messages=[
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello!"},
+                {"role": "user", "content": "Capital of France?"},
+            ],
+        ),
+        # pair 2: B, graded, with a rewrite
+        vote(3, pair_id=2, rater_id=1, choice="b", strength=2, rewrite="A better answer é😀"),
+        # pair 3: both bad with a rewrite; pair 4: tie
+        vote(4, pair_id=3, rater_id=1, choice="both_bad", strength=0, rewrite="Fixed answer"),
+        vote(5, pair_id=4, rater_id=1, choice="tie", strength=0),
+    ]
+
+
+def _export(tmp_path, fmt, **filters):
+    out = tmp_path / fmt
+    summary = write_export(
+        iter(_rows()),
+        options=parse_options(fmt, filters),
+        out_dir=out,
+        context=CardContext("Helpfulness", "helpfulness"),
+        rater_names={1: "rater-one", 2: "rater-two"},
+    )
+    return out, summary
+
+
+@pytest.mark.parametrize("fmt", sorted(EXPECTED))
+def test_it_writes_each_format_that_datasets_loads_with_exact_columns(tmp_path, hf_offline, fmt):
+    out, summary = _export(tmp_path, fmt, both_bad_policy="rewrite")
+    assert summary.row_count > 0
+    by_file = datasets.load_dataset(
+        "json", data_files={"train": str(out / "data/train.jsonl")}, cache_dir=str(hf_offline)
+    )["train"]
+    assert by_file.features == datasets.Features(EXPECTED[fmt])
+    by_card = datasets.load_dataset(str(out), cache_dir=str(hf_offline))
+    assert list(by_card) == ["train"]
+    assert by_card["train"].features == by_file.features
+    assert by_card["train"].num_rows == summary.row_count
+
+
+def test_it_writes_trl_conversational_dpo_with_the_system_prompt_first(tmp_path):
+    out, _ = _export(tmp_path, "trl-dpo-conversational")
+    lines = [json.loads(line) for line in (out / "data/train.jsonl").read_text().splitlines()]
+    # pair 1 (A chosen) and pair 2 (B chosen); tie and both-bad left out by default.
+    assert len(lines) == 2
+    assert lines[0] == {
+        "prompt": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!"},
+            {"role": "user", "content": "Capital of France?"},
+        ],
+        "chosen": [{"role": "assistant", "content": "Paris."}],
+        "rejected": [{"role": "assistant", "content": "Lyon."}],
+    }
+    assert lines[1]["chosen"] == [{"role": "assistant", "content": "B2"}]
+    assert lines[1]["prompt"] == [{"role": "user", "content": "Question 2?"}]
+
+
+def test_it_applies_tie_and_both_bad_policies(tmp_path):
+    out, summary = _export(tmp_path, "trl-reward", tie_policy="split", both_bad_policy="rewrite")
+    rows = [json.loads(x) for x in (out / "data/train.jsonl").read_text().splitlines()]
+    pairs = [(r["chosen"][0]["content"], r["rejected"][0]["content"], r["margin"]) for r in rows]
+    assert pairs == [
+        ("Paris.", "Lyon.", 1.0),
+        ("B2", "A2", 2.0),  # graded strength 2 -> margin 2
+        ("Fixed answer", "A3", 1.0),  # rewrite ≻ each response
+        ("Fixed answer", "B3", 1.0),
+        ("A4", "B4", 0.0),  # a tie split into both orders
+        ("B4", "A4", 0.0),
+    ]
+    assert summary.labels == {"a": 1, "b": 1, "both_bad": 1, "tie": 1}
+
+    out, _ = _export(tmp_path / "keep", "trl-dpo-conversational", tie_policy="keep")
+    rows = [json.loads(x) for x in (out / "data/train.jsonl").read_text().splitlines()]
+    assert [r["tie"] for r in rows] == [False, False, True]
+
+
+def test_it_writes_hh_openai_kto_and_sft_shapes(tmp_path):
+    out, _ = _export(tmp_path, "hh-rlhf")
+    first = json.loads((out / "data/train.jsonl").read_text().splitlines()[0])
+    assert first["chosen"] == (
+        "Be brief.\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: Capital of France?\n\nAssistant: Paris."
+    )
+    assert first["rejected"].endswith("\n\nAssistant: Lyon.")
+
+    out, _ = _export(tmp_path, "openai-dpo")
+    first = json.loads((out / "data/train.jsonl").read_text().splitlines()[0])
+    assert first["input"]["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert first["preferred_output"] == [{"role": "assistant", "content": "Paris."}]
+    assert first["non_preferred_output"] == [{"role": "assistant", "content": "Lyon."}]
+
+    out, _ = _export(tmp_path, "trl-kto")
+    rows = [json.loads(x) for x in (out / "data/train.jsonl").read_text().splitlines()]
+    assert [(r["completion"][0]["content"], r["label"]) for r in rows] == [
+        ("Paris.", True),
+        ("Lyon.", False),
+        ("B2", True),
+        ("A2", False),
+    ]
+
+    out, _ = _export(tmp_path, "sft-messages")
+    rows = [json.loads(x) for x in (out / "data/train.jsonl").read_text().splitlines()]
+    assert [r["messages"][-1] for r in rows] == [
+        {"role": "assistant", "content": "A better answer é😀"},
+        {"role": "assistant", "content": "Fixed answer"},
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["raw-jsonl", "raw-csv", "raw-parquet"])
+def test_it_writes_raw_votes_with_one_typed_schema(tmp_path, hf_offline, fmt):
+    out, summary = _export(tmp_path, fmt)
+    assert summary.row_count == 5
+    ds = datasets.load_dataset(str(out), cache_dir=str(hf_offline))["train"]
+    assert ds.features["judgment_id"] == datasets.Value("int64")
+    assert ds.features["strength"] == datasets.Value("int64")
+    assert ds.features["judge_shown"] == datasets.Value("bool")
+    assert ds.features["rater"] == STR
+    assert ds["rater"] == ["rater-one", "rater-two", "rater-one", "rater-one", "rater-one"]
+    assert ds["scale_value"] == [1.0, 1.0, -2.0, None, 0.0]
+    assert ds["shown_left"] == ["a"] * 5
+
+
+def test_it_splits_by_prompt_so_no_prompt_is_in_both(tmp_path):
+    rows = [
+        vote(
+            i,
+            pair_id=i,
+            prompt_id=i // 2,
+            prompt_hash=f"p{i // 2}",
+            messages=[{"role": "user", "content": f"Prompt {i // 2}"}],
+            choice="a",
+        )
+        for i in range(1, 201)
+    ]
+    out = tmp_path / "split"
+    summary = write_export(
+        iter(rows),
+        options=parse_options("trl-dpo-standard", {"test_fraction": 0.25, "seed": 7}),
+        out_dir=out,
+        context=CardContext("T", "t"),
+    )
+    train = {json.loads(x)["prompt"] for x in (out / "data/train.jsonl").read_text().splitlines()}
+    test = {json.loads(x)["prompt"] for x in (out / "data/test.jsonl").read_text().splitlines()}
+    assert train and test and not train & test
+    # Prompts, not pairs, are split: both pairs of a prompt land on the same side.
+    assert summary.rows["train"] + summary.rows["test"] == 200
+    assert 0.1 < summary.rows["test"] / 200 < 0.4
+
+
+def test_every_format_is_covered_here():
+    assert set(EXPECTED) | {"raw-jsonl", "raw-csv", "raw-parquet"} == set(FORMATS)

@@ -1,0 +1,156 @@
+"""The researcher page, export creation, progress and download: who may see what."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from annotate.models import Export
+from annotate.services.exports import export_run
+from tests.exports.builders import campaign_with_votes
+
+
+@pytest.fixture(autouse=True)
+def export_root(settings, tmp_path):
+    settings.EXPORT_ROOT = tmp_path / "exports"
+
+
+@pytest.fixture
+def done_export(campaign, researcher):
+    campaign_with_votes(campaign)
+    export = Export.objects.create(
+        campaign=campaign, format="trl-dpo-conversational", created_by=researcher
+    )
+    export_run(export_id=export.id)
+    export.refresh_from_db()
+    assert export.status == "done"
+    return export
+
+
+def test_it_shows_progress_votes_per_rater_and_the_export_form(researcher_client, campaign):
+    campaign_with_votes(campaign)
+    response = researcher_client.get(reverse("annotate:research", args=[campaign.slug]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "votes of 4 wanted" in body  # 4 pairs x overlap 1; 12 votes cast by 3 raters
+    assert "rater0" in body and "Start export" in body
+    assert response.context["progress"]["votes"] == 12
+    assert [v["votes"] for v in response.context["voters"]] == [4, 4, 4]
+
+
+@pytest.mark.parametrize(
+    ("persona", "status"),
+    [
+        ("admin_client", 200),
+        ("researcher_client", 200),
+        ("rater_client", 403),
+        ("outsider_client", 404),
+    ],
+)
+def test_it_lets_only_researchers_and_admins_in(request, campaign, persona, status):
+    client = request.getfixturevalue(persona)
+    for name in ("annotate:research", "annotate:research-analytics"):
+        assert client.get(reverse(name, args=[campaign.slug])).status_code == status
+
+
+def test_it_sends_anonymous_visitors_to_the_login(anon_client, campaign):
+    response = anon_client.get(reverse("annotate:research", args=[campaign.slug]))
+    assert response.status_code == 302 and "/login" in response["Location"]
+
+
+def test_it_creates_an_export_and_enqueues_it_after_commit(
+    researcher_client, campaign, django_capture_on_commit_callbacks
+):
+    url = reverse("annotate:export-create", args=[campaign.slug])
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = researcher_client.post(
+            url, {"format": "trl-reward", "tie_policy": "split", "test_fraction": "0.2"}
+        )
+    assert response.status_code == 302
+    export = Export.objects.get()
+    assert (export.format, export.status) == ("trl-reward", "queued")
+    assert export.filters["tie_policy"] == "split" and export.filters["test_fraction"] == 0.2
+    assert len(callbacks) == 1
+
+
+def test_it_shows_a_bad_filter_next_to_the_form_and_saves_nothing(researcher_client, campaign):
+    url = reverse("annotate:export-create", args=[campaign.slug])
+    response = researcher_client.post(url, {"format": "trl-reward", "test_fraction": "2"})
+    assert response.status_code == 400
+    assert "must be at least 0.0 and below 1.0" in response.content.decode()
+    htmx = researcher_client.post(url, {"format": "csv-ish"}, headers={"HX-Request": "true"})
+    assert htmx.status_code == 200 and "unknown format" in htmx.content.decode()
+    assert not Export.objects.exists()
+
+
+@pytest.mark.parametrize(("persona", "status"), [("rater_client", 403), ("outsider_client", 404)])
+def test_it_refuses_export_creation_to_raters(request, campaign, persona, status):
+    client = request.getfixturevalue(persona)
+    url = reverse("annotate:export-create", args=[campaign.slug])
+    assert client.post(url, {"format": "trl-reward"}).status_code == status
+    assert not Export.objects.exists()
+
+
+def test_it_downloads_a_finished_export_as_a_zip(researcher_client, done_export):
+    response = researcher_client.get(reverse("annotate:export-download", args=[done_export.id]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    assert "helpfulness-trl-dpo-conversational" in response["Content-Disposition"]
+    assert b"".join(response.streaming_content)[:2] == b"PK"
+
+
+@pytest.mark.parametrize(
+    ("persona", "status"), [("rater_client", 403), ("outsider_client", 404), ("admin_client", 200)]
+)
+def test_it_checks_the_exports_own_campaign_for_download_and_progress(
+    request, done_export, persona, status
+):
+    client = request.getfixturevalue(persona)
+    for name in ("annotate:export-download", "annotate:export-progress"):
+        assert client.get(reverse(name, args=[done_export.id])).status_code == status
+
+
+def test_a_researcher_of_any_campaign_cannot_reach_a_missing_export(researcher_client):
+    assert researcher_client.get(reverse("annotate:export-download", args=[999])).status_code == 404
+
+
+def test_the_progress_row_polls_while_running_and_stops_when_done(researcher_client, campaign):
+    export = Export.objects.create(
+        campaign=campaign, format="trl-kto", status="running", progress=40
+    )
+    url = reverse("annotate:export-progress", args=[export.id])
+    body = researcher_client.get(url).content.decode()
+    assert 'hx-trigger="every 2s"' in body and 'value="40"' in body
+    Export.objects.filter(id=export.id).update(status="done", row_count=7)
+    body = researcher_client.get(url).content.decode()
+    assert "hx-trigger" not in body and "Download .zip" in body
+
+
+def test_the_analytics_partial_shows_agreement_bias_and_the_leaderboard(
+    researcher_client, campaign
+):
+    campaign_with_votes(campaign)
+    url = reverse("annotate:research-analytics", args=[campaign.slug])
+    response = researcher_client.get(url, headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert response.status_code == 200 and "<html" not in body  # the partial only
+    assert response.context["alpha"]["alpha"] is not None
+    assert [row["name"] for row in response.context["leaderboard"]] == ["gen-x", "gen-y"]
+    assert "Krippendorff" in body and "Bradley–Terry" in body
+    assert body.count("<svg") >= 4  # progress, position bias, leaderboard, win rates (+ time)
+    assert "rater0" in body
+    page = researcher_client.get(url)
+    assert "<html" in page.content.decode()  # without htmx: a page of its own
+
+
+def test_the_analytics_say_when_they_read_only_part_of_a_big_campaign(
+    researcher_client, campaign, monkeypatch
+):
+    from annotate import selectors
+
+    campaign_with_votes(campaign)
+    url = reverse("annotate:research-analytics", args=[campaign.slug])
+    assert "These statistics use the first" not in researcher_client.get(url).content.decode()
+    monkeypatch.setattr(selectors, "ANALYTICS_ROW_LIMIT", 5)
+    body = researcher_client.get(url).content.decode()
+    assert "These statistics use the first 5 votes" in body
