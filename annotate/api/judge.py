@@ -1,0 +1,214 @@
+"""AI-judge API: one APIView per operation, the same services as the judge page.
+
+Researchers read (settings, verdicts, analytics); admins write (settings, start, auto-label). A rater
+gets 403 for their own campaign and 404 for any other (annotate.access). Refusals are 400 {"detail"}.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotate.access import campaign_for_admin, campaign_for_researcher
+from annotate.models import Campaign, JudgeJob, JudgeVerdict
+from annotate.services.judging import (
+    JudgeRefused,
+    judge_config_get,
+    judge_config_update,
+    judge_pairs_start,
+    judge_rank_start,
+    rubric_current,
+)
+from annotate.services.judging_labels import judge_analytics, judge_auto_label
+
+
+def _refused(exc: Exception) -> Response:
+    return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+
+
+def _config_payload(campaign: Campaign) -> dict:
+    config = judge_config_get(campaign=campaign)
+    rubric = rubric_current(campaign=campaign)
+    return {
+        "judge_mode": campaign.judge_mode,
+        "provider": config.provider,
+        "model": config.model,
+        "base_url": config.base_url,
+        "api_key_env": config.api_key_env,
+        "mode": config.mode,
+        "auto_label_min_kappa": config.auto_label_min_kappa,
+        "auto_label_min_pairs": config.auto_label_min_pairs,
+        "rubric_version": rubric.version,
+        "rubric_text": rubric.text,
+    }
+
+
+class JudgeConfigOutputSerializer(serializers.Serializer):
+    judge_mode = serializers.CharField()
+    provider = serializers.CharField()
+    model = serializers.CharField()
+    base_url = serializers.CharField()
+    api_key_env = serializers.CharField()
+    mode = serializers.CharField()
+    auto_label_min_kappa = serializers.FloatField()
+    auto_label_min_pairs = serializers.IntegerField()
+    rubric_version = serializers.IntegerField()
+    rubric_text = serializers.CharField()
+
+
+class JudgeConfigApi(APIView):
+    @extend_schema(responses=JudgeConfigOutputSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_researcher(request.user, slug)
+        return Response(JudgeConfigOutputSerializer(_config_payload(campaign)).data)
+
+
+class JudgeConfigUpdateApi(APIView):
+    class JudgeConfigInputSerializer(serializers.Serializer):
+        judge_mode = serializers.ChoiceField(choices=Campaign.JudgeMode.choices, required=False)
+        # Plain strings, checked by the service: enums named "provider"/"mode" would collide with the
+        # generation API's in the OpenAPI schema.
+        provider = serializers.CharField(
+            required=False, help_text="anthropic | openai_compatible | demo"
+        )
+        model = serializers.CharField(max_length=200, required=False)
+        base_url = serializers.URLField(required=False, allow_blank=True)
+        api_key_env = serializers.CharField(max_length=100, required=False, allow_blank=True)
+        mode = serializers.CharField(required=False, help_text="fast | cheap")
+        auto_label_min_kappa = serializers.FloatField(min_value=-1, max_value=1, required=False)
+        auto_label_min_pairs = serializers.IntegerField(min_value=1, required=False)
+        rubric_text = serializers.CharField(required=False)
+
+    @extend_schema(request=JudgeConfigInputSerializer, responses=JudgeConfigOutputSerializer)
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_admin(request.user, slug)
+        data = self.JudgeConfigInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            judge_config_update(campaign=campaign, actor=request.user, **data.validated_data)
+        except JudgeRefused as exc:
+            return _refused(exc)
+        except DjangoValidationError as exc:
+            return Response({"detail": exc.message_dict}, status=status.HTTP_400_BAD_REQUEST)
+        campaign.refresh_from_db()
+        return Response(JudgeConfigOutputSerializer(_config_payload(campaign)).data)
+
+
+class JudgeJobOutputSerializer(serializers.ModelSerializer):
+    rubric_version = serializers.IntegerField(source="rubric.version")
+    # Plain strings: enums named "status"/"mode" would collide with other areas' in the schema.
+    kind = serializers.CharField()
+    mode = serializers.CharField()
+    status = serializers.CharField()
+
+    class Meta:
+        model = JudgeJob
+        fields = ["id", "kind", "mode", "status", "total", "error", "rubric_version", "created_at"]
+
+
+class JudgeStartApi(APIView):
+    class JudgeStartInputSerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=JudgeJob.Kind.choices, default=JudgeJob.Kind.PAIRS)
+        mode = serializers.CharField(
+            required=False, help_text="fast | cheap (default: the judge's)"
+        )
+
+    @extend_schema(request=JudgeStartInputSerializer, responses={201: JudgeJobOutputSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_admin(request.user, slug)
+        data = self.JudgeStartInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        start = (
+            judge_rank_start
+            if data.validated_data["kind"] == JudgeJob.Kind.RANK
+            else judge_pairs_start
+        )
+        try:
+            job = start(campaign=campaign, actor=request.user, mode=data.validated_data.get("mode"))
+        except JudgeRefused as exc:
+            return _refused(exc)
+        return Response(JudgeJobOutputSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+class JudgeAutoLabelApi(APIView):
+    class JudgeAutoLabelOutputSerializer(serializers.Serializer):
+        created = serializers.IntegerField()
+        kappa = serializers.FloatField()
+        n = serializers.IntegerField()
+
+    @extend_schema(request=None, responses=JudgeAutoLabelOutputSerializer)
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_admin(request.user, slug)
+        try:
+            report = judge_auto_label(campaign=campaign, actor=request.user)
+        except JudgeRefused as exc:
+            return _refused(exc)
+        return Response(self.JudgeAutoLabelOutputSerializer(report).data)
+
+
+class JudgeVerdictListApi(APIView):
+    class JudgeVerdictOutputSerializer(serializers.ModelSerializer):
+        rubric_version = serializers.IntegerField(source="rubric.version")
+        provider = serializers.CharField()
+        status = serializers.CharField()
+
+        class Meta:
+            model = JudgeVerdict
+            fields = [
+                "id", "pair", "prompt", "candidate_a", "candidate_b", "rubric_version", "provider",
+                "model", "status", "choice", "strength", "consistent", "aspects", "confidence",
+                "rationale", "order1", "order2", "input_tokens", "output_tokens", "cache_read_tokens",
+                "cache_write_tokens", "cost_usd", "error", "attempts", "finished_at",
+            ]  # fmt: skip
+
+    @extend_schema(responses=JudgeVerdictOutputSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_researcher(request.user, slug)
+        try:
+            after = int(request.query_params.get("after", 0))
+        except ValueError:
+            return _refused(ValueError("after must be a verdict id"))
+        rows = (
+            JudgeVerdict.objects.filter(campaign=campaign, id__gt=after)
+            .select_related("rubric")
+            .order_by("id")[:500]
+        )
+        return Response(self.JudgeVerdictOutputSerializer(rows, many=True).data)
+
+
+class JudgeAnalyticsApi(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_researcher(request.user, slug)
+        stats = judge_analytics(campaign=campaign)
+
+        def rate(r) -> dict:
+            return {"k": r.k, "n": r.n, "rate": r.rate, "low": r.low, "high": r.high}
+
+        def kappa(k) -> dict:
+            return {
+                "kappa": k.kappa,
+                "low": k.low,
+                "high": k.high,
+                "n": k.n,
+                "agreement": k.agreement,
+            }
+
+        return Response(
+            {
+                "kappa": kappa(stats["kappa"]),
+                "aspects": {name: kappa(k) for name, k in stats["aspects"].items()},
+                "swap_consistency": rate(stats["swap"]),
+                "length_bias": {who: rate(r) for who, r in stats["length"].items()},
+                "self_preference": {who: rate(r) for who, r in stats["self_preference"].items()},
+                "anchoring": {name: rate(r) for name, r in stats["anchoring"].items()},
+                "judged_pairs": stats["judged_pairs"],
+                "human_pairs": stats["human_pairs"],
+                "failed": stats["failed"],
+            }
+        )

@@ -1,0 +1,475 @@
+"""The AI judge: configure it, judge pairs in both orders exactly once, rank best-of-N.
+
+A verdict row follows the generation protocol (services/generation.py):
+
+    pending --claim (conditional UPDATE)--> running --write (guarded UPDATE)--> done | failed
+       ^                                        |
+       +---- retryable provider error ----------+
+
+* ``judge_pairs_start`` / ``judge_rank_start`` create the PENDING verdicts a job lacks
+  (``bulk_create(ignore_conflicts=True)`` against the unique key) and enqueue on commit: one task per
+  verdict (fast), or one Message Batch for the whole job (cheap, Anthropic only).
+* ``judge_pair_run`` (the task body) claims its row, asks the provider twice (a shown first, then b
+  shown first) outside any transaction, retries a malformed answer up to ``MALFORMED_TRIES`` times,
+  then writes under its claim stamp. Retryable provider errors hand the row back with a backoff.
+* Settings and rubric versions live in services/judging_config.py (re-exported here); auto-labels,
+  revisions and rankings in services/judging_labels.py; Message Batches in services/judging_batch.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from annotate.judge import calls as judge_calls
+from annotate.judge import verdict as judge_verdict
+from annotate.models import (
+    Campaign,
+    Candidate,
+    GenerationJob,
+    Generator,
+    JudgeConfig,
+    JudgeJob,
+    JudgeVerdict,
+    Pair,
+    User,
+)
+from annotate.providers.base import ProviderError, env_key
+from annotate.services import pricing
+from annotate.services.generation import backoff_seconds, stale_after
+from annotate.services.judging_config import (  # noqa: F401 (re-exported)
+    JUDGE_PROVIDERS,
+    JudgeRefused,
+    judge_config_get,
+    judge_config_update,
+    rubric_current,
+    rubric_save,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6  # claims (provider errors) per verdict
+MALFORMED_TRIES = 3  # calls per order before a malformed answer fails the verdict
+MAX_RANK_CANDIDATES = 8  # best-of-N tournament: at most 28 pairs per prompt
+BUSY = (JudgeVerdict.Status.PENDING, JudgeVerdict.Status.RUNNING)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # done | failed | retry | skipped
+    retry_in: float | None = None
+
+
+# --- starting work ----------------------------------------------------------------------------
+
+
+def _check_runnable(config: JudgeConfig) -> None:
+    if config.provider not in JUDGE_PROVIDERS:
+        raise JudgeRefused(
+            "The judge runs on Anthropic, an OpenAI-compatible server or the demo judge."
+        )
+    if config.provider == Generator.Provider.OPENAI_COMPATIBLE and not config.base_url:
+        raise JudgeRefused(
+            "Give the OpenAI-compatible judge a base URL (e.g. http://localhost:8000/v1)."
+        )
+    if config.provider == Generator.Provider.ANTHROPIC and not env_key(
+        config.api_key_env or "ANTHROPIC_API_KEY"
+    ):
+        raise JudgeRefused(
+            f"{config.api_key_env or 'ANTHROPIC_API_KEY'} is not set: set it in the environment of "
+            "the web server and the workers, or choose the offline demo judge."
+        )
+
+
+def _start_job(
+    *, campaign: Campaign, actor: User | None, mode: str | None, kind: str, rows: list[dict]
+) -> JudgeJob:
+    config = judge_config_get(campaign=campaign)
+    _check_runnable(config)
+    mode = mode or config.mode
+    if mode not in GenerationJob.Mode.values:
+        raise JudgeRefused(f"Unknown mode {mode!r}: fast or cheap.")
+    rubric = rubric_current(campaign=campaign)
+    with transaction.atomic():
+        job = JudgeJob.objects.create(
+            campaign=campaign, rubric=rubric, kind=kind, mode=mode, created_by=actor
+        )
+        key = {"rubric": rubric, "model": config.model}
+        JudgeVerdict.objects.bulk_create(
+            [
+                JudgeVerdict(campaign=campaign, provider=config.provider, job=job, **key, **row)
+                for row in rows
+            ],
+            ignore_conflicts=True,
+        )
+        # The campaign's verdicts for this rubric and model that are not done join this job: failed
+        # ones get another go, pending ones are (re)sent, and fast-path rows left RUNNING by a dead
+        # worker (older than the stale limit, not waiting in a live Message Batch) are recovered.
+        mine = JudgeVerdict.objects.filter(campaign=campaign, **key)
+        mine.filter(status=JudgeVerdict.Status.FAILED).update(
+            status=JudgeVerdict.Status.PENDING, attempts=0, error="", job=job
+        )
+        mine.filter(
+            status=JudgeVerdict.Status.RUNNING, claimed_at__lt=timezone.now() - stale_after()
+        ).filter(
+            Q(job__isnull=True)
+            | Q(job__provider_batch_ids=[])
+            | ~Q(job__status=JudgeJob.Status.RUNNING)
+        ).update(status=JudgeVerdict.Status.PENDING)
+        pending = mine.filter(status=JudgeVerdict.Status.PENDING).exclude(job=job)
+        older_jobs = set(pending.exclude(job=None).values_list("job_id", flat=True))
+        pending.update(job=job)
+        job.total = JudgeVerdict.objects.filter(job=job).count()
+        job.status = JudgeJob.Status.QUEUED if job.total else JudgeJob.Status.DONE
+        job.finished_at = None if job.total else timezone.now()
+        job.save(update_fields=["total", "status", "finished_at"])
+        _enqueue(job, provider=config.provider)
+        for old in older_jobs:  # an older job whose work moved here may now be complete
+            transaction.on_commit(lambda old=old: judge_job_finish_if_complete(job_id=old))
+    log.info("judge job %s (%s, %s): %d verdicts", job.id, kind, mode, job.total)
+    return job
+
+
+def _enqueue(job: JudgeJob, *, provider: str) -> None:
+    from annotate import tasks
+
+    if not job.total:
+        return
+    if job.mode == GenerationJob.Mode.CHEAP and provider == Generator.Provider.ANTHROPIC:
+        transaction.on_commit(lambda: tasks.judge_batch_submit_task.delay(job_id=job.id))
+        return
+    ids = list(
+        JudgeVerdict.objects.filter(job=job, status=JudgeVerdict.Status.PENDING).values_list(
+            "id", flat=True
+        )
+    )
+
+    def send() -> None:
+        for verdict_id in ids:
+            tasks.judge_verdict_task.delay(verdict_id=verdict_id)
+
+    transaction.on_commit(send)
+
+
+def verdicts_link_pairs(*, campaign: Campaign) -> int:
+    """Attach pair-less verdicts (from best-of-N ranking) to pairs built later on the same two
+    candidates, so raters see them (reveal / suggestion) and analytics count them."""
+    same = Pair.objects.filter(
+        candidate_a=OuterRef("candidate_a"), candidate_b=OuterRef("candidate_b")
+    ).values("id")[:1]
+    return (
+        JudgeVerdict.objects.filter(campaign=campaign, pair__isnull=True)
+        .filter(Exists(same))
+        .update(pair=Subquery(same))
+    )
+
+
+def judge_pairs_start(
+    *, campaign: Campaign, actor: User | None, mode: str | None = None
+) -> JudgeJob:
+    """Judge every pair of the campaign that has no verdict for the current rubric and model."""
+    rows = [
+        {"pair_id": p, "prompt_id": q, "candidate_a_id": a, "candidate_b_id": b}
+        for p, q, a, b in Pair.objects.filter(campaign=campaign).values_list(
+            "id", "prompt_id", "candidate_a_id", "candidate_b_id"
+        )
+    ]
+    if not rows:
+        raise JudgeRefused(
+            "This campaign has no pairs to judge yet: generate and build pairs first."
+        )
+    return _start_job(
+        campaign=campaign, actor=actor, mode=mode, kind=JudgeJob.Kind.PAIRS, rows=rows
+    )
+
+
+def judge_rank_start(
+    *, campaign: Campaign, actor: User | None, mode: str | None = None
+) -> JudgeJob:
+    """Best-of-N: judge every two candidates of each prompt (both orders), so each prompt's
+    candidates can be ranked. Up to ``MAX_RANK_CANDIDATES`` per prompt (the first ones by id)."""
+    candidates = Candidate.objects.filter(
+        prompt__campaign=campaign, status=Candidate.Status.DONE
+    ).order_by("prompt_id", "id")
+    if campaign.self_id_policy == Campaign.SelfIdPolicy.HIDE:
+        candidates = candidates.exclude(self_identifies=True)
+    by_prompt: dict[int, list[int]] = {}
+    for prompt_id, cid in candidates.values_list("prompt_id", "id"):
+        by_prompt.setdefault(prompt_id, []).append(cid)
+    pair_ids = {
+        (a, b): p
+        for p, a, b in Pair.objects.filter(campaign=campaign).values_list(
+            "id", "candidate_a_id", "candidate_b_id"
+        )
+    }
+    rows = []
+    for prompt_id, ids in by_prompt.items():
+        ids = ids[:MAX_RANK_CANDIDATES]
+        for i, a in enumerate(ids):
+            for b in ids[i + 1 :]:
+                rows.append(
+                    {
+                        "prompt_id": prompt_id,
+                        "candidate_a_id": a,
+                        "candidate_b_id": b,
+                        "pair_id": pair_ids.get((a, b)),
+                    }
+                )
+    if not rows:
+        raise JudgeRefused("No prompt has two finished candidates to rank yet.")
+    return _start_job(campaign=campaign, actor=actor, mode=mode, kind=JudgeJob.Kind.RANK, rows=rows)
+
+
+# --- one verdict ------------------------------------------------------------------------------
+
+
+def verdict_claim(*, verdict_id: int) -> JudgeVerdict | None:
+    """PENDING -> RUNNING (or a stale RUNNING taken over). None: done, failed, or held elsewhere."""
+    now = timezone.now()
+    claimed = (
+        JudgeVerdict.objects.filter(id=verdict_id)
+        .filter(
+            Q(status=JudgeVerdict.Status.PENDING)
+            | Q(status=JudgeVerdict.Status.RUNNING, claimed_at__lt=now - stale_after())
+        )
+        .update(status=JudgeVerdict.Status.RUNNING, claimed_at=now, attempts=F("attempts") + 1)
+    )
+    if claimed != 1:
+        return None
+    verdict = JudgeVerdict.objects.select_related(
+        "campaign", "prompt", "candidate_a", "candidate_b", "rubric", "job"
+    ).get(id=verdict_id)
+    if verdict.job_id:
+        JudgeJob.objects.filter(id=verdict.job_id, status=JudgeJob.Status.QUEUED).update(
+            status=JudgeJob.Status.RUNNING
+        )
+    return verdict
+
+
+def verdict_spec(campaign: Campaign) -> judge_calls.VerdictSpec:
+    return judge_calls.VerdictSpec(
+        graded=campaign.scale == Campaign.Scale.GRADED7,
+        allow_both_bad=campaign.allow_both_bad,
+        aspects=tuple(campaign.aspects or ()),
+    )
+
+
+def verdict_calls(verdict: JudgeVerdict, config: JudgeConfig) -> list[judge_calls.JudgeCall]:
+    """The two calls for a verdict: order 1 shows a first, order 2 shows b first."""
+    spec = verdict_spec(verdict.campaign)
+    prompt = verdict.prompt
+    out = []
+    for order, (first, second) in (
+        (1, (verdict.candidate_a.text, verdict.candidate_b.text)),
+        (2, (verdict.candidate_b.text, verdict.candidate_a.text)),
+    ):
+        out.append(
+            judge_calls.JudgeCall(
+                custom_id=f"v{verdict.id}-o{order}",
+                rubric=verdict.rubric.text,
+                user_text=judge_calls.user_text(
+                    messages=prompt.messages, system=prompt.system, first=first, second=second
+                ),
+                model=verdict.model,
+                spec=spec,
+                max_tokens=int((config.params or {}).get("max_tokens", 1024)),
+                first_text=first,
+                second_text=second,
+            )
+        )
+    return out
+
+
+def judge_call(config: JudgeConfig, call: judge_calls.JudgeCall) -> judge_calls.JudgeReply:
+    """One structured judge call through the configured provider (raises ProviderError)."""
+    if config.provider == Generator.Provider.DEMO:
+        from annotate.providers.demo import judge_complete as demo_judge
+
+        return demo_judge(call)
+    if config.provider == Generator.Provider.ANTHROPIC:
+        from annotate.providers.anthropic_api import judge_complete
+        from annotate.providers.base import provider_for
+
+        return judge_complete(provider_for(config), call)
+    if config.provider == Generator.Provider.OPENAI_COMPATIBLE:
+        from annotate.providers.base import provider_for
+        from annotate.providers.openai_compat import judge_complete as openai_judge
+
+        return openai_judge(provider_for(config), call)
+    raise ProviderError(f"The judge cannot run on {config.provider!r}.", retryable=False)
+
+
+@dataclass
+class _Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost: Decimal = Decimal("0")
+
+    def add(self, reply: judge_calls.JudgeReply, *, provider: str, model: str) -> None:
+        self.input_tokens += reply.input_tokens
+        self.output_tokens += reply.output_tokens
+        self.cache_read_tokens += reply.cache_read_tokens
+        self.cache_write_tokens += reply.cache_write_tokens
+        price = pricing.price_for(provider=provider, model=reply.model or model)
+        self.cost += pricing.cost_usd(
+            price=price,
+            input_tokens=reply.input_tokens,
+            output_tokens=reply.output_tokens,
+            cache_read_tokens=reply.cache_read_tokens,
+            cache_write_tokens=reply.cache_write_tokens,
+            batch=reply.batch,
+        )
+
+
+def judge_pair_run(*, verdict_id: int) -> Outcome:
+    """Claim, ask both orders outside any transaction, write under the claim. The task body."""
+    verdict = verdict_claim(verdict_id=verdict_id)
+    if verdict is None:
+        return Outcome("skipped")
+    token = verdict.claimed_at
+    config = judge_config_get(campaign=verdict.campaign)
+    spec = verdict_spec(verdict.campaign)
+    usage = _Usage()
+    orders: list[dict[str, Any]] = []
+    try:
+        for order, call in enumerate(verdict_calls(verdict, config), start=1):
+            problem = ""
+            for _ in range(MALFORMED_TRIES):
+                reply = judge_call(config, call)
+                usage.add(reply, provider=verdict.provider, model=verdict.model)
+                try:
+                    parsed = judge_verdict.parse_verdict(reply.tool_input, spec=spec)
+                except judge_verdict.MalformedVerdict as exc:
+                    problem = str(exc)
+                    log.info("verdict %s order %s malformed: %s", verdict.id, order, problem)
+                    continue
+                orders.append(judge_verdict.to_canonical(parsed, a_first=order == 1))
+                break
+            else:
+                verdict_record_failure(
+                    verdict=verdict,
+                    token=token,
+                    message=f"Malformed answer {MALFORMED_TRIES} times (order {order}): {problem}",
+                    usage=usage,
+                )
+                return Outcome("failed")
+    except ProviderError as exc:
+        return verdict_record_error(verdict=verdict, token=token, error=exc, usage=usage)
+    verdict_record(verdict=verdict, token=token, order1=orders[0], order2=orders[1], usage=usage)
+    return Outcome("done")
+
+
+def verdict_record(
+    *, verdict: JudgeVerdict, token, order1: dict, order2: dict, usage: _Usage
+) -> bool:
+    """RUNNING (our claim) -> DONE with both orders, the combined verdict, tokens and cost."""
+    combined = judge_verdict.combine(order1, order2)
+    written = JudgeVerdict.objects.filter(
+        id=verdict.id, status=JudgeVerdict.Status.RUNNING, claimed_at=token
+    ).update(
+        status=JudgeVerdict.Status.DONE,
+        order1=order1,
+        order2=order2,
+        choice=combined.choice,
+        strength=combined.strength,
+        consistent=combined.consistent,
+        aspects=combined.aspects,
+        confidence=combined.confidence,
+        rationale=combined.rationale,
+        input_tokens=F("input_tokens") + usage.input_tokens,
+        output_tokens=F("output_tokens") + usage.output_tokens,
+        cache_read_tokens=F("cache_read_tokens") + usage.cache_read_tokens,
+        cache_write_tokens=F("cache_write_tokens") + usage.cache_write_tokens,
+        cost_usd=F("cost_usd") + usage.cost,
+        error="",
+        finished_at=timezone.now(),
+    )
+    if written and verdict.job_id:
+        judge_job_finish_if_complete(job_id=verdict.job_id)
+    return bool(written)
+
+
+def verdict_record_failure(*, verdict: JudgeVerdict, token, message: str, usage: _Usage) -> bool:
+    written = JudgeVerdict.objects.filter(
+        id=verdict.id, status=JudgeVerdict.Status.RUNNING, claimed_at=token
+    ).update(
+        status=JudgeVerdict.Status.FAILED,
+        error=message[:2000],
+        input_tokens=F("input_tokens") + usage.input_tokens,
+        output_tokens=F("output_tokens") + usage.output_tokens,
+        cache_read_tokens=F("cache_read_tokens") + usage.cache_read_tokens,
+        cache_write_tokens=F("cache_write_tokens") + usage.cache_write_tokens,
+        cost_usd=F("cost_usd") + usage.cost,
+        finished_at=timezone.now(),
+    )
+    if written:
+        log.warning("verdict %s failed: %s", verdict.id, message)
+        if verdict.job_id:
+            JudgeJob.objects.filter(id=verdict.job_id, error="").update(error=message[:2000])
+            judge_job_finish_if_complete(job_id=verdict.job_id)
+    return bool(written)
+
+
+def verdict_record_error(
+    *, verdict: JudgeVerdict, token, error: ProviderError, usage: _Usage
+) -> Outcome:
+    """A retryable error goes back to PENDING with a backoff (bounded); anything else fails now.
+    Usage already spent (e.g. order 1 answered, order 2 hit a 529) is kept on the row."""
+    guard = JudgeVerdict.objects.filter(
+        id=verdict.id, status=JudgeVerdict.Status.RUNNING, claimed_at=token
+    )
+    attempts = (
+        JudgeVerdict.objects.filter(id=verdict.id).values_list("attempts", flat=True).first() or 0
+    )
+    if error.retryable and attempts < MAX_ATTEMPTS:
+        if guard.update(
+            status=JudgeVerdict.Status.PENDING,
+            error=error.message[:2000],
+            input_tokens=F("input_tokens") + usage.input_tokens,
+            output_tokens=F("output_tokens") + usage.output_tokens,
+            cost_usd=F("cost_usd") + usage.cost,
+        ):
+            return Outcome(
+                "retry", retry_in=backoff_seconds(attempts=attempts, retry_after=error.retry_after)
+            )
+        return Outcome("skipped")
+    message = (
+        error.message
+        if not error.retryable
+        else f"Gave up after {attempts} attempts: {error.message}"
+    )
+    verdict_record_failure(verdict=verdict, token=token, message=message, usage=usage)
+    return Outcome("failed")
+
+
+def judge_job_finish_if_complete(*, job_id: int) -> bool:
+    """End the job once none of its verdicts is pending or running (one writer wins the UPDATE)."""
+    if JudgeVerdict.objects.filter(job_id=job_id, status__in=BUSY).exists():
+        return False
+    rows = JudgeVerdict.objects.filter(job_id=job_id)
+    status = (
+        JudgeJob.Status.FAILED
+        if rows.exists() and not rows.filter(status=JudgeVerdict.Status.DONE).exists()
+        else JudgeJob.Status.DONE
+    )
+    return bool(
+        JudgeJob.objects.filter(
+            id=job_id, status__in=(JudgeJob.Status.QUEUED, JudgeJob.Status.RUNNING)
+        ).update(status=status, finished_at=timezone.now())
+    )
+
+
+def judge_progress(*, job: JudgeJob) -> dict[str, int]:
+    counts = {s: 0 for s in JudgeVerdict.Status.values}
+    for row in JudgeVerdict.objects.filter(job=job).values("status").annotate(n=Count("id")):
+        counts[row["status"]] = row["n"]
+    counts["total"] = job.total
+    return counts

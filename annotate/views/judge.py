@@ -1,0 +1,417 @@
+"""The campaign's AI-judge page: settings (admins), start judging, progress, analytics, best-of-N.
+
+Researchers read the page (progress, analytics, picks); every POST is admin-only. No provider is
+called here: services enqueue and workers call. The rater-facing reveal/revise lives at the end.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, Sum
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from annotate.access import campaign_for_admin, campaign_for_rater, campaign_for_researcher
+from annotate.judge.verdict import choice_for_view, rationale_for_view
+from annotate.models import (
+    Campaign,
+    Candidate,
+    GenerationJob,
+    JudgeConfig,
+    JudgeJob,
+    JudgeVerdict,
+    Judgment,
+)
+from annotate.services.judging import (
+    JUDGE_PROVIDERS,
+    JudgeRefused,
+    judge_config_get,
+    judge_config_update,
+    judge_pairs_start,
+    judge_progress,
+    judge_rank_start,
+    rubric_current,
+)
+from annotate.services.judging_labels import (
+    judge_analytics,
+    judge_auto_label,
+    judge_best_pairs_build,
+    judge_rankings,
+    judgment_revise,
+    verdict_for_pair,
+)
+from annotate.services.judgments import VoteRefused, to_canonical
+
+PROVIDER_CHOICES = [(p.value, p.label) for p in JUDGE_PROVIDERS]
+
+
+class JudgeSettingsForm(forms.Form):
+    judge_mode = forms.ChoiceField(choices=Campaign.JudgeMode.choices, label="Judge mode")
+    provider = forms.ChoiceField(choices=PROVIDER_CHOICES)
+    model = forms.CharField(max_length=200)
+    base_url = forms.URLField(required=False, label="Base URL (optional)")
+    api_key_env = forms.CharField(
+        max_length=100, required=False, label="API key variable (optional; never the key itself)"
+    )
+    mode = forms.ChoiceField(choices=GenerationJob.Mode.choices, label="Run mode")
+    auto_label_min_kappa = forms.FloatField(
+        min_value=-1, max_value=1, label="Auto-label only when κ(judge, humans) ≥"
+    )
+    auto_label_min_pairs = forms.IntegerField(min_value=1, label="…on at least this many pairs")
+    rubric_text = forms.CharField(widget=forms.Textarea(attrs={"rows": 14}), label="Rubric")
+
+
+def _page_context(
+    request: HttpRequest, campaign: Campaign, form: JudgeSettingsForm | None = None
+) -> dict:
+    configured = JudgeConfig.objects.filter(campaign=campaign).exists()
+    config = judge_config_get(campaign=campaign)
+    rubric = rubric_current(campaign=campaign)
+    if form is None:
+        # Configuring a judge for the first time proposes "reveal after the vote" (the default).
+        mode = campaign.judge_mode
+        if not configured and mode == Campaign.JudgeMode.OFF:
+            mode = Campaign.JudgeMode.AFTER_VOTE
+        form = JudgeSettingsForm(
+            initial={
+                "judge_mode": mode,
+                "provider": config.provider,
+                "model": config.model,
+                "base_url": config.base_url,
+                "api_key_env": config.api_key_env,
+                "mode": config.mode,
+                "auto_label_min_kappa": config.auto_label_min_kappa,
+                "auto_label_min_pairs": config.auto_label_min_pairs,
+                "rubric_text": rubric.text,
+            }
+        )
+    verdicts = JudgeVerdict.objects.filter(campaign=campaign)
+    totals = verdicts.aggregate(
+        done=Count("id", filter=Q(status=JudgeVerdict.Status.DONE)),
+        inconsistent=Count("id", filter=Q(consistent=False)),
+        failed=Count("id", filter=Q(status=JudgeVerdict.Status.FAILED)),
+        cost=Sum("cost_usd"),
+        input_tokens=Sum("input_tokens"),
+        output_tokens=Sum("output_tokens"),
+        cache_read=Sum("cache_read_tokens"),
+        cache_write=Sum("cache_write_tokens"),
+    )
+    return {
+        "campaign": campaign,
+        "config": config,
+        "rubric": rubric,
+        "rubric_versions": campaign.judge_rubrics.all()[:10],
+        "form": form,
+        "can_admin": request.user.is_campaign_admin,
+        "totals": totals,
+        "progress": _progress(campaign),
+        "stats": (stats := judge_analytics(campaign=campaign)),
+        "plots": plot_rows(stats),
+        "picks": _picks(campaign),
+        "judge_labels": Judgment.objects.filter(
+            campaign=campaign, source=Judgment.Source.JUDGE
+        ).count(),
+    }
+
+
+def _progress(campaign: Campaign) -> dict | None:
+    job = JudgeJob.objects.filter(campaign=campaign).order_by("-created_at").first()
+    if job is None:
+        return None
+    counts = judge_progress(job=job)
+    finished = counts["done"] + counts["failed"]
+    return {
+        "job": job,
+        "counts": counts,
+        "finished": finished,
+        "percent": int(100 * finished / job.total) if job.total else 100,
+        "active": job.status in (JudgeJob.Status.QUEUED, JudgeJob.Status.RUNNING),
+    }
+
+
+def _picks(campaign: Campaign, limit: int = 50) -> list[dict]:
+    """Best-of-N: the judge's best and worst candidate per prompt (seed recipe)."""
+    rankings = judge_rankings(campaign=campaign)
+    if not rankings:
+        return []
+    ids = {c for ranking in rankings.values() for c in (ranking[0], ranking[-1])}
+    candidates = Candidate.objects.select_related("prompt", "generator").in_bulk(ids)
+    picks = []
+    for ranking in list(rankings.values())[:limit]:
+        best, worst = candidates[ranking[0]], candidates[ranking[-1]]
+        picks.append({"prompt": best.prompt, "best": best, "worst": worst, "n": len(ranking)})
+    return picks
+
+
+def _back(campaign: Campaign, anchor: str = "") -> HttpResponse:
+    return redirect(reverse("annotate:judge", args=[campaign.slug]) + anchor)
+
+
+@login_required
+def judge_page(request: HttpRequest, slug: str) -> HttpResponse:
+    if request.method == "POST":
+        campaign = campaign_for_admin(request.user, slug)
+        form = JudgeSettingsForm(request.POST)
+        if form.is_valid():
+            try:
+                judge_config_update(campaign=campaign, actor=request.user, **form.cleaned_data)
+            except (JudgeRefused, forms.ValidationError) as exc:
+                form.add_error(None, exc.messages if hasattr(exc, "messages") else str(exc))
+            else:
+                messages.success(request, "Judge settings saved.")
+                return _back(campaign)
+        return render(
+            request, "annotate/judge.html", _page_context(request, campaign, form), status=400
+        )
+    campaign = campaign_for_researcher(request.user, slug)
+    return render(request, "annotate/judge.html", _page_context(request, campaign))
+
+
+@login_required
+@require_POST
+def judge_start(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = campaign_for_admin(request.user, slug)
+    kind = request.POST.get("kind", JudgeJob.Kind.PAIRS)
+    mode = request.POST.get("mode") or None
+    start = judge_rank_start if kind == JudgeJob.Kind.RANK else judge_pairs_start
+    try:
+        job = start(campaign=campaign, actor=request.user, mode=mode)
+    except JudgeRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        if job.total:
+            messages.success(
+                request,
+                f"Judging started: {job.total} verdicts, each in both orders ({job.get_mode_display()}).",
+            )
+        else:
+            messages.info(
+                request,
+                "Nothing to judge: every one already has a verdict for this rubric and model.",
+            )
+    return _back(campaign, "#judge-progress")
+
+
+@login_required
+@require_GET
+def judge_progress_view(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = campaign_for_researcher(request.user, slug)
+    progress = _progress(campaign)
+    response = render(
+        request,
+        "annotate/partials/_judge_progress.html",
+        {"campaign": campaign, "progress": progress},
+    )
+    response["Vary"] = "HX-Request"
+    if request.htmx and not (progress and progress["active"]):
+        # The final fragment: htmx swaps it in and stops polling (status 286).
+        stop = HttpResponseStopPolling(response.content)
+        stop["Vary"] = "HX-Request"
+        return stop
+    return response
+
+
+@login_required
+@require_POST
+def judge_auto_label_view(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = campaign_for_admin(request.user, slug)
+    try:
+        report = judge_auto_label(campaign=campaign, actor=request.user)
+    except JudgeRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"κ = {report.kappa:.2f} on {report.n} pairs: {report.created} pairs labelled by the judge "
+            "(exported as their own source).",
+        )
+    return _back(campaign, "#auto-label")
+
+
+@login_required
+@require_POST
+def judge_best_pairs(request: HttpRequest, slug: str) -> HttpResponse:
+    """Seed recipe, last step: pair each prompt's judge-best with its judge-worst for humans."""
+    campaign = campaign_for_admin(request.user, slug)
+    try:
+        report = judge_best_pairs_build(campaign=campaign, actor=request.user)
+    except JudgeRefused as exc:
+        messages.error(request, str(exc))
+        return _back(campaign, "#best-of-n")
+    for note in report.notes:
+        messages.info(request, note)
+    messages.success(request, f"{report.created} judge best-vs-worst pairs created for raters.")
+    return _back(campaign, "#best-of-n")
+
+
+# --- rater side: the reveal after a blind vote, and keep / revise --------------------------------
+
+
+def reveal_context(*, judgment: Judgment) -> dict | None:
+    """What the rater may see after voting: the judge's verdict in the rater's own labels, and the
+    pair they just rated (for reference). None unless the campaign reveals after the vote and a
+    finished verdict exists. Rendered by partials/_judge_reveal.html as ``reveal``."""
+    campaign = judgment.campaign
+    if campaign.judge_mode != Campaign.JudgeMode.AFTER_VOTE or judgment.revises_id is not None:
+        return None
+    verdict = verdict_for_pair(pair_id=judgment.pair_id)
+    if verdict is None:
+        return None
+    left_is_a = bool(judgment.left_is_a) if judgment.left_is_a is not None else True
+    pair = judgment.pair
+    left, right = (
+        (pair.candidate_a, pair.candidate_b) if left_is_a else (pair.candidate_b, pair.candidate_a)
+    )
+    revision = judgment.revisions.first()
+    return {
+        "campaign": campaign,
+        "judgment": judgment,
+        "choice": choice_for_view(verdict.choice, left_is_a=left_is_a),
+        "uncertain": not verdict.consistent,
+        "rationale": rationale_for_view(
+            order1=verdict.order1, order2=verdict.order2, left_is_a=left_is_a
+        )
+        if verdict.consistent
+        else "",
+        "mine": choice_for_view(judgment.choice, left_is_a=left_is_a),
+        "revision": revision,
+        "revised_to": choice_for_view(revision.choice, left_is_a=left_is_a) if revision else "",
+        "left_html": left.html,
+        "right_html": right.html,
+    }
+
+
+def suggestion_context(*, pair_id: int, left_is_a: bool, campaign: Campaign) -> dict | None:
+    """Before-vote mode: the suggestion shown up front (consistent verdicts only)."""
+    if campaign.judge_mode != Campaign.JudgeMode.BEFORE_VOTE:
+        return None
+    verdict = verdict_for_pair(pair_id=pair_id)
+    if verdict is None:
+        return None
+    return {
+        "choice": choice_for_view(verdict.choice, left_is_a=left_is_a),
+        "uncertain": not verdict.consistent,
+        "rationale": rationale_for_view(
+            order1=verdict.order1, order2=verdict.order2, left_is_a=left_is_a
+        )
+        if verdict.consistent
+        else "",
+    }
+
+
+@login_required
+@require_POST
+def judge_revise(request: HttpRequest, slug: str, judgment_id: int) -> HttpResponse:
+    """Keep or revise after the reveal. ``choice`` is what the rater saw: left / right / tie / both_bad."""
+    campaign = campaign_for_rater(request.user, slug)
+    judgment = (
+        Judgment.objects.select_related("campaign")
+        .filter(pk=judgment_id, campaign=campaign, rater=request.user)
+        .first()
+    )
+    if judgment is None:
+        raise Http404("No such vote")
+    context = reveal_context(judgment=judgment)
+    if context is None:
+        raise PermissionDenied("This vote has nothing to revise against.")
+    error = ""
+    if request.POST.get("action") == "revise":
+        left_is_a = bool(judgment.left_is_a) if judgment.left_is_a is not None else True
+        strength = request.POST.get("strength")
+        try:
+            judgment_revise(
+                judgment=judgment,
+                rater=request.user,
+                choice=to_canonical(request.POST.get("choice", ""), left_is_a=left_is_a),
+                strength=int(strength) if strength and strength.isdigit() else None,
+                rationale=request.POST.get("rationale", ""),
+            )
+        except VoteRefused as exc:
+            error = exc.messages[0]
+        context = reveal_context(judgment=judgment)
+    context.update(kept=request.POST.get("action") == "keep", error=error)
+    return render(
+        request,
+        "annotate/partials/_judge_reveal.html",
+        {"reveal": context},
+        status=400 if error else 200,
+    )
+
+
+# --- plots: server-rendered HTML bars with interval whiskers (no JavaScript, no CDN) -----------
+
+
+def _bar(
+    label: str,
+    value: float | None,
+    low: float | None,
+    high: float | None,
+    *,
+    lo: float,
+    hi: float,
+    text: str,
+) -> dict:
+    """Geometry, in % of the track, for one horizontal bar on [lo, hi] drawn from zero (or lo)."""
+
+    def x(v: float) -> float:
+        return round((min(max(v, lo), hi) - lo) / (hi - lo) * 100, 1)
+
+    zero = x(max(lo, 0.0))
+    if value is None:
+        return {"label": label, "text": text or "n/a", "empty": True, "zero": zero}
+    start, end = sorted((zero, x(value)))
+    row = {
+        "label": label,
+        "text": text,
+        "empty": False,
+        "zero": zero,
+        "x": start,
+        "w": max(end - start, 0.5),
+    }
+    if low is not None and high is not None:
+        row.update(lo=x(low), ci=max(x(high) - x(low), 0.3))
+    return row
+
+
+def _rate_bar(label: str, r) -> dict:
+    text = "n/a (no data yet)" if r.rate is None else f"{r.rate:.0%} ({r.k}/{r.n})"
+    return _bar(label, r.rate, r.low, r.high, lo=0.0, hi=1.0, text=text)
+
+
+def plot_rows(stats: dict) -> dict:
+    kappas = [("all pairs", stats["kappa"])] + [
+        (f"aspect: {k}", v) for k, v in stats["aspects"].items()
+    ]
+    return {
+        "kappa": [
+            _bar(
+                label,
+                k.kappa,
+                k.low,
+                k.high,
+                lo=-1.0,
+                hi=1.0,
+                text=f"n/a ({k.n} pairs)"
+                if k.kappa is None
+                else f"κ {k.kappa:.2f} [{k.low:.2f}, {k.high:.2f}] · {k.n} pairs",
+            )
+            for label, k in kappas
+        ],
+        "rates": [
+            _rate_bar("swap consistency", stats["swap"]),
+            _rate_bar("judge picks the longer", stats["length"]["judge"]),
+            _rate_bar("humans pick the longer", stats["length"]["human"]),
+            _rate_bar("judge picks its own model", stats["self_preference"]["judge"]),
+            _rate_bar("humans pick the judge's model", stats["self_preference"]["human"]),
+            _rate_bar("revised after the reveal", stats["anchoring"]["revised"]),
+            _rate_bar("…revisions towards the judge", stats["anchoring"]["revised_to_judge"]),
+            _rate_bar("agree with judge, voted blind", stats["anchoring"]["agree_blind"]),
+            _rate_bar("agree with judge, shown first", stats["anchoring"]["agree_shown"]),
+        ],
+    }

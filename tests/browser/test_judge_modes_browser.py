@@ -1,0 +1,78 @@
+"""The judge's modes in Chromium. After-vote: the verdict is nowhere in the page or anything it loaded
+before the vote; after the vote it appears and the rater revises with one click. Before-vote: shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotate.models import Campaign, JudgeVerdict, Judgment
+from tests.browser.conftest import login
+from tests.fakes.judge_fixtures import make_pair, verdict
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+SECRET = "Okapi-rationale: Response 1 names the base case."
+
+
+def _judged_pairs(campaign, n=2):
+    for i in range(n):
+        pair = make_pair(
+            campaign, f"Recursion stops at a base case ({i}).", f"Recursion repeats ({i})."
+        )
+        v = verdict(pair, "a")
+        JudgeVerdict.objects.filter(pk=v.pk).update(
+            order1={"choice": "a", "rationale": SECRET},
+            order2={"choice": "a", "rationale": SECRET.replace("Response 1", "Response 2")},
+        )
+
+
+def _open(page, live_server, campaign, bodies):
+    page.on(
+        "response",
+        lambda r: (
+            bodies.append(r.text())
+            if r.url.startswith(live_server.url) and "text" in (r.headers.get("content-type") or "")
+            else None
+        ),
+    )
+    login(page, live_server, "bob")
+    page.goto(f"{live_server.url}/campaigns/{campaign.slug}/rate/")
+    if page.is_visible("#guidelines"):
+        page.keyboard.press("Enter")
+
+
+def test_after_vote_reveals_only_after_the_blind_vote_and_revises(
+    live_server, page, campaign, rater, screenshot_dir
+):
+    Campaign.objects.filter(pk=campaign.pk).update(judge_mode=Campaign.JudgeMode.AFTER_VOTE)
+    _judged_pairs(campaign)
+    bodies: list[str] = []
+    _open(page, live_server, campaign, bodies)
+    page.keyboard.press("d")  # the diff fragment is fetched too
+    page.wait_for_timeout(200)
+    assert "Okapi" not in page.content()
+    assert bodies and not any("Okapi" in b for b in bodies)  # nor in any response so far
+
+    page.keyboard.press("a")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#judge-reveal")
+    reveal = page.locator("#judge-reveal").inner_text()
+    assert "Okapi-rationale" in reveal
+    page.screenshot(path=str(screenshot_dir / "judge_after_vote.png"), full_page=True)
+    first = Judgment.objects.get()
+    # The judge prefers a; revise to it with one click, in the rater's own labels.
+    page.click("[data-judge=revise-left]" if first.left_is_a else "[data-judge=revise-right]")
+    page.wait_for_selector("text=Both votes are kept")
+    revision = Judgment.objects.get(revises=first)
+    assert revision.choice == "a" and revision.judge_shown
+    assert not page.js_errors
+
+
+def test_before_vote_shows_the_suggestion_up_front(live_server, page, campaign, rater):
+    Campaign.objects.filter(pk=campaign.pk).update(judge_mode=Campaign.JudgeMode.BEFORE_VOTE)
+    _judged_pairs(campaign, n=1)
+    _open(page, live_server, campaign, [])
+    assert "AI judge suggests" in page.content()
+    page.keyboard.press("a")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => !document.querySelector('#workbench')?.dataset.assignment")
+    assert Judgment.objects.get().judge_shown is True
