@@ -86,7 +86,8 @@ class Campaign(models.Model):
     rationale_min_length = models.PositiveIntegerField(default=0)
     allow_rewrite = models.BooleanField(default=False)
     min_read_ms_per_1k_chars = models.PositiveIntegerField(
-        default=0, help_text="Minimum read time before the vote unlocks, per 1,000 characters shown."
+        default=0,
+        help_text="Minimum read time before the vote unlocks, per 1,000 characters shown.",
     )
 
     overlap = models.PositiveSmallIntegerField(default=1, help_text="Votes wanted per pair (k).")
@@ -94,7 +95,9 @@ class Campaign(models.Model):
     ordering = models.CharField(max_length=20, choices=Ordering, default=Ordering.FINISH_STARTED)
     pairing = models.CharField(max_length=20, choices=Pairing, default=Pairing.CROSS_GENERATOR)
     max_pairs_per_prompt = models.PositiveSmallIntegerField(default=6)
-    self_id_policy = models.CharField(max_length=16, choices=SelfIdPolicy, default=SelfIdPolicy.HIDE)
+    self_id_policy = models.CharField(
+        max_length=16, choices=SelfIdPolicy, default=SelfIdPolicy.HIDE
+    )
 
     gold_rate = models.FloatField(default=0.0, help_text="Share of served pairs that are gold.")
     gold_min_accuracy = models.FloatField(default=0.0, help_text="Below this a rater is paused.")
@@ -154,7 +157,9 @@ class Prompt(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["campaign", "content_hash"], name="prompt_unique_content"),
+            models.UniqueConstraint(
+                fields=["campaign", "content_hash"], name="prompt_unique_content"
+            ),
             models.UniqueConstraint(
                 fields=["campaign", "external_id"],
                 condition=~Q(external_id=""),
@@ -185,7 +190,9 @@ class Generator(models.Model):
     base_url = models.URLField(blank=True)
     # Name of the environment variable holding the key (never the key itself).
     api_key_env = models.CharField(max_length=100, blank=True)
-    params = models.JSONField(default=dict, blank=True, help_text="temperature, max_tokens, top_p, stop …")
+    params = models.JSONField(
+        default=dict, blank=True, help_text="temperature, max_tokens, top_p, stop …"
+    )
     system_prompt = models.TextField(blank=True)
     samples_per_prompt = models.PositiveSmallIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
@@ -434,6 +441,169 @@ class PairFlag(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
 
+# --- AI judge (annotate/judge/, services/judging.py). The mode itself is Campaign.judge_mode. ---
+
+
+def _default_judge_model() -> str:
+    return settings.ANTHROPIC_DEFAULT_MODEL
+
+
+class JudgeConfig(models.Model):
+    """The campaign's judge: which provider/model, how to run it, and when it may label on its own.
+
+    ``provider``/``model``/``base_url``/``api_key_env``/``params`` mirror Generator's fields so the same
+    provider factory builds the transport.
+    """
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="judge_config")
+    provider = models.CharField(
+        max_length=24, choices=Generator.Provider, default=Generator.Provider.ANTHROPIC
+    )
+    model = models.CharField(max_length=200, default=_default_judge_model)
+    base_url = models.URLField(blank=True)
+    api_key_env = models.CharField(max_length=100, blank=True)
+    params = models.JSONField(
+        default=dict, blank=True, help_text="max_tokens, temperature, timeout"
+    )
+    mode = models.CharField(
+        max_length=8, choices=GenerationJob.Mode, default=GenerationJob.Mode.CHEAP
+    )
+    auto_label_min_kappa = models.FloatField(
+        default=0.6, help_text="Auto-label only when Cohen's κ(judge, humans) is at least this."
+    )
+    auto_label_min_pairs = models.PositiveIntegerField(
+        default=20, help_text="Human-labelled pairs needed before κ is trusted."
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"judge {self.provider}/{self.model}"
+
+
+class JudgeRubric(models.Model):
+    """Versioned judge instructions. An edit is a new version; verdicts point at the version used."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="judge_rubrics")
+    version = models.PositiveIntegerField()
+    text = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["campaign", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "version"], name="judgerubric_unique_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"rubric v{self.version}"
+
+
+class JudgeJob(models.Model):
+    """One "start judging" click: which verdicts, fast or batch, progress, provider batch ids."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class Kind(models.TextChoices):
+        PAIRS = "pairs", "Judge the campaign's pairs"
+        RANK = "rank", "Rank each prompt's candidates (best-of-N)"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="judge_jobs")
+    rubric = models.ForeignKey(JudgeRubric, on_delete=models.PROTECT, related_name="jobs")
+    kind = models.CharField(max_length=8, choices=Kind, default=Kind.PAIRS)
+    mode = models.CharField(
+        max_length=8, choices=GenerationJob.Mode, default=GenerationJob.Mode.FAST
+    )
+    status = models.CharField(max_length=16, choices=Status, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    provider_batch_ids = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class JudgeVerdict(models.Model):
+    """The judge's answer on two candidates of one prompt, asked in both presentation orders.
+
+    ``order1`` is the answer with candidate a shown first, ``order2`` with b first, each already mapped
+    to canonical a/b. ``choice`` is kept only when they agree, else "inconsistent" (shown as uncertain).
+    A verdict may exist without a Pair (best-of-N ranking judges candidates no human is shown yet).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    INCONSISTENT = "inconsistent"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="judge_verdicts")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="judge_verdicts")
+    pair = models.ForeignKey(
+        Pair, null=True, blank=True, on_delete=models.CASCADE, related_name="judge_verdicts"
+    )
+    candidate_a = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
+    candidate_b = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
+    rubric = models.ForeignKey(JudgeRubric, on_delete=models.PROTECT, related_name="verdicts")
+    job = models.ForeignKey(
+        JudgeJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="verdicts"
+    )
+    provider = models.CharField(max_length=24, choices=Generator.Provider)
+    model = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status, default=Status.PENDING)
+    order1 = models.JSONField(null=True, blank=True)  # a shown first, mapped to canonical
+    order2 = models.JSONField(null=True, blank=True)  # b shown first, mapped to canonical
+    choice = models.CharField(max_length=16, blank=True)  # a | b | tie | both_bad | inconsistent
+    strength = models.PositiveSmallIntegerField(null=True, blank=True)
+    consistent = models.BooleanField(null=True)
+    aspects = models.JSONField(default=dict, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    rationale = models.TextField(blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cache_read_tokens = models.PositiveIntegerField(default=0)
+    cache_write_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # One verdict per candidate pair per rubric version and model: a retry cannot add a twin.
+            models.UniqueConstraint(
+                fields=["candidate_a", "candidate_b", "rubric", "model"],
+                name="judgeverdict_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(candidate_a__lt=F("candidate_b")), name="judgeverdict_ordered"
+            ),
+        ]
+        indexes = [models.Index(fields=["campaign", "status"], name="judgeverdict_status")]
+
+    @property
+    def is_consistent_verdict(self) -> bool:
+        return self.status == self.Status.DONE and bool(self.consistent)
+
+
 class ModelPrice(models.Model):
     """USD per million tokens; admins edit these. Batch jobs apply ``batch_discount``."""
 
@@ -441,7 +611,9 @@ class ModelPrice(models.Model):
     model = models.CharField(max_length=200)
     input_per_mtok = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0"))
     output_per_mtok = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0"))
-    cache_write_per_mtok = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0"))
+    cache_write_per_mtok = models.DecimalField(
+        max_digits=10, decimal_places=4, default=Decimal("0")
+    )
     cache_read_per_mtok = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0"))
     batch_discount = models.DecimalField(max_digits=4, decimal_places=3, default=Decimal("0.5"))
 
@@ -452,6 +624,21 @@ class ModelPrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}/{self.model}"
+
+
+class RateLimitBucket(models.Model):
+    """A token bucket shared by every worker (generation's per-provider requests/min and tokens/min).
+
+    A database row, so it works with any broker and on SQLite as on Postgres; claimed with
+    SELECT … FOR UPDATE for a few microseconds per request (annotate/services/ratelimit.py).
+    """
+
+    key = models.CharField(max_length=300, unique=True)
+    tokens = models.FloatField(default=0.0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class Export(models.Model):

@@ -9,5 +9,89 @@ from __future__ import annotations
 from celery import shared_task  # noqa: F401
 
 # --- generation ---
+# Retries are owned by the service (it counts attempts in the candidate row and computes a backoff
+# that honours retry-after); the task only re-schedules itself when told to. max_retries=None
+# because the bound lives in the database, where a redelivered message cannot reset it.
+
+
+@shared_task(bind=True, max_retries=None)
+def generation_candidate_task(self, *, candidate_id: int) -> None:
+    from annotate.services.generation import candidate_generate
+
+    outcome = candidate_generate(candidate_id=candidate_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+
+
+@shared_task(bind=True, max_retries=None)
+def generation_group_task(self, *, candidate_ids: list[int]) -> None:
+    from annotate.services.generation import candidates_generate_n
+
+    outcome = candidates_generate_n(candidate_ids=candidate_ids)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+
+
+@shared_task
+def generation_batch_submit_task(*, job_id: int) -> None:
+    from annotate.services.generation_batches import batches_submit
+
+    batches_submit(job_id=job_id)
+
+
+@shared_task(bind=True, max_retries=None)
+def generation_batch_poll_task(self, *, job_id: int, batch_id: str) -> None:
+    from annotate.services.generation_batches import batch_poll
+
+    again_in = batch_poll(job_id=job_id, batch_id=batch_id)
+    if again_in is not None:
+        raise self.retry(countdown=again_in)
+
+
+@shared_task
+def generation_batch_cancel_task(*, job_id: int, batch_id: str) -> None:
+    from annotate.services.generation_batches import batch_cancel
+
+    batch_cancel(job_id=job_id, batch_id=batch_id)
+
 
 # --- exports ---
+
+
+# A million-pair export takes minutes; the default 5-minute limit is for provider calls.
+@shared_task(soft_time_limit=3600, time_limit=3660)
+def export_run_task(*, export_id: int) -> None:
+    from annotate.services.exports import export_run
+
+    export_run(export_id=export_id)
+
+
+# --- AI judge ---
+# Same rules as generation: the service claims the verdict row and owns the retry bound (attempts
+# live in the row); the task only re-schedules itself when told to.
+
+
+@shared_task(bind=True, max_retries=None)
+def judge_verdict_task(self, *, verdict_id: int) -> None:
+    from annotate.services.judging import judge_pair_run
+
+    outcome = judge_pair_run(verdict_id=verdict_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+
+
+@shared_task(bind=True, max_retries=None)
+def judge_batch_submit_task(self, *, job_id: int) -> None:
+    from annotate.services.judging_batch import judge_batch_submit
+
+    again_in = judge_batch_submit(job_id=job_id)
+    if again_in is not None:
+        raise self.retry(countdown=again_in)
+
+
+@shared_task(bind=True, max_retries=None)
+def judge_batch_poll_task(self, *, job_id: int, batch_id: str) -> None:
+    from annotate.services.judging_batch import judge_batch_poll, poll_seconds
+
+    if not judge_batch_poll(job_id=job_id, batch_id=batch_id):
+        raise self.retry(countdown=poll_seconds())

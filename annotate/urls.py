@@ -14,9 +14,131 @@ urlpatterns = [
 ]
 
 # --- admin pages: campaigns, prompts, generators, enrollment (annotate/views/campaigns.py) ---
+from annotate.views import (  # noqa: E402
+    campaign_generators,
+    campaign_imports,
+    campaign_people,
+    campaigns,
+)
+
+urlpatterns += [
+    path("campaigns/new/", campaigns.campaign_create_view, name="campaign-create"),
+    path("raters/new/", campaign_people.rater_create_view, name="rater-create"),
+    path("campaigns/<slug:slug>/", campaigns.campaign_detail, name="campaign-detail"),
+    path("campaigns/<slug:slug>/edit/", campaigns.campaign_edit, name="campaign-edit"),
+    path("campaigns/<slug:slug>/status/", campaigns.campaign_status, name="campaign-status"),
+    path("campaigns/<slug:slug>/pairs/build/", campaigns.pairs_build_view, name="pairs-build"),
+    path(
+        "campaigns/<slug:slug>/prompts/import/",
+        campaign_imports.prompt_import,
+        name="prompt-import",
+    ),
+    path(
+        "campaigns/<slug:slug>/responses/import/",
+        campaign_imports.response_import,
+        name="response-import",
+    ),
+    path(
+        "campaigns/<slug:slug>/generators/add/",
+        campaign_generators.generator_add,
+        name="generator-add",
+    ),
+    path(
+        "campaigns/<slug:slug>/generators/<int:generator_id>/delete/",
+        campaign_generators.generator_delete_view,
+        name="generator-delete",
+    ),
+    path("campaigns/<slug:slug>/raters/", campaign_people.enroll, name="enroll"),
+]
 
 # --- generation (annotate/views/generation.py) ---
+from annotate.views import generation  # noqa: E402
+
+urlpatterns += [
+    path(
+        "campaigns/<slug:slug>/generation/start/",
+        generation.generation_start_view,
+        name="generation-start",
+    ),
+    path(
+        "campaigns/<slug:slug>/generation/cancel/",
+        generation.generation_cancel_view,
+        name="generation-cancel",
+    ),
+    path(
+        "campaigns/<slug:slug>/generation/resume/",
+        generation.generation_resume_view,
+        name="generation-resume",
+    ),
+    path(
+        "campaigns/<slug:slug>/generation/progress/",
+        generation.generation_progress,
+        name="generation-progress",
+    ),
+]
 
 # --- rating workbench (annotate/views/rate.py) ---
+from annotate.views import leases as lease_views  # noqa: E402
+from annotate.views import rate as rate_views  # noqa: E402
+
+urlpatterns += [
+    path("campaigns/<slug:slug>/rate/", rate_views.rate, name="rate"),
+    path("campaigns/<slug:slug>/rate/vote/", rate_views.rate_vote, name="rate-vote"),
+    path("campaigns/<slug:slug>/rate/skip/", rate_views.rate_skip, name="rate-skip"),
+    path("campaigns/<slug:slug>/rate/flag/", rate_views.rate_flag, name="rate-flag"),
+    path("campaigns/<slug:slug>/rate/heartbeat/", rate_views.rate_heartbeat, name="rate-heartbeat"),
+    path(
+        "campaigns/<slug:slug>/rate/diff/<int:assignment_id>/",
+        rate_views.rate_diff,
+        name="rate-diff",
+    ),
+    path("campaigns/<slug:slug>/rate/history/", rate_views.rate_history, name="rate-history"),
+    path("campaigns/<slug:slug>/leases/", lease_views.leases, name="leases"),
+    path("campaigns/<slug:slug>/leases/release/", lease_views.lease_release, name="lease-release"),
+    path("campaigns/<slug:slug>/leases/pause/", lease_views.rater_pause, name="rater-pause"),
+    path("bench/noop/", rate_views.bench_noop, name="bench-noop"),
+]
 
 # --- researcher: progress, analytics, exports (annotate/views/research.py) ---
+from annotate.views import research  # noqa: E402
+
+urlpatterns += [
+    path("campaigns/<slug:slug>/research/", research.research, name="research"),
+    path(
+        "campaigns/<slug:slug>/research/analytics/",
+        research.research_analytics,
+        name="research-analytics",
+    ),
+    path("campaigns/<slug:slug>/exports/", research.export_list, name="export-list"),
+    path("campaigns/<slug:slug>/exports/new/", research.export_create_view, name="export-create"),
+    path("exports/<int:pk>/progress/", research.export_progress, name="export-progress"),
+    path("exports/<int:pk>/download/", research.export_download, name="export-download"),
+]
+
+# --- AI judge (annotate/views/judge.py) ---
+from annotate.views import judge as judge_views  # noqa: E402
+
+urlpatterns += [
+    path("campaigns/<slug:slug>/judge/", judge_views.judge_page, name="judge"),
+    path("campaigns/<slug:slug>/judge/start/", judge_views.judge_start, name="judge-start"),
+    path(
+        "campaigns/<slug:slug>/judge/progress/",
+        judge_views.judge_progress_view,
+        name="judge-progress",
+    ),
+    path(
+        "campaigns/<slug:slug>/judge/auto-label/",
+        judge_views.judge_auto_label_view,
+        name="judge-auto-label",
+    ),
+    path(
+        "campaigns/<slug:slug>/judge/best-pairs/",
+        judge_views.judge_best_pairs,
+        name="judge-best-pairs",
+    ),
+    path(
+        "campaigns/<slug:slug>/rate/revise/<int:judgment_id>/",
+        judge_views.judge_revise,
+        name="judge-revise",
+    ),
+]

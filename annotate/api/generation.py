@@ -1,0 +1,77 @@
+"""Generation over the REST API: progress (researchers and admins), cancel and resume (admins).
+
+Starting a job is ``GenerationStartApi`` in annotate/api/views.py. Each view: access helper, one
+service call, serialize.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotate.access import campaign_for_admin, campaign_for_researcher
+from annotate.services.generation import generation_cancel, generation_resume
+from annotate.services.generation_progress import (
+    GenerationProgress,
+    generation_progress,
+    generation_progress_for_campaign,
+)
+
+
+class GenerationProgressOutputSerializer(serializers.Serializer):
+    job_id = serializers.IntegerField(source="job.id")
+    status = serializers.CharField(source="job.status")
+    mode = serializers.CharField(source="job.mode")
+    error = serializers.CharField(source="job.error")
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    remaining = serializers.IntegerField()
+    retrying = serializers.IntegerField()
+    per_minute = serializers.FloatField()
+    cost_usd = serializers.DecimalField(max_digits=14, decimal_places=6)
+    campaign_cost_usd = serializers.DecimalField(max_digits=14, decimal_places=6)
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    errors = serializers.SerializerMethodField()
+
+    def get_errors(self, progress: GenerationProgress) -> list[dict]:
+        return [{"message": message, "count": count} for message, count in progress.errors]
+
+
+def _body(progress: GenerationProgress | None) -> dict | None:
+    return GenerationProgressOutputSerializer(progress).data if progress else None
+
+
+class GenerationProgressApi(APIView):
+    @extend_schema(responses={200: GenerationProgressOutputSerializer})
+    def get(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_researcher(request.user, slug)
+        progress = generation_progress_for_campaign(campaign=campaign)
+        if progress is None:
+            return Response({"detail": "No generation has run for this campaign."}, status=404)
+        return Response(_body(progress))
+
+
+class GenerationCancelApi(APIView):
+    @extend_schema(request=None, responses={200: GenerationProgressOutputSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_admin(request.user, slug)
+        job = generation_cancel(campaign=campaign, actor=request.user)
+        if job is None:
+            return Response({"detail": "No generation is running."}, status=400)
+        return Response(_body(generation_progress(job=job)))
+
+
+class GenerationResumeApi(APIView):
+    @extend_schema(request=None, responses={202: GenerationProgressOutputSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_admin(request.user, slug)
+        job = generation_resume(campaign=campaign, actor=request.user)
+        if job is None:
+            return Response({"detail": "Nothing to resume: start a generation first."}, status=400)
+        return Response(_body(generation_progress(job=job)), status=202)

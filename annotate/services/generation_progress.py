@@ -1,0 +1,93 @@
+"""Reads for the progress bar, the `generate` command and the API: one job's counts, rate and cost."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, Sum
+from django.utils import timezone
+
+from annotate.models import Campaign, Candidate, GenerationJob
+
+
+@dataclass
+class GenerationProgress:
+    job: GenerationJob
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    running: int = 0
+    pending: int = 0
+    cancelled: int = 0
+    cost_usd: Decimal = Decimal("0")
+    campaign_cost_usd: Decimal = Decimal("0")
+    input_tokens: int = 0
+    output_tokens: int = 0
+    per_minute: float = 0.0
+    eta_seconds: float | None = None
+    errors: list[tuple[str, int]] = field(default_factory=list)
+    retrying: int = 0  # pending again after a retryable error (429, 529, timeout …)
+    last_retry_error: str = ""
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed + self.cancelled
+
+    @property
+    def remaining(self) -> int:
+        return self.pending + self.running
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.finished / self.total) if self.total else 100
+
+    @property
+    def active(self) -> bool:
+        return self.job.is_active
+
+
+def generation_progress(*, job: GenerationJob) -> GenerationProgress:
+    progress = GenerationProgress(job=job)
+    rows = (
+        Candidate.objects.filter(job=job)
+        .values("status")
+        .annotate(
+            n=Count("id"), cost=Sum("cost_usd"), inp=Sum("input_tokens"), out=Sum("output_tokens")
+        )
+    )
+    for row in rows:
+        setattr(progress, row["status"], row["n"])
+        progress.cost_usd += row["cost"] or 0
+        progress.input_tokens += row["inp"] or 0
+        progress.output_tokens += row["out"] or 0
+    progress.total = sum(
+        (progress.done, progress.failed, progress.running, progress.pending, progress.cancelled)
+    )
+    progress.campaign_cost_usd = Candidate.objects.filter(
+        prompt__campaign_id=job.campaign_id
+    ).aggregate(c=Sum("cost_usd"))["c"] or Decimal("0")
+    if job.started_at and progress.done:
+        end = job.finished_at or timezone.now()
+        minutes = max((end - job.started_at).total_seconds() / 60.0, 1 / 60)
+        progress.per_minute = progress.done / minutes
+        if job.is_active and progress.per_minute:
+            progress.eta_seconds = 60.0 * progress.remaining / progress.per_minute
+    failed_errors = Candidate.objects.filter(job=job, status=Candidate.Status.FAILED).values_list(
+        "error", flat=True
+    )[:2000]
+    progress.errors = Counter(e for e in failed_errors if e).most_common(3)
+    if job.is_active:
+        retrying = Candidate.objects.filter(job=job, status=Candidate.Status.PENDING).exclude(
+            error=""
+        )
+        progress.retrying = retrying.count()
+        if progress.retrying:
+            progress.last_retry_error = retrying.values_list("error", flat=True).last() or ""
+    return progress
+
+
+def generation_progress_for_campaign(*, campaign: Campaign) -> GenerationProgress | None:
+    job = campaign.generation_jobs.first()  # newest first (Meta.ordering)
+    return generation_progress(job=job) if job else None

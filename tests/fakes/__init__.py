@@ -1,0 +1,1 @@
+"""Verified fakes of external services (LLM providers) for tests and the benchmark."""

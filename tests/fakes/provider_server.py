@@ -1,0 +1,473 @@
+"""A fake LLM provider on 127.0.0.1 that speaks the real wire protocols, so the real SDKs are tested.
+
+Anthropic: ``POST /v1/messages``, ``POST /v1/messages/batches``, ``GET /v1/messages/batches/{id}``,
+``GET /v1/messages/batches/{id}/results`` (JSONL), ``POST /v1/messages/batches/{id}/cancel``.
+OpenAI: ``POST /v1/chat/completions`` (with ``n``; or refusing ``n > 1`` like llama.cpp).
+
+Faults are injected per request: a FIFO of one-shot faults (``server.add_faults("429", "529")``), a
+random share of 429s (``rate_429=0.1``, seeded), or a rule function ``fault_rule(body) -> kind|None``.
+Kinds: 429 (with retry-after), 529 (overloaded_error), 500, 400, 401, 403, 404, malformed (a 200 whose
+body is not JSON), slow (sleeps ``slow_seconds`` before answering, beyond a client timeout), drop
+(closes the connection without answering). Every successful generation call is counted per prompt,
+so a test can tell how many times each candidate was really paid for.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+ERROR_TYPES = {
+    400: ("invalid_request_error", "messages: field required"),
+    401: ("authentication_error", "invalid x-api-key"),
+    403: (
+        "permission_error",
+        "Your API key does not have permission to use the specified resource.",
+    ),
+    404: ("not_found_error", "model: {model}"),
+    429: ("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit."),
+    500: ("api_error", "Internal server error"),
+    529: ("overloaded_error", "Overloaded"),
+}
+
+
+def _last_user_text(messages: list[dict[str, Any]]) -> str:
+    for m in reversed(messages or []):
+        content = m.get("content")
+        if isinstance(content, list):
+            return " ".join(b.get("text", "") for b in content if isinstance(b, dict))
+        return str(content or "")
+    return ""
+
+
+def answer_text(model: str, prompt: str, seq: int) -> str:
+    """Deterministic per (model, prompt), plus a call number so two samples differ. The model's
+    name stays out of the text: the self-identification scan would rightly flag it."""
+    digest = hashlib.sha256(f"{model}|{prompt}".encode()).hexdigest()[:8]
+    return (
+        f"Here is a short answer (**{digest}**, call {seq}).\n\n"
+        f"- It restates the question: {prompt[:80]}\n- It gives one clear point.\n"
+    )
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (timeout test) closes its socket; that is expected, not news.
+        pass
+
+
+class FakeProviderServer:
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        rate_429: float = 0.0,
+        retry_after: float = 1.0,
+        slow_seconds: float = 3.0,
+        batch_ready_after: float = 0.0,
+        support_n: bool = True,
+        seed: int = 0,
+        known_models: set[str] | None = None,
+    ) -> None:
+        self.latency = latency
+        self.rate_429 = rate_429
+        self.retry_after = retry_after
+        self.slow_seconds = slow_seconds
+        self.batch_ready_after = batch_ready_after
+        self.support_n = support_n
+        self.known_models = known_models
+        self.fault_rule: Callable[[dict[str, Any]], str | None] | None = None
+        self.batch_item_rule: Callable[[str, dict[str, Any]], str | None] | None = None
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._faults: collections.deque[str] = collections.deque()
+        self.requests: list[tuple[str, str, dict[str, Any]]] = []  # (method, path, body)
+        self.served: collections.Counter[str] = collections.Counter()  # prompt -> paid calls
+        self.status_counts: collections.Counter[int] = collections.Counter()
+        self.batches: dict[str, dict[str, Any]] = {}
+        self._seq = 0
+        self._httpd = _QuietServer(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    # --- lifecycle ---
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeProviderServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> FakeProviderServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- configuration from tests ---
+    def add_faults(self, *kinds: str) -> None:
+        with self._lock:
+            self._faults.extend(kinds)
+
+    def calls_to(self, path: str) -> int:
+        with self._lock:
+            return sum(1 for _, p, _ in self.requests if p == path)
+
+    @property
+    def total_served(self) -> int:
+        with self._lock:
+            return sum(self.served.values())
+
+    # --- internals ---
+    def _next_fault(self, body: dict[str, Any]) -> str | None:
+        with self._lock:
+            if self._faults:
+                return self._faults.popleft()
+            if self.rate_429 and self._rng.random() < self.rate_429:
+                return "429"
+        if self.fault_rule is not None:
+            return self.fault_rule(body)
+        return None
+
+    def _next_seq(self) -> int:
+        with self._lock:
+            self._seq += 1
+            return self._seq
+
+    def _anthropic_message(self, body: dict[str, Any]) -> dict[str, Any]:
+        prompt = _last_user_text(body.get("messages", []))
+        model = body.get("model", "")
+        seq = self._next_seq()
+        text = answer_text(model, prompt, seq)
+        max_tokens = int(body.get("max_tokens", 1024))
+        words = text.split()
+        stop_reason = "end_turn"
+        if len(words) > max_tokens:
+            text, stop_reason = " ".join(words[:max_tokens]), "max_tokens"
+        with self._lock:
+            self.served[prompt] += 1
+        return {
+            "id": f"msg_{uuid.uuid4().hex[:24]}",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": len(prompt.split()) + len(str(body.get("system", "")).split()) + 3,
+                "output_tokens": len(text.split()),
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0,
+            },
+        }
+
+    def _model_unknown(self, body: dict[str, Any]) -> bool:
+        return self.known_models is not None and body.get("model") not in self.known_models
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # quiet
+                pass
+
+            def _send(
+                self,
+                status: int,
+                payload: Any,
+                headers: dict[str, str] | None = None,
+                raw: bytes | None = None,
+            ) -> None:
+                data = raw if raw is not None else json.dumps(payload).encode()
+                server.status_counts[status] += 1
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("request-id", f"req_{uuid.uuid4().hex[:20]}")
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _error(self, status: int, body: dict[str, Any], message: str | None = None) -> None:
+                etype, default = ERROR_TYPES[status]
+                text = message or default.format(model=body.get("model", ""))
+                headers = {}
+                if status == 429:
+                    headers["retry-after"] = f"{server.retry_after:g}"
+                    headers["x-should-retry"] = "true"
+                if self.path.startswith("/v1/chat/"):
+                    payload = {"error": {"message": text, "type": etype, "code": status}}
+                else:
+                    payload = {"type": "error", "error": {"type": etype, "message": text}}
+                self._send(status, payload, headers)
+
+            def _read_body(self) -> dict[str, Any]:
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                return json.loads(raw) if raw else {}
+
+            def _apply_fault(self, fault: str | None, body: dict[str, Any]) -> bool:
+                """Answer with the fault and return True, or return False to answer normally."""
+                if fault is None:
+                    return False
+                if fault == "slow":
+                    time.sleep(server.slow_seconds)
+                    return False
+                if fault == "drop":
+                    self.close_connection = True
+                    self.connection.close()
+                    return True
+                if fault == "malformed":
+                    self._send(200, None, raw=b'{"id": "msg_x", "type": "message", "content": [')
+                    return True
+                self._error(int(fault), body)
+                return True
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self._read_body()
+                with server._lock:
+                    server.requests.append(("POST", self.path, body))
+                if self.path == "/v1/messages":
+                    return self._messages(body)
+                if self.path == "/v1/messages/batches":
+                    return self._batch_create(body)
+                if self.path.startswith("/v1/messages/batches/") and self.path.endswith("/cancel"):
+                    return self._batch_cancel(self.path.split("/")[4])
+                if self.path == "/v1/chat/completions":
+                    return self._chat(body)
+                self._send(
+                    404,
+                    {"type": "error", "error": {"type": "not_found_error", "message": self.path}},
+                )
+
+            def do_GET(self) -> None:  # noqa: N802
+                with server._lock:
+                    server.requests.append(("GET", self.path, {}))
+                parts = self.path.split("?")[0].strip("/").split("/")
+                if parts[:3] == ["v1", "messages", "batches"] and len(parts) == 4:
+                    return self._batch_get(parts[3])
+                if (
+                    parts[:3] == ["v1", "messages", "batches"]
+                    and len(parts) == 5
+                    and parts[4] == "results"
+                ):
+                    return self._batch_results(parts[3])
+                self._send(
+                    404,
+                    {"type": "error", "error": {"type": "not_found_error", "message": self.path}},
+                )
+
+            # --- Anthropic Messages ---
+            def _messages(self, body: dict[str, Any]) -> None:
+                if self._apply_fault(server._next_fault(body), body):
+                    return
+                if server._model_unknown(body):
+                    return self._error(404, body)
+                if "max_tokens" not in body:
+                    return self._error(400, body, "max_tokens: Field required")
+                if server.latency:
+                    time.sleep(server.latency)
+                self._send(200, server._anthropic_message(body))
+
+            # --- Anthropic Message Batches ---
+            def _batch_json(self, batch: dict[str, Any]) -> dict[str, Any]:
+                ended = batch["canceled"] or time.monotonic() >= batch["ready_at"]
+                counts = {
+                    "processing": 0,
+                    "succeeded": 0,
+                    "errored": 0,
+                    "canceled": 0,
+                    "expired": 0,
+                }
+                if ended:
+                    for item in batch["results"]:
+                        counts[item["result"]["type"]] += 1
+                else:
+                    counts["processing"] = len(batch["results"])
+                return {
+                    "id": batch["id"],
+                    "type": "message_batch",
+                    "processing_status": "ended" if ended else "in_progress",
+                    "request_counts": counts,
+                    "created_at": batch["created_at"],
+                    "expires_at": batch["created_at"],
+                    "ended_at": batch["created_at"] if ended else None,
+                    "cancel_initiated_at": None,
+                    "archived_at": None,
+                    "results_url": f"{server.url}/v1/messages/batches/{batch['id']}/results"
+                    if ended
+                    else None,
+                }
+
+            def _batch_create(self, body: dict[str, Any]) -> None:
+                if self._apply_fault(server._next_fault(body), body):
+                    return
+                requests = body.get("requests") or []
+                ids = [r.get("custom_id") for r in requests]
+                if not requests or len(set(ids)) != len(ids):
+                    return self._error(400, body, "requests: custom_id values must be unique")
+                results = []
+                for r in requests:
+                    params = r.get("params", {})
+                    kind = (
+                        server.batch_item_rule(r["custom_id"], params)
+                        if server.batch_item_rule
+                        else None
+                    )
+                    if kind is None and server._model_unknown(params):
+                        kind = "errored_404"
+                    if kind is None:
+                        results.append(
+                            {
+                                "custom_id": r["custom_id"],
+                                "result": {
+                                    "type": "succeeded",
+                                    "message": server._anthropic_message(params),
+                                },
+                            }
+                        )
+                    elif kind.startswith("errored"):
+                        status = int(kind.split("_")[1]) if "_" in kind else 529
+                        etype, msg = ERROR_TYPES[status]
+                        results.append(
+                            {
+                                "custom_id": r["custom_id"],
+                                "result": {
+                                    "type": "errored",
+                                    "error": {
+                                        "type": "error",
+                                        "error": {
+                                            "type": etype,
+                                            "message": msg.format(model=params.get("model", "")),
+                                        },
+                                    },
+                                },
+                            }
+                        )
+                    else:  # expired | canceled
+                        results.append({"custom_id": r["custom_id"], "result": {"type": kind}})
+                batch_id = f"msgbatch_{uuid.uuid4().hex[:20]}"
+                batch = {
+                    "id": batch_id,
+                    "created_at": "2026-01-01T00:00:00Z",
+                    "ready_at": time.monotonic() + server.batch_ready_after,
+                    "results": results,
+                    "canceled": False,
+                }
+                with server._lock:
+                    server.batches[batch_id] = batch
+                self._send(200, self._batch_json(batch))
+
+            def _batch_get(self, batch_id: str) -> None:
+                batch = server.batches.get(batch_id)
+                if batch is None:
+                    return self._send(
+                        404,
+                        {
+                            "type": "error",
+                            "error": {"type": "not_found_error", "message": "batch not found"},
+                        },
+                    )
+                self._send(200, self._batch_json(batch))
+
+            def _batch_cancel(self, batch_id: str) -> None:
+                batch = server.batches.get(batch_id)
+                if batch is None:
+                    return self._send(
+                        404,
+                        {
+                            "type": "error",
+                            "error": {"type": "not_found_error", "message": "batch not found"},
+                        },
+                    )
+                if time.monotonic() < batch["ready_at"]:
+                    batch["canceled"] = True
+                    for item in batch["results"]:
+                        item["result"] = {"type": "canceled"}
+                self._send(200, self._batch_json(batch))
+
+            def _batch_results(self, batch_id: str) -> None:
+                batch = server.batches.get(batch_id)
+                if batch is None:
+                    return self._send(
+                        404,
+                        {
+                            "type": "error",
+                            "error": {"type": "not_found_error", "message": "batch not found"},
+                        },
+                    )
+                lines = "".join(json.dumps(item) + "\n" for item in batch["results"]).encode()
+                server.status_counts[200] += 1
+                self.send_response(200)
+                self.send_header("content-type", "application/binary")
+                self.send_header("request-id", f"req_{uuid.uuid4().hex[:20]}")
+                self.send_header("content-length", str(len(lines)))
+                self.end_headers()
+                self.wfile.write(lines)
+
+            # --- OpenAI chat completions ---
+            def _chat(self, body: dict[str, Any]) -> None:
+                if self._apply_fault(server._next_fault(body), body):
+                    return
+                if server._model_unknown(body):
+                    return self._error(404, body, f"The model `{body.get('model')}` does not exist")
+                n = int(body.get("n") or 1)
+                if n > 1 and not server.support_n:
+                    return self._error(400, body, "Only one completion choice is allowed")
+                if server.latency:
+                    time.sleep(server.latency)
+                prompt = _last_user_text(body.get("messages", []))
+                model = body.get("model", "")
+                choices = []
+                for i in range(n):
+                    text = answer_text(model, prompt, server._next_seq())
+                    choices.append(
+                        {
+                            "index": i,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": "stop",
+                            "logprobs": None,
+                        }
+                    )
+                with server._lock:
+                    server.served[prompt] += n
+                out_tokens = sum(len(c["message"]["content"].split()) for c in choices)
+                in_tokens = len(prompt.split()) + 3
+                self._send(
+                    200,
+                    {
+                        "id": f"chatcmpl-{uuid.uuid4().hex[:20]}",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": model,
+                        "choices": choices,
+                        "usage": {
+                            "prompt_tokens": in_tokens,
+                            "completion_tokens": out_tokens,
+                            "total_tokens": in_tokens + out_tokens,
+                        },
+                    },
+                )
+
+        return Handler

@@ -1,0 +1,100 @@
+"""Start a real `celery worker` subprocess on a given database and broker (kill -9 test, benchmark)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_worker_process(
+    *,
+    database_url: str,
+    broker_url: str,
+    env: dict[str, str] | None = None,
+    concurrency: int = 4,
+    name: str = "w1",
+    log_path: Path | None = None,
+    queues: str = "celery",
+) -> subprocess.Popen:
+    """A worker in its own session (process group), so it can be killed with everything it started."""
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": broker_url,
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "tests-only-not-secret"),
+        "LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "project",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(concurrency),
+            "--hostname",
+            f"{name}@%h",
+            "--loglevel",
+            "WARNING",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+            "--queues",
+            queues,
+        ],
+        cwd=ROOT,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def node_name(name: str) -> str:
+    return f"{name}@{socket.gethostname()}"
+
+
+def wait_ready(app, name: str, timeout: float = 90.0) -> None:
+    """Until the worker answers a ping (its start-up imports the whole project)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if app.control.ping(destination=[node_name(name)], timeout=0.5):
+            return
+    raise RuntimeError(f"worker {name} did not start within {timeout:.0f} s")
+
+
+def kill_hard(proc: subprocess.Popen) -> None:
+    """kill -9 the worker's whole process group: no shutdown, no acks, no cleanup."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """A warm shutdown (SIGTERM), then -9 if it lingers."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if proc.poll() is None:
+        kill_hard(proc)

@@ -1,0 +1,48 @@
+"""A real broker for task tests: the project's Celery app pointed at a Redis database of its own."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.db import connections
+
+from project.celery import app as celery_app
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+
+
+def _reset_pools(app) -> None:
+    """Forget connections made for the previous broker (the app and kombu's registry cache them)."""
+    from kombu import pools
+
+    pools.reset()  # closes and forgets every pooled connection and producer
+    app._pool = None
+    if "amqp" in app.__dict__:
+        app.amqp._producer_pool = None
+
+
+def _flush() -> None:
+    """Empty this test Redis database: queued, scheduled and unacked messages of earlier runs
+    (a killed worker's unacked messages would otherwise come back an hour later)."""
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+@pytest.fixture
+def redis_app():
+    saved = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options)
+    celery_app.conf.broker_url = REDIS_URL
+    celery_app.conf.broker_transport_options = {"visibility_timeout": 3600}
+    _reset_pools(celery_app)
+    _flush()
+    # Worker threads open their own database connections; close them after each task so none is
+    # left holding the test database when pytest-django drops it.
+    saved_age = connections.settings["default"].get("CONN_MAX_AGE")
+    connections.settings["default"]["CONN_MAX_AGE"] = 0
+    yield celery_app
+    _flush()
+    connections.settings["default"]["CONN_MAX_AGE"] = saved_age
+    celery_app.conf.broker_url, celery_app.conf.broker_transport_options = saved
+    _reset_pools(celery_app)
