@@ -141,7 +141,12 @@ def test_it_resumes_rows_of_a_batch_that_was_never_recorded_but_keeps_open_batch
     cheap_job.refresh_from_db()
     # Keep the recorded batches' stamps in step with their rows.
     cheap_job.provider_batch_ids = [
-        {**e, "claimed_at": (datetime.fromisoformat(e["claimed_at"]) - timedelta(hours=2)).isoformat()}
+        {
+            **e,
+            "claimed_at": (
+                datetime.fromisoformat(e["claimed_at"]) - timedelta(hours=2)
+            ).isoformat(),
+        }
         for e in cheap_job.provider_batch_ids
     ]
     cheap_job.save(update_fields=["provider_batch_ids"])

@@ -78,12 +78,14 @@ def test_it_loses_and_duplicates_nothing_when_a_worker_is_killed(
         in_flight = Candidate.objects.filter(job=job, status=Candidate.Status.RUNNING).count()
         assert at_kill < PROMPTS, "the worker finished before it could be killed"
 
-        wait_ready(redis_app, "successor")
-        redis_app.control.add_consumer("celery", destination=[node_name("successor")], reply=True)
-        # The dead worker's claims are recognised as stale; its unacked messages are re-sent.
+        # The dead worker's claims are stale after a second (in production: after the task's hard
+        # time limit); resume sends them again, then the successor takes over the queue. Resuming
+        # after it had started would also re-send its own first claims, slow while it imports the SDK.
         settings.GENERATION_STALE_SECONDS = 1
         time.sleep(1.1)
         generation_resume(campaign=campaign, actor=admin_user)
+        wait_ready(redis_app, "successor")
+        redis_app.control.add_consumer("celery", destination=[node_name("successor")], reply=True)
         wait_for(lambda: not GenerationJob.objects.get(id=job.id).is_active)
     finally:
         stop(first)
@@ -97,7 +99,7 @@ def test_it_loses_and_duplicates_nothing_when_a_worker_is_killed(
     assert len(fake_server.served) == PROMPTS  # every prompt was answered
     repeated_calls = sum(fake_server.served.values()) - PROMPTS
     # Only calls cut off by the kill may have been paid twice.
-    assert repeated_calls <= max(in_flight, CONCURRENCY)
+    assert repeated_calls <= in_flight
     print(
         f"kill -9 after {at_kill}/{PROMPTS}: {in_flight} in flight, 0 lost, "
         f"0 duplicated rows, {repeated_calls} repeated provider calls"
