@@ -19,8 +19,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import binomtest
-from sklearn.metrics import cohen_kappa_score
 
 INCONSISTENT = "inconsistent"
 DECISIVE = ("a", "b")
@@ -76,6 +74,8 @@ def rate(k: int, n: int) -> Rate:
     """A proportion with its Wilson 95 % interval."""
     if n == 0:
         return Rate(0, 0)
+    from scipy.stats import binomtest  # heavy imports stay off web and worker start-up
+
     ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
     return Rate(k, n, float(ci.low), float(ci.high))
 
@@ -140,6 +140,8 @@ def kappa(
     if n < 2 or len(set(y_judge) | set(y_human)) < 2:
         # κ is undefined when both sides use one and the same label (expected agreement is 1).
         return KappaResult(None, None, None, n, agreement)
+    from sklearn.metrics import cohen_kappa_score  # imported on use: keeps start-up fast
+
     point = float(cohen_kappa_score(y_judge, y_human))
     low, high = _bootstrap_ci(y_judge, y_human, n_boot=n_boot, seed=seed)
     return KappaResult(point, low, high, n, agreement)
