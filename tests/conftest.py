@@ -8,6 +8,8 @@ from django.test import Client
 from annotate.models import User
 from tests import factories
 
+pytest_plugins = ["tests.celery_broker"]
+
 
 @pytest.fixture
 def campaign(db):

@@ -20,13 +20,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from annotate.models import Campaign, Candidate, Export, GenerationJob, Judgment, Pair, User
-from project.celery import app as celery_app
 from tests import factories
 from tests.fakes.provider_server import FakeProviderServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-BROKER = "redis://127.0.0.1:6379/5"
 PROMPTS = [
     {"id": "p1", "prompt": "What is a **closure** in Python?"},
     {"id": "p2", "messages": [{"role": "user", "content": "Name three prime numbers."}]},
@@ -39,14 +37,9 @@ PROMPTS = [
 
 
 @pytest.fixture
-def worker(settings, monkeypatch):
+def worker(redis_app):
     """A real Celery worker thread on Redis; it sees the test database (data must be committed)."""
-    import redis
-
-    redis.Redis.from_url(BROKER).flushdb()
-    monkeypatch.setitem(celery_app.conf, "broker_url", BROKER)
-    monkeypatch.setitem(celery_app.conf, "broker_transport_options", {"visibility_timeout": 60})
-    with start_worker(celery_app, perform_ping_check=False, pool="solo", shutdown_timeout=10):
+    with start_worker(redis_app, perform_ping_check=False, pool="solo", shutdown_timeout=10):
         yield
 
 

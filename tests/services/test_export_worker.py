@@ -15,41 +15,14 @@ from rest_framework.test import APIClient
 from annotate import selectors
 from annotate.models import Export
 from annotate.services import exports as export_service
-from project.celery import app as celery_app
 from tests.exports.builders import campaign_with_votes
-
-BROKER = "redis://127.0.0.1:6379/2"  # the datasets & analytics area's own Redis database
-
-
-def _reset_pools(app) -> None:
-    from kombu import pools
-
-    pools.reset()
-    app._pool = None
-    if "amqp" in app.__dict__:
-        app.amqp._producer_pool = None
 
 
 @pytest.fixture
-def redis_worker(settings, tmp_path):
-    import redis
-
+def redis_worker(redis_app, settings, tmp_path):
     settings.EXPORT_ROOT = tmp_path / "exports"
-    saved = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options)
-    celery_app.conf.broker_url = BROKER
-    celery_app.conf.broker_transport_options = {"visibility_timeout": 3600}
-    _reset_pools(celery_app)
-    redis.Redis.from_url(BROKER).flushdb()
-    saved_age = connections.settings[DEFAULT_DB_ALIAS].get("CONN_MAX_AGE")
-    connections.settings[DEFAULT_DB_ALIAS]["CONN_MAX_AGE"] = 0  # worker threads close theirs
-    try:
-        with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            yield
-    finally:
-        redis.Redis.from_url(BROKER).flushdb()
-        connections.settings[DEFAULT_DB_ALIAS]["CONN_MAX_AGE"] = saved_age
-        celery_app.conf.broker_url, celery_app.conf.broker_transport_options = saved
-        _reset_pools(celery_app)
+    with start_worker(redis_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        yield
 
 
 @pytest.mark.slow

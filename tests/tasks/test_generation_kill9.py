@@ -12,9 +12,9 @@ from django.db import connection
 from annotate.models import Campaign, Candidate, GenerationJob, Generator
 from annotate.services.generation import generation_resume, generation_start
 from tests import factories
+from tests.celery_broker import REDIS_URL
 from tests.fakes.fixtures import fake_server_fixture  # noqa: F401
 from tests.fakes.worker import kill_hard, node_name, start_worker_process, stop, wait_ready
-from tests.tasks.conftest import REDIS_URL
 
 PROMPTS = 60
 CONCURRENCY = 4

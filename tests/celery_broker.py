@@ -1,4 +1,5 @@
-"""A real broker for task tests: the project's Celery app pointed at a Redis database of its own."""
+"""A real broker for tests that run real workers: the project's Celery app pointed at a Redis
+database of its own (TEST_REDIS_URL). Registered as a plugin in tests/conftest.py."""
 
 from __future__ import annotations
 
