@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from annotate.models import Campaign, Generator, User
+from annotate.services.campaigns import CAMPAIGN_FIELDS
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
@@ -20,27 +21,7 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = [
-            "title",
-            "guidelines",
-            "scale",
-            "allow_both_bad",
-            "aspects",
-            "rationale",
-            "rationale_min_length",
-            "allow_rewrite",
-            "min_read_ms_per_1k_chars",
-            "overlap",
-            "lease_seconds",
-            "ordering",
-            "pairing",
-            "max_pairs_per_prompt",
-            "self_id_policy",
-            "gold_rate",
-            "gold_min_accuracy",
-            "gold_min_answered",
-            "judge_mode",
-        ]
+        fields = list(CAMPAIGN_FIELDS)  # one list of admin-settable fields, owned by the service
         widgets = {"guidelines": forms.Textarea(attrs={"rows": 8})}
         help_texts = {"max_pairs_per_prompt": "0 means no cap."}
         labels = {
