@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from the project, not a CDN
     "annotate",
 ]
 
@@ -170,6 +171,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "annotate API",
     "DESCRIPTION": "Preference-data campaigns: prompts, generation, votes and exports.",
     "VERSION": "0.1.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Celery ---------------------------------------------------------------------------------

@@ -212,3 +212,11 @@ def test_it_publishes_an_openapi_schema_without_warnings(researcher_client, tmp_
         "/api/campaigns/{slug}/status/",
     ):
         assert path in schema["paths"]
+
+
+def test_it_serves_the_api_docs_without_a_cdn(researcher_client):
+    response = researcher_client.get("/api/docs/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in page
+    assert "cdn." not in page and "jsdelivr" not in page and "unpkg" not in page
