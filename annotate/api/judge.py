@@ -32,8 +32,8 @@ def _refused(exc: Exception) -> Response:
 
 
 def _config_payload(campaign: Campaign) -> dict:
-    config = judge_config_get(campaign=campaign)
-    rubric = rubric_current(campaign=campaign)
+    config = judge_config_get(campaign=campaign, create=False)
+    rubric = rubric_current(campaign=campaign, create=False)
     return {
         "judge_mode": campaign.judge_mode,
         "provider": config.provider,

@@ -29,9 +29,10 @@ class JudgeRefused(Exception):
 # --- configuration and rubric -----------------------------------------------------------------
 
 
-def judge_config_get(*, campaign: Campaign) -> JudgeConfig:
+def judge_config_get(*, campaign: Campaign, create: bool = True) -> JudgeConfig:
     """The campaign's judge settings, created on first use: Claude when a key is set, else the
-    offline demo judge (so the demo shows the feature with no network)."""
+    offline demo judge (so the demo shows the feature with no network). Readers (pages, the API's
+    GET) pass ``create=False`` and get the unsaved defaults, so looking never writes."""
     config = JudgeConfig.objects.filter(campaign=campaign).first()
     if config is not None:
         return config
@@ -42,12 +43,15 @@ def judge_config_get(*, campaign: Campaign) -> JudgeConfig:
         }
     else:
         defaults = {"provider": Generator.Provider.DEMO, "model": "demo-judge"}
+    if not create:
+        return JudgeConfig(campaign=campaign, **defaults)
     config, _ = JudgeConfig.objects.get_or_create(campaign=campaign, defaults=defaults)
     return config
 
 
-def rubric_current(*, campaign: Campaign) -> JudgeRubric:
-    """The latest rubric version; version 1 is built from the guidelines and aspects."""
+def rubric_current(*, campaign: Campaign, create: bool = True) -> JudgeRubric:
+    """The latest rubric version; version 1 is built from the guidelines and aspects (unsaved when
+    ``create=False``, for readers)."""
     rubric = JudgeRubric.objects.filter(campaign=campaign).order_by("-version").first()
     if rubric is not None:
         return rubric
@@ -57,6 +61,8 @@ def rubric_current(*, campaign: Campaign) -> JudgeRubric:
         scale=campaign.scale,
         allow_both_bad=campaign.allow_both_bad,
     )
+    if not create:
+        return JudgeRubric(campaign=campaign, version=1, text=text)
     rubric, _ = JudgeRubric.objects.get_or_create(
         campaign=campaign, version=1, defaults={"text": text}
     )
@@ -68,6 +74,9 @@ def rubric_save(*, campaign: Campaign, text: str, actor: User | None) -> JudgeRu
     text = text.replace("\r\n", "\n").strip() + "\n"
     if len(text.strip()) < 20:
         raise JudgeRefused("The rubric is too short to judge with (at least 20 characters).")
+    # Version 1 is always the rubric built from the guidelines (pages show it without saving it);
+    # the first edit is stored as version 2, so the history says what the admin changed.
+    rubric_current(campaign=campaign)
     with transaction.atomic():
         current = (
             JudgeRubric.objects.select_for_update()

@@ -71,8 +71,8 @@ def _page_context(
     request: HttpRequest, campaign: Campaign, form: JudgeSettingsForm | None = None
 ) -> dict:
     configured = JudgeConfig.objects.filter(campaign=campaign).exists()
-    config = judge_config_get(campaign=campaign)
-    rubric = rubric_current(campaign=campaign)
+    config = judge_config_get(campaign=campaign, create=False)
+    rubric = rubric_current(campaign=campaign, create=False)
     if form is None:
         # Configuring a judge for the first time proposes "reveal after the vote" (the default).
         mode = campaign.judge_mode

@@ -154,3 +154,14 @@ def test_the_seed_recipe_ranks_and_builds_best_vs_worst_pairs(
     # The ranking's verdicts now belong to those pairs: raters get the reveal, analytics count them.
     for pair in campaign.pairs.all():
         assert JudgeVerdict.objects.get(pair=pair).candidate_a_id == pair.candidate_a_id
+
+
+def test_it_writes_nothing_when_the_judge_page_or_its_api_is_only_read(
+    admin_client, researcher_client, campaign
+):
+    from annotate.models import JudgeConfig, JudgeRubric
+
+    assert admin_client.get(f"/campaigns/{campaign.slug}/judge/").status_code == 200
+    assert researcher_client.get(f"/campaigns/{campaign.slug}/judge/").status_code == 200
+    assert JudgeConfig.objects.count() == 0
+    assert JudgeRubric.objects.count() == 0
