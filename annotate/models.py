@@ -141,6 +141,9 @@ class Enrollment(models.Model):
             models.UniqueConstraint(fields=["campaign", "rater"], name="enrollment_unique"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.rater} in {self.campaign}"
+
 
 class Prompt(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="prompts")
@@ -238,6 +241,9 @@ class GenerationJob(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"generation job {self.pk} ({self.status})"
+
     @property
     def is_active(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
@@ -329,6 +335,9 @@ class Pair(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"pair {self.pk} ({self.candidate_a_id} vs {self.candidate_b_id})"
+
     @property
     def is_gold(self) -> bool:
         return bool(self.gold_answer)
@@ -367,6 +376,9 @@ class Assignment(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["status", "expires_at"], name="assignment_lease_idx")]
+
+    def __str__(self) -> str:
+        return f"assignment {self.pk} of pair {self.pair_id} ({self.status})"
 
 
 class Judgment(models.Model):
@@ -426,6 +438,9 @@ class Judgment(models.Model):
         ]
         indexes = [models.Index(fields=["campaign", "created_at"], name="judgment_campaign_time")]
 
+    def __str__(self) -> str:
+        return f"judgment {self.pk} on pair {self.pair_id}: {self.choice}"
+
 
 class PairFlag(models.Model):
     class Reason(models.TextChoices):
@@ -439,6 +454,9 @@ class PairFlag(models.Model):
     reason = models.CharField(max_length=16, choices=Reason)
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.reason} flag on pair {self.pair_id}"
 
 
 # --- AI judge (annotate/judge/, services/judging.py). The mode itself is Campaign.judge_mode. ---
@@ -535,6 +553,9 @@ class JudgeJob(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"judge job {self.pk} ({self.status})"
+
 
 class JudgeVerdict(models.Model):
     """The judge's answer on two candidates of one prompt, asked in both presentation orders.
@@ -598,6 +619,9 @@ class JudgeVerdict(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["campaign", "status"], name="judgeverdict_status")]
+
+    def __str__(self) -> str:
+        return f"verdict {self.pk} ({self.status})"
 
     @property
     def is_consistent_verdict(self) -> bool:
@@ -665,3 +689,6 @@ class Export(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} ({self.format}, {self.status})"
