@@ -4,6 +4,8 @@ database of its own (TEST_REDIS_URL). Registered as a plugin in tests/conftest.p
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 
 import pytest
 from django.db import connections
@@ -11,6 +13,18 @@ from django.db import connections
 from project.celery import app as celery_app
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+
+
+def wait_for(
+    predicate: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.1
+) -> None:
+    """Poll until a worker has done something the test can see in the database."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _reset_pools(app) -> None:

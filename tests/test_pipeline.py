@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
 import zipfile
 
 import pytest
@@ -21,6 +20,7 @@ from django.test import Client
 
 from annotate.models import Campaign, Candidate, Export, GenerationJob, Judgment, Pair, User
 from tests import factories
+from tests.celery_broker import wait_for
 from tests.fakes.provider_server import FakeProviderServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -56,15 +56,6 @@ def _client(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-def _wait_for(condition, *, timeout: float = 60.0, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_it_runs_import_generate_rate_export_end_to_end(worker, anthropic, tmp_path, monkeypatch):
@@ -124,8 +115,9 @@ def test_it_runs_import_generate_rate_export_end_to_end(worker, anthropic, tmp_p
 
     response = admin_client.post(f"/campaigns/{slug}/generation/start/", {"mode": "fast"})
     assert response.status_code in (200, 302)
-    _wait_for(
+    wait_for(
         lambda: GenerationJob.objects.filter(campaign=campaign, status="done").exists(),
+        timeout=60,
         what="the generation job to finish",
     )
     assert Candidate.objects.filter(prompt__campaign=campaign, status="done").count() == 6
@@ -169,8 +161,9 @@ def test_it_runs_import_generate_rate_export_end_to_end(worker, anthropic, tmp_p
     )
     assert response.status_code in (200, 302)
     export = Export.objects.get(campaign=campaign)
-    _wait_for(
+    wait_for(
         lambda: Export.objects.filter(pk=export.pk, status__in=["done", "failed"]).exists(),
+        timeout=60,
         what="the export to finish",
     )
     export.refresh_from_db()

@@ -12,21 +12,12 @@ from django.db import connection
 from annotate.models import Campaign, Candidate, GenerationJob, Generator
 from annotate.services.generation import generation_resume, generation_start
 from tests import factories
-from tests.celery_broker import REDIS_URL
+from tests.celery_broker import REDIS_URL, wait_for
 from tests.fakes.fixtures import fake_server_fixture  # noqa: F401
 from tests.fakes.worker import kill_hard, node_name, start_worker_process, stop, wait_ready
 
 PROMPTS = 60
 CONCURRENCY = 4
-
-
-def wait_for(predicate, timeout: float = 45.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def done_count(job) -> int:
@@ -72,7 +63,12 @@ def test_it_loses_and_duplicates_nothing_when_a_worker_is_killed(
     try:
         wait_ready(redis_app, "doomed")
         job = generation_start(campaign=campaign, actor=admin_user)
-        wait_for(lambda: done_count(job) >= PROMPTS // 4)
+        wait_for(
+            lambda: done_count(job) >= PROMPTS // 4,
+            timeout=45,
+            what="a quarter done",
+            interval=0.05,
+        )
         kill_hard(first)
         at_kill = done_count(job)
         in_flight = Candidate.objects.filter(job=job, status=Candidate.Status.RUNNING).count()
@@ -86,7 +82,12 @@ def test_it_loses_and_duplicates_nothing_when_a_worker_is_killed(
         generation_resume(campaign=campaign, actor=admin_user)
         wait_ready(redis_app, "successor")
         redis_app.control.add_consumer("celery", destination=[node_name("successor")], reply=True)
-        wait_for(lambda: not GenerationJob.objects.get(id=job.id).is_active)
+        wait_for(
+            lambda: not GenerationJob.objects.get(id=job.id).is_active,
+            timeout=45,
+            what="the job to end",
+            interval=0.05,
+        )
     finally:
         stop(first)
         stop(second)

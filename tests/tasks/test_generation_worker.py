@@ -4,24 +4,14 @@ done exactly once."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from celery.contrib.testing.worker import start_worker
 
 from annotate.models import Campaign, Candidate, GenerationJob, Generator
 from annotate.services.generation import generation_start
 from tests import factories
+from tests.celery_broker import wait_for
 from tests.fakes.fixtures import anthropic_fake_fixture, fake_server_fixture  # noqa: F401
-
-
-def wait_for(predicate, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for the workers")
 
 
 @pytest.mark.slow
@@ -44,7 +34,11 @@ def test_it_generates_a_campaign_with_a_real_worker_on_redis(
 
     with start_worker(redis_app, pool="threads", concurrency=4, perform_ping_check=False):
         job = generation_start(campaign=campaign, actor=admin_user)
-        wait_for(lambda: not GenerationJob.objects.get(id=job.id).is_active)
+        wait_for(
+            lambda: not GenerationJob.objects.get(id=job.id).is_active,
+            timeout=60,
+            what="the workers",
+        )
 
     job.refresh_from_db()
     assert job.status == GenerationJob.Status.DONE
@@ -76,7 +70,11 @@ def test_it_runs_a_cheap_job_through_message_batches_with_a_real_worker(
 
     with start_worker(redis_app, pool="threads", concurrency=2, perform_ping_check=False):
         job = generation_start(campaign=campaign, actor=admin_user, mode=GenerationJob.Mode.CHEAP)
-        wait_for(lambda: not GenerationJob.objects.get(id=job.id).is_active)
+        wait_for(
+            lambda: not GenerationJob.objects.get(id=job.id).is_active,
+            timeout=60,
+            what="the workers",
+        )
 
     job.refresh_from_db()
     assert job.status == GenerationJob.Status.DONE

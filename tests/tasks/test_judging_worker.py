@@ -3,24 +3,14 @@ server: fast mode with a provider fault and a malformed answer, and cheap mode t
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from celery.contrib.testing.worker import start_worker
 from kombu import pools as kombu_pools
 
 from annotate.models import JudgeJob, JudgeVerdict
 from annotate.services.judging import judge_pairs_start
+from tests.celery_broker import wait_for
 from tests.fakes.judge_fixtures import judge_config, judge_fake_fixture, make_pair  # noqa: F401
-
-
-def wait_for(predicate, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for the worker")
 
 
 @pytest.mark.slow
@@ -42,7 +32,11 @@ def test_a_real_worker_judges_every_pair_exactly_once(
 
     with start_worker(redis_app, pool="threads", concurrency=2, perform_ping_check=False):
         job = judge_pairs_start(campaign=campaign, actor=admin_user)
-        wait_for(lambda: JudgeJob.objects.get(id=job.id).status in ("done", "failed"))
+        wait_for(
+            lambda: JudgeJob.objects.get(id=job.id).status in ("done", "failed"),
+            timeout=90,
+            what="the worker",
+        )
 
     job.refresh_from_db()
     assert job.status == "done" and job.total == 5
