@@ -34,6 +34,7 @@ from annotate.views.rate_support import (
     diff_html,
     my_history,
     my_progress,
+    my_vote_count,
     parse_vote,
     with_csp,
 )
@@ -65,9 +66,7 @@ def _workbench_context(
         ],
         "grades": GRADES,
         "flag_reasons": PairFlag.Reason.choices,
-        "my_votes": Judgment.objects.filter(
-            campaign=campaign, rater=request.user, revises__isnull=True
-        ).count(),
+        "my_votes": my_vote_count(campaign=campaign, rater=request.user),
     }
     if assignment is not None:
         pair = assignment.pair
@@ -76,8 +75,7 @@ def _workbench_context(
             if assignment.left_is_a
             else (pair.candidate_b, pair.candidate_a)
         )
-        chars = len(left.text) + len(right.text)
-        needed_ms = required_read_ms(campaign=campaign, chars=chars)
+        needed_ms = required_read_ms(campaign=campaign, chars=assignment.read_chars)
         # The server measures time on task from when the lease was served; so does the lock.
         elapsed = int((timezone.now() - assignment.created_at).total_seconds() * 1000)
         if campaign.judge_mode == Campaign.JudgeMode.BEFORE_VOTE:

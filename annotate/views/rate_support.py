@@ -7,6 +7,7 @@ import html
 import re
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import Count, Sum
 from django.http import HttpResponse, QueryDict
 
@@ -143,10 +144,22 @@ def my_history(*, campaign: Campaign, rater: User, limit: int = 100) -> list[dic
     ]
 
 
+def my_vote_count(*, campaign: Campaign, rater: User) -> int:
+    """The rater's own votes in the campaign (revisions after a judge reveal not counted).
+
+    Raw SQL: this runs on every vote, and the ORM's compile cost more than the count itself.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM annotate_judgment WHERE campaign_id = %s AND rater_id = %s "
+            "AND source = %s AND revises_id IS NULL",
+            [campaign.pk, rater.pk, Judgment.Source.HUMAN],
+        )
+        return cursor.fetchone()[0]
+
+
 def my_progress(*, campaign: Campaign, rater: User) -> dict:
-    mine = Judgment.objects.filter(
-        campaign=campaign, rater=rater, source=Judgment.Source.HUMAN, revises__isnull=True
-    ).count()
+    mine = my_vote_count(campaign=campaign, rater=rater)
     totals = Pair.objects.filter(campaign=campaign).aggregate(
         done=Sum("completed"), wanted=Sum("needed"), pairs=Count("id")
     )
