@@ -11,7 +11,6 @@ from django.http import Http404
 
 from annotate.models import Campaign, User
 
-
 # Named columns, not c.*: a prepared statement must not change its result type under a migration.
 _CAMPAIGN_COLUMNS = ", ".join(f"c.{f.column}" for f in Campaign._meta.concrete_fields)
 
@@ -51,7 +50,10 @@ def campaign_for_researcher(user: User, slug: str) -> Campaign:
 def campaign_for_admin(user: User, slug: str) -> Campaign:
     """Changing a campaign: admins only."""
     if not user.is_campaign_admin:
-        if user.is_researcher or Campaign.objects.filter(slug=slug, enrollments__rater=user).exists():
+        if (
+            user.is_researcher
+            or Campaign.objects.filter(slug=slug, enrollments__rater=user).exists()
+        ):
             raise PermissionDenied("Admins only")
         raise Http404("No such campaign")
     try:

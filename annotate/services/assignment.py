@@ -45,7 +45,14 @@ _LEASE_SQL = """
     JOIN annotate_candidate cb ON cb.id = p.candidate_b_id
 """
 _LEASE_FIELDS = (
-    "id", "campaign_id", "pair_id", "rater_id", "status", "left_is_a", "created_at", "expires_at"
+    "id",
+    "campaign_id",
+    "pair_id",
+    "rater_id",
+    "status",
+    "left_is_a",
+    "created_at",
+    "expires_at",
 )
 
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from annotate.access import campaign_for_rater
-from annotate.models import Assignment, Campaign, Judgment, PairFlag
+from annotate.models import Assignment, Campaign, PairFlag
 from annotate.services.assignment import (
     AssignmentError,
     assignment_next,
