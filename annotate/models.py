@@ -134,6 +134,9 @@ class Enrollment(models.Model):
     )
     paused = models.BooleanField(default=False)
     paused_reason = models.CharField(max_length=300, blank=True)
+    # The rater's first votes in this campaign, kept in step by the vote itself (same transaction),
+    # so the rating page shows "You have rated N pairs" without counting every vote on each request.
+    votes = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

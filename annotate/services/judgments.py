@@ -240,6 +240,15 @@ def _record(
     )
 
 
+_INSERT_VOTE_SQL = """
+    INSERT INTO annotate_judgment (campaign_id, pair_id, assignment_id, rater_id, source, choice,
+        strength, aspects, rationale, rewrite, left_is_a, time_on_task_ms, judge_shown,
+        idempotency_key, created_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+    RETURNING id
+"""
+
+
 def _insert_vote(
     *,
     row: tuple,
@@ -255,14 +264,21 @@ def _insert_vote(
     judge_shown: bool,
     now: datetime,
 ) -> Judgment:
-    """Second half of the vote, inside the caller's transaction, after the lease guard matched."""
+    """Second half of the vote, inside the caller's transaction, after the lease guard matched.
+
+    Raw statements: the vote, the pair's counter and the rater's counter. On the hot path the ORM's
+    INSERT compiled slower than the three statements ran. The returned Judgment carries
+    ``rater_votes``, the rater's vote count after this vote.
+    """
     pair_id, left_is_a, served_at = row
     time_on_task = max(0, int((now - _aware(served_at)).total_seconds() * 1000))
-    judgment = Judgment.objects.create(
-        campaign=campaign,
+    ops = connection.ops
+    values = dict(
+        campaign_id=campaign.pk,
         pair_id=pair_id,
         assignment_id=assignment_id,
-        rater=rater,
+        rater_id=rater.pk,
+        source=Judgment.Source.HUMAN,
         choice=choice,
         strength=strength,
         aspects=aspects,
@@ -270,17 +286,34 @@ def _insert_vote(
         rewrite=rewrite,
         left_is_a=bool(left_is_a),
         time_on_task_ms=time_on_task,
-        idempotency_key=key,
         judge_shown=judge_shown,
+        idempotency_key=key,
         created_at=now,
     )
+    adapted = {
+        **values,
+        "aspects": ops.adapt_json_value(aspects, None),
+        "created_at": ops.adapt_datetimefield_value(now),
+    }
     with connection.cursor() as cursor:
+        cursor.execute(_INSERT_VOTE_SQL, list(adapted.values()))
+        (judgment_id,) = cursor.fetchone()
         cursor.execute(
             "UPDATE annotate_pair SET completed = completed + 1 WHERE id = %s "
             "RETURNING gold_answer",
             [pair_id],
         )
         (gold_answer,) = cursor.fetchone()
+        cursor.execute(
+            "UPDATE annotate_enrollment SET votes = votes + 1 "
+            "WHERE campaign_id = %s AND rater_id = %s RETURNING votes",
+            [campaign.pk, rater.pk],
+        )
+        counted = cursor.fetchone()
+    judgment = Judgment(id=judgment_id, **values)
+    judgment._state.adding = False
+    judgment._state.db = connection.alias
+    judgment.rater_votes = counted[0] if counted else None
     if gold_answer:
         judgment_gold_check(campaign=campaign, rater=rater)
     return judgment

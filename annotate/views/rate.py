@@ -50,6 +50,7 @@ def _workbench_context(
     error: str = "",
     notice: str = "",
     kept: dict | None = None,
+    my_votes: int | None = None,
 ) -> dict:
     ctx: dict = {
         "campaign": campaign,
@@ -66,7 +67,11 @@ def _workbench_context(
         ],
         "grades": GRADES,
         "flag_reasons": PairFlag.Reason.choices,
-        "my_votes": my_vote_count(campaign=campaign, rater=request.user),
+        "my_votes": (
+            my_votes
+            if my_votes is not None
+            else my_vote_count(campaign=campaign, rater=request.user)
+        ),
     }
     if assignment is not None:
         pair = assignment.pair
@@ -171,7 +176,12 @@ def rate_vote(request: HttpRequest, slug: str) -> HttpResponse:
         return _after_action(request, campaign=campaign, error=refused.messages[0], kept=vote.kept)
     if not request.htmx:
         return redirect("annotate:rate", slug=campaign.slug)
-    ctx = _workbench_context(request, campaign=campaign, assignment=nxt)
+    ctx = _workbench_context(
+        request,
+        campaign=campaign,
+        assignment=nxt,
+        my_votes=getattr(judgment, "rater_votes", None),  # None on a replayed submit
+    )
     if campaign.judge_mode == Campaign.JudgeMode.AFTER_VOTE:
         # Blind first, then reveal: the judge's verdict on the pair just rated (and keep/revise).
         from annotate.views.judge import reveal_context

@@ -145,21 +145,21 @@ def my_history(*, campaign: Campaign, rater: User, limit: int = 100) -> list[dic
 
 
 def my_vote_count(*, campaign: Campaign, rater: User) -> int:
-    """The rater's own votes in the campaign (revisions after a judge reveal not counted).
-
-    Raw SQL: this runs on every vote, and the ORM's compile cost more than the count itself.
-    """
+    """The rater's own votes in the campaign (revisions after a judge reveal not counted): the
+    enrollment's counter, which each vote keeps in step, instead of counting every vote."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT COUNT(*) FROM annotate_judgment WHERE campaign_id = %s AND rater_id = %s "
-            "AND source = %s AND revises_id IS NULL",
-            [campaign.pk, rater.pk, Judgment.Source.HUMAN],
+            "SELECT votes FROM annotate_enrollment WHERE campaign_id = %s AND rater_id = %s",
+            [campaign.pk, rater.pk],
         )
-        return cursor.fetchone()[0]
+        row = cursor.fetchone()
+    return row[0] if row else 0
 
 
 def my_progress(*, campaign: Campaign, rater: User) -> dict:
-    mine = my_vote_count(campaign=campaign, rater=rater)
+    mine = Judgment.objects.filter(
+        campaign=campaign, rater=rater, source=Judgment.Source.HUMAN, revises__isnull=True
+    ).count()
     totals = Pair.objects.filter(campaign=campaign).aggregate(
         done=Sum("completed"), wanted=Sum("needed"), pairs=Count("id")
     )

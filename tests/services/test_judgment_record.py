@@ -43,6 +43,17 @@ def test_it_stores_one_vote_when_a_submit_is_replayed(lease, rater):
     assert Pair.objects.get().completed == 1
 
 
+def test_it_keeps_the_raters_vote_count_in_step(campaign, rater):
+    factories.PairFactory.create_batch(2, campaign=campaign)
+    first = _vote(assignment_next(campaign=campaign, rater=rater), rater)
+    second = _vote(assignment_next(campaign=campaign, rater=rater), rater)
+    _vote(Assignment.objects.get(pk=second.assignment_id), rater)  # a replay counts once
+    assert (first.rater_votes, second.rater_votes) == (1, 2)
+    assert Enrollment.objects.get(campaign=campaign, rater=rater).votes == 2
+    stored = Judgment.objects.get(pk=second.pk)  # what the raw INSERT wrote, read back
+    assert (stored.choice, stored.aspects, stored.rater_id) == ("a", {}, rater.pk)
+
+
 def test_it_refuses_a_vote_on_someone_elses_lease(lease, campaign):
     mallory = factories.UserFactory(username="mallory", role=User.Role.RATER)
     factories.EnrollmentFactory(campaign=campaign, rater=mallory)
@@ -173,3 +184,17 @@ def test_it_keeps_an_accurate_rater_going(campaign, rater):
         lease = assignment_next(campaign=campaign, rater=rater)
         judgment_record(assignment=lease, rater=rater, choice="a", idempotency_key=f"g{n}")
     assert not Enrollment.objects.get(campaign=campaign, rater=rater).paused
+
+
+def test_the_migration_counts_votes_stored_before_the_counter(campaign, rater):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("annotate.migrations.0003_enrollment_votes")
+    factories.PairFactory.create_batch(3, campaign=campaign)
+    for _ in range(2):
+        _vote(assignment_next(campaign=campaign, rater=rater), rater)
+    Enrollment.objects.update(votes=0)  # as it was before the counter existed
+    migration.count_existing_votes(apps, None)
+    assert Enrollment.objects.get(campaign=campaign, rater=rater).votes == 2
