@@ -2,13 +2,27 @@ from __future__ import annotations
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
 app = Celery("annotate")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def close_old_database_connections(sender=None, **kwargs) -> None:
+    """Around each task, what Django does around each request: drop this thread's connection only
+    if it is broken or older than CONN_MAX_AGE. (Celery's own fixup, with CELERY_DB_REUSE_MAX set in
+    settings, no longer closes it after every task.) Eager tasks run inside the caller's
+    transaction, so they are left alone, as the fixup leaves them."""
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 def ensure_broker_folders() -> None:
