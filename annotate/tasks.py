@@ -55,6 +55,15 @@ def generation_batch_cancel_task(*, job_id: int, batch_id: str) -> None:
     batch_cancel(job_id=job_id, batch_id=batch_id)
 
 
+# Sent by celery beat every GENERATION_SWEEP_SECONDS (settings.CELERY_BEAT_SCHEDULE): work whose
+# message was lost with a dead worker or an emptied broker is sent again; finished jobs are ended.
+@shared_task
+def generation_sweep_task() -> None:
+    from annotate.services.generation_sweep import generation_sweep
+
+    generation_sweep()
+
+
 # --- exports ---
 
 

@@ -25,6 +25,19 @@ def close_old_database_connections(sender=None, **kwargs) -> None:
     close_old_connections()
 
 
+@signals.worker_init.connect
+def import_task_modules(**kwargs) -> None:
+    """Import what the generation tasks import in their bodies before the worker takes work.
+
+    The web process never needs the provider SDKs, so the tasks import them on use; but a worker
+    would then pay for it on its first tasks: ``import anthropic`` alone takes about 2 s here, during
+    which every thread of a fresh worker waits on the import lock with its row claimed. (The prefork
+    pool forks after this, so its children start with the modules loaded.)"""
+    import annotate.providers.anthropic_api  # noqa: F401
+    import annotate.providers.openai_compat  # noqa: F401
+    import annotate.services.generation  # noqa: F401
+
+
 def ensure_broker_folders() -> None:
     """kombu's filesystem transport needs its folders before a worker or producer starts."""
     from django.conf import settings

@@ -204,6 +204,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 1)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
+# A generation claim older than this belongs to a dead worker and may be taken over; it must exceed
+# the longest a live task may run (the hard time limit; the thread pool enforces no time limit, so
+# there the provider timeout is what bounds a call). The periodic sweep (annotate.tasks.
+# generation_sweep_task, sent by `celery beat`) uses the same window for work whose message was lost.
+GENERATION_STALE_SECONDS = env_int("GENERATION_STALE_SECONDS", CELERY_TASK_TIME_LIMIT + 30)
+GENERATION_SWEEP_SECONDS = env_int("GENERATION_SWEEP_SECONDS", 30)
+CELERY_BEAT_SCHEDULE = {
+    "generation-sweep": {
+        "task": "annotate.tasks.generation_sweep_task",
+        "schedule": float(GENERATION_SWEEP_SECONDS),
+        # A sweep that waited longer than its period is stale; the next one is already on its way.
+        "options": {"expires": float(GENERATION_SWEEP_SECONDS)},
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery's Django fixup closes every database connection before and after each task unless this is
 # set, so each generation task opened a new PostgreSQL connection (measured in bench/generation.py:

@@ -110,7 +110,7 @@ def generation_start(
         Campaign.objects.filter(id=campaign.id, status=Campaign.Status.DRAFT).update(
             status=Campaign.Status.GENERATING
         )
-        _enqueue_job(job)
+        generation_enqueue(job=job)
     log.info("generation job %s: %s candidates (%s mode)", job.id, job.total, job.mode)
     return job
 
@@ -173,7 +173,7 @@ def generation_resume(*, campaign: Campaign, actor: User | None) -> GenerationJo
         Campaign.objects.filter(id=campaign.id, status=Campaign.Status.DRAFT).update(
             status=Campaign.Status.GENERATING
         )
-        _enqueue_job(job)
+        generation_enqueue(job=job)
         if job.mode == GenerationJob.Mode.CHEAP:
             from annotate.services.generation_batches import batches_poll_on_commit
 
@@ -182,13 +182,15 @@ def generation_resume(*, campaign: Campaign, actor: User | None) -> GenerationJo
     return job
 
 
-def _enqueue_job(job: GenerationJob) -> None:
+def generation_enqueue(*, job: GenerationJob, candidate_ids: list[int] | None = None) -> None:
     """On commit: Batches for Anthropic generators in cheap mode; one request with ``n`` samples per
     (prompt, generator) for OpenAI-compatible generators asked for several; one task per candidate
-    otherwise."""
+    otherwise. With ``candidate_ids``, only those of the job's PENDING rows (the sweep's re-sends)."""
     from annotate import tasks
 
     pending = Candidate.objects.filter(job=job, status=Candidate.Status.PENDING)
+    if candidate_ids is not None:
+        pending = pending.filter(id__in=candidate_ids)
     anthropic = Q(generator__provider=Generator.Provider.ANTHROPIC)
     batched = job.mode == GenerationJob.Mode.CHEAP and pending.filter(anthropic).exists()
     if job.mode == GenerationJob.Mode.CHEAP:

@@ -1,4 +1,5 @@
-"""Start a real `celery worker` subprocess on a given database and broker (kill -9 test, benchmark)."""
+"""Start real `celery worker` and `celery beat` subprocesses on a given database and broker (kill -9
+and broker-restart tests, benchmark)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _environment(database_url: str, broker_url: str, env: dict[str, str] | None) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": broker_url,
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "tests-only-not-secret"),
+        "LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
+
+
 def start_worker_process(
     *,
     database_url: str,
@@ -24,14 +36,7 @@ def start_worker_process(
     queues: str = "celery",
 ) -> subprocess.Popen:
     """A worker in its own session (process group), so it can be killed with everything it started."""
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": broker_url,
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "tests-only-not-secret"),
-        "LOG_LEVEL": "WARNING",
-        **(env or {}),
-    }
+    environment = _environment(database_url, broker_url, env)
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     return subprocess.Popen(
         [
@@ -54,6 +59,38 @@ def start_worker_process(
             "--without-gossip",
             "--queues",
             queues,
+        ],
+        cwd=ROOT,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def start_beat_process(
+    *,
+    database_url: str,
+    broker_url: str,
+    schedule_path: Path,
+    env: dict[str, str] | None = None,
+    log_path: Path | None = None,
+) -> subprocess.Popen:
+    """`celery beat`, which sends the periodic tasks (the generation sweep) to the broker."""
+    environment = _environment(database_url, broker_url, env)
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "project",
+            "beat",
+            "--schedule",
+            str(schedule_path),
+            "--loglevel",
+            "WARNING",
         ],
         cwd=ROOT,
         env=environment,
