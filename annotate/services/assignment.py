@@ -34,16 +34,28 @@ _CLAIM_RETRIES = 4
 
 # The rating page's lease: what the page shows and nothing more, in one statement. Everything else on
 # these model instances is deferred (loaded on access), so callers still get real model objects.
-_LEASE_SQL = """
+_LEASE_COLUMNS = """
     SELECT a.id, a.campaign_id, a.pair_id, a.rater_id, a.status, a.left_is_a, a.created_at,
            a.expires_at, p.prompt_id, p.candidate_a_id, p.candidate_b_id, pr.system, pr.rendered,
            ca.html, cb.html, LENGTH(ca.text) + LENGTH(cb.text)
-    FROM annotate_assignment a
+"""
+_LEASE_JOINS = """
     JOIN annotate_pair p ON p.id = a.pair_id
     JOIN annotate_prompt pr ON pr.id = p.prompt_id
     JOIN annotate_candidate ca ON ca.id = p.candidate_a_id
     JOIN annotate_candidate cb ON cb.id = p.candidate_b_id
 """
+_LEASE_SQL = f"{_LEASE_COLUMNS} FROM annotate_assignment a {_LEASE_JOINS}"
+_INSERT_LEASE = (
+    "INSERT INTO annotate_assignment (campaign_id, pair_id, rater_id, status, left_is_a, "
+    "skip_reason, created_at, expires_at) VALUES (%s, %s, %s, %s, %s, '', %s, %s) "
+    "ON CONFLICT DO NOTHING"
+)
+# PostgreSQL: insert the lease and read what the page shows in the same statement.
+_INSERT_LEASE_FOR_PAGE_PG = (
+    f"WITH a AS ({_INSERT_LEASE} RETURNING id, campaign_id, pair_id, rater_id, status, left_is_a, "
+    f"created_at, expires_at) {_LEASE_COLUMNS} FROM a {_LEASE_JOINS}"
+)
 _LEASE_FIELDS = (
     "id",
     "campaign_id",
@@ -88,8 +100,10 @@ def _lease_for_page(where: str, params: list) -> Assignment | None:
     with connection.cursor() as cursor:
         cursor.execute(f"{_LEASE_SQL} {where} LIMIT 1", params)
         row = cursor.fetchone()
-    if row is None:
-        return None
+    return None if row is None else _lease_from_row(row)
+
+
+def _lease_from_row(row: tuple) -> Assignment:
     db = connection.alias
     (id_, campaign_id, pair_id, rater_id, status, left_is_a, created_at, expires_at,
      prompt_id, cand_a_id, cand_b_id, system, rendered, html_a, html_b, chars) = row  # fmt: skip
@@ -159,7 +173,7 @@ def _claim(*, campaign: Campaign, rater: User, now: datetime) -> Assignment | No
         for attempt in range(_CLAIM_RETRIES):
             assignment, outcome = _claim_once(campaign=campaign, rater=rater, now=now, gold=gold)
             if outcome == "claimed":
-                return _lease_for_page("WHERE a.id = %s", [assignment.pk])
+                return assignment
             if outcome == "twin":
                 # Same rater asking twice at once (two tabs): the other request holds the lease.
                 return assignment_live(campaign=campaign, rater=rater)
@@ -181,24 +195,26 @@ def _claim_once(*, campaign: Campaign, rater: User, now: datetime, gold: bool | 
             claims_before=assigned_after - 1, left_a_count=left_a_count, overlap=campaign.overlap
         )
         ops = connection.ops
+        params = [
+            campaign.pk,
+            pair_id,
+            rater.pk,
+            Assignment.Status.ACTIVE,
+            left_is_a,
+            ops.adapt_datetimefield_value(now),
+            ops.adapt_datetimefield_value(now + timedelta(seconds=campaign.lease_seconds)),
+        ]
         with connection.cursor() as cursor:
             # ON CONFLICT DO NOTHING instead of catching IntegrityError: no savepoint needed.
-            cursor.execute(
-                "INSERT INTO annotate_assignment (campaign_id, pair_id, rater_id, status, left_is_a, "
-                "skip_reason, created_at, expires_at) VALUES (%s, %s, %s, %s, %s, '', %s, %s) "
-                "ON CONFLICT DO NOTHING RETURNING id",
-                [
-                    campaign.pk,
-                    pair_id,
-                    rater.pk,
-                    Assignment.Status.ACTIVE,
-                    left_is_a,
-                    ops.adapt_datetimefield_value(now),
-                    ops.adapt_datetimefield_value(now + timedelta(seconds=campaign.lease_seconds)),
-                ],
-            )
-            inserted = cursor.fetchone()
-            if inserted is None:
+            if connection.vendor == "postgresql":
+                cursor.execute(_INSERT_LEASE_FOR_PAGE_PG, params)
+                row = cursor.fetchone()
+                lease = None if row is None else _lease_from_row(row)
+            else:
+                cursor.execute(f"{_INSERT_LEASE} RETURNING id", params)
+                row = cursor.fetchone()
+                lease = None if row is None else _lease_for_page("WHERE a.id = %s", [row[0]])
+            if lease is None:
                 # Same rater asking twice at once (two tabs): give the slot back.
                 cursor.execute(
                     "UPDATE annotate_pair SET assigned = assigned - 1 WHERE id = %s", [pair_id]
@@ -211,7 +227,7 @@ def _claim_once(*, campaign: Campaign, rater: User, now: datetime, gold: bool | 
                     "UPDATE annotate_pair SET left_a_count = left_a_count + 1 WHERE id = %s",
                     [pair_id],
                 )
-    return Assignment(pk=inserted[0]), "claimed"
+    return lease, "claimed"
 
 
 def _order_sql(campaign: Campaign) -> str:

@@ -10,12 +10,14 @@ votes: the templates only get sanitised prompt/response HTML.
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -42,6 +44,19 @@ from annotate.views.rate_support import (
 TEMPLATE = "annotate/rate.html"
 
 
+@lru_cache(maxsize=1024)
+def _rate_urls(slug: str, script_prefix: str) -> dict[str, str]:
+    """The workbench's own URLs, reversed once per campaign (and script prefix), not on each vote."""
+    names = {
+        "rate": "annotate:rate",
+        "vote": "annotate:rate-vote",
+        "skip": "annotate:rate-skip",
+        "flag": "annotate:rate-flag",
+        "heartbeat": "annotate:rate-heartbeat",
+    }
+    return {key: reverse(name, args=[slug]) for key, name in names.items()}
+
+
 def _workbench_context(
     request: HttpRequest,
     *,
@@ -54,6 +69,7 @@ def _workbench_context(
 ) -> dict:
     ctx: dict = {
         "campaign": campaign,
+        "urls": _rate_urls(campaign.slug, get_script_prefix()),
         # Only the "no pair" state needs the enrollment (to say why); the hot path skips it.
         "enrollment": (
             rater_enrollment(campaign=campaign, rater=request.user) if assignment is None else None

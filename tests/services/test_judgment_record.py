@@ -7,8 +7,20 @@ from django.utils import timezone
 
 from annotate.models import Assignment, Campaign, Enrollment, Judgment, Pair, User
 from annotate.services.assignment import assignment_next
+from annotate.services import judgments
 from annotate.services.judgments import VoteRefused, judgment_record
 from tests import factories
+
+
+@pytest.fixture(autouse=True, params=["one statement", "step by step"])
+def vote_writer(request, monkeypatch):
+    """Every test here runs against both ways of writing a vote: PostgreSQL's single statement and
+    the step-by-step statements SQLite uses (plain SQL, so they run on PostgreSQL too)."""
+    if request.param == "step by step":
+        monkeypatch.setattr(
+            judgments, "_write_vote_one_statement", judgments._write_vote_step_by_step
+        )
+    return request.param
 
 
 @pytest.fixture
@@ -198,3 +210,26 @@ def test_the_migration_counts_votes_stored_before_the_counter(campaign, rater):
     Enrollment.objects.update(votes=0)  # as it was before the counter existed
     migration.count_existing_votes(apps, None)
     assert Enrollment.objects.get(campaign=campaign, rater=rater).votes == 2
+
+
+@pytest.mark.parametrize("left_is_a", [True, False])
+def test_it_stores_what_the_rater_saw_in_canonical_terms(campaign, rater, left_is_a):
+    campaign.aspects = ["helpful", "honest"]
+    campaign.save()
+    factories.PairFactory(campaign=campaign)
+    lease = assignment_next(campaign=campaign, rater=rater)
+    served = timezone.now() - timedelta(seconds=3)
+    Assignment.objects.filter(pk=lease.pk).update(left_is_a=left_is_a, created_at=served)
+    judgment = _vote(
+        lease,
+        rater,
+        choice="left",
+        aspects={"helpful": "left", "honest": "right"},
+        in_shown_terms=True,
+    )
+    stored = Judgment.objects.get(pk=judgment.pk)
+    a, b = ("a", "b") if left_is_a else ("b", "a")
+    assert (stored.choice, stored.aspects) == (a, {"helpful": a, "honest": b})
+    assert (judgment.choice, judgment.aspects) == (stored.choice, stored.aspects)
+    assert stored.left_is_a is left_is_a
+    assert 3000 <= stored.time_on_task_ms < 60_000
