@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -250,3 +251,21 @@ def test_it_explains_bad_input_and_keeps_the_lease(rater_client, rater, campaign
     ).content.decode()
     assert "reload the page" in bad
     assert _lease(rater).pk == lease.pk and not Judgment.objects.exists()
+
+
+def test_the_raw_campaign_lookup_loads_what_the_orm_loads(rater, campaign, admin_user):
+    from annotate.access import campaign_for_rater
+
+    campaign.aspects = ["helpful", "honest"]
+    campaign.guidelines_html = "<p>Be fair.</p>"
+    campaign.save()
+    got = campaign_for_rater(rater, campaign.slug)
+    stored = Campaign.objects.get(pk=campaign.pk)
+    for field in Campaign._meta.concrete_fields:
+        assert getattr(got, field.attname) == getattr(stored, field.attname), field.attname
+    assert campaign_for_rater(admin_user, campaign.slug).pk == campaign.pk  # admins preview
+    outsider = factories.UserFactory(username="outsider", role="rater")
+    with pytest.raises(Http404):
+        campaign_for_rater(outsider, campaign.slug)
+    with pytest.raises(Http404):
+        campaign_for_rater(rater, "no-such-campaign")
