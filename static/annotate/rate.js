@@ -146,6 +146,35 @@
     }, every);
   }
 
+  // After-vote judge mode: the reveal's keep / revise buttons, while they are on the page.
+  const pendingReveal = () => $("#judge-reveal .judge-actions");
+
+  function revealKey(key) {
+    const press = (name) => {
+      const b = $(`#judge-reveal [data-judge="${name}"]`);
+      return b ? () => b.click() : null;
+    };
+    if (key === "Enter" || key === "k") return press("keep");
+    const graded = workbench() && workbench().dataset.scale === "graded7";
+    if (graded && /^[1-7]$/.test(key)) {
+      // 1-3 = A much / clearly / slightly better, 4 = tie, 5-7 = B slightly / clearly / much.
+      const n = Number(key);
+      if (n === 4) return press("revise-tie");
+      const strength = $("#judge-reveal [data-judge-strength]");
+      if (strength) strength.value = String(n < 4 ? 4 - n : n - 4);
+      return press(n < 4 ? "revise-left" : "revise-right");
+    }
+    const revise = { 1: "left", a: "left", ArrowLeft: "left", 2: "right", b: "right", ArrowRight: "right", t: "tie", x: "both_bad" };
+    return revise[key] ? press(`revise-${revise[key]}`) : null;
+  }
+
+  // The server marks the workbench while keep / revise is open (a class set here would be undone by
+  // htmx's attribute settling); answering swaps only #judge-reveal, so the mark is cleared here.
+  function markAwaitingReveal() {
+    const wb = workbench();
+    if (wb) wb.classList.toggle("awaiting-reveal", !!pendingReveal());
+  }
+
   function init() {
     const wb = workbench();
     if (!wb) return;
@@ -180,6 +209,16 @@
       if (e.key === "Enter" || e.key === "?" || (e.key === "g" && overlay.id === "guidelines")) {
         e.preventDefault();
         overlay.hidden = true;
+      }
+      return;
+    }
+    if (pendingReveal()) {
+      // The judge's verdict on the pair just rated is waiting for keep / revise: answer it before
+      // any key can touch the next pair (a "1" here means "revise to A", not a vote on new text).
+      const action = revealKey(e.key);
+      if (action) {
+        e.preventDefault();
+        action();
       }
       return;
     }
@@ -289,6 +328,7 @@
 
   document.addEventListener("htmx:afterSwap", (e) => {
     if (e.detail.target && e.detail.target.id === "diff") return;
+    if (e.detail.target && e.detail.target.id === "judge-reveal") return markAwaitingReveal();
     init();
     window.scrollTo(0, 0);
     if (pressedAt) {

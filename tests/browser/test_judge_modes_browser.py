@@ -59,11 +59,32 @@ def test_after_vote_reveals_only_after_the_blind_vote_and_revises(
     assert "Okapi-rationale" in reveal
     page.screenshot(path=str(screenshot_dir / "judge_after_vote.png"), full_page=True)
     first = Judgment.objects.get()
-    # The judge prefers a; revise to it with one click, in the rater's own labels.
-    page.click("[data-judge=revise-left]" if first.left_is_a else "[data-judge=revise-right]")
+    # While keep / revise is open the next pair's vote bar waits, and the keys answer the reveal:
+    # the judge prefers a, so revise to it with its key in the rater's own labels (A = left).
+    assert page.locator("#workbench.awaiting-reveal").count() == 1
+    page.keyboard.press("1" if first.left_is_a else "2")
     page.wait_for_selector("text=Both votes are kept")
     revision = Judgment.objects.get(revises=first)
     assert revision.choice == "a" and revision.judge_shown
+    # That key did not pre-select a verdict on the next pair; now the keys are the next pair's.
+    assert page.locator("#workbench.awaiting-reveal").count() == 0
+    assert page.locator("#vote-form [aria-pressed=true]").count() == 0
+    page.keyboard.press("t")
+    assert page.locator("#vote-form [data-verdict=tie][aria-pressed=true]").count() == 1
+    assert Judgment.objects.count() == 2
+    assert not page.js_errors
+
+
+def test_after_vote_enter_keeps_the_vote(live_server, page, campaign, rater):
+    Campaign.objects.filter(pk=campaign.pk).update(judge_mode=Campaign.JudgeMode.AFTER_VOTE)
+    _judged_pairs(campaign)
+    _open(page, live_server, campaign, [])
+    page.keyboard.press("b")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#judge-reveal .judge-actions")
+    page.keyboard.press("Enter")  # keeps the vote; does not submit the next pair
+    page.wait_for_selector("text=Kept your vote")
+    assert Judgment.objects.count() == 1
     assert not page.js_errors
 
 
