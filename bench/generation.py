@@ -8,13 +8,17 @@ Redis ($BENCH_REDIS_URL, default redis://127.0.0.1:6379/1; the benchmark FLUSHES
 give it one nothing else uses), the fake provider server of
 tests/fakes on 127.0.0.1 answering the Anthropic Messages API after ``--latency`` seconds, with
 ``--rate-429`` of requests answered ``429`` + ``retry-after: 1`` at once, and 2 real ``celery worker``
-subprocesses (thread pool, ``--concurrency`` each). The campaign has N prompts × 2 Anthropic
-generators; every request goes through the real ``anthropic`` SDK.
+subprocesses (thread pool, ``--concurrency`` each) plus ``celery beat``, which sends the periodic
+generation sweep. The campaign has N prompts × 2 Anthropic generators; every request goes through
+the real ``anthropic`` SDK.
 
 Two runs:
   steady   both workers throughout.
-  kill     one worker is killed with SIGKILL half-way; the other carries on, and after the kill the
-           admin's "Resume" re-queues what the dead worker held (its claims are stale by then).
+  kill     one worker is killed with SIGKILL half-way; the other carries on, and the sweep sends
+           again what the dead worker held (nobody presses "Resume"). The workers run with
+           GENERATION_STALE_SECONDS=5 and a sweep every second, so that the dead worker's claims
+           are taken over within the run (production: the task time limit + 30 s, every 30 s).
+           If nothing at all moves for 30 s the bench presses "Resume" itself and counts it.
 
 Printed per run: wall time, throughput, throughput as a fraction of the ideal
 (concurrency ÷ latency, i.e. every worker thread always waiting on a successful call), lost
@@ -95,11 +99,22 @@ def _run(args, *, slug: str, kill: bool, fake, db_url: str, log: Path) -> dict:
     from annotate.models import Candidate
     from annotate.services.generation import generation_resume, generation_start
     from project.celery import app
-    from tests.fakes.worker import kill_hard, start_worker_process, stop, wait_ready
+    from tests.fakes.worker import (
+        kill_hard,
+        start_beat_process,
+        start_worker_process,
+        stop,
+        wait_ready,
+    )
 
     redis.Redis.from_url(REDIS).flushdb()
     campaign = _campaign(slug, args.prompts)
-    env = {"ANTHROPIC_API_KEY": "sk-bench", "ANTHROPIC_BASE_URL": fake.url}
+    env = {
+        "ANTHROPIC_API_KEY": "sk-bench",
+        "ANTHROPIC_BASE_URL": fake.url,
+        "GENERATION_STALE_SECONDS": "5",
+        "GENERATION_SWEEP_SECONDS": "1",
+    }
     workers = [
         start_worker_process(
             database_url=db_url,
@@ -111,6 +126,13 @@ def _run(args, *, slug: str, kill: bool, fake, db_url: str, log: Path) -> dict:
         )
         for i in (1, 2)
     ]
+    beat = start_beat_process(
+        database_url=db_url,
+        broker_url=REDIS,
+        schedule_path=log.with_name(f"bench-beat-schedule-{slug}"),
+        env=env,
+        log_path=log,
+    )
     try:
         for i in (1, 2):
             wait_ready(app, f"{slug}-{i}")
@@ -141,15 +163,12 @@ def _run(args, *, slug: str, kill: bool, fake, db_url: str, log: Path) -> dict:
             if kill and killed_at is None and done >= total // 2:
                 kill_hard(workers[1])
                 killed_at = time.monotonic() - started
-                # What the admin's "Resume stalled work" does once the dead worker's claims are stale.
-                settings.GENERATION_STALE_SECONDS = 2
-                time.sleep(2.1)
-                generation_resume(campaign=campaign, actor=None)
         elapsed = time.monotonic() - started
         cpu = sum(_cpu_seconds(w.pid) for w in workers) - cpu_before
     finally:
         for w in workers:
             stop(w)
+        stop(beat)
     candidates = Candidate.objects.filter(job=job)
     rows = candidates.count()
     done = candidates.filter(status=Candidate.Status.DONE).count()

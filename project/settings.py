@@ -214,8 +214,10 @@ CELERY_BEAT_SCHEDULE = {
     "generation-sweep": {
         "task": "annotate.tasks.generation_sweep_task",
         "schedule": float(GENERATION_SWEEP_SECONDS),
-        # A sweep that waited longer than its period is stale; the next one is already on its way.
-        "options": {"expires": float(GENERATION_SWEEP_SECONDS)},
+        # Sweeps queue behind the job's own messages (FIFO), so they must not expire after one
+        # period, or a long job would never be swept; an hour only keeps a worker-less night from
+        # piling them up.
+        "options": {"expires": 3600.0},
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")

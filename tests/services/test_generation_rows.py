@@ -1,0 +1,81 @@
+"""The hot path's plain-SQL statements keep the claim rules of the ORM versions (which SQLite still
+uses), load what the task needs in one round trip, and write only under their own claim."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from annotate.models import Campaign, Candidate, GenerationJob
+from annotate.services import generation_rows
+from annotate.services.generation import candidate_claim, generation_start
+from tests import factories
+
+
+@pytest.fixture
+def job(db, admin_user, settings):
+    settings.GENERATION_STALE_SECONDS = 60
+    campaign = factories.CampaignFactory(slug="rows", status=Campaign.Status.DRAFT)
+    factories.PromptFactory(
+        campaign=campaign, messages=[{"role": "user", "content": "Hi"}], system="Be brief."
+    )
+    factories.GeneratorFactory(
+        campaign=campaign, name="g", model="demo-concise", params={"max_tokens": 64}
+    )
+    return generation_start(campaign=campaign, actor=admin_user)
+
+
+def test_it_claims_and_loads_prompt_generator_and_job_in_one_statement(
+    job, django_assert_num_queries
+):
+    row = job.candidates.get()
+    now = timezone.now()
+    with django_assert_num_queries(1):
+        candidate = generation_rows.claim(
+            candidate_id=row.id, now=now, stale_before=now - timedelta(seconds=60)
+        )
+        # Everything the task reads next is already loaded.
+        assert candidate.prompt.messages == [{"role": "user", "content": "Hi"}]
+        assert candidate.prompt.system == "Be brief."
+        assert candidate.generator.params == {"max_tokens": 64}
+        assert candidate.job.status == GenerationJob.Status.QUEUED
+    assert (candidate.status, candidate.attempts) == (Candidate.Status.RUNNING, 1)
+    assert candidate.claimed_at == now
+    assert candidate.cost_usd == Decimal("0")
+
+
+@pytest.mark.parametrize("vendor", ["postgresql", "sqlite"])
+def test_the_claim_rules_are_the_same_on_both_paths(job, vendor, monkeypatch):
+    """``sqlite`` here runs the ORM claim (SQLite's path) on the test database."""
+    monkeypatch.setattr(connection, "vendor", vendor)
+    row = job.candidates.get()
+    first = candidate_claim(candidate_id=row.id)
+    assert first is not None and first.prompt.messages and first.generator.model
+    assert candidate_claim(candidate_id=row.id) is None  # a live claim is respected
+    Candidate.objects.filter(id=row.id).update(claimed_at=timezone.now() - timedelta(seconds=61))
+    second = candidate_claim(candidate_id=row.id)  # a dead worker's claim is taken over
+    assert second is not None and second.attempts == 2
+    job.refresh_from_db()
+    assert job.status == GenerationJob.Status.RUNNING and job.started_at
+    Candidate.objects.filter(id=row.id).update(status=Candidate.Status.DONE)
+    assert candidate_claim(candidate_id=row.id) is None
+
+
+def test_it_writes_only_under_its_own_claim(job):
+    claimed = candidate_claim(candidate_id=job.candidates.get().id)
+    values = {"status": Candidate.Status.DONE, "text": "x", "cost_usd": Decimal("0.000123")}
+    stale_token = claimed.claimed_at - timedelta(seconds=1)
+    assert not generation_rows.write_claimed(
+        candidate_id=claimed.id, token=stale_token, values=values
+    )
+    assert generation_rows.job_has_work_left(job_id=job.id)
+    assert generation_rows.write_claimed(
+        candidate_id=claimed.id, token=claimed.claimed_at, values=values
+    )
+    claimed.refresh_from_db()
+    assert (claimed.status, claimed.text, claimed.cost_usd) == ("done", "x", Decimal("0.000123"))
+    assert not generation_rows.job_has_work_left(job_id=job.id)
