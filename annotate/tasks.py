@@ -55,6 +55,13 @@ def generation_batch_cancel_task(*, job_id: int, batch_id: str) -> None:
     batch_cancel(job_id=job_id, batch_id=batch_id)
 
 
+@shared_task
+def generation_batch_recover_task(*, job_id: int) -> None:
+    from annotate.services.generation_batches import batches_recover
+
+    batches_recover(job_id=job_id)
+
+
 # Sent by celery beat every GENERATION_SWEEP_SECONDS (settings.CELERY_BEAT_SCHEDULE): work whose
 # message was lost with a dead worker or an emptied broker is sent again; finished jobs are ended.
 @shared_task

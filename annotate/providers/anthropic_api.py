@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import anthropic
@@ -175,6 +176,29 @@ class AnthropicProvider:
                 "expired": counts.expired,
             },
         )
+
+    def batch_find(self, *, size: int, created_from: datetime, exclude: set[str]) -> str | None:
+        """The id of a batch of ``size`` requests created at or after ``created_from`` (and not in
+        ``exclude``), the one created first; None if the provider has none. For a submission whose
+        answer was lost: the API lists batches newest first and says nothing of their custom_ids."""
+        found = None
+        try:
+            for batch in self.client.messages.batches.list(limit=100):
+                if batch.created_at < created_from:
+                    break
+                counts = batch.request_counts
+                total = (
+                    counts.processing
+                    + counts.succeeded
+                    + counts.errored
+                    + counts.canceled
+                    + counts.expired
+                )
+                if total == size and batch.id not in exclude:
+                    found = batch.id  # keep going: the oldest match is the likeliest
+        except anthropic.AnthropicError as exc:
+            raise _error_from_sdk(exc) from None
+        return found
 
     def batch_cancel(self, batch_id: str) -> None:
         try:

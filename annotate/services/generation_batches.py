@@ -7,12 +7,18 @@ A poll task re-schedules itself until the batch has ended, then maps every resul
 candidate by ``custom_id`` and writes it under the chunk's claim stamp (so nothing is written twice).
 Errored items with a retryable error type and expired items go back to PENDING and into a new batch,
 up to ``MAX_ATTEMPTS``; the rest fail with the API's message, visible on the job.
+
+The entry is recorded before ``batches.create`` with no id, and gets its id when the call returns.
+A worker that dies in between leaves an entry without an id and its rows RUNNING; once that is older
+than ``stale_after()``, ``batches_recover`` (asked for by the periodic sweep and by Resume) looks
+for the batch among the provider's recent ones (same size, created since the stamp) and polls it,
+or, if there is none, sends the rows to a new batch. Either way the rows are paid for once.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -26,6 +32,7 @@ from annotate.services.generation import (
     candidate_record_error,
     generation_job_finish_if_complete,
     request_for,
+    stale_after,
 )
 
 log = logging.getLogger(__name__)
@@ -94,10 +101,14 @@ def _submit_chunk(*, job: GenerationJob, generator: Generator) -> bool:
     if not claimed:
         return True  # someone else took them; look again
     requests = [BatchRequest(custom_id=str(c.id), **request_for(c)) for c in claimed]
+    # Recorded before the call, without an id: if this worker dies after the provider has accepted
+    # the batch but before its id is stored, the recovery finds that batch instead of paying again.
+    _update_entries(job.id, lambda entries: [*entries, _entry(generator, token, len(claimed))])
     try:
         provider = provider_for(generator)
         batch_id = provider.batch_submit(requests)
     except ProviderError as exc:
+        _update_entries(job.id, lambda entries: [e for e in entries if not _unsent(e, token)])
         # Submission is all-or-nothing: every claimed row shares the error (retried or failed).
         for candidate in claimed:
             candidate_record_error(candidate=candidate, token=token, error=exc)
@@ -113,25 +124,87 @@ def _submit_chunk(*, job: GenerationJob, generator: Generator) -> bool:
             return False  # the rest waits for the retry
         return True  # those rows failed; the next chunk gets its own answer
     with transaction.atomic():
-        locked = GenerationJob.objects.select_for_update().get(id=job.id)
-        locked.provider_batch_ids = [
-            *locked.provider_batch_ids,
-            {
-                "id": batch_id,
-                "generator": generator.id,
-                "claimed_at": token.isoformat(),
-                "size": len(claimed),
-            },
-        ]
-        locked.save(update_fields=["provider_batch_ids"])
+        _update_entries(
+            job.id,
+            lambda entries: [{**e, "id": batch_id} if _unsent(e, token) else e for e in entries],
+        )
         _enqueue_poll(job.id, batch_id, _poll_seconds())
     log.info("job %s: submitted batch %s with %s requests", job.id, batch_id, len(claimed))
     return True
 
 
-def _batch_entry(job: GenerationJob, batch_id: str) -> dict | None:
+def _entry(generator: Generator, token: datetime, size: int) -> dict:
+    return {"id": None, "generator": generator.id, "claimed_at": token.isoformat(), "size": size}
+
+
+def _unsent(entry, token: datetime | None = None) -> bool:
+    """An entry recorded before its submission whose batch id never came back (yet)."""
+    return (
+        isinstance(entry, dict)
+        and entry.get("id") is None
+        and (token is None or entry.get("claimed_at") == token.isoformat())
+    )
+
+
+def _update_entries(job_id: int, change) -> None:
+    with transaction.atomic():
+        locked = GenerationJob.objects.select_for_update().get(id=job_id)
+        locked.provider_batch_ids = change(list(locked.provider_batch_ids))
+        locked.save(update_fields=["provider_batch_ids"])
+
+
+def batches_recover(*, job_id: int) -> int:
+    """Settle the job's submissions whose answer was lost (their worker died between the provider's
+    reply and storing the batch id; the rows wait RUNNING under the entry's stamp). Once such an
+    entry is older than ``stale_after()``: if the provider has a batch of that size created since
+    the stamp, it is ours, so record its id and poll it; if not, the submission never arrived, so
+    its rows go back to PENDING for a new batch. Returns how many entries were settled."""
+    job = GenerationJob.objects.filter(id=job_id).first()
+    if job is None or not job.is_active:
+        return 0
+    cutoff = timezone.now() - stale_after()
+    settled = 0
+    for entry in [e for e in job.provider_batch_ids if _unsent(e)]:
+        token = datetime.fromisoformat(entry["claimed_at"])
+        if token >= cutoff:
+            continue  # its worker may still be waiting for the provider's reply
+        known = {e["id"] for e in job.provider_batch_ids if isinstance(e, dict) and e.get("id")}
+        provider = provider_for(Generator.objects.get(id=entry["generator"]))
+        # A minute of slack for the provider's clock against ours.
+        found = provider.batch_find(
+            size=entry["size"], created_from=token - timedelta(minutes=1), exclude=known
+        )
+        with transaction.atomic():
+            if found is not None:
+                _update_entries(
+                    job.id,
+                    lambda entries, f=found, t=token: [
+                        {**e, "id": f} if _unsent(e, t) else e for e in entries
+                    ],
+                )
+                _enqueue_poll(job.id, found, 0)
+                log.info("job %s: found batch %s of a lost submission", job.id, found)
+            else:
+                _update_entries(
+                    job.id,
+                    lambda entries, t=token: [e for e in entries if not _unsent(e, t)],
+                )
+                Candidate.objects.filter(
+                    job=job, status=Candidate.Status.RUNNING, claimed_at=token
+                ).update(status=Candidate.Status.PENDING, claimed_at=None)
+                from annotate import tasks
+
+                transaction.on_commit(
+                    lambda: tasks.generation_batch_submit_task.delay(job_id=job.id)
+                )
+                log.info("job %s: a lost submission never reached the provider", job.id)
+        settled += 1
+    return settled
+
+
+def _batch_entry(job: GenerationJob, batch_id: str | None) -> dict | None:
     for entry in job.provider_batch_ids:
-        if isinstance(entry, dict) and entry.get("id") == batch_id:
+        if batch_id and isinstance(entry, dict) and entry.get("id") == batch_id:
             return entry
     return None
 
@@ -227,7 +300,7 @@ def batches_cancel_on_commit(*, job: GenerationJob) -> None:
     from annotate import tasks
 
     for entry in job.provider_batch_ids:
-        if isinstance(entry, dict) and not entry.get("collected"):
+        if isinstance(entry, dict) and entry.get("id") and not entry.get("collected"):
             batch_id = entry["id"]
             transaction.on_commit(
                 lambda b=batch_id: tasks.generation_batch_cancel_task.delay(
@@ -237,10 +310,15 @@ def batches_cancel_on_commit(*, job: GenerationJob) -> None:
 
 
 def batches_poll_on_commit(*, job: GenerationJob) -> None:
-    """After a resume: poll every batch not yet collected (a poll lost with a dead worker)."""
+    """After a resume: poll every batch not yet collected (a poll lost with a dead worker), and
+    settle submissions whose batch id was never stored."""
+    from annotate import tasks
+
     for entry in job.provider_batch_ids:
-        if isinstance(entry, dict) and not entry.get("collected"):
+        if isinstance(entry, dict) and entry.get("id") and not entry.get("collected"):
             _enqueue_poll(job.id, entry["id"], 0)
+    if any(_unsent(e) for e in job.provider_batch_ids):
+        transaction.on_commit(lambda: tasks.generation_batch_recover_task.delay(job_id=job.id))
 
 
 def batch_cancel(*, job_id: int, batch_id: str) -> None:

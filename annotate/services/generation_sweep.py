@@ -15,6 +15,9 @@ every ``GENERATION_SWEEP_SECONDS``) looks at every queued or running job:
 * PENDING rows never claimed may simply be waiting their turn on a long queue, so they are sent
   again only when the whole job has been silent (nothing claimed, handed back or finished) for
   that window.
+* A Message Batch submission whose batch id never came back (its worker died around the call) is
+  settled by ``generation_batches.batches_recover``: the provider's batch is found, or the rows are
+  submitted again.
 * A job with nothing PENDING or RUNNING left is ended (its last writer may have died first).
 
 Every row sent again gets ``claimed_at = now`` as a mark, so later sweeps leave it alone for another
@@ -85,6 +88,10 @@ def _sweep_job(job_id: int) -> int:
             *dead.values_list("id", flat=True),
             *rows.filter(lost).values_list("id", flat=True),
         ]
+        if _lost_submissions(job, cutoff):
+            from annotate import tasks
+
+            transaction.on_commit(lambda: tasks.generation_batch_recover_task.delay(job_id=job_id))
         if not ids:
             return 0
         # Guarded like every other write: a row someone claimed or finished meanwhile is not touched.
@@ -104,6 +111,17 @@ def _open_batch_stamps(job: GenerationJob) -> list[datetime]:
         for entry in job.provider_batch_ids
         if isinstance(entry, dict) and not entry.get("collected")
     ]
+
+
+def _lost_submissions(job: GenerationJob, cutoff: datetime) -> bool:
+    """A batch submission recorded before its call whose id never came back within the window
+    (generation_batches.batches_recover settles it: find the batch, or submit again)."""
+    return any(
+        isinstance(entry, dict)
+        and entry.get("id") is None
+        and datetime.fromisoformat(entry["claimed_at"]) < cutoff
+        for entry in job.provider_batch_ids
+    )
 
 
 def _silent_since(job: GenerationJob) -> datetime:

@@ -1,6 +1,7 @@
 """A fake LLM provider on 127.0.0.1 that speaks the real wire protocols, so the real SDKs are tested.
 
-Anthropic: ``POST /v1/messages``, ``POST /v1/messages/batches``, ``GET /v1/messages/batches/{id}``,
+Anthropic: ``POST /v1/messages``, ``POST /v1/messages/batches``, ``GET /v1/messages/batches`` (list),
+``GET /v1/messages/batches/{id}``,
 ``GET /v1/messages/batches/{id}/results`` (JSONL), ``POST /v1/messages/batches/{id}/cancel``.
 OpenAI: ``POST /v1/chat/completions`` (with ``n``; or refusing ``n > 1`` like llama.cpp).
 
@@ -22,6 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -268,6 +270,8 @@ class FakeProviderServer:
                 with server._lock:
                     server.requests.append(("GET", self.path, {}))
                 parts = self.path.split("?")[0].strip("/").split("/")
+                if parts == ["v1", "messages", "batches"]:
+                    return self._batch_list()
                 if parts[:3] == ["v1", "messages", "batches"] and len(parts) == 4:
                     return self._batch_get(parts[3])
                 if (
@@ -373,7 +377,7 @@ class FakeProviderServer:
                 batch_id = f"msgbatch_{uuid.uuid4().hex[:20]}"
                 batch = {
                     "id": batch_id,
-                    "created_at": "2026-01-01T00:00:00Z",
+                    "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
                     "ready_at": time.monotonic() + server.batch_ready_after,
                     "results": results,
                     "canceled": False,
@@ -381,6 +385,29 @@ class FakeProviderServer:
                 with server._lock:
                     server.batches[batch_id] = batch
                 self._send(200, self._batch_json(batch))
+
+            def _batch_list(self) -> None:
+                """Newest first, ``limit`` per page, paged with ``after_id``."""
+                from urllib.parse import parse_qs, urlsplit
+
+                query = parse_qs(urlsplit(self.path).query)
+                limit = int(query.get("limit", ["20"])[0])
+                with server._lock:
+                    newest_first = list(reversed(server.batches.values()))
+                after = query.get("after_id", [None])[0]
+                if after is not None:
+                    ids = [b["id"] for b in newest_first]
+                    newest_first = newest_first[ids.index(after) + 1 :] if after in ids else []
+                page = newest_first[:limit]
+                self._send(
+                    200,
+                    {
+                        "data": [self._batch_json(b) for b in page],
+                        "has_more": len(newest_first) > limit,
+                        "first_id": page[0]["id"] if page else None,
+                        "last_id": page[-1]["id"] if page else None,
+                    },
+                )
 
             def _batch_get(self, batch_id: str) -> None:
                 batch = server.batches.get(batch_id)

@@ -9,9 +9,17 @@ import pytest
 from django.db.models import F
 from django.utils import timezone
 
+from annotate import tasks
 from annotate.models import Campaign, Candidate, GenerationJob, Generator
+from annotate.providers.anthropic_api import AnthropicProvider
 from annotate.services.generation import generation_cancel, generation_resume, generation_start
-from annotate.services.generation_batches import batch_cancel, batch_poll, batches_submit
+from annotate.services.generation_batches import (
+    batch_cancel,
+    batch_poll,
+    batches_recover,
+    batches_submit,
+)
+from annotate.services.generation_sweep import generation_sweep
 from tests import factories
 from tests.fakes.fixtures import anthropic_fake_fixture, fake_server_fixture  # noqa: F401
 
@@ -157,3 +165,113 @@ def test_it_resumes_rows_of_a_batch_that_was_never_recorded_but_keeps_open_batch
     assert orphan.status == Candidate.Status.PENDING
     assert cheap_job.candidates.filter(status=Candidate.Status.RUNNING).count() == 4
     assert len(callbacks) == 1 + 2  # one submission for the orphan, one poll per open batch
+
+
+# --- a worker that dies around batches.create (the submission's answer is lost) ---------------
+
+
+class WorkerDied(BaseException):
+    """kill -9 in the middle of a task: nothing after this point runs, nothing is rolled back."""
+
+
+def _die_around_submit(monkeypatch, *, after_the_call: bool) -> None:
+    original = AnthropicProvider.batch_submit
+
+    def submit(self, requests):
+        if after_the_call:
+            original(self, requests)  # the provider has the batch (and will charge for it)
+        raise WorkerDied
+
+    monkeypatch.setattr(AnthropicProvider, "batch_submit", submit)
+
+
+def _age_submission(job: GenerationJob, seconds: float) -> None:
+    """Move the lost submission's stamp (and its rows' claims) ``seconds`` into the past."""
+    job.refresh_from_db()
+    (entry,) = [e for e in job.provider_batch_ids if e["id"] is None]
+    token = datetime.fromisoformat(entry["claimed_at"])
+    older = token - timedelta(seconds=seconds)
+    job.candidates.filter(claimed_at=token).update(claimed_at=older)
+    job.provider_batch_ids = [
+        {**e, "claimed_at": older.isoformat()} if e is entry else e for e in job.provider_batch_ids
+    ]
+    job.save(update_fields=["provider_batch_ids"])
+
+
+def _submitted_batches(fake) -> int:
+    return sum(1 for m, p, _ in fake.requests if m == "POST" and p == "/v1/messages/batches")
+
+
+def test_a_batch_whose_id_was_lost_is_found_not_paid_for_twice(
+    cheap_job, anthropic_fake, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    settings.GENERATION_STALE_SECONDS = 60
+    with monkeypatch.context() as patch, pytest.raises(WorkerDied):
+        _die_around_submit(patch, after_the_call=True)
+        batches_submit(job_id=cheap_job.id)
+    cheap_job.refresh_from_db()
+    assert [e["id"] for e in cheap_job.provider_batch_ids] == [None]  # recorded before the call
+    assert cheap_job.candidates.filter(status=Candidate.Status.RUNNING).count() == 3
+
+    # Within the window nothing is decided: the worker might still be waiting for the reply.
+    assert batches_recover(job_id=cheap_job.id) == 0
+    _age_submission(cheap_job, 120)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert batches_recover(job_id=cheap_job.id) == 1
+    cheap_job.refresh_from_db()
+    (entry,) = cheap_job.provider_batch_ids
+    assert entry["id"] == next(iter(anthropic_fake.batches))  # the batch the provider accepted
+    assert len(callbacks) == 1  # its poll
+    _poll_all(cheap_job)
+    batches_submit(job_id=cheap_job.id)  # the chunk the dead worker never reached
+    _poll_all(cheap_job)
+
+    cheap_job.refresh_from_db()
+    assert cheap_job.status == GenerationJob.Status.DONE
+    assert _submitted_batches(anthropic_fake) == 2  # 3 + 1, nothing submitted twice
+    assert sorted(anthropic_fake.served.values()) == [1, 1, 1, 1]
+
+
+def test_a_submission_that_never_reached_the_provider_is_submitted_again(
+    cheap_job, anthropic_fake, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    settings.GENERATION_STALE_SECONDS = 60
+    with monkeypatch.context() as patch, pytest.raises(WorkerDied):
+        _die_around_submit(patch, after_the_call=False)
+        batches_submit(job_id=cheap_job.id)
+    _age_submission(cheap_job, 120)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert batches_recover(job_id=cheap_job.id) == 1
+    cheap_job.refresh_from_db()
+    assert cheap_job.provider_batch_ids == []
+    assert set(cheap_job.candidates.values_list("status", flat=True)) == {Candidate.Status.PENDING}
+    assert len(callbacks) == 1  # a new submission
+    batches_submit(job_id=cheap_job.id)
+    _poll_all(cheap_job)
+    cheap_job.refresh_from_db()
+    assert cheap_job.status == GenerationJob.Status.DONE
+    assert sorted(anthropic_fake.served.values()) == [1, 1, 1, 1]
+
+
+def test_the_sweep_and_resume_leave_a_lost_submission_to_the_recovery(
+    cheap_job, anthropic_fake, admin_user, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    settings.GENERATION_STALE_SECONDS = 60
+    with monkeypatch.context() as patch, pytest.raises(WorkerDied):
+        _die_around_submit(patch, after_the_call=True)
+        batches_submit(job_id=cheap_job.id)
+    _age_submission(cheap_job, 120)
+    sent = []
+    monkeypatch.setattr(
+        tasks.generation_batch_recover_task, "delay", lambda job_id: sent.append(job_id)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        generation_sweep()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        generation_resume(campaign=cheap_job.campaign, actor=admin_user)
+    for callback in callbacks:
+        if callback.__qualname__.startswith("batches_poll_on_commit"):
+            callback()
+    # Neither put the rows of the lost submission back into a new batch; both asked for recovery.
+    assert cheap_job.candidates.filter(status=Candidate.Status.RUNNING).count() == 3
+    assert sent == [cheap_job.id, cheap_job.id]
