@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from annotate.models import Assignment, Campaign, Enrollment, Judgment, Pair, User
-from annotate.services.assignment import assignment_next
 from annotate.services import judgments
+from annotate.services.assignment import assignment_next
 from annotate.services.judgments import VoteRefused, judgment_record
 from tests import factories
 
