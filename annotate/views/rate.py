@@ -42,6 +42,7 @@ from annotate.views.rate_support import (
 )
 
 TEMPLATE = "annotate/rate.html"
+_NOTHING_KEPT = {"verdict": "", "rationale": "", "rewrite": "", "aspects": {}}
 
 
 @lru_cache(maxsize=1024)
@@ -77,11 +78,14 @@ def _workbench_context(
         "assignment": assignment,
         "error": error,
         "notice": notice,
-        "kept": kept or {},
+        # Every key present: a missing one makes the template engine take its slow failure path.
+        "kept": {**_NOTHING_KEPT, **(kept or {})},
         "aspect_rows": [
             (name, (kept or {}).get("aspects", {}).get(name, "")) for name in campaign.aspects or []
         ],
         "grades": GRADES,
+        "reveal": None,
+        "suggestion": None,
         "flag_reasons": PairFlag.Reason.choices,
         "my_votes": (
             my_votes
