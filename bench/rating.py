@@ -11,6 +11,11 @@ run: votes/s, p50/p95/p99, a no-op Django view under the same load as the floor,
 the SQLite figures, the machine's background CPU, and double assignments counted from the database,
 plus a deliberately naive claim (SKIP LOCKED guarded only by NOT EXISTS) as a control that the count
 can fail.
+
+The server is gunicorn with the repository's gunicorn.conf.py (``--workers`` overrides the count).
+Paced raters think 220 ms ± 50 % (uniform) and start staggered, as independent people do;
+``--think-jitter 0`` puts all 32 in lockstep (the same fixed pause after a common start), which
+turns the paced run into a burst of 32 requests every cycle.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import re
 import socket
 import subprocess
@@ -263,23 +269,23 @@ def cmd_naive(slug: str, threads: str) -> None:
 
 # --- the server ---------------------------------------------------------------------------------
 class Server:
-    def __init__(self, db_url: str, data_dir: Path, workers: int):
+    """gunicorn as deployed: the repository's gunicorn.conf.py (read from the working directory),
+    with ``workers`` overriding its count when given."""
+
+    def __init__(self, db_url: str, data_dir: Path, workers: int | None):
         self.port = free_port()
         env = child_env(db_url, data_dir)
         env["ALLOWED_HOSTS"] = "127.0.0.1,localhost"
+        count = ["--workers", str(workers)] if workers else []
         self.proc = subprocess.Popen(
             [
                 str(ROOT / ".venv" / "bin" / "gunicorn"),
                 "project.wsgi:application",
-                "--workers",
-                str(workers),
+                *count,
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--log-level",
                 "warning",
-                "--backlog",
-                "512",
-                "--preload",  # import Django once in the master, before forking
             ],
             cwd=ROOT,
             env=env,
@@ -304,11 +310,17 @@ class Server:
             self.proc.kill()
 
 
-# --- one rater: a browser-like session over a keep-alive-capable connection ----------------------
+# --- one rater: a browser-like session (cookies, CSRF header) over plain sockets ---------------------
+SET_COOKIE_RE = re.compile(rb"^set-cookie:\s*([^=\s]+)=([^;\r\n]*)", re.IGNORECASE | re.MULTILINE)
+
+
 class Rater:
+    """One rater's session. Each request is written as bytes on a fresh socket and read to EOF (the
+    sync gunicorn workers close every connection), which keeps this load generator light: it shares
+    the 2 cores with the server under test, and its own CPU per request is printed."""
+
     def __init__(self, port: int, username: str, slug: str):
         self.port, self.username, self.slug = port, username, slug
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.cookies: dict[str, str] = {}
         self.assignment: bytes | None = None
         self.key: bytes | None = None
@@ -316,31 +328,35 @@ class Rater:
     def _request(
         self, method: str, path: str, body: dict | None = None, headers: dict | None = None
     ):
-        hdrs = {"Host": f"127.0.0.1:{self.port}", **(headers or {})}
+        hdrs = {"Host": f"127.0.0.1:{self.port}", "Connection": "close", **(headers or {})}
         if self.cookies:
             hdrs["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        data = None
+        data = b""
         if body is not None:
-            data = urlencode(body)
+            data = urlencode(body).encode()
             hdrs["Content-Type"] = "application/x-www-form-urlencoded"
         if method == "POST":
             hdrs["X-CSRFToken"] = self.cookies.get("csrftoken", "")
             hdrs["Referer"] = f"http://127.0.0.1:{self.port}/"
+            hdrs["Content-Length"] = str(len(data))
+        head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items())
+        request = head.encode() + b"\r\n" + data
         for attempt in range(3):
             try:
-                self.conn.request(method, path, body=data, headers=hdrs)
-                response = self.conn.getresponse()
-                payload = response.read()
+                with socket.create_connection(("127.0.0.1", self.port), timeout=30) as sock:
+                    sock.sendall(request)
+                    chunks = []
+                    while chunk := sock.recv(262144):
+                        chunks.append(chunk)
                 break
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                self.conn.close()
+            except (ConnectionResetError, BrokenPipeError):
                 if attempt == 2:
                     raise
-        for header, value in response.getheaders():
-            if header.lower() == "set-cookie":
-                name, _, rest = value.partition("=")
-                self.cookies[name] = rest.split(";", 1)[0]
-        return response.status, payload
+        raw = b"".join(chunks)
+        head_bytes, _, payload = raw.partition(b"\r\n\r\n")
+        for name, value in SET_COOKIE_RE.findall(head_bytes):
+            self.cookies[name.decode()] = value.decode()
+        return int(head_bytes[9:12]), payload
 
     def login(self) -> None:
         _, page = self._request("GET", "/login/")
@@ -380,8 +396,20 @@ class Rater:
         return status == 200
 
 
-def run_load(port: int, slug: str, raters: int, seconds: float, think: float, mode: str) -> dict:
-    """`raters` threads, each looping vote->next (or the no-op) for `seconds`, thinking `think` s."""
+def run_load(
+    port: int, slug: str, raters: int, seconds: float, think: float, mode: str, jitter: float = 0.0
+) -> dict:
+    """`raters` threads, each looping vote->next (or the no-op) for `seconds`, thinking `think` s.
+
+    With ``jitter`` each pause is drawn uniformly from think × (1 ± jitter) and each rater starts
+    after a random fraction of one pause, so raters are independent instead of arriving in a burst
+    of 32 every cycle (the same start gate and fixed pause keep them in lockstep).
+    """
+    rng = random.Random(7)
+    pauses = [
+        [think * (1 + jitter * (2 * rng.random() - 1)) for _ in range(4096)] for _ in range(raters)
+    ]
+    offsets = [think * rng.random() if jitter else 0.0 for _ in range(raters)]
     clients = [Rater(port, f"bench-r{i}", slug) for i in range(raters)]
     for c in clients:
         c.login()
@@ -395,6 +423,9 @@ def run_load(port: int, slug: str, raters: int, seconds: float, think: float, mo
     def loop(i: int, client: Rater):
         start_gate.wait()
         lat = latencies[i]
+        if think and offsets[i]:
+            time.sleep(offsets[i])
+        n = 0
         while time.perf_counter() < stop_at[0]:
             if mode == "vote" and client.assignment is None:
                 return  # no work left for this rater
@@ -406,12 +437,14 @@ def run_load(port: int, slug: str, raters: int, seconds: float, think: float, mo
                 return
             lat.append(time.perf_counter() - t0)
             if think:
-                time.sleep(think)
+                time.sleep(pauses[i][n % len(pauses[i])])
+                n += 1
 
     threads = [threading.Thread(target=loop, args=(i, c)) for i, c in enumerate(clients)]
     for t in threads:
         t.start()
     cpu0 = cpu_sample()
+    own0 = time.process_time()
     t_start = time.perf_counter()
     stop_at[0] = t_start + seconds
     start_gate.wait()
@@ -419,6 +452,7 @@ def run_load(port: int, slug: str, raters: int, seconds: float, think: float, mo
         t.join()
     elapsed = time.perf_counter() - t_start
     cpu = cpu_busy(cpu0, cpu_sample())
+    own = time.process_time() - own0
     flat = [x * 1000 for lat in latencies for x in lat]
     return {
         "requests": len(flat),
@@ -427,6 +461,8 @@ def run_load(port: int, slug: str, raters: int, seconds: float, think: float, mo
         "p95": percentile(flat, 95),
         "p99": percentile(flat, 99),
         "cpu": cpu,
+        # This load generator's own CPU per request (it shares the 2 cores with the server).
+        "client_cpu_ms": 1000 * own / max(1, sum(len(lat) for lat in latencies)),
         "errors": errors[:3],
         "error_count": len(errors),
     }
@@ -470,7 +506,8 @@ def browser_keypress_to_paint(port: int, slug: str, votes: int) -> list[float]:
 def fmt(name: str, r: dict) -> str:
     return (
         f"{name:<34} {r['per_s']:>8.1f}/s  p50 {r['p50']:>6.1f} ms  p95 {r['p95']:>6.1f} ms  "
-        f"p99 {r['p99']:>6.1f} ms  n={r['requests']:<6} cpu {r['cpu']:>4.0f}%"
+        f"p99 {r['p99']:>6.1f} ms  n={r['requests']:<6} cpu {r['cpu']:>4.0f}%  "
+        f"client {r['client_cpu_ms']:.2f} ms/req"
         + (f"  ERRORS {r['error_count']}: {r['errors']}" if r["error_count"] else "")
     )
 
@@ -489,8 +526,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--raters", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="gunicorn workers (default: gunicorn.conf.py)"
+    )
     parser.add_argument("--think-ms", type=float, default=220)
+    parser.add_argument(
+        "--think-jitter",
+        type=float,
+        default=0.5,
+        help="paced pauses drawn from think × (1 ± jitter), staggered starts; 0 = lockstep",
+    )
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-browser", action="store_true", help="no Chromium keypress phase")
     args = parser.parse_args()
@@ -502,7 +547,9 @@ def main() -> None:
     c0 = cpu_sample()
     time.sleep(2)
     print(
-        f"background CPU before the run: {cpu_busy(c0, cpu_sample()):.0f}% of {os.cpu_count()} cores"
+        f"background CPU before the run: {cpu_busy(c0, cpu_sample()):.0f}% of {os.cpu_count()} cores; "
+        f"gunicorn: {args.workers or 'gunicorn.conf.py'} workers, paced think "
+        f"{args.think_ms:.0f} ms ± {args.think_jitter:.0%}"
     )
 
     results = {}
@@ -528,8 +575,11 @@ def main() -> None:
             server.port, "closed-k3", n, args.seconds, 0, "vote"
         )
         think = args.think_ms / 1000
-        results["pg noop paced"] = run_load(server.port, "", n, args.seconds, think, "noop")
-        results["pg vote paced"] = run_load(server.port, "paced", n, args.seconds, think, "vote")
+        jitter = args.think_jitter
+        results["pg noop paced"] = run_load(server.port, "", n, args.seconds, think, "noop", jitter)
+        results["pg vote paced"] = run_load(
+            server.port, "paced", n, args.seconds, think, "vote", jitter
+        )
         results["pg single rater"] = run_load(
             server.port, "single", 1, min(args.seconds, 5), 0, "vote"
         )
