@@ -3,8 +3,8 @@
     .venv/bin/gunicorn project.wsgi --bind 0.0.0.0:8000
 
 Sync workers: a vote is short and CPU-bound. Cores + 1 of them, measured with bench/rating.py on
-2 cores: 3 workers gave 232-238 votes/s closed loop, 4 gave 244-251, 5 gave 212 (more processes
-than cores fighting for them). WEB_CONCURRENCY overrides the count.
+2 cores: 3 and 4 workers were within run-to-run noise of each other (232-251 votes/s closed loop),
+5 fell to 212 (more processes than cores fighting for them). WEB_CONCURRENCY overrides the count.
 """
 
 import multiprocessing
