@@ -248,9 +248,10 @@ class _Vote:
     judge_shown: bool
     now: datetime
 
-    def judgment(self, *, judgment_id, pair_id, left_is_a, time_on_task, gold, votes) -> Judgment:
-        """The stored row as a model instance, without reading it back. ``rater_votes`` is the
-        rater's vote count after this vote; ``gold_answer_seen`` whether the pair was gold."""
+    def judgment(self, judgment_id, pair_id, left_is_a, time_on_task, gold, votes) -> Judgment:
+        """The stored row as a model instance, without reading it back (the arguments are the
+        columns ``_VOTE_SQL_PG`` returns). ``rater_votes`` is the rater's vote count after this
+        vote; ``gold_answer_seen`` whether the pair was gold."""
         choice, aspects = self.canonical(bool(left_is_a))
         judgment = Judgment(
             id=judgment_id,
@@ -338,17 +339,7 @@ def _write_vote_one_statement(vote: _Vote) -> Judgment | None:
     with connection.cursor() as cursor:
         cursor.execute(_VOTE_SQL_PG, params)
         row = cursor.fetchone()
-    if row is None:
-        return None
-    judgment_id, pair_id, left_is_a, time_on_task, gold, votes = row
-    return vote.judgment(
-        judgment_id=judgment_id,
-        pair_id=pair_id,
-        left_is_a=left_is_a,
-        time_on_task=time_on_task,
-        gold=gold,
-        votes=votes,
-    )
+    return None if row is None else vote.judgment(*row)
 
 
 _INSERT_VOTE_SQL = """
@@ -421,14 +412,8 @@ def _write_vote_step_by_step(vote: _Vote) -> Judgment | None:
             [campaign_id, rater_id],
         )
         counted = cursor.fetchone()
-    return vote.judgment(
-        judgment_id=judgment_id,
-        pair_id=pair_id,
-        left_is_a=left_is_a,
-        time_on_task=time_on_task,
-        gold=gold,
-        votes=counted[0] if counted else None,
-    )
+    votes = counted[0] if counted else None
+    return vote.judgment(judgment_id, pair_id, left_is_a, time_on_task, gold, votes)
 
 
 def _check_read_time(*, campaign: Campaign, assignment_id: int, rater: User, now: datetime) -> None:
