@@ -25,6 +25,22 @@ def _environment(database_url: str, broker_url: str, env: dict[str, str] | None)
     }
 
 
+def _celery(
+    args: list[str], *, database_url: str, broker_url: str, env, log_path: Path | None
+) -> subprocess.Popen:
+    """`celery -A project <args>` in its own session (process group), so it can be killed with
+    everything it started."""
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "project", *args, "--loglevel", "WARNING"],
+        cwd=ROOT,
+        env=_environment(database_url, broker_url, env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
 def start_worker_process(
     *,
     database_url: str,
@@ -35,36 +51,12 @@ def start_worker_process(
     log_path: Path | None = None,
     queues: str = "celery",
 ) -> subprocess.Popen:
-    """A worker in its own session (process group), so it can be killed with everything it started."""
-    environment = _environment(database_url, broker_url, env)
-    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "project",
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            str(concurrency),
-            "--hostname",
-            f"{name}@%h",
-            "--loglevel",
-            "WARNING",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-            "--queues",
-            queues,
-        ],
-        cwd=ROOT,
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    """A thread-pool worker, as a subprocess."""
+    args = ["worker", "--pool", "threads", "--concurrency", str(concurrency)]
+    args += ["--hostname", f"{name}@%h", "--queues", queues]
+    args += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
+    return _celery(
+        args, database_url=database_url, broker_url=broker_url, env=env, log_path=log_path
     )
 
 
@@ -77,26 +69,12 @@ def start_beat_process(
     log_path: Path | None = None,
 ) -> subprocess.Popen:
     """`celery beat`, which sends the periodic tasks (the generation sweep) to the broker."""
-    environment = _environment(database_url, broker_url, env)
-    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "project",
-            "beat",
-            "--schedule",
-            str(schedule_path),
-            "--loglevel",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    return _celery(
+        ["beat", "--schedule", str(schedule_path)],
+        database_url=database_url,
+        broker_url=broker_url,
+        env=env,
+        log_path=log_path,
     )
 
 
