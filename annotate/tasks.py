@@ -67,8 +67,10 @@ def generation_batch_recover_task(*, job_id: int) -> None:
 @shared_task
 def generation_sweep_task() -> None:
     from annotate.services.generation_sweep import generation_sweep
+    from annotate.services.judging_sweep import judge_sweep
 
     generation_sweep()
+    judge_sweep()  # the judge's one-at-a-time verdicts are lost the same ways
 
 
 # --- exports ---
