@@ -6,33 +6,21 @@ a rater asking for a researcher/admin page of their own campaign gets 403.
 
 from __future__ import annotations
 
-from functools import cache
-
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import Http404
 
+from annotate import raw_rows
 from annotate.models import Campaign, User
 
 # Named columns, not c.*: a prepared statement must not change its result type under a migration.
 _CAMPAIGN_FIELDS = Campaign._meta.concrete_fields
+_CAMPAIGN_ATTNAMES = tuple(f.attname for f in _CAMPAIGN_FIELDS)
 _CAMPAIGN_FOR_RATER_SQL = (
     f"SELECT {', '.join(f'c.{f.column}' for f in _CAMPAIGN_FIELDS)}, EXISTS (SELECT 1 FROM "
     "annotate_enrollment e WHERE e.campaign_id = c.id AND e.rater_id = %s) "
     "FROM annotate_campaign c WHERE c.slug = %s"
 )
-
-
-@cache
-def _campaign_converters(vendor: str) -> list[tuple[int, list]]:
-    """What the ORM does to each column on the way in (JSON, dates on SQLite), per database."""
-    out = []
-    for i, field in enumerate(_CAMPAIGN_FIELDS):
-        col = field.get_col(Campaign._meta.db_table)
-        found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-        if found:
-            out.append((i, col, found))
-    return out
 
 
 def campaign_for_rater(user: User, slug: str) -> Campaign:
@@ -44,11 +32,7 @@ def campaign_for_rater(user: User, slug: str) -> Campaign:
         row = cursor.fetchone()
     if row is None or not (row[-1] or user.is_campaign_admin):
         raise Http404("No such campaign")
-    values = list(row[:-1])
-    for i, col, converters in _campaign_converters(connection.vendor):
-        for converter in converters:
-            values[i] = converter(values[i], col, connection)
-    return Campaign.from_db(connection.alias, [f.attname for f in _CAMPAIGN_FIELDS], values)
+    return raw_rows.instance(Campaign, _CAMPAIGN_ATTNAMES, row[:-1])
 
 
 def campaign_for_researcher(user: User, slug: str) -> Campaign:

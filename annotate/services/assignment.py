@@ -13,16 +13,15 @@ slot back (``assigned - 1``); a vote keeps it.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from annotate import raw_rows
 from annotate.models import Assignment, Campaign, Candidate, Enrollment, Pair, Prompt, User
 
 # Expired leases are swept lazily: at most this often per campaign and process before a claim,
@@ -84,12 +83,6 @@ def assignment_live(*, campaign: Campaign, rater: User) -> Assignment | None:
     )
 
 
-def _aware(value) -> datetime:
-    if isinstance(value, str):  # SQLite returns text from raw SQL
-        value = parse_datetime(value)
-    return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value
-
-
 def _lease_for_page(where: str, params: list) -> Assignment | None:
     """A lease with its pair, prompt (system, rendered turns) and both candidates' HTML, from one
     raw statement: the ORM's select_related of the same rows cost more than the rest of the vote.
@@ -104,26 +97,17 @@ def _lease_for_page(where: str, params: list) -> Assignment | None:
 
 
 def _lease_from_row(row: tuple) -> Assignment:
-    db = connection.alias
-    (id_, campaign_id, pair_id, rater_id, status, left_is_a, created_at, expires_at,
-     prompt_id, cand_a_id, cand_b_id, system, rendered, html_a, html_b, chars) = row  # fmt: skip
-    lease = Assignment.from_db(
-        db,
-        _LEASE_FIELDS,
-        (id_, campaign_id, pair_id, rater_id, status, bool(left_is_a), _aware(created_at),
-         _aware(expires_at)),
+    lease = raw_rows.instance(Assignment, _LEASE_FIELDS, row[:8])
+    prompt_id, cand_a_id, cand_b_id, system, rendered, html_a, html_b, chars = row[8:]
+    pair = raw_rows.instance(
+        Pair, ("id", "prompt_id", "candidate_a_id", "candidate_b_id"),
+        (lease.pair_id, prompt_id, cand_a_id, cand_b_id),
     )  # fmt: skip
-    pair = Pair.from_db(
-        db, ("id", "prompt_id", "candidate_a_id", "candidate_b_id"),
-        (pair_id, prompt_id, cand_a_id, cand_b_id),
-    )  # fmt: skip
-    pair.prompt = Prompt.from_db(
-        db,
-        ("id", "system", "rendered"),
-        (prompt_id, system, json.loads(rendered) if isinstance(rendered, str) else rendered),
+    pair.prompt = raw_rows.instance(
+        Prompt, ("id", "system", "rendered"), (prompt_id, system, rendered)
     )
-    pair.candidate_a = Candidate.from_db(db, ("id", "html"), (cand_a_id, html_a))
-    pair.candidate_b = Candidate.from_db(db, ("id", "html"), (cand_b_id, html_b))
+    pair.candidate_a = raw_rows.instance(Candidate, ("id", "html"), (cand_a_id, html_a))
+    pair.candidate_b = raw_rows.instance(Candidate, ("id", "html"), (cand_b_id, html_b))
     lease.pair = pair
     lease.read_chars = chars or 0
     return lease

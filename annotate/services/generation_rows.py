@@ -24,6 +24,7 @@ from typing import Any
 
 from django.db import connection
 
+from annotate import raw_rows
 from annotate.models import Candidate, GenerationJob, Generator, Prompt
 
 _TABLE = Candidate._meta.db_table
@@ -54,16 +55,6 @@ def _claim_sql() -> tuple[str, list[tuple[type, list]]]:
     return sql, models
 
 
-def _instance(model: type, fields: list, values: tuple) -> Any:
-    converted = []
-    for field, value in zip(fields, values, strict=True):
-        if value is not None:
-            for convert in field.get_db_converters(connection):
-                value = convert(value, field, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, [f.attname for f in fields], converted)
-
-
 def claim(*, candidate_id: int, now: datetime, stale_before: datetime) -> Candidate | None:
     """PENDING (or stale RUNNING) -> RUNNING stamped ``now``, with prompt, generator and job loaded;
     None if the row is not claimable. PostgreSQL only."""
@@ -87,7 +78,8 @@ def claim(*, candidate_id: int, now: datetime, stale_before: datetime) -> Candid
     for model, fields in models:
         values = row[start : start + len(fields)]
         start += len(fields)
-        objects.append(None if values[0] is None else _instance(model, fields, values))
+        names = [f.attname for f in fields]
+        objects.append(None if values[0] is None else raw_rows.instance(model, names, values))
     candidate, prompt, generator, job = objects
     candidate.prompt, candidate.generator = prompt, generator
     if job is not None:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from annotate import raw_rows
 from annotate.models import Assignment, Campaign, Enrollment, Judgment, Pair, PairFlag, User
 
 ASPECT_VALUES = {"a", "b", "tie"}
@@ -40,14 +40,6 @@ class VoteRefused(ValidationError):
     def __init__(self, message: str, *, code: str = "refused") -> None:
         super().__init__(message, code=code)
         self.code = code
-
-
-def _aware(value) -> datetime:
-    if isinstance(value, str):  # SQLite returns text from raw RETURNING
-        value = parse_datetime(value)
-    if timezone.is_naive(value):
-        value = value.replace(tzinfo=UTC)
-    return value
 
 
 def required_read_ms(*, campaign: Campaign, chars: int) -> int:
@@ -377,7 +369,8 @@ def _write_vote_step_by_step(vote: _Vote) -> Judgment | None:
             return None
         pair_id, left_is_a, served_at = row
         left_is_a = bool(left_is_a)
-        time_on_task = max(0, int((vote.now - _aware(served_at)).total_seconds() * 1000))
+        served_at = raw_rows.value(Assignment, "created_at", served_at)
+        time_on_task = max(0, int((vote.now - served_at).total_seconds() * 1000))
         choice, aspects = vote.canonical(left_is_a)
         cursor.execute(
             _INSERT_VOTE_SQL,
@@ -430,7 +423,8 @@ def _check_read_time(*, campaign: Campaign, assignment_id: int, rater: User, now
     if row is None:
         return  # not the rater's lease: the guard refuses it with the right message
     served_at, chars = row
-    time_on_task = int((now - _aware(served_at)).total_seconds() * 1000)
+    served_at = raw_rows.value(Assignment, "created_at", served_at)
+    time_on_task = int((now - served_at).total_seconds() * 1000)
     needed = required_read_ms(campaign=campaign, chars=chars or 0)
     if time_on_task < needed:
         raise VoteRefused(
