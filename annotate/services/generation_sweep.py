@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from annotate.models import Candidate, GenerationJob, Generator
@@ -82,7 +82,7 @@ def _sweep_job(job_id: int) -> int:
                 generator__provider=Generator.Provider.ANTHROPIC, claimed_at__in=open_batches
             )
         lost = Q(status=Candidate.Status.PENDING, claimed_at__lt=cutoff)
-        if _silent_since(job) < cutoff:
+        if silent_since(rows, job.started_at, job.created_at) < cutoff:
             lost |= Q(status=Candidate.Status.PENDING, claimed_at__isnull=True)
         ids = [
             *dead.values_list("id", flat=True),
@@ -124,10 +124,8 @@ def _lost_submissions(job: GenerationJob, cutoff: datetime) -> bool:
     )
 
 
-def _silent_since(job: GenerationJob) -> datetime:
-    """When the job last showed life: its latest claim, hand-back or finish, or its start."""
-    latest = Candidate.objects.filter(job=job).aggregate(
-        claimed=Max("claimed_at"), finished=Max("finished_at")
-    )
-    moments = [latest["claimed"], latest["finished"], job.started_at, job.created_at]
-    return max(m for m in moments if m is not None)
+def silent_since(rows: QuerySet, *moments: datetime | None) -> datetime:
+    """When a job last showed life: the latest claim, hand-back or finish among its ``rows`` (any
+    model with ``claimed_at`` and ``finished_at``), or the job's own ``moments`` (its start)."""
+    latest = rows.aggregate(claimed=Max("claimed_at"), finished=Max("finished_at"))
+    return max(m for m in (latest["claimed"], latest["finished"], *moments) if m is not None)

@@ -144,11 +144,18 @@ def _enqueue(job: JudgeJob, *, provider: str) -> None:
     if job.mode == GenerationJob.Mode.CHEAP and provider == Generator.Provider.ANTHROPIC:
         transaction.on_commit(lambda: tasks.judge_batch_submit_task.delay(job_id=job.id))
         return
-    ids = list(
+    verdicts_send(
         JudgeVerdict.objects.filter(job=job, status=JudgeVerdict.Status.PENDING).values_list(
             "id", flat=True
         )
     )
+
+
+def verdicts_send(ids) -> None:
+    """One task message per verdict, sent once the current transaction commits."""
+    from annotate import tasks
+
+    ids = list(ids)
 
     def send() -> None:
         for verdict_id in ids:

@@ -24,12 +24,13 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from annotate.models import GenerationJob, Generator, JudgeJob, JudgeVerdict
 from annotate.services.generation import stale_after
-from annotate.services.judging import judge_job_finish_if_complete
+from annotate.services.generation_sweep import silent_since
+from annotate.services.judging import judge_job_finish_if_complete, verdicts_send
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,6 @@ def _on_batches(job: JudgeJob) -> bool:
 
 
 def _sweep_job(job_id: int) -> int:
-    from annotate import tasks
-
     now = timezone.now()
     cutoff = now - stale_after()
     with transaction.atomic():
@@ -70,18 +69,12 @@ def _sweep_job(job_id: int) -> int:
         lost = Q(status=JudgeVerdict.Status.RUNNING, claimed_at__lt=cutoff) | Q(
             status=JudgeVerdict.Status.PENDING, claimed_at__lt=cutoff
         )
-        last = rows.aggregate(claimed=Max("claimed_at"), finished=Max("finished_at"))
-        activity = max([t for t in (last["claimed"], last["finished"], job.created_at) if t])
-        if activity < cutoff:  # the whole job has been silent: never-claimed ones were lost too
+        if silent_since(rows, job.created_at) < cutoff:
+            # The whole job has been silent: the never-claimed ones were lost too.
             lost |= Q(status=JudgeVerdict.Status.PENDING, claimed_at=None)
         ids = list(rows.filter(lost).values_list("id", flat=True))
         rows.filter(id__in=ids).filter(lost).update(
             status=JudgeVerdict.Status.PENDING, claimed_at=now
         )
-
-    def send() -> None:
-        for verdict_id in ids:
-            tasks.judge_verdict_task.delay(verdict_id=verdict_id)
-
-    transaction.on_commit(send)
+        verdicts_send(ids)
     return len(ids)
