@@ -233,7 +233,9 @@ def _import_response(result: ImportResult) -> Response:
     return Response(body, status=200 if result.ok else 400)
 
 
-class PromptImportApi(APIView):
+class _ImportApi(APIView):
+    """POST a JSONL/CSV file (multipart or JSON body): all rows or none, every bad line reported."""
+
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @extend_schema(
@@ -248,31 +250,29 @@ class PromptImportApi(APIView):
         serializer = ImportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         file_name, data = _import_payload(serializer.validated_data)
-        result = prompts_import(
+        return _import_response(
+            self.run(
+                campaign=campaign, file_name=file_name, data=data, options=serializer.validated_data
+            )
+        )
+
+    def run(self, *, campaign, file_name: str, data: bytes, options: dict):
+        raise NotImplementedError
+
+
+class PromptImportApi(_ImportApi):
+    def run(self, *, campaign, file_name, data, options):
+        return prompts_import(
             campaign=campaign,
             file_name=file_name,
             data=data,
-            skip_existing=serializer.validated_data["skip_existing"],
+            skip_existing=options["skip_existing"],
         )
-        return _import_response(result)
 
 
-class ResponseImportApi(APIView):
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
-
-    @extend_schema(
-        request={
-            "multipart/form-data": ImportInputSerializer,
-            "application/json": ImportInputSerializer,
-        },
-        responses={200: ImportOutputSerializer, 400: ImportOutputSerializer},
-    )
-    def post(self, request: Request, slug: str) -> Response:
-        campaign = campaign_for_admin(request.user, slug)
-        serializer = ImportInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        file_name, data = _import_payload(serializer.validated_data)
-        return _import_response(responses_import(campaign=campaign, file_name=file_name, data=data))
+class ResponseImportApi(_ImportApi):
+    def run(self, *, campaign, file_name, data, options):
+        return responses_import(campaign=campaign, file_name=file_name, data=data)
 
 
 # --- generators and generation -------------------------------------------------------------------
