@@ -146,6 +146,9 @@
     }, every);
   }
 
+  // The binary scale's keys (shown terms); after-vote revise uses the same ones.
+  const BINARY_KEYS = { 1: "left", a: "left", ArrowLeft: "left", 2: "right", b: "right", ArrowRight: "right", t: "tie", x: "both_bad" };
+
   // After-vote judge mode: the reveal's keep / revise buttons, while they are on the page.
   const pendingReveal = () => $("#judge-reveal .judge-actions");
 
@@ -164,8 +167,7 @@
       if (strength) strength.value = String(n < 4 ? 4 - n : n - 4);
       return press(n < 4 ? "revise-left" : "revise-right");
     }
-    const revise = { 1: "left", a: "left", ArrowLeft: "left", 2: "right", b: "right", ArrowRight: "right", t: "tie", x: "both_bad" };
-    return revise[key] ? press(`revise-${revise[key]}`) : null;
+    return BINARY_KEYS[key] ? press(`revise-${BINARY_KEYS[key]}`) : null;
   }
 
   // The server marks the workbench while keep / revise is open (a class set here would be undone by
@@ -232,7 +234,7 @@
     const graded = workbench() && workbench().dataset.scale === "graded7";
     const keys = graded
       ? { 1: "g1", 2: "g2", 3: "g3", 4: "g4", 5: "g5", 6: "g6", 7: "g7", t: "g4", x: "both_bad" }
-      : { 1: "left", a: "left", ArrowLeft: "left", 2: "right", b: "right", ArrowRight: "right", t: "tie", x: "both_bad" };
+      : BINARY_KEYS;
     if (keys[e.key] && f) {
       e.preventDefault();
       return setVerdict(keys[e.key]);
