@@ -20,11 +20,13 @@ from pygments.util import ClassNotFound
 
 _FORMATTER = HtmlFormatter(nowrap=True)
 
+# fmt: off
 ALLOWED_TAGS = {
     "a", "p", "br", "hr", "em", "strong", "del", "s", "code", "pre", "span", "div",
     "blockquote", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6",
     "table", "thead", "tbody", "tr", "th", "td", "sup", "sub",
 }
+# fmt: on
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
     "span": {"class"},

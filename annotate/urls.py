@@ -1,11 +1,19 @@
-"""HTML pages. One URL per page; htmx requests get a partial of the same template.
-
-Each area owns its block below; keep edits inside your block.
-"""
+"""HTML pages, grouped by area. One URL per page; htmx requests get a partial of the same template."""
 
 from django.urls import path
 
-from annotate.views import home
+from annotate.views import (
+    campaign_generators,
+    campaign_imports,
+    campaign_people,
+    campaigns,
+    generation,
+    home,
+    research,
+)
+from annotate.views import judge as judge_views
+from annotate.views import leases as lease_views
+from annotate.views import rate as rate_views
 
 app_name = "annotate"
 
@@ -14,13 +22,6 @@ urlpatterns = [
 ]
 
 # --- admin pages: campaigns, prompts, generators, enrollment (annotate/views/campaigns.py) ---
-from annotate.views import (  # noqa: E402
-    campaign_generators,
-    campaign_imports,
-    campaign_people,
-    campaigns,
-)
-
 urlpatterns += [
     path("campaigns/new/", campaigns.campaign_create_view, name="campaign-create"),
     path("raters/new/", campaign_people.rater_create_view, name="rater-create"),
@@ -52,7 +53,6 @@ urlpatterns += [
 ]
 
 # --- generation (annotate/views/generation.py) ---
-from annotate.views import generation  # noqa: E402
 
 urlpatterns += [
     path(
@@ -78,8 +78,6 @@ urlpatterns += [
 ]
 
 # --- rating workbench (annotate/views/rate.py) ---
-from annotate.views import leases as lease_views  # noqa: E402
-from annotate.views import rate as rate_views  # noqa: E402
 
 urlpatterns += [
     path("campaigns/<slug:slug>/rate/", rate_views.rate, name="rate"),
@@ -100,7 +98,6 @@ urlpatterns += [
 ]
 
 # --- researcher: progress, analytics, exports (annotate/views/research.py) ---
-from annotate.views import research  # noqa: E402
 
 urlpatterns += [
     path("campaigns/<slug:slug>/research/", research.research, name="research"),
@@ -116,7 +113,6 @@ urlpatterns += [
 ]
 
 # --- AI judge (annotate/views/judge.py) ---
-from annotate.views import judge as judge_views  # noqa: E402
 
 urlpatterns += [
     path("campaigns/<slug:slug>/judge/", judge_views.judge_page, name="judge"),

@@ -1,78 +1,83 @@
-"""REST API (DRF). One APIView per operation; each area owns its block below."""
+"""REST API (DRF), grouped by area. One APIView per operation."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from annotate.api import campaigns as campaign_api
+from annotate.api import exports as export_api
+from annotate.api import generation as generation_api
+from annotate.api import judge as judge_api
 
 app_name = "api"
 
 urlpatterns: list = []
 
-# --- campaign admin: campaigns, imports, generators, enrollment (annotate/api/views.py) ---
-from annotate.api import views as admin_api  # noqa: E402
+# --- campaign admin: campaigns, imports, generators, enrollment (annotate/api/campaigns.py) ---
 
 urlpatterns += [
-    path("campaigns/", admin_api.CampaignListApi.as_view(), name="campaign-list"),
-    path("campaigns/create/", admin_api.CampaignCreateApi.as_view(), name="campaign-create"),
-    path("raters/create/", admin_api.RaterCreateApi.as_view(), name="rater-create"),
-    path("campaigns/<slug:slug>/", admin_api.CampaignDetailApi.as_view(), name="campaign-detail"),
+    path("campaigns/", campaign_api.CampaignListApi.as_view(), name="campaign-list"),
+    path("campaigns/create/", campaign_api.CampaignCreateApi.as_view(), name="campaign-create"),
+    path("raters/create/", campaign_api.RaterCreateApi.as_view(), name="rater-create"),
+    path(
+        "campaigns/<slug:slug>/", campaign_api.CampaignDetailApi.as_view(), name="campaign-detail"
+    ),
     path(
         "campaigns/<slug:slug>/update/",
-        admin_api.CampaignUpdateApi.as_view(),
+        campaign_api.CampaignUpdateApi.as_view(),
         name="campaign-update",
     ),
     path(
         "campaigns/<slug:slug>/status/",
-        admin_api.CampaignStatusApi.as_view(),
+        campaign_api.CampaignStatusApi.as_view(),
         name="campaign-status",
     ),
     path(
         "campaigns/<slug:slug>/pairs/build/",
-        admin_api.PairsBuildApi.as_view(),
+        campaign_api.PairsBuildApi.as_view(),
         name="pairs-build",
     ),
     path(
         "campaigns/<slug:slug>/prompts/import/",
-        admin_api.PromptImportApi.as_view(),
+        campaign_api.PromptImportApi.as_view(),
         name="prompt-import",
     ),
     path(
         "campaigns/<slug:slug>/responses/import/",
-        admin_api.ResponseImportApi.as_view(),
+        campaign_api.ResponseImportApi.as_view(),
         name="response-import",
     ),
     path(
         "campaigns/<slug:slug>/generators/",
-        admin_api.GeneratorCreateApi.as_view(),
+        campaign_api.GeneratorCreateApi.as_view(),
         name="generator-create",
     ),
     path(
         "campaigns/<slug:slug>/generators/<int:generator_id>/",
-        admin_api.GeneratorDeleteApi.as_view(),
+        campaign_api.GeneratorDeleteApi.as_view(),
         name="generator-delete",
     ),
     path(
         "campaigns/<slug:slug>/generation/start/",
-        admin_api.GenerationStartApi.as_view(),
+        campaign_api.GenerationStartApi.as_view(),
         name="generation-start",
     ),
     path(
         "campaigns/<slug:slug>/enrollments/",
-        admin_api.EnrollmentListApi.as_view(),
+        campaign_api.EnrollmentListApi.as_view(),
         name="enrollment-list",
     ),
     path(
         "campaigns/<slug:slug>/enrollments/add/",
-        admin_api.EnrollmentAddApi.as_view(),
+        campaign_api.EnrollmentAddApi.as_view(),
         name="enrollment-add",
     ),
     path(
         "campaigns/<slug:slug>/enrollments/remove/",
-        admin_api.EnrollmentRemoveApi.as_view(),
+        campaign_api.EnrollmentRemoveApi.as_view(),
         name="enrollment-remove",
     ),
 ]
 
 # --- exports (annotate/api/exports.py) ---
-from annotate.api import exports as export_api  # noqa: E402
 
 urlpatterns += [
     path(
@@ -94,7 +99,6 @@ urlpatterns += [
 ]
 
 # --- AI judge (annotate/api/judge.py) ---
-from annotate.api import judge as judge_api  # noqa: E402
 
 urlpatterns += [
     path("campaigns/<slug:slug>/judge/", judge_api.JudgeConfigApi.as_view(), name="judge-config"),
@@ -103,7 +107,9 @@ urlpatterns += [
         judge_api.JudgeConfigUpdateApi.as_view(),
         name="judge-config-update",
     ),
-    path("campaigns/<slug:slug>/judge/start/", judge_api.JudgeStartApi.as_view(), name="judge-start"),
+    path(
+        "campaigns/<slug:slug>/judge/start/", judge_api.JudgeStartApi.as_view(), name="judge-start"
+    ),
     path(
         "campaigns/<slug:slug>/judge/auto-label/",
         judge_api.JudgeAutoLabelApi.as_view(),
@@ -121,8 +127,7 @@ urlpatterns += [
     ),
 ]
 
-# --- generation: progress, cancel, resume (annotate/api/generation.py; start is in views.py) ---
-from annotate.api import generation as generation_api  # noqa: E402
+# --- generation: progress, cancel, resume (annotate/api/generation.py; start is in campaigns.py) ---
 
 urlpatterns += [
     path(

@@ -493,11 +493,8 @@ def generation_job_finish_if_complete(*, job_id: int) -> bool:
 
 
 def _build_pairs(job: GenerationJob) -> None:
-    try:
-        from annotate.services.pairing import pairs_build
-    except ImportError:
-        log.info("pairing is not installed yet; skipping pairs_build for job %s", job.id)
-        return
+    from annotate.services.pairing import pairs_build
+
     try:
         pairs_build(campaign=job.campaign)
     except Exception as exc:  # pairing's failure must not undo a finished, paid-for job

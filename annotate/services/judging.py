@@ -32,8 +32,6 @@ from annotate.judge import verdict as judge_verdict
 from annotate.models import (
     Campaign,
     Candidate,
-    GenerationJob,
-    Generator,
     JudgeConfig,
     JudgeJob,
     JudgeVerdict,
@@ -74,11 +72,11 @@ def _check_runnable(config: JudgeConfig) -> None:
         raise JudgeRefused(
             "The judge runs on Anthropic, an OpenAI-compatible server or the demo judge."
         )
-    if config.provider == Generator.Provider.OPENAI_COMPATIBLE and not config.base_url:
+    if config.provider == JudgeConfig.Provider.OPENAI_COMPATIBLE and not config.base_url:
         raise JudgeRefused(
             "Give the OpenAI-compatible judge a base URL (e.g. http://localhost:8000/v1)."
         )
-    if config.provider == Generator.Provider.ANTHROPIC and not env_key(
+    if config.provider == JudgeConfig.Provider.ANTHROPIC and not env_key(
         config.api_key_env or "ANTHROPIC_API_KEY"
     ):
         raise JudgeRefused(
@@ -93,7 +91,7 @@ def _start_job(
     config = judge_config_get(campaign=campaign)
     _check_runnable(config)
     mode = mode or config.mode
-    if mode not in GenerationJob.Mode.values:
+    if mode not in JudgeConfig.Mode.values:
         raise JudgeRefused(f"Unknown mode {mode!r}: fast or cheap.")
     rubric = rubric_current(campaign=campaign)
     with transaction.atomic():
@@ -141,7 +139,7 @@ def _enqueue(job: JudgeJob, *, provider: str) -> None:
 
     if not job.total:
         return
-    if job.mode == GenerationJob.Mode.CHEAP and provider == Generator.Provider.ANTHROPIC:
+    if job.mode == JudgeConfig.Mode.CHEAP and provider == JudgeConfig.Provider.ANTHROPIC:
         transaction.on_commit(lambda: tasks.judge_batch_submit_task.delay(job_id=job.id))
         return
     verdicts_send(
@@ -295,16 +293,16 @@ def verdict_calls(verdict: JudgeVerdict, config: JudgeConfig) -> list[judge_call
 
 def judge_call(config: JudgeConfig, call: judge_calls.JudgeCall) -> judge_calls.JudgeReply:
     """One structured judge call through the configured provider (raises ProviderError)."""
-    if config.provider == Generator.Provider.DEMO:
+    if config.provider == JudgeConfig.Provider.DEMO:
         from annotate.providers.demo import judge_complete as demo_judge
 
         return demo_judge(call)
-    if config.provider == Generator.Provider.ANTHROPIC:
+    if config.provider == JudgeConfig.Provider.ANTHROPIC:
         from annotate.providers.anthropic_api import judge_complete
         from annotate.providers.base import provider_for
 
         return judge_complete(provider_for(config), call)
-    if config.provider == Generator.Provider.OPENAI_COMPATIBLE:
+    if config.provider == JudgeConfig.Provider.OPENAI_COMPATIBLE:
         from annotate.providers.base import provider_for
         from annotate.providers.openai_compat import judge_complete as openai_judge
 

@@ -10,15 +10,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotate.judge.rubric import rubric_build
-from annotate.models import Campaign, Generator, JudgeConfig, JudgeRubric, User
+from annotate.models import Campaign, JudgeConfig, JudgeRubric, User
 from annotate.providers.base import env_key
 
 log = logging.getLogger(__name__)
 
 JUDGE_PROVIDERS = (
-    Generator.Provider.ANTHROPIC,
-    Generator.Provider.OPENAI_COMPATIBLE,
-    Generator.Provider.DEMO,
+    JudgeConfig.Provider.ANTHROPIC,
+    JudgeConfig.Provider.OPENAI_COMPATIBLE,
+    JudgeConfig.Provider.DEMO,
 )
 
 
@@ -38,11 +38,11 @@ def judge_config_get(*, campaign: Campaign, create: bool = True) -> JudgeConfig:
         return config
     if env_key("ANTHROPIC_API_KEY"):
         defaults = {
-            "provider": Generator.Provider.ANTHROPIC,
+            "provider": JudgeConfig.Provider.ANTHROPIC,
             "model": settings.ANTHROPIC_DEFAULT_MODEL,
         }
     else:
-        defaults = {"provider": Generator.Provider.DEMO, "model": "demo-judge"}
+        defaults = {"provider": JudgeConfig.Provider.DEMO, "model": "demo-judge"}
     if not create:
         return JudgeConfig(campaign=campaign, **defaults)
     config, _ = JudgeConfig.objects.get_or_create(campaign=campaign, defaults=defaults)

@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from annotate.models import GenerationJob, Generator, JudgeJob, JudgeVerdict
+from annotate.models import JudgeConfig, JudgeJob, JudgeVerdict
 from annotate.services.generation import stale_after
 from annotate.services.generation_sweep import silent_since
 from annotate.services.judging import judge_job_finish_if_complete, verdicts_send
@@ -53,8 +53,8 @@ def judge_sweep() -> tuple[int, int]:
 
 
 def _on_batches(job: JudgeJob) -> bool:
-    cheap = job.mode == GenerationJob.Mode.CHEAP
-    return cheap and job.verdicts.filter(provider=Generator.Provider.ANTHROPIC).exists()
+    cheap = job.mode == JudgeConfig.Mode.CHEAP
+    return cheap and job.verdicts.filter(provider=JudgeConfig.Provider.ANTHROPIC).exists()
 
 
 def _sweep_job(job_id: int) -> int:

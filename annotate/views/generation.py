@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from annotate.access import campaign_for_admin, campaign_for_researcher
@@ -44,10 +44,7 @@ def _after_action(request: HttpRequest, campaign: Campaign, notice: str) -> Http
     if request.htmx:
         return _fragment(request, campaign, notice=notice)
     messages.info(request, notice)
-    try:
-        return redirect(reverse("annotate:campaign-detail", args=[campaign.slug]) + "#generation")
-    except NoReverseMatch:
-        return redirect("annotate:home")
+    return redirect(reverse("annotate:campaign-detail", args=[campaign.slug]) + "#generation")
 
 
 @login_required

@@ -22,7 +22,6 @@ from annotate.judge.verdict import choice_for_view, rationale_for_view
 from annotate.models import (
     Campaign,
     Candidate,
-    GenerationJob,
     JudgeConfig,
     JudgeJob,
     JudgeVerdict,
@@ -59,7 +58,7 @@ class JudgeSettingsForm(forms.Form):
     api_key_env = forms.CharField(
         max_length=100, required=False, label="API key variable (optional; never the key itself)"
     )
-    mode = forms.ChoiceField(choices=GenerationJob.Mode.choices, label="Run mode")
+    mode = forms.ChoiceField(choices=JudgeConfig.Mode.choices, label="Run mode")
     auto_label_min_kappa = forms.FloatField(
         min_value=-1, max_value=1, label="Auto-label only when κ(judge, humans) ≥"
     )

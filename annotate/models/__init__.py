@@ -1,0 +1,57 @@
+"""The data model, one module per area. Methods touch only their own row; anything that spans models
+is a service.
+
+Vocabulary: a *campaign* holds *prompts*; *generators* produce *candidates* (responses) for them;
+a *pair* is two candidates of one prompt; an *assignment* leases a pair to a rater; a *judgment* is a
+rater's immutable vote on a pair. "a" and "b" always mean the pair's canonical candidate_a/candidate_b;
+what the rater saw on the left is recorded separately (``left_is_a``).
+
+    users.py       User (and its role)
+    campaigns.py   Campaign, Enrollment, Prompt
+    generation.py  Generator, GenerationJob, Candidate, ModelPrice, RateLimitBucket
+    rating.py      Pair, Assignment, Judgment, PairFlag
+    judge.py       JudgeConfig, JudgeRubric, JudgeJob, JudgeVerdict
+    exports.py     Export
+
+Every model is importable from ``annotate.models``.
+"""
+
+from annotate.models.campaigns import Campaign, Enrollment, Prompt
+from annotate.models.exports import Export
+from annotate.models.generation import (
+    Candidate,
+    GenerationJob,
+    Generator,
+    ModelPrice,
+    RateLimitBucket,
+)
+from annotate.models.judge import (
+    JudgeConfig,
+    JudgeJob,
+    JudgeRubric,
+    JudgeVerdict,
+    _default_judge_model,  # noqa: F401 (named by migration 0001)
+)
+from annotate.models.rating import Assignment, Judgment, Pair, PairFlag
+from annotate.models.users import User
+
+__all__ = [
+    "Assignment",
+    "Campaign",
+    "Candidate",
+    "Enrollment",
+    "Export",
+    "GenerationJob",
+    "Generator",
+    "JudgeConfig",
+    "JudgeJob",
+    "JudgeRubric",
+    "JudgeVerdict",
+    "Judgment",
+    "ModelPrice",
+    "Pair",
+    "PairFlag",
+    "Prompt",
+    "RateLimitBucket",
+    "User",
+]

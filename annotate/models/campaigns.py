@@ -1,0 +1,155 @@
+"""A campaign, the raters enrolled in it, and the prompts it asks about."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        GENERATING = "generating", "Generating"
+        OPEN = "open", "Open"
+        PAUSED = "paused", "Paused"
+        CLOSED = "closed", "Closed"
+
+    class Scale(models.TextChoices):
+        BINARY = "binary", "A or B"
+        GRADED7 = "graded7", "7-point (A much better … tie … B much better)"
+
+    class Rationale(models.TextChoices):
+        OFF = "off", "Not asked"
+        OPTIONAL = "optional", "Optional"
+        REQUIRED = "required", "Required"
+
+    class Ordering(models.TextChoices):
+        FINISH_STARTED = "finish_started", "Finish pairs that already have votes first"
+        RANDOM = "random", "Random"
+
+    class Pairing(models.TextChoices):
+        CROSS_GENERATOR = "cross_generator", "Cross-generator (model vs model on each prompt)"
+        WITHIN_GENERATOR = "within_generator", "Within-generator samples (best-of-N)"
+        ALL_PAIRS = "all_pairs", "All pairs, capped per prompt"
+        RANDOM = "random", "Random pairs, capped per prompt"
+        JUDGE_RANKED = "judge_ranked", "Judge best vs judge worst"
+
+    class SelfIdPolicy(models.TextChoices):
+        HIDE = "hide", "Hide candidates that name a model or vendor"
+        SHOW_FLAGGED = "show_flagged", "Show them, flagged for admins"
+
+    class JudgeMode(models.TextChoices):
+        OFF = "off", "Off"
+        AFTER_VOTE = "after_vote", "Reveal after the vote"
+        BEFORE_VOTE = "before_vote", "Show before the vote"
+        AUTO_LABEL = "auto_label", "Auto-label (RLAIF)"
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    guidelines = models.TextField(blank=True, help_text="Markdown shown to raters.")
+    guidelines_html = models.TextField(blank=True, editable=False)
+    status = models.CharField(max_length=16, choices=Status, default=Status.DRAFT)
+
+    scale = models.CharField(max_length=16, choices=Scale, default=Scale.BINARY)
+    allow_both_bad = models.BooleanField(default=True)
+    aspects = models.JSONField(default=list, blank=True, help_text='e.g. ["helpful", "honest"]')
+    rationale = models.CharField(max_length=16, choices=Rationale, default=Rationale.OPTIONAL)
+    rationale_min_length = models.PositiveIntegerField(default=0)
+    allow_rewrite = models.BooleanField(default=False)
+    min_read_ms_per_1k_chars = models.PositiveIntegerField(
+        default=0,
+        help_text="Minimum read time before the vote unlocks, per 1,000 characters shown.",
+    )
+
+    overlap = models.PositiveSmallIntegerField(default=1, help_text="Votes wanted per pair (k).")
+    lease_seconds = models.PositiveIntegerField(default=600)
+    ordering = models.CharField(max_length=20, choices=Ordering, default=Ordering.FINISH_STARTED)
+    pairing = models.CharField(max_length=20, choices=Pairing, default=Pairing.CROSS_GENERATOR)
+    max_pairs_per_prompt = models.PositiveSmallIntegerField(default=6)
+    self_id_policy = models.CharField(
+        max_length=16, choices=SelfIdPolicy, default=SelfIdPolicy.HIDE
+    )
+
+    gold_rate = models.FloatField(default=0.0, help_text="Share of served pairs that are gold.")
+    gold_min_accuracy = models.FloatField(default=0.0, help_text="Below this a rater is paused.")
+    gold_min_answered = models.PositiveSmallIntegerField(default=5)
+
+    judge_mode = models.CharField(max_length=16, choices=JudgeMode, default=JudgeMode.OFF)
+
+    raters = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Enrollment", related_name="rated_campaigns", blank=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(overlap__gte=1), name="campaign_overlap_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+
+class Enrollment(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="enrollments")
+    rater = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollments"
+    )
+    paused = models.BooleanField(default=False)
+    paused_reason = models.CharField(max_length=300, blank=True)
+    # The rater's first votes in this campaign, kept in step by the vote itself (same transaction),
+    # so the rating page shows "You have rated N pairs" without counting every vote on each request.
+    votes = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "rater"], name="enrollment_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rater} in {self.campaign}"
+
+
+class Prompt(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="prompts")
+    external_id = models.CharField(max_length=200, blank=True)
+    # A conversation: [{"role": "user"|"assistant", "content": str}, ...], the last turn from the user.
+    messages = models.JSONField()
+    system = models.TextField(blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64)
+    # Sanitised HTML per turn, rendered once at ingest: [{"role": ..., "html": ...}, ...]
+    rendered = models.JSONField(default=list, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "content_hash"], name="prompt_unique_content"
+            ),
+            models.UniqueConstraint(
+                fields=["campaign", "external_id"],
+                condition=~Q(external_id=""),
+                name="prompt_unique_external_id",
+            ),
+            # Lets Pair reference (candidate, prompt) pairs; see migration 0002.
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id or f"prompt {self.pk}"
+
+    @property
+    def last_user_text(self) -> str:
+        return self.messages[-1]["content"] if self.messages else ""

@@ -1,0 +1,170 @@
+"""Generation: who writes candidates (generators), the jobs that ask them, the candidates, and the
+prices and rate-limit buckets the workers share."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from annotate.models.campaigns import Campaign, Prompt
+
+
+class Generator(models.Model):
+    class Provider(models.TextChoices):
+        ANTHROPIC = "anthropic", "Anthropic (Messages API)"
+        OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible server (vLLM, Ollama, …)"
+        DEMO = "demo", "Offline demo candidates"
+        IMPORTED = "imported", "Imported from a file"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="generators")
+    name = models.CharField(max_length=100, help_text="Admin-facing label; raters never see it.")
+    provider = models.CharField(max_length=24, choices=Provider)
+    model = models.CharField(max_length=200)
+    base_url = models.URLField(blank=True)
+    # Name of the environment variable holding the key (never the key itself).
+    api_key_env = models.CharField(max_length=100, blank=True)
+    params = models.JSONField(
+        default=dict, blank=True, help_text="temperature, max_tokens, top_p, stop …"
+    )
+    system_prompt = models.TextField(blank=True)
+    samples_per_prompt = models.PositiveSmallIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "name"], name="generator_unique_name"),
+            models.CheckConstraint(
+                condition=Q(samples_per_prompt__gte=1), name="generator_samples_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.provider}/{self.model})"
+
+
+class GenerationJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Mode(models.TextChoices):
+        FAST = "fast", "Fast (Messages API)"
+        CHEAP = "cheap", "Cheap (Message Batches, half price)"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="generation_jobs")
+    status = models.CharField(max_length=16, choices=Status, default=Status.QUEUED)
+    mode = models.CharField(max_length=8, choices=Mode, default=Mode.FAST)
+    total = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    provider_batch_ids = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"generation job {self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+
+class Candidate(models.Model):
+    """One response. Created PENDING by a job, then claimed and filled by exactly one task run."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="candidates")
+    generator = models.ForeignKey(Generator, on_delete=models.CASCADE, related_name="candidates")
+    sample_index = models.PositiveSmallIntegerField(default=0)
+    job = models.ForeignKey(
+        GenerationJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="candidates"
+    )
+    status = models.CharField(max_length=16, choices=Status, default=Status.PENDING)
+    text = models.TextField(blank=True)
+    html = models.TextField(blank=True, editable=False)  # sanitised, rendered once at write time
+    stop_reason = models.CharField(max_length=40, blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cache_read_tokens = models.PositiveIntegerField(default=0)
+    cache_write_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    request_id = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    self_identifies = models.BooleanField(default=False)
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["prompt", "generator", "sample_index"], name="candidate_unique_sample"
+            ),
+            models.UniqueConstraint(fields=["id", "prompt"], name="candidate_id_prompt"),
+        ]
+        indexes = [models.Index(fields=["job", "status"], name="candidate_job_status")]
+
+    def __str__(self) -> str:
+        return f"candidate {self.pk} ({self.status})"
+
+
+class ModelPrice(models.Model):
+    """USD per million tokens; admins edit these. Batch jobs apply ``batch_discount``."""
+
+    provider = models.CharField(max_length=24, choices=Generator.Provider)
+    model = models.CharField(max_length=200)
+    input_per_mtok = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0"))
+    output_per_mtok = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0"))
+    cache_write_per_mtok = models.DecimalField(
+        max_digits=10, decimal_places=4, default=Decimal("0")
+    )
+    cache_read_per_mtok = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0"))
+    batch_discount = models.DecimalField(max_digits=4, decimal_places=3, default=Decimal("0.5"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "model"], name="modelprice_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model}"
+
+
+class RateLimitBucket(models.Model):
+    """A token bucket shared by every worker (generation's per-provider requests/min and tokens/min).
+
+    A database row, so it works with any broker and on SQLite as on Postgres; claimed with
+    SELECT … FOR UPDATE for a few microseconds per request (annotate/services/ratelimit.py).
+    """
+
+    key = models.CharField(max_length=300, unique=True)
+    tokens = models.FloatField(default=0.0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.key

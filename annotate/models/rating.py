@@ -1,0 +1,171 @@
+"""Rating: pairs of candidates, the leases that hand them to raters, the votes, and flags."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from annotate.models.campaigns import Campaign, Prompt
+from annotate.models.generation import Candidate
+
+
+class Pair(models.Model):
+    """Two different candidates of the same prompt (enforced in the database, see migration 0002)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="pairs")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="pairs")
+    candidate_a = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
+    candidate_b = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
+    strategy = models.CharField(max_length=20, choices=Campaign.Pairing)
+    # Gold: a known answer ("a", "b" or "tie"); the rater cannot tell a gold pair from any other.
+    gold_answer = models.CharField(max_length=8, blank=True)
+    needed = models.PositiveSmallIntegerField(default=1, help_text="Votes wanted (k).")
+    # Claim counter: live leases + votes. The claim guards on this column of the pair's own row.
+    assigned = models.PositiveSmallIntegerField(default=0)
+    completed = models.PositiveSmallIntegerField(default=0)
+    left_a_count = models.PositiveSmallIntegerField(default=0)  # for left/right balancing at k >= 2
+    random_key = models.FloatField(default=0.0)  # fixed random order for the "random" ordering
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["candidate_a", "candidate_b"], name="pair_unique"),
+            models.CheckConstraint(
+                condition=Q(candidate_a__lt=F("candidate_b")), name="pair_candidates_ordered"
+            ),
+            models.CheckConstraint(condition=Q(assigned__lte=F("needed")), name="pair_not_over_k"),
+        ]
+        indexes = [
+            # The claim scans only pairs still wanting raters.
+            models.Index(
+                fields=["campaign", "completed", "random_key"],
+                condition=Q(assigned__lt=F("needed")),
+                name="pair_open_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"pair {self.pk} ({self.candidate_a_id} vs {self.candidate_b_id})"
+
+    @property
+    def is_gold(self) -> bool:
+        return bool(self.gold_answer)
+
+
+class Assignment(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DONE = "done", "Done"
+        SKIPPED = "skipped", "Skipped"
+        EXPIRED = "expired", "Expired"
+        RELEASED = "released", "Released by an admin"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="assignments")
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="assignments")
+    rater = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    status = models.CharField(max_length=16, choices=Status, default=Status.ACTIVE)
+    left_is_a = models.BooleanField(help_text="Candidate A of the pair was shown on the left.")
+    skip_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # A rater never gets the same pair twice.
+            models.UniqueConstraint(fields=["pair", "rater"], name="assignment_unique_rater"),
+            # At most one live lease per rater per campaign: a reload returns the same pair.
+            models.UniqueConstraint(
+                fields=["campaign", "rater"],
+                condition=Q(status="active"),
+                name="assignment_one_active",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "expires_at"], name="assignment_lease_idx")]
+
+    def __str__(self) -> str:
+        return f"assignment {self.pk} of pair {self.pair_id} ({self.status})"
+
+
+class Judgment(models.Model):
+    """An immutable vote. A revision (after the judge is revealed) is a new row pointing at the first."""
+
+    class Choice(models.TextChoices):
+        A = "a", "A better"
+        B = "b", "B better"
+        TIE = "tie", "Tie"
+        BOTH_BAD = "both_bad", "Both bad"
+
+    class Source(models.TextChoices):
+        HUMAN = "human", "Human"
+        JUDGE = "judge", "AI judge (RLAIF)"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="judgments")
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="judgments")
+    assignment = models.ForeignKey(
+        Assignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="judgments"
+    )
+    rater = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="judgments",
+    )
+    source = models.CharField(max_length=8, choices=Source, default=Source.HUMAN)
+    choice = models.CharField(max_length=8, choices=Choice)
+    # Graded scale: 1 slightly, 2 clearly, 3 much better; 0 for tie / both bad; null on the binary scale.
+    strength = models.PositiveSmallIntegerField(null=True, blank=True)
+    aspects = models.JSONField(default=dict, blank=True)  # {"helpful": "a", "honest": "tie", ...}
+    rationale = models.TextField(blank=True)
+    rewrite = models.TextField(blank=True)  # an SFT demonstration written or edited by the rater
+    left_is_a = models.BooleanField(null=True)
+    time_on_task_ms = models.PositiveIntegerField(null=True, blank=True)
+    judge_shown = models.BooleanField(default=False)
+    revises = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="revisions"
+    )
+    idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # One first vote per rater per pair; revisions are extra rows.
+            models.UniqueConstraint(
+                fields=["pair", "rater"],
+                condition=Q(revises__isnull=True, source="human"),
+                name="judgment_one_vote_per_rater",
+            ),
+            models.CheckConstraint(
+                condition=Q(strength__isnull=True) | Q(strength__lte=3),
+                name="judgment_strength_range",
+            ),
+        ]
+        indexes = [models.Index(fields=["campaign", "created_at"], name="judgment_campaign_time")]
+
+    def __str__(self) -> str:
+        return f"judgment {self.pk} on pair {self.pair_id}: {self.choice}"
+
+
+class PairFlag(models.Model):
+    class Reason(models.TextChoices):
+        HARMFUL = "harmful", "Harmful content"
+        BROKEN = "broken", "Broken or unreadable"
+        IDENTITY = "identity", "Model identity visible"
+        OTHER = "other", "Other"
+
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="flags")
+    rater = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=16, choices=Reason)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.reason} flag on pair {self.pair_id}"
