@@ -1,5 +1,6 @@
 """HTML pages, grouped by area. One URL per page; htmx requests get a partial of the same template."""
 
+from django.conf import settings
 from django.urls import path
 
 from annotate.views import (
@@ -94,8 +95,9 @@ urlpatterns += [
     path("campaigns/<slug:slug>/leases/", lease_views.leases, name="leases"),
     path("campaigns/<slug:slug>/leases/release/", lease_views.lease_release, name="lease-release"),
     path("campaigns/<slug:slug>/leases/pause/", lease_views.rater_pause, name="rater-pause"),
-    path("bench/noop/", rate_views.bench_noop, name="bench-noop"),
 ]
+if settings.BENCH_HOOKS:  # bench/settings.py only: the benchmark's floor, absent otherwise
+    urlpatterns += [path("bench/noop/", rate_views.bench_noop, name="bench-noop")]
 
 # --- researcher: progress, analytics, exports (annotate/views/research.py) ---
 

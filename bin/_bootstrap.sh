@@ -1,8 +1,12 @@
 # Shared set-up for bin/run and bin/test: everything a fresh machine lacks, installed on first use.
 
 ensure_python_env() {
-  # uv from PyPI, into the Python that .python-version pins (3.12); then the locked environment.
-  local py
+  # uv from PyPI, into the Python that .python-version pins (3.12); then the locked environment:
+  # `ensure_python_env app` (bin/run) installs the app's dependencies only; `ensure_python_env dev`
+  # (bin/test) adds the dev group (pytest, Playwright, datasets, ruff). They share .venv: the app
+  # sync is --inexact, so it leaves the dev group in place, and the dev sync already includes the
+  # app, so running one after the other installs nothing twice and removes nothing.
+  local what="${1:-app}" py sync_args
   py="$(command -v python3.12 || true)"
   if [ -z "$py" ] && [ -x "$HOME/.pyenv/versions/3.12.1/bin/python3.12" ]; then
     py="$HOME/.pyenv/versions/3.12.1/bin/python3.12"
@@ -14,8 +18,14 @@ ensure_python_env() {
   if ! "$py" -m uv --version >/dev/null 2>&1; then
     "$py" -m pip install --quiet --disable-pip-version-check uv
   fi
+  case "$what" in
+    app) sync_args=(--no-dev --inexact) ;;
+    dev) sync_args=() ;;
+    *) echo "ensure_python_env: app or dev, not $what" >&2; return 2 ;;
+  esac
   # One sync at a time: parallel runs would otherwise rebuild .venv under each other.
-  (flock 9; "$py" -m uv sync --frozen --quiet --python "$py") 9>"${TMPDIR:-/tmp}/annotate-uv-sync.lock"
+  (flock 9; "$py" -m uv sync --frozen --quiet "${sync_args[@]}" --python "$py") \
+    9>"${TMPDIR:-/tmp}/annotate-uv-sync.lock"
 }
 
 ensure_chromium() {

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -45,17 +47,34 @@ DEBUG = env_bool("DEBUG", False)
 
 
 def _secret_key() -> str:
+    """SECRET_KEY (or SECRET_KEY_FILE) when set. Otherwise, on the embedded default only (no
+    DATABASE_URL: one machine, everything in DATA_DIR), a key generated once into
+    DATA_DIR/secret_key, so `manage.py` in a fresh shell signs and reads what `bin/run` did. With
+    DATABASE_URL set, web and worker processes may run on several machines and must share one key,
+    so it has to be given; a key made up by each would break sessions, links and export pseudonyms.
+    """
     key = env_secret("SECRET_KEY")
     if key:
         return key
-    if not DEBUG:
-        raise RuntimeError("SECRET_KEY must be set when DEBUG is off (or set SECRET_KEY_FILE).")
-    # Demo/dev: generate once and keep it, so sessions survive restarts.
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    if env_str("DATABASE_URL"):
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set (or SECRET_KEY_FILE) when DATABASE_URL is set: every web and "
+            "worker process of a deployment signs with the same key."
+        )
     keyfile = DATA_DIR / "secret_key"
     if not keyfile.exists():
-        keyfile.write_text(secrets.token_urlsafe(50))
-        keyfile.chmod(0o600)
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        # Written beside and linked into place: two processes starting at once agree on one key
+        # (os.link fails if the other was first), and no reader ever sees a half-written file.
+        fd, tmp = tempfile.mkstemp(dir=DATA_DIR, prefix=".secret_key.")
+        try:
+            os.write(fd, secrets.token_urlsafe(50).encode())
+            os.close(fd)
+            os.link(tmp, keyfile)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
     return keyfile.read_text().strip()
 
 
@@ -137,16 +156,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "annotate.User"
-PASSWORD_HASHERS = (
-    ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    if env_bool("FAST_PASSWORD_HASHER")
-    else [
-        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
-        "django.contrib.auth.hashers.MD5PasswordHasher",
-    ]
-)
+# Django's default hashers (PBKDF2 first). The fast MD5 hasher is set by tests/settings.py and
+# bench/settings.py only; nothing in the environment can select it here.
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "annotate:home"
@@ -163,8 +179,29 @@ STATIC_ROOT = DATA_DIR / "staticfiles"
 MEDIA_ROOT = DATA_DIR / "media"
 EXPORT_ROOT = Path(env_str("EXPORT_ROOT", str(DATA_DIR / "exports")))
 
+# --- HTTPS and browser security (SecurityMiddleware; `manage.py check --deploy` is clean with the
+# production variables of README and .env.example) ------------------------------------------------
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT")
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
+# Behind a proxy that terminates TLS: the name of the header it sets to "https", e.g.
+# X-Forwarded-Proto. Only set it when the proxy always sets (or strips) that header itself.
+_PROXY_SSL_HEADER = env_str("SECURE_PROXY_SSL_HEADER")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https") if _PROXY_SSL_HEADER else None
+)
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 14 * 24 * 3600)
+# No script reads the CSRF cookie: pages carry the token in the form and in <body hx-headers>.
+CSRF_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -244,3 +281,7 @@ LOGGING = {
     "loggers": {"httpx": {"level": "WARNING"}, "anthropic": {"level": "WARNING"}},
 }
 WHITENOISE_USE_FINDERS = DEBUG
+
+# The benchmark's hooks (the /bench/noop/ floor and the rating page's keypress timings) exist only
+# when this is on: bench/settings.py turns it on, nothing else does.
+BENCH_HOOKS = False

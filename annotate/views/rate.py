@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from functools import lru_cache
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -38,7 +39,6 @@ from annotate.views.rate_support import (
     my_progress,
     my_vote_count,
     parse_vote,
-    with_csp,
 )
 
 TEMPLATE = "annotate/rate.html"
@@ -123,7 +123,7 @@ def _workbench_context(
 
 def _render_workbench(request: HttpRequest, ctx: dict) -> HttpResponse:
     name = TEMPLATE + "#workbench" if request.htmx else TEMPLATE
-    return with_csp(render(request, name, ctx))
+    return render(request, name, ctx)
 
 
 @login_required
@@ -133,6 +133,7 @@ def rate(request: HttpRequest, slug: str) -> HttpResponse:
     assignment = assignment_next(campaign=campaign, rater=request.user)
     ctx = _workbench_context(request, campaign=campaign, assignment=assignment)
     ctx["show_guidelines"] = ctx["my_votes"] == 0 and bool(campaign.guidelines_html)
+    ctx["bench_timings"] = settings.BENCH_HOOKS
     return _render_workbench(request, ctx)
 
 
@@ -290,9 +291,7 @@ def rate_diff(request: HttpRequest, slug: str, assignment_id: int) -> HttpRespon
         return HttpResponse("Not your pair.", status=404, content_type="text/plain")
     a, b = lease.pair.candidate_a.text, lease.pair.candidate_b.text
     left, right = (a, b) if lease.left_is_a else (b, a)
-    return with_csp(
-        render(request, "annotate/partials/_rate_diff.html", {"diff": diff_html(left, right)})
-    )
+    return render(request, "annotate/partials/_rate_diff.html", {"diff": diff_html(left, right)})
 
 
 @login_required
@@ -305,10 +304,10 @@ def rate_history(request: HttpRequest, slug: str) -> HttpResponse:
         "rows": my_history(campaign=campaign, rater=request.user),
         "progress": my_progress(campaign=campaign, rater=request.user),
     }
-    return with_csp(render(request, "annotate/rate_history.html", ctx))
+    return render(request, "annotate/rate_history.html", ctx)
 
 
 @login_required
 def bench_noop(request: HttpRequest) -> HttpResponse:
-    """The benchmark's floor: session auth and nothing else."""
+    """The benchmark's floor: session auth and nothing else (routed only with BENCH_HOOKS)."""
     return HttpResponse("ok", content_type="text/plain")

@@ -1,4 +1,4 @@
-"""Helpers of the rating views: parsing a vote form, the diff, history/progress reads, the CSP header."""
+"""Helpers of the rating views: parsing a vote form, the diff, history/progress reads."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.models import Count, Sum
-from django.http import HttpResponse, QueryDict
+from django.http import QueryDict
 
 from annotate.models import Campaign, Judgment, Pair, User
 
@@ -25,19 +25,6 @@ GRADES = [
 ]
 _GRADE_MAP = {key: (choice, strength) for key, choice, strength, _ in GRADES}
 _BINARY = {"left", "right", "tie", "both_bad"}
-
-# Defence in depth behind the ingest-time sanitiser: no inline script, no foreign origins, no
-# external images (a tracker pixel in a response cannot fire), no plugins, no framing.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'none'"
-)
-
-
-def with_csp(response: HttpResponse) -> HttpResponse:
-    response["Content-Security-Policy"] = CSP
-    return response
 
 
 @dataclass

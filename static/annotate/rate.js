@@ -1,6 +1,7 @@
 // Rating workbench: keyboard-first. The server does the real work (one POST per vote returns the
 // next pair); this file only selects, locks the vote until the minimum read time has passed,
-// keeps the lease alive while the rater is active, and times keypress -> next pair painted.
+// keeps the lease alive while the rater is active, and (for bench/rating.py, when the page's script
+// tag says data-timings: BENCH_HOOKS) times keypress -> next pair painted.
 (() => {
   "use strict";
 
@@ -12,7 +13,8 @@
   let heartbeat = null;
   let lastActivity = Date.now();
   let pressedAt = 0;
-  window.__rateTimings = window.__rateTimings || [];
+  const recordTimings = !!document.currentScript && document.currentScript.hasAttribute("data-timings");
+  if (recordTimings) window.__rateTimings = window.__rateTimings || [];
 
   const workbench = () => document.getElementById("workbench");
   const form = () => document.getElementById("vote-form");
@@ -333,7 +335,7 @@
     if (e.detail.target && e.detail.target.id === "judge-reveal") return markAwaitingReveal();
     init();
     window.scrollTo(0, 0);
-    if (pressedAt) {
+    if (pressedAt && recordTimings) {
       const started = pressedAt;
       pressedAt = 0;
       // rAF runs just before the frame is painted; a task queued from it runs after that paint.

@@ -192,9 +192,13 @@ def test_csp_blocks_markup_that_slipped_past_the_sanitiser(live_server, page, ca
     assert page.evaluate("typeof window.__pwned") == "undefined"
 
 
-def test_it_times_each_keypress_to_the_next_pair_painted(live_server, page, campaign, rater):
-    """The page measures keypress → next pair painted for every vote (bench/rating.py reports the
-    figures; speed targets live in benchmarks, not in tests)."""
+def test_it_times_each_keypress_to_the_next_pair_painted(
+    live_server, page, campaign, rater, settings
+):
+    """With the benchmark's hooks on (bench/settings.py), the page measures keypress → next pair
+    painted for every vote (bench/rating.py reports the figures; speed targets live in benchmarks,
+    not in tests)."""
+    settings.BENCH_HOOKS = True
     _pairs(campaign, n=12)
     _open(page, live_server, campaign)
     page.evaluate("window.__marker = 1")
@@ -207,6 +211,16 @@ def test_it_times_each_keypress_to_the_next_pair_painted(live_server, page, camp
     assert len(timings) == 10
     assert all(t > 0 for t in timings)
     assert page.evaluate("window.__marker") == 1  # ten swaps, no reload
+
+
+def test_it_keeps_no_timings_without_the_benchmark_hooks(live_server, page, campaign, rater):
+    _pairs(campaign, n=3)
+    _open(page, live_server, campaign)
+    before = _current(page)
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    _wait_next(page, before)
+    assert page.evaluate("typeof window.__rateTimings") == "undefined"
 
 
 def test_it_stacks_the_responses_on_a_narrow_screen(
