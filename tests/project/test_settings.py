@@ -109,7 +109,7 @@ def test_the_benchmark_floor_is_absent(admin_client):
 def test_the_benchmark_settings_route_the_floor(tmp_path):
     env = clean_env(DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="bench.settings")
     out = run(
-        ".venv/bin/python -c \"import django; django.setup(); from django.urls import resolve; "
+        '.venv/bin/python -c "import django; django.setup(); from django.urls import resolve; '
         "print(resolve('/bench/noop/').url_name)\"",
         env=env,
     )

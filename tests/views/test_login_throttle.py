@@ -58,9 +58,7 @@ def test_thirty_wrong_passwords_lock_out_the_right_one(url, staff):
 
 
 @pytest.mark.parametrize("url", LOGIN_PAGES)
-def test_the_same_user_from_another_address_and_another_user_from_this_one_still_log_in(
-    url, staff
-):
+def test_the_same_user_from_another_address_and_another_user_from_this_one_still_log_in(url, staff):
     factories.UserFactory(username="bob", is_staff=True, password="bobs")
     _fail(url, 5)
     client, response = _attempt(url, "right", ip="198.51.100.20")
@@ -116,9 +114,7 @@ def test_the_count_is_kept_in_the_database_without_the_password(staff):
 def test_behind_trusted_proxies_the_address_is_the_one_they_saw(staff, settings):
     settings.TRUSTED_PROXY_COUNT = 1
     for spoofed in range(5):  # the left-most entries are the client's own invention
-        client = Client(
-            REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=f"1.1.1.{spoofed}, {ATTACKER}"
-        )
+        client = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=f"1.1.1.{spoofed}, {ATTACKER}")
         client.post("/login/", {"username": "alice", "password": "wrong"})
     assert AccessAttempt.objects.get().ip_address == ATTACKER
     client = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=ATTACKER)
