@@ -316,7 +316,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "anthropic": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "anthropic": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # failures and lockouts, not a banner on every command
+    },
 }
 WHITENOISE_USE_FINDERS = DEBUG
 

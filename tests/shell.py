@@ -16,13 +16,19 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def run(
-    command: str, *, env: dict[str, str], cwd: Path = ROOT, timeout: float = 180
+    command: str,
+    *,
+    env: dict[str, str],
+    cwd: Path = ROOT,
+    stdin: str | None = None,
+    timeout: float = 180,
 ) -> subprocess.CompletedProcess:
-    """``command`` through bash, as typed."""
+    """``command`` through bash, as typed (``stdin``: what the person types at its prompts)."""
     return subprocess.run(
         ["bash", "-c", command],
         cwd=cwd,
         env=env,
+        input=stdin if stdin is not None else "",
         capture_output=True,
         text=True,
         timeout=timeout,
