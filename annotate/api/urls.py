@@ -107,7 +107,9 @@ urlpatterns += [
         judge_api.JudgeConfigUpdateApi.as_view(),
         name="judge-config-update",
     ),
-    path("campaigns/<slug:slug>/judge/start/", judge_api.JudgeStartApi.as_view(), name="judge-start"),
+    path(
+        "campaigns/<slug:slug>/judge/start/", judge_api.JudgeStartApi.as_view(), name="judge-start"
+    ),
     path(
         "campaigns/<slug:slug>/judge/auto-label/",
         judge_api.JudgeAutoLabelApi.as_view(),
