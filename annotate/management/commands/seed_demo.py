@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -177,8 +178,9 @@ def _sample_create(*, admin: User) -> tuple[Campaign, int]:
     pairs_build(campaign=campaign)
 
     # Each model's first answer to a prompt is the good one (demo_data/README.md); the sample raters
-    # prefer it, and otherwise the longer answer, but not always: each vote is drawn from a hash of
-    # rater and pair, so the sample has disagreement, ties and "both bad" and is the same each run.
+    # prefer it, and otherwise the longer answer, but not always: each vote and its time on task are
+    # drawn from a hash of rater and pair, so the sample has disagreement, ties and "both bad", and
+    # is the same on every run. (Votes are dated up to 48 s after their lease was served.)
     votes = 0
     for username in SAMPLE_RATERS:
         rater, _ = User.objects.get_or_create(username=username, defaults={"role": User.Role.RATER})
@@ -186,12 +188,14 @@ def _sample_create(*, admin: User) -> tuple[Campaign, int]:
         rater.save(update_fields=["password"])
         Enrollment.objects.create(campaign=campaign, rater=rater)
         while (lease := assignment_next(campaign=campaign, rater=rater)) is not None:
+            choice, seconds = _sample_vote(lease.pair.candidate_a, lease.pair.candidate_b, username)
             judgment_record(
                 assignment=lease,
                 rater=rater,
-                choice=_sample_choice(lease.pair.candidate_a, lease.pair.candidate_b, username),
+                choice=choice,
                 idempotency_key=uuid.uuid4().hex,
                 campaign=campaign,
+                now=lease.created_at + timedelta(seconds=seconds),  # a plausible time on task
             )
             votes += 1
     campaign.status = Campaign.Status.CLOSED
@@ -199,15 +203,16 @@ def _sample_create(*, admin: User) -> tuple[Campaign, int]:
     return campaign, votes
 
 
-def _sample_choice(a: Candidate, b: Candidate, rater: str) -> str:
+def _sample_vote(a: Candidate, b: Candidate, rater: str) -> tuple[str, float]:
     if a.sample_index != b.sample_index:
         better = "a" if a.sample_index < b.sample_index else "b"
     else:
         better = "a" if len(a.text) >= len(b.text) else "b"
     worse = "b" if better == "a" else "a"
-    roll = hashlib.sha256(f"{rater}:{a.pk}:{b.pk}".encode()).digest()[0] / 256
+    digest = hashlib.sha256(f"{rater}:{a.pk}:{b.pk}".encode()).digest()
+    roll, seconds = digest[0] / 256, 8 + digest[1] / 256 * 40
     if roll < 0.72:
-        return better
+        return better, seconds
     if roll < 0.86:
-        return worse
-    return "tie" if roll < 0.95 else "both_bad"
+        return worse, seconds
+    return ("tie" if roll < 0.95 else "both_bad"), seconds
