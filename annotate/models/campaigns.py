@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from annotate.validation import (
+    MAX_GUIDELINES,
+    MAX_RATIONALE,
+    MAX_TEXT,
+    validate_aspects,
+    validate_finite,
+    validate_json,
+    validate_one_line,
+    validate_text,
+)
+
+
+def _share() -> list:
+    return [MinValueValidator(0.0), MaxValueValidator(1.0), validate_finite]
 
 
 class Campaign(models.Model):
@@ -46,35 +62,62 @@ class Campaign(models.Model):
         BEFORE_VOTE = "before_vote", "Show before the vote"
         AUTO_LABEL = "auto_label", "Auto-label (RLAIF)"
 
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=200, validators=[validate_one_line])
     slug = models.SlugField(max_length=80, unique=True)
-    guidelines = models.TextField(blank=True, help_text="Markdown shown to raters.")
+    guidelines = models.TextField(
+        blank=True,
+        help_text="Markdown shown to raters.",
+        validators=[validate_text, MaxLengthValidator(MAX_GUIDELINES)],
+    )
     guidelines_html = models.TextField(blank=True, editable=False)
     status = models.CharField(max_length=16, choices=Status, default=Status.DRAFT)
 
     scale = models.CharField(max_length=16, choices=Scale, default=Scale.BINARY)
     allow_both_bad = models.BooleanField(default=True)
-    aspects = models.JSONField(default=list, blank=True, help_text='e.g. ["helpful", "honest"]')
+    aspects = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='e.g. ["helpful", "honest"]',
+        validators=[validate_aspects],
+    )
     rationale = models.CharField(max_length=16, choices=Rationale, default=Rationale.OPTIONAL)
-    rationale_min_length = models.PositiveIntegerField(default=0)
+    rationale_min_length = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(MAX_RATIONALE // 4)]
+    )
     allow_rewrite = models.BooleanField(default=False)
     min_read_ms_per_1k_chars = models.PositiveIntegerField(
         default=0,
         help_text="Minimum read time before the vote unlocks, per 1,000 characters shown.",
+        validators=[MaxValueValidator(60_000)],
     )
 
-    overlap = models.PositiveSmallIntegerField(default=1, help_text="Votes wanted per pair (k).")
-    lease_seconds = models.PositiveIntegerField(default=600)
+    overlap = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="Votes wanted per pair (k).",
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+    )
+    # Below 30 s no one can read a pair and vote before the lease ends.
+    lease_seconds = models.PositiveIntegerField(
+        default=600, validators=[MinValueValidator(30), MaxValueValidator(86_400)]
+    )
     ordering = models.CharField(max_length=20, choices=Ordering, default=Ordering.FINISH_STARTED)
     pairing = models.CharField(max_length=20, choices=Pairing, default=Pairing.CROSS_GENERATOR)
-    max_pairs_per_prompt = models.PositiveSmallIntegerField(default=6)
+    max_pairs_per_prompt = models.PositiveSmallIntegerField(
+        default=6, validators=[MaxValueValidator(1000)]
+    )
     self_id_policy = models.CharField(
         max_length=16, choices=SelfIdPolicy, default=SelfIdPolicy.HIDE
     )
 
-    gold_rate = models.FloatField(default=0.0, help_text="Share of served pairs that are gold.")
-    gold_min_accuracy = models.FloatField(default=0.0, help_text="Below this a rater is paused.")
-    gold_min_answered = models.PositiveSmallIntegerField(default=5)
+    gold_rate = models.FloatField(
+        default=0.0, help_text="Share of served pairs that are gold.", validators=_share()
+    )
+    gold_min_accuracy = models.FloatField(
+        default=0.0, help_text="Below this a rater is paused.", validators=_share()
+    )
+    gold_min_answered = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(1000)]
+    )
 
     judge_mode = models.CharField(max_length=16, choices=JudgeMode, default=JudgeMode.OFF)
 
@@ -106,7 +149,7 @@ class Enrollment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollments"
     )
     paused = models.BooleanField(default=False)
-    paused_reason = models.CharField(max_length=300, blank=True)
+    paused_reason = models.CharField(max_length=300, blank=True, validators=[validate_text])
     # The rater's first votes in this campaign, kept in step by the vote itself (same transaction),
     # so the rating page shows "You have rated N pairs" without counting every vote on each request.
     votes = models.PositiveIntegerField(default=0, editable=False)
@@ -123,11 +166,11 @@ class Enrollment(models.Model):
 
 class Prompt(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="prompts")
-    external_id = models.CharField(max_length=200, blank=True)
+    external_id = models.CharField(max_length=200, blank=True, validators=[validate_one_line])
     # A conversation: [{"role": "user"|"assistant", "content": str}, ...], the last turn from the user.
-    messages = models.JSONField()
-    system = models.TextField(blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
+    messages = models.JSONField(validators=[validate_json])
+    system = models.TextField(blank=True, validators=[validate_text, MaxLengthValidator(MAX_TEXT)])
+    metadata = models.JSONField(default=dict, blank=True, validators=[validate_json])
     content_hash = models.CharField(max_length=64)
     # Sanitised HTML per turn, rendered once at ingest: [{"role": ..., "html": ...}, ...]
     rendered = models.JSONField(default=list, blank=True, editable=False)

@@ -6,11 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator, MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from annotate.models.campaigns import Campaign, Prompt
+from annotate.validation import MAX_TEXT, validate_json, validate_one_line, validate_text
 
 
 class Generator(models.Model):
@@ -21,17 +23,28 @@ class Generator(models.Model):
         IMPORTED = "imported", "Imported from a file"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="generators")
-    name = models.CharField(max_length=100, help_text="Admin-facing label; raters never see it.")
+    name = models.CharField(
+        max_length=100,
+        help_text="Admin-facing label; raters never see it.",
+        validators=[validate_one_line],
+    )
     provider = models.CharField(max_length=24, choices=Provider)
-    model = models.CharField(max_length=200)
+    model = models.CharField(max_length=200, validators=[validate_one_line])
     base_url = models.URLField(blank=True)
     # Name of the environment variable holding the key (never the key itself).
     api_key_env = models.CharField(max_length=100, blank=True)
     params = models.JSONField(
-        default=dict, blank=True, help_text="temperature, max_tokens, top_p, stop …"
+        default=dict,
+        blank=True,
+        help_text="temperature, max_tokens, top_p, stop …",
+        validators=[validate_json],
     )
-    system_prompt = models.TextField(blank=True)
-    samples_per_prompt = models.PositiveSmallIntegerField(default=1)
+    system_prompt = models.TextField(
+        blank=True, validators=[validate_text, MaxLengthValidator(MAX_TEXT)]
+    )
+    samples_per_prompt = models.PositiveSmallIntegerField(
+        default=1, validators=[MaxValueValidator(32)]
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -100,7 +113,7 @@ class Candidate(models.Model):
         GenerationJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="candidates"
     )
     status = models.CharField(max_length=16, choices=Status, default=Status.PENDING)
-    text = models.TextField(blank=True)
+    text = models.TextField(blank=True, validators=[validate_text])
     html = models.TextField(blank=True, editable=False)  # sanitised, rendered once at write time
     stop_reason = models.CharField(max_length=40, blank=True)
     input_tokens = models.PositiveIntegerField(default=0)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from annotate.models.campaigns import Campaign, Prompt
 from annotate.models.generation import Candidate
 from annotate.models.rating import Pair
+from annotate.validation import validate_json, validate_one_line, validate_text
 
 
 def _default_judge_model() -> str:
@@ -33,11 +34,16 @@ class JudgeConfig(models.Model):
 
     campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="judge_config")
     provider = models.CharField(max_length=24, choices=Provider, default=Provider.ANTHROPIC)
-    model = models.CharField(max_length=200, default=_default_judge_model)
+    model = models.CharField(
+        max_length=200, default=_default_judge_model, validators=[validate_one_line]
+    )
     base_url = models.URLField(blank=True)
     api_key_env = models.CharField(max_length=100, blank=True)
     params = models.JSONField(
-        default=dict, blank=True, help_text="max_tokens, temperature, timeout"
+        default=dict,
+        blank=True,
+        help_text="max_tokens, temperature, timeout",
+        validators=[validate_json],
     )
     mode = models.CharField(max_length=8, choices=Mode, default=Mode.CHEAP)
     auto_label_min_kappa = models.FloatField(
@@ -57,7 +63,7 @@ class JudgeRubric(models.Model):
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="judge_rubrics")
     version = models.PositiveIntegerField()
-    text = models.TextField()
+    text = models.TextField(validators=[validate_text])
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
 from annotate.models.campaigns import Campaign, Prompt
 from annotate.models.generation import Candidate
+from annotate.validation import (
+    MAX_NOTE,
+    MAX_RATIONALE,
+    MAX_REWRITE,
+    validate_json,
+    validate_one_line,
+    validate_text,
+)
 
 
 class Pair(models.Model):
@@ -70,7 +79,7 @@ class Assignment(models.Model):
     )
     status = models.CharField(max_length=16, choices=Status, default=Status.ACTIVE)
     left_is_a = models.BooleanField(help_text="Candidate A of the pair was shown on the left.")
-    skip_reason = models.CharField(max_length=300, blank=True)
+    skip_reason = models.CharField(max_length=300, blank=True, validators=[validate_text])
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -122,16 +131,24 @@ class Judgment(models.Model):
     choice = models.CharField(max_length=8, choices=Choice)
     # Graded scale: 1 slightly, 2 clearly, 3 much better; 0 for tie / both bad; null on the binary scale.
     strength = models.PositiveSmallIntegerField(null=True, blank=True)
-    aspects = models.JSONField(default=dict, blank=True)  # {"helpful": "a", "honest": "tie", ...}
-    rationale = models.TextField(blank=True)
-    rewrite = models.TextField(blank=True)  # an SFT demonstration written or edited by the rater
+    # {"helpful": "a", "honest": "tie", ...}
+    aspects = models.JSONField(default=dict, blank=True, validators=[validate_json])
+    rationale = models.TextField(
+        blank=True, validators=[validate_text, MaxLengthValidator(MAX_RATIONALE)]
+    )
+    # an SFT demonstration written or edited by the rater
+    rewrite = models.TextField(
+        blank=True, validators=[validate_text, MaxLengthValidator(MAX_REWRITE)]
+    )
     left_is_a = models.BooleanField(null=True)
     time_on_task_ms = models.PositiveIntegerField(null=True, blank=True)
     judge_shown = models.BooleanField(default=False)
     revises = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="revisions"
     )
-    idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    idempotency_key = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, validators=[validate_one_line]
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -164,7 +181,7 @@ class PairFlag(models.Model):
     pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="flags")
     rater = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     reason = models.CharField(max_length=16, choices=Reason)
-    note = models.TextField(blank=True)
+    note = models.TextField(blank=True, validators=[validate_text, MaxLengthValidator(MAX_NOTE)])
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

@@ -32,9 +32,18 @@ from django.db import transaction
 
 from annotate.markdown import render_markdown
 from annotate.models import Campaign, Prompt
+from annotate.validation import (
+    MAX_IMPORT_BYTES,
+    MAX_TEXT,
+    JsonInputError,
+    json_loads,
+    text_problem,
+)
 
 ROLES = ("user", "assistant")
 MAX_ID_LENGTH = 200  # Prompt.external_id
+MAX_TURNS = 500
+PROMPT_KEYS = {"id", "prompt", "messages", "system", "metadata"}
 
 
 @dataclass(frozen=True)
@@ -71,19 +80,53 @@ class Conversation:
 
 # --- reading files -------------------------------------------------------------------------------
 
+MAX_ERRORS_LISTED = 200
+
+
+def errors_capped(errors: list[LineError]) -> list[LineError]:
+    """At most MAX_ERRORS_LISTED bad lines, then one line saying how many more there are."""
+    if len(errors) <= MAX_ERRORS_LISTED:
+        return errors
+    more = len(errors) - MAX_ERRORS_LISTED
+    return [*errors[:MAX_ERRORS_LISTED], LineError(0, f"{more:,} more bad lines not listed")]
+
+
+def _decode(data: bytes, errors: list[LineError]) -> str | None:
+    """UTF-8 text without its BOM, or None with every line that is not UTF-8 in ``errors``."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            errors.append(
+                LineError(
+                    number,
+                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at position {exc.start + 1} of "
+                    "the line); save the file as UTF-8",
+                )
+            )
+    return None
+
 
 def rows_read(*, file_name: str, data: bytes, errors: list[LineError]) -> Iterator[tuple[int, Any]]:
     """Yield (line number, row) for a JSONL or CSV file; unreadable rows go to ``errors``.
 
     CSV rows come out as dicts of strings; JSONL rows as whatever the JSON line holds (the caller
-    checks it is an object). Line numbers are 1-based physical lines, as an editor shows them.
+    checks it is an object). Line numbers are 1-based physical lines, as an editor shows them. Every
+    JSON line and CSV cell is held to the rules of annotate.validation (no NUL, nesting depth, …).
     """
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
+    if len(data) > MAX_IMPORT_BYTES:
         errors.append(
-            LineError(0, f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})")
+            LineError(
+                0, f"the file is {_size(len(data))}; at most {_size(MAX_IMPORT_BYTES)}, split it"
+            )
         )
+        return
+    text = _decode(data, errors)
+    if text is None:
         return
     if file_name.lower().endswith(".csv"):
         yield from _csv_rows(text, errors)
@@ -93,27 +136,42 @@ def rows_read(*, file_name: str, data: bytes, errors: list[LineError]) -> Iterat
         yield from _jsonl_rows(text, errors)
 
 
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n:,} bytes"
+
+
+def _json_error(exc: JsonInputError) -> str:
+    where = f" at column {exc.column}" if exc.column else ""
+    return f"{exc.message}{where}"
+
+
 def _json_array_rows(text: str, errors: list[LineError]) -> Iterator[tuple[int, Any]]:
     """A whole-file JSON array (what many tools write as "prompts.json"): row n is item n."""
     try:
-        items = json.loads(text)
-    except json.JSONDecodeError as exc:
-        errors.append(LineError(exc.lineno, f"malformed JSON ({exc.msg} at column {exc.colno})"))
+        items = json_loads(text)
+    except JsonInputError as exc:
+        errors.append(LineError(exc.line or 0, _json_error(exc)))
+        return
+    if not isinstance(items, list):
+        errors.append(LineError(1, "expected one JSON array of objects, or one object per line"))
         return
     yield from enumerate(items, start=1)
 
 
 def _jsonl_rows(text: str, errors: list[LineError]) -> Iterator[tuple[int, Any]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Split on "\n" only: JSON strings may hold U+2028 and other characters str.splitlines() splits on.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as exc:
-            errors.append(LineError(number, f"malformed JSON ({exc.msg} at column {exc.colno})"))
+            yield number, json_loads(line)
+        except JsonInputError as exc:
+            errors.append(LineError(number, _json_error(exc)))
 
 
 def _csv_rows(text: str, errors: list[LineError]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Rows as {column: text}. A line break inside a quoted cell is stored as "\n"; a column with
+    no name in the header must stay empty."""
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip().lower() for h in next(reader)]
@@ -122,7 +180,13 @@ def _csv_rows(text: str, errors: list[LineError]) -> Iterator[tuple[int, dict[st
     except csv.Error as exc:
         errors.append(LineError(1, f"malformed CSV header ({exc})"))
         return
-    if len(set(header)) != len(header):
+    for index, name in enumerate(header, start=1):
+        problem = text_problem(name, one_line=True)
+        if problem:
+            errors.append(LineError(1, f"the name of column {index} {problem}"))
+            return
+    named = [h for h in header if h]
+    if len(set(named)) != len(named):
         errors.append(LineError(1, "the header repeats a column name"))
         return
     previous_end = reader.line_num
@@ -141,7 +205,23 @@ def _csv_rows(text: str, errors: list[LineError]) -> Iterator[tuple[int, dict[st
         if len(values) != len(header):
             errors.append(LineError(start, f"expected {len(header)} columns, found {len(values)}"))
             continue
-        yield start, dict(zip(header, values, strict=True))
+        row: dict[str, str] = {}
+        problem = None
+        for index, (name, value) in enumerate(zip(header, values, strict=True), start=1):
+            cell = text_problem(value)
+            if cell:
+                problem = f"column '{name or index}' {cell}"
+                break
+            if not name:
+                if value.strip():
+                    problem = f"column {index} has a value but no name in the header"
+                    break
+                continue
+            row[name] = value.replace("\r\n", "\n")
+        if problem:
+            errors.append(LineError(start, problem))
+            continue
+        yield start, row
 
 
 def json_cell(row: dict[str, Any], key: str, *, from_csv: bool) -> Any:
@@ -152,9 +232,9 @@ def json_cell(row: dict[str, Any], key: str, *, from_csv: bool) -> Any:
     if not value.strip():
         return None
     try:
-        return json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise RowError(f"column '{key}' is not valid JSON ({exc.msg})") from None
+        return json_loads(value)
+    except JsonInputError as exc:
+        raise RowError(f"column '{key}' is not valid JSON: {exc}") from None
 
 
 # --- validating one row --------------------------------------------------------------------------
@@ -181,11 +261,13 @@ def conversation_parse(row: dict[str, Any], *, from_csv: bool) -> Conversation:
     system = row.get("system") or ""
     if not isinstance(system, str):
         raise RowError("'system' must be a string")
+    _long_check(system, "'system'")
     if prompt is not None:
         if not isinstance(prompt, str):
             raise RowError("'prompt' must be a string")
         if not prompt.strip():
             raise RowError("empty prompt")
+        _long_check(prompt, "'prompt'")
         turns = [{"role": "user", "content": prompt}]
     elif messages is not None:
         turns, system = _turns_parse(messages, system)
@@ -201,10 +283,15 @@ def conversation_parse(row: dict[str, Any], *, from_csv: bool) -> Conversation:
 def _turns_parse(messages: Any, system: str) -> tuple[list[dict[str, str]], str]:
     if not isinstance(messages, list) or not messages:
         raise RowError("'messages' must be a non-empty list of {role, content} objects")
+    if len(messages) > MAX_TURNS:
+        raise RowError(f"'messages' has {len(messages)} turns; at most {MAX_TURNS}")
     turns: list[dict[str, str]] = []
     for index, message in enumerate(messages, start=1):
         if not isinstance(message, dict):
             raise RowError(f"message {index} is not an object")
+        unknown = sorted(set(message) - {"role", "content"})
+        if unknown:
+            raise RowError(f"message {index} has unknown keys: {', '.join(map(repr, unknown))}")
         role, content = message.get("role"), message.get("content")
         if role == "system" and index == 1 and not turns:
             # OpenAI-style leading system turn: move it to the prompt's system field.
@@ -218,6 +305,7 @@ def _turns_parse(messages: Any, system: str) -> tuple[list[dict[str, str]], str]
             raise RowError(f"message {index} has role {role!r}; expected 'user' or 'assistant'")
         if not isinstance(content, str) or not content.strip():
             raise RowError(f"message {index} has empty or non-text content")
+        _long_check(content, f"message {index}")
         turns.append({"role": role, "content": content})
     if not turns:
         raise RowError("'messages' holds no user turn")
@@ -235,7 +323,26 @@ def external_id_parse(row: dict[str, Any], key: str = "id") -> str:
     value = str(value).strip()
     if len(value) > MAX_ID_LENGTH:
         raise RowError(f"'{key}' is longer than {MAX_ID_LENGTH} characters")
+    problem = text_problem(value, one_line=True)
+    if problem:
+        raise RowError(f"'{key}' {problem}")
     return value
+
+
+def _long_check(text: str, what: str) -> None:
+    if len(text) > MAX_TEXT:
+        raise RowError(f"{what} is {len(text):,} characters long; at most {MAX_TEXT:,}")
+
+
+def keys_check(row: dict[str, Any], known: set[str], *, from_csv: bool) -> None:
+    """Refuse keys the importer does not read: a typo must not silently drop data."""
+    unknown = sorted(set(row) - known)
+    if unknown:
+        what = "columns" if from_csv else "keys"
+        raise RowError(
+            f"unknown {what} {', '.join(map(repr, unknown))}; expected some of "
+            f"{', '.join(sorted(known))} (extra data goes under 'metadata')"
+        )
 
 
 def rendered_turns(messages: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -244,6 +351,12 @@ def rendered_turns(messages: list[dict[str, str]]) -> list[dict[str, str]]:
 
 
 # --- the import ----------------------------------------------------------------------------------
+
+
+def _csv_extra_columns(row: dict[str, Any]) -> dict[str, str]:
+    """CSV columns beyond the known ones are kept as metadata (taken out of ``row``)."""
+    extra = {key: row.pop(key) for key in sorted(set(row) - PROMPT_KEYS)}
+    return {key: value for key, value in extra.items() if value.strip()}
 
 
 def prompts_import(
@@ -269,6 +382,8 @@ def prompts_import(
         try:
             if not isinstance(row, dict):
                 raise RowError("expected a JSON object")
+            extra = _csv_extra_columns(row) if from_csv else {}
+            keys_check(row, PROMPT_KEYS, from_csv=False)
             conversation = conversation_parse(row, from_csv=from_csv)
             external_id = external_id_parse(row)
             metadata = json_cell(row, "metadata", from_csv=from_csv)
@@ -276,6 +391,12 @@ def prompts_import(
                 metadata = {}
             if not isinstance(metadata, dict):
                 raise RowError("'metadata' must be a JSON object")
+            clash = sorted(set(extra) & set(metadata))
+            if clash:
+                raise RowError(
+                    f"column {clash[0]!r} and the metadata key {clash[0]!r}: give only one"
+                )
+            metadata = {**metadata, **extra}
             digest = conversation.content_hash
             if digest in seen_hashes:
                 raise RowError(f"same conversation as line {seen_hashes[digest]}")
@@ -308,6 +429,7 @@ def prompts_import(
     if not result.errors and not prompts and not result.skipped:
         result.errors.append(LineError(0, "the file holds no prompts"))
     if result.errors:
+        result.errors = errors_capped(result.errors)
         return result
     for prompt in prompts:  # render only once the whole file is known to be good
         prompt.rendered = rendered_turns(prompt.messages)

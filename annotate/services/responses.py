@@ -32,17 +32,22 @@ from django.utils import timezone
 from annotate.markdown import render_markdown
 from annotate.models import Campaign, Candidate, Generator, Prompt
 from annotate.services.prompts import (
+    PROMPT_KEYS,
     ImportResult,
     LineError,
     RowError,
     conversation_parse,
+    errors_capped,
     external_id_parse,
     json_cell,
+    keys_check,
     rendered_turns,
     rows_read,
 )
+from annotate.validation import MAX_TEXT, text_problem
 
 MAX_MODEL_LENGTH = 200  # Generator.model
+RESPONSE_KEYS = PROMPT_KEYS | {"prompt_id", "responses", "model", "response"}
 
 
 @dataclass
@@ -77,6 +82,12 @@ def _responses_of(row: dict[str, Any], from_csv: bool) -> list[tuple[str, str]]:
         for index, item in enumerate(items, start=1):
             if not isinstance(item, dict):
                 raise RowError(f"response {index} is not an object")
+            unknown = sorted(set(item) - {"model", "text"})
+            if unknown:
+                raise RowError(
+                    f"response {index} has unknown keys {', '.join(map(repr, unknown))}; "
+                    "expected model and text"
+                )
             pairs.append(_model_text(item.get("model"), item.get("text"), f"response {index}: "))
         return pairs
     if "model" in row or "response" in row:
@@ -89,8 +100,15 @@ def _model_text(model: Any, text: Any, where: str) -> tuple[str, str]:
         raise RowError(f"{where}missing model name")
     if len(model.strip()) > MAX_MODEL_LENGTH:
         raise RowError(f"{where}model name longer than {MAX_MODEL_LENGTH} characters")
+    problem = text_problem(model, one_line=True)
+    if problem:
+        raise RowError(f"{where}the model name {problem}")
     if not isinstance(text, str) or not text.strip():
         raise RowError(f"{where}empty response text")
+    if len(text) > MAX_TEXT:
+        raise RowError(
+            f"{where}the response is {len(text):,} characters long; at most {MAX_TEXT:,}"
+        )
     return model.strip(), text
 
 
@@ -154,6 +172,7 @@ def responses_import(*, campaign: Campaign, file_name: str, data: bytes) -> Impo
         try:
             if not isinstance(row, dict):
                 raise RowError("expected a JSON object")
+            keys_check(row, RESPONSE_KEYS, from_csv=from_csv)
             responses = _responses_of(row, from_csv)
             key = _prompt_key(row, line, from_csv=from_csv, plan=plan, by_hash=by_hash, by_id=by_id)
         except RowError as exc:
@@ -165,6 +184,7 @@ def responses_import(*, campaign: Campaign, file_name: str, data: bytes) -> Impo
     if not result.errors and not rows:
         result.errors.append(LineError(0, "the file holds no responses"))
     if result.errors:
+        result.errors = errors_capped(result.errors)
         return result
     _write(campaign=campaign, plan=plan, result=result)
     return result

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotate.models import Campaign
 from annotate.services.prompts import ImportResult, prompts_import
+from annotate.validation import MAX_IMPORT_BYTES
 
 
 def campaign_get(slug: str) -> Campaign:
@@ -22,7 +23,14 @@ def campaign_get(slug: str) -> Campaign:
 
 
 def file_read(path: str) -> bytes:
+    """The file's bytes; one larger than the import limit is refused before it is read."""
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_IMPORT_BYTES:
+            raise CommandError(
+                f"{path} is {size / 1024 / 1024:.1f} MB; imports take at most "
+                f"{MAX_IMPORT_BYTES // 1024 // 1024} MB: split it."
+            )
         return Path(path).read_bytes()
     except OSError as exc:
         raise CommandError(f"Cannot read {path}: {exc.strerror}") from None
