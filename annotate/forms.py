@@ -1,28 +1,36 @@
-"""Forms of the admin pages. They parse and validate input; services do the work."""
+"""Forms of the admin pages. They parse input; the rules are the models' validators and
+annotate/validation.py, the same ones the API and the commands apply. Services do the work."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
 
 from annotate.models import Campaign, Generator, User
 from annotate.services.campaigns import CAMPAIGN_FIELDS
-
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+from annotate.validation import (
+    MAX_ASPECT_NAME,
+    MAX_ASPECTS,
+    MAX_GUIDELINES,
+    MAX_IMPORT_BYTES,
+    MAX_TEXT,
+    JsonInputError,
+    json_loads,
+)
 
 
 class CampaignForm(forms.ModelForm):
     aspects = forms.CharField(
         required=False,
+        max_length=MAX_ASPECTS * (MAX_ASPECT_NAME + 2),
         help_text="Comma-separated, e.g. helpful, honest, harmless. Each is rated per pair.",
     )
 
     class Meta:
         model = Campaign
         fields = list(CAMPAIGN_FIELDS)  # one list of admin-settable fields, owned by the service
-        widgets = {"guidelines": forms.Textarea(attrs={"rows": 8})}
+        widgets = {"guidelines": forms.Textarea(attrs={"rows": 8, "maxlength": MAX_GUIDELINES})}
         help_texts = {"max_pairs_per_prompt": "0 means no cap."}
         labels = {
             "min_read_ms_per_1k_chars": "Minimum read time (ms per 1,000 characters)",
@@ -44,23 +52,9 @@ class CampaignForm(forms.ModelForm):
             self.initial["aspects"] = ", ".join(self.instance.aspects or [])
 
     def clean_aspects(self) -> list[str]:
+        # Only the comma-separated parsing; Campaign.aspects' validator judges the list.
         raw = self.cleaned_data.get("aspects") or ""
-        aspects = [a.strip() for a in raw.split(",") if a.strip()]
-        if len(set(aspects)) != len(aspects):
-            raise forms.ValidationError("An aspect is listed twice.")
-        return aspects
-
-    def clean_gold_rate(self) -> float:
-        value = self.cleaned_data["gold_rate"]
-        if not 0 <= value <= 1:
-            raise forms.ValidationError("A share between 0 and 1.")
-        return value
-
-    def clean_gold_min_accuracy(self) -> float:
-        value = self.cleaned_data["gold_min_accuracy"]
-        if not 0 <= value <= 1:
-            raise forms.ValidationError("A share between 0 and 1.")
-        return value
+        return [a.strip() for a in raw.split(",") if a.strip()]
 
     def settings(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in self.Meta.fields}
@@ -78,8 +72,10 @@ class _UploadForm(forms.Form):
         upload = self.cleaned_data["file"]
         if not upload.name.lower().endswith((".jsonl", ".json", ".ndjson", ".csv")):
             raise forms.ValidationError("Upload a .jsonl or .csv file.")
-        if upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError("The file is larger than 50 MB; split it.")
+        if upload.size > MAX_IMPORT_BYTES:
+            raise forms.ValidationError(
+                f"The file is larger than {MAX_IMPORT_BYTES // 1024 // 1024} MB; split it."
+            )
         return upload
 
 
@@ -117,18 +113,18 @@ class GeneratorForm(forms.Form):
         help_text='JSON object, e.g. {"temperature": 1.0, "max_tokens": 1024}',
     )
     samples_per_prompt = forms.IntegerField(min_value=1, max_value=32, initial=1)
-    system_prompt = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    system_prompt = forms.CharField(
+        required=False, max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
     def clean_params(self) -> dict[str, Any]:
         raw = (self.cleaned_data.get("params") or "").strip()
         if not raw:
             return {}
         try:
-            value = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(
-                f"Not valid JSON: {exc.msg} (column {exc.colno})."
-            ) from None
+            value = json_loads(raw)
+        except JsonInputError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}.") from None
         if not isinstance(value, dict):
             raise forms.ValidationError("Give a JSON object, e.g. {}.")
         return value
@@ -143,7 +139,9 @@ class GeneratorForm(forms.Form):
 
 
 class EnrollForm(forms.Form):
-    usernames = forms.CharField(help_text="One or more usernames, separated by commas or spaces.")
+    usernames = forms.CharField(
+        max_length=10_000, help_text="One or more usernames, separated by commas or spaces."
+    )
 
     def clean_usernames(self) -> list[str]:
         raw = self.cleaned_data["usernames"]
@@ -151,12 +149,12 @@ class EnrollForm(forms.Form):
 
 
 class UnenrollForm(forms.Form):
-    username = forms.CharField()
+    username = forms.CharField(max_length=150)
 
 
 class RaterCreateForm(forms.Form):
     username = forms.CharField(max_length=150)
-    password = forms.CharField(widget=forms.PasswordInput, min_length=8)
+    password = forms.CharField(widget=forms.PasswordInput, min_length=8, max_length=128)
     role = forms.ChoiceField(choices=User.Role.choices, initial=User.Role.RATER)
     enroll = forms.BooleanField(
         required=False, initial=True, label="Enroll in this campaign right away"

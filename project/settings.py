@@ -111,6 +111,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "annotate.middleware.InputRulesMiddleware",  # a NUL in any query or form field: 400
     # Last, as axes asks: turns a request its backend or signal marked locked out into the lockout
     # page (annotate/lockout.py).
     "axes.middleware.AxesMiddleware",
@@ -248,7 +249,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # annotate/api/parsers.py: bodies under annotate/validation.py's rules, within a size limit.
+    "DEFAULT_PARSER_CLASSES": [
+        "annotate.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # annotate/api/schema.py: every operation documents its error responses.
+    "DEFAULT_SCHEMA_CLASS": "annotate.api.schema.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "annotate API",

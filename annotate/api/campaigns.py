@@ -2,8 +2,10 @@
 
 Every view opens with an access helper (annotate.access): a rater gets 403 for their own campaign
 and 404 for any other; researchers read; admins write. Token or session auth (settings).
-Service errors (CampaignError) become 400 with {"detail": ...}; a refused import becomes 400 with
-every bad line: {"created": 0, "errors": [{"line": 3, "reason": "..."}]}.
+Input serializers refuse unknown keys (annotate/api/serializers.py); JSON bodies are read under
+annotate/validation.py's rules (annotate/api/parsers.py). Service errors (CampaignError) become 400
+with {"detail": ...}; a refused import becomes 400 with every bad line:
+{"created": 0, "errors": [{"line": 3, "reason": "..."}]}, and a file over the limit 413.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotate.access import campaign_for_admin, campaign_for_researcher, require_admin
+from annotate.api.parsers import PayloadTooLarge
+from annotate.api.serializers import InputModelSerializer, InputSerializer, NoInputSerializer
 from annotate.models import Campaign, Enrollment, Generator, User
 from annotate.services.campaigns import (
     CAMPAIGN_FIELDS,
@@ -35,8 +38,17 @@ from annotate.services.campaigns import (
     rater_create,
 )
 from annotate.services.pairing import pairs_build_report
-from annotate.services.prompts import ImportResult, prompts_import
+from annotate.services.prompts import ImportResult, LineError, prompts_import
 from annotate.services.responses import responses_import
+from annotate.validation import (
+    MAX_ASPECT_NAME,
+    MAX_ASPECTS,
+    MAX_GUIDELINES,
+    MAX_IMPORT_BYTES,
+    MAX_TEXT,
+    validate_aspects,
+    validate_one_line,
+)
 
 
 class DetailSerializer(serializers.Serializer):
@@ -50,7 +62,17 @@ def _error(exc: Exception) -> Response:
 # --- campaigns -----------------------------------------------------------------------------------
 
 
+def _aspects_field(**kwargs) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(max_length=MAX_ASPECT_NAME),
+        max_length=MAX_ASPECTS,
+        help_text='Names rated per pair, e.g. ["helpful", "honest"].',
+        **kwargs,
+    )
+
+
 class CampaignOutputSerializer(serializers.ModelSerializer):
+    aspects = _aspects_field()
     prompt_count = serializers.IntegerField(read_only=True)
     pair_count = serializers.IntegerField(read_only=True)
 
@@ -83,10 +105,13 @@ class CampaignListApi(APIView):
 
 
 class CampaignCreateApi(APIView):
-    class CampaignCreateInputSerializer(serializers.ModelSerializer):
+    class CampaignCreateInputSerializer(InputModelSerializer):
+        aspects = _aspects_field(required=False, validators=[validate_aspects])
+
         class Meta:
             model = Campaign
             fields = list(CAMPAIGN_FIELDS)
+            extra_kwargs = {"guidelines": {"max_length": MAX_GUIDELINES}}
 
     @extend_schema(
         request=CampaignCreateInputSerializer,
@@ -111,11 +136,16 @@ class CampaignDetailApi(APIView):
 
 
 class CampaignUpdateApi(APIView):
-    class CampaignUpdateInputSerializer(serializers.ModelSerializer):
+    class CampaignUpdateInputSerializer(InputModelSerializer):
+        aspects = _aspects_field(required=False, validators=[validate_aspects])
+
         class Meta:
             model = Campaign
             fields = list(CAMPAIGN_FIELDS)
-            extra_kwargs = {"title": {"required": False}}
+            extra_kwargs = {
+                "title": {"required": False},
+                "guidelines": {"max_length": MAX_GUIDELINES},
+            }
 
     @extend_schema(
         request=CampaignUpdateInputSerializer,
@@ -133,7 +163,7 @@ class CampaignUpdateApi(APIView):
 
 
 class CampaignStatusApi(APIView):
-    class CampaignStatusInputSerializer(serializers.Serializer):
+    class CampaignStatusInputSerializer(InputSerializer):
         action = serializers.ChoiceField(choices=["open", "pause", "close"])
 
     class CampaignStatusOutputSerializer(serializers.Serializer):
@@ -175,6 +205,7 @@ class PairsBuildApi(APIView):
     @extend_schema(request=None, responses=PairsBuildOutputSerializer)
     def post(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_admin(request.user, slug)
+        NoInputSerializer(data=request.data).is_valid(raise_exception=True)
         report = pairs_build_report(campaign=campaign)
         return Response(
             {
@@ -202,12 +233,15 @@ class ImportOutputSerializer(serializers.Serializer):
     notes = serializers.ListField(child=serializers.CharField())
 
 
-class ImportInputSerializer(serializers.Serializer):
+class ResponseImportInputSerializer(InputSerializer):
     """A file (multipart), or the rows themselves as JSON (row n is reported as line n)."""
 
-    file = serializers.FileField(required=False)
-    rows = serializers.ListField(child=serializers.JSONField(), required=False)
-    skip_existing = serializers.BooleanField(default=False)
+    file = serializers.FileField(
+        required=False, help_text=f"JSONL or CSV, at most {MAX_IMPORT_BYTES // 1024 // 1024} MB."
+    )
+    rows = serializers.ListField(
+        child=serializers.DictField(), required=False, help_text="The rows as JSON objects."
+    )
 
     def validate(self, attrs):
         if bool(attrs.get("file")) == bool(attrs.get("rows")):
@@ -215,12 +249,37 @@ class ImportInputSerializer(serializers.Serializer):
         return attrs
 
 
+class PromptImportInputSerializer(ResponseImportInputSerializer):
+    skip_existing = serializers.BooleanField(default=False)
+
+
 def _import_payload(data: dict) -> tuple[str, bytes]:
     if data.get("file"):
         upload = data["file"]
+        if upload.size > MAX_IMPORT_BYTES:
+            raise PayloadTooLarge(
+                f"The file is larger than {MAX_IMPORT_BYTES // 1024 // 1024} MB; split it."
+            )
         return upload.name, upload.read()
     lines = [json.dumps(row, ensure_ascii=False) for row in data["rows"]]
     return "rows.jsonl", "\n".join(lines).encode()
+
+
+def _flatten(errors, where: str = "") -> list[str]:
+    """DRF's nested error detail as "field: message" lines."""
+    if isinstance(errors, dict):
+        return [m for key, value in errors.items() for m in _flatten(value, _join(where, key))]
+    if isinstance(errors, list) and all(isinstance(e, str) for e in errors):
+        return [
+            f"{where}: {e}" if where and where != "non_field_errors" else str(e) for e in errors
+        ]
+    if isinstance(errors, list):
+        return [m for i, value in enumerate(errors) for m in _flatten(value, f"{where}[{i}]")]
+    return [f"{where}: {errors}" if where else str(errors)]
+
+
+def _join(where: str, key) -> str:
+    return f"{where}[{key}]" if str(key).isdigit() else (f"{where}.{key}" if where else str(key))
 
 
 def _import_response(result: ImportResult) -> Response:
@@ -234,21 +293,19 @@ def _import_response(result: ImportResult) -> Response:
 
 
 class _ImportApi(APIView):
-    """POST a JSONL/CSV file (multipart or JSON body): all rows or none, every bad line reported."""
+    """POST a JSONL/CSV file (multipart or JSON body): all rows or none, every bad line reported.
 
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    Every refusal of the request itself is reported the same way, as a line 0 error.
+    """
 
-    @extend_schema(
-        request={
-            "multipart/form-data": ImportInputSerializer,
-            "application/json": ImportInputSerializer,
-        },
-        responses={200: ImportOutputSerializer, 400: ImportOutputSerializer},
-    )
+    input_serializer: type[serializers.Serializer]
+
     def post(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_admin(request.user, slug)
-        serializer = ImportInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        serializer = self.input_serializer(data=request.data)
+        if not serializer.is_valid():
+            errors = [LineError(0, message) for message in _flatten(serializer.errors)]
+            return _import_response(ImportResult(errors=errors))
         file_name, data = _import_payload(serializer.validated_data)
         return _import_response(
             self.run(
@@ -260,7 +317,17 @@ class _ImportApi(APIView):
         raise NotImplementedError
 
 
+def _import_schema(serializer):
+    return extend_schema(
+        request={"multipart/form-data": serializer, "application/json": serializer},
+        responses={200: ImportOutputSerializer, 400: ImportOutputSerializer},
+    )
+
+
+@_import_schema(PromptImportInputSerializer)
 class PromptImportApi(_ImportApi):
+    input_serializer = PromptImportInputSerializer
+
     def run(self, *, campaign, file_name, data, options):
         return prompts_import(
             campaign=campaign,
@@ -270,7 +337,10 @@ class PromptImportApi(_ImportApi):
         )
 
 
+@_import_schema(ResponseImportInputSerializer)
 class ResponseImportApi(_ImportApi):
+    input_serializer = ResponseImportInputSerializer
+
     def run(self, *, campaign, file_name, data, options):
         return responses_import(campaign=campaign, file_name=file_name, data=data)
 
@@ -288,16 +358,20 @@ class GeneratorOutputSerializer(serializers.ModelSerializer):
 
 
 class GeneratorCreateApi(APIView):
-    class GeneratorCreateInputSerializer(serializers.Serializer):
+    class GeneratorCreateInputSerializer(InputSerializer):
         provider = serializers.ChoiceField(
             choices=[c for c in Generator.Provider.values if c != Generator.Provider.IMPORTED]
         )
-        model = serializers.CharField(max_length=200)
-        name = serializers.CharField(max_length=100, required=False, default="")
+        model = serializers.CharField(max_length=200, validators=[validate_one_line])
+        name = serializers.CharField(
+            max_length=100, required=False, default="", validators=[validate_one_line]
+        )
         base_url = serializers.URLField(required=False, default="")
         api_key_env = serializers.CharField(max_length=100, required=False, default="")
         params = serializers.DictField(required=False, default=dict)
-        system_prompt = serializers.CharField(required=False, default="", allow_blank=True)
+        system_prompt = serializers.CharField(
+            required=False, default="", allow_blank=True, max_length=MAX_TEXT
+        )
         samples_per_prompt = serializers.IntegerField(min_value=1, max_value=32, default=1)
 
     @extend_schema(
@@ -319,6 +393,7 @@ class GeneratorDeleteApi(APIView):
     @extend_schema(request=None, responses={204: None, 400: DetailSerializer})
     def delete(self, request: Request, slug: str, generator_id: int) -> Response:
         campaign = campaign_for_admin(request.user, slug)
+        NoInputSerializer(data=request.data).is_valid(raise_exception=True)
         generator = get_object_or_404(campaign.generators, pk=generator_id)
         try:
             generator_delete(generator=generator)
@@ -328,7 +403,7 @@ class GeneratorDeleteApi(APIView):
 
 
 class GenerationStartApi(APIView):
-    class GenerationStartInputSerializer(serializers.Serializer):
+    class GenerationStartInputSerializer(InputSerializer):
         mode = serializers.ChoiceField(choices=["fast", "cheap"], default="fast")
 
     class GenerationStartOutputSerializer(serializers.Serializer):
@@ -379,8 +454,10 @@ class EnrollmentListApi(APIView):
 
 
 class EnrollmentAddApi(APIView):
-    class EnrollmentAddInputSerializer(serializers.Serializer):
-        usernames = serializers.ListField(child=serializers.CharField(), min_length=1)
+    class EnrollmentAddInputSerializer(InputSerializer):
+        usernames = serializers.ListField(
+            child=serializers.CharField(max_length=150), min_length=1, max_length=1000
+        )
 
     @extend_schema(
         request=EnrollmentAddInputSerializer,
@@ -400,8 +477,8 @@ class EnrollmentAddApi(APIView):
 
 
 class EnrollmentRemoveApi(APIView):
-    class EnrollmentRemoveInputSerializer(serializers.Serializer):
-        username = serializers.CharField()
+    class EnrollmentRemoveInputSerializer(InputSerializer):
+        username = serializers.CharField(max_length=150)
 
     @extend_schema(
         request=EnrollmentRemoveInputSerializer, responses={204: None, 400: DetailSerializer}
@@ -418,9 +495,9 @@ class EnrollmentRemoveApi(APIView):
 
 
 class RaterCreateApi(APIView):
-    class RaterCreateInputSerializer(serializers.Serializer):
+    class RaterCreateInputSerializer(InputSerializer):
         username = serializers.CharField(max_length=150)
-        password = serializers.CharField(write_only=True)
+        password = serializers.CharField(write_only=True, min_length=8, max_length=128)
         role = serializers.ChoiceField(choices=User.Role.values, default=User.Role.RATER)
 
     class RaterCreateOutputSerializer(serializers.Serializer):

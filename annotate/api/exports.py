@@ -10,14 +10,24 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotate.access import campaign_for_researcher
-from annotate.exports.options import DEFAULT_FORMAT, FORMATS, ExportOptionsError
+from annotate.api.serializers import InputSerializer
+from annotate.exports.options import (
+    BOTH_BAD_POLICIES,
+    DEFAULT_FORMAT,
+    FORMATS,
+    METHODS,
+    SOURCES,
+    TIE_POLICIES,
+    ExportOptions,
+    ExportOptionsError,
+)
 from annotate.models import Export
 from annotate.services.exports import export_archive_path, export_create
 
@@ -60,26 +70,73 @@ def _export_for_researcher(request: Request, pk: int) -> Export:
     return export
 
 
+_DEFAULTS = ExportOptions()
+
+
+@extend_schema_field(
+    {"type": "number", "format": "double", "minimum": 0, "maximum": 1, "exclusiveMaximum": True}
+)
+class _FractionBelowOne(serializers.FloatField):
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not 0 <= value < 1:
+            raise serializers.ValidationError("A share of at least 0 and below 1.")
+        return value
+
+
+class ExportFiltersSerializer(InputSerializer):
+    """Each filter of an export, documented; annotate/exports/options.py checks them together."""
+
+    method = serializers.ChoiceField(
+        choices=METHODS, required=False, help_text=f"Default {_DEFAULTS.method}."
+    )
+    tie_policy = serializers.ChoiceField(
+        choices=TIE_POLICIES, required=False, help_text=f"Default {_DEFAULTS.tie_policy}."
+    )
+    both_bad_policy = serializers.ChoiceField(
+        choices=BOTH_BAD_POLICIES, required=False, help_text=f"Default {_DEFAULTS.both_bad_policy}."
+    )
+    source = serializers.ChoiceField(
+        choices=SOURCES,
+        required=False,
+        help_text="Default human; 'all' only with the raw-vote formats.",
+    )
+    include_gold = serializers.BooleanField(required=False, help_text="Default false.")
+    min_gold_accuracy = serializers.FloatField(
+        min_value=0, max_value=1, required=False, help_text="Default 0 (keep every rater)."
+    )
+    min_votes = serializers.IntegerField(
+        min_value=1, max_value=1000, required=False, help_text="Default 1."
+    )
+    test_fraction = _FractionBelowOne(
+        required=False,
+        help_text="Share of prompts in the test split, below 1. Default 0 (train only).",
+    )
+    seed = serializers.IntegerField(
+        min_value=0, max_value=2**31 - 1, required=False, help_text="Default 0."
+    )
+
+
 class ExportCreateApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class ExportCreateInputSerializer(InputSerializer):
         format = serializers.ChoiceField(choices=list(FORMATS), default=DEFAULT_FORMAT)
-        filters = serializers.DictField(required=False, default=dict)
+        filters = ExportFiltersSerializer(required=False)
 
     @extend_schema(
-        request=InputSerializer,
+        request=ExportCreateInputSerializer,
         responses={201: ExportOutputSerializer},
         operation_id="export_create",
     )
     def post(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_researcher(request.user, slug)
-        data = self.InputSerializer(data=request.data)
+        data = self.ExportCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             export = export_create(
                 campaign=campaign,
                 actor=request.user,
                 format=data.validated_data["format"],
-                filters=data.validated_data["filters"],
+                filters=dict(data.validated_data.get("filters") or {}),
             )
         except ExportOptionsError as exc:
             return Response({"filters": exc.errors}, status=status.HTTP_400_BAD_REQUEST)

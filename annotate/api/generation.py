@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotate.access import campaign_for_admin, campaign_for_researcher
+from annotate.api.serializers import NoInputSerializer
 from annotate.services.generation import generation_cancel, generation_resume
 from annotate.services.generation_progress import (
     GenerationProgress,
@@ -61,6 +62,7 @@ class GenerationCancelApi(APIView):
     @extend_schema(request=None, responses={200: GenerationProgressOutputSerializer})
     def post(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_admin(request.user, slug)
+        NoInputSerializer(data=request.data).is_valid(raise_exception=True)
         job = generation_cancel(campaign=campaign, actor=request.user)
         if job is None:
             return Response({"detail": "No generation is running."}, status=400)
@@ -71,6 +73,7 @@ class GenerationResumeApi(APIView):
     @extend_schema(request=None, responses={202: GenerationProgressOutputSerializer})
     def post(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_admin(request.user, slug)
+        NoInputSerializer(data=request.data).is_valid(raise_exception=True)
         job = generation_resume(campaign=campaign, actor=request.user)
         if job is None:
             return Response({"detail": "Nothing to resume: start a generation first."}, status=400)

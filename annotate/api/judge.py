@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotate.access import campaign_for_admin, campaign_for_researcher
+from annotate.api.serializers import InputSerializer, NoInputSerializer
 from annotate.models import Campaign, JudgeJob, JudgeVerdict
 from annotate.services.judging import (
     JudgeRefused,
@@ -25,6 +26,7 @@ from annotate.services.judging import (
     rubric_current,
 )
 from annotate.services.judging_labels import judge_analytics, judge_auto_label
+from annotate.validation import MAX_ID, MAX_TEXT, validate_one_line
 
 
 def _refused(exc: Exception) -> Response:
@@ -69,20 +71,22 @@ class JudgeConfigApi(APIView):
 
 
 class JudgeConfigUpdateApi(APIView):
-    class JudgeConfigInputSerializer(serializers.Serializer):
+    class JudgeConfigInputSerializer(InputSerializer):
         judge_mode = serializers.ChoiceField(choices=Campaign.JudgeMode.choices, required=False)
         # Plain strings, checked by the service: enums named "provider"/"mode" would collide with the
         # generation API's in the OpenAPI schema.
         provider = serializers.CharField(
             required=False, help_text="anthropic | openai_compatible | demo"
         )
-        model = serializers.CharField(max_length=200, required=False)
+        model = serializers.CharField(
+            max_length=200, required=False, validators=[validate_one_line]
+        )
         base_url = serializers.URLField(required=False, allow_blank=True)
         api_key_env = serializers.CharField(max_length=100, required=False, allow_blank=True)
         mode = serializers.CharField(required=False, help_text="fast | cheap")
         auto_label_min_kappa = serializers.FloatField(min_value=-1, max_value=1, required=False)
         auto_label_min_pairs = serializers.IntegerField(min_value=1, required=False)
-        rubric_text = serializers.CharField(required=False)
+        rubric_text = serializers.CharField(required=False, max_length=MAX_TEXT)
 
     @extend_schema(request=JudgeConfigInputSerializer, responses=JudgeConfigOutputSerializer)
     def post(self, request: Request, slug: str) -> Response:
@@ -112,7 +116,7 @@ class JudgeJobOutputSerializer(serializers.ModelSerializer):
 
 
 class JudgeStartApi(APIView):
-    class JudgeStartInputSerializer(serializers.Serializer):
+    class JudgeStartInputSerializer(InputSerializer):
         kind = serializers.ChoiceField(choices=JudgeJob.Kind.choices, default=JudgeJob.Kind.PAIRS)
         mode = serializers.CharField(
             required=False, help_text="fast | cheap (default: the judge's)"
@@ -144,6 +148,7 @@ class JudgeAutoLabelApi(APIView):
     @extend_schema(request=None, responses=JudgeAutoLabelOutputSerializer)
     def post(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_admin(request.user, slug)
+        NoInputSerializer(data=request.data).is_valid(raise_exception=True)
         try:
             report = judge_auto_label(campaign=campaign, actor=request.user)
         except JudgeRefused as exc:
@@ -166,13 +171,22 @@ class JudgeVerdictListApi(APIView):
                 "cache_write_tokens", "cost_usd", "error", "attempts", "finished_at",
             ]  # fmt: skip
 
-    @extend_schema(responses=JudgeVerdictOutputSerializer(many=True))
+    class JudgeVerdictQuerySerializer(InputSerializer):
+        after = serializers.IntegerField(
+            min_value=0,
+            max_value=MAX_ID,
+            default=0,
+            help_text="Only verdicts with a larger id (for paging); 0 for the first page.",
+        )
+
+    @extend_schema(
+        responses=JudgeVerdictOutputSerializer(many=True), parameters=[JudgeVerdictQuerySerializer]
+    )
     def get(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_researcher(request.user, slug)
-        try:
-            after = int(request.query_params.get("after", 0))
-        except ValueError:
-            return _refused(ValueError("after must be a verdict id"))
+        query = self.JudgeVerdictQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        after = query.validated_data["after"]
         rows = (
             JudgeVerdict.objects.filter(campaign=campaign, id__gt=after)
             .select_related("rubric")

@@ -21,7 +21,8 @@ from annotate.validation import (
 
 
 def _share() -> list:
-    return [MinValueValidator(0.0), MaxValueValidator(1.0), validate_finite]
+    message = "A share between 0 and 1."
+    return [MinValueValidator(0.0, message), MaxValueValidator(1.0, message), validate_finite]
 
 
 class Campaign(models.Model):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -46,6 +46,7 @@ from annotate.services.judging_labels import (
     verdict_for_pair,
 )
 from annotate.services.judgments import VoteRefused, to_canonical
+from annotate.validation import MAX_RATIONALE, text_check
 
 PROVIDER_CHOICES = [(p.value, p.label) for p in JUDGE_PROVIDERS]
 
@@ -319,8 +320,12 @@ def judge_revise(request: HttpRequest, slug: str, judgment_id: int) -> HttpRespo
     context = reveal_context(judgment=judgment)
     if context is None:
         raise PermissionDenied("This vote has nothing to revise against.")
-    error = ""
-    if request.POST.get("action") == "revise":
+    error, rationale = "", request.POST.get("rationale", "")
+    try:
+        text_check(rationale, field="Your rationale", max_length=MAX_RATIONALE)
+    except ValidationError as exc:
+        error = exc.messages[0]
+    if not error and request.POST.get("action") == "revise":
         left_is_a = bool(judgment.left_is_a) if judgment.left_is_a is not None else True
         strength = request.POST.get("strength")
         try:
@@ -329,7 +334,7 @@ def judge_revise(request: HttpRequest, slug: str, judgment_id: int) -> HttpRespo
                 rater=request.user,
                 choice=to_canonical(request.POST.get("choice", ""), left_is_a=left_is_a),
                 strength=int(strength) if strength and strength.isdigit() else None,
-                rationale=request.POST.get("rationale", ""),
+                rationale=rationale,
             )
         except VoteRefused as exc:
             error = exc.messages[0]

@@ -14,6 +14,7 @@ from annotate.access import campaign_for_admin
 from annotate.models import Assignment, Enrollment, Judgment
 from annotate.services.assignment import assignment_release
 from annotate.services.judgments import rater_gold_accuracy
+from annotate.validation import MAX_REASON, id_parse, text_problem
 
 
 @login_required
@@ -54,10 +55,7 @@ def leases(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def lease_release(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_admin(request.user, slug)
-    try:
-        assignment_id = int(request.POST.get("assignment", ""))
-    except ValueError:
-        assignment_id = 0
+    assignment_id = id_parse(request.POST.get("assignment", "")) or 0
     if assignment_release(campaign=campaign, assignment_id=assignment_id):
         messages.success(request, "Lease released; the pair is back in the pool.")
     else:
@@ -71,18 +69,19 @@ def rater_pause(request: HttpRequest, slug: str) -> HttpResponse:
     """Pause (with a reason) or unpause one rater of this campaign."""
     campaign = campaign_for_admin(request.user, slug)
     enrollment = Enrollment.objects.filter(
-        campaign=campaign, pk=request.POST.get("enrollment") or 0
+        campaign=campaign, pk=id_parse(request.POST.get("enrollment", "")) or 0
     ).first()
+    reason = request.POST.get("reason", "").strip()
     if enrollment is None:
         messages.error(request, "No such rater in this campaign.")
     elif request.POST.get("action") == "unpause":
         enrollment.paused, enrollment.paused_reason = False, ""
         enrollment.save(update_fields=["paused", "paused_reason"])
         messages.success(request, f"{enrollment.rater.username} may rate again.")
+    elif text_problem(reason) or len(reason) > MAX_REASON:
+        messages.error(request, f"Give a reason of at most {MAX_REASON} characters, as plain text.")
     else:
-        reason = (
-            request.POST.get("reason", "").strip()[:300] or f"Paused by {request.user.username}."
-        )
+        reason = reason or f"Paused by {request.user.username}."
         enrollment.paused, enrollment.paused_reason = True, reason
         enrollment.save(update_fields=["paused", "paused_reason"])
         messages.success(request, f"{enrollment.rater.username} is paused.")

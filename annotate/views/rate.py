@@ -15,6 +15,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -32,6 +33,7 @@ from annotate.services.assignment import (
     rater_enrollment,
 )
 from annotate.services.judgments import VoteRefused, judgment_record, pair_flag, required_read_ms
+from annotate.validation import MAX_NOTE, MAX_REASON, id_parse, text_check
 from annotate.views.rate_support import (
     GRADES,
     diff_html,
@@ -221,22 +223,28 @@ def _judge_shown(campaign: Campaign, assignment_id: int) -> bool:
 
 
 def _assignment_id(request: HttpRequest) -> int:
+    return id_parse(request.POST.get("assignment", "")) or 0
+
+
+def _text_refused(value: str, field: str, max_length: int) -> str:
+    """The rules of annotate/validation.py for a rater's free text: the reason it is refused, or ""."""
     try:
-        return int(request.POST.get("assignment", ""))
-    except ValueError:
-        return 0
+        text_check(value, field=field, max_length=max_length)
+    except ValidationError as exc:
+        return exc.messages[0]
+    return ""
 
 
 @login_required
 @require_POST
 def rate_skip(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_rater(request.user, slug)
+    reason = request.POST.get("reason", "")
+    refused = _text_refused(reason, "The reason", MAX_REASON)
+    if refused:
+        return _after_action(request, campaign=campaign, error=refused)
     try:
-        assignment_skip(
-            assignment_id=_assignment_id(request),
-            rater=request.user,
-            reason=request.POST.get("reason", "")[:300],
-        )
+        assignment_skip(assignment_id=_assignment_id(request), rater=request.user, reason=reason)
     except AssignmentError as refused:
         return _after_action(request, campaign=campaign, error=str(refused))
     return _after_action(request, campaign=campaign, notice="Skipped. Here is another pair.")
@@ -254,6 +262,9 @@ def rate_flag(request: HttpRequest, slug: str) -> HttpResponse:
         return _after_action(request, campaign=campaign, error="This pair is not yours to flag.")
     reason = request.POST.get("reason", "")
     note = request.POST.get("note", "").strip()
+    refused = _text_refused(note, "The note", MAX_NOTE)
+    if refused:
+        return _after_action(request, campaign=campaign, error=refused)
     try:
         pair_flag(pair=lease.pair_id, rater=request.user, reason=reason, note=note)
         assignment_skip(

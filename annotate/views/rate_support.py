@@ -7,11 +7,13 @@ import html
 import re
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Count, Sum
 from django.http import QueryDict
 
 from annotate.models import Campaign, Judgment, Pair, User
+from annotate.validation import MAX_KEY, MAX_RATIONALE, MAX_REWRITE, id_parse, text_check
 
 # The 7-point scale in shown terms (A is the left response): key, choice, strength, label.
 GRADES = [
@@ -42,16 +44,21 @@ class ParsedVote:
 
 def parse_vote(data: QueryDict, *, campaign: Campaign) -> ParsedVote:
     """Read the vote form (shown terms). Bad input gives ``error``; ``kept`` restores what was typed."""
-    vote = ParsedVote(
-        rationale=data.get("rationale", "")[:20000],
-        rewrite=data.get("rewrite", "")[:100000],
-        key=data.get("key", "")[:64],
-    )
-    try:
-        vote.assignment_id = int(data.get("assignment", ""))
-    except ValueError:
+    vote = ParsedVote(rationale=data.get("rationale", ""), rewrite=data.get("rewrite", ""))
+    vote.assignment_id = id_parse(data.get("assignment", "")) or 0
+    if not vote.assignment_id:
         vote.error = "This vote is not for a pair; reload the page."
         return vote
+    try:  # the rules every way in applies (annotate/validation.py): no NUL, bounded lengths
+        text_check(vote.rationale, field="Your rationale", max_length=MAX_RATIONALE)
+        text_check(vote.rewrite, field="Your rewrite", max_length=MAX_REWRITE)
+        vote.key = text_check(
+            data.get("key", ""), field="The form's key", max_length=MAX_KEY, one_line=True
+        )
+    except ValidationError as exc:
+        text_error = exc.messages[0]
+    else:
+        text_error = ""
     verdict = data.get("verdict", "")
     vote.aspects = {
         name: data.get(f"aspect_{name}", "")
@@ -73,6 +80,8 @@ def parse_vote(data: QueryDict, *, campaign: Campaign) -> ParsedVote:
         vote.error = "Choose which response is better first."
     if any(v not in ("left", "right", "tie") for v in vote.aspects.values()):
         vote.error = "Each aspect is left, right or tie."
+    if text_error:
+        vote.error = text_error
     return vote
 
 

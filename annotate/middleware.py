@@ -1,0 +1,44 @@
+"""Request-wide input rules: a NUL in any query or form field is refused before a view runs.
+
+PostgreSQL cannot store (or even compare against) a NUL character, so a NUL reaching any lookup —
+a slug in ``?campaign=``, the back office's search box, a form field a view reads by hand — would be a
+500 there while SQLite carries on. Views and forms name fields better (annotate/validation.py); this
+is the floor under all of them, on both backends. The API answers JSON, pages plain text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+
+from annotate.validation import text_problem
+
+
+def _field_problem(request: HttpRequest) -> str | None:
+    fields = [("query parameter", request.GET)]
+    if request.method == "POST" and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        fields.append(("field", request.POST))
+    for kind, data in fields:
+        for key, values in data.lists():
+            for text in (key, *values):
+                problem = text_problem(text)
+                if problem:
+                    return f"The {kind} {key[:60]!r} {problem}."
+    return None
+
+
+class InputRulesMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        problem = _field_problem(request)
+        if problem:
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": problem}, status=400)
+            return HttpResponseBadRequest(problem, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
