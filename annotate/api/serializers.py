@@ -36,7 +36,14 @@ def _type_problem(field: serializers.Field, value: Any) -> str | None:
     for cls, types, expected in _JSON_TYPES:
         if isinstance(field, cls):
             ok = isinstance(value, types) and not (bool not in types and isinstance(value, bool))
-            return None if ok else f"Expected {expected}, got {_json_type(value)}."
+            if not ok:
+                return f"Expected {expected}, got {_json_type(value)}."
+            break
+    if isinstance(field, serializers.ListField) and isinstance(value, list):
+        for index, item in enumerate(value):
+            problem = _type_problem(field.child, item)
+            if problem:
+                return f"Item {index + 1}: {problem}"
     return None
 
 
