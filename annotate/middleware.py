@@ -1,4 +1,5 @@
-"""Request-wide input rules: a NUL in any query or form field is refused before a view runs.
+"""Request-wide input rules: a NUL in any query or form field is refused before a view runs, and
+an API path that matches no route is a JSON 404 like every other API error.
 
 PostgreSQL cannot store (or even compare against) a NUL character, so a NUL reaching any lookup —
 a slug in ``?campaign=``, the back office's search box, a form field a view reads by hand — would be a
@@ -36,9 +37,14 @@ class InputRulesMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        api = request.path.startswith("/api/")
         problem = _field_problem(request)
         if problem:
-            if request.path.startswith("/api/"):
+            if api:
                 return JsonResponse({"detail": problem}, status=400)
             return HttpResponseBadRequest(problem, content_type="text/plain; charset=utf-8")
-        return self.get_response(request)
+        response = self.get_response(request)
+        if api and response.status_code == 404 and "json" not in response.get("Content-Type", ""):
+            # A path no API route matches: the same JSON error as every other API 404.
+            return JsonResponse({"detail": "Not found."}, status=404)
+        return response

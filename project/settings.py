@@ -265,6 +265,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Fields named alike in different areas get distinct enums (annotate/api/*).
+    "ENUM_NAME_OVERRIDES": {
+        "JudgeProviderEnum": "annotate.models.JudgeConfig.Provider",
+        "JudgeRunModeEnum": "annotate.models.JudgeConfig.Mode",
+        "GeneratorProviderEnum": [
+            ("anthropic", "anthropic"),
+            ("openai_compatible", "openai_compatible"),
+            ("demo", "demo"),
+        ],
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------

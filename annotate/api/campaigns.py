@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 
+from django.core.validators import RegexValidator
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -56,7 +57,10 @@ class DetailSerializer(serializers.Serializer):
 
 
 def _error(exc: Exception) -> Response:
-    return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    """400 when the input is wrong; 409 when it is fine but the campaign's state refuses it."""
+    invalid = getattr(exc, "invalid", True)
+    code = status.HTTP_400_BAD_REQUEST if invalid else status.HTTP_409_CONFLICT
+    return Response({"detail": str(exc)}, status=code)
 
 
 # --- campaigns -----------------------------------------------------------------------------------
@@ -115,7 +119,7 @@ class CampaignCreateApi(APIView):
 
     @extend_schema(
         request=CampaignCreateInputSerializer,
-        responses={201: CampaignOutputSerializer, 400: DetailSerializer},
+        responses={201: CampaignOutputSerializer},
     )
     def post(self, request: Request) -> Response:
         require_admin(request.user)
@@ -149,7 +153,7 @@ class CampaignUpdateApi(APIView):
 
     @extend_schema(
         request=CampaignUpdateInputSerializer,
-        responses={200: CampaignOutputSerializer, 400: DetailSerializer},
+        responses={200: CampaignOutputSerializer},
     )
     def patch(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_admin(request.user, slug)
@@ -173,7 +177,7 @@ class CampaignStatusApi(APIView):
 
     @extend_schema(
         request=CampaignStatusInputSerializer,
-        responses={200: CampaignStatusOutputSerializer, 400: DetailSerializer},
+        responses={200: CampaignStatusOutputSerializer},
     )
     def post(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_admin(request.user, slug)
@@ -233,23 +237,25 @@ class ImportOutputSerializer(serializers.Serializer):
     notes = serializers.ListField(child=serializers.CharField())
 
 
-class ResponseImportInputSerializer(InputSerializer):
-    """A file (multipart), or the rows themselves as JSON (row n is reported as line n)."""
+class ResponseImportFileSerializer(InputSerializer):
+    """A JSONL or CSV file, as multipart/form-data."""
 
     file = serializers.FileField(
-        required=False, help_text=f"JSONL or CSV, at most {MAX_IMPORT_BYTES // 1024 // 1024} MB."
-    )
-    rows = serializers.ListField(
-        child=serializers.DictField(), required=False, help_text="The rows as JSON objects."
+        help_text=f"JSONL or CSV, at most {MAX_IMPORT_BYTES // 1024 // 1024} MB."
     )
 
-    def validate(self, attrs):
-        if bool(attrs.get("file")) == bool(attrs.get("rows")):
-            raise ValidationError("Send either a 'file' or 'rows', not both and not neither.")
-        return attrs
+
+class ResponseImportRowsSerializer(InputSerializer):
+    """The rows themselves as JSON objects (row n is reported as line n)."""
+
+    rows = serializers.ListField(child=serializers.DictField(), min_length=1)
 
 
-class PromptImportInputSerializer(ResponseImportInputSerializer):
+class PromptImportFileSerializer(ResponseImportFileSerializer):
+    skip_existing = serializers.BooleanField(default=False)
+
+
+class PromptImportRowsSerializer(ResponseImportRowsSerializer):
     skip_existing = serializers.BooleanField(default=False)
 
 
@@ -298,11 +304,19 @@ class _ImportApi(APIView):
     Every refusal of the request itself is reported the same way, as a line 0 error.
     """
 
-    input_serializer: type[serializers.Serializer]
+    file_serializer: type[serializers.Serializer]
+    rows_serializer: type[serializers.Serializer]
 
     def post(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_admin(request.user, slug)
-        serializer = self.input_serializer(data=request.data)
+        try:
+            data = request.data
+        except ParseError as exc:  # a body that cannot be read: line 0, like any refused file
+            return _import_response(ImportResult(errors=[LineError(0, str(exc.detail))]))
+        if request.content_type.startswith("application/json"):
+            serializer = self.rows_serializer(data=data)
+        else:
+            serializer = self.file_serializer(data=data)
         if not serializer.is_valid():
             errors = [LineError(0, message) for message in _flatten(serializer.errors)]
             return _import_response(ImportResult(errors=errors))
@@ -317,16 +331,16 @@ class _ImportApi(APIView):
         raise NotImplementedError
 
 
-def _import_schema(serializer):
+def _import_schema(file_serializer, rows_serializer):
     return extend_schema(
-        request={"multipart/form-data": serializer, "application/json": serializer},
+        request={"multipart/form-data": file_serializer, "application/json": rows_serializer},
         responses={200: ImportOutputSerializer, 400: ImportOutputSerializer},
     )
 
 
-@_import_schema(PromptImportInputSerializer)
+@_import_schema(PromptImportFileSerializer, PromptImportRowsSerializer)
 class PromptImportApi(_ImportApi):
-    input_serializer = PromptImportInputSerializer
+    file_serializer, rows_serializer = PromptImportFileSerializer, PromptImportRowsSerializer
 
     def run(self, *, campaign, file_name, data, options):
         return prompts_import(
@@ -337,9 +351,9 @@ class PromptImportApi(_ImportApi):
         )
 
 
-@_import_schema(ResponseImportInputSerializer)
+@_import_schema(ResponseImportFileSerializer, ResponseImportRowsSerializer)
 class ResponseImportApi(_ImportApi):
-    input_serializer = ResponseImportInputSerializer
+    file_serializer, rows_serializer = ResponseImportFileSerializer, ResponseImportRowsSerializer
 
     def run(self, *, campaign, file_name, data, options):
         return responses_import(campaign=campaign, file_name=file_name, data=data)
@@ -376,7 +390,7 @@ class GeneratorCreateApi(APIView):
 
     @extend_schema(
         request=GeneratorCreateInputSerializer,
-        responses={201: GeneratorOutputSerializer, 400: DetailSerializer},
+        responses={201: GeneratorOutputSerializer},
     )
     def post(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_admin(request.user, slug)
@@ -390,7 +404,7 @@ class GeneratorCreateApi(APIView):
 
 
 class GeneratorDeleteApi(APIView):
-    @extend_schema(request=None, responses={204: None, 400: DetailSerializer})
+    @extend_schema(request=None, responses={204: None})
     def delete(self, request: Request, slug: str, generator_id: int) -> Response:
         campaign = campaign_for_admin(request.user, slug)
         NoInputSerializer(data=request.data).is_valid(raise_exception=True)
@@ -414,7 +428,7 @@ class GenerationStartApi(APIView):
 
     @extend_schema(
         request=GenerationStartInputSerializer,
-        responses={202: GenerationStartOutputSerializer, 400: DetailSerializer},
+        responses={202: GenerationStartOutputSerializer},
     )
     def post(self, request: Request, slug: str) -> Response:
         from annotate.services.generation import generation_start
@@ -423,7 +437,7 @@ class GenerationStartApi(APIView):
         serializer = self.GenerationStartInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         if not campaign.prompts.exists():
-            return _error(CampaignError("Import prompts before starting generation."))
+            return _error(CampaignError("Import prompts before starting generation."))  # 409
         try:
             job = generation_start(
                 campaign=campaign, actor=request.user, mode=serializer.validated_data["mode"]
@@ -461,7 +475,7 @@ class EnrollmentAddApi(APIView):
 
     @extend_schema(
         request=EnrollmentAddInputSerializer,
-        responses={200: EnrollmentOutputSerializer(many=True), 400: DetailSerializer},
+        responses={200: EnrollmentOutputSerializer(many=True)},
     )
     def post(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_admin(request.user, slug)
@@ -480,9 +494,7 @@ class EnrollmentRemoveApi(APIView):
     class EnrollmentRemoveInputSerializer(InputSerializer):
         username = serializers.CharField(max_length=150)
 
-    @extend_schema(
-        request=EnrollmentRemoveInputSerializer, responses={204: None, 400: DetailSerializer}
-    )
+    @extend_schema(request=EnrollmentRemoveInputSerializer, responses={204: None})
     def post(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_admin(request.user, slug)
         serializer = self.EnrollmentRemoveInputSerializer(data=request.data)
@@ -497,7 +509,14 @@ class EnrollmentRemoveApi(APIView):
 class RaterCreateApi(APIView):
     class RaterCreateInputSerializer(InputSerializer):
         username = serializers.CharField(max_length=150)
-        password = serializers.CharField(write_only=True, min_length=8, max_length=128)
+        password = serializers.CharField(
+            write_only=True,
+            min_length=8,
+            max_length=128,
+            trim_whitespace=False,
+            # Django's password rules, as far as a pattern can say them: not only digits.
+            validators=[RegexValidator(r"^[^\x00]*[^\d\x00][^\x00]*$", "Use more than digits.")],
+        )
         role = serializers.ChoiceField(choices=User.Role.values, default=User.Role.RATER)
 
     class RaterCreateOutputSerializer(serializers.Serializer):
@@ -507,7 +526,7 @@ class RaterCreateApi(APIView):
 
     @extend_schema(
         request=RaterCreateInputSerializer,
-        responses={201: RaterCreateOutputSerializer, 400: DetailSerializer},
+        responses={201: RaterCreateOutputSerializer},
     )
     def post(self, request: Request) -> Response:
         require_admin(request.user)

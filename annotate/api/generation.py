@@ -65,7 +65,7 @@ class GenerationCancelApi(APIView):
         NoInputSerializer(data=request.data).is_valid(raise_exception=True)
         job = generation_cancel(campaign=campaign, actor=request.user)
         if job is None:
-            return Response({"detail": "No generation is running."}, status=400)
+            return Response({"detail": "No generation is running."}, status=409)
         return Response(_body(generation_progress(job=job)))
 
 
@@ -76,5 +76,5 @@ class GenerationResumeApi(APIView):
         NoInputSerializer(data=request.data).is_valid(raise_exception=True)
         job = generation_resume(campaign=campaign, actor=request.user)
         if job is None:
-            return Response({"detail": "Nothing to resume: start a generation first."}, status=400)
+            return Response({"detail": "Nothing to resume: start a generation first."}, status=409)
         return Response(_body(generation_progress(job=job)), status=202)

@@ -1,7 +1,8 @@
 """AI-judge API: one APIView per operation, the same services as the judge page.
 
 Researchers read (settings, verdicts, analytics); admins write (settings, start, auto-label). A rater
-gets 403 for their own campaign and 404 for any other (annotate.access). Refusals are 400 {"detail"}.
+gets 403 for their own campaign and 404 for any other (annotate.access). Bad input is a 400;
+a refusal by the judge's state (nothing to judge, not configured) a 409 {"detail"}.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from rest_framework.views import APIView
 
 from annotate.access import campaign_for_admin, campaign_for_researcher
 from annotate.api.serializers import InputSerializer, NoInputSerializer
-from annotate.models import Campaign, JudgeJob, JudgeVerdict
+from annotate.models import Campaign, JudgeConfig, JudgeJob, JudgeVerdict
 from annotate.services.judging import (
     JudgeRefused,
     judge_config_get,
@@ -30,7 +31,8 @@ from annotate.validation import MAX_ID, MAX_TEXT, validate_one_line
 
 
 def _refused(exc: Exception) -> Response:
-    return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    """The judge's state refuses a well-formed request (not configured, nothing to judge): 409."""
+    return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
 
 
 def _config_payload(campaign: Campaign) -> dict:
@@ -73,17 +75,13 @@ class JudgeConfigApi(APIView):
 class JudgeConfigUpdateApi(APIView):
     class JudgeConfigInputSerializer(InputSerializer):
         judge_mode = serializers.ChoiceField(choices=Campaign.JudgeMode.choices, required=False)
-        # Plain strings, checked by the service: enums named "provider"/"mode" would collide with the
-        # generation API's in the OpenAPI schema.
-        provider = serializers.CharField(
-            required=False, help_text="anthropic | openai_compatible | demo"
-        )
+        provider = serializers.ChoiceField(choices=JudgeConfig.Provider.choices, required=False)
         model = serializers.CharField(
             max_length=200, required=False, validators=[validate_one_line]
         )
         base_url = serializers.URLField(required=False, allow_blank=True)
         api_key_env = serializers.CharField(max_length=100, required=False, allow_blank=True)
-        mode = serializers.CharField(required=False, help_text="fast | cheap")
+        mode = serializers.ChoiceField(choices=JudgeConfig.Mode.choices, required=False)
         auto_label_min_kappa = serializers.FloatField(min_value=-1, max_value=1, required=False)
         auto_label_min_pairs = serializers.IntegerField(min_value=1, required=False)
         rubric_text = serializers.CharField(required=False, max_length=MAX_TEXT)
@@ -118,8 +116,8 @@ class JudgeJobOutputSerializer(serializers.ModelSerializer):
 class JudgeStartApi(APIView):
     class JudgeStartInputSerializer(InputSerializer):
         kind = serializers.ChoiceField(choices=JudgeJob.Kind.choices, default=JudgeJob.Kind.PAIRS)
-        mode = serializers.CharField(
-            required=False, help_text="fast | cheap (default: the judge's)"
+        mode = serializers.ChoiceField(
+            choices=JudgeConfig.Mode.choices, required=False, help_text="Default: the judge's."
         )
 
     @extend_schema(request=JudgeStartInputSerializer, responses={201: JudgeJobOutputSerializer})

@@ -1,18 +1,21 @@
-"""OpenAPI: every operation documents its error responses, in one place.
+"""OpenAPI: every operation documents its error responses and its input rules, in one place.
 
-401 (no or bad token) and 403 (a role that may not do this) on every operation; 404 where the path
-names something; 400 (the refused fields, each with its messages, or ``detail`` for an unreadable
-body) and 413 (a body over the size limit) where the operation reads input. An operation's own
-``@extend_schema(responses=...)`` wins for a status it documents itself. No operation is throttled,
-so none answers 429.
+401 (no or bad token), 403 (a role that may not do this) and 400 (the refused fields, each with its
+messages, or ``detail`` for an unreadable body) on every operation; 404 where the path names
+something; 409 (the campaign's state refuses it), 413 (a body over the size limit) and 415 on
+writes. An operation's own ``@extend_schema(responses=...)`` wins for a status it documents itself.
+Request bodies are closed (``additionalProperties: false``: unknown keys are refused) and text fields
+carry the pattern annotate/validation.py enforces. No operation is throttled, so none answers 429.
 """
 
 from __future__ import annotations
 
 from drf_spectacular import openapi
 from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
 
-from annotate.validation import MAX_BODY_BYTES
+from annotate.api.serializers import StrictInputMixin
+from annotate.validation import MAX_BODY_BYTES, validate_one_line
 
 ERROR = {
     "type": "object",
@@ -45,12 +48,15 @@ class AutoSchema(openapi.AutoSchema):
         errors = {
             "401": OpenApiResponse(ERROR, "No credentials, or a token that is not valid."),
             "403": OpenApiResponse(ERROR, "Your role may not do this (or not in this campaign)."),
+            # Any request can be refused: a NUL in a query parameter is a 400 everywhere.
+            "400": OpenApiResponse(VALIDATION_ERROR, "The input was refused."),
         }
         if "{" in self.path:
             errors["404"] = OpenApiResponse(ERROR, "No such object, or not one you may see.")
-        if self.method in _WRITES or self._reads_query():
-            errors["400"] = OpenApiResponse(VALIDATION_ERROR, "The input was refused.")
         if self.method in _WRITES:
+            errors["409"] = OpenApiResponse(
+                ERROR, "Well-formed, but the campaign's state refuses it (a name taken, no pairs)."
+            )
             errors["413"] = OpenApiResponse(
                 ERROR, f"The body is larger than {MAX_BODY_BYTES // 1024 // 1024} MB."
             )
@@ -60,5 +66,25 @@ class AutoSchema(openapi.AutoSchema):
                 bodies[code] = self._get_response_for_code(response, code, direction=direction)
         return bodies
 
-    def _reads_query(self) -> bool:
-        return any(getattr(p, "location", None) == "query" for p in self.get_override_parameters())
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and isinstance(serializer, StrictInputMixin):
+            schema["additionalProperties"] = False  # unknown keys are refused
+        return schema
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction == "request" and type(field) is serializers.CharField:
+            schema.setdefault("pattern", _text_pattern(field))
+        return schema
+
+
+def _text_pattern(field: serializers.CharField) -> str:
+    """What annotate.validation and DRF accept, as a pattern: no NUL (no control character in
+    one-line text), and something besides white space unless blank is allowed (DRF trims)."""
+    one_line = validate_one_line in field.validators
+    allowed = r"[^\x00-\x1f\x7f]" if one_line else r"[^\x00]"
+    if field.allow_blank or not field.trim_whitespace:
+        return f"^{allowed}*$"
+    solid = r"[^\s\x00-\x1f\x7f]" if one_line else r"[^\s\x00]"
+    return f"^{allowed}*{solid}{allowed}*$"

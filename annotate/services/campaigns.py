@@ -20,7 +20,15 @@ from annotate.services.pairing import BuildReport, pairs_build_report
 
 
 class CampaignError(Exception):
-    """A request the admin made that cannot be done; the message says why."""
+    """A request the admin made that cannot be done; the message says why.
+
+    ``invalid``: the input itself is wrong (the API answers 400); otherwise the request conflicts
+    with the campaign's current state — a name taken, no pairs yet, not enrolled (409).
+    """
+
+    def __init__(self, message: str, *, invalid: bool = False) -> None:
+        super().__init__(message)
+        self.invalid = invalid
 
 
 # Settings an admin may set on create/update (everything else is managed by the system).
@@ -58,14 +66,16 @@ def _slug_unique(title: str) -> str:
 def _apply(campaign: Campaign, values: dict[str, Any]) -> None:
     unknown = set(values) - set(CAMPAIGN_FIELDS)
     if unknown:
-        raise CampaignError(f"Unknown campaign settings: {', '.join(sorted(unknown))}")
+        raise CampaignError(
+            f"Unknown campaign settings: {', '.join(sorted(unknown))}", invalid=True
+        )
     for name, value in values.items():
         setattr(campaign, name, value)
     campaign.guidelines_html = render_markdown(campaign.guidelines)
     try:
         campaign.full_clean(exclude=["slug", "created_by"])
     except ValidationError as exc:
-        raise CampaignError(_validation_text(exc)) from None
+        raise CampaignError(_validation_text(exc), invalid=True) from None
 
 
 def _validation_text(exc: ValidationError) -> str:
@@ -80,7 +90,7 @@ def _validation_text(exc: ValidationError) -> str:
 def campaign_create(*, actor: User, title: str, **settings: Any) -> Campaign:
     """A new DRAFT campaign; the slug comes from the title and is made unique."""
     if not title.strip():
-        raise CampaignError("A campaign needs a title.")
+        raise CampaignError("A campaign needs a title.", invalid=True)
     campaign = Campaign(created_by=actor)
     _apply(campaign, {"title": title.strip(), **settings})
     for _ in range(3):  # two admins creating the same title at once: retry with the next slug
@@ -132,7 +142,7 @@ def campaign_set_status(*, campaign: Campaign, action: str) -> BuildReport | Non
     Returns the pairing report when opening (so the caller can say how many pairs were made).
     """
     if action not in _TRANSITIONS:
-        raise CampaignError(f"Unknown action {action!r}; use open, pause or close.")
+        raise CampaignError(f"Unknown action {action!r}; use open, pause or close.", invalid=True)
     if campaign.status not in _TRANSITIONS[action]:
         done = {"open": "opened", "pause": "paused", "close": "closed"}[action]
         raise CampaignError(f"A {campaign.get_status_display().lower()} campaign cannot be {done}.")
@@ -184,12 +194,13 @@ def generator_create(
     if api_key_env and not _ENV_NAME.match(api_key_env):
         raise CampaignError(
             "API key variable must be the NAME of an environment variable (e.g. OPENAI_API_KEY), "
-            "never the key itself."
+            "never the key itself.",
+            invalid=True,
         )
     if provider == Generator.Provider.OPENAI_COMPATIBLE and not base_url:
-        raise CampaignError("An OpenAI-compatible generator needs a base URL.")
+        raise CampaignError("An OpenAI-compatible generator needs a base URL.", invalid=True)
     if params is not None and not isinstance(params, dict):
-        raise CampaignError("Parameters must be a JSON object.")
+        raise CampaignError("Parameters must be a JSON object.", invalid=True)
     generator = Generator(
         campaign=campaign,
         name=(name or model).strip(),
@@ -206,7 +217,7 @@ def generator_create(
     try:
         generator.full_clean()
     except ValidationError as exc:
-        raise CampaignError(_validation_text(exc)) from None
+        raise CampaignError(_validation_text(exc), invalid=True) from None
     generator.save()
     return generator
 
@@ -227,7 +238,7 @@ def generator_delete(*, generator: Generator) -> None:
 def rater_create(*, username: str, password: str, role: str = User.Role.RATER) -> User:
     username = username.strip()
     if role not in User.Role.values:
-        raise CampaignError(f"Unknown role {role!r}.")
+        raise CampaignError(f"Unknown role {role!r}.", invalid=True)
     if User.objects.filter(username__iexact=username).exists():
         raise CampaignError(f"A user named {username!r} already exists.")
     user = User(username=username, role=role)
@@ -235,7 +246,7 @@ def rater_create(*, username: str, password: str, role: str = User.Role.RATER) -
         user.full_clean(exclude=["password"])
         validate_password(password, user)
     except ValidationError as exc:
-        raise CampaignError(_validation_text(exc)) from None
+        raise CampaignError(_validation_text(exc), invalid=True) from None
     user.set_password(password)
     user.save()
     return user
@@ -245,7 +256,7 @@ def enrollment_add(*, campaign: Campaign, usernames: list[str]) -> list[Enrollme
     """Enroll users by username; all or none. Already-enrolled users are left as they are."""
     wanted = list(dict.fromkeys(u.strip() for u in usernames if u.strip()))
     if not wanted:
-        raise CampaignError("Give at least one username.")
+        raise CampaignError("Give at least one username.", invalid=True)
     users = {u.username: u for u in User.objects.filter(username__in=wanted, is_active=True)}
     missing = [u for u in wanted if u not in users]
     if missing:

@@ -222,7 +222,7 @@ def test_it_names_the_row_of_an_import_sent_as_json(api, campaign):
         f"/api/campaigns/{campaign.slug}/prompts/import/", {"rows": rows}, format="json"
     )
     assert response.status_code == 400
-    assert "rows[1].metadata.k" in response.json()["detail"]
+    assert "rows[1].metadata.k" in response.json()["errors"][0]["reason"]
     upload = SimpleUploadedFile("p.jsonl", b'{"prompt": "fine"}\n{"prompt": "x\\u0000"}\n')
     response = api.post(f"/api/campaigns/{campaign.slug}/prompts/import/", {"file": upload})
     assert response.status_code == 400

@@ -95,7 +95,7 @@ def test_it_creates_updates_and_opens_a_campaign(admin_api, admin_user):
     assert patched.status_code == 200 and patched.json()["overlap"] == 2
 
     refused = admin_api.post(f"/api/campaigns/{slug}/status/", {"action": "open"}, format="json")
-    assert refused.status_code == 400 and "no prompts" in refused.json()["detail"]
+    assert refused.status_code == 409 and "no prompts" in refused.json()["detail"]
 
     rows = [
         {"prompt": "Q1", "responses": [{"model": "a", "text": "x"}, {"model": "b", "text": "y"}]}
@@ -165,7 +165,7 @@ def test_it_adds_and_deletes_generators(admin_api, campaign):
 
 def test_it_starts_generation(admin_api, campaign, django_capture_on_commit_callbacks):
     empty = admin_api.post("/api/campaigns/helpfulness/generation/start/", {}, format="json")
-    assert empty.status_code == 400 and "Import prompts" in empty.json()["detail"]
+    assert empty.status_code == 409 and "Import prompts" in empty.json()["detail"]
     factories.PromptFactory(campaign=campaign)
     factories.GeneratorFactory(campaign=campaign)
     with django_capture_on_commit_callbacks(execute=False):
@@ -191,7 +191,7 @@ def test_it_manages_raters(admin_api, campaign):
     ghost = admin_api.post(
         "/api/campaigns/helpfulness/enrollments/add/", {"usernames": ["ghost"]}, format="json"
     )
-    assert ghost.status_code == 400
+    assert ghost.status_code == 409
     removed = admin_api.post(
         "/api/campaigns/helpfulness/enrollments/remove/", {"username": "dora"}, format="json"
     )

@@ -40,7 +40,7 @@ def test_it_lets_only_admins_cancel_and_resume(campaign, started, admin_client, 
     assert researcher_client.post(url("cancel", campaign)).status_code == 403
     body = admin_client.post(url("cancel", campaign)).json()
     assert body["status"] == "cancelled" and body["cancelled"] == 2
-    assert admin_client.post(url("cancel", campaign)).status_code == 400  # nothing running
+    assert admin_client.post(url("cancel", campaign)).status_code == 409  # nothing running
     response = admin_client.post(url("resume", campaign))
     assert response.status_code == 202 and response.json()["status"] == "queued"
     assert Candidate.objects.filter(status=Candidate.Status.PENDING).count() == 2
@@ -48,4 +48,4 @@ def test_it_lets_only_admins_cancel_and_resume(campaign, started, admin_client, 
 
 def test_it_says_when_nothing_has_run(campaign, admin_client):
     assert admin_client.get(url("progress", campaign)).status_code == 404
-    assert admin_client.post(url("resume", campaign)).status_code == 400
+    assert admin_client.post(url("resume", campaign)).status_code == 409

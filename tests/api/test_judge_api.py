@@ -56,7 +56,7 @@ def test_starting_and_refusals(
     assert response.status_code == 201 and response.json()["total"] == 1
     assert JudgeJob.objects.count() == 1 and len(sent) == 1
     refused = admin_client.post(reverse("api:judge-auto-label", args=[campaign.slug]))
-    assert refused.status_code == 400 and "Auto-label" in refused.json()["detail"]
+    assert refused.status_code == 409 and "Auto-label" in refused.json()["detail"]
 
 
 def test_verdicts_and_analytics_read(campaign, demo_judge, researcher_client, rater_client):
