@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 
 from annotate.validation import text_problem
 
@@ -22,7 +24,11 @@ def _field_problem(request: HttpRequest) -> str | None:
         "application/x-www-form-urlencoded",
         "multipart/form-data",
     ):
-        fields.append(("field", request.POST))
+        try:
+            fields.append(("field", request.POST))
+        except (SuspiciousOperation, MultiPartParserError) as exc:
+            # Too many fields, a form body over DATA_UPLOAD_MAX_MEMORY_SIZE, a broken multipart.
+            return f"The form could not be read: {exc}"
     for kind, data in fields:
         for key, values in data.lists():
             for text in (key, *values):

@@ -276,9 +276,9 @@ def validate_aspects(value: Any) -> None:
                 "'-' or '_', starting with a letter or digit.",
                 code="invalid_aspects",
             )
-        if name.casefold() in seen:
+        if name in seen:
             raise ValidationError(f"Aspect {name!r} is listed twice.", code="invalid_aspects")
-        seen.add(name.casefold())
+        seen.add(name)
 
 
 def validate_finite(value: Any) -> None:

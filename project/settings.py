@@ -265,6 +265,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The schema documents JSON bodies (imports also multipart); form bodies are read as a courtesy.
+    "PARSER_WHITELIST": ["annotate.api.parsers.JSONParser"],
     # Fields named alike in different areas get distinct enums (annotate/api/*).
     "ENUM_NAME_OVERRIDES": {
         "JudgeProviderEnum": "annotate.models.JudgeConfig.Provider",

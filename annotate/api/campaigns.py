@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import json
 
-from django.core.validators import RegexValidator
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotate.access import campaign_for_admin, campaign_for_researcher, require_admin
-from annotate.api.parsers import PayloadTooLarge
+from annotate.api.parsers import JSONParser, PayloadTooLarge
 from annotate.api.serializers import InputModelSerializer, InputSerializer, NoInputSerializer
 from annotate.models import Campaign, Enrollment, Generator, User
 from annotate.services.campaigns import (
@@ -68,7 +68,7 @@ def _error(exc: Exception) -> Response:
 
 def _aspects_field(**kwargs) -> serializers.ListField:
     return serializers.ListField(
-        child=serializers.CharField(max_length=MAX_ASPECT_NAME),
+        child=serializers.RegexField(r"^\w[\w \-]*$", max_length=MAX_ASPECT_NAME),
         max_length=MAX_ASPECTS,
         help_text='Names rated per pair, e.g. ["helpful", "honest"].',
         **kwargs,
@@ -304,6 +304,7 @@ class _ImportApi(APIView):
     Every refusal of the request itself is reported the same way, as a line 0 error.
     """
 
+    parser_classes = [JSONParser, MultiPartParser]
     file_serializer: type[serializers.Serializer]
     rows_serializer: type[serializers.Serializer]
 
@@ -378,10 +379,22 @@ class GeneratorCreateApi(APIView):
         )
         model = serializers.CharField(max_length=200, validators=[validate_one_line])
         name = serializers.CharField(
-            max_length=100, required=False, default="", validators=[validate_one_line]
+            max_length=100,
+            required=False,
+            default="",
+            allow_blank=True,
+            validators=[validate_one_line],
+            help_text="Defaults to the model.",
         )
         base_url = serializers.URLField(required=False, default="")
-        api_key_env = serializers.CharField(max_length=100, required=False, default="")
+        api_key_env = serializers.RegexField(
+            r"^([A-Z_][A-Z0-9_]*)?$",
+            max_length=100,
+            required=False,
+            default="",
+            allow_blank=True,
+            help_text="The NAME of an environment variable holding the key, never the key.",
+        )
         params = serializers.DictField(required=False, default=dict)
         system_prompt = serializers.CharField(
             required=False, default="", allow_blank=True, max_length=MAX_TEXT
@@ -509,13 +522,13 @@ class EnrollmentRemoveApi(APIView):
 class RaterCreateApi(APIView):
     class RaterCreateInputSerializer(InputSerializer):
         username = serializers.CharField(max_length=150)
-        password = serializers.CharField(
+        # Django's password rules, as far as a pattern can say them: not only digits, no NUL.
+        password = serializers.RegexField(
+            r"^[^\x00]*[^\d\x00][^\x00]*$",
             write_only=True,
             min_length=8,
             max_length=128,
             trim_whitespace=False,
-            # Django's password rules, as far as a pattern can say them: not only digits.
-            validators=[RegexValidator(r"^[^\x00]*[^\d\x00][^\x00]*$", "Use more than digits.")],
         )
         role = serializers.ChoiceField(choices=User.Role.values, default=User.Role.RATER)
 

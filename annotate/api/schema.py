@@ -15,7 +15,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from annotate.api.serializers import StrictInputMixin
-from annotate.validation import MAX_BODY_BYTES, validate_one_line
+from annotate.validation import MAX_BODY_BYTES, validate_aspects, validate_one_line
 
 ERROR = {
     "type": "object",
@@ -76,6 +76,8 @@ class AutoSchema(openapi.AutoSchema):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if direction == "request" and type(field) is serializers.CharField:
             schema.setdefault("pattern", _text_pattern(field))
+        if direction == "request" and validate_aspects in getattr(field, "validators", []):
+            schema["uniqueItems"] = True
         return schema
 
 
