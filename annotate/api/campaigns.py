@@ -394,6 +394,10 @@ class GeneratorCreateApi(APIView):
             default="",
             allow_blank=True,
             help_text="The NAME of an environment variable holding the key, never the key.",
+            error_messages={
+                "invalid": "Give the NAME of an environment variable (e.g. OPENAI_API_KEY), "
+                "never the key itself."
+            },
         )
         params = serializers.DictField(required=False, default=dict)
         system_prompt = serializers.CharField(
