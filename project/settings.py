@@ -324,6 +324,47 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # a thread's connection after this many tasks.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 
+# --- export files (annotate/export_files.py) --------------------------------------------------
+# A worker builds an export in EXPORT_WORK_DIR on its own disk, then publishes the zip to the
+# "exports" storage, from which the web process streams downloads. Without EXPORT_BUCKET that
+# storage is the folder EXPORT_ROOT, which every web and worker machine must then share (one
+# mount); with it, an S3-compatible bucket (django-storages' S3 backend, boto3) that all reach.
+EXPORT_WORK_DIR = Path(env_str("EXPORT_WORK_DIR", str(DATA_DIR / "export-work")))
+EXPORT_BUCKET = env_str("EXPORT_BUCKET")
+# Downloads redirect to a signed URL of the bucket (which the browser must reach) instead of
+# streaming through the web process.
+EXPORT_DOWNLOAD_REDIRECT = bool(EXPORT_BUCKET) and env_bool("EXPORT_BUCKET_SIGNED_URLS")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "exports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        # A re-run of the same export replaces its zip rather than saving a second name.
+        "OPTIONS": {"location": EXPORT_ROOT, "allow_overwrite": True},
+    },
+}
+if EXPORT_BUCKET:
+    _addressing = env_str("EXPORT_BUCKET_ADDRESSING_STYLE", "auto")
+    if _addressing not in {"auto", "path", "virtual"}:
+        raise ImproperlyConfigured("EXPORT_BUCKET_ADDRESSING_STYLE must be auto, path or virtual.")
+    STORAGES["exports"] = {
+        "BACKEND": "annotate.bucket_storage.StreamingS3Storage",
+        "OPTIONS": {
+            "bucket_name": EXPORT_BUCKET,
+            "location": env_str("EXPORT_BUCKET_PREFIX", "exports"),
+            "endpoint_url": env_str("EXPORT_BUCKET_ENDPOINT_URL") or None,  # unset: AWS S3
+            "region_name": env_str("EXPORT_BUCKET_REGION") or None,
+            # Keys unset: boto3's own chain (AWS_* variables, ~/.aws, an instance or pod role).
+            "access_key": env_secret("EXPORT_BUCKET_ACCESS_KEY_ID") or None,
+            "secret_key": env_secret("EXPORT_BUCKET_SECRET_ACCESS_KEY") or None,
+            "addressing_style": _addressing,
+            "signature_version": "s3v4",
+            "querystring_expire": env_int("EXPORT_BUCKET_SIGNED_URL_SECONDS", 300),
+            "default_acl": None,  # objects stay private; only signed URLs reach them
+            "file_overwrite": True,
+        },
+    }
+
 # --- LLM providers ---------------------------------------------------------------------------
 # Keys are read from the environment at call time; they are never stored in the database.
 ANTHROPIC_BASE_URL = env_str("ANTHROPIC_BASE_URL") or None

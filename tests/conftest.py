@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
+from django.conf import settings as django_settings
+from django.test import Client, override_settings
 
 from annotate.models import User
 from tests import factories
 
 pytest_plugins = ["tests.celery_broker"]
+
+
+@pytest.fixture(autouse=True)
+def export_storage(tmp_path):
+    """Each test's export files in its own folders: the local exports storage and the work dir.
+    (override_settings, not the ``settings`` fixture: a test may name a parameter ``settings``.)"""
+    root = tmp_path / "exports"
+    storages = {
+        **django_settings.STORAGES,
+        "exports": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": root, "allow_overwrite": True},
+        },
+    }
+    with override_settings(
+        EXPORT_ROOT=root, EXPORT_WORK_DIR=tmp_path / "export-work", STORAGES=storages
+    ):
+        yield root
 
 
 @pytest.fixture

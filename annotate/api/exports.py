@@ -6,16 +6,17 @@ the check runs on the export's own campaign. A bad format or filter is a 400 nam
 
 from __future__ import annotations
 
-from django.http import FileResponse, Http404
+from django.http import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotate import export_files
 from annotate.access import campaign_for_researcher
 from annotate.api.serializers import InputSerializer
 from annotate.exports.options import (
@@ -29,7 +30,7 @@ from annotate.exports.options import (
     ExportOptionsError,
 )
 from annotate.models import Export
-from annotate.services.exports import export_archive_path, export_create
+from annotate.services.exports import export_create
 
 
 class ExportOutputSerializer(serializers.ModelSerializer):
@@ -159,16 +160,14 @@ class ExportDetailApi(APIView):
 
 class ExportDownloadApi(APIView):
     @extend_schema(
-        responses={(200, "application/zip"): OpenApiTypes.BINARY}, operation_id="export_download"
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            302: OpenApiResponse(description="A short-lived signed URL of the bucket"),
+        },
+        operation_id="export_download",
     )
-    def get(self, request: Request, pk: int) -> FileResponse:
+    def get(self, request: Request, pk: int) -> HttpResponseBase:
+        """The zip, streamed from the exports storage, or a redirect to a signed URL of the bucket
+        when the server sets EXPORT_BUCKET_SIGNED_URLS."""
         export = _export_for_researcher(request, pk)
-        archive = export_archive_path(export)
-        if export.status != Export.Status.DONE or not archive.exists():
-            raise Http404("This export has no file yet")
-        return FileResponse(
-            open(archive, "rb"),  # noqa: SIM115 - FileResponse closes it
-            as_attachment=True,
-            filename=f"{export.campaign.slug}-{export.format}-{export.id}.zip",
-            content_type="application/zip",
-        )
+        return export_files.export_file_response(export=export)

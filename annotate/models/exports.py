@@ -22,6 +22,8 @@ class Export(models.Model):
     status = models.CharField(max_length=16, choices=Status, default=Status.QUEUED)
     row_count = models.PositiveIntegerField(default=0)
     progress = models.PositiveIntegerField(default=0)
+    # The zip's name in storages["exports"] (annotate/export_files.py); rows made before exports
+    # went through storage hold the absolute local folder, with the zip beside it.
     path = models.CharField(max_length=500, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)

@@ -16,11 +16,10 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
-from annotate import selectors
+from annotate import export_files, selectors
 from annotate.exports.card import CardContext
 from annotate.exports.options import ExportOptions, ExportOptionsError, parse_options
 from annotate.exports.pipeline import ExportSummary, write_export
-from annotate.exports.writers import sha256_file, zip_folder
 from annotate.models import Campaign, Export, JudgeConfig, Judgment, User
 
 logger = logging.getLogger(__name__)
@@ -30,7 +29,6 @@ __all__ = [
     "export_build",
     "export_create",
     "export_run",
-    "export_archive_path",
 ]
 
 # Progress is written every this many pairs (one small UPDATE on its own connection).
@@ -142,14 +140,6 @@ def export_create(
     return export
 
 
-def export_folder(export: Export) -> Path:
-    return Path(settings.EXPORT_ROOT) / export.campaign.slug / f"export-{export.id}"
-
-
-def export_archive_path(export: Export) -> Path:
-    return Path(settings.EXPORT_ROOT) / export.campaign.slug / f"export-{export.id}.zip"
-
-
 @contextmanager
 def _progress_connection():
     """A second connection to the default database, outside the export's read transaction."""
@@ -161,10 +151,11 @@ def _progress_connection():
 
 
 def export_run(*, export_id: int) -> None:
-    """Claim a QUEUED export, build its folder and zip, record row count, sha256 and the path.
+    """Claim a QUEUED export, build its folder and zip, record row count, sha256 and the file.
 
     The claim is a conditional UPDATE, so a redelivered task finds nothing to do. Files are built in
-    a temporary folder and moved into place, so a crash never leaves a half export behind a DONE row.
+    a local temporary folder and the zip is then published to storage (annotate/export_files.py),
+    so a crash never leaves a half export behind a DONE row.
     """
     claimed = Export.objects.filter(id=export_id, status=Export.Status.QUEUED).update(
         status=Export.Status.RUNNING, progress=0
@@ -172,10 +163,9 @@ def export_run(*, export_id: int) -> None:
     if claimed != 1:
         return
     export = Export.objects.select_related("campaign").get(id=export_id)
-    folder, archive = export_folder(export), export_archive_path(export)
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = None
     try:
+        tmp = export_files.export_build_folder(export)
         options = parse_options(export.format, export.filters)
         total = max(1, export_pairs_to_read(campaign=export.campaign))
 
@@ -194,20 +184,19 @@ def export_run(*, export_id: int) -> None:
             summary = export_build(
                 campaign=export.campaign, options=options, out_dir=tmp, progress=report
             )
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)
-        zip_folder(folder, archive, root=f"{export.campaign.slug}-export-{export.id}")
+        published = export_files.export_file_publish(export=export, folder=tmp)
         Export.objects.filter(id=export_id).update(
             status=Export.Status.DONE,
             progress=100,
             row_count=summary.row_count,
-            path=str(folder),
-            sha256=sha256_file(archive),
+            path=published.name,
+            sha256=published.sha256,
             finished_at=timezone.now(),
         )
     except Exception as exc:  # any failure must show on the page, never leave it RUNNING
         logger.exception("export %s failed", export_id)
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         Export.objects.filter(id=export_id).update(
             status=Export.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
         )

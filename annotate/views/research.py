@@ -7,12 +7,12 @@ anyone else 404 (for exports, the check runs on the export's own campaign).
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from annotate import selectors
+from annotate import export_files, selectors
 from annotate.access import campaign_for_researcher
 from annotate.exports.options import (
     BOTH_BAD_POLICIES,
@@ -25,7 +25,7 @@ from annotate.exports.options import (
     describe_filters,
 )
 from annotate.models import Export
-from annotate.services.exports import export_archive_path, export_create
+from annotate.services.exports import export_create
 
 FILTER_FIELDS = (
     "method",
@@ -135,17 +135,10 @@ def export_progress(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def export_download(request: HttpRequest, pk: int) -> FileResponse:
+def export_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """The zip, streamed from the exports storage (or a redirect to a signed URL of the bucket)."""
     export = _export_for_researcher(request, pk)
-    archive = export_archive_path(export)
-    if export.status != Export.Status.DONE or not archive.exists():
-        raise Http404("This export has no file yet")
-    return FileResponse(
-        open(archive, "rb"),  # noqa: SIM115 - FileResponse closes it
-        as_attachment=True,
-        filename=f"{export.campaign.slug}-{export.format}-{export.id}.zip",
-        content_type="application/zip",
-    )
+    return export_files.export_file_response(export=export)
 
 
 @login_required

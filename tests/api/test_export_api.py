@@ -12,11 +12,6 @@ from annotate.services.exports import export_run
 from tests.exports.builders import campaign_with_votes
 
 
-@pytest.fixture(autouse=True)
-def export_root(settings, tmp_path):
-    settings.EXPORT_ROOT = tmp_path / "exports"
-
-
 def _api(user) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")

@@ -1,5 +1,6 @@
 """What `bin/run` gives a new user, checked end to end on the embedded default (no PostgreSQL, no
-Redis): SQLite, the filesystem broker, a real worker, the offline demo, then votes on the page."""
+Redis): SQLite, the filesystem broker, a real worker, the offline demo, votes on the page, and an
+export that the worker publishes to the local exports folder."""
 
 from __future__ import annotations
 
@@ -45,3 +46,8 @@ def test_the_embedded_default_generates_the_demo_and_takes_votes(tmp_path):
     # Three votes went through the SQLite writer; the page's count and the counter agree with them.
     assert report["shown_counts"] == ["1", "2", "3"]
     assert report["stored_votes"] == report["enrollment_votes"] == 3
+    # The worker process published the export where this process, as the web, downloads it from.
+    export = report["export"]
+    assert (export["status"], export["error"], export["rows"]) == ("done", "", 3)
+    assert export["path"].startswith("demo-helpfulness/export-") and export["on_disk"]
+    assert export["download_matches"]

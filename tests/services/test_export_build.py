@@ -14,18 +14,11 @@ from annotate.exports.options import parse_options
 from annotate.models import Export, JudgeRubric, JudgeVerdict, Judgment
 from annotate.services.exports import (
     ExportOptionsError,
-    export_archive_path,
     export_build,
     export_create,
     export_run,
 )
 from tests.exports.builders import campaign_with_votes
-
-
-@pytest.fixture(autouse=True)
-def export_root(settings, tmp_path):
-    settings.EXPORT_ROOT = tmp_path / "exports"
-    return settings.EXPORT_ROOT
 
 
 def _files(folder):
@@ -123,7 +116,7 @@ def test_it_leaves_out_raters_below_the_gold_accuracy_threshold(campaign, tmp_pa
 
 
 def test_it_runs_a_queued_export_once_and_zips_it(
-    campaign, researcher, django_capture_on_commit_callbacks, export_root
+    campaign, researcher, django_capture_on_commit_callbacks, export_storage
 ):
     campaign_with_votes(campaign)
     with django_capture_on_commit_callbacks() as callbacks:
@@ -136,8 +129,8 @@ def test_it_runs_a_queued_export_once_and_zips_it(
     export.refresh_from_db()
     assert (export.status, export.progress, export.error) == ("done", 100, "")
     assert export.row_count == 4  # two decided pairs, two KTO rows each
-    archive = export_archive_path(export)
-    assert archive.parent.parent == export_root
+    assert export.path == f"helpfulness/export-{export.id}.zip"  # the name in the storage
+    archive = export_storage / export.path
     names = zipfile.ZipFile(archive).namelist()
     assert f"helpfulness-export-{export.id}/README.md" in names
     import hashlib

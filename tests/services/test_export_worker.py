@@ -19,8 +19,7 @@ from tests.exports.builders import campaign_with_votes
 
 
 @pytest.fixture
-def redis_worker(redis_app, settings, tmp_path):
-    settings.EXPORT_ROOT = tmp_path / "exports"
+def redis_worker(redis_app):
     with start_worker(redis_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         yield
 
@@ -58,9 +57,8 @@ def test_a_real_worker_runs_an_export_created_through_the_api(
 
 
 def test_progress_is_visible_outside_the_read_transaction_while_it_runs(
-    transactional_db, campaign, settings, tmp_path, monkeypatch
+    transactional_db, campaign, monkeypatch
 ):
-    settings.EXPORT_ROOT = tmp_path / "exports"
     campaign_with_votes(campaign, pairs=8)
     export = Export.objects.create(campaign=campaign, format="trl-kto")
     seen: list[int] = []

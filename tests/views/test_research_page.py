@@ -10,11 +10,6 @@ from annotate.services.exports import export_run
 from tests.exports.builders import campaign_with_votes
 
 
-@pytest.fixture(autouse=True)
-def export_root(settings, tmp_path):
-    settings.EXPORT_ROOT = tmp_path / "exports"
-
-
 @pytest.fixture
 def done_export(campaign, researcher):
     campaign_with_votes(campaign)
