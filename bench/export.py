@@ -8,10 +8,18 @@ generate_series`` (one prompt, two candidates, one pair and one vote per pair), 
 fresh subprocess so peak RSS is its own:
 
   copy    COPY (<the export's SELECT>) TO STDOUT, streamed to a file — the floor for reading the rows
-  export  services.exports.export_build(...) — the real streaming export, written to a folder
+  export  services.exports.export_build(...) — the real streaming export, written to a folder —
+          then, timed on its own, the worker's publish (annotate/export_files.py: zip, sha256,
+          save to the exports storage; here the local folder, a rename)
 
 and prints time and peak RSS of both. Targets: export ≤ 3× COPY time, < 300 MiB RSS.
-The database is dropped at the end unless --keep.
+With --bucket the export runs once more with the exports storage on an S3-compatible bucket
+(moto's server, started on 127.0.0.1 in its own process), and also prints the upload and the time
+to stream the zip back through the storage; then a --download-mib object of random bytes is read
+back through annotate.bucket_storage (streamed) and through django-storages' stock S3Storage (which
+downloads the whole object first), each in its own process: time to first byte and added RSS.
+The database (``annotate_bench_export``, or
+$BENCH_EXPORT_DB) is dropped at the end unless --keep.
 """
 
 from __future__ import annotations
@@ -28,7 +36,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DB_NAME = "annotate_bench_export"
+DB_NAME = os.environ.get("BENCH_EXPORT_DB", "annotate_bench_export")
+BUCKET = "bench-exports"
+DOWNLOAD_NAME = "bench/random.bin"
 SERVER = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432")
 
 
@@ -139,27 +149,88 @@ def phase_copy(out: Path) -> dict:
     return {"seconds": time.perf_counter() - started, "bytes": size, "rss_mib": _peak_rss_mib()}
 
 
-def phase_export(out: Path, fmt: str) -> dict:
+def phase_export(fmt: str) -> dict:
+    """Build as the worker does (its local build folder), then publish to the exports storage."""
     _django(f"{SERVER}/{DB_NAME}")
+    from django.core.files.storage import storages
+
+    from annotate import export_files
     from annotate.exports.options import parse_options
-    from annotate.models import Campaign
+    from annotate.models import Campaign, Export
     from annotate.services.exports import export_build
 
     campaign = Campaign.objects.get(slug="bench")
+    export = Export(id=1, campaign=campaign, format=fmt)  # unsaved: only names the file
+    out = export_files.export_build_folder(export)
     started = time.perf_counter()
     summary = export_build(campaign=campaign, options=parse_options(fmt, {}), out_dir=out)
+    seconds = time.perf_counter() - started
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    return {
-        "seconds": time.perf_counter() - started,
+    rss = _peak_rss_mib()
+
+    started = time.perf_counter()
+    published = export_files.export_file_publish(export=export, folder=out)
+    publish_seconds = time.perf_counter() - started
+    storage = storages[export_files.EXPORTS_STORAGE]
+    result = {
+        "seconds": seconds,
         "bytes": size,
         "rows": summary.row_count,
         "pairs": summary.pairs_seen,
-        "rss_mib": _peak_rss_mib(),
+        "rss_mib": rss,
+        "publish_seconds": publish_seconds,
+        "zip_bytes": storage.size(published.name),
+    }
+    if os.environ.get("EXPORT_BUCKET"):
+        import hashlib
+
+        started = time.perf_counter()
+        digest = hashlib.sha256()
+        with storage.open(published.name, "rb") as fh:
+            for block in iter(lambda: fh.read(export_files.DOWNLOAD_BLOCK_BYTES), b""):
+                digest.update(block)
+        result["download_seconds"] = time.perf_counter() - started
+        result["download_same_bytes"] = digest.hexdigest() == published.sha256
+    result["rss_after_mib"] = _peak_rss_mib()
+    return result
+
+
+def phase_download(kind: str) -> dict:
+    """Read the random object back through the exports storage, or through the stock backend."""
+    _django(f"{SERVER}/{DB_NAME}")
+    import hashlib
+
+    from django.conf import settings
+    from storages.backends.s3 import S3Storage
+
+    from annotate.bucket_storage import StreamingS3Storage
+
+    backend = StreamingS3Storage if kind == "streamed" else S3Storage
+    storage = backend(**settings.STORAGES["exports"]["OPTIONS"])
+    baseline = _peak_rss_mib()
+    started = time.perf_counter()
+    first_byte = None
+    digest = hashlib.sha256()
+    with storage.open(DOWNLOAD_NAME, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 16), b""):
+            if first_byte is None:
+                first_byte = time.perf_counter() - started
+            digest.update(block)
+    return {
+        "first_byte_seconds": first_byte,
+        "seconds": time.perf_counter() - started,
+        "added_rss_mib": _peak_rss_mib() - baseline,
+        "sha256": digest.hexdigest(),
     }
 
 
-def _run_phase(*args: str) -> dict:
-    result = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+def _run_phase(*args: str, env: dict | None = None) -> dict:
+    result = subprocess.run(
+        [sys.executable, __file__, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     if result.returncode:
         sys.exit(f"phase {args[1]} failed:\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -171,15 +242,25 @@ def main() -> None:
     parser.add_argument("--format", default="trl-dpo-conversational")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     parser.add_argument("--skip-setup", action="store_true", help="reuse a kept bench database")
-    parser.add_argument("--phase", choices=["copy", "export"], help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--bucket", action="store_true", help="also export to an S3-compatible bucket (moto)"
+    )
+    parser.add_argument(
+        "--download-mib", type=int, default=256, help="size of the --bucket download check"
+    )
+    parser.add_argument("--phase", choices=["copy", "export", "download"], help=argparse.SUPPRESS)
+    parser.add_argument("--kind", choices=["streamed", "stock"], help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)  # the copy phase's file
     args = parser.parse_args()
 
     if args.phase == "copy":
         print(json.dumps(phase_copy(args.out)))
         return
     if args.phase == "export":
-        print(json.dumps(phase_export(args.out, args.format)))
+        print(json.dumps(phase_export(args.format)))
+        return
+    if args.phase == "download":
+        print(json.dumps(phase_download(args.kind)))
         return
 
     if not args.skip_setup:
@@ -188,12 +269,25 @@ def main() -> None:
 
         connections.close_all()  # the fill's connection must not keep the database busy
     work = Path(tempfile.mkdtemp(prefix="bench-export-"))
+    local = {"EXPORT_ROOT": str(work / "exports"), "EXPORT_WORK_DIR": str(work / "export-work")}
+    moto = None
     try:
         copy = _run_phase("--phase", "copy", "--out", str(work / "copy.tsv"))
-        export = _run_phase(
-            "--phase", "export", "--out", str(work / "export"), "--format", args.format
-        )
+        export = _run_phase("--phase", "export", "--format", args.format, env=local)
+        bucket, downloads = None, {}
+        if args.bucket:
+            moto, bucket_env = _start_bucket()
+            env = {**local, **bucket_env}
+            bucket = _run_phase("--phase", "export", "--format", args.format, env=env)
+            expected = _put_random_object(bucket_env, work / "random.bin", args.download_mib)
+            for kind in ("streamed", "stock"):
+                downloads[kind] = _run_phase("--phase", "download", "--kind", kind, env=env)
+                if downloads[kind]["sha256"] != expected:
+                    sys.exit(f"the {kind} read returned other bytes than were uploaded")
     finally:
+        if moto is not None:
+            moto.terminate()
+            moto.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
         if not args.keep:
             import psycopg
@@ -211,6 +305,89 @@ def main() -> None:
         f"export / COPY = {ratio:.2f}x (target <= 3x); export peak RSS "
         f"{export['rss_mib']:.0f} MiB (target < 300 MiB)"
     )
+    zip_mib = export["zip_bytes"] / 2**20
+    print(
+        f"publish to the local folder (zip + sha256 + save): {export['publish_seconds']:.2f}s "
+        f"for a {zip_mib:.1f} MiB zip; peak RSS after {export['rss_after_mib']:.0f} MiB"
+    )
+    if bucket is not None:
+        print(
+            f"bucket run: export {bucket['seconds']:.2f}s "
+            f"({bucket['seconds'] / copy['seconds']:.2f}x COPY); publish (zip + sha256 + upload) "
+            f"{bucket['publish_seconds']:.2f}s; streamed back {bucket['download_seconds']:.2f}s, "
+            f"same bytes: {bucket['download_same_bytes']}; peak RSS after "
+            f"{bucket['rss_after_mib']:.0f} MiB"
+        )
+        for kind, r in downloads.items():
+            print(
+                f"{args.download_mib} MiB object read back, {kind:>8}: first byte after "
+                f"{r['first_byte_seconds']:.2f}s, all {r['seconds']:.2f}s, "
+                f"RSS +{r['added_rss_mib']:.0f} MiB"
+            )
+
+
+def _put_random_object(bucket_env: dict, path: Path, mib: int) -> str:
+    import hashlib
+
+    import boto3
+
+    digest = hashlib.sha256()
+    with open(path, "wb") as fh:
+        for _ in range(mib):
+            block = os.urandom(1 << 20)
+            digest.update(block)
+            fh.write(block)
+    boto3.client(
+        "s3",
+        endpoint_url=bucket_env["EXPORT_BUCKET_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id=bucket_env["EXPORT_BUCKET_ACCESS_KEY_ID"],
+        aws_secret_access_key=bucket_env["EXPORT_BUCKET_SECRET_ACCESS_KEY"],
+    ).upload_file(str(path), BUCKET, f"exports/{DOWNLOAD_NAME}")
+    path.unlink()
+    return digest.hexdigest()
+
+
+def _start_bucket() -> tuple[subprocess.Popen, dict]:
+    """moto's S3 server on a free loopback port, in its own process, with an empty bucket."""
+    import socket
+
+    import boto3
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    env = {
+        "EXPORT_BUCKET": BUCKET,
+        "EXPORT_BUCKET_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "EXPORT_BUCKET_REGION": "us-east-1",
+        "EXPORT_BUCKET_ACCESS_KEY_ID": "bench-not-a-key",
+        "EXPORT_BUCKET_SECRET_ACCESS_KEY": "bench-not-a-secret",
+        "EXPORT_BUCKET_ADDRESSING_STYLE": "path",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    client = boto3.client(
+        "s3",
+        endpoint_url=env["EXPORT_BUCKET_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="bench-not-a-key",
+        aws_secret_access_key="bench-not-a-secret",
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.create_bucket(Bucket=BUCKET)
+            return server, env
+        except Exception:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.terminate()
+                raise
+            time.sleep(0.2)
 
 
 if __name__ == "__main__":
