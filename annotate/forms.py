@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from annotate import endpoints
 from annotate.models import Campaign, Generator, User
 from annotate.services.campaigns import CAMPAIGN_FIELDS
 from annotate.validation import (
@@ -99,13 +100,14 @@ class GeneratorForm(forms.Form):
     name = forms.CharField(
         max_length=100, required=False, help_text="Label for admins; defaults to the model."
     )
-    base_url = forms.URLField(required=False, help_text="OpenAI-compatible servers only.")
-    api_key_env = forms.RegexField(
-        regex=r"^[A-Z_][A-Z0-9_]*$",
+    endpoint = forms.ChoiceField(
         required=False,
-        label="API key variable",
-        help_text="The NAME of an environment variable holding the key, e.g. OPENAI_API_KEY.",
-        error_messages={"invalid": "Give the name of an environment variable, not a key."},
+        help_text="Where calls go, with the key the operator paired with it.",
+    )
+    base_url = forms.URLField(
+        required=False,
+        label="Or a base URL without a key",
+        help_text="OpenAI-compatible servers that need no key (a local vLLM or Ollama).",
     )
     params = forms.CharField(
         required=False,
@@ -129,13 +131,39 @@ class GeneratorForm(forms.Form):
             raise forms.ValidationError("Give a JSON object, e.g. {}.")
         return value
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["endpoint"].choices = endpoint_select()
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if data.get("provider") == Generator.Provider.OPENAI_COMPATIBLE and not data.get(
-            "base_url"
-        ):
-            self.add_error("base_url", "An OpenAI-compatible server needs a base URL.")
+        if "provider" in data:
+            target_check(self, provider=data["provider"])
         return data
+
+
+def endpoint_select() -> list[tuple[str, str]]:
+    """The operator's endpoints for a select, labelled with their provider and host."""
+    kinds = dict(Generator.Provider.choices)
+    return [("", "— none (demo, or a base URL without a key) —")] + [
+        (e.name, f"{e.label} ({kinds.get(e.provider, e.provider)})")
+        for e in endpoints.operator_endpoints().values()
+    ]
+
+
+def target_check(form: forms.Form, *, provider: str) -> None:
+    """The endpoint rule (annotate/endpoints.py) next to the fields it is about, on any form with
+    ``endpoint`` and ``base_url`` fields; the models check it again."""
+    data = form.cleaned_data
+    if "endpoint" not in data or "base_url" not in data:
+        return
+    data["endpoint"], data["base_url"] = endpoints.target_normalized(
+        provider=provider, endpoint=data["endpoint"], base_url=data["base_url"]
+    )
+    for field, message in endpoints.target_errors(
+        provider=provider, endpoint=data["endpoint"], base_url=data["base_url"]
+    ).items():
+        form.add_error(field, message)
 
 
 class EnrollForm(forms.Form):

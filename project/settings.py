@@ -366,8 +366,12 @@ if EXPORT_BUCKET:
     }
 
 # --- LLM providers ---------------------------------------------------------------------------
-# Keys are read from the environment at call time; they are never stored in the database.
+# Keys are read from the environment at call time; they are never stored in the database. Which
+# variable may be sent to which base URL is the operator's to say: PROVIDER_ENDPOINTS names the
+# endpoints admins may pick (JSON, annotate/endpoints.py); ANTHROPIC_API_KEY always goes with
+# ANTHROPIC_BASE_URL (default: Anthropic's API) as the endpoint "anthropic".
 ANTHROPIC_BASE_URL = env_str("ANTHROPIC_BASE_URL") or None
+PROVIDER_ENDPOINTS = env_secret("PROVIDER_ENDPOINTS")
 ANTHROPIC_DEFAULT_MODEL = env_str("ANTHROPIC_DEFAULT_MODEL", "claude-sonnet-4-6")
 PROVIDER_TIMEOUT_SECONDS = float(env_str("PROVIDER_TIMEOUT_SECONDS", "120"))
 

@@ -367,7 +367,7 @@ class GeneratorOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Generator
         fields = [
-            "id", "name", "provider", "model", "base_url", "api_key_env", "params",
+            "id", "name", "provider", "model", "endpoint", "base_url", "params",
             "system_prompt", "samples_per_prompt", "created_at",
         ]  # fmt: skip
 
@@ -386,18 +386,17 @@ class GeneratorCreateApi(APIView):
             validators=[validate_one_line],
             help_text="Defaults to the model.",
         )
-        base_url = serializers.URLField(required=False, default="")
-        api_key_env = serializers.RegexField(
-            r"^([A-Z_][A-Z0-9_]*)?$",
+        endpoint = serializers.CharField(
             max_length=100,
             required=False,
             default="",
             allow_blank=True,
-            help_text="The NAME of an environment variable holding the key, never the key.",
-            error_messages={
-                "invalid": "Give the NAME of an environment variable (e.g. OPENAI_API_KEY), "
-                "never the key itself."
-            },
+            validators=[validate_one_line],
+            help_text="An endpoint the operator configured (PROVIDER_ENDPOINTS; `anthropic` always "
+            "exists); its key goes only to its base URL.",
+        )
+        base_url = serializers.URLField(
+            required=False, default="", help_text="A server that needs no key (no key is sent)."
         )
         params = serializers.DictField(required=False, default=dict)
         system_prompt = serializers.CharField(

@@ -42,8 +42,8 @@ def _config_payload(campaign: Campaign) -> dict:
         "judge_mode": campaign.judge_mode,
         "provider": config.provider,
         "model": config.model,
+        "endpoint": config.endpoint,
         "base_url": config.base_url,
-        "api_key_env": config.api_key_env,
         "mode": config.mode,
         "auto_label_min_kappa": config.auto_label_min_kappa,
         "auto_label_min_pairs": config.auto_label_min_pairs,
@@ -56,8 +56,8 @@ class JudgeConfigOutputSerializer(serializers.Serializer):
     judge_mode = serializers.CharField()
     provider = serializers.CharField()
     model = serializers.CharField()
+    endpoint = serializers.CharField()
     base_url = serializers.CharField()
-    api_key_env = serializers.CharField()
     mode = serializers.CharField()
     auto_label_min_kappa = serializers.FloatField()
     auto_label_min_pairs = serializers.IntegerField()
@@ -79,8 +79,10 @@ class JudgeConfigUpdateApi(APIView):
         model = serializers.CharField(
             max_length=200, required=False, validators=[validate_one_line]
         )
+        endpoint = serializers.CharField(
+            max_length=100, required=False, allow_blank=True, validators=[validate_one_line]
+        )
         base_url = serializers.URLField(required=False, allow_blank=True)
-        api_key_env = serializers.CharField(max_length=100, required=False, allow_blank=True)
         mode = serializers.ChoiceField(choices=JudgeConfig.Mode.choices, required=False)
         auto_label_min_kappa = serializers.FloatField(min_value=-1, max_value=1, required=False)
         auto_label_min_pairs = serializers.IntegerField(min_value=1, required=False)

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from annotate import endpoints
 from annotate.models.campaigns import Campaign, Prompt
 from annotate.validation import MAX_TEXT, validate_json, validate_one_line, validate_text
 
@@ -30,9 +31,10 @@ class Generator(models.Model):
     )
     provider = models.CharField(max_length=24, choices=Provider)
     model = models.CharField(max_length=200, validators=[validate_one_line])
+    # Where calls go: an endpoint the operator configured (its base URL and key variable come
+    # from the environment, annotate/endpoints.py), or a typed base URL that gets no key.
+    endpoint = models.CharField(max_length=100, blank=True, validators=[validate_one_line])
     base_url = models.URLField(blank=True)
-    # Name of the environment variable holding the key (never the key itself).
-    api_key_env = models.CharField(max_length=100, blank=True)
     params = models.JSONField(
         default=dict,
         blank=True,
@@ -58,6 +60,12 @@ class Generator(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.provider}/{self.model})"
+
+    def clean(self) -> None:
+        """No key goes to a host the operator did not pair it with (annotate/endpoints.py)."""
+        self.endpoint, self.base_url = endpoints.target_validated(
+            provider=self.provider, endpoint=self.endpoint, base_url=self.base_url
+        )
 
 
 class GenerationJob(models.Model):

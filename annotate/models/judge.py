@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from annotate import endpoints
 from annotate.models.campaigns import Campaign, Prompt
 from annotate.models.generation import Candidate
 from annotate.models.rating import Pair
@@ -37,8 +38,11 @@ class JudgeConfig(models.Model):
     model = models.CharField(
         max_length=200, default=_default_judge_model, validators=[validate_one_line]
     )
+    # As for generators: an endpoint the operator configured, or a typed base URL with no key.
+    endpoint = models.CharField(
+        max_length=100, blank=True, default=endpoints.DEFAULT, validators=[validate_one_line]
+    )
     base_url = models.URLField(blank=True)
-    api_key_env = models.CharField(max_length=100, blank=True)
     params = models.JSONField(
         default=dict,
         blank=True,
@@ -56,6 +60,12 @@ class JudgeConfig(models.Model):
 
     def __str__(self) -> str:
         return f"judge {self.provider}/{self.model}"
+
+    def clean(self) -> None:
+        """No key goes to a host the operator did not pair it with (annotate/endpoints.py)."""
+        self.endpoint, self.base_url = endpoints.target_validated(
+            provider=self.provider, endpoint=self.endpoint, base_url=self.base_url
+        )
 
 
 class JudgeRubric(models.Model):

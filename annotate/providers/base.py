@@ -1,24 +1,49 @@
-"""The provider interface: one small Protocol, one result type, one error type.
+"""The provider seam: a plain config in, one Protocol out, one result type, one error type.
 
-Providers are transports: they know nothing of Django models, Celery or HTTP views. They take plain
-values (messages, system prompt, model, params) and return a ``Completion`` or raise ``ProviderError``;
-the caller (services/generation.py) decides what a failure means and owns every retry.
+Providers are transports: they know nothing of Django, models, Celery or HTTP views. A service builds
+a ``ProviderConfig`` (kind, base URL, the key's variable name, timeout) from a generator or the judge's
+settings (annotate/endpoints.py decides which key may go to which host), and ``provider_for(config)``
+is the one place that turns a kind into a transport. Every transport has the same methods
+(``Provider``); an operation a provider does not have raises ``Unsupported``, a ``ProviderError``
+that says so. Calls return a ``Completion`` (or judge replies, batch ids and results) or raise
+``ProviderError``; the caller decides what a failure means and owns every retry.
 
-Keys come only from the environment (or a ``NAME_FILE`` holding it); they are read at call time and
-never stored, logged or put into an error message.
+Keys come only from the environment (or a ``NAME_FILE`` holding it); they are read when the
+transport is built and never stored, logged or put into an error message.
 """
 
 from __future__ import annotations
 
+import email.utils
 import os
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from types import ModuleType
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from annotate.models import Generator
+from annotate.judge.calls import JudgeBatchItem, JudgeCall, JudgeReply
+
+ANTHROPIC_API_URL = "https://api.anthropic.com"
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """Where and how to call: what a transport is built from (no model rows, no settings)."""
+
+    kind: str  # anthropic | openai_compatible | demo
+    base_url: str | None = None  # None: the kind has no host (demo)
+    key_env: str | None = None  # the environment variable holding the key; None: send no key
+    timeout: float = 120.0
+    endpoint: str = ""  # the operator's name for this base URL + key, if it came from one
+
+    @property
+    def account(self) -> str:
+        """Whose limits a call counts against: one host with one key."""
+        return f"{self.kind}|{self.base_url or '-'}|{self.key_env or '-'}"
 
 
 @dataclass(frozen=True)
@@ -58,16 +83,11 @@ class ProviderError(Exception):
         return self.message
 
 
-class Provider(Protocol):
-    def complete(
-        self,
-        *,
-        messages: list[dict[str, str]],
-        system: str,
-        model: str,
-        params: dict[str, Any],
-        sample_index: int = 0,
-    ) -> Completion: ...
+class Unsupported(ProviderError):
+    """The provider (or the server behind it) does not do this operation; asking again won't help."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message, retryable=False, status=status)
 
 
 @dataclass(frozen=True)
@@ -98,6 +118,185 @@ class BatchStatus:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+# A stream yields text deltas (str) as they arrive, then exactly one Completion (usage, stop reason).
+StreamItem = str | Completion
+
+
+class Provider(Protocol):
+    """What every transport offers. Unsupported operations raise ``Unsupported``."""
+
+    name: str
+
+    def complete(
+        self,
+        *,
+        messages: list[dict[str, str]],
+        system: str,
+        model: str,
+        params: dict[str, Any],
+        sample_index: int = 0,
+    ) -> Completion: ...
+
+    def complete_n(
+        self,
+        *,
+        messages: list[dict[str, str]],
+        system: str,
+        model: str,
+        params: dict[str, Any],
+        n: int,
+    ) -> list[Completion]: ...
+
+    def stream(
+        self,
+        *,
+        messages: list[dict[str, str]],
+        system: str,
+        model: str,
+        params: dict[str, Any],
+        sample_index: int = 0,
+    ) -> Iterator[StreamItem]: ...
+
+    def judge(self, call: JudgeCall) -> JudgeReply: ...
+
+    def batch_submit(self, requests: list[BatchRequest]) -> str: ...
+
+    def batch_status(self, batch_id: str) -> BatchStatus: ...
+
+    def batch_results(self, batch_id: str) -> Iterator[BatchResult]: ...
+
+    def batch_find(self, *, size: int, created_from: datetime, exclude: set[str]) -> str | None: ...
+
+    def batch_cancel(self, batch_id: str) -> None: ...
+
+    def judge_batch_submit(self, calls: list[JudgeCall]) -> str: ...
+
+    def judge_batch_results(self, batch_id: str) -> Iterator[JudgeBatchItem]: ...
+
+
+class BaseProvider:
+    """Every operation, refused with a message naming the provider; transports override theirs."""
+
+    name = "this provider"
+
+    def _unsupported(self, what: str) -> Unsupported:
+        return Unsupported(f"{self.name} cannot {what}.")
+
+    def complete(self, **_: Any) -> Completion:
+        raise self._unsupported("complete a conversation")
+
+    def complete_n(self, **_: Any) -> list[Completion]:
+        raise self._unsupported("return several samples in one request")
+
+    def stream(self, **_: Any) -> Iterator[StreamItem]:
+        raise self._unsupported("stream a reply")
+
+    def judge(self, call: JudgeCall) -> JudgeReply:
+        raise self._unsupported("judge")
+
+    def batch_submit(self, requests: list[BatchRequest]) -> str:
+        raise self._unsupported("run Message Batches")
+
+    def batch_status(self, batch_id: str) -> BatchStatus:
+        raise self._unsupported("run Message Batches")
+
+    def batch_results(self, batch_id: str) -> Iterator[BatchResult]:
+        raise self._unsupported("run Message Batches")
+
+    def batch_find(self, *, size: int, created_from: datetime, exclude: set[str]) -> str | None:
+        raise self._unsupported("run Message Batches")
+
+    def batch_cancel(self, batch_id: str) -> None:
+        raise self._unsupported("run Message Batches")
+
+    def judge_batch_submit(self, calls: list[JudgeCall]) -> str:
+        raise self._unsupported("judge in Message Batches")
+
+    def judge_batch_results(self, batch_id: str) -> Iterator[JudgeBatchItem]:
+        raise self._unsupported("judge in Message Batches")
+
+
+# --- the SDKs' errors, mapped once (both SDKs share the Stainless error classes) -----------------
+
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+# Error types that mean "try later" even without a status (an SSE ``error`` event mid-stream, a
+# batch item that errored).
+RETRYABLE_ERROR_TYPES = frozenset(
+    {"overloaded_error", "api_error", "rate_limit_error", "timeout_error"}
+)
+
+
+def retry_after(headers: Any) -> float | None:
+    """``retry-after-ms`` first, then ``retry-after`` as seconds or an HTTP date (as the SDKs do)."""
+    if headers is None:
+        return None
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return max(float(raw_ms) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(float(raw), 0.0)
+    except ValueError:
+        try:
+            parsed = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        return max(parsed.timestamp() - time.time(), 0.0)
+
+
+def _error_body(body: Any) -> tuple[str, str]:
+    """(error type, message) from an error body: ``{"error": {"type", "message"}}`` or flat."""
+    if not isinstance(body, dict):
+        return "", ""
+    inner = body["error"] if isinstance(body.get("error"), dict) else body
+    return str(inner.get("type") or ""), str(inner.get("message") or "")
+
+
+def error_from_sdk(exc: Exception, *, sdk: ModuleType, service: str) -> ProviderError:
+    """An ``anthropic`` or ``openai`` SDK error as a ProviderError whose ``retryable`` follows the
+    API's contract: 408/409/429/5xx/529, timeouts and dropped connections may succeed later;
+    400/401/403/404/413/422 will not. A 429 for a spend limit is final (retrying cannot help)."""
+    if isinstance(exc, sdk.APITimeoutError):
+        return ProviderError(f"{service} timed out.", retryable=True)
+    if isinstance(exc, sdk.APIConnectionError):
+        return ProviderError(f"Could not reach {service}: {exc.message}", retryable=True)
+    if isinstance(exc, sdk.APIStatusError):
+        status = exc.status_code
+        kind, detail = _error_body(exc.body)
+        kind = getattr(exc, "type", None) or kind
+        detail = getattr(exc, "api_message", None) or detail or exc.message
+        retryable = (
+            status in RETRYABLE_STATUS or status >= 500 or kind in RETRYABLE_ERROR_TYPES
+        ) and getattr(exc, "error_code", None) != "enforced_spend_limit_reached"
+        where = f"{status}" if status >= 400 else "stream error"
+        return ProviderError(
+            f"{service} {where}{' ' + kind if kind else ''}: {detail}",
+            retryable=retryable,
+            retry_after=retry_after(exc.response.headers) if retryable else None,
+            status=status if status >= 400 else None,
+            request_id=getattr(exc, "request_id", None) or "",
+        )
+    if isinstance(exc, sdk.APIResponseValidationError):
+        return ProviderError(
+            f"{service} returned a response we could not read ({exc.message}).", retryable=True
+        )
+    # A body that is not JSON at all, or any other SDK-side failure: worth one more try.
+    return ProviderError(f"{service} call failed: {exc}", retryable=True)
+
+
+def unreadable(service: str, exc: Exception) -> ProviderError:
+    """A 200 whose body is not what the protocol promises (the SDK raises ValueError)."""
+    return ProviderError(f"{service} returned an unreadable response: {exc}", retryable=True)
+
+
+# --- keys and the factory -------------------------------------------------------------------------
+
+
 def env_key(name: str) -> str | None:
     """The value of environment variable ``name``, or of the file named by ``name_FILE``."""
     path = os.environ.get(f"{name}_FILE")
@@ -117,7 +316,7 @@ def require_key(name: str, what: str) -> str:
     if not key:
         raise ProviderError(
             f"{name} is not set: set it (or {name}_FILE) in the environment of the web server "
-            f"and the Celery workers to generate with {what}.",
+            f"and the Celery workers to call {what}.",
             retryable=False,
         )
     return key
@@ -128,7 +327,7 @@ _clients_lock = threading.Lock()
 
 
 def _cached(key: tuple, build: Callable[[], Provider]) -> Provider:
-    """One SDK client per (provider, key, endpoint, timeout) per process: its connection pool is
+    """One SDK client per (kind, key, endpoint, timeout) per process: its connection pool is
     reused across calls (a fresh client per call would pay a TCP handshake each time). The key is
     part of the cache key, so rotating it in the environment takes effect at the next call."""
     with _clients_lock:
@@ -140,48 +339,39 @@ def _cached(key: tuple, build: Callable[[], Provider]) -> Provider:
         return client
 
 
-def provider_for(generator: Generator) -> Provider:
-    """Build the transport for a generator. SDK imports stay inside so the demo needs neither."""
-    from django.conf import settings
-
-    kind = generator.provider
-    timeout = float(generator.params.get("timeout", settings.PROVIDER_TIMEOUT_SECONDS))
-    if kind == "anthropic":
+def provider_for(config: ProviderConfig) -> Provider:
+    """The transport for a config: the one place that dispatches on the kind. SDK imports stay
+    inside, so the demo needs neither SDK."""
+    if config.kind == "anthropic":
         from annotate.providers.anthropic_api import AnthropicProvider
 
-        key = require_key(generator.api_key_env or "ANTHROPIC_API_KEY", "Anthropic")
-        base_url = settings.ANTHROPIC_BASE_URL or generator.base_url or None
+        if not config.key_env:
+            raise ProviderError("An Anthropic endpoint needs a key variable.", retryable=False)
+        key = require_key(config.key_env, f"Anthropic at {config.base_url}")
+        base_url = config.base_url or ANTHROPIC_API_URL
         return _cached(
-            (kind, key, base_url, timeout),
-            lambda: AnthropicProvider(api_key=key, base_url=base_url, timeout=timeout),
+            (config.kind, key, base_url, config.timeout),
+            lambda: AnthropicProvider(api_key=key, base_url=base_url, timeout=config.timeout),
         )
-    if kind == "openai_compatible":
+    if config.kind == "openai_compatible":
         from annotate.providers.openai_compat import OpenAICompatProvider
 
-        if not generator.base_url and not generator.api_key_env:
+        if not config.base_url:
             raise ProviderError(
-                "This OpenAI-compatible generator has no base URL (e.g. http://localhost:8000/v1 "
-                "for vLLM) and no API key variable.",
+                "This OpenAI-compatible server has no base URL (e.g. http://localhost:8000/v1).",
                 retryable=False,
             )
-        # Local servers (vLLM, Ollama, llama.cpp) need no key; the SDK insists on a string.
-        key = (
-            require_key(generator.api_key_env, "this OpenAI-compatible server")
-            if generator.api_key_env
-            else "none"
-        )
-        base_url = generator.base_url or None
+        # Local servers (vLLM, Ollama, llama.cpp) need no key; the SDK insists on a string, and
+        # an explicit one keeps it from reading OPENAI_API_KEY on its own.
+        key = require_key(config.key_env, config.base_url) if config.key_env else "none"
         return _cached(
-            (kind, key, base_url, timeout),
-            lambda: OpenAICompatProvider(api_key=key, base_url=base_url, timeout=timeout),
+            (config.kind, key, config.base_url, config.timeout),
+            lambda: OpenAICompatProvider(
+                api_key=key, base_url=config.base_url, timeout=config.timeout
+            ),
         )
-    if kind == "demo":
+    if config.kind == "demo":
         from annotate.providers.demo import DemoProvider
 
         return DemoProvider()
-    if kind == "imported":
-        raise ProviderError(
-            "Imported generators are not generated: their responses come from a file.",
-            retryable=False,
-        )
-    raise ProviderError(f"Unknown provider {kind!r}.", retryable=False)
+    raise ProviderError(f"Unknown provider {config.kind!r}.", retryable=False)

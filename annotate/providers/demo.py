@@ -6,19 +6,25 @@ with several shipped answers for a prompt hands out a different one per sample i
 per-prompt starting point). Any other
 prompt gets a composed, plausible answer that depends only on (model, prompt, sample index), so a
 re-run produces the same text. ``params["latency_ms"]`` adds an artificial delay (default none), which
-makes the progress bar visible in a live demo.
+makes the progress bar visible in a live demo. ``stream`` yields the same answer a few words at a
+time at a model's pace (``params["tokens_per_second"]``, default 40), for live conversations
+without a network. The demo judge prefers the longer, more structured answer.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
+import re
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from annotate.providers.base import Completion
+from annotate.judge.calls import JudgeCall, JudgeReply
+from annotate.providers.base import BaseProvider, Completion, StreamItem
 
 DEMO_DATA = Path(__file__).resolve().parent.parent / "demo_data"
 
@@ -85,7 +91,16 @@ def _composed(model: str, prompt: str, sample_index: int) -> str:
     return "\n".join(lines)
 
 
-class DemoProvider:
+DEFAULT_TOKENS_PER_SECOND = 40.0
+WORDS_PER_CHUNK = 3
+
+
+class DemoProvider(BaseProvider):
+    name = "The offline demo provider"
+
+    def __init__(self, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._sleep = sleep  # tests pass a recorder: the pace is checked without a clock
+
     def complete(
         self,
         *,
@@ -98,7 +113,7 @@ class DemoProvider:
         started = time.monotonic()
         delay_ms = float(params.get("latency_ms", 0) or 0)
         if delay_ms > 0:
-            time.sleep(delay_ms / 1000.0)
+            self._sleep(delay_ms / 1000.0)
         prompt = messages[-1]["content"] if messages else ""
         shipped = _shipped().get((_norm(prompt), model))
         if shipped:
@@ -119,6 +134,32 @@ class DemoProvider:
             model=model,
         )
 
+    def stream(
+        self,
+        *,
+        messages: list[dict[str, str]],
+        system: str,
+        model: str,
+        params: dict[str, Any],
+        sample_index: int = 0,
+    ) -> Iterator[StreamItem]:
+        """The answer ``complete`` gives, in chunks of a few words (whitespace kept, so the chunks
+        join to the same text), each after the time a model would take to produce it."""
+        started = time.monotonic()
+        completion = self.complete(
+            messages=messages, system=system, model=model, params=params, sample_index=sample_index
+        )
+        rate = float(params.get("tokens_per_second") or DEFAULT_TOKENS_PER_SECOND)
+        pieces = re.findall(r"\S+\s*|\s+", completion.text)
+        for i in range(0, len(pieces), WORDS_PER_CHUNK):
+            chunk = "".join(pieces[i : i + WORDS_PER_CHUNK])
+            self._sleep(len(chunk.split()) / rate)
+            yield chunk
+        yield dataclasses.replace(completion, latency_ms=int((time.monotonic() - started) * 1000))
+
+    def judge(self, call: JudgeCall) -> JudgeReply:
+        return _demo_judge(call)
+
 
 # --- AI judge (offline demo): deterministic verdicts, no network (services/judging.py) ---
 # Rule: prefer the longer, more structured answer. On a near-tie it leans to the response shown
@@ -134,9 +175,7 @@ def _demo_judge_score(text: str) -> float:
     return min(len(text.split()), 300) + 25 * min(structured, 8)
 
 
-def judge_complete(call: Any) -> Any:
-    from annotate.judge.calls import JudgeReply
-
+def _demo_judge(call: JudgeCall) -> JudgeReply:
     first, second = _demo_judge_score(call.first_text), _demo_judge_score(call.second_text)
     high, low = max(first, second), min(first, second)
     close = high == 0 or (high - low) <= 0.08 * high

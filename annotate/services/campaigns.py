@@ -6,7 +6,6 @@ cannot be honoured; views show it as a message, the API as a 400.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
@@ -175,8 +174,6 @@ def _no_pairs_reason(campaign: Campaign, report: BuildReport) -> str:
 
 # --- generators ----------------------------------------------------------------------------------
 
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-
 
 def generator_create(
     *,
@@ -184,21 +181,15 @@ def generator_create(
     name: str,
     provider: str,
     model: str,
+    endpoint: str = "",
     base_url: str = "",
-    api_key_env: str = "",
     params: dict[str, Any] | None = None,
     system_prompt: str = "",
     samples_per_prompt: int = 1,
 ) -> Generator:
-    """Add a generator. ``api_key_env`` names an environment variable; a key is never stored."""
-    if api_key_env and not _ENV_NAME.match(api_key_env):
-        raise CampaignError(
-            "API key variable must be the NAME of an environment variable (e.g. OPENAI_API_KEY), "
-            "never the key itself.",
-            invalid=True,
-        )
-    if provider == Generator.Provider.OPENAI_COMPATIBLE and not base_url:
-        raise CampaignError("An OpenAI-compatible generator needs a base URL.", invalid=True)
+    """Add a generator. ``endpoint`` names one the operator configured (its key never leaves the
+    environment, nor goes to any other host); a typed ``base_url`` gets no key. The model's
+    ``clean()`` checks the pair (annotate/endpoints.py)."""
     if params is not None and not isinstance(params, dict):
         raise CampaignError("Parameters must be a JSON object.", invalid=True)
     generator = Generator(
@@ -206,8 +197,8 @@ def generator_create(
         name=(name or model).strip(),
         provider=provider,
         model=model.strip(),
-        base_url=base_url,
-        api_key_env=api_key_env,
+        endpoint=endpoint.strip(),
+        base_url=base_url.strip(),
         params=params or {},
         system_prompt=system_prompt,
         samples_per_prompt=samples_per_prompt,

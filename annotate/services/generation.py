@@ -31,10 +31,11 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from annotate.endpoints import generator_provider_config
 from annotate.markdown import render_markdown
 from annotate.models import Campaign, Candidate, GenerationJob, Generator, User
-from annotate.providers.base import Completion, ProviderError, provider_for
-from annotate.services import generation_rows, pricing
+from annotate.providers.base import Completion, ProviderError, Unsupported, provider_for
+from annotate.services import generation_rows, pricing, ratelimit
 
 log = logging.getLogger(__name__)
 
@@ -286,34 +287,26 @@ def candidate_generate(*, candidate_id: int) -> Outcome:
         return Outcome("skipped")
     token = candidate.claimed_at
     request = request_for(candidate)
-
-    from annotate.services import ratelimit
-
-    estimate = ratelimit.estimate_tokens(
-        messages=request["messages"], system=request["system"], params=request["params"]
-    )
-    wait = ratelimit.ratelimit_acquire(
-        generator=candidate.generator, params=request["params"], tokens=estimate
-    )
-    if wait > 0:
-        # Over the provider's budget: hand the row back without spending an attempt.
-        _release(candidate, token)
-        return Outcome("retry", retry_in=wait)
     try:
-        provider = provider_for(candidate.generator)
-        completion = provider.complete(**request, sample_index=candidate.sample_index)
+        config = generator_provider_config(candidate.generator)
+    except ProviderError as exc:
+        return candidate_record_error(candidate=candidate, token=token, error=exc)
+    budget = ratelimit.ratelimit_take(
+        config=config, params=request["params"], calls=[(request["messages"], request["system"])]
+    )
+    if budget.wait:
+        # Over the account's budget: hand the row back without spending an attempt.
+        _release(candidate, token)
+        return Outcome("retry", retry_in=budget.wait)
+    try:
+        completion = provider_for(config).complete(**request, sample_index=candidate.sample_index)
     except ProviderError as exc:
         return candidate_record_error(candidate=candidate, token=token, error=exc)
     except Exception as exc:  # a bug or a surprise from an SDK: bounded retries, then visible
         log.exception("candidate %s: unexpected error from the provider", candidate.id)
         error = ProviderError(f"Unexpected error: {type(exc).__name__}: {exc}", retryable=True)
         return candidate_record_error(candidate=candidate, token=token, error=error)
-    ratelimit.ratelimit_settle(
-        generator=candidate.generator,
-        params=request["params"],
-        estimated=estimate,
-        actual=completion.input_tokens + completion.output_tokens,
-    )
+    budget.settle(used=completion.input_tokens + completion.output_tokens)
     candidate_record_completion(candidate=candidate, token=token, completion=completion)
     return Outcome("done")
 
@@ -322,32 +315,35 @@ def candidates_generate_n(*, candidate_ids: list[int]) -> Outcome:
     """Several samples of one (prompt, generator) in one request with ``n`` (vLLM, OpenAI). Each row
     is claimed on its own, so a redelivery only asks for the samples still missing. A server that
     refuses ``n`` gets one request per sample instead."""
-    from annotate.providers.openai_compat import NSamplesUnsupported
-
     claimed = [c for c in (candidate_claim(candidate_id=cid) for cid in candidate_ids) if c]
     if not claimed:
         return Outcome("skipped")
     request = request_for(claimed[0])
-    from annotate.services import ratelimit
-
-    estimate = ratelimit.estimate_tokens(
-        messages=request["messages"], system=request["system"], params=request["params"]
+    try:
+        config = generator_provider_config(claimed[0].generator)
+    except ProviderError as exc:
+        return _merge(
+            [candidate_record_error(candidate=c, token=c.claimed_at, error=exc) for c in claimed]
+        )
+    # One request whose output is n samples.
+    budget = ratelimit.ratelimit_take(
+        config=config,
+        params=request["params"],
+        calls=[(request["messages"], request["system"])] * len(claimed),
+        requests=1,
     )
-    wait = ratelimit.ratelimit_acquire(
-        generator=claimed[0].generator, params=request["params"], tokens=estimate * len(claimed)
-    )
-    if wait > 0:
+    if budget.wait:
         for candidate in claimed:
             _release(candidate, candidate.claimed_at)
-        return Outcome("retry", retry_in=wait)
+        return Outcome("retry", retry_in=budget.wait)
     try:
-        provider = provider_for(claimed[0].generator)
+        provider = provider_for(config)
         completions = (
             provider.complete_n(**request, n=len(claimed))
             if len(claimed) > 1
             else [provider.complete(**request, sample_index=claimed[0].sample_index)]
         )
-    except NSamplesUnsupported:
+    except Unsupported:
         completions = None
     except ProviderError as exc:
         outcomes = [
@@ -371,6 +367,7 @@ def candidates_generate_n(*, candidate_ids: list[int]) -> Outcome:
             )
             outcomes.append(Outcome("done"))
         return _merge(outcomes)
+    budget.settle(used=sum(c.input_tokens + c.output_tokens for c in completions))
     for candidate, completion in zip(claimed, completions, strict=True):
         candidate_record_completion(
             candidate=candidate, token=candidate.claimed_at, completion=completion

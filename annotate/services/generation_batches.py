@@ -25,8 +25,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from annotate.endpoints import generator_provider
 from annotate.models import Candidate, GenerationJob, Generator
-from annotate.providers.base import BatchRequest, ProviderError, provider_for
+from annotate.providers.base import BatchRequest, ProviderError
 from annotate.services.generation import (
     candidate_record_completion,
     candidate_record_error,
@@ -105,7 +106,7 @@ def _submit_chunk(*, job: GenerationJob, generator: Generator) -> bool:
     # the batch but before its id is stored, the recovery finds that batch instead of paying again.
     _update_entries(job.id, lambda entries: [*entries, _entry(generator, token, len(claimed))])
     try:
-        provider = provider_for(generator)
+        provider = generator_provider(generator)
         batch_id = provider.batch_submit(requests)
     except ProviderError as exc:
         _update_entries(job.id, lambda entries: [e for e in entries if not _unsent(e, token)])
@@ -169,7 +170,7 @@ def batches_recover(*, job_id: int) -> int:
         if token >= cutoff:
             continue  # its worker may still be waiting for the provider's reply
         known = {e["id"] for e in job.provider_batch_ids if isinstance(e, dict) and e.get("id")}
-        provider = provider_for(Generator.objects.get(id=entry["generator"]))
+        provider = generator_provider(Generator.objects.get(id=entry["generator"]))
         # A minute of slack for the provider's clock against ours.
         found = provider.batch_find(
             size=entry["size"], created_from=token - timedelta(minutes=1), exclude=known
@@ -219,7 +220,7 @@ def batch_poll(*, job_id: int, batch_id: str) -> float | None:
     generator = Generator.objects.get(id=entry["generator"])
     token = datetime.fromisoformat(entry["claimed_at"])
     try:
-        provider = provider_for(generator)
+        provider = generator_provider(generator)
         status = provider.batch_status(batch_id)
         if not status.ended:
             return _poll_seconds()
@@ -327,6 +328,6 @@ def batch_cancel(*, job_id: int, batch_id: str) -> None:
     if entry is None or entry.get("collected"):
         return
     try:
-        provider_for(Generator.objects.get(id=entry["generator"])).batch_cancel(batch_id)
+        generator_provider(Generator.objects.get(id=entry["generator"])).batch_cancel(batch_id)
     except ProviderError as exc:
         log.warning("could not cancel batch %s: %s", batch_id, exc)

@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from annotate.endpoints import judge_provider_config
 from annotate.judge import calls as judge_calls
 from annotate.judge import verdict as judge_verdict
 from annotate.models import (
@@ -38,8 +39,8 @@ from annotate.models import (
     Pair,
     User,
 )
-from annotate.providers.base import ProviderError, env_key
-from annotate.services import pricing
+from annotate.providers.base import ProviderError, provider_for, require_key
+from annotate.services import pricing, ratelimit
 from annotate.services.generation import backoff_seconds, stale_after
 from annotate.services.judging_config import (  # noqa: F401 (re-exported)
     JUDGE_PROVIDERS,
@@ -72,17 +73,14 @@ def _check_runnable(config: JudgeConfig) -> None:
         raise JudgeRefused(
             "The judge runs on Anthropic, an OpenAI-compatible server or the demo judge."
         )
-    if config.provider == JudgeConfig.Provider.OPENAI_COMPATIBLE and not config.base_url:
+    try:
+        target = judge_provider_config(config)
+        if target.key_env:
+            require_key(target.key_env, f"the judge at {target.base_url}")
+    except ProviderError as exc:
         raise JudgeRefused(
-            "Give the OpenAI-compatible judge a base URL (e.g. http://localhost:8000/v1)."
-        )
-    if config.provider == JudgeConfig.Provider.ANTHROPIC and not env_key(
-        config.api_key_env or "ANTHROPIC_API_KEY"
-    ):
-        raise JudgeRefused(
-            f"{config.api_key_env or 'ANTHROPIC_API_KEY'} is not set: set it in the environment of "
-            "the web server and the workers, or choose the offline demo judge."
-        )
+            f"{exc.message} Fix the judge settings, or choose the offline demo judge."
+        ) from None
 
 
 def _start_job(
@@ -291,25 +289,6 @@ def verdict_calls(verdict: JudgeVerdict, config: JudgeConfig) -> list[judge_call
     return out
 
 
-def judge_call(config: JudgeConfig, call: judge_calls.JudgeCall) -> judge_calls.JudgeReply:
-    """One structured judge call through the configured provider (raises ProviderError)."""
-    if config.provider == JudgeConfig.Provider.DEMO:
-        from annotate.providers.demo import judge_complete as demo_judge
-
-        return demo_judge(call)
-    if config.provider == JudgeConfig.Provider.ANTHROPIC:
-        from annotate.providers.anthropic_api import judge_complete
-        from annotate.providers.base import provider_for
-
-        return judge_complete(provider_for(config), call)
-    if config.provider == JudgeConfig.Provider.OPENAI_COMPATIBLE:
-        from annotate.providers.base import provider_for
-        from annotate.providers.openai_compat import judge_complete as openai_judge
-
-        return openai_judge(provider_for(config), call)
-    raise ProviderError(f"The judge cannot run on {config.provider!r}.", retryable=False)
-
-
 @dataclass
 class _Usage:
     input_tokens: int = 0
@@ -317,6 +296,11 @@ class _Usage:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     cost: Decimal = Decimal("0")
+
+    @property
+    def tokens(self) -> int:
+        """What counts against the account's tokens-per-minute (cache reads mostly do not)."""
+        return self.input_tokens + self.output_tokens + self.cache_write_tokens
 
     def add(self, reply: judge_calls.JudgeReply, *, provider: str, model: str) -> None:
         self.input_tokens += reply.input_tokens
@@ -344,11 +328,24 @@ def judge_pair_run(*, verdict_id: int) -> Outcome:
     spec = verdict_spec(verdict.campaign)
     usage = _Usage()
     orders: list[dict[str, Any]] = []
+    calls = verdict_calls(verdict, config)
     try:
-        for order, call in enumerate(verdict_calls(verdict, config), start=1):
+        target = judge_provider_config(config)
+        budget = ratelimit.ratelimit_take(
+            config=target, params=config.params or {}, calls=[_call_prompt(c) for c in calls]
+        )
+        if budget.wait:  # over the account's budget: hand the row back, no attempt spent
+            JudgeVerdict.objects.filter(
+                id=verdict.id, status=JudgeVerdict.Status.RUNNING, claimed_at=token
+            ).update(status=JudgeVerdict.Status.PENDING, attempts=F("attempts") - 1)
+            return Outcome("retry", retry_in=budget.wait)
+        provider = provider_for(target)
+        for order, call in enumerate(calls, start=1):
             problem = ""
-            for _ in range(MALFORMED_TRIES):
-                reply = judge_call(config, call)
+            for attempt in range(MALFORMED_TRIES):
+                if attempt:  # asking again costs another call
+                    budget.extend(calls=[_call_prompt(call)])
+                reply = provider.judge(call)
                 usage.add(reply, provider=verdict.provider, model=verdict.model)
                 try:
                     parsed = judge_verdict.parse_verdict(reply.tool_input, spec=spec)
@@ -359,6 +356,7 @@ def judge_pair_run(*, verdict_id: int) -> Outcome:
                 orders.append(judge_verdict.to_canonical(parsed, a_first=order == 1))
                 break
             else:
+                budget.settle(used=usage.tokens)
                 verdict_record_failure(
                     verdict=verdict,
                     token=token,
@@ -368,8 +366,14 @@ def judge_pair_run(*, verdict_id: int) -> Outcome:
                 return Outcome("failed")
     except ProviderError as exc:
         return verdict_record_error(verdict=verdict, token=token, error=exc, usage=usage)
+    budget.settle(used=usage.tokens)
     verdict_record(verdict=verdict, token=token, order1=orders[0], order2=orders[1], usage=usage)
     return Outcome("done")
+
+
+def _call_prompt(call: judge_calls.JudgeCall) -> tuple[list[dict[str, str]], str]:
+    """A judge call as the rate limiter counts it: its message and its system prompt."""
+    return [{"role": "user", "content": call.user_text}], call.rubric
 
 
 def verdict_record(

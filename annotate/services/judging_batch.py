@@ -18,9 +18,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from annotate.endpoints import judge_provider
 from annotate.judge import verdict as judge_verdict
 from annotate.models import JudgeJob, JudgeVerdict
-from annotate.providers.base import ProviderError, provider_for
+from annotate.providers.base import ProviderError
 from annotate.services.generation import backoff_seconds
 from annotate.services.judging import (
     _Usage,
@@ -44,12 +45,11 @@ def judge_batch_submit(*, job_id: int) -> float | None:
     """Claim the job's PENDING verdicts, submit them, enqueue a poll per batch. Returns a delay when
     the submit should be tried again (a retryable provider error); a hard error fails the job."""
     from annotate import tasks
-    from annotate.providers.anthropic_api import judge_batch_submit as submit
 
     job = JudgeJob.objects.select_related("campaign").get(id=job_id)
     config = judge_config_get(campaign=job.campaign)
     try:
-        provider = provider_for(config)
+        provider = judge_provider(config)
     except ProviderError as exc:
         _fail_job(job, exc.message)
         return None
@@ -72,7 +72,7 @@ def judge_batch_submit(*, job_id: int) -> float | None:
         ).select_related("campaign", "prompt", "candidate_a", "candidate_b", "rubric")
         calls = [call for v in verdicts for call in verdict_calls(v, config)]
         try:
-            batch_id = submit(provider, calls)
+            batch_id = provider.judge_batch_submit(calls)
         except ProviderError as exc:
             # Nothing was sent: hand the rows back; retry the submit later, or fail visibly.
             JudgeVerdict.objects.filter(id__in=ids, claimed_at=now).update(
@@ -109,16 +109,15 @@ def _fail_job(job: JudgeJob, message: str) -> None:
 def judge_batch_poll(*, job_id: int, batch_id: str) -> bool:
     """True once the batch has ended and its results are written (or handed on)."""
     from annotate import tasks
-    from annotate.providers.anthropic_api import judge_batch_results
 
     job = JudgeJob.objects.select_related("campaign").get(id=job_id)
     config = judge_config_get(campaign=job.campaign)
     replies: dict[int, dict[int, Any]] = {}
     try:
-        provider = provider_for(config)
+        provider = judge_provider(config)
         if not provider.batch_status(batch_id).ended:
             return False
-        for item in judge_batch_results(provider, batch_id):
+        for item in provider.judge_batch_results(batch_id):
             match = _CUSTOM_ID.match(item.custom_id)
             if match:
                 replies.setdefault(int(match.group(1)), {})[int(match.group(2))] = item

@@ -42,7 +42,7 @@ def judge_config_get(*, campaign: Campaign, create: bool = True) -> JudgeConfig:
             "model": settings.ANTHROPIC_DEFAULT_MODEL,
         }
     else:
-        defaults = {"provider": JudgeConfig.Provider.DEMO, "model": "demo-judge"}
+        defaults = {"provider": JudgeConfig.Provider.DEMO, "model": "demo-judge", "endpoint": ""}
     if not create:
         return JudgeConfig(campaign=campaign, **defaults)
     config, _ = JudgeConfig.objects.get_or_create(campaign=campaign, defaults=defaults)
@@ -93,8 +93,9 @@ def rubric_save(*, campaign: Campaign, text: str, actor: User | None) -> JudgeRu
 
 
 def judge_config_update(*, campaign: Campaign, actor: User, **fields: Any) -> JudgeConfig:
-    """Save settings (provider, model, base_url, api_key_env, mode, thresholds) and the campaign's
-    judge mode; a changed rubric text becomes a new version."""
+    """Save settings (provider, model, endpoint or base_url, mode, thresholds) and the campaign's
+    judge mode; a changed rubric text becomes a new version. Where calls go is checked by the
+    model (JudgeConfig.clean: a key only goes with its endpoint)."""
     config = judge_config_get(campaign=campaign)
     rubric_text = fields.pop("rubric_text", None)
     judge_mode = fields.pop("judge_mode", None)
@@ -102,6 +103,10 @@ def judge_config_update(*, campaign: Campaign, actor: User, **fields: Any) -> Ju
         raise JudgeRefused(
             "The judge runs on Anthropic, an OpenAI-compatible server or the demo judge."
         )
+    if fields.get("provider") and fields["provider"] != config.provider:
+        # Another provider: the old target does not carry over unless given again.
+        fields.setdefault("endpoint", "")
+        fields.setdefault("base_url", "")
     for name, value in fields.items():
         setattr(config, name, value)
     config.updated_at = timezone.now()

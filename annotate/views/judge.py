@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from annotate.access import campaign_for_admin, campaign_for_rater, campaign_for_researcher
+from annotate.forms import endpoint_select, target_check
 from annotate.judge.verdict import choice_for_view, rationale_for_view
 from annotate.models import (
     Campaign,
@@ -55,16 +56,24 @@ class JudgeSettingsForm(forms.Form):
     judge_mode = forms.ChoiceField(choices=Campaign.JudgeMode.choices, label="Judge mode")
     provider = forms.ChoiceField(choices=PROVIDER_CHOICES)
     model = forms.CharField(max_length=200)
-    base_url = forms.URLField(required=False, label="Base URL (optional)")
-    api_key_env = forms.CharField(
-        max_length=100, required=False, label="API key variable (optional; never the key itself)"
-    )
+    endpoint = forms.ChoiceField(required=False, label="Endpoint (the operator's: host and key)")
+    base_url = forms.URLField(required=False, label="Or a base URL without a key")
     mode = forms.ChoiceField(choices=JudgeConfig.Mode.choices, label="Run mode")
     auto_label_min_kappa = forms.FloatField(
         min_value=-1, max_value=1, label="Auto-label only when κ(judge, humans) ≥"
     )
     auto_label_min_pairs = forms.IntegerField(min_value=1, label="…on at least this many pairs")
     rubric_text = forms.CharField(widget=forms.Textarea(attrs={"rows": 14}), label="Rubric")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["endpoint"].choices = endpoint_select()
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if "provider" in data:
+            target_check(self, provider=data["provider"])
+        return data
 
 
 def _page_context(
@@ -83,8 +92,8 @@ def _page_context(
                 "judge_mode": mode,
                 "provider": config.provider,
                 "model": config.model,
+                "endpoint": config.endpoint,
                 "base_url": config.base_url,
-                "api_key_env": config.api_key_env,
                 "mode": config.mode,
                 "auto_label_min_kappa": config.auto_label_min_kappa,
                 "auto_label_min_pairs": config.auto_label_min_pairs,
@@ -161,8 +170,12 @@ def judge_page(request: HttpRequest, slug: str) -> HttpResponse:
         if form.is_valid():
             try:
                 judge_config_update(campaign=campaign, actor=request.user, **form.cleaned_data)
-            except (JudgeRefused, forms.ValidationError) as exc:
-                form.add_error(None, exc.messages if hasattr(exc, "messages") else str(exc))
+            except JudgeRefused as exc:
+                form.add_error(None, str(exc))
+            except forms.ValidationError as exc:  # the model's rules, next to their fields
+                by_field = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+                for field, errors in by_field.items():
+                    form.add_error(field if field in form.fields else None, errors)
             else:
                 messages.success(request, "Judge settings saved.")
                 return _back(campaign)

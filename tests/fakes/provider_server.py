@@ -4,12 +4,19 @@ Anthropic: ``POST /v1/messages``, ``POST /v1/messages/batches``, ``GET /v1/messa
 ``GET /v1/messages/batches/{id}``,
 ``GET /v1/messages/batches/{id}/results`` (JSONL), ``POST /v1/messages/batches/{id}/cancel``.
 OpenAI: ``POST /v1/chat/completions`` (with ``n``; or refusing ``n > 1`` like llama.cpp).
+Streaming as the real APIs stream (chunked ``text/event-stream``): Anthropic's SSE events
+``message_start``, ``content_block_start``, ``ping``, ``content_block_delta`` …, ``content_block_stop``,
+``message_delta`` (stop reason, output usage), ``message_stop``; OpenAI's ``data: {chunk}`` lines and
+``data: [DONE]``, the usage in a last chunk with no choices when ``stream_options.include_usage``.
+Every request's ``Authorization`` and ``x-api-key`` headers are recorded (``auth_seen``), so a test can
+tell which secrets reached this host.
 
 Faults are injected per request: a FIFO of one-shot faults (``server.add_faults("429", "529")``), a
 random share of 429s (``rate_429=0.1``, seeded), or a rule function ``fault_rule(body) -> kind|None``.
 Kinds: 429 (with retry-after), 529 (overloaded_error), 500, 400, 401, 403, 404, malformed (a 200 whose
 body is not JSON), slow (sleeps ``slow_seconds`` before answering, beyond a client timeout), drop
-(closes the connection without answering). Every successful generation call is counted per prompt,
+(closes the connection without answering), stream_error (a stream that breaks off after its first
+delta with an SSE ``error`` event, ``overloaded_error``). Every successful generation call is counted per prompt,
 so a test can tell how many times each candidate was really paid for.
 """
 
@@ -19,6 +26,7 @@ import collections
 import hashlib
 import json
 import random
+import re
 import threading
 import time
 import uuid
@@ -60,6 +68,12 @@ def answer_text(model: str, prompt: str, seq: int) -> str:
     )
 
 
+def stream_pieces(text: str) -> list[str]:
+    """A text cut the way models stream it: a word or two per delta, whitespace kept."""
+    words = re.findall(r"\S+\s*|\s+", text)
+    return ["".join(words[i : i + 2]) for i in range(0, len(words), 2)]
+
+
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -94,6 +108,7 @@ class FakeProviderServer:
         self._lock = threading.Lock()
         self._faults: collections.deque[str] = collections.deque()
         self.requests: list[tuple[str, str, dict[str, Any]]] = []  # (method, path, body)
+        self.auth_seen: list[tuple[str, str, str]] = []  # (path, Authorization, x-api-key)
         self.served: collections.Counter[str] = collections.Counter()  # prompt -> paid calls
         self.status_counts: collections.Counter[int] = collections.Counter()
         self.batches: dict[str, dict[str, Any]] = {}
@@ -131,6 +146,12 @@ class FakeProviderServer:
     def calls_to(self, path: str) -> int:
         with self._lock:
             return sum(1 for _, p, _ in self.requests if p == path)
+
+    def secrets_seen(self, *values: str) -> set[str]:
+        """Which of ``values`` arrived here in an Authorization or x-api-key header."""
+        with self._lock:
+            headers = [a + "\n" + k for _, a, k in self.auth_seen]
+        return {v for v in values if any(v in h for h in headers)}
 
     @property
     def total_served(self) -> int:
@@ -214,6 +235,98 @@ class FakeProviderServer:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _stream_start(self) -> None:
+                server.status_counts[200] += 1
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream; charset=utf-8")
+                self.send_header("cache-control", "no-cache")
+                self.send_header("request-id", f"req_{uuid.uuid4().hex[:20]}")
+                self.send_header("x-request-id", f"req_{uuid.uuid4().hex[:20]}")
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+
+            def _stream_write(self, text: str) -> None:
+                data = text.encode()
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+
+            def _stream_end(self) -> None:
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+
+            def _sse(self, event: str, data: dict[str, Any]) -> None:
+                self._stream_write(f"event: {event}\ndata: {json.dumps(data)}\n\n")
+
+            def _anthropic_stream(self, message: dict[str, Any], fault: str | None) -> None:
+                """The Messages API's SSE events for a message (one text block)."""
+                self._stream_start()
+                usage = message["usage"]
+                start = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
+                start["usage"] = {**usage, "output_tokens": 1}
+                self._sse("message_start", {"type": "message_start", "message": start})
+                block = {"type": "text", "text": ""}
+                self._sse(
+                    "content_block_start",
+                    {"type": "content_block_start", "index": 0, "content_block": block},
+                )
+                self._sse("ping", {"type": "ping"})
+                for i, piece in enumerate(stream_pieces(message["content"][0]["text"])):
+                    delta = {"type": "text_delta", "text": piece}
+                    self._sse(
+                        "content_block_delta",
+                        {"type": "content_block_delta", "index": 0, "delta": delta},
+                    )
+                    if fault == "stream_error" and i == 0:
+                        error = {"type": "overloaded_error", "message": "Overloaded"}
+                        self._sse("error", {"type": "error", "error": error})
+                        return self._stream_end()
+                self._sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+                self._sse(
+                    "message_delta",
+                    {
+                        "type": "message_delta",
+                        "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                        "usage": {"output_tokens": usage["output_tokens"]},
+                    },
+                )
+                self._sse("message_stop", {"type": "message_stop"})
+                return self._stream_end()
+
+            def _chat_stream(self, body: dict[str, Any], text: str, in_tokens: int) -> None:
+                """Chat completion chunks, ``data: [DONE]`` last; the usage in a chunk of its own
+                (no choices) when the client asked with ``stream_options.include_usage``."""
+                self._stream_start()
+                include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+                base = {
+                    "id": f"chatcmpl-{uuid.uuid4().hex[:20]}",
+                    "object": "chat.completion.chunk",
+                    "created": int(time.time()),
+                    "model": body.get("model", ""),
+                }
+                if include_usage:
+                    base["usage"] = None
+
+                def chunk(delta: dict[str, Any], finish: str | None) -> None:
+                    choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+                    self._stream_write(f"data: {json.dumps({**base, 'choices': [choice]})}\n\n")
+
+                chunk({"role": "assistant", "content": ""}, None)
+                for piece in stream_pieces(text):
+                    chunk({"content": piece}, None)
+                chunk({}, "stop")
+                if include_usage:
+                    out = len(text.split())
+                    usage = {
+                        "prompt_tokens": in_tokens,
+                        "completion_tokens": out,
+                        "total_tokens": in_tokens + out,
+                    }
+                    self._stream_write(
+                        f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n"
+                    )
+                self._stream_write("data: [DONE]\n\n")
+                self._stream_end()
+
             def _error(self, status: int, body: dict[str, Any], message: str | None = None) -> None:
                 etype, default = ERROR_TYPES[status]
                 text = message or default.format(model=body.get("model", ""))
@@ -249,7 +362,18 @@ class FakeProviderServer:
                 self._error(int(fault), body)
                 return True
 
+            def _record_auth(self) -> None:
+                with server._lock:
+                    server.auth_seen.append(
+                        (
+                            self.path,
+                            self.headers.get("authorization", ""),
+                            self.headers.get("x-api-key", ""),
+                        )
+                    )
+
             def do_POST(self) -> None:  # noqa: N802
+                self._record_auth()
                 body = self._read_body()
                 with server._lock:
                     server.requests.append(("POST", self.path, body))
@@ -267,6 +391,7 @@ class FakeProviderServer:
                 )
 
             def do_GET(self) -> None:  # noqa: N802
+                self._record_auth()
                 with server._lock:
                     server.requests.append(("GET", self.path, {}))
                 parts = self.path.split("?")[0].strip("/").split("/")
@@ -287,7 +412,8 @@ class FakeProviderServer:
 
             # --- Anthropic Messages ---
             def _messages(self, body: dict[str, Any]) -> None:
-                if self._apply_fault(server._next_fault(body), body):
+                fault = server._next_fault(body)
+                if fault != "stream_error" and self._apply_fault(fault, body):
                     return
                 if server._model_unknown(body):
                     return self._error(404, body)
@@ -295,6 +421,8 @@ class FakeProviderServer:
                     return self._error(400, body, "max_tokens: Field required")
                 if server.latency:
                     time.sleep(server.latency)
+                if body.get("stream"):
+                    return self._anthropic_stream(server._anthropic_message(body), fault)
                 self._send(200, server._anthropic_message(body))
 
             # --- Anthropic Message Batches ---
@@ -469,6 +597,11 @@ class FakeProviderServer:
                     time.sleep(server.latency)
                 prompt = _last_user_text(body.get("messages", []))
                 model = body.get("model", "")
+                if body.get("stream"):
+                    with server._lock:
+                        server.served[prompt] += 1
+                    text = answer_text(model, prompt, server._next_seq())
+                    return self._chat_stream(body, text, len(prompt.split()) + 3)
                 choices = []
                 for i in range(n):
                     text = answer_text(model, prompt, server._next_seq())

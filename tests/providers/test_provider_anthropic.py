@@ -6,9 +6,14 @@ import time
 
 import pytest
 
-from annotate.models import Generator
 from annotate.providers.anthropic_api import AnthropicProvider
-from annotate.providers.base import BatchRequest, ProviderError, provider_for
+from annotate.providers.base import (
+    BatchRequest,
+    Completion,
+    ProviderConfig,
+    ProviderError,
+    provider_for,
+)
 from tests.fakes.fixtures import fake_server_fixture  # noqa: F401
 from tests.fakes.provider_server import FakeProviderServer
 
@@ -162,37 +167,73 @@ def test_it_reports_a_batch_still_in_progress(fake_server):
     assert [r.kind for r in provider.batch_results(batch_id)] == ["canceled"]
 
 
+# --- streaming (SSE through the real SDK) ---
+
+
+def test_it_streams_text_deltas_then_one_completion(provider, fake_server):
+    items = list(
+        provider.stream(
+            messages=HELLO, system="Be brief.", model="claude-sonnet-4-6", params={"top_k": 5}
+        )
+    )
+    *deltas, final = items
+    assert len(deltas) > 3 and all(isinstance(d, str) and d for d in deltas)
+    assert isinstance(final, Completion)
+    assert "".join(deltas) == final.text and "Here is a short answer" in final.text
+    assert final.stop_reason == "end_turn"
+    assert final.input_tokens > 0 and final.output_tokens == len(final.text.split())
+    assert final.request_id.startswith("req_") and final.model == "claude-sonnet-4-6"
+    body = fake_server.requests[-1][2]
+    assert body["stream"] is True and body["top_k"] == 5 and body["system"] == "Be brief."
+
+
+def test_it_maps_a_stream_broken_off_by_an_error_event_to_a_retryable_error(provider, fake_server):
+    fake_server.add_faults("stream_error")
+    received = []
+    with pytest.raises(ProviderError) as info:
+        for item in provider.stream(messages=HELLO, system="", model="m", params={}):
+            received.append(item)
+    assert info.value.retryable is True and "overloaded_error" in info.value.message
+    assert len(received) == 1  # the delta that came before the error, and no Completion
+
+
+def test_it_fails_a_stream_refused_at_the_start_like_a_call(provider, fake_server):
+    fake_server.add_faults("401")
+    with pytest.raises(ProviderError) as info:
+        list(provider.stream(messages=HELLO, system="", model="m", params={}))
+    assert info.value.retryable is False and info.value.status == 401
+
+
 # --- keys come from the environment only ---
 
 
-def test_it_refuses_to_build_without_a_key(monkeypatch):
+def test_it_refuses_to_build_without_a_key(monkeypatch, fake_server):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("ANTHROPIC_API_KEY_FILE", raising=False)
-    generator = Generator(provider="anthropic", model="claude-sonnet-4-6")
+    config = ProviderConfig(kind="anthropic", base_url=fake_server.url, key_env="ANTHROPIC_API_KEY")
     with pytest.raises(ProviderError) as info:
-        provider_for(generator)
+        provider_for(config)
     assert info.value.retryable is False
     assert info.value.message.startswith("ANTHROPIC_API_KEY is not set")
 
 
-def test_it_reads_the_key_from_a_file_and_a_named_variable(monkeypatch, tmp_path, fake_server):
+def test_it_reads_the_key_from_a_file_and_sends_that_key_alone(monkeypatch, tmp_path, fake_server):
     keyfile = tmp_path / "key"
     keyfile.write_text("sk-from-file\n")
     monkeypatch.setenv("TEAM_KEY_FILE", str(keyfile))
-    generator = Generator(
-        provider="anthropic", model="m", api_key_env="TEAM_KEY", base_url=fake_server.url
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "sk-other-token")  # never picked up on its own
+    provider = provider_for(
+        ProviderConfig(kind="anthropic", base_url=fake_server.url, key_env="TEAM_KEY")
     )
-    provider = provider_for(generator)
-    assert provider.client.api_key == "sk-from-file"
     assert provider.client.max_retries == 0
     provider.complete(messages=HELLO, system="", model="m", params={})
-    assert fake_server.calls_to("/v1/messages") == 1
+    assert fake_server.secrets_seen("sk-from-file", "sk-other-token") == {"sk-from-file"}
 
 
 def test_it_never_puts_the_key_in_an_error(monkeypatch, fake_server):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-secret-123")
     fake_server.add_faults("401")
-    generator = Generator(provider="anthropic", model="m", base_url=fake_server.url)
+    config = ProviderConfig(kind="anthropic", base_url=fake_server.url, key_env="ANTHROPIC_API_KEY")
     with pytest.raises(ProviderError) as info:
-        provider_for(generator).complete(messages=HELLO, system="", model="m", params={})
+        provider_for(config).complete(messages=HELLO, system="", model="m", params={})
     assert "sk-secret-123" not in str(info.value)

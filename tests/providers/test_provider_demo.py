@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from annotate.markdown import render_markdown
 from annotate.providers.demo import DEMO_DATA, DemoProvider
 
@@ -67,3 +69,32 @@ def test_it_reports_usage_and_can_pretend_to_be_slow():
 
 def test_it_keeps_its_data_inside_the_package():
     assert Path(DEMO_DATA).parent.name == "annotate"
+
+
+def test_it_streams_its_answer_in_chunks_at_a_model_pace():
+    slept: list[float] = []
+    provider = DemoProvider(sleep=slept.append)
+    messages = [{"role": "user", "content": PROMPTS[0]["prompt"]}]
+    *chunks, final = list(
+        provider.stream(
+            messages=messages, system="", model="demo-thorough", params={"tokens_per_second": 20}
+        )
+    )
+    whole = provider.complete(messages=messages, system="", model="demo-thorough", params={})
+    assert "".join(chunks) == whole.text == final.text  # the same answer, whitespace and all
+    assert len(chunks) > 5 and max(len(c.split()) for c in chunks) <= 3
+    assert (final.output_tokens, final.stop_reason) == (whole.output_tokens, "end_turn")
+    # One pause per chunk, as long as its words take at 20 tokens a second: 1/20 s per word.
+    assert len(slept) == len(chunks)
+    assert sum(slept) == pytest.approx(len(whole.text.split()) / 20)
+
+
+def test_it_streams_at_forty_tokens_a_second_unless_told_otherwise():
+    slept: list[float] = []
+    messages = [{"role": "user", "content": "Hello there"}]
+    items = list(
+        DemoProvider(sleep=slept.append).stream(
+            messages=messages, system="", model="demo-concise", params={}
+        )
+    )
+    assert sum(slept) == pytest.approx(items[-1].output_tokens / 40)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from annotate.models import Generator
-from annotate.providers.base import ProviderError, provider_for
-from annotate.providers.openai_compat import NSamplesUnsupported, OpenAICompatProvider
+from annotate.providers.base import (
+    Completion,
+    ProviderConfig,
+    ProviderError,
+    Unsupported,
+    provider_for,
+)
+from annotate.providers.openai_compat import OpenAICompatProvider
 from tests.fakes.fixtures import fake_server_fixture  # noqa: F401
 
 HELLO = [{"role": "user", "content": "Name a prime number."}]
@@ -42,8 +47,9 @@ def test_it_asks_for_several_samples_with_n(provider, fake_server):
 
 def test_it_says_when_a_server_refuses_n(provider, fake_server):
     fake_server.support_n = False
-    with pytest.raises(NSamplesUnsupported):
+    with pytest.raises(Unsupported) as info:
         provider.complete_n(messages=HELLO, system="", model="m", params={}, n=2)
+    assert info.value.retryable is False and "Only one completion choice" in info.value.message
 
 
 @pytest.mark.parametrize(
@@ -57,11 +63,36 @@ def test_it_maps_errors_to_retryable_or_not(provider, fake_server, fault, retrya
     assert fake_server.calls_to("/v1/chat/completions") == 1
 
 
-def test_it_needs_a_base_url_or_a_key(monkeypatch):
+def test_it_streams_chunks_until_done_with_the_usage_of_the_last_chunk(provider, fake_server):
+    *deltas, final = list(
+        provider.stream(messages=HELLO, system="Be terse.", model="llama", params={"seed": 1})
+    )
+    assert len(deltas) > 3 and all(isinstance(d, str) and d for d in deltas)
+    assert isinstance(final, Completion) and "".join(deltas) == final.text
+    assert final.stop_reason == "stop" and final.model == "llama"
+    assert final.input_tokens > 0 and final.output_tokens == len(final.text.split())
+    assert final.request_id.startswith("req_")
+    body = fake_server.requests[-1][2]
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+
+
+def test_it_needs_a_base_url_and_a_key_that_is_set(monkeypatch):
     with pytest.raises(ProviderError, match="no base URL"):
-        provider_for(Generator(provider="openai_compatible", model="m"))
+        provider_for(ProviderConfig(kind="openai_compatible"))
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(ProviderError, match="OPENAI_API_KEY is not set"):
         provider_for(
-            Generator(provider="openai_compatible", model="gpt-4o", api_key_env="OPENAI_API_KEY")
+            ProviderConfig(
+                kind="openai_compatible", base_url="http://127.0.0.1:9/v1", key_env="OPENAI_API_KEY"
+            )
         )
+
+
+def test_it_sends_no_key_from_the_environment_to_a_server_without_one(monkeypatch, fake_server):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-secret")
+    provider = provider_for(
+        ProviderConfig(kind="openai_compatible", base_url=f"{fake_server.url}/v1")
+    )
+    provider.complete(messages=HELLO, system="", model="m", params={})
+    assert fake_server.secrets_seen("sk-openai-secret") == set()
+    assert fake_server.auth_seen[-1][1] == "Bearer none"
