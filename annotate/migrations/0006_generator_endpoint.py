@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="judgeconfig",
             name="endpoint",
-            field=models.CharField(blank=True, default="anthropic", max_length=100),
+            field=models.CharField(blank=True, max_length=100),
         ),
         migrations.RunPython(_to_endpoints, migrations.RunPython.noop),
         migrations.RemoveField(model_name="generator", name="api_key_env"),

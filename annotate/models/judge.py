@@ -39,9 +39,7 @@ class JudgeConfig(models.Model):
         max_length=200, default=_default_judge_model, validators=[validate_one_line]
     )
     # As for generators: an endpoint the operator configured, or a typed base URL with no key.
-    endpoint = models.CharField(
-        max_length=100, blank=True, default=endpoints.DEFAULT, validators=[validate_one_line]
-    )
+    endpoint = models.CharField(max_length=100, blank=True, validators=[validate_one_line])
     base_url = models.URLField(blank=True)
     params = models.JSONField(
         default=dict,

@@ -361,6 +361,13 @@ def provider_for(config: ProviderConfig) -> Provider:
                 "This OpenAI-compatible server has no base URL (e.g. http://localhost:8000/v1).",
                 retryable=False,
             )
+        if not config.key_env and os.environ.get("OPENAI_CUSTOM_HEADERS"):
+            # The SDK would add those headers to every request, to a host no operator named.
+            raise ProviderError(
+                "OPENAI_CUSTOM_HEADERS is set, so this server without a key gets no request: "
+                "unset it, or ask the operator for an endpoint.",
+                retryable=False,
+            )
         # Local servers (vLLM, Ollama, llama.cpp) need no key; the SDK insists on a string, and
         # an explicit one keeps it from reading OPENAI_API_KEY on its own.
         key = require_key(config.key_env, config.base_url) if config.key_env else "none"

@@ -42,7 +42,7 @@ def judge_config_get(*, campaign: Campaign, create: bool = True) -> JudgeConfig:
             "model": settings.ANTHROPIC_DEFAULT_MODEL,
         }
     else:
-        defaults = {"provider": JudgeConfig.Provider.DEMO, "model": "demo-judge", "endpoint": ""}
+        defaults = {"provider": JudgeConfig.Provider.DEMO, "model": "demo-judge"}
     if not create:
         return JudgeConfig(campaign=campaign, **defaults)
     config, _ = JudgeConfig.objects.get_or_create(campaign=campaign, defaults=defaults)

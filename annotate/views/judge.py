@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from annotate import endpoints
 from annotate.access import campaign_for_admin, campaign_for_rater, campaign_for_researcher
 from annotate.forms import endpoint_select, target_check
 from annotate.judge.verdict import choice_for_view, rationale_for_view
@@ -87,13 +88,16 @@ def _page_context(
         mode = campaign.judge_mode
         if not configured and mode == Campaign.JudgeMode.OFF:
             mode = Campaign.JudgeMode.AFTER_VOTE
+        target = endpoints.target_normalized(
+            provider=config.provider, endpoint=config.endpoint, base_url=config.base_url
+        )
         form = JudgeSettingsForm(
             initial={
                 "judge_mode": mode,
                 "provider": config.provider,
                 "model": config.model,
-                "endpoint": config.endpoint,
-                "base_url": config.base_url,
+                "endpoint": target[0],
+                "base_url": target[1],
                 "mode": config.mode,
                 "auto_label_min_kappa": config.auto_label_min_kappa,
                 "auto_label_min_pairs": config.auto_label_min_pairs,

@@ -142,7 +142,6 @@ def test_it_adds_and_deletes_generators(admin_api, campaign):
             "provider": "openai_compatible",
             "model": "llama",
             "base_url": "http://127.0.0.1:9/v1",
-            "api_key_env": "VLLM_KEY",
             "params": {"temperature": 0.5},
             "samples_per_prompt": 3,
         },
@@ -151,12 +150,19 @@ def test_it_adds_and_deletes_generators(admin_api, campaign):
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["name"] == "llama" and body["params"] == {"temperature": 0.5}
+    assert (body["endpoint"], body["base_url"]) == ("", "http://127.0.0.1:9/v1")
     key = admin_api.post(
         "/api/campaigns/helpfulness/generators/",
-        {"provider": "anthropic", "model": "m", "api_key_env": "sk-ant-abc"},
+        {"provider": "anthropic", "model": "m", "api_key_env": "SECRET_KEY"},
         format="json",
     )
-    assert key.status_code == 400 and "NAME" in json.dumps(key.json())
+    assert key.status_code == 400 and "endpoint" in key.json()["api_key_env"][0]
+    elsewhere = admin_api.post(
+        "/api/campaigns/helpfulness/generators/",
+        {"provider": "anthropic", "model": "m", "base_url": "http://127.0.0.1:9/"},
+        format="json",
+    )
+    assert elsewhere.status_code == 400 and elsewhere.json()["detail"].startswith("base_url: ")
     assert (
         admin_api.delete(f"/api/campaigns/helpfulness/generators/{body['id']}/").status_code == 204
     )

@@ -9,13 +9,14 @@ import pytest
 from annotate.providers.anthropic_api import AnthropicProvider
 from annotate.providers.base import (
     BatchRequest,
-    Completion,
     ProviderConfig,
     ProviderError,
     provider_for,
 )
 from tests.fakes.fixtures import fake_server_fixture  # noqa: F401
+from tests.fakes.judge_server import JudgeFakeServer
 from tests.fakes.provider_server import FakeProviderServer
+from tests.providers import contract
 
 HELLO = [{"role": "user", "content": "What is a haiku?"}]
 
@@ -29,6 +30,7 @@ def test_it_returns_text_usage_stop_reason_and_request_id(provider, fake_server)
     completion = provider.complete(
         messages=HELLO, system="Be brief.", model="claude-sonnet-4-6", params={"temperature": 0.7}
     )
+    contract.check_completion(completion, model="claude-sonnet-4-6")
     assert "Here is a short answer" in completion.text
     assert completion.stop_reason == "end_turn"
     assert completion.input_tokens > 0 and completion.output_tokens > 0
@@ -139,6 +141,7 @@ def test_it_submits_a_batch_and_maps_every_result_back_by_custom_id(provider, fa
     ]
     batch_id = provider.batch_submit(requests)
     status = provider.batch_status(batch_id)
+    contract.check_batch_status(status)
     assert status.ended
     assert status.counts == {
         "processing": 0,
@@ -167,6 +170,15 @@ def test_it_reports_a_batch_still_in_progress(fake_server):
     assert [r.kind for r in provider.batch_results(batch_id)] == ["canceled"]
 
 
+def test_it_judges_by_forced_tool_use_with_the_rubric_cached():
+    with JudgeFakeServer(min_cache_tokens=1) as server:
+        provider = AnthropicProvider(api_key="k", base_url=server.url, timeout=1)
+        contract.check_judge_reply(provider.judge(contract.judge_call("claude-sonnet-4-6")))
+    body = server.requests[-1][2]
+    assert body["tool_choice"] == {"type": "tool", "name": "record_verdict"}
+    assert body["system"][0]["cache_control"] == {"type": "ephemeral"}
+
+
 # --- streaming (SSE through the real SDK) ---
 
 
@@ -176,10 +188,8 @@ def test_it_streams_text_deltas_then_one_completion(provider, fake_server):
             messages=HELLO, system="Be brief.", model="claude-sonnet-4-6", params={"top_k": 5}
         )
     )
-    *deltas, final = items
-    assert len(deltas) > 3 and all(isinstance(d, str) and d for d in deltas)
-    assert isinstance(final, Completion)
-    assert "".join(deltas) == final.text and "Here is a short answer" in final.text
+    final = contract.check_stream(items, model="claude-sonnet-4-6")
+    assert len(items) > 4 and "Here is a short answer" in final.text
     assert final.stop_reason == "end_turn"
     assert final.input_tokens > 0 and final.output_tokens == len(final.text.split())
     assert final.request_id.startswith("req_") and final.model == "claude-sonnet-4-6"

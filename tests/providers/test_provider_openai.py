@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from annotate.providers.base import (
-    Completion,
     ProviderConfig,
     ProviderError,
     Unsupported,
@@ -13,6 +12,8 @@ from annotate.providers.base import (
 )
 from annotate.providers.openai_compat import OpenAICompatProvider
 from tests.fakes.fixtures import fake_server_fixture  # noqa: F401
+from tests.fakes.judge_server import JudgeFakeServer
+from tests.providers import contract
 
 HELLO = [{"role": "user", "content": "Name a prime number."}]
 
@@ -30,8 +31,8 @@ def test_it_sends_the_system_prompt_as_a_message_and_reads_usage(provider, fake_
         params={"temperature": 0.2, "seed": 7},
         sample_index=2,
     )
-    assert completion.text and completion.stop_reason == "stop"
-    assert completion.input_tokens > 0 and completion.output_tokens > 0
+    contract.check_completion(completion, model="llama-3-8b")
+    assert completion.stop_reason == "stop"
     body = fake_server.requests[-1][2]
     assert body["messages"][0] == {"role": "system", "content": "Answer briefly."}
     assert body["temperature"] == 0.2
@@ -64,12 +65,11 @@ def test_it_maps_errors_to_retryable_or_not(provider, fake_server, fault, retrya
 
 
 def test_it_streams_chunks_until_done_with_the_usage_of_the_last_chunk(provider, fake_server):
-    *deltas, final = list(
+    items = list(
         provider.stream(messages=HELLO, system="Be terse.", model="llama", params={"seed": 1})
     )
-    assert len(deltas) > 3 and all(isinstance(d, str) and d for d in deltas)
-    assert isinstance(final, Completion) and "".join(deltas) == final.text
-    assert final.stop_reason == "stop" and final.model == "llama"
+    final = contract.check_stream(items, model="llama")
+    assert len(items) > 4 and final.stop_reason == "stop" and final.model == "llama"
     assert final.input_tokens > 0 and final.output_tokens == len(final.text.split())
     assert final.request_id.startswith("req_")
     body = fake_server.requests[-1][2]
@@ -96,3 +96,18 @@ def test_it_sends_no_key_from_the_environment_to_a_server_without_one(monkeypatc
     provider.complete(messages=HELLO, system="", model="m", params={})
     assert fake_server.secrets_seen("sk-openai-secret") == set()
     assert fake_server.auth_seen[-1][1] == "Bearer none"
+
+
+def test_it_judges_by_a_forced_function_call():
+    with JudgeFakeServer() as server:
+        provider = OpenAICompatProvider(api_key="none", base_url=f"{server.url}/v1", timeout=1)
+        contract.check_judge_reply(provider.judge(contract.judge_call("llama-judge")))
+    body = server.requests[-1][2]
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "record_verdict"}}
+
+
+def test_it_calls_no_server_without_a_key_while_the_sdk_would_add_custom_headers(monkeypatch):
+    monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "Authorization: Bearer sk-operator")
+    with pytest.raises(ProviderError, match="OPENAI_CUSTOM_HEADERS is set") as info:
+        provider_for(ProviderConfig(kind="openai_compatible", base_url="http://127.0.0.1:9/v1"))
+    assert info.value.retryable is False

@@ -40,7 +40,7 @@ def test_it_names_every_operation_in_the_protocol():
 
 
 @pytest.mark.parametrize("cls", PROVIDERS)
-def test_every_provider_answers_every_operation(cls):
+def test_it_gives_every_provider_every_operation(cls):
     for name in OPERATIONS:
         assert callable(getattr(cls, name)), f"{cls.__name__}.{name}"
 
@@ -73,7 +73,7 @@ def test_it_refuses_batches_on_an_openai_compatible_server_before_any_request():
         list(provider.judge_batch_results("b"))
 
 
-def test_the_demo_judges_through_the_same_method():
+def test_it_judges_with_the_demo_through_the_same_method():
     reply = provider_for(ProviderConfig(kind="demo")).judge(
         JudgeCall(**{**CALL.__dict__, "first_text": "- a\n- b\n- c " * 20, "second_text": "no"})
     )
@@ -85,14 +85,14 @@ def test_it_refuses_an_unknown_kind():
         provider_for(ProviderConfig(kind="imported"))
 
 
-def test_the_account_is_one_host_with_one_key():
+def test_it_counts_one_host_with_one_key_as_one_account():
     a = ProviderConfig(kind="openai_compatible", base_url="http://h/v1", key_env="K", timeout=5)
     b = ProviderConfig(kind="openai_compatible", base_url="http://h/v1", key_env="K", timeout=60)
     c = ProviderConfig(kind="openai_compatible", base_url="http://h/v1")
     assert a.account == b.account != c.account
 
 
-def test_no_provider_module_imports_django():
+def test_it_keeps_django_celery_and_models_out_of_the_providers():
     folder = Path(base.__file__).parent
     sources = {p.name: p.read_text() for p in folder.glob("*.py")}
     assert len(sources) >= 4

@@ -104,27 +104,49 @@ def test_it_follows_sensible_transitions(db):
     assert Pair.objects.filter(campaign=c).count() == 1
 
 
-def test_it_adds_generators_with_validation(campaign):
+def test_it_adds_generators_with_validation(campaign, settings):
+    settings.PROVIDER_ENDPOINTS = (
+        '{"vllm": {"provider": "openai_compatible", "base_url": "http://127.0.0.1:8001/v1",'
+        ' "key_env": "VLLM_KEY"}}'
+    )
     g = generator_create(
         campaign=campaign,
         name="",
         provider="openai_compatible",
         model="llama-3-8b",
-        base_url="http://127.0.0.1:8001/v1",
-        api_key_env="VLLM_KEY",
+        endpoint="vllm",
         params={"temperature": 0.7},
         samples_per_prompt=4,
     )
     assert g.name == "llama-3-8b" and g.params == {"temperature": 0.7}
-    with pytest.raises(CampaignError, match="NAME of an environment variable"):
+    assert (g.endpoint, g.base_url) == ("vllm", "")
+    local = generator_create(
+        campaign=campaign, name="local", provider="openai_compatible", model="m",
+        base_url="http://127.0.0.1:11434/v1",
+    )  # fmt: skip
+    assert (local.endpoint, local.base_url) == ("", "http://127.0.0.1:11434/v1")  # and no key
+    claude = generator_create(campaign=campaign, name="c", provider="anthropic", model="m")
+    assert claude.endpoint == "anthropic"  # the operator's own key, to Anthropic's API
+    with pytest.raises(CampaignError, match="^base_url: An Anthropic generator"):
         generator_create(
-            campaign=campaign, name="k", provider="anthropic", model="m", api_key_env="sk-ant-123"
-        )
-    with pytest.raises(CampaignError, match="base URL"):
+            campaign=campaign, name="k", provider="anthropic", model="m",
+            base_url="http://127.0.0.1:9/v1",
+        )  # fmt: skip
+    with pytest.raises(CampaignError, match="^endpoint: 'SECRET_KEY' is not an endpoint"):
+        generator_create(
+            campaign=campaign, name="s", provider="openai_compatible", model="m",
+            endpoint="SECRET_KEY",
+        )  # fmt: skip
+    with pytest.raises(CampaignError, match="^base_url: Leave the base URL empty"):
+        generator_create(
+            campaign=campaign, name="v", provider="openai_compatible", model="m",
+            endpoint="vllm", base_url="http://127.0.0.1:9/v1",
+        )  # fmt: skip
+    with pytest.raises(CampaignError, match="^endpoint: Choose an endpoint"):
         generator_create(campaign=campaign, name="o", provider="openai_compatible", model="m")
     with pytest.raises(CampaignError, match="already exists"):
         generator_create(campaign=campaign, name="llama-3-8b", provider="demo", model="m")
-    assert Generator.objects.filter(campaign=campaign).count() == 1
+    assert Generator.objects.filter(campaign=campaign).count() == 3
 
 
 def test_it_deletes_only_generators_without_responses(campaign):

@@ -194,12 +194,13 @@ def test_it_adds_a_generator_and_shows_errors(admin_client, campaign):
             "model": "claude-sonnet-4-6",
             "params": '{"temperature": 1}',
             "samples_per_prompt": 2,
-            "api_key_env": "ANTHROPIC_API_KEY",
+            "endpoint": "anthropic",
         },
     )
     assert ok.status_code == 302
     g = Generator.objects.get(campaign=campaign)
     assert (g.name, g.params, g.samples_per_prompt) == ("claude-sonnet-4-6", {"temperature": 1}, 2)
+    assert g.endpoint == "anthropic"
     bad = admin_client.post(
         url,
         {
@@ -207,11 +208,11 @@ def test_it_adds_a_generator_and_shows_errors(admin_client, campaign):
             "model": "m",
             "params": "{oops",
             "samples_per_prompt": 1,
-            "api_key_env": "sk-ant-secret",
+            "base_url": "http://127.0.0.1:9/v1",
         },
     )
     assert bad.status_code == 400
-    assert b"Not valid JSON" in bad.content and b"not a key" in bad.content
+    assert b"Not valid JSON" in bad.content and b"An Anthropic generator or judge" in bad.content
     assert Generator.objects.filter(campaign=campaign).count() == 1
 
 

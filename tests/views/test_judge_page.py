@@ -27,7 +27,7 @@ def _settings(**overrides):
         "provider": "demo",
         "model": "demo-judge",
         "base_url": "",
-        "api_key_env": "",
+        "endpoint": "",
         "mode": "fast",
         "auto_label_min_kappa": "0.6",
         "auto_label_min_pairs": "20",
