@@ -117,19 +117,19 @@ def parse_endpoints(raw: str) -> dict[str, Endpoint]:
 
 
 @functools.lru_cache(maxsize=8)
-def _parsed(raw: str) -> dict[str, Endpoint]:
-    return parse_endpoints(raw)
+def _endpoints(raw: str, anthropic_base_url: str) -> dict[str, Endpoint]:
+    implicit = Endpoint(
+        name=DEFAULT, provider="anthropic", base_url=anthropic_base_url, key_env="ANTHROPIC_API_KEY"
+    )
+    return {DEFAULT: implicit, **parse_endpoints(raw)}
 
 
 def operator_endpoints() -> dict[str, Endpoint]:
-    """Every endpoint an admin may pick, by name, read from the settings at each call."""
-    implicit = Endpoint(
-        name=DEFAULT,
-        provider="anthropic",
-        base_url=settings.ANTHROPIC_BASE_URL or ANTHROPIC_API_URL,
-        key_env="ANTHROPIC_API_KEY",
+    """Every endpoint an admin may pick, by name, as the settings say now (read-only)."""
+    return _endpoints(
+        getattr(settings, "PROVIDER_ENDPOINTS", "") or "",
+        settings.ANTHROPIC_BASE_URL or ANTHROPIC_API_URL,
     )
-    return {DEFAULT: implicit, **_parsed(getattr(settings, "PROVIDER_ENDPOINTS", "") or "")}
 
 
 def endpoint_choices(provider: str | None = None) -> list[tuple[str, str]]:

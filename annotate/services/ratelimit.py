@@ -93,6 +93,9 @@ def _take(key: str, *, per_minute: float, amount: float, force: bool = False) ->
     return wait
 
 
+_BUCKETS = {"requests_per_minute": "rpm", "tokens_per_minute": "tpm"}
+
+
 @dataclass
 class Budget:
     """What one unit of work took from its account: ``wait`` > 0 means nothing was taken."""
@@ -103,34 +106,24 @@ class Budget:
     estimated: int = 0
     wait: float = 0.0
 
+    def _take(self, limit: str, amount: float, *, force: bool = False) -> float:
+        if limit not in self.limits or not amount:
+            return 0.0
+        key = f"{self.account}|{_BUCKETS[limit]}"
+        return _take(key, per_minute=self.limits[limit], amount=amount, force=force)
+
     def extend(self, *, calls: Sequence[Call]) -> None:
         """More calls for work already under way (a judge asking again after a malformed answer):
         taken without waiting, so the work is not abandoned half done."""
-        requests, tokens = len(calls), _estimate(calls, self.params)
-        if "requests_per_minute" in self.limits and requests:
-            _take(
-                f"{self.account}|rpm",
-                per_minute=self.limits["requests_per_minute"],
-                amount=requests,
-                force=True,
-            )
-        if "tokens_per_minute" in self.limits and tokens:
-            _take(
-                f"{self.account}|tpm",
-                per_minute=self.limits["tokens_per_minute"],
-                amount=tokens,
-                force=True,
-            )
-            self.estimated += tokens
+        tokens = _estimate(calls, self.params)
+        self._take("requests_per_minute", len(calls), force=True)
+        self._take("tokens_per_minute", tokens, force=True)
+        self.estimated += tokens
 
     def settle(self, *, used: int) -> None:
         """Return the tokens estimated but not used (never takes more than was estimated)."""
-        if "tokens_per_minute" in self.limits and self.estimated > used:
-            _take(
-                f"{self.account}|tpm",
-                per_minute=self.limits["tokens_per_minute"],
-                amount=-(self.estimated - used),
-            )
+        if self.estimated > used:
+            self._take("tokens_per_minute", -(self.estimated - used))
 
 
 def ratelimit_take(
@@ -144,24 +137,16 @@ def ratelimit_take(
     of output) from the account of ``config``: ``budget.wait`` is 0 when the work may go now, else
     the seconds to wait before trying again (and nothing was taken). ``requests`` defaults to one
     per call."""
-    limits = limits_for(config, params)
+    budget = Budget(account=config.account, limits=limits_for(config, params), params=params)
+    if not budget.limits:
+        return budget
     requests = len(calls) if requests is None else requests
     tokens = _estimate(calls, params)
-    budget = Budget(account=config.account, limits=limits, params=params, estimated=tokens)
-    if not limits:
-        return budget
-    wait = 0.0
-    if "requests_per_minute" in limits and requests:
-        wait = _take(
-            f"{budget.account}|rpm", per_minute=limits["requests_per_minute"], amount=requests
-        )
-    if wait == 0 and "tokens_per_minute" in limits and tokens:
-        wait = _take(f"{budget.account}|tpm", per_minute=limits["tokens_per_minute"], amount=tokens)
-        if wait and "requests_per_minute" in limits and requests:  # give the request slots back
-            _take(
-                f"{budget.account}|rpm", per_minute=limits["requests_per_minute"], amount=-requests
-            )
+    wait = budget._take("requests_per_minute", requests)
+    if wait == 0:
+        wait = budget._take("tokens_per_minute", tokens)
+        if wait:  # give the request slots back
+            budget._take("requests_per_minute", -requests)
     budget.wait = round(wait, 3)
-    if budget.wait:
-        budget.estimated = 0
+    budget.estimated = 0 if wait else tokens
     return budget
