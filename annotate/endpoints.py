@@ -174,7 +174,7 @@ def target_errors(*, provider: str, endpoint: str, base_url: str) -> dict[str, s
     if provider == "anthropic":
         return {
             "base_url": "An Anthropic generator or judge sends the operator's key, so it goes only "
-            f"to an endpoint the operator configured; choose one of: {names}."
+            f"to an endpoint the operator configured: leave this empty and choose one of: {names}."
         }
     if not base_url:
         return {

@@ -102,7 +102,7 @@ class GeneratorForm(forms.Form):
     )
     endpoint = forms.ChoiceField(
         required=False,
-        help_text="Where calls go, with the key the operator paired with it.",
+        help_text="Where calls go, with the key the operator paired with that host.",
     )
     base_url = forms.URLField(
         required=False,
@@ -143,12 +143,8 @@ class GeneratorForm(forms.Form):
 
 
 def endpoint_select() -> list[tuple[str, str]]:
-    """The operator's endpoints for a select, labelled with their provider and host."""
-    kinds = dict(Generator.Provider.choices)
-    return [("", "— none (demo, or a base URL without a key) —")] + [
-        (e.name, f"{e.label} ({kinds.get(e.provider, e.provider)})")
-        for e in endpoints.operator_endpoints().values()
-    ]
+    """The operator's endpoints for a select, each with the host its key goes to."""
+    return [("", "— none —")] + [(e.name, e.label) for e in endpoints.operator_endpoints().values()]
 
 
 def target_check(form: forms.Form, *, provider: str) -> None:

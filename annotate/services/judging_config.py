@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from annotate.endpoints import DEFAULT as DEFAULT_ENDPOINT
 from annotate.judge.rubric import rubric_build
 from annotate.models import Campaign, JudgeConfig, JudgeRubric, User
 from annotate.providers.base import env_key
@@ -40,6 +41,7 @@ def judge_config_get(*, campaign: Campaign, create: bool = True) -> JudgeConfig:
         defaults = {
             "provider": JudgeConfig.Provider.ANTHROPIC,
             "model": settings.ANTHROPIC_DEFAULT_MODEL,
+            "endpoint": DEFAULT_ENDPOINT,
         }
     else:
         defaults = {"provider": JudgeConfig.Provider.DEMO, "model": "demo-judge"}

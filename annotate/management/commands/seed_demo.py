@@ -121,6 +121,8 @@ class Command(BaseCommand):
                 name=name,
                 provider=provider,
                 model=model,
+                # The operator's own key, to Anthropic's API (or ANTHROPIC_BASE_URL): no setup.
+                endpoint="anthropic" if provider == Generator.Provider.ANTHROPIC else "",
                 params={"temperature": 1.0, "max_tokens": 1024},
             )
         for username in ("rater1", "rater2"):
