@@ -70,7 +70,7 @@ INSERT INTO annotate_campaign (title, slug, guidelines, guidelines_html, status,
 VALUES ('Bench', 'bench', 'Pick the better answer.', '', 'open', 'graded7', true, '[]', 'optional',
     0, false, 0, 1, 600, 'finish_started', 'cross_generator', 6, 'hide', 0, 0, 5, 'off', now());
 
-INSERT INTO annotate_generator (campaign_id, name, provider, model, base_url, api_key_env, params,
+INSERT INTO annotate_generator (campaign_id, name, provider, model, base_url, endpoint, params,
                                 system_prompt, samples_per_prompt, created_at)
 SELECT c.id, g.name, 'demo', g.name || '-model', '', '', '{}', '', 1, now()
 FROM annotate_campaign c, (VALUES ('gen-x'), ('gen-y')) AS g(name) WHERE c.slug = 'bench';

@@ -10,6 +10,8 @@ OpenAI-compatible rows without a key keep their typed base URL.
 
 from django.db import migrations, models
 
+import annotate.validation
+
 
 def _to_endpoints(apps, schema_editor):
     for name in ("Generator", "JudgeConfig"):
@@ -36,12 +38,16 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="generator",
             name="endpoint",
-            field=models.CharField(blank=True, max_length=100),
+            field=models.CharField(
+                blank=True, max_length=100, validators=[annotate.validation.validate_one_line]
+            ),
         ),
         migrations.AddField(
             model_name="judgeconfig",
             name="endpoint",
-            field=models.CharField(blank=True, max_length=100),
+            field=models.CharField(
+                blank=True, max_length=100, validators=[annotate.validation.validate_one_line]
+            ),
         ),
         migrations.RunPython(_to_endpoints, migrations.RunPython.noop),
         migrations.RemoveField(model_name="generator", name="api_key_env"),

@@ -1,4 +1,4 @@
-"""Migration 0005: generators and judges that named a key variable now name an endpoint."""
+"""Migration 0006: generators and judges that named a key variable now name an endpoint."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = [("annotate", "0004_judge_own_choices")]
-AFTER = [("annotate", "0005_generator_endpoint")]
+BEFORE = [("annotate", "0005_input_rules")]
+AFTER = [("annotate", "0006_generator_endpoint")]
 
 
 def _migrate(targets):
