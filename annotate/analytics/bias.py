@@ -12,6 +12,8 @@ from statistics import median
 
 from scipy.stats import binomtest
 
+from annotate.sides import to_shown
+
 
 def share_with_ci(successes: int, trials: int, *, level: float = 0.95) -> dict:
     """Share, Wilson interval and the exact binomial p-value against 0.5."""
@@ -40,7 +42,7 @@ def position_bias(rows: Iterable[dict]) -> dict:
     for r in _decisive(rows):
         if r.get("left_is_a") is None:
             continue
-        picked_left = (r["choice"] == "a") == r["left_is_a"]
+        picked_left = to_shown(r["choice"], left_is_a=r["left_is_a"]) == "left"
         per_rater[r["rater_id"]][0] += picked_left
         per_rater[r["rater_id"]][1] += 1
     total_k = sum(k for k, _ in per_rater.values())

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from annotate.judge.calls import VerdictSpec
+from annotate.sides import left_and_right, to_stored
 
 INCONSISTENT = "inconsistent"
+_POSITIONS = {"1": "left", "2": "right"}
 MAX_RATIONALE = 2000
 
 
@@ -92,11 +94,8 @@ def parse_verdict(tool_input: Any, *, spec: VerdictSpec) -> dict[str, Any]:
 
 
 def _position_to_side(value: str, *, a_first: bool) -> str:
-    if value == "1":
-        return "a" if a_first else "b"
-    if value == "2":
-        return "b" if a_first else "a"
-    return value  # tie / both_bad do not depend on the order
+    # Position 1 is the response shown first, as the left one is on a rater's page.
+    return to_stored(_POSITIONS.get(value, value), left_is_a=a_first)
 
 
 def to_canonical(parsed: dict[str, Any], *, a_first: bool) -> dict[str, Any]:
@@ -137,11 +136,6 @@ def combine(order1: dict[str, Any], order2: dict[str, Any]) -> Combined:
     )
 
 
-def display_choice(choice: str) -> str:
-    """What people see: an inconsistent verdict is "uncertain"."""
-    return "uncertain" if choice == INCONSISTENT else choice
-
-
 _POSITION = re.compile(r"\bResponse ([12])\b")
 
 
@@ -153,21 +147,12 @@ def rationale_for_view(
     The rater sees "A" on the left and "B" on the right. With a on the left the judge's order 1
     (a shown first) matches, so its "Response 1" is the rater's A; otherwise order 2 matches.
     """
-    source = order1 if left_is_a else order2
-    source = source or order1 or order2
+    matching = left_and_right(order1, order2, left_is_a=left_is_a)[0]
+    source = matching or order1 or order2
     if not source:
         return ""
     text = source.get("rationale", "")
-    if source is not (order1 if left_is_a else order2):
+    if source is not matching:
         # Only the other order is available: its positions are swapped relative to the rater's.
         return _POSITION.sub(lambda m: "Response " + ("B" if m.group(1) == "1" else "A"), text)
     return _POSITION.sub(lambda m: "Response " + ("A" if m.group(1) == "1" else "B"), text)
-
-
-def choice_for_view(choice: str, *, left_is_a: bool) -> str:
-    """Canonical a/b → the rater's on-screen label A (left) / B (right)."""
-    if choice == "a":
-        return "A" if left_is_a else "B"
-    if choice == "b":
-        return "B" if left_is_a else "A"
-    return display_choice(choice)

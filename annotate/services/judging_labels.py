@@ -75,6 +75,8 @@ def judgment_revise(
 
     The first vote stays as it was; the revision is a new row with ``revises`` and
     ``judge_shown=True``. One revision per vote: submitting again returns the stored revision.
+    Revising to the vote itself (same choice and strength) stores nothing and returns ``judgment``:
+    that is keeping it, and a revision equal to its vote would read as a change of mind.
     """
     if judgment.rater_id != rater.pk or judgment.source != Judgment.Source.HUMAN:
         raise VoteRefused("You can only revise your own vote.", code="revise")
@@ -98,6 +100,8 @@ def judgment_revise(
         rationale=rationale,
         rewrite="",
     )
+    if (choice, strength) == (judgment.choice, judgment.strength):
+        return judgment
     try:
         with transaction.atomic():
             return Judgment.objects.create(

@@ -20,7 +20,7 @@ from django_htmx.http import HttpResponseStopPolling
 from annotate import endpoints
 from annotate.access import campaign_for_admin, campaign_for_rater, campaign_for_researcher
 from annotate.forms import endpoint_select, target_check
-from annotate.judge.verdict import choice_for_view, rationale_for_view
+from annotate.judge.verdict import rationale_for_view
 from annotate.models import (
     Campaign,
     Candidate,
@@ -47,8 +47,10 @@ from annotate.services.judging_labels import (
     judgment_revise,
     verdict_for_pair,
 )
-from annotate.services.judgments import VoteRefused, to_canonical
+from annotate.services.judgments import VoteRefused
+from annotate.sides import left_and_right, to_stored
 from annotate.validation import MAX_RATIONALE, text_check
+from annotate.views.scale_keys import scale_verdicts, verdict_for, vote_label
 
 PROVIDER_CHOICES = [(p.value, p.label) for p in JUDGE_PROVIDERS]
 
@@ -273,32 +275,38 @@ def judge_best_pairs(request: HttpRequest, slug: str) -> HttpResponse:
 def reveal_context(*, judgment: Judgment) -> dict | None:
     """What the rater may see after voting: the judge's verdict in the rater's own labels, and the
     pair they just rated (for reference). None unless the campaign reveals after the vote and a
-    finished verdict exists. Rendered by partials/_judge_reveal.html as ``reveal``."""
+    finished verdict exists. Rendered by partials/_judge_reveal.html as ``reveal``; its revise
+    buttons are the scale's own verdicts and keys (views/scale_keys.py)."""
     campaign = judgment.campaign
     if campaign.judge_mode != Campaign.JudgeMode.AFTER_VOTE or judgment.revises_id is not None:
         return None
     verdict = verdict_for_pair(pair_id=judgment.pair_id)
     if verdict is None:
         return None
-    left_is_a = bool(judgment.left_is_a) if judgment.left_is_a is not None else True
+    left_is_a = judgment.left_is_a is not False
     pair = judgment.pair
-    left, right = (
-        (pair.candidate_a, pair.candidate_b) if left_is_a else (pair.candidate_b, pair.candidate_a)
-    )
+    left, right = left_and_right(pair.candidate_a, pair.candidate_b, left_is_a=left_is_a)
     revision = judgment.revisions.first()
+
+    def label(vote) -> str:
+        return vote_label(
+            choice=vote.choice, strength=vote.strength, left_is_a=left_is_a, scale=campaign.scale
+        )
+
     return {
         "campaign": campaign,
         "judgment": judgment,
-        "choice": choice_for_view(verdict.choice, left_is_a=left_is_a),
+        "judge": label(verdict),
         "uncertain": not verdict.consistent,
         "rationale": rationale_for_view(
             order1=verdict.order1, order2=verdict.order2, left_is_a=left_is_a
         )
         if verdict.consistent
         else "",
-        "mine": choice_for_view(judgment.choice, left_is_a=left_is_a),
+        "mine": label(judgment),
         "revision": revision,
-        "revised_to": choice_for_view(revision.choice, left_is_a=left_is_a) if revision else "",
+        "revised_to": label(revision) if revision else "",
+        "verdicts": scale_verdicts(campaign),
         "left_html": left.html,
         "right_html": right.html,
     }
@@ -312,7 +320,12 @@ def suggestion_context(*, pair_id: int, left_is_a: bool, campaign: Campaign) -> 
     if verdict is None:
         return None
     return {
-        "choice": choice_for_view(verdict.choice, left_is_a=left_is_a),
+        "judge": vote_label(
+            choice=verdict.choice,
+            strength=verdict.strength,
+            left_is_a=left_is_a,
+            scale=campaign.scale,
+        ),
         "uncertain": not verdict.consistent,
         "rationale": rationale_for_view(
             order1=verdict.order1, order2=verdict.order2, left_is_a=left_is_a
@@ -325,7 +338,9 @@ def suggestion_context(*, pair_id: int, left_is_a: bool, campaign: Campaign) -> 
 @login_required
 @require_POST
 def judge_revise(request: HttpRequest, slug: str, judgment_id: int) -> HttpResponse:
-    """Keep or revise after the reveal. ``choice`` is what the rater saw: left / right / tie / both_bad."""
+    """Keep or revise after the reveal. ``verdict`` is one of the scale's verdicts, in what the rater
+    saw (views/scale_keys.py: the same values and keys as the vote). Revising to the vote itself
+    stores nothing: it is keeping it."""
     campaign = campaign_for_rater(request.user, slug)
     judgment = (
         Judgment.objects.select_related("campaign")
@@ -337,26 +352,32 @@ def judge_revise(request: HttpRequest, slug: str, judgment_id: int) -> HttpRespo
     context = reveal_context(judgment=judgment)
     if context is None:
         raise PermissionDenied("This vote has nothing to revise against.")
-    error, rationale = "", request.POST.get("rationale", "")
+    error, kept, rationale = (
+        "",
+        request.POST.get("action") == "keep",
+        request.POST.get("rationale", ""),
+    )
     try:
         text_check(rationale, field="Your rationale", max_length=MAX_RATIONALE)
     except ValidationError as exc:
         error = exc.messages[0]
     if not error and request.POST.get("action") == "revise":
-        left_is_a = bool(judgment.left_is_a) if judgment.left_is_a is not None else True
-        strength = request.POST.get("strength")
+        chosen = verdict_for(request.POST.get("verdict", ""), campaign=campaign)
         try:
-            judgment_revise(
+            if chosen is None:
+                raise VoteRefused("Choose the verdict to revise your vote to.", code="choice")
+            revision = judgment_revise(
                 judgment=judgment,
                 rater=request.user,
-                choice=to_canonical(request.POST.get("choice", ""), left_is_a=left_is_a),
-                strength=int(strength) if strength and strength.isdigit() else None,
+                choice=to_stored(chosen.choice, left_is_a=judgment.left_is_a is not False),
+                strength=chosen.strength,
                 rationale=rationale,
             )
+            kept = revision.pk == judgment.pk
         except VoteRefused as exc:
             error = exc.messages[0]
         context = reveal_context(judgment=judgment)
-    context.update(kept=request.POST.get("action") == "keep", error=error)
+    context.update(kept=kept, error=error)
     return render(
         request,
         "annotate/partials/_judge_reveal.html",

@@ -2,8 +2,9 @@
 
 GET shows the rater's current pair (a reload returns the same lease). A vote POST records the vote,
 closes the lease, claims the next pair and returns its fragment in the same response; htmx swaps it
-in. Choices arrive in *shown* terms (left/right) and the service maps them to the pair's canonical
-a/b with the lease's ``left_is_a``. Raters never see model names, generators, gold answers or others'
+in. Choices arrive in *shown* terms (left/right; the scale's verdicts and keys are in
+views/scale_keys.py) and the service maps them to the pair's canonical a/b with the lease's
+``left_is_a`` (annotate/sides.py). Raters never see model names, generators, gold answers or others'
 votes: the templates only get sanitised prompt/response HTML.
 """
 
@@ -33,15 +34,16 @@ from annotate.services.assignment import (
     rater_enrollment,
 )
 from annotate.services.judgments import VoteRefused, judgment_record, pair_flag, required_read_ms
+from annotate.sides import left_and_right
 from annotate.validation import MAX_NOTE, MAX_REASON, id_parse, text_check
 from annotate.views.rate_support import (
-    GRADES,
     diff_html,
     my_history,
     my_progress,
     my_vote_count,
     parse_vote,
 )
+from annotate.views.scale_keys import key_map, scale_verdicts
 
 TEMPLATE = "annotate/rate.html"
 _NOTHING_KEPT = {"verdict": "", "rationale": "", "rewrite": "", "aspects": {}}
@@ -85,7 +87,8 @@ def _workbench_context(
         "aspect_rows": [
             (name, (kept or {}).get("aspects", {}).get(name, "")) for name in campaign.aspects or []
         ],
-        "grades": GRADES,
+        "verdicts": scale_verdicts(campaign),
+        "key_map": key_map(campaign),
         "reveal": None,
         "suggestion": None,
         "flag_reasons": PairFlag.Reason.choices,
@@ -97,10 +100,8 @@ def _workbench_context(
     }
     if assignment is not None:
         pair = assignment.pair
-        left, right = (
-            (pair.candidate_a, pair.candidate_b)
-            if assignment.left_is_a
-            else (pair.candidate_b, pair.candidate_a)
+        left, right = left_and_right(
+            pair.candidate_a, pair.candidate_b, left_is_a=assignment.left_is_a
         )
         needed_ms = required_read_ms(campaign=campaign, chars=assignment.read_chars)
         # The server measures time on task from when the lease was served; so does the lock.
@@ -116,6 +117,9 @@ def _workbench_context(
             prompt=pair.prompt,
             left_html=left.html,
             right_html=right.html,
+            # "Start from A/B" copies the response as written (markdown), not as rendered.
+            left_text=left.text if campaign.allow_rewrite else "",
+            right_text=right.text if campaign.allow_rewrite else "",
             unlock_ms=max(0, needed_ms - elapsed),
             idempotency_key=uuid.uuid4().hex,
             lease_seconds=campaign.lease_seconds,
@@ -300,8 +304,10 @@ def rate_diff(request: HttpRequest, slug: str, assignment_id: int) -> HttpRespon
     )
     if lease is None:
         return HttpResponse("Not your pair.", status=404, content_type="text/plain")
-    a, b = lease.pair.candidate_a.text, lease.pair.candidate_b.text
-    left, right = (a, b) if lease.left_is_a else (b, a)
+    pair = lease.pair
+    left, right = left_and_right(
+        pair.candidate_a.text, pair.candidate_b.text, left_is_a=lease.left_is_a
+    )
     return render(request, "annotate/partials/_rate_diff.html", {"diff": diff_html(left, right)})
 
 

@@ -14,19 +14,7 @@ from django.http import QueryDict
 
 from annotate.models import Campaign, Judgment, Pair, User
 from annotate.validation import MAX_KEY, MAX_RATIONALE, MAX_REWRITE, id_parse, text_check
-
-# The 7-point scale in shown terms (A is the left response): key, choice, strength, label.
-GRADES = [
-    ("g1", "left", 3, "A much better"),
-    ("g2", "left", 2, "A better"),
-    ("g3", "left", 1, "A slightly better"),
-    ("g4", "tie", 0, "About the same"),
-    ("g5", "right", 1, "B slightly better"),
-    ("g6", "right", 2, "B better"),
-    ("g7", "right", 3, "B much better"),
-]
-_GRADE_MAP = {key: (choice, strength) for key, choice, strength, _ in GRADES}
-_BINARY = {"left", "right", "tie", "both_bad"}
+from annotate.views.scale_keys import verdict_for, vote_label
 
 
 @dataclass
@@ -72,12 +60,11 @@ def parse_vote(data: QueryDict, *, campaign: Campaign) -> ParsedVote:
         "rationale": vote.rationale,
         "rewrite": vote.rewrite,
     }
-    if campaign.scale == Campaign.Scale.GRADED7 and verdict in _GRADE_MAP:
-        vote.choice, vote.strength = _GRADE_MAP[verdict]
-    elif verdict == "both_bad" or (campaign.scale == Campaign.Scale.BINARY and verdict in _BINARY):
-        vote.choice = verdict
-    else:
+    chosen = verdict_for(verdict, campaign=campaign)
+    if chosen is None:
         vote.error = "Choose which response is better first."
+    else:
+        vote.choice, vote.strength = chosen.choice, chosen.strength
     if any(v not in ("left", "right", "tie") for v in vote.aspects.values()):
         vote.error = "Each aspect is left, right or tie."
     if text_error:
@@ -103,12 +90,6 @@ def diff_html(left: str, right: str) -> str:
     return "".join(out)
 
 
-def _shown(choice: str, left_is_a: bool | None) -> str:
-    if choice in ("a", "b") and left_is_a is not None:
-        return "A (left)" if (choice == "a") == left_is_a else "B (right)"
-    return {"tie": "Tie", "both_bad": "Both bad"}.get(choice, choice)
-
-
 def my_history(*, campaign: Campaign, rater: User, limit: int = 100) -> list[dict]:
     """The rater's own votes, newest first, described as they saw them (left/right)."""
     rows = (
@@ -130,7 +111,9 @@ def my_history(*, campaign: Campaign, rater: User, limit: int = 100) -> list[dic
         {
             "when": j.created_at,
             "prompt": j.pair.prompt.last_user_text[:160],
-            "choice": _shown(j.choice, j.left_is_a),
+            "choice": vote_label(
+                choice=j.choice, strength=j.strength, left_is_a=j.left_is_a, scale=campaign.scale
+            ),
             "strength": j.strength,
             "rationale": j.rationale,
             "seconds": (j.time_on_task_ms or 0) / 1000,

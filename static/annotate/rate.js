@@ -148,28 +148,32 @@
     }, every);
   }
 
-  // The binary scale's keys (shown terms); after-vote revise uses the same ones.
-  const BINARY_KEYS = { 1: "left", a: "left", ArrowLeft: "left", 2: "right", b: "right", ArrowRight: "right", t: "tie", x: "both_bad" };
+  // Key -> verdict of the campaign's scale, from the page (views/scale_keys.py is the one table):
+  // the vote bar and the after-vote revise read the same map, so a key means the same in both.
+  let keyMap = null;
+  function verdictKeys() {
+    if (!keyMap) {
+      const el = document.getElementById("scale-keys");
+      try {
+        keyMap = el ? JSON.parse(el.textContent) : {};
+      } catch (_) {
+        keyMap = {};
+      }
+    }
+    return keyMap;
+  }
 
   // After-vote judge mode: the reveal's keep / revise buttons, while they are on the page.
   const pendingReveal = () => $("#judge-reveal .judge-actions");
 
   function revealKey(key) {
-    const press = (name) => {
-      const b = $(`#judge-reveal [data-judge="${name}"]`);
+    const press = (selector) => {
+      const b = $(`#judge-reveal ${selector}`);
       return b ? () => b.click() : null;
     };
-    if (key === "Enter" || key === "k") return press("keep");
-    const graded = workbench() && workbench().dataset.scale === "graded7";
-    if (graded && /^[1-7]$/.test(key)) {
-      // 1-3 = A much / clearly / slightly better, 4 = tie, 5-7 = B slightly / clearly / much.
-      const n = Number(key);
-      if (n === 4) return press("revise-tie");
-      const strength = $("#judge-reveal [data-judge-strength]");
-      if (strength) strength.value = String(n < 4 ? 4 - n : n - 4);
-      return press(n < 4 ? "revise-left" : "revise-right");
-    }
-    return BINARY_KEYS[key] ? press(`revise-${BINARY_KEYS[key]}`) : null;
+    if (key === "Enter" || key === "k") return press('[data-judge="keep"]');
+    const verdict = verdictKeys()[key];
+    return verdict ? press(`[data-revise="${verdict}"]`) : null;
   }
 
   // The server marks the workbench while keep / revise is open (a class set here would be undone by
@@ -233,13 +237,10 @@
       if (f && f.dataset.expired) return reloadWorkbench();
       return submitVote();
     }
-    const graded = workbench() && workbench().dataset.scale === "graded7";
-    const keys = graded
-      ? { 1: "g1", 2: "g2", 3: "g3", 4: "g4", 5: "g5", 6: "g6", 7: "g7", t: "g4", x: "both_bad" }
-      : BINARY_KEYS;
-    if (keys[e.key] && f) {
+    const verdict = verdictKeys()[e.key];
+    if (verdict && f) {
       e.preventDefault();
-      return setVerdict(keys[e.key]);
+      return setVerdict(verdict);
     }
     const actions = {
       "?": () => toggleOverlay("help"),
@@ -304,9 +305,10 @@
     }
     const copy = t.closest("[data-copy]");
     if (copy) {
-      const src = $(`#response-${copy.dataset.copy} .response-body`);
+      // The response as written (markdown, from the page's JSON), not its rendered text.
+      const src = document.getElementById(`text-${copy.dataset.copy}`);
       const box = $("#rewrite");
-      if (src && box) box.value = src.innerText.trim();
+      if (src && box) box.value = JSON.parse(src.textContent);
       if (box) box.focus();
     }
     if (t.classList.contains("overlay")) t.hidden = true; // click on the backdrop

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from annotate.models import Campaign, JudgeVerdict, Judgment
+from annotate.models import Assignment, Campaign, JudgeVerdict, Judgment
 from tests.browser.conftest import login
 from tests.fakes.judge_fixtures import make_pair, verdict
 
@@ -52,7 +52,9 @@ def test_after_vote_reveals_only_after_the_blind_vote_and_revises(
     assert "Okapi" not in page.content()
     assert bodies and not any("Okapi" in b for b in bodies)  # nor in any response so far
 
-    page.keyboard.press("a")
+    # Vote for b (wherever it is shown), so that revising to the judge's a is a change of mind.
+    lease = Assignment.objects.get(rater=rater)
+    page.keyboard.press("2" if lease.left_is_a else "1")
     page.keyboard.press("Enter")
     page.wait_for_selector("#judge-reveal")
     reveal = page.locator("#judge-reveal").inner_text()
@@ -97,3 +99,53 @@ def test_before_vote_shows_the_suggestion_up_front(live_server, page, campaign, 
     page.keyboard.press("Enter")
     page.wait_for_function("() => !document.querySelector('#workbench')?.dataset.assignment")
     assert Judgment.objects.get().judge_shown is True
+
+
+@pytest.mark.parametrize(
+    ("scale", "vote_key", "revise_key", "hint", "shown", "strength", "label"),
+    [
+        # Binary: 2 is B when voting and when revising.
+        ("binary", "1", "2", "B is better <kbd>2</kbd>", "right", None, "B is better"),
+        # 7-point: 2 is "A better" in both states, so the reveal offers it as such; 6 is "B better".
+        ("graded7", "2", "6", "B better <kbd>6</kbd>", "right", 2, "B better"),
+        ("graded7", "6", "3", "A slightly better <kbd>3</kbd>", "left", 1, "A slightly better"),
+        ("graded7", "2", "t", "About the same <kbd>4</kbd>", "tie", 0, "About the same"),
+    ],
+)
+def test_after_vote_the_keys_revise_to_what_they_say_on_every_scale(
+    live_server,
+    page,
+    campaign,
+    rater,
+    screenshot_dir,
+    scale,
+    vote_key,
+    revise_key,
+    hint,
+    shown,
+    strength,
+    label,
+):
+    from annotate.sides import to_stored
+
+    Campaign.objects.filter(pk=campaign.pk).update(
+        judge_mode=Campaign.JudgeMode.AFTER_VOTE, scale=scale
+    )
+    _judged_pairs(campaign)
+    _open(page, live_server, campaign, [])
+    page.keyboard.press(vote_key)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#judge-reveal .judge-actions")
+    actions = page.inner_html("#judge-reveal .judge-actions")
+    assert hint in actions
+    assert "B 2" not in page.inner_text("#judge-reveal") or scale == "binary"
+    page.screenshot(path=str(screenshot_dir / f"judge_reveal_{scale}.png"), full_page=True)
+    page.keyboard.press(revise_key)
+    page.wait_for_selector("text=Both votes are kept")
+    assert f"Revised to {label}" in page.inner_text("#judge-reveal")
+    first = Judgment.objects.get(revises__isnull=True)
+    revision = Judgment.objects.get(revises=first)
+    assert revision.choice == to_stored(shown, left_is_a=first.left_is_a)
+    assert revision.strength == strength
+    assert (revision.choice, revision.strength) != (first.choice, first.strength)
+    assert not page.js_errors

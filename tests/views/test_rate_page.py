@@ -214,7 +214,7 @@ def test_it_shows_my_history_in_shown_terms_without_gold(rater_client, rater, ca
     rater_client.get(_url(campaign))
     _post_vote(rater_client, campaign, _lease(rater), verdict="right", rationale="")
     html = rater_client.get(_url(campaign, "rate-history")).content.decode()
-    assert "B (right)" in html
+    assert "B is better" in html  # the label the rater saw on the vote bar
     assert "gold" not in html.lower()
 
 
@@ -269,3 +269,45 @@ def test_the_raw_campaign_lookup_loads_what_the_orm_loads(rater, campaign, admin
         campaign_for_rater(outsider, campaign.slug)
     with pytest.raises(Http404):
         campaign_for_rater(rater, "no-such-campaign")
+
+
+def test_a_vote_on_another_campaigns_pair_says_so_and_keeps_both_leases(
+    rater_client, rater, campaign, other_campaign, pairs
+):
+    from annotate.services.assignment import assignment_next
+
+    rater_client.get(_url(campaign))
+    here = _lease(rater)
+    factories.EnrollmentFactory(campaign=other_campaign, rater=rater)
+    factories.PairFactory(campaign=other_campaign)
+    elsewhere = assignment_next(campaign=other_campaign, rater=rater)
+    response = _post_vote(rater_client, campaign, elsewhere)
+    html = response.content.decode()
+    assert "belongs to another of your campaigns" in html
+    assert "taken back" not in html
+    assert not Judgment.objects.exists()
+    assert set(
+        Assignment.objects.filter(status=Assignment.Status.ACTIVE).values_list("pk", flat=True)
+    ) == {here.pk, elsewhere.pk}
+
+
+def test_start_from_a_copies_the_response_as_written_not_as_rendered(
+    rater_client, rater, campaign, pairs
+):
+    import json
+    import re
+
+    campaign.allow_rewrite = True
+    campaign.save()
+    for pair in pairs:
+        pair.candidate_a.text = "Use **bold** and `code` <b>here</b>."
+        pair.candidate_a.save()
+    html = rater_client.get(_url(campaign)).content.decode()
+    lease = _lease(rater)
+    shown = {
+        "left": lease.pair.candidate_a if lease.left_is_a else lease.pair.candidate_b,
+        "right": lease.pair.candidate_b if lease.left_is_a else lease.pair.candidate_a,
+    }
+    for side, candidate in shown.items():
+        found = re.search(rf'<script id="text-{side}" type="application/json">(.*?)</script>', html)
+        assert json.loads(found.group(1)) == candidate.text  # markdown, not the rendered text
