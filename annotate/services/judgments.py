@@ -19,19 +19,12 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from annotate import raw_rows
+from annotate.exports.texts import same_text
 from annotate.models import Assignment, Campaign, Enrollment, Judgment, Pair, PairFlag, User
+from annotate.sides import to_shown, to_stored
 
 ASPECT_VALUES = {"a", "b", "tie"}
 SHOWN_CHOICES = {"left", "right", "tie", "both_bad"}
-
-
-def to_canonical(value: str, *, left_is_a: bool) -> str:
-    """Map what the rater saw ("left"/"right") to the pair's canonical "a"/"b"; others pass through."""
-    if value == "left":
-        return "a" if left_is_a else "b"
-    if value == "right":
-        return "b" if left_is_a else "a"
-    return value
 
 
 class VoteRefused(ValidationError):
@@ -100,6 +93,27 @@ def judgment_validate(
     return strength, aspects, rationale, rewrite
 
 
+def _check_rewrite(*, assignment_id: int, rater: User, rewrite: str) -> None:
+    """A rewrite must rewrite: one with the text of either response (white space aside) says
+    nothing the response does not, and would export as a preference of a text over itself."""
+    lease = (
+        Assignment.objects.filter(pk=assignment_id, rater=rater)
+        .values_list("left_is_a", "pair__candidate_a__text", "pair__candidate_b__text")
+        .first()
+    )
+    if lease is None:
+        return  # not the rater's lease: the guard refuses it with the right message
+    left_is_a, a_text, b_text = lease
+    for stored, text in (("a", a_text), ("b", b_text)):
+        if same_text(rewrite, text):
+            side = "A" if to_shown(stored, left_is_a=left_is_a) == "left" else "B"
+            raise VoteRefused(
+                f"Your rewrite is the same text as response {side}. Change it to make it "
+                "better, or clear it to vote without a rewrite.",
+                code="rewrite",
+            )
+
+
 def judgment_record(
     *,
     assignment: Assignment | int,
@@ -127,8 +141,8 @@ def judgment_record(
         if choice not in SHOWN_CHOICES:
             raise VoteRefused("Choose left, right, tie or both bad.", code="choice")
         # Validate with a provisional mapping; the real one needs the lease row (read below).
-        choice = to_canonical(choice, left_is_a=True)
-        aspects = {k: to_canonical(v, left_is_a=True) for k, v in shown_aspects.items()}
+        choice = to_stored(choice, left_is_a=True)
+        aspects = {k: to_stored(v, left_is_a=True) for k, v in shown_aspects.items()}
     assignment_id = assignment if isinstance(assignment, int) else assignment.pk
     if campaign is None:
         campaign = (
@@ -146,6 +160,8 @@ def judgment_record(
         rationale=rationale,
         rewrite=rewrite,
     )
+    if rewrite:
+        _check_rewrite(assignment_id=assignment_id, rater=rater, rewrite=rewrite)
     now = now or timezone.now()
     try:
         return _record(
@@ -192,8 +208,8 @@ def _record(
         """The vote in a/b terms for a lease that showed a on the left (or not)."""
         if not in_shown_terms:
             return choice, aspects
-        mapped = {k: to_canonical(shown_aspects[k], left_is_a=left_is_a) for k in aspects}
-        return to_canonical(shown_choice, left_is_a=left_is_a), mapped
+        mapped = {k: to_stored(shown_aspects[k], left_is_a=left_is_a) for k in aspects}
+        return to_stored(shown_choice, left_is_a=left_is_a), mapped
 
     if campaign.min_read_ms_per_1k_chars:
         # Checked before anything is written, so a refusal leaves no transaction to roll back.
@@ -222,7 +238,9 @@ def _record(
     if judgment is not None:
         return judgment
     # Nothing was written; decide outside the transaction (raising here poisons no caller's block).
-    return _refused_or_replayed(assignment_id=assignment_id, rater=rater, key=key, now=now)
+    return _refused_or_replayed(
+        assignment_id=assignment_id, rater=rater, campaign=campaign, key=key, now=now
+    )
 
 
 @dataclass(frozen=True)
@@ -433,29 +451,48 @@ def _check_read_time(*, campaign: Campaign, assignment_id: int, rater: User, now
         )
 
 
-def _refused_or_replayed(*, assignment_id: int, rater: User, key: str, now: datetime) -> Judgment:
-    """The lease guard matched nothing: a replay of a stored vote, or a vote we must refuse."""
+def _refused_or_replayed(
+    *, assignment_id: int, rater: User, campaign: Campaign, key: str, now: datetime
+) -> Judgment:
+    """The lease guard matched nothing: a replay of a stored vote, or a vote we must refuse, with
+    what actually happened to the lease."""
     existing = Judgment.objects.filter(idempotency_key=key).first()
     if existing is not None:
         if existing.rater_id == rater.pk and existing.assignment_id == assignment_id:
             return existing  # a double-click or a replayed request: one vote stored
         raise VoteRefused("This submission key was already used.", code="key")
-    lease = Assignment.objects.filter(pk=assignment_id, rater=rater).first()
+    lease = Assignment.objects.filter(pk=assignment_id).first()
+    not_recorded = "Your vote was not recorded."
     if lease is None:
-        raise VoteRefused("This pair was not assigned to you.", code="foreign")
+        raise VoteRefused(
+            f"There is no such pair to vote on (it may have been deleted). {not_recorded}",
+            code="missing",
+        )
+    if lease.rater_id != rater.pk:
+        raise VoteRefused(f"This pair was not assigned to you. {not_recorded}", code="foreign")
+    if lease.campaign_id != campaign.pk:
+        raise VoteRefused(
+            f"This pair belongs to another of your campaigns, not this one. {not_recorded}",
+            code="other_campaign",
+        )
     if lease.status == Assignment.Status.DONE:
         raise VoteRefused("You already voted on this pair.", code="done")
-    if lease.status == Assignment.Status.EXPIRED or (
-        lease.status == Assignment.Status.ACTIVE and lease.expires_at <= now
-    ):
+    if lease.status == Assignment.Status.SKIPPED:
+        raise VoteRefused(f"You skipped this pair. {not_recorded}", code="skipped")
+    if lease.status == Assignment.Status.RELEASED:
+        raise VoteRefused(
+            f"An admin released this pair from you, so it went back to the pool. {not_recorded}",
+            code="released",
+        )
+    if lease.status == Assignment.Status.EXPIRED or lease.expires_at <= now:
         raise VoteRefused(
             "Your time on this pair ran out, so it went back to the pool. "
             "Your vote was not recorded; here is the next pair.",
             code="expired",
         )
-    raise VoteRefused(
-        "This pair was taken back (skipped or released by an admin); your vote was not recorded.",
-        code="closed",
+    raise VoteRefused(  # active and unexpired now: it changed while the vote was written
+        f"This pair changed while your vote was being saved. {not_recorded} Please try again.",
+        code="retry",
     )
 
 

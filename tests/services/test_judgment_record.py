@@ -233,3 +233,75 @@ def test_it_stores_what_the_rater_saw_in_canonical_terms(campaign, rater, left_i
     assert (judgment.choice, judgment.aspects) == (stored.choice, stored.aspects)
     assert stored.left_is_a is left_is_a
     assert 3000 <= stored.time_on_task_ms < 60_000
+
+
+# --- what a refused vote says: what actually happened to the lease ---------------------------
+
+
+def test_it_says_a_lease_of_another_campaign_belongs_there(campaign, other_campaign, rater):
+    factories.EnrollmentFactory(campaign=other_campaign, rater=rater)
+    factories.PairFactory(campaign=other_campaign)
+    elsewhere = assignment_next(campaign=other_campaign, rater=rater)
+    # The rater's own, live lease, but voted through this campaign (its page, its URL).
+    with pytest.raises(VoteRefused, match="belongs to another of your campaigns") as refused:
+        _vote(elsewhere, rater, campaign=Campaign.objects.get(pk=campaign.pk))
+    assert refused.value.code == "other_campaign"
+    assert "taken back" not in refused.value.messages[0]
+    assert not Judgment.objects.exists()
+    elsewhere.refresh_from_db()
+    assert elsewhere.status == Assignment.Status.ACTIVE  # still there to vote on in its campaign
+
+
+def test_it_says_a_lease_that_is_not_the_raters_is_not_theirs(lease, campaign):
+    mallory = factories.UserFactory(username="mallory2", role=User.Role.RATER)
+    factories.EnrollmentFactory(campaign=campaign, rater=mallory)
+    with pytest.raises(VoteRefused, match="not assigned to you") as refused:
+        _vote(lease, mallory, idempotency_key="m")
+    assert refused.value.code == "foreign"
+
+
+def test_it_says_a_missing_lease_does_not_exist(campaign, rater):
+    with pytest.raises(VoteRefused, match="no such pair") as refused:
+        judgment_record(
+            assignment=987654, rater=rater, campaign=campaign, choice="a", idempotency_key="x"
+        )
+    assert refused.value.code == "missing"
+
+
+@pytest.mark.parametrize(
+    ("status", "says", "code"),
+    [
+        (Assignment.Status.SKIPPED, "You skipped this pair", "skipped"),
+        (Assignment.Status.RELEASED, "An admin released this pair", "released"),
+        (Assignment.Status.EXPIRED, "ran out", "expired"),
+    ],
+)
+def test_it_says_why_a_closed_lease_takes_no_vote(lease, rater, status, says, code):
+    Assignment.objects.filter(pk=lease.pk).update(status=status)
+    with pytest.raises(VoteRefused, match=says) as refused:
+        _vote(lease, rater)
+    assert refused.value.code == code
+    assert "taken back" not in refused.value.messages[0]
+
+
+# --- a rewrite must rewrite ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_it_refuses_a_rewrite_with_the_text_of_a_response(lease, rater, campaign, side):
+    campaign.allow_rewrite = True
+    campaign.save()
+    pair = Pair.objects.get(pk=lease.pair_id)
+    a, b = pair.candidate_a, pair.candidate_b
+    a.text, b.text = "Paris is the capital.\n\nOf France.", "Lyon."
+    a.save()
+    b.save()
+    shown = {"left": a, "right": b} if lease.left_is_a else {"left": b, "right": a}
+    # The same text but for white space is the same text.
+    copied = "  " + " ".join(shown[side].text.split()) + "\n"
+    with pytest.raises(VoteRefused, match="same text as response") as refused:
+        _vote(lease, rater, choice="both_bad", rewrite=copied)
+    assert f"response {'A' if side == 'left' else 'B'}." in refused.value.messages[0]
+    assert not Judgment.objects.exists()
+    stored = _vote(lease, rater, choice="both_bad", rewrite="Paris is the capital of France.")
+    assert stored.rewrite == "Paris is the capital of France."
