@@ -306,6 +306,13 @@ def _turns_parse(messages: Any, system: str) -> tuple[list[dict[str, str]], str]
         if not isinstance(content, str) or not content.strip():
             raise RowError(f"message {index} has empty or non-text content")
         _long_check(content, f"message {index}")
+        expected = ("user", "assistant")[len(turns) % 2]
+        if role != expected:
+            # Chat templates and every export format need user, assistant, user, …
+            raise RowError(
+                f"message {index} is from the {role} but should be from the {expected}: "
+                "turns alternate user and assistant, starting with the user"
+            )
         turns.append({"role": role, "content": content})
     if not turns:
         raise RowError("'messages' holds no user turn")

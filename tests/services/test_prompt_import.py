@@ -182,3 +182,24 @@ def test_it_reads_a_json_array_file_numbering_items(campaign):
     assert [(e.line, e.reason) for e in result.errors] == [(2, "empty prompt")]
     fixed = json.dumps([{"prompt": "a"}, {"prompt": "c"}]).encode()
     assert prompts_import(campaign=campaign, file_name="p.json", data=fixed).created == 2
+
+
+def test_it_refuses_turns_that_do_not_alternate_and_nul_characters(campaign):
+    user, assistant = ({"role": r, "content": r} for r in ("user", "assistant"))
+    data = _jsonl(
+        {"messages": [user, user]},  # 1 two user turns in a row
+        {"messages": [assistant, user]},  # 2 the assistant opens
+        {"messages": [user, assistant, assistant, user]},  # 3
+        {"prompt": "nul \u0000 inside"},  # 4
+        {"prompt": "fine", "system": "nul \u0000 inside"},  # 5
+        {"messages": [user, {"role": "assistant", "content": "a\u0000"}, user]},  # 6
+        {"messages": [{"role": "system", "content": "s"}, user, assistant, user]},  # 7 fine
+    )
+    result = prompts_import(campaign=campaign, file_name="p.jsonl", data=data)
+    by_line = {e.line: e.reason for e in result.errors}
+    assert sorted(by_line) == [1, 2, 3, 4, 5, 6]
+    assert "message 2 is from the user but should be from the assistant" in by_line[1]
+    assert "message 1 is from the assistant but should be from the user" in by_line[2]
+    assert "message 3 is from the assistant but should be from the user" in by_line[3]
+    assert "NUL" in by_line[4] and "NUL" in by_line[5] and "NUL" in by_line[6]
+    assert not Prompt.objects.filter(campaign=campaign).exists()

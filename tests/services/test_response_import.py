@@ -101,7 +101,7 @@ def test_it_reports_every_bad_line_and_imports_nothing(campaign):
     assert "empty response text" in by_line[5]
     assert "no prompt with id 'nope'" in by_line[6]
     assert "not both" in by_line[7]
-    assert "last message" in by_line[8]
+    assert "should be from the user" in by_line[8]  # an assistant turn cannot open it
     assert (Prompt.objects.count(), Candidate.objects.count()) == (
         prompts_before,
         candidates_before,
