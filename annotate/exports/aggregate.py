@@ -13,8 +13,14 @@ The rules (also written into every dataset card, see ``AGGREGATION_RULES``):
    two categories share the top count there is no majority and the pair is left out.
    **mean_strength**: if a strict majority of votes is ``both_bad`` the label is both_bad; otherwise the
    mean signed score of the other votes decides: > 0 → a, < 0 → b, = 0 → tie.
-4. **Margin** = the mean signed score in the chosen direction over the scored votes, floored at 0
-   (disagreeing votes lower it). **Agreement** = share of counted votes that equal the label.
+4. **Margin** (reward rows; how much better the chosen response is), always above 0 when a
+   preference is written and 0 for a tie. *majority*: the mean strength of the votes for the
+   winning side times the share of counted votes that chose it (three "a" votes of strength 2 →
+   2.0; "a", "a", "b" on the binary scale → 1 × 2/3). It cannot cancel out: the majority side
+   decided the label, so the margin measures that side, discounted by disagreement. (A signed
+   mean over all votes could be 0 or below for a pair labelled a, e.g. a(1), a(1), b(3).)
+   *mean_strength*: the absolute mean signed score, which is what decided the label.
+   **Agreement** = share of counted votes that equal the label.
 """
 
 from __future__ import annotations
@@ -101,8 +107,13 @@ def aggregate_pair(votes: list[dict], *, method: str = "majority") -> Decision:
         raise ValueError(f"unknown aggregation method {method!r}")
 
     margin = 0.0
-    if label in ("a", "b") and scores:
-        direction = 1.0 if label == "a" else -1.0
-        margin = max(0.0, direction * sum(scores) / len(scores))
     agreement = counts[label] / n if label else 0.0
+    if label in ("a", "b"):
+        if method == "majority":
+            winning = [
+                abs(signed_score(label, v["strength"])) for v in votes if v["choice"] == label
+            ]
+            margin = sum(winning) / len(winning) * agreement
+        else:
+            margin = abs(sum(scores) / len(scores))
     return Decision(label, round(margin, 6), round(agreement, 6), n, dict(sorted(counts.items())))
