@@ -2,6 +2,9 @@
 
 Researchers and admins only: an enrolled rater gets 403, anyone else 404, and for an existing export
 the check runs on the export's own campaign. A bad format or filter is a 400 naming each field.
+An export that ends with no row (its filters left nothing) or with a row that breaks its format's
+rules is ``failed``, and its ``error`` says why (the first stage of the funnel that left nothing,
+or the file, row number and rule).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from annotate.exports.options import (
     BOTH_BAD_POLICIES,
     DEFAULT_FORMAT,
     FORMATS,
+    KTO_CONTESTED,
     METHODS,
     SOURCES,
     TIE_POLICIES,
@@ -115,6 +119,18 @@ class ExportFiltersSerializer(InputSerializer):
     )
     seed = serializers.IntegerField(
         min_value=0, max_value=2**31 - 1, required=False, help_text="Default 0."
+    )
+    kto_threshold = serializers.FloatField(
+        required=False,
+        help_text=(
+            f"trl-kto: win share (above 0.5, at most 1) for a desirable completion; at most "
+            f"1 - it is undesirable. Default {_DEFAULTS.kto_threshold}."
+        ),
+    )
+    kto_contested = serializers.ChoiceField(
+        choices=KTO_CONTESTED,
+        required=False,
+        help_text="trl-kto: what to do with completions between the two shares. Default drop.",
     )
 
 

@@ -7,6 +7,7 @@ are refused rather than ignored: a typo must not silently produce a different da
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -24,12 +25,18 @@ FORMATS: dict[str, str] = {
     "raw-parquet": "Raw votes, one row per judgment (Parquet)",
 }
 RAW_FORMATS = {"raw-jsonl", "raw-csv", "raw-parquet"}
+# Formats whose rows may carry a ``tie`` column (tie_policy "keep" marks the kept ties in it). The
+# others have no place to say a row is a tie, so a kept tie would read as a real preference.
+TIE_COLUMN_FORMATS = ("trl-dpo-conversational", "trl-dpo-standard", "trl-reward")
 DEFAULT_FORMAT = "trl-dpo-conversational"
 
 METHODS = ("majority", "mean_strength")
 TIE_POLICIES = ("drop", "keep", "split")
 BOTH_BAD_POLICIES = ("drop", "rewrite")
 SOURCES = ("human", "judge", "all")
+KTO_CONTESTED = ("drop", "desirable", "undesirable")
+# Filters that only the KTO format reads (the card lists them for KTO exports only).
+KTO_FILTERS = ("kto_contested", "kto_threshold")
 
 
 class ExportOptionsError(ValueError):
@@ -52,6 +59,10 @@ class ExportOptions:
     min_votes: int = 1  # pairs with fewer counted votes are left out
     test_fraction: float = 0.0  # share of PROMPTS in the test split (0 = train only)
     seed: int = 0
+    # KTO: a completion is desirable when its win share is >= kto_threshold, undesirable when it
+    # is <= 1 - kto_threshold; in between it is contested (see annotate/exports/kto.py).
+    kto_threshold: float = 0.75
+    kto_contested: str = "drop"  # drop | desirable | undesirable
 
     @property
     def is_raw(self) -> bool:
@@ -77,6 +88,30 @@ def _as_bool(value: Any) -> bool:
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
     raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _number(raw: Any, *, whole: bool) -> float | int | str:
+    """A finite number (an integer when ``whole``) from a form string or a JSON value; the error
+    message (a str) when it is not one. NaN and infinities are refused: they compare false with
+    every bound, so they would pass a range check and break the export (or its JSON row)."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        return f"expected a number, got {raw!r}"
+    try:
+        value = float(raw)
+    except (ValueError, OverflowError):
+        return f"expected a number, got {raw!r}"
+    if not math.isfinite(value):
+        return f"expected a finite number, got {raw!r}"
+    if not whole:
+        return value
+    if isinstance(raw, str):
+        try:
+            return int(raw.strip())
+        except ValueError:
+            return f"expected a whole number, got {raw!r}"
+    if not value.is_integer():
+        return f"expected a whole number, got {raw!r}"
+    return int(raw)
 
 
 def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOptions:
@@ -105,6 +140,7 @@ def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOpti
     choice("tie_policy", TIE_POLICIES)
     choice("both_bad_policy", BOTH_BAD_POLICIES)
     choice("source", SOURCES)
+    choice("kto_contested", KTO_CONTESTED)
 
     if "include_gold" in filters:
         try:
@@ -112,25 +148,38 @@ def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOpti
         except ValueError as exc:
             errors["include_gold"] = str(exc)
 
-    def number(name: str, cast, low: float, high: float, high_open: bool = False) -> None:
+    def number(
+        name: str, whole: bool, low: float, high: float, *, low_open=False, high_open=False
+    ) -> None:
         if name not in filters or filters[name] in ("", None):
             return
-        try:
-            value = cast(filters[name])
-        except (TypeError, ValueError):
-            errors[name] = f"expected a number, got {filters[name]!r}"
+        value = _number(filters[name], whole=whole)
+        if isinstance(value, str):
+            errors[name] = value
             return
-        if value < low or value > high or (high_open and value == high):
-            bound = f"below {high}" if high_open else f"at most {high}"
-            errors[name] = f"must be at least {low} and {bound}, got {value}"
+        if (
+            value < low
+            or value > high
+            or (low_open and value == low)
+            or (high_open and value == high)
+        ):
+            above = f"above {low}" if low_open else f"at least {low}"
+            below = f"below {high}" if high_open else f"at most {high}"
+            errors[name] = f"must be {above} and {below}, got {value}"
             return
         values[name] = value
 
-    number("min_gold_accuracy", float, 0.0, 1.0)
-    number("min_votes", int, 1, 1000)
-    number("test_fraction", float, 0.0, 1.0, high_open=True)
-    number("seed", int, 0, 2**31 - 1)
+    number("min_gold_accuracy", False, 0.0, 1.0)
+    number("min_votes", True, 1, 1000)
+    number("test_fraction", False, 0.0, 1.0, high_open=True)
+    number("seed", True, 0, 2**31 - 1)
+    number("kto_threshold", False, 0.5, 1.0, low_open=True)
 
+    if values.get("tie_policy") == "keep" and fmt in ("hh-rlhf", "openai-dpo"):
+        errors["tie_policy"] = (
+            f"{fmt} has no tie column, so a kept tie would read as a preference; use drop "
+            f"or split (keep is for {', '.join(TIE_COLUMN_FORMATS)})"
+        )
     if values.get("source") == "all" and fmt not in RAW_FORMATS:
         errors["source"] = (
             "human and judge labels are exported as separate sources; "
