@@ -12,7 +12,8 @@ from django.db.models.functions import Length, TruncDate
 from annotate.models import Campaign, Generator, JudgeVerdict, Judgment, Pair
 
 # Columns of one vote row (one per judgment, with its pair's prompt and both responses).
-# Read from the pair side (pair → its judgments) so a chunk is a primary-key range scan of pairs.
+# Read from the pair side (pair → its judgments), ordered by prompt so that all the pairs of a
+# prompt arrive together (KTO pools them; no row is written twice for a prompt).
 _VOTE_COLUMNS = (
     "judgments__id",
     "id",
@@ -103,7 +104,8 @@ def _columns(lean: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def export_vote_queryset(*, campaign_id: int, lean: bool = False):
-    """Every judgment of the campaign (all sources, revisions too) with its pair, ordered by pair, id."""
+    """Every judgment of the campaign (all sources, revisions too) with its pair, ordered by
+    prompt, pair, judgment id."""
     columns, _ = _columns(lean)
     pairs = Pair.objects.filter(campaign_id=campaign_id, judgments__id__isnull=False)
     if not lean:
@@ -112,7 +114,7 @@ def export_vote_queryset(*, campaign_id: int, lean: bool = False):
             pair_id=OuterRef("pk"), status=JudgeVerdict.Status.DONE
         ).order_by("-id")
         pairs = pairs.annotate(judge_verdict=Subquery(latest_verdict.values("choice")[:1]))
-    return pairs.order_by("id", "judgments__id").values_list(*columns)
+    return pairs.order_by("prompt_id", "id", "judgments__id").values_list(*columns)
 
 
 @contextmanager
@@ -144,8 +146,8 @@ def export_vote_rows(
     """The rows of export_vote_queryset as dicts, streamed ``chunk_size`` rows at a time.
 
     Run it inside ``export_read_transaction()``: a server-side cursor then streams the rows
-    (``iterator(chunk_size=...)``) and memory holds one chunk, never the campaign. The order (pair,
-    then judgment id) is what exports.pipeline groups by.
+    (``iterator(chunk_size=...)``) and memory holds one chunk, never the campaign. The order (prompt,
+    pair, then judgment id) is what exports.pipeline groups by.
     """
     names = generator_names(campaign_id=campaign_id)
     _, keys = _columns(lean)

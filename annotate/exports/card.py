@@ -13,10 +13,14 @@ from typing import TYPE_CHECKING
 import yaml
 
 from annotate.exports.aggregate import AGGREGATION_RULES
-from annotate.exports.options import FORMATS, ExportOptions
+from annotate.exports.formats import PROMPT_RULES, ROW_RULES
+from annotate.exports.kto import KTO_RULES
+from annotate.exports.options import FORMATS, KTO_FILTERS, TIE_COLUMN_FORMATS, ExportOptions
+from annotate.exports.summary import funnel
+from annotate.exports.validate import RULES
 
 if TYPE_CHECKING:
-    from annotate.exports.pipeline import ExportSummary
+    from annotate.exports.summary import ExportSummary
 
 TAGS = {
     "trl-dpo-conversational": ["trl", "dpo", "preference"],
@@ -119,14 +123,41 @@ def _guidelines_summary(text: str, limit: int = 600) -> str:
     return text[:limit].rsplit(" ", 1)[0] + " …"
 
 
+def _bullets(rules: dict[str, str]) -> str:
+    return "\n".join(f"- `{key}`: {text}" for key, text in rules.items())
+
+
+def _format_rules(options: ExportOptions) -> str:
+    """What only this format does with the data."""
+    if options.format == "trl-kto":
+        return f"### KTO labels (threshold {options.kto_threshold:g}, contested: {options.kto_contested})\n\n{KTO_RULES}\n"
+    if options.format == "hh-rlhf":
+        return (
+            "### HH-RLHF transcripts\n\nHH-RLHF has no system turn. A system prompt is folded into "
+            "the first Human turn: `\\n\\nHuman: <system prompt>\\n\\n<first user message>`, so "
+            "every transcript starts with `\\n\\nHuman: `. chosen and rejected share the transcript "
+            "up to their final `\\n\\nAssistant: ` turn.\n"
+        )
+    if options.format == "trl-dpo-standard":
+        return (
+            "### Standard (string) prompts\n\nA single user turn without a system prompt is its "
+            "text; anything longer is written as `System:` / `User:` / `Assistant:` blocks ending "
+            "in `Assistant:`.\n"
+        )
+    return ""
+
+
 def render_card(context: CardContext, options: ExportOptions, summary: ExportSummary) -> str:
     meta = yaml.safe_dump(
         front_matter(context, options, summary), sort_keys=False, allow_unicode=True, width=1000
     )
     splits = ", ".join(f"{s}: {n:,} rows" for s, n in summary.rows.items())
-    filters = "\n".join(f"| `{k}` | `{v}` |" for k, v in options.filters().items())
+    filters = "\n".join(
+        f"| `{k}` | `{v}` |"
+        for k, v in options.filters().items()
+        if options.format == "trl-kto" or k not in KTO_FILTERS
+    )
     labels = ", ".join(f"{k}: {v:,}" for k, v in sorted(summary.labels.items())) or "none"
-    dropped = ", ".join(f"{k}: {v:,}" for k, v in sorted(summary.dropped.items())) or "none"
     gens = "\n".join(
         f"- `{g['name']}` — {g['provider']} / `{g['model']}`" for g in context.generators
     )
@@ -153,7 +184,8 @@ def render_card(context: CardContext, options: ExportOptions, summary: ExportSum
     }[options.source]
     split = (
         f"by prompt: a prompt is in the test split when sha256(`{options.seed}:<prompt hash>`) "
-        f"falls in the first {options.test_fraction:.0%}; no prompt is in both splits"
+        f"falls in the first {options.test_fraction:.0%}; no prompt is in both splits, and a "
+        "split left with no row is not written (it would not load)"
         if options.test_fraction > 0
         else "none (train only)"
     )
@@ -175,10 +207,12 @@ ds = load_dataset("{BUILDER.get(options.format, "json")}", data_files={{{", ".jo
 ## Files and counts
 
 - Splits: {splits}. Split: {split}.
-- Pairs read: {summary.pairs_seen:,}; pairs exported: {summary.pairs_exported:,};
-  votes read: {summary.votes_seen:,}; votes counted: {summary.votes_counted:,}.
-- Aggregated labels: {labels}. Left out: {dropped}.
+- Aggregated labels of the pairs: {labels}.
 - `SHA256SUMS` lists a checksum for every file (`sha256sum -c SHA256SUMS`).
+
+What was read, and what each filter and rule left out:
+
+{chr(10).join(funnel(summary, options))}
 
 ## Campaign
 
@@ -211,9 +245,28 @@ Filters of this export:
 {AGGREGATION_RULES}
 
 Tie policy `{options.tie_policy}`: drop leaves tied pairs out; keep writes them once (A as chosen)
-with `tie: true`; split writes both orders. Both-bad policy `{options.both_bad_policy}`: drop leaves
-them out; rewrite writes "rater's rewrite ≻ each response" when a rater wrote one. Gold pairs are
+with `tie: true` (only formats with a `tie` column: {", ".join(TIE_COLUMN_FORMATS)}); split writes
+both orders (margin 0 in reward rows). Both-bad policy `{options.both_bad_policy}`: drop leaves
+them out; rewrite writes "rater's rewrite ≻ each response" from the earliest counted vote whose
+rewrite is a rewrite. A rewrite with the text of either response (after folding white space) is
+not a rewrite: raters cannot submit one (the vote is refused with a message), and one stored
+before that rule is not used for any row. Gold pairs are
 {"included" if options.include_gold else "excluded"}. {f"Raters whose accuracy on gold pairs (first, blind votes) is below {options.min_gold_accuracy:.0%} are left out; raters who answered no gold pair are kept." if options.min_gold_accuracy > 0 else "No rater is left out for gold accuracy."}
+
+{_format_rules(options)}
+## Row rules
+
+What is left out before anything is written (counted above when it happens):
+
+{_bullets({**PROMPT_RULES, **ROW_RULES})}
+- Texts are written as stored, except a leading byte-order mark (U+FEFF), which is removed.
+  "The same text" means equal after Unicode NFC normalisation and folding every run of white
+  space into one space.
+
+Every row written was then checked against the format's rules; an export with a row that breaks
+one fails instead of being published:
+
+{_bullets(RULES)}
 
 ## Agreement
 

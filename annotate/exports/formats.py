@@ -1,29 +1,102 @@
 """Record builders, one per output format. Pure: a pair item + its Decision in, plain dicts out.
 
 A *pair item* is a dict with ``pair_id, prompt_id, prompt_hash, messages, system, a_text, b_text,
-a_generator, b_generator, gold_answer`` and ``votes`` (the raw vote dicts of that pair).
+a_generator, b_generator, gold_answer`` (the fields every vote row of the pair carries).
 Records contain only the columns the trainer expects (plus ``margin`` for reward modelling and a
 ``tie`` flag when ties are kept), so TRL / OpenAI / ``datasets`` load them as they are.
+
+What a pair contributes is first a list of *comparisons* (chosen, rejected, margin, is_tie) under
+the tie and both-bad policies; ``usable`` then leaves out the comparisons no format may write
+(the rules are in ``ROW_RULES``, which the dataset card prints), before a format turns the rest into
+records. KTO turns them into evidence on each completion instead (kto.py).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from annotate.exports.aggregate import Decision, signed_score
-from annotate.exports.options import ExportOptions
+from annotate.exports.options import TIE_COLUMN_FORMATS, ExportOptions
+from annotate.exports.texts import BOM, SeenOnce, clean, same_text, text_problem, usable_text
+from annotate.sides import left_and_right
 
 # Margin given to "rewrite ≻ response" comparisons made from a both-bad vote: one full step.
 REWRITE_MARGIN = 1.0
+# What a message may not contain in an HH-RLHF transcript: the turn markers themselves (a reader
+# splits the transcript on them, so a reply holding one would read as two turns).
+HH_MARKERS = ("\n\nHuman:", "\n\nAssistant:")
+
+# Why a prompt's pairs, or a comparison, are left out (also the dataset card's words).
+PROMPT_RULES = {
+    "prompt_invalid": (
+        "the prompt is not a conversation a trainer accepts (an optional system prompt, then user "
+        "and assistant turns alternating from user and ending with user, every text non-empty and "
+        "without NUL characters)"
+    ),
+    "hh_marker": 'a text holds an HH-RLHF turn marker ("\\n\\nHuman:" or "\\n\\nAssistant:")',
+}
+ROW_RULES = {
+    "same_text": "chosen and rejected are the same text (after folding white space)",
+    "bad_text": "a response is empty or holds a NUL character",
+    "hh_marker": PROMPT_RULES["hh_marker"],
+    "duplicate": "the same row (same prompt, chosen and rejected) was already written",
+}
+
+
+class Comparison(NamedTuple):
+    chosen: str
+    rejected: str
+    margin: float
+    is_tie: bool
+
+
+def _system(item: dict) -> str:
+    """The prompt's system text, or "" when it has none (or only white space)."""
+    system = clean(item.get("system") or "")
+    return system if system and not system.isspace() else ""
 
 
 def prompt_messages(item: dict) -> list[dict]:
     """The conversation as chat messages, the system prompt first when there is one."""
-    messages = [{"role": m["role"], "content": m["content"]} for m in item["messages"]]
-    if item.get("system"):
-        return [{"role": "system", "content": item["system"]}, *messages]
+    messages = [{"role": m["role"], "content": clean(m["content"])} for m in item["messages"]]
+    if system := _system(item):
+        return [{"role": "system", "content": system}, *messages]
     return messages
+
+
+def prompt_problem(item: dict, fmt: str) -> str | None:
+    """Why no row of this prompt can be written in ``fmt`` (a key of PROMPT_RULES), or None.
+
+    Prompt import already refuses most of this; the export checks again, so a prompt that came in
+    another way (or before the import checked it) cannot produce an invalid row.
+    """
+    messages, system = item["messages"], item.get("system") or ""
+    if type(messages) is not list or not messages or type(system) is not str:
+        return "prompt_invalid"
+    if "\x00" in system or len(messages) % 2 == 0:  # turns alternate from the user to the user
+        return "prompt_invalid"
+    for i, message in enumerate(messages):
+        if type(message) is not dict or message.get("role") != _ROLES[i % 2]:
+            return "prompt_invalid"
+        content = message.get("content")
+        if not usable_text(content) and not (
+            type(content) is str and content.startswith(BOM) and usable_text(content[1:])
+        ):
+            return "prompt_invalid"
+    if fmt == "hh-rlhf" and (
+        _has_hh_marker(system) or any(_has_hh_marker(m["content"]) for m in messages)
+    ):
+        return "hh_marker"
+    return None
+
+
+def _has_hh_marker(text: str) -> bool:
+    return HH_MARKERS[0] in text or HH_MARKERS[1] in text
+
+
+_ROLES = ("user", "assistant")
 
 
 def _assistant(text: str) -> list[dict]:
@@ -37,86 +110,148 @@ def flatten_prompt(item: dict) -> str:
     ``System: …`` / ``User: …`` / ``Assistant: …`` blocks ending in ``Assistant:`` so the
     completion continues it. Prefer the conversational format for multi-turn data.
     """
-    messages = item["messages"]
-    if not item.get("system") and len(messages) == 1:
-        return messages[0]["content"]
-    parts = [f"System: {item['system']}"] if item.get("system") else []
+    messages, system = item["messages"], _system(item)
+    if not system and len(messages) == 1:
+        return clean(messages[0]["content"])
+    parts = [f"System: {system}"] if system else []
     for m in messages:
-        parts.append(f"{m['role'].capitalize()}: {m['content']}")
+        parts.append(f"{m['role'].capitalize()}: {clean(m['content'])}")
     parts.append("Assistant:")
     return "\n\n".join(parts)
 
 
 def hh_transcript(item: dict) -> str:
-    """Anthropic HH-RLHF transcript prefix; a system prompt goes before the first Human turn."""
-    out = item.get("system") or ""
-    for m in item["messages"]:
+    """Anthropic HH-RLHF transcript prefix. HH has no system turn: a system prompt is folded into
+    the first Human turn, before its text and a blank line (so every row starts "\\n\\nHuman: ")."""
+    out, system = "", _system(item)
+    for i, m in enumerate(item["messages"]):
         speaker = "Human" if m["role"] == "user" else "Assistant"
-        out += f"\n\n{speaker}: {m['content']}"
+        content = clean(m["content"])
+        if i == 0 and system:
+            content = f"{system}\n\n{content}"
+        out += f"\n\n{speaker}: {content}"
     return out
 
 
-def pair_rewrite(item: dict, votes: list[dict]) -> str:
-    """The rewrite offered for a pair: the earliest counted vote that has one."""
+def pair_rewrite(item: dict, votes: list[dict]) -> tuple[str, str | None]:
+    """The rewrite offered for a pair, and why there is none: the earliest counted vote whose
+    rewrite is a rewrite. A rewrite with the text of either response (after folding white space)
+    is not one: it says nothing the responses do not, and "rewrite ≻ response" would then be a
+    row whose chosen is its rejected."""
+    unchanged = False
     for vote in votes:
-        if vote.get("rewrite"):
-            return vote["rewrite"]
-    return ""
+        rewrite = clean(vote.get("rewrite") or "")
+        if not rewrite or text_problem(rewrite):
+            continue
+        if same_text(rewrite, item["a_text"]) or same_text(rewrite, item["b_text"]):
+            unchanged = True
+            continue
+        return rewrite, None
+    return "", ("rewrite_unchanged" if unchanged else "both_bad_no_rewrite")
 
 
 def comparisons(
     item: dict, decision: Decision, votes: list[dict], options: ExportOptions
-) -> list[tuple[str, str, float, bool]]:
-    """(chosen, rejected, margin, is_tie) comparisons a pair contributes under the policies."""
+) -> tuple[list[Comparison], str | None]:
+    """The comparisons a pair contributes under the policies, or [] and the reason (a key of the
+    summary's pair reasons) when it contributes none."""
     a, b = item["a_text"], item["b_text"]
-    if decision.label == "a":
-        return [(a, b, decision.margin, False)]
-    if decision.label == "b":
-        return [(b, a, decision.margin, False)]
-    if decision.label == "tie":
+    if a.startswith(BOM) or b.startswith(BOM):
+        a, b = clean(a), clean(b)
+    label = decision.label
+    if label == "a":
+        return [Comparison(a, b, decision.margin, False)], None
+    if label == "b":
+        return [Comparison(b, a, decision.margin, False)], None
+    if label == "tie":
         if options.tie_policy == "keep":
-            return [(a, b, 0.0, True)]
+            return [Comparison(a, b, 0.0, True)], None
         if options.tie_policy == "split":
-            return [(a, b, 0.0, True), (b, a, 0.0, True)]
-        return []
-    if decision.label == "both_bad" and options.both_bad_policy == "rewrite":
-        rewrite = pair_rewrite(item, votes)
-        if rewrite:
-            return [(rewrite, a, REWRITE_MARGIN, False), (rewrite, b, REWRITE_MARGIN, False)]
-    return []
+            return [Comparison(a, b, 0.0, True), Comparison(b, a, 0.0, True)], None
+        return [], "tie_policy"
+    if options.both_bad_policy != "rewrite":
+        return [], "both_bad_policy"
+    rewrite, reason = pair_rewrite(item, votes)
+    if not rewrite:
+        return [], reason
+    return [
+        Comparison(rewrite, a, REWRITE_MARGIN, False),
+        Comparison(rewrite, b, REWRITE_MARGIN, False),
+    ], None
+
+
+def usable(
+    found: list[Comparison], seen: SeenOnce | None, left_out: dict, fmt: str
+) -> list[Comparison]:
+    """The comparisons that may be written; the others are counted in ``left_out`` by ROW_RULES
+    key. ``seen`` holds what is already written for this prompt (None: no duplicate check, for
+    KTO, which pools them). The two orders of a split tie stand or fall together (one alone
+    would read as a preference)."""
+    keep: list[Comparison] = []
+    hh = fmt == "hh-rlhf"
+    for c in found:
+        if not (usable_text(c.chosen) and usable_text(c.rejected)):
+            reason = "bad_text"
+        elif hh and (_has_hh_marker(c.chosen) or _has_hh_marker(c.rejected)):
+            reason = "hh_marker"
+        elif same_text(c.chosen, c.rejected):
+            reason = "same_text"
+        elif seen is not None and (c.chosen, c.rejected) in seen:
+            reason = "duplicate"
+        else:
+            keep.append(c)
+            continue
+        left_out[reason] = left_out.get(reason, 0) + 1
+    if len(found) == 2 and found[0].is_tie and len(keep) == 1:
+        left_out["duplicate"] = left_out.get("duplicate", 0) + 1
+        keep = []
+    if seen is not None:
+        for c in keep:
+            seen.record((c.chosen, c.rejected))
+    return keep
+
+
+def format_prompt(item: dict, fmt: str) -> list[dict] | str:
+    """The prompt as ``fmt`` writes it: messages, a flattened string (trl-dpo-standard) or an
+    HH-RLHF transcript prefix. Built once per prompt; every row of the prompt shares it."""
+    if fmt == "trl-dpo-standard":
+        return flatten_prompt(item)
+    if fmt == "hh-rlhf":
+        return hh_transcript(item)
+    return prompt_messages(item)
 
 
 def preference_records(
-    item: dict, decision: Decision, votes: list[dict], options: ExportOptions
+    prompt: list[dict] | str, found: list[Comparison], options: ExportOptions
 ) -> Iterator[dict]:
-    """Records of a paired-preference format (DPO, reward, HH, OpenAI) for one pair."""
+    """Records of a paired-preference format (DPO, reward, HH, OpenAI) for one pair, with the
+    prompt as ``format_prompt`` built it."""
     fmt = options.format
-    keep_tie = options.tie_policy == "keep"
-    for chosen, rejected, margin, is_tie in comparisons(item, decision, votes, options):
+    keep_tie = options.tie_policy == "keep" and fmt in TIE_COLUMN_FORMATS
+    for chosen, rejected, margin, is_tie in found:
         if fmt == "trl-dpo-conversational":
             record = {
-                "prompt": prompt_messages(item),
+                "prompt": prompt,
                 "chosen": _assistant(chosen),
                 "rejected": _assistant(rejected),
             }
         elif fmt == "trl-dpo-standard":
-            record = {"prompt": flatten_prompt(item), "chosen": chosen, "rejected": rejected}
+            record = {"prompt": prompt, "chosen": chosen, "rejected": rejected}
         elif fmt == "trl-reward":
             record = {
-                "prompt": prompt_messages(item),
+                "prompt": prompt,
                 "chosen": _assistant(chosen),
                 "rejected": _assistant(rejected),
                 "margin": float(margin),
             }
         elif fmt == "hh-rlhf":
-            prefix = hh_transcript(item)
             record = {
-                "chosen": f"{prefix}\n\nAssistant: {chosen}",
-                "rejected": f"{prefix}\n\nAssistant: {rejected}",
+                "chosen": f"{prompt}\n\nAssistant: {chosen}",
+                "rejected": f"{prompt}\n\nAssistant: {rejected}",
             }
         elif fmt == "openai-dpo":
             record = {
-                "input": {"messages": prompt_messages(item)},
+                "input": {"messages": prompt},
                 "preferred_output": _assistant(chosen),
                 "non_preferred_output": _assistant(rejected),
             }
@@ -127,33 +262,25 @@ def preference_records(
         yield record
 
 
-def kto_records(
-    item: dict, decision: Decision, votes: list[dict], options: ExportOptions
+def sft_records(
+    prompt: list[dict], item: dict, votes: list[dict], seen: SeenOnce, left_out: dict
 ) -> Iterator[dict]:
-    """Unpaired KTO rows: each response labelled desirable (True) or undesirable (False)."""
-    prompt = prompt_messages(item)
-    a, b = item["a_text"], item["b_text"]
-    labelled: list[tuple[str, bool]] = []
-    if decision.label == "a":
-        labelled = [(a, True), (b, False)]
-    elif decision.label == "b":
-        labelled = [(b, True), (a, False)]
-    elif decision.label == "tie" and options.tie_policy in ("keep", "split"):
-        labelled = [(a, True), (b, True)]
-    elif decision.label == "both_bad" and options.both_bad_policy == "rewrite":
-        rewrite = pair_rewrite(item, votes)
-        if rewrite:
-            labelled = [(rewrite, True), (a, False), (b, False)]
-    for text, label in labelled:
-        yield {"prompt": prompt, "completion": _assistant(text), "label": label}
-
-
-def sft_records(item: dict, votes: list[dict]) -> Iterator[dict]:
-    """One SFT conversation per rewrite a rater wrote (latest vote per rater)."""
-    prompt = prompt_messages(item)
+    """One SFT conversation per distinct rewrite raters wrote (latest vote per rater). A rewrite
+    with the text of a response, an empty one, or one already written for the prompt is left out."""
     for vote in votes:
-        if vote.get("rewrite"):
-            yield {"messages": [*prompt, *_assistant(vote["rewrite"])]}
+        rewrite = clean(vote.get("rewrite") or "")
+        if not rewrite.strip():
+            continue
+        if text_problem(rewrite):
+            reason = "bad_text"
+        elif same_text(rewrite, item["a_text"]) or same_text(rewrite, item["b_text"]):
+            reason = "rewrite_unchanged"
+        elif not seen.add((rewrite,)):
+            reason = "duplicate"
+        else:
+            yield {"messages": [*prompt, *_assistant(rewrite)]}
+            continue
+        left_out[reason] = left_out.get(reason, 0) + 1
 
 
 RAW_COLUMNS = [
@@ -207,7 +334,7 @@ def raw_records(
             "aspects": json.dumps(row.get("aspects") or {}, sort_keys=True, ensure_ascii=False),
             "rationale": row.get("rationale") or "",
             "rewrite": row.get("rewrite") or "",
-            "shown_left": None if left is None else ("a" if left else "b"),
+            "shown_left": None if left is None else left_and_right("a", "b", left_is_a=left)[0],
             "time_on_task_ms": row.get("time_on_task_ms"),
             "judge_shown": bool(row.get("judge_shown")),
             "judge_verdict": judge_verdict,

@@ -1,13 +1,18 @@
-"""The export pipeline: vote rows (sorted by pair, then judgment id) in, a dataset folder out.
+"""The export pipeline: vote rows (sorted by prompt, pair, then judgment id) in, a dataset folder out.
 
-Pure and streaming: rows are grouped pair by pair as they arrive (``itertools.groupby``), each pair is
-aggregated and written straight away, so memory holds one pair and one write buffer at a time.
-The folder it writes::
+Pure and streaming: rows are grouped prompt by prompt, and within a prompt pair by pair, as they
+arrive (``itertools.groupby``). Each pair is aggregated, each prompt's rows are built, checked
+against the format's rules (validate.py) and written straight away, so memory holds one prompt and
+one write buffer at a time. Whatever needs the prompt's pairs together lives at that level: KTO
+pools every pair's evidence on a completion (kto.py), and a row already written for the prompt is
+not written again. The folder it writes::
 
     <out>/README.md        dataset card (YAML front matter that `datasets` reads + prose)
     <out>/data/train.<ext> <out>/data/test.<ext> (only when a test split is asked and non-empty)
     <out>/SHA256SUMS
 
+An export that would write no row raises EmptyExport (the reason comes from the funnel, see
+summary.py), one whose row breaks its format's rules raises InvalidExport; neither writes a card.
 Same rows + same options → same bytes in every file (no timestamps, deterministic order and split).
 """
 
@@ -16,41 +21,26 @@ from __future__ import annotations
 import hashlib
 import itertools
 import operator
-from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotate.exports import formats
 from annotate.exports.aggregate import aggregate_pair, counted_votes
 from annotate.exports.card import CardContext, render_card
+from annotate.exports.kto import Completions
 from annotate.exports.options import ExportOptions
-from annotate.exports.writers import open_writer, write_sha256sums
+from annotate.exports.summary import (
+    EmptyExport,
+    ExportFailed,
+    ExportSummary,
+    InvalidExport,
+    empty_message,
+)
+from annotate.exports.texts import SeenOnce
+from annotate.exports.validate import InvalidRow, Validator
+from annotate.exports.writers import RowWriter, open_writer, write_sha256sums
 
-
-@dataclass
-class ExportSummary:
-    pairs_seen: int = 0
-    pairs_exported: int = 0
-    votes_seen: int = 0
-    votes_counted: int = 0
-    rows: dict[str, int] = field(default_factory=dict)  # split -> rows written
-    sizes: dict[str, int] = field(default_factory=dict)  # split -> file bytes
-    labels: Counter = field(default_factory=Counter)  # aggregated label -> pairs
-    dropped: Counter = field(default_factory=Counter)  # reason -> pairs
-    agreement_sum: float = 0.0
-    multi_vote_pairs: int = 0
-    unanimous_pairs: int = 0
-    generator_wins: Counter = field(default_factory=Counter)  # (winner, loser) model -> count
-    files: list[str] = field(default_factory=list)
-
-    @property
-    def row_count(self) -> int:
-        return sum(self.rows.values())
-
-    @property
-    def mean_agreement(self) -> float | None:
-        return self.agreement_sum / self.multi_vote_pairs if self.multi_vote_pairs else None
+__all__ = ["EmptyExport", "ExportFailed", "ExportSummary", "InvalidExport", "write_export"]
 
 
 def file_kind(fmt: str) -> str:
@@ -65,11 +55,29 @@ def in_test_split(prompt_hash: str, *, seed: int, test_fraction: float) -> bool:
     return int(digest[:15], 16) / 16**15 < test_fraction
 
 
-def _pair_items(rows: Iterable[dict]) -> Iterable[tuple[dict, list[dict]]]:
-    """(pair item, its rows). Every row carries its pair's fields, so the first row is the item."""
-    for _, group in itertools.groupby(rows, key=operator.itemgetter("pair_id")):
-        votes = list(group)
-        yield votes[0], votes
+class _CheckedFile:
+    """One split's file: each record is checked by the format's validator, then written."""
+
+    def __init__(self, writer: RowWriter, validator: Validator, name: str):
+        self.writer, self.validator, self.name = writer, validator, name
+
+    @property
+    def rows(self) -> int:
+        return self.writer.rows
+
+    def write(self, record: dict, group: int) -> None:
+        try:
+            self.validator.check(record, group=group)
+        except InvalidRow as exc:
+            raise InvalidExport(f"{self.name} {exc}") from None
+        self.writer.write(record)
+
+    def close(self) -> None:
+        self.writer.close()
+        try:
+            self.validator.close()
+        except InvalidRow as exc:
+            raise InvalidExport(f"{self.name} {exc}") from None
 
 
 def write_export(
@@ -89,39 +97,71 @@ def write_export(
     data_dir.mkdir(parents=True, exist_ok=True)
     kind = file_kind(options.format)
     summary = ExportSummary()
-    writers = {"train": open_writer(kind, data_dir / f"train.{kind}")}
-    if options.test_fraction > 0:
-        writers["test"] = open_writer(kind, data_dir / f"test.{kind}")
-    rater_names = rater_names or {}
-
-    for item, rows_of_pair in _pair_items(rows):
-        summary.pairs_seen += 1
-        summary.votes_seen += len(rows_of_pair)
-        if progress and summary.pairs_seen % progress_every == 0:
-            progress(summary.pairs_seen)
-        if item["gold_answer"] and not options.include_gold:
-            summary.dropped["gold"] += 1
-            continue
-        split = (
-            "test"
-            if in_test_split(
-                item["prompt_hash"], seed=options.seed, test_fraction=options.test_fraction
-            )
-            else "train"
+    splits = ["train", "test"] if options.test_fraction > 0 else ["train"]
+    files = {
+        split: _CheckedFile(
+            open_writer(kind, data_dir / f"{split}.{kind}"),
+            Validator(
+                options.format, tie_policy=options.tie_policy, raw_columns=formats.RAW_COLUMNS
+            ),
+            f"data/{split}.{kind}",
         )
-        writer = writers[split]
-        before = writer.rows
-        _write_pair(item, rows_of_pair, writer, options, summary, rater_names, excluded_raters)
-        if writer.rows > before:
-            summary.pairs_exported += 1
+        for split in splits
+    }
+    prompt_rows = _PromptRows(
+        options=options,
+        summary=summary,
+        rater_names=rater_names or {},
+        excluded_raters=excluded_raters,
+    )
+    next_report = progress_every
 
-    for split, writer in writers.items():
-        writer.close()
-        summary.rows[split] = writer.rows
-    if "test" in writers and writers["test"].rows == 0:
-        # An empty split file would not load; leave it out (the card then lists train only).
-        (data_dir / f"test.{kind}").unlink()
-        del summary.rows["test"]
+    def flush() -> None:
+        item, records = prompt_rows.finish()
+        if not records:
+            return
+        test = in_test_split(
+            item["prompt_hash"], seed=options.seed, test_fraction=options.test_fraction
+        )
+        out = files["test" if test else "train"]
+        prompt_id = item["prompt_id"]
+        for record in records:
+            out.write(record, prompt_id)
+
+    try:
+        # One pass: pairs as they arrive (every row carries its pair's and prompt's fields), and
+        # a prompt's records written once its last pair is read.
+        prompt_id = None
+        for _, group in itertools.groupby(rows, key=operator.itemgetter("pair_id")):
+            votes = list(group)
+            item = votes[0]
+            if item["prompt_id"] != prompt_id:
+                if prompt_id is not None:
+                    flush()
+                prompt_id = item["prompt_id"]
+                prompt_rows.start(item)
+            prompt_rows.pair(item, votes)
+            if progress and summary.pairs_seen >= next_report:
+                progress(summary.pairs_seen)
+                next_report = (summary.pairs_seen // progress_every + 1) * progress_every
+        if prompt_id is not None:
+            flush()
+    except BaseException:
+        for out in files.values():
+            out.writer.close()
+        raise
+    for out in files.values():
+        out.close()
+
+    for split, out in files.items():
+        summary.rows[split] = out.rows
+    if summary.row_count == 0:
+        raise EmptyExport(empty_message(summary, options), summary)
+    for split in [split for split, n in summary.rows.items() if n == 0]:
+        # An empty split file would not load (a small export's prompts may all fall in one
+        # split); leave it out, and the card lists the other split only.
+        (data_dir / f"{split}.{kind}").unlink()
+        del summary.rows[split]
     summary.files = [f"data/{split}.{kind}" for split in summary.rows]
     summary.sizes = {
         split: (out_dir / f).stat().st_size
@@ -135,8 +175,151 @@ def write_export(
     return summary
 
 
-def _write_pair(item, rows_of_pair, writer, options, summary, rater_names, excluded_raters):
-    if options.is_raw:
+class _PromptRows:
+    """Builds the records of one prompt from its vote rows, counting what is left out and why."""
+
+    def __init__(self, *, options, summary, rater_names, excluded_raters):
+        self.options = options
+        self.summary = summary
+        self.rater_names = rater_names
+        self.excluded = excluded_raters
+        self.kto = Completions() if options.format == "trl-kto" else None
+        self.is_raw, self.is_sft = options.is_raw, options.format == "sft-messages"
+        self.item: dict = {}
+        self.records: list[dict] = []
+        self.seen = SeenOnce()  # what is already written for this prompt
+        self.problem: str | None | bool = False  # the prompt's problem, looked at once
+        self.prompt = None  # the prompt as the format writes it, built once, shared by its rows
+
+    def start(self, item: dict) -> None:
+        """A new prompt begins with this pair item (the last one's records are written)."""
+        self.item = item
+        self.records = []
+        self.seen.clear()
+        self.problem = False
+        self.prompt = None
+        self.summary.prompts_seen += 1
+
+    def _prompt(self, item: dict):
+        if self.prompt is None:
+            self.prompt = formats.format_prompt(item, self.options.format)
+        return self.prompt
+
+    def pair(self, item: dict, votes: list[dict]) -> None:
+        """Add one pair's rows (all its votes) to the prompt."""
+        s, options = self.summary, self.options
+        s.pairs_seen += 1
+        s.votes_seen += len(votes)
+        if item["gold_answer"] and not options.include_gold:
+            s.dropped["gold"] += 1
+            s.votes_left_out["gold"] += len(votes)
+            return
+        if self.is_raw:
+            self.records += self._raw(item, votes)
+            return
+        counted = self._counted(votes)
+        if not counted:
+            s.dropped["no_votes"] += 1
+            return
+        if self.problem is False:
+            self.problem = formats.prompt_problem(item, options.format)
+        if self.problem:
+            s.dropped[self.problem] += 1
+            return
+        if self.is_sft:
+            left_out = sum(s.rows_left_out.values())
+            found = list(
+                formats.sft_records(self._prompt(item), item, counted, self.seen, s.rows_left_out)
+            )
+            rewrites = len(found) + sum(s.rows_left_out.values()) - left_out
+            s.comparisons += rewrites
+            s.pairs_compared += bool(rewrites)
+            s.pairs_exported += bool(found)
+            self.records += found
+            return
+        found = self._comparisons(item, counted)
+        if not found:
+            return
+        s.pairs_compared += 1
+        s.comparisons += len(found)
+        if self.kto is not None:
+            # KTO pools the comparisons (kto.py): the same row rules, duplicates merge.
+            kept = formats.usable(found, None, s.rows_left_out, options.format)
+            for c in kept:
+                self.kto.add(c)
+        else:
+            kept = formats.usable(found, self.seen, s.rows_left_out, options.format)
+            self.records += formats.preference_records(self._prompt(item), kept, options)
+        s.pairs_exported += bool(kept)
+
+    def finish(self) -> tuple[dict, list[dict]]:
+        """The prompt's first pair item and every record it gives, in pair order."""
+        if self.kto is not None and self.kto:
+            self.records = self._kto_records(self.item)
+        return self.item, self.records
+
+    def _counted(self, votes: list[dict]) -> list[dict]:
+        options, s = self.options, self.summary
+        counted = counted_votes(votes, source=options.source, excluded_raters=self.excluded)
+        s.votes_counted += len(counted)
+        if len(counted) != len(votes):
+            other = sum(1 for v in votes if v["source"] != options.source)
+            excluded = sum(
+                1
+                for v in votes
+                if v["source"] == options.source == "human" and v["rater_id"] in self.excluded
+            )
+            s.votes_left_out["other_source"] += other
+            s.votes_left_out["excluded_rater"] += excluded
+            s.votes_left_out["superseded"] += len(votes) - len(counted) - other - excluded
+        return counted
+
+    def _comparisons(self, item: dict, votes: list[dict]) -> list[formats.Comparison]:
+        options, s = self.options, self.summary
+        if len(votes) < max(1, options.min_votes):
+            s.dropped["too_few_votes"] += 1
+            return []
+        decision = aggregate_pair(votes, method=options.method)
+        if decision.n_votes > 1:
+            s.multi_vote_pairs += 1
+            s.agreement_sum += decision.agreement
+            s.unanimous_pairs += decision.agreement == 1.0
+        if decision.label is None:
+            s.dropped["no_majority"] += 1
+            return []
+        s.labels[decision.label] += 1
+        if decision.label in ("a", "b"):
+            win, lose = (
+                (item["a_generator"], item["b_generator"])
+                if decision.label == "a"
+                else (item["b_generator"], item["a_generator"])
+            )
+            s.generator_wins[(win, lose)] += 1
+        found, reason = formats.comparisons(item, decision, votes, options)
+        if reason:
+            s.dropped[reason] += 1
+        return found
+
+    def _kto_records(self, item: dict) -> list[dict]:
+        prompt = self._prompt(item)
+        labelled = self.kto.labelled(
+            threshold=self.options.kto_threshold,
+            contested=self.options.kto_contested,
+            counts=self.summary.kto,
+        )
+        records = [
+            {
+                "prompt": prompt,
+                "completion": [{"role": "assistant", "content": text}],
+                "label": label,
+            }
+            for text, label in labelled
+        ]
+        self.kto.clear()
+        return records
+
+    def _raw(self, item: dict, rows_of_pair: list[dict]) -> list[dict]:
+        options, s = self.options, self.summary
         sources = ("human", "judge") if options.source == "all" else (options.source,)
         # The judge's verdict on the pair: its JudgeVerdict when the row carries one, else the
         # latest judge-source label (auto-label / RLAIF rows).
@@ -144,46 +327,17 @@ def _write_pair(item, rows_of_pair, writer, options, summary, rater_names, exclu
         verdict = item.get("judge_verdict") or (
             max(judge_rows, key=lambda r: r["judgment_id"])["choice"] if judge_rows else None
         )
-        kept = [
-            r
-            for r in rows_of_pair
-            if r["source"] in sources
-            and not (r["source"] == "human" and r["rater_id"] in excluded_raters)
-        ]
-        summary.votes_counted += len(kept)
-        for record in formats.raw_records(item, kept, rater_names, verdict):
-            writer.write(record)
-        return
-
-    votes = counted_votes(rows_of_pair, source=options.source, excluded_raters=excluded_raters)
-    summary.votes_counted += len(votes)
-    if options.format == "sft-messages":
-        for record in formats.sft_records(item, votes):
-            writer.write(record)
-        return
-    if len(votes) < max(1, options.min_votes):
-        summary.dropped["too_few_votes"] += 1
-        return
-    decision = aggregate_pair(votes, method=options.method)
-    if decision.n_votes > 1:
-        summary.multi_vote_pairs += 1
-        summary.agreement_sum += decision.agreement
-        summary.unanimous_pairs += decision.agreement == 1.0
-    if decision.label is None:
-        summary.dropped["no_majority"] += 1
-        return
-    summary.labels[decision.label] += 1
-    if decision.label in ("a", "b"):
-        win, lose = (
-            (item["a_generator"], item["b_generator"])
-            if decision.label == "a"
-            else (item["b_generator"], item["a_generator"])
-        )
-        summary.generator_wins[(win, lose)] += 1
-    build = formats.kto_records if options.format == "trl-kto" else formats.preference_records
-    wrote = 0
-    for record in build(item, decision, votes, options):
-        writer.write(record)
-        wrote += 1
-    if not wrote:
-        summary.dropped[f"{decision.label}_policy"] += 1
+        kept = []
+        for r in rows_of_pair:
+            if r["source"] not in sources:
+                s.votes_left_out["other_source"] += 1
+            elif r["source"] == "human" and r["rater_id"] in self.excluded:
+                s.votes_left_out["excluded_rater"] += 1
+            else:
+                kept.append(r)
+        s.votes_counted += len(kept)
+        if not kept:
+            s.dropped["no_votes"] += 1
+            return []
+        s.pairs_exported += 1
+        return list(formats.raw_records(item, kept, self.rater_names, verdict))

@@ -1,6 +1,6 @@
 """File writers that write as rows arrive, so memory stays flat. Pure: no Django.
 
-JSON Lines are written record by record with ``json.dumps`` (compact, UTF-8, keys in insertion order:
+JSON Lines are written record by record with one json encoder (compact, UTF-8, keys in insertion order:
 same records → same bytes). CSV and Parquet buffer a chunk of rows, turn it into a pandas DataFrame
 with a fixed schema and append it, so a million votes never sit in memory at once.
 """
@@ -31,6 +31,14 @@ class RowWriter(Protocol):
     def close(self) -> None: ...
 
 
+# One encoder for every line (json.dumps with options builds a new one per call). No row refers to
+# itself, so the circular-reference check has nothing to find; NaN and infinities are not JSON and
+# fail the export rather than being written.
+_ENCODE = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False
+).encode
+
+
 class JsonlWriter:
     def __init__(self, path: Path):
         self.path = path
@@ -39,7 +47,7 @@ class JsonlWriter:
         self._buffer: list[str] = []
 
     def write(self, record: dict) -> None:
-        self._buffer.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+        self._buffer.append(_ENCODE(record))
         self.rows += 1
         if len(self._buffer) >= CHUNK_ROWS:
             self._flush()

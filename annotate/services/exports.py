@@ -19,12 +19,13 @@ from django.utils import timezone
 from annotate import export_files, selectors
 from annotate.exports.card import CardContext
 from annotate.exports.options import ExportOptions, ExportOptionsError, parse_options
-from annotate.exports.pipeline import ExportSummary, write_export
+from annotate.exports.pipeline import ExportFailed, ExportSummary, write_export
 from annotate.models import Campaign, Export, JudgeConfig, Judgment, User
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "ExportFailed",
     "ExportOptionsError",
     "export_build",
     "export_create",
@@ -95,10 +96,37 @@ def export_build(
     chunk_size: int = 5000,
     progress_every: int | None = None,
 ) -> ExportSummary:
-    """Stream the campaign's votes into an export folder at ``out_dir`` (created; must be empty)."""
+    """Stream the campaign's votes into an export folder at ``out_dir`` (created; must be empty).
+
+    Raises ExportFailed (EmptyExport: no row is left, and why; InvalidExport: a row broke its
+    format's rules) and then leaves ``out_dir`` as it found it: no half dataset stays behind.
+    """
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise ExportOptionsError({"out": f"{out_dir} exists and is not empty"})
+    existed = out_dir.exists()
+    try:
+        return _build(
+            campaign=campaign,
+            options=options,
+            out_dir=out_dir,
+            progress=progress,
+            chunk_size=chunk_size,
+            progress_every=progress_every,
+        )
+    except ExportFailed:
+        if existed:
+            for child in out_dir.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+        else:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+
+
+def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) -> ExportSummary:
     excluded = excluded_raters(campaign=campaign, options=options)
     voters = selectors.campaign_voters(campaign_id=campaign.id)
     names = {
@@ -194,7 +222,10 @@ def export_run(*, export_id: int) -> None:
             finished_at=timezone.now(),
         )
     except Exception as exc:  # any failure must show on the page, never leave it RUNNING
-        logger.exception("export %s failed", export_id)
+        if isinstance(exc, ExportFailed):  # empty or invalid: the message says why
+            logger.warning("export %s failed: %s", export_id, exc)
+        else:
+            logger.exception("export %s failed", export_id)
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
         Export.objects.filter(id=export_id).update(

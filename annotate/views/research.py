@@ -18,6 +18,7 @@ from annotate.exports.options import (
     BOTH_BAD_POLICIES,
     DEFAULT_FORMAT,
     FORMATS,
+    KTO_CONTESTED,
     METHODS,
     SOURCES,
     TIE_POLICIES,
@@ -36,6 +37,8 @@ FILTER_FIELDS = (
     "min_votes",
     "test_fraction",
     "seed",
+    "kto_threshold",
+    "kto_contested",
 )
 
 
@@ -62,6 +65,7 @@ def _form_context(campaign, *, values: dict | None = None, errors: dict | None =
             "tie_policy": TIE_POLICIES,
             "both_bad_policy": BOTH_BAD_POLICIES,
             "source": SOURCES,
+            "kto_contested": KTO_CONTESTED,
         },
         "values": values or {"format": DEFAULT_FORMAT},
         "errors": errors or {},

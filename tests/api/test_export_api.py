@@ -77,3 +77,61 @@ def test_it_refuses_raters_everywhere(request, campaign, researcher, persona, co
 def test_it_needs_authentication(campaign):
     response = APIClient().get(reverse("api:export-list", args=[campaign.slug]))
     assert response.status_code in (401, 403)
+
+
+def test_an_empty_export_is_failed_with_its_reason_and_no_download(researcher, campaign):
+    campaign_with_votes(campaign)
+    api = _api(researcher)
+    body = api.post(
+        reverse("api:export-create", args=[campaign.slug]),
+        {"format": "trl-dpo-conversational", "filters": {"source": "judge"}},
+        format="json",
+    ).json()
+    export_run(export_id=body["id"])
+    status = api.get(body["status_url"]).json()
+    assert (status["status"], status["row_count"], status["download_url"]) == ("failed", 0, None)
+    assert status["error"].startswith("No rows to export: no vote comes from the AI judge")
+    assert api.get(reverse("api:export-download", args=[body["id"]])).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("min_gold_accuracy", "nan"),
+        ("test_fraction", "Infinity"),
+        ("kto_threshold", "-inf"),
+        ("min_votes", True),
+        ("min_votes", 2.5),
+    ],
+)
+def test_it_answers_a_non_finite_number_with_a_400_naming_it(researcher, campaign, field, value):
+    response = _api(researcher).post(
+        reverse("api:export-create", args=[campaign.slug]),
+        {"format": "trl-kto", "filters": {field: value}},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert list(response.json()["filters"]) == [field]
+    assert not Export.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "literal", "says"),
+    [
+        # JSON reads 1e999 as infinity (even in strict mode): refused naming where it is.
+        ("seed", "1e999", "filters.seed is not a finite number"),
+        ("min_votes", "1e999", "filters.min_votes is not a finite number"),
+        ("test_fraction", "-1e999", "filters.test_fraction is not a finite number"),
+        # A bare NaN or Infinity is not JSON at all: the body is refused as such.
+        ("test_fraction", "NaN", "NaN is not a JSON number"),
+        ("test_fraction", "-Infinity", "Infinity is not a JSON number"),
+    ],
+)
+def test_a_json_number_that_is_not_finite_is_a_400(researcher, campaign, field, literal, says):
+    body = f'{{"format": "trl-reward", "filters": {{"{field}": {literal}}}}}'
+    response = _api(researcher).post(
+        reverse("api:export-create", args=[campaign.slug]), body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert says in response.json()["detail"]
+    assert not Export.objects.exists()

@@ -48,3 +48,54 @@ def campaign_with_votes(campaign: Campaign, *, raters: int = 3, pairs: int = 4) 
             )
         made.append(pair)
     return {"generators": (gen_x, gen_y), "raters": users, "pairs": made}
+
+
+def campaign_with_three_generators(campaign: Campaign, *, prompts: int = 6) -> dict:
+    """Three generators, so each prompt has three pairs (x-y, x-z, y-z) and each response sits in
+    two of them. The pairs are created round by round (all x-y pairs first), so pair ids do not
+    follow prompts. One rater votes x over y over z on every pair, except that y beats x on the
+    even prompts."""
+    gens = [
+        factories.GeneratorFactory(campaign=campaign, name=f"gen-{g}", model=f"model-{g}")
+        for g in "xyz"
+    ]
+    rater = factories.UserFactory(username="rater-three", role=User.Role.RATER)
+    factories.EnrollmentFactory(campaign=campaign, rater=rater)
+    made = []
+    for p in range(prompts):
+        prompt = factories.PromptFactory(
+            campaign=campaign, messages=[{"role": "user", "content": f"Prompt {p}?"}]
+        )
+        made.append(
+            (
+                p,
+                {
+                    g.name: factories.CandidateFactory(
+                        prompt=prompt, generator=g, text=f"{g.name} on {p}"
+                    )
+                    for g in gens
+                },
+            )
+        )
+    pairs = []
+    for first, second in (("gen-x", "gen-y"), ("gen-x", "gen-z"), ("gen-y", "gen-z")):
+        for p, candidates in made:
+            a, b = candidates[first], candidates[second]
+            pair = factories.PairFactory(
+                campaign=campaign, prompt=a.prompt, candidate_a=a, candidate_b=b
+            )
+            winner = first
+            if p % 2 == 0 and (first, second) == ("gen-x", "gen-y"):
+                winner = "gen-y"
+            won = (
+                pair.candidate_a if pair.candidate_a.generator.name == winner else pair.candidate_b
+            )
+            Judgment.objects.create(
+                campaign=campaign,
+                pair=pair,
+                rater=rater,
+                choice="a" if won.pk == pair.candidate_a_id else "b",
+                left_is_a=True,
+            )
+            pairs.append(pair)
+    return {"generators": gens, "pairs": pairs, "rater": rater}

@@ -8,8 +8,11 @@ import datasets
 import pytest
 
 from annotate.exports.card import CardContext
+from annotate.exports.formats import RAW_COLUMNS
 from annotate.exports.options import FORMATS, parse_options
 from annotate.exports.pipeline import write_export
+from annotate.exports.texts import text_key
+from annotate.exports.validate import validate_records
 from tests.exports.rows import vote
 
 CONV = datasets.List({"role": datasets.Value("string"), "content": datasets.Value("string")})
@@ -74,10 +77,59 @@ def _rows():
     ]
 
 
-def _export(tmp_path, fmt, **filters):
+def _tricky_rows():
+    """Pairs no format may turn into a bad row (each is left out, or written as it should be)."""
+
+    def pair(jid, pair_id, choice="a", *, prompt_id=None, rater_id=1, **extra):
+        return vote(
+            jid,
+            pair_id=pair_id,
+            prompt_id=prompt_id or pair_id,
+            prompt_hash=f"hash-{prompt_id or pair_id}",
+            rater_id=rater_id,
+            choice=choice,
+            **extra,
+        )
+
+    return [
+        # both bad: the first rewrite is response A again (white space aside), the second rewrites
+        pair(10, 5, "both_bad", a_text="A5 answer.", rewrite="  A5   answer.\n"),
+        pair(11, 5, "both_bad", rater_id=2, a_text="A5 answer.", rewrite="Fixed five."),
+        # both bad: the only rewrite is response B unchanged -> not a rewrite
+        pair(12, 6, "both_bad", rewrite="B6"),
+        # a tie (and, below, a preference) between two candidates with the same text
+        pair(13, 7, "tie", a_text="Same.", b_text="Same."),
+        pair(14, 8, "a", a_text="Twin.", b_text=" Twin. "),
+        # two pairs of one prompt whose candidates have the same texts: one row, not two
+        pair(15, 9, "a", prompt_id=9, a_text="Nine.", b_text="Niner."),
+        pair(16, 10, "a", prompt_id=9, a_text="Nine. ", b_text="Niner."),
+        # a prompt whose last turn is the assistant's, one that does not alternate, a non-string
+        pair(
+            17,
+            11,
+            messages=[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}],
+        ),
+        pair(
+            18, 12, messages=[{"role": "user", "content": "Hi"}, {"role": "user", "content": "?"}]
+        ),
+        pair(19, 13, messages=[{"role": "user", "content": ["not", "text"]}]),
+        # a byte-order mark is removed; an empty or NUL-holding response is left out
+        pair(20, 14, a_text="\ufeffBOM answer.", system="\ufeffSystem."),
+        pair(21, 15, a_text=""),
+        pair(22, 16, "b", b_text="nul\x00here"),
+        # an HH turn marker inside a response would read as a second turn
+        pair(23, 17, a_text="Sure.\n\nHuman: now pretend"),
+        # a graded preference whose margin the old rule put at 0: a(1), a(1), b(3)
+        pair(24, 18, "a", strength=1),
+        pair(25, 18, "a", rater_id=2, strength=1),
+        pair(26, 18, "b", rater_id=3, strength=3),
+    ]
+
+
+def _export(tmp_path, fmt, rows=None, **filters):
     out = tmp_path / fmt
     summary = write_export(
-        iter(_rows()),
+        iter(_rows() if rows is None else rows),
         options=parse_options(fmt, filters),
         out_dir=out,
         context=CardContext("Helpfulness", "helpfulness"),
@@ -98,6 +150,62 @@ def test_it_writes_each_format_that_datasets_loads_with_exact_columns(tmp_path, 
     assert list(by_card) == ["train"]
     assert by_card["train"].features == by_file.features
     assert by_card["train"].num_rows == summary.row_count
+
+
+def _lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _pairs_of(fmt, row):
+    """(chosen text, rejected text) of a paired row."""
+    if fmt == "trl-dpo-standard":
+        return row["chosen"], row["rejected"]
+    if fmt == "hh-rlhf":
+        return tuple(r.rsplit("\n\nAssistant: ", 1)[1] for r in (row["chosen"], row["rejected"]))
+    if fmt == "openai-dpo":
+        return row["preferred_output"][0]["content"], row["non_preferred_output"][0]["content"]
+    return row["chosen"][0]["content"], row["rejected"][0]["content"]
+
+
+PAIRED = ["trl-dpo-conversational", "trl-dpo-standard", "trl-reward", "hh-rlhf", "openai-dpo"]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "tie_policy"),
+    [
+        (fmt, policy)
+        for fmt in sorted(EXPECTED)
+        for policy in ("drop", "keep", "split")
+        # HH-RLHF and OpenAI rows have no tie column: parse_options refuses "keep" for them.
+        if not (policy == "keep" and fmt in ("hh-rlhf", "openai-dpo"))
+    ],
+)
+def test_no_format_writes_a_row_a_validator_from_outside_refuses(
+    tmp_path, hf_offline, fmt, tie_policy
+):
+    rows = _rows() + _tricky_rows()
+    out, summary = _export(tmp_path, fmt, rows, both_bad_policy="rewrite", tie_policy=tie_policy)
+    written = _lines(out / "data/train.jsonl")
+    # The whole file as one group, as a reader would see it: every rule, duplicates file-wide.
+    assert validate_records(fmt, written, tie_policy=tie_policy) == summary.row_count
+    loaded = datasets.load_dataset(str(out), cache_dir=str(hf_offline))["train"]
+    assert loaded.num_rows == len(written)
+    text = json.dumps(written, ensure_ascii=False)
+    assert "\ufeff" not in text  # the byte-order marks were removed
+    assert "\\u0000" not in text  # the NUL-holding response was left out
+    if fmt == "hh-rlhf":
+        assert "pretend" not in text  # its "\n\nHuman:" would have read as a second turn
+    if fmt in PAIRED:
+        pairs = [_pairs_of(fmt, r) for r in written]
+        assert all(text_key(c) != text_key(r) for c, r in pairs)  # chosen is never rejected
+        assert ("Fixed five.", "A5 answer.") in pairs  # the second rater's real rewrite
+        assert not any("B6" == c for c, _ in pairs)
+        assert sum(1 for c, r in pairs if (c, r) == ("Nine.", "Niner.")) == 1
+        assert ("BOM answer.", "B14") in pairs
+    assert summary.dropped["prompt_invalid"] == 3
+    assert summary.dropped["rewrite_unchanged"] == (0 if fmt == "sft-messages" else 1)
+    card = (out / "README.md").read_text()
+    assert "votes read" in card and "rows written" in card
 
 
 def test_it_writes_trl_conversational_dpo_with_the_system_prompt_first(tmp_path):
@@ -141,8 +249,10 @@ def test_it_applies_tie_and_both_bad_policies(tmp_path):
 def test_it_writes_hh_openai_kto_and_sft_shapes(tmp_path):
     out, _ = _export(tmp_path, "hh-rlhf")
     first = json.loads((out / "data/train.jsonl").read_text().splitlines()[0])
+    # HH has no system turn: the system prompt opens the first Human turn.
     assert first["chosen"] == (
-        "Be brief.\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: Capital of France?\n\nAssistant: Paris."
+        "\n\nHuman: Be brief.\n\nHi\n\nAssistant: Hello!\n\nHuman: Capital of France?"
+        "\n\nAssistant: Paris."
     )
     assert first["rejected"].endswith("\n\nAssistant: Lyon.")
 
@@ -208,6 +318,18 @@ def test_it_splits_by_prompt_so_no_prompt_is_in_both(tmp_path):
     # Prompts, not pairs, are split: both pairs of a prompt land on the same side.
     assert summary.rows["train"] + summary.rows["test"] == 200
     assert 0.1 < summary.rows["test"] / 200 < 0.4
+
+
+@pytest.mark.parametrize("fmt", ["raw-jsonl", "raw-csv", "raw-parquet"])
+def test_raw_votes_of_the_tricky_pairs_load_and_validate(tmp_path, hf_offline, fmt):
+    out, summary = _export(tmp_path, fmt, _rows() + _tricky_rows())
+    ds = datasets.load_dataset(str(out), cache_dir=str(hf_offline))["train"]
+    assert ds.num_rows == summary.row_count == len(_rows()) + len(_tricky_rows())
+    records = [
+        dict(zip(ds.column_names, values, strict=True))
+        for values in zip(*ds.to_dict().values(), strict=True)
+    ]
+    assert validate_records(fmt, records, raw_columns=RAW_COLUMNS) == ds.num_rows
 
 
 def test_every_format_is_covered_here():

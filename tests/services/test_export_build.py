@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from annotate.exports.options import parse_options
+from annotate.exports.pipeline import EmptyExport
 from annotate.models import Export, JudgeRubric, JudgeVerdict, Judgment
 from annotate.services.exports import (
     ExportOptionsError,
@@ -18,7 +19,7 @@ from annotate.services.exports import (
     export_create,
     export_run,
 )
-from tests.exports.builders import campaign_with_votes
+from tests.exports.builders import campaign_with_three_generators, campaign_with_votes
 
 
 def _files(folder):
@@ -193,3 +194,140 @@ def test_it_exports_judge_labels_as_their_own_source(campaign, tmp_path):
     assert summary.votes_counted == 1  # no human vote leaks into a judge export
     card = (tmp_path / "j/README.md").read_text()
     assert "machine-generated" in card and "the AI judge (RLAIF labels)" in card
+
+
+# --- an export that cannot be used is never marked done ---------------------------------------
+
+
+def test_an_export_left_empty_by_its_filters_fails_saying_why(campaign, researcher, export_storage):
+    campaign_with_votes(campaign)  # human votes only: no judge label yet
+    export = export_create(
+        campaign=campaign,
+        actor=researcher,
+        format="trl-dpo-conversational",
+        filters={"source": "judge"},
+    )
+    export_run(export_id=export.id)
+    export.refresh_from_db()
+    assert export.status == "failed" and export.row_count == 0
+    assert export.error.startswith("No rows to export: no vote comes from the AI judge")
+    assert "12 votes read → 0 counted" in export.error
+    assert export.path == "" and not list(export_storage.rglob("*.zip"))
+
+
+@pytest.mark.parametrize(
+    ("filters", "reason"),
+    [
+        ({"min_votes": 4}, "every pair was left out — with fewer than 4 counted votes"),
+        ({"min_gold_accuracy": 1.0}, "every rater who voted is below the gold accuracy of 1"),
+    ],
+)
+def test_the_reason_names_the_filter_that_left_nothing(campaign, tmp_path, filters, reason):
+    made = campaign_with_votes(campaign, raters=3, pairs=2)
+    gold = made["pairs"][0]
+    gold.gold_answer = "b"  # every rater answered it wrong
+    gold.save()
+    with pytest.raises(EmptyExport, match=reason):
+        export_build(
+            campaign=campaign,
+            options=parse_options("trl-dpo-standard", filters),
+            out_dir=tmp_path / "o",
+        )
+    assert not (tmp_path / "o").exists()  # nothing left behind
+
+
+def test_a_row_that_breaks_its_format_fails_the_export_with_its_row_and_rule(
+    campaign, researcher, monkeypatch, export_storage
+):
+    campaign_with_votes(campaign)
+    from annotate.exports import formats
+
+    real = formats.preference_records
+
+    def broken(prompt, found, options):
+        for record in real(prompt, found, options):
+            if found[0].chosen == "X answer 1":  # the second row written
+                record["rejected"] = record["chosen"]
+            yield record
+
+    monkeypatch.setattr(formats, "preference_records", broken)
+    export = export_create(campaign=campaign, actor=researcher, format="trl-dpo-conversational")
+    export_run(export_id=export.id)
+    export.refresh_from_db()
+    assert export.status == "failed"
+    assert export.error.startswith("data/train.jsonl row 2: chosen_is_rejected")
+    assert export.path == "" and not list(export_storage.rglob("*.zip"))
+
+
+def test_the_command_exits_non_zero_with_the_reason_and_writes_nothing(campaign, tmp_path):
+    campaign_with_votes(campaign)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="No rows to export: no vote comes from the AI judge"):
+        call_command(
+            "export_dataset",
+            "helpfulness",
+            "--out",
+            str(tmp_path / "empty"),
+            "--source",
+            "judge",
+            "--no-progress",
+            stdout=out,
+        )
+    assert not (tmp_path / "empty").exists()
+    assert "−12 votes not from the AI judge (source=judge)" in out.getvalue()
+
+
+def test_the_command_prints_the_funnel(campaign, tmp_path):
+    campaign_with_votes(campaign)
+    out = io.StringIO()
+    call_command(
+        "export_dataset", "helpfulness", "--out", str(tmp_path / "f"), "--no-progress", stdout=out
+    )
+    printed = out.getvalue()
+    assert "- 12 votes read on 4 pairs of 4 prompts" in printed
+    assert "−1 pairs tied (tie_policy=drop)" in printed
+    assert "−1 pairs both bad (both_bad_policy=drop)" in printed
+    assert "- 2 rows written, from 2 pairs" in printed
+    card = (tmp_path / "f/README.md").read_text()
+    assert "−1 pairs tied (tie_policy=drop)" in card
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--min-gold-accuracy", "nan"),
+        ("--test-fraction", "inf"),
+        ("--test-fraction", "-inf"),
+        ("--kto-threshold", "NaN"),
+        ("--seed", "1e999"),
+        ("--min-votes", "2.5"),
+    ],
+)
+def test_the_command_refuses_non_finite_numbers_naming_the_option(campaign, tmp_path, flag, value):
+    field = flag.removeprefix("--").replace("-", "_")
+    with pytest.raises(CommandError, match=f"{field}: expected a"):
+        call_command(
+            "export_dataset", "helpfulness", "--out", str(tmp_path / "x"), f"{flag}={value}"
+        )
+    assert not (tmp_path / "x").exists()
+
+
+def test_kto_from_the_database_writes_each_response_once_with_one_label(campaign, tmp_path):
+    campaign_with_three_generators(campaign, prompts=6)
+    summary = export_build(
+        campaign=campaign,
+        options=parse_options("trl-kto", {}),
+        out_dir=tmp_path / "k",
+        chunk_size=4,
+    )
+    rows = [json.loads(x) for x in (tmp_path / "k/data/train.jsonl").read_text().splitlines()]
+    keys = [(r["prompt"][0]["content"], r["completion"][0]["content"]) for r in rows]
+    assert len(keys) == len(set(keys))  # one row per (prompt, completion): one label each
+    labels = {k: r["label"] for k, r in zip(keys, rows, strict=True)}
+    # Odd prompts: x 2-0 (desirable), y 1-1 (contested, left out), z 0-2 (undesirable).
+    assert labels[("Prompt 1?", "gen-x on 1")] is True
+    assert labels[("Prompt 1?", "gen-z on 1")] is False
+    assert ("Prompt 1?", "gen-y on 1") not in labels
+    # Even prompts: y beat x, x beat z, y beat z: y 2-0, x 1-1, z 0-2.
+    assert labels[("Prompt 0?", "gen-y on 0")] is True and ("Prompt 0?", "gen-x on 0") not in labels
+    assert summary.row_count == 12 and summary.kto["contested"] == 6

@@ -149,3 +149,28 @@ def test_the_analytics_say_when_they_read_only_part_of_a_big_campaign(
     monkeypatch.setattr(selectors, "ANALYTICS_ROW_LIMIT", 5)
     body = researcher_client.get(url).content.decode()
     assert "These statistics use the first 5 votes" in body
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("min_gold_accuracy", "nan"), ("test_fraction", "inf"), ("kto_threshold", "NaN")],
+)
+def test_a_non_finite_number_is_a_400_next_to_the_form(researcher_client, campaign, field, value):
+    url = reverse("annotate:export-create", args=[campaign.slug])
+    response = researcher_client.post(url, {"format": "trl-kto", field: value})
+    assert response.status_code == 400
+    assert f"<strong>{field}</strong>: expected a finite number" in response.content.decode()
+    assert not Export.objects.exists()
+
+
+def test_an_empty_export_shows_why_and_offers_no_download(researcher_client, campaign, researcher):
+    campaign_with_votes(campaign)
+    export = Export.objects.create(
+        campaign=campaign, format="trl-kto", filters={"source": "judge"}, created_by=researcher
+    )
+    export_run(export_id=export.id)
+    row = researcher_client.get(
+        reverse("annotate:export-progress", args=[export.id]), headers={"HX-Request": "true"}
+    ).content.decode()
+    assert "Failed" in row and "No rows to export: no vote comes from the AI judge" in row
+    assert "Download" not in row

@@ -3,10 +3,13 @@
     python manage.py export_dataset <campaign-slug> --out <dir> [--format trl-dpo-conversational]
         [--method majority|mean_strength] [--tie-policy drop|keep|split]
         [--both-bad-policy drop|rewrite] [--source human|judge|all] [--include-gold]
-        [--min-gold-accuracy 0.8] [--min-votes 1] [--test-fraction 0.1] [--seed 0] [--zip]
+        [--min-gold-accuracy 0.8] [--min-votes 1] [--test-fraction 0.1] [--seed 0]
+        [--kto-threshold 0.75] [--kto-contested drop|desirable|undesirable] [--zip]
 
 The folder holds README.md (dataset card), data/train.<ext> (+ data/test.<ext>) and SHA256SUMS; the
 same options on the same data write the same bytes. Run ``--list-formats`` to see every format.
+It prints what was read and what each filter left out. An export that would hold no row, or a row
+that breaks its format's rules, writes nothing and exits non-zero with the reason.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from annotate.exports.options import FORMATS, ExportOptionsError, parse_options
+from annotate.exports.summary import funnel
 from annotate.exports.writers import sha256_file, zip_folder
 from annotate.models import Campaign
-from annotate.services.exports import export_build, export_pairs_to_read
+from annotate.services.exports import ExportFailed, export_build, export_pairs_to_read
 
 
 class Command(BaseCommand):
@@ -43,6 +47,13 @@ class Command(BaseCommand):
         parser.add_argument("--min-votes", help="leave out pairs with fewer counted votes")
         parser.add_argument("--test-fraction", help="share of prompts in the test split")
         parser.add_argument("--seed", help="seed of the prompt split")
+        parser.add_argument(
+            "--kto-threshold", help="KTO: win share for desirable (1 - it: undesirable); 0.75"
+        )
+        parser.add_argument(
+            "--kto-contested",
+            help="KTO: contested completions: drop (default), desirable, undesirable",
+        )
         parser.add_argument("--zip", action="store_true", help="also write <out>.zip")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -59,7 +70,7 @@ class Command(BaseCommand):
             raise CommandError(f"no campaign with slug {opts['campaign']!r}") from None
 
         keys = ("method", "tie_policy", "both_bad_policy", "source", "min_gold_accuracy")
-        keys += ("min_votes", "test_fraction", "seed")
+        keys += ("min_votes", "test_fraction", "seed", "kto_threshold", "kto_contested")
         filters = {k: opts[k] for k in keys if opts[k] is not None}
         if opts["include_gold"]:
             filters["include_gold"] = True
@@ -82,6 +93,10 @@ class Command(BaseCommand):
             )
         except ExportOptionsError as exc:
             raise CommandError(str(exc)) from None
+        except ExportFailed as exc:
+            if exc.summary is not None:
+                self.stdout.write("\n".join(funnel(exc.summary, options)))
+            raise CommandError(f"{exc} Nothing was written to {out}.") from None
         finally:
             bar.close()
         elapsed = time.perf_counter() - started
@@ -92,9 +107,7 @@ class Command(BaseCommand):
         )
         for split, n in summary.rows.items():
             self.stdout.write(f"  {split}: {n:,} rows")
-        if summary.dropped:
-            left_out = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.dropped.items()))
-            self.stdout.write(f"  left out: {left_out}")
+        self.stdout.write("\n".join(funnel(summary, options)))
         self.stdout.write(f"  folder: {out}")
         if opts["zip"]:
             archive = zip_folder(out, out.with_suffix(".zip"), root=out.name)
