@@ -85,10 +85,12 @@ def prompt_problem(item: dict, fmt: str) -> str | None:
             type(content) is str and content.startswith(BOM) and usable_text(content[1:])
         ):
             return "prompt_invalid"
-    if fmt == "hh-rlhf" and (
-        _has_hh_marker(system) or any(_has_hh_marker(m["content"]) for m in messages)
-    ):
-        return "hh_marker"
+    if fmt == "hh-rlhf":
+        if _has_hh_marker(system):
+            return "hh_marker"
+        for message in messages:
+            if _has_hh_marker(message["content"]):
+                return "hh_marker"
     return None
 
 

@@ -221,12 +221,9 @@ class _PromptRows:
         if not counted:
             s.dropped["no_votes"] += 1
             return
-        if self.problem is False:
-            self.problem = formats.prompt_problem(item, options.format)
-        if self.problem:
-            s.dropped[self.problem] += 1
-            return
         if self.is_sft:
+            if self._prompt_refused(item):
+                return
             left_out = sum(s.rows_left_out.values())
             found = list(
                 formats.sft_records(self._prompt(item), item, counted, self.seen, s.rows_left_out)
@@ -238,7 +235,7 @@ class _PromptRows:
             self.records += found
             return
         found = self._comparisons(item, counted)
-        if not found:
+        if not found or self._prompt_refused(item):
             return
         s.pairs_compared += 1
         s.comparisons += len(found)
@@ -251,6 +248,16 @@ class _PromptRows:
             kept = formats.usable(found, self.seen, s.rows_left_out, options.format)
             self.records += formats.preference_records(self._prompt(item), kept, options)
         s.pairs_exported += bool(kept)
+
+    def _prompt_refused(self, item: dict) -> bool:
+        """Whether no row of this prompt can be written (looked at once per prompt, and only for
+        a pair that has something to write)."""
+        if self.problem is False:
+            self.problem = formats.prompt_problem(item, self.options.format)
+        if self.problem:
+            self.summary.dropped[self.problem] += 1
+            return True
+        return False
 
     def finish(self) -> tuple[dict, list[dict]]:
         """The prompt's first pair item and every record it gives, in pair order."""

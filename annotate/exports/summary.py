@@ -79,12 +79,12 @@ def _pair_reasons(options: ExportOptions) -> dict[str, str]:
         "no_votes": "with no counted vote",
         "too_few_votes": f"with fewer than {options.min_votes} counted votes (min_votes)",
         "no_majority": "with no majority (the top count is shared)",
-        "prompt_invalid": "whose " + PROMPT_RULES["prompt_invalid"].removeprefix("the "),
-        "hh_marker": "where " + PROMPT_RULES["hh_marker"],
         "tie_policy": "tied (tie_policy=drop)",
         "both_bad_policy": "both bad (both_bad_policy=drop)",
         "both_bad_no_rewrite": "both bad, and no rater wrote a rewrite",
         "rewrite_unchanged": "both bad, and every rewrite is the text of a response",
+        "prompt_invalid": "whose " + PROMPT_RULES["prompt_invalid"].removeprefix("the "),
+        "hh_marker": "where " + PROMPT_RULES["hh_marker"],
     }
 
 

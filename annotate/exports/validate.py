@@ -177,8 +177,8 @@ def _one_human_turn(prefix: str) -> bool:
     """The common transcript prefix, checked without a regex: one usable Human turn."""
     return (
         prefix.startswith(HH_HUMAN)
+        and prefix.find(HH_HUMAN, len(HH_HUMAN)) < 0
         and HH_LAST not in prefix
-        and HH_HUMAN not in prefix[len(HH_HUMAN) :]
         and usable_text(prefix[len(HH_HUMAN) :])
     )
 
@@ -370,7 +370,9 @@ class Validator:
     def _hh(self, record: dict) -> None:
         parts = []
         for where in ("chosen", "rejected"):
-            transcript = _text(record[where], where)
+            transcript = record[where]
+            if type(transcript) is not str:
+                _text(transcript, where)  # raises: not a string
             cut = transcript.rfind(HH_LAST)
             if cut < 0:
                 raise _Broken("hh_transcript", f"{where} does not end with an Assistant turn")

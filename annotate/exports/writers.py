@@ -1,18 +1,19 @@
 """File writers that write as rows arrive, so memory stays flat. Pure: no Django.
 
-JSON Lines are written record by record with one json encoder (compact, UTF-8, keys in insertion order:
-same records → same bytes). CSV and Parquet buffer a chunk of rows, turn it into a pandas DataFrame
+JSON Lines are written record by record (compact, UTF-8, keys in insertion order: same records →
+same bytes). CSV and Parquet buffer a chunk of rows, turn it into a pandas DataFrame
 with a fixed schema and append it, so a million votes never sit in memory at once.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import zipfile
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
+
+import msgspec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,30 +32,28 @@ class RowWriter(Protocol):
     def close(self) -> None: ...
 
 
-# One encoder for every line (json.dumps with options builds a new one per call). No row refers to
-# itself, so the circular-reference check has nothing to find; NaN and infinities are not JSON and
-# fail the export rather than being written.
-_ENCODE = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False
-).encode
-
-
 class JsonlWriter:
+    """JSON Lines with msgspec's encoder: the same compact UTF-8 JSON as ``json.dumps(record,
+    ensure_ascii=False, separators=(",", ":"))`` (keys in insertion order), several times faster,
+    which matters at a million rows. It writes NaN as null, so the validator refuses NaN first."""
+
     def __init__(self, path: Path):
         self.path = path
         self.rows = 0
-        self._fh = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed in close()
-        self._buffer: list[str] = []
+        self._fh = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self._encode = msgspec.json.Encoder().encode
+        self._buffer: list[bytes] = []
 
     def write(self, record: dict) -> None:
-        self._buffer.append(_ENCODE(record))
+        self._buffer.append(self._encode(record))
         self.rows += 1
         if len(self._buffer) >= CHUNK_ROWS:
             self._flush()
 
     def _flush(self) -> None:
         if self._buffer:
-            self._fh.write("\n".join(self._buffer) + "\n")
+            self._buffer.append(b"")
+            self._fh.write(b"\n".join(self._buffer))
             self._buffer.clear()
 
     def close(self) -> None:
