@@ -3,11 +3,15 @@
 DRF's own parser lets a deeply nested body raise RecursionError (a 500), stores NUL characters that
 PostgreSQL then refuses (another 500), keeps the last of two equal keys and reads bodies of any size.
 This one refuses each with a 400 that says what and where, and a body over the limit with a 413.
+
+It is not a subclass of DRF's JSONParser: DRF hands those ``request.body``, which Django refuses past
+DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) with an HTML 400, so rows sent as JSON would stop far below the
+limit. This one gets the request stream and reads it up to MAX_BODY_BYTES itself.
 """
 
 from __future__ import annotations
 
-from rest_framework import parsers, status
+from rest_framework import parsers, renderers, status
 from rest_framework.exceptions import APIException, ParseError
 
 from annotate.validation import MAX_BODY_BYTES, JsonInputError, json_loads
@@ -19,7 +23,10 @@ class PayloadTooLarge(APIException):
     default_code = "too_large"
 
 
-class JSONParser(parsers.JSONParser):
+class JSONParser(parsers.BaseParser):
+    media_type = "application/json"
+    renderer_class = renderers.JSONRenderer
+
     def parse(self, stream, media_type=None, parser_context=None):
         request = (parser_context or {}).get("request")
         meta = request.META if request is not None else {}
