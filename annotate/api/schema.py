@@ -3,9 +3,10 @@
 401 (no or bad token), 403 (a role that may not do this) and 400 (the refused fields, each with its
 messages, or ``detail`` for an unreadable body) on every operation; 404 where the path names
 something; 409 (the campaign's state refuses it), 413 (a body over the size limit) and 415 on
-writes. An operation's own ``@extend_schema(responses=...)`` wins for a status it documents itself.
-Request bodies are closed (``additionalProperties: false``: unknown keys are refused) and text fields
-carry the pattern annotate/validation.py enforces. No operation is throttled, so none answers 429.
+writes; 429 with Retry-After on every operation that reads API tokens, once an address has sent too
+many bad ones (annotate/api/authentication.py). An operation's own ``@extend_schema(responses=...)``
+wins for a status it documents itself. Request bodies are closed (``additionalProperties: false``:
+unknown keys are refused) and text fields carry the pattern annotate/validation.py enforces.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from drf_spectacular import openapi
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
+from annotate.api.authentication import ThrottledTokenAuthentication
 from annotate.api.serializers import StrictInputMixin
 from annotate.validation import MAX_BODY_BYTES, validate_aspects, validate_one_line
 
@@ -38,6 +40,15 @@ VALIDATION_ERROR = {
 }
 
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "schema": {"type": "integer", "minimum": 1},
+        "required": True,
+        "description": "Seconds until this address may send a token again.",
+    }
+}
+# What DRF makes of ``allow_blank`` beside a pattern or a format: "this, or the empty string".
+_BLANK = {"type": "string", "maxLength": 0}
 
 
 class AutoSchema(openapi.AutoSchema):
@@ -61,19 +72,44 @@ class AutoSchema(openapi.AutoSchema):
                 ERROR, f"The body is larger than {MAX_BODY_BYTES // 1024 // 1024} MB."
             )
             errors["415"] = OpenApiResponse(ERROR, "A content type the operation does not read.")
+        if self._reads_tokens():
+            errors["429"] = OpenApiResponse(
+                ERROR,
+                "Too many bad API tokens from your address: every token request from it is "
+                "refused, a valid one too, until Retry-After has passed.",
+            )
         for code, response in errors.items():
             if code not in bodies:
                 bodies[code] = self._get_response_for_code(response, code, direction=direction)
         return bodies
 
+    def _reads_tokens(self) -> bool:
+        return any(
+            isinstance(a, ThrottledTokenAuthentication) for a in self.view.get_authenticators()
+        )
+
+    def _get_response_headers_for_code(self, status_code, direction="response"):
+        headers = super()._get_response_headers_for_code(status_code, direction)
+        if str(status_code) == "429" and self._reads_tokens():
+            headers = {**_RETRY_AFTER, **headers}
+        return headers
+
     def _map_serializer(self, serializer, direction, bypass_extensions=False):
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        for prop in schema.get("properties", {}).values():
+            if prop.get("oneOf", [None])[-1] == _BLANK:
+                # drf-spectacular's "this or blank" as oneOf: a pattern that allows "" matches both.
+                prop["anyOf"] = prop.pop("oneOf")
         if direction == "request" and isinstance(serializer, StrictInputMixin):
             schema["additionalProperties"] = False  # unknown keys are refused
         return schema
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction == "request" and isinstance(field, serializers.FileField):
+            # An upload, not the URL a stored file is read back from (drf-spectacular's default
+            # when requests and responses share components).
+            schema["format"] = "binary"
         if direction == "request" and type(field) is serializers.CharField:
             schema.setdefault("pattern", _text_pattern(field))
         if direction == "request" and validate_aspects in getattr(field, "validators", []):
@@ -82,11 +118,19 @@ class AutoSchema(openapi.AutoSchema):
 
 
 def _text_pattern(field: serializers.CharField) -> str:
-    """What annotate.validation and DRF accept, as a pattern: no NUL (no control character in
-    one-line text), and something besides white space unless blank is allowed (DRF trims)."""
-    one_line = validate_one_line in field.validators
+    """What annotate.validation and DRF accept in a text field: see ``text_pattern``; blank when
+    allowed, or when DRF does not trim (then white space alone is text)."""
+    return text_pattern(
+        one_line=validate_one_line in field.validators,
+        blank=field.allow_blank or not field.trim_whitespace,
+    )
+
+
+def text_pattern(*, one_line: bool = False, blank: bool = False) -> str:
+    """annotate.validation's text rules as a pattern: no NUL (no control character in one-line
+    text), and something besides white space unless ``blank``."""
     allowed = r"[^\x00-\x1f\x7f]" if one_line else r"[^\x00]"
-    if field.allow_blank or not field.trim_whitespace:
+    if blank:
         return f"^{allowed}*$"
     solid = r"[^\s\x00-\x1f\x7f]" if one_line else r"[^\s\x00]"
     return f"^{allowed}*{solid}{allowed}*$"
