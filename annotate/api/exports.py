@@ -13,7 +13,12 @@ from django.http import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,6 +33,7 @@ from annotate.exports.options import (
     FORMATS,
     KTO_CONTESTED,
     METHODS,
+    RAW_FORMATS,
     SOURCES,
     TIE_POLICIES,
     ExportOptions,
@@ -134,13 +140,40 @@ class ExportFiltersSerializer(InputSerializer):
     )
 
 
+class DatasetExportFiltersSerializer(ExportFiltersSerializer):
+    """The filters of a dataset format: its labels come from one source, human or judge."""
+
+    source = serializers.ChoiceField(
+        choices=[s for s in SOURCES if s != "all"], required=False, help_text="Default human."
+    )
+
+
 class ExportCreateApi(APIView):
     class ExportCreateInputSerializer(InputSerializer):
         format = serializers.ChoiceField(choices=list(FORMATS), default=DEFAULT_FORMAT)
         filters = ExportFiltersSerializer(required=False)
 
+    # The one rule across fields (annotate/exports/options.py) as the schema's two shapes: the
+    # source ``all`` (human and judge votes together) only with the raw-vote formats.
+    class RawExportCreateInputSerializer(ExportCreateInputSerializer):
+        """Raw votes, one row per judgment: any source."""
+
+        format = serializers.ChoiceField(choices=[f for f in FORMATS if f in RAW_FORMATS])
+
+    class DatasetExportCreateInputSerializer(ExportCreateInputSerializer):
+        """A training dataset: human or judge labels."""
+
+        format = serializers.ChoiceField(
+            choices=[f for f in FORMATS if f not in RAW_FORMATS], default=DEFAULT_FORMAT
+        )
+        filters = DatasetExportFiltersSerializer(required=False)
+
     @extend_schema(
-        request=ExportCreateInputSerializer,
+        request=PolymorphicProxySerializer(
+            component_name="ExportCreateInput",
+            serializers=[DatasetExportCreateInputSerializer, RawExportCreateInputSerializer],
+            resource_type_field_name=None,
+        ),
         responses={201: ExportOutputSerializer},
         operation_id="export_create",
     )
