@@ -174,6 +174,8 @@ def _no_pairs_reason(campaign: Campaign, report: BuildReport) -> str:
 
 # --- generators ----------------------------------------------------------------------------------
 
+_NAME_LENGTH = Generator._meta.get_field("name").max_length
+
 
 def generator_create(
     *,
@@ -194,7 +196,7 @@ def generator_create(
         raise CampaignError("Parameters must be a JSON object.", invalid=True)
     generator = Generator(
         campaign=campaign,
-        name=(name or model).strip(),
+        name=(name or model.strip()[:_NAME_LENGTH]).strip(),  # a long model name is cut to fit
         provider=provider,
         model=model.strip(),
         endpoint=endpoint.strip(),
