@@ -258,7 +258,9 @@ def conversation_parse(row: dict[str, Any], *, from_csv: bool) -> Conversation:
         prompt = None if messages is not None else prompt
     if prompt is not None and messages is not None:
         raise RowError("give either 'prompt' or 'messages', not both")
-    system = row.get("system") or ""
+    system = row.get("system")
+    if system is None:
+        system = ""
     if not isinstance(system, str):
         raise RowError("'system' must be a string")
     _long_check(system, "'system'")
@@ -299,6 +301,7 @@ def _turns_parse(messages: Any, system: str) -> tuple[list[dict[str, str]], str]
                 raise RowError("a system message and a 'system' field: give only one")
             if not isinstance(content, str):
                 raise RowError("message 1 (system) content must be a string")
+            _long_check(content, "message 1 (system)")
             system = content
             continue
         if role not in ROLES:

@@ -75,6 +75,8 @@ class _Plan:
 
 def _responses_of(row: dict[str, Any], from_csv: bool) -> list[tuple[str, str]]:
     if "responses" in row and not from_csv:
+        if "model" in row or "response" in row:
+            raise RowError("give either 'responses' or 'model' and 'response', not both")
         items = row["responses"]
         if not isinstance(items, list) or not items:
             raise RowError("'responses' must be a non-empty list of {model, text} objects")
@@ -112,6 +114,11 @@ def _model_text(model: Any, text: Any, where: str) -> tuple[str, str]:
     return model.strip(), text
 
 
+def _given(row: dict[str, Any], key: str, from_csv: bool) -> bool:
+    """A JSON row gives every key it holds; a CSV row the columns it fills."""
+    return key in row and (not from_csv or row[key] != "")
+
+
 def _prompt_key(
     row: dict[str, Any],
     line: int,
@@ -122,10 +129,15 @@ def _prompt_key(
     by_id: dict[str, tuple[int, str]],
 ) -> tuple[str, Any]:
     prompt_id = external_id_parse(row, "prompt_id")
-    has_conversation = any(row.get(k) not in (None, "") for k in ("prompt", "messages"))
-    if prompt_id and has_conversation:
-        raise RowError("give either 'prompt_id' or the prompt itself, not both")
     if prompt_id:
+        # The prompt is in the campaign already: what a row said about it would be ignored.
+        if _given(row, "prompt", from_csv) or _given(row, "messages", from_csv):
+            raise RowError("give either 'prompt_id' or the prompt itself, not both")
+        given = [k for k in ("id", "system", "metadata") if _given(row, k, from_csv)]
+        if given:
+            raise RowError(
+                f"with 'prompt_id', give no {', '.join(map(repr, given))}: the prompt has them"
+            )
         if prompt_id in by_id:
             return ("existing", by_id[prompt_id][0])
         if prompt_id in plan.new_ids:
@@ -134,6 +146,11 @@ def _prompt_key(
 
     conversation = conversation_parse(row, from_csv=from_csv)
     external_id = external_id_parse(row)
+    metadata = json_cell(row, "metadata", from_csv=from_csv)
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict):  # checked on every row, kept for a new prompt only
+        raise RowError("'metadata' must be a JSON object")
     digest = conversation.content_hash
     if external_id:
         known = by_id.get(external_id)
@@ -144,9 +161,6 @@ def _prompt_key(
     if digest in by_hash:
         return ("existing", by_hash[digest])
     if digest not in plan.new_prompts:
-        metadata = json_cell(row, "metadata", from_csv=from_csv) or {}
-        if not isinstance(metadata, dict):
-            raise RowError("'metadata' must be a JSON object")
         plan.new_prompts[digest] = _NewPrompt(
             line, external_id, conversation.messages, conversation.system, metadata, digest
         )
