@@ -14,7 +14,7 @@ import json
 
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import MultiPartParser
@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotate.access import campaign_for_admin, campaign_for_researcher, require_admin
+from annotate.api import import_rows
 from annotate.api.parsers import JSONParser, PayloadTooLarge
 from annotate.api.serializers import InputModelSerializer, InputSerializer, NoInputSerializer
 from annotate.models import Campaign, Enrollment, Generator, User
@@ -245,17 +246,30 @@ class ResponseImportFileSerializer(InputSerializer):
     )
 
 
+@extend_schema_field(import_rows.RESPONSE_ROW)
+class _ResponseRowField(serializers.DictField):
+    pass
+
+
+@extend_schema_field(import_rows.PROMPT_ROW)
+class _PromptRowField(serializers.DictField):
+    pass
+
+
 class ResponseImportRowsSerializer(InputSerializer):
     """The rows themselves as JSON objects (row n is reported as line n)."""
 
-    rows = serializers.ListField(child=serializers.DictField(), min_length=1)
+    rows = serializers.ListField(child=_ResponseRowField(), min_length=1)
 
 
 class PromptImportFileSerializer(ResponseImportFileSerializer):
     skip_existing = serializers.BooleanField(default=False)
 
 
-class PromptImportRowsSerializer(ResponseImportRowsSerializer):
+class PromptImportRowsSerializer(InputSerializer):
+    """The rows themselves as JSON objects (row n is reported as line n)."""
+
+    rows = serializers.ListField(child=_PromptRowField(), min_length=1)
     skip_existing = serializers.BooleanField(default=False)
 
 
@@ -404,8 +418,26 @@ class GeneratorCreateApi(APIView):
         )
         samples_per_prompt = serializers.IntegerField(min_value=1, max_value=32, default=1)
 
+    # The rule across fields (services.campaigns.generator_create) as the schema's two shapes.
+    class OpenAICompatibleGeneratorInputSerializer(GeneratorCreateInputSerializer):
+        """A server that speaks OpenAI's chat completions API (vLLM, Ollama, llama.cpp)."""
+
+        provider = serializers.ChoiceField(choices=[Generator.Provider.OPENAI_COMPATIBLE])
+        base_url = serializers.URLField(help_text="Where the server answers, e.g. …/v1.")
+
+    class HostedGeneratorInputSerializer(GeneratorCreateInputSerializer):
+        """Anthropic's API, or the offline demo answers."""
+
+        provider = serializers.ChoiceField(
+            choices=[Generator.Provider.ANTHROPIC, Generator.Provider.DEMO]
+        )
+
     @extend_schema(
-        request=GeneratorCreateInputSerializer,
+        request=PolymorphicProxySerializer(
+            component_name="GeneratorCreateInput",
+            serializers=[HostedGeneratorInputSerializer, OpenAICompatibleGeneratorInputSerializer],
+            resource_type_field_name=None,
+        ),
         responses={201: GeneratorOutputSerializer},
     )
     def post(self, request: Request, slug: str) -> Response:
@@ -524,7 +556,8 @@ class EnrollmentRemoveApi(APIView):
 
 class RaterCreateApi(APIView):
     class RaterCreateInputSerializer(InputSerializer):
-        username = serializers.CharField(max_length=150)
+        # Django's username rule (UnicodeUsernameValidator), untrimmed: " bob" is not a username.
+        username = serializers.RegexField(r"^[\w.@+-]+$", max_length=150, trim_whitespace=False)
         # Django's password rules, as far as a pattern can say them: not only digits, no NUL.
         password = serializers.RegexField(
             r"^[^\x00]*[^\d\x00][^\x00]*$",
