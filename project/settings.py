@@ -271,6 +271,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "JudgeProviderEnum": "annotate.models.JudgeConfig.Provider",
         "JudgeRunModeEnum": "annotate.models.JudgeConfig.Mode",
+        # One provider each, in the shapes of a generator's or the judge's target (api/targets.py).
+        "AnthropicProviderEnum": "annotate.api.targets.ANTHROPIC",
+        "OpenAICompatibleProviderEnum": "annotate.api.targets.OPENAI_COMPATIBLE",
+        "DemoProviderEnum": "annotate.api.targets.DEMO",
         "GeneratorProviderEnum": [
             ("anthropic", "anthropic"),
             ("openai_compatible", "openai_compatible"),

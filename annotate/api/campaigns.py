@@ -14,7 +14,7 @@ import json
 
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import MultiPartParser
@@ -26,6 +26,7 @@ from annotate.access import campaign_for_admin, campaign_for_researcher, require
 from annotate.api import import_rows
 from annotate.api.parsers import JSONParser, PayloadTooLarge
 from annotate.api.serializers import InputModelSerializer, InputSerializer, NoInputSerializer
+from annotate.api.targets import ShapesProxySerializer, base_url_field, target_shapes
 from annotate.models import Campaign, Enrollment, Generator, User
 from annotate.services.campaigns import (
     CAMPAIGN_FIELDS,
@@ -409,8 +410,11 @@ class GeneratorCreateApi(APIView):
             help_text="An endpoint the operator configured (PROVIDER_ENDPOINTS; `anthropic` always "
             "exists); its key goes only to its base URL.",
         )
-        base_url = serializers.URLField(
-            required=False, default="", help_text="A server that needs no key (no key is sent)."
+        base_url = base_url_field(
+            required=False,
+            default="",
+            allow_blank=True,
+            help_text="A server that needs no key (no key is sent).",
         )
         params = serializers.DictField(required=False, default=dict)
         system_prompt = serializers.CharField(
@@ -418,24 +422,12 @@ class GeneratorCreateApi(APIView):
         )
         samples_per_prompt = serializers.IntegerField(min_value=1, max_value=32, default=1)
 
-    # The rule across fields (services.campaigns.generator_create) as the schema's two shapes.
-    class OpenAICompatibleGeneratorInputSerializer(GeneratorCreateInputSerializer):
-        """A server that speaks OpenAI's chat completions API (vLLM, Ollama, llama.cpp)."""
-
-        provider = serializers.ChoiceField(choices=[Generator.Provider.OPENAI_COMPATIBLE])
-        base_url = serializers.URLField(help_text="Where the server answers, e.g. …/v1.")
-
-    class HostedGeneratorInputSerializer(GeneratorCreateInputSerializer):
-        """Anthropic's API, or the offline demo answers."""
-
-        provider = serializers.ChoiceField(
-            choices=[Generator.Provider.ANTHROPIC, Generator.Provider.DEMO]
-        )
-
     @extend_schema(
-        request=PolymorphicProxySerializer(
+        request=ShapesProxySerializer(
             component_name="GeneratorCreateInput",
-            serializers=[HostedGeneratorInputSerializer, OpenAICompatibleGeneratorInputSerializer],
+            serializers=lambda: target_shapes(
+                GeneratorCreateApi.GeneratorCreateInputSerializer, "Generator"
+            ),
             resource_type_field_name=None,
         ),
         responses={201: GeneratorOutputSerializer},

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from annotate.access import campaign_for_admin, campaign_for_researcher
 from annotate.api.serializers import InputSerializer, NoInputSerializer
+from annotate.api.targets import ShapesProxySerializer, base_url_field, target_shapes
 from annotate.models import Campaign, JudgeConfig, JudgeJob, JudgeVerdict
 from annotate.services.judging import (
     JudgeRefused,
@@ -82,23 +83,48 @@ class JudgeConfigUpdateApi(APIView):
         endpoint = serializers.CharField(
             max_length=100, required=False, allow_blank=True, validators=[validate_one_line]
         )
-        base_url = serializers.URLField(required=False, allow_blank=True)
+        base_url = base_url_field(required=False, allow_blank=True)
         mode = serializers.ChoiceField(choices=JudgeConfig.Mode.choices, required=False)
         auto_label_min_kappa = serializers.FloatField(min_value=-1, max_value=1, required=False)
         auto_label_min_pairs = serializers.IntegerField(min_value=1, required=False)
         rubric_text = serializers.CharField(required=False, max_length=MAX_TEXT)
 
-    @extend_schema(request=JudgeConfigInputSerializer, responses=JudgeConfigOutputSerializer)
+    class JudgeConfigKeepProviderSerializer(JudgeConfigInputSerializer):
+        """Settings without a provider: an endpoint or base URL given is checked against the
+        judge's provider as stored (409 if it does not take it)."""
+
+        provider = None
+
+    @extend_schema(
+        request=ShapesProxySerializer(
+            component_name="JudgeConfigInput",
+            serializers=lambda: [
+                JudgeConfigUpdateApi.JudgeConfigKeepProviderSerializer,
+                *target_shapes(JudgeConfigUpdateApi.JudgeConfigInputSerializer, "Judge"),
+            ],
+            resource_type_field_name=None,
+        ),
+        responses=JudgeConfigOutputSerializer,
+        description="Giving a provider gives its whole target: an endpoint or base URL left out "
+        "is empty (annotate/api/targets.py). Without one, the stored provider's rule applies.",
+    )
     def post(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_admin(request.user, slug)
         data = self.JudgeConfigInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        if "provider" in fields:  # the request alone decides where calls go
+            fields.setdefault("endpoint", "")
+            fields.setdefault("base_url", "")
         try:
-            judge_config_update(campaign=campaign, actor=request.user, **data.validated_data)
+            judge_config_update(campaign=campaign, actor=request.user, **fields)
         except JudgeRefused as exc:
             return _refused(exc)
         except DjangoValidationError as exc:
-            return Response({"detail": exc.message_dict}, status=status.HTTP_400_BAD_REQUEST)
+            if "provider" in fields:
+                return Response(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
+            # The target given is fine in itself; the stored provider does not take it.
+            return _refused("; ".join(exc.messages))
         campaign.refresh_from_db()
         return Response(JudgeConfigOutputSerializer(_config_payload(campaign)).data)
 

@@ -67,3 +67,26 @@ def test_verdicts_and_analytics_read(campaign, demo_judge, researcher_client, ra
     stats = researcher_client.get(reverse("api:judge-analytics", args=[campaign.slug])).json()
     assert stats["judged_pairs"] == 1 and stats["swap_consistency"]["rate"] == 1.0
     assert rater_client.get(reverse("api:judge-verdicts", args=[campaign.slug])).status_code == 403
+
+
+def test_a_provider_given_comes_with_its_whole_target(campaign, admin_client):
+    """With a provider, the request alone says where calls go: a 400 naming the field when it
+    does not. Without one, a target the stored provider does not take is the judge's state: 409."""
+    config = judge_config(campaign, provider="openai_compatible", base_url="http://10.0.0.5:8/v1")
+    update = reverse("api:judge-config-update", args=[campaign.slug])
+
+    def post(body):
+        return admin_client.post(update, body, content_type="application/json")
+
+    same = post({"provider": "openai_compatible"})  # the stored base URL does not carry over
+    assert same.status_code == 400 and "endpoint" in same.json()
+    config.refresh_from_db()
+    assert config.base_url == "http://10.0.0.5:8/v1"
+    moved = post({"provider": "openai_compatible", "base_url": "http://10.0.0.6:8/v1"})
+    assert moved.status_code == 200 and moved.json()["base_url"] == "http://10.0.0.6:8/v1"
+    claude = post({"provider": "anthropic"})
+    assert claude.status_code == 200 and claude.json()["endpoint"] == "anthropic"
+    kept = post({"base_url": "http://10.0.0.7:8/v1"})  # an Anthropic judge takes no base URL
+    assert kept.status_code == 409 and "base URL" in kept.json()["detail"]
+    config.refresh_from_db()
+    assert (config.provider, config.base_url) == ("anthropic", "")
