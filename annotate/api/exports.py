@@ -17,7 +17,6 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
-    extend_schema_field,
 )
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -26,7 +25,7 @@ from rest_framework.views import APIView
 
 from annotate import export_files
 from annotate.access import campaign_for_researcher
-from annotate.api.serializers import InputSerializer
+from annotate.api.serializers import InputSerializer, OpenRangeFloatField
 from annotate.exports.options import (
     BOTH_BAD_POLICIES,
     DEFAULT_FORMAT,
@@ -84,17 +83,6 @@ def _export_for_researcher(request: Request, pk: int) -> Export:
 _DEFAULTS = ExportOptions()
 
 
-@extend_schema_field(
-    {"type": "number", "format": "double", "minimum": 0, "maximum": 1, "exclusiveMaximum": True}
-)
-class _FractionBelowOne(serializers.FloatField):
-    def to_internal_value(self, data):
-        value = super().to_internal_value(data)
-        if not 0 <= value < 1:
-            raise serializers.ValidationError("A share of at least 0 and below 1.")
-        return value
-
-
 class ExportFiltersSerializer(InputSerializer):
     """Each filter of an export, documented; annotate/exports/options.py checks them together."""
 
@@ -119,14 +107,20 @@ class ExportFiltersSerializer(InputSerializer):
     min_votes = serializers.IntegerField(
         min_value=1, max_value=1000, required=False, help_text="Default 1."
     )
-    test_fraction = _FractionBelowOne(
+    test_fraction = OpenRangeFloatField(
+        min_value=0,
+        max_value=1,
+        high_open=True,
         required=False,
         help_text="Share of prompts in the test split, below 1. Default 0 (train only).",
     )
     seed = serializers.IntegerField(
         min_value=0, max_value=2**31 - 1, required=False, help_text="Default 0."
     )
-    kto_threshold = serializers.FloatField(
+    kto_threshold = OpenRangeFloatField(
+        min_value=0.5,
+        max_value=1,
+        low_open=True,
         required=False,
         help_text=(
             f"trl-kto: win share (above 0.5, at most 1) for a desirable completion; at most "

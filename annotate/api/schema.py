@@ -16,7 +16,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from annotate.api.authentication import ThrottledTokenAuthentication
-from annotate.api.serializers import StrictInputMixin
+from annotate.api.serializers import OpenRangeFloatField, StrictInputMixin
 from annotate.validation import MAX_BODY_BYTES, validate_aspects, validate_one_line
 
 ERROR = {
@@ -96,10 +96,16 @@ class AutoSchema(openapi.AutoSchema):
 
     def _map_serializer(self, serializer, direction, bypass_extensions=False):
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
-        for prop in schema.get("properties", {}).values():
+        for name, prop in schema.get("properties", {}).items():
             if prop.get("oneOf", [None])[-1] == _BLANK:
                 # drf-spectacular's "this or blank" as oneOf: a pattern that allows "" matches both.
                 prop["anyOf"] = prop.pop("oneOf")
+            field = serializer.fields.get(name) if hasattr(serializer, "fields") else None
+            if isinstance(field, OpenRangeFloatField):  # once the validators set the bounds
+                if field.low_open:
+                    prop["exclusiveMinimum"] = True
+                if field.high_open:
+                    prop["exclusiveMaximum"] = True
         if direction == "request" and isinstance(serializer, StrictInputMixin):
             schema["additionalProperties"] = False  # unknown keys are refused
         return schema

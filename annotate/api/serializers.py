@@ -99,3 +99,22 @@ class InputModelSerializer(StrictInputMixin, serializers.ModelSerializer):
 
 class NoInputSerializer(InputSerializer):
     """For operations that read no body: any key is unknown."""
+
+
+class OpenRangeFloatField(serializers.FloatField):
+    """A number whose lower or upper bound may itself be excluded (``min_value=0.5,
+    low_open=True``: above 0.5); the schema says so with exclusiveMinimum/exclusiveMaximum."""
+
+    def __init__(self, *, low_open: bool = False, high_open: bool = False, **kwargs):
+        self.low_open, self.high_open = low_open, high_open
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if (self.low_open and value == self.min_value) or (
+            self.high_open and value == self.max_value
+        ):
+            low = f"above {self.min_value}" if self.low_open else f"at least {self.min_value}"
+            high = f"below {self.max_value}" if self.high_open else f"at most {self.max_value}"
+            raise serializers.ValidationError(f"Give a number {low} and {high}.")
+        return value
