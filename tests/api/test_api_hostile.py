@@ -263,3 +263,70 @@ def test_it_refuses_wrong_types_in_json_but_reads_forms(api, campaign):
         {"provider": "demo", "model": "m", "samples_per_prompt": "2"},
     )  # multipart: everything is text
     assert response.status_code == 201 and Generator.objects.get().samples_per_prompt == 2
+
+
+def test_it_reads_a_json_body_past_djangos_form_memory_limit(api, campaign, settings):
+    """Django refuses request.body past DATA_UPLOAD_MAX_MEMORY_SIZE (an HTML 400); the API's JSON
+    parser reads the stream itself, up to its own limit (imports send their rows as JSON)."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    rows = [{"prompt": f"Prompt {i}: " + "x" * 500} for i in range(10)]
+    response = api.post(
+        f"/api/campaigns/{campaign.slug}/prompts/import/", {"rows": rows}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert Prompt.objects.filter(campaign=campaign).count() == 10
+
+
+@pytest.mark.parametrize(
+    ("username", "code"),
+    [("bob.smith@x+1", 201), (" bob", 400), ("bob smith", 400), ("b\u00f6b", 201)],
+)
+def test_it_takes_the_usernames_django_takes(api, username, code):
+    response = api.post(
+        "/api/raters/create/",
+        {"username": username, "password": "a long passphrase 7"},
+        format="json",
+    )
+    assert response.status_code == code, response.content
+    if code == 400:
+        assert "username" in response.json()
+
+
+@pytest.mark.parametrize(
+    ("filters", "field", "code"),
+    [
+        ({"kto_threshold": 0.5}, "kto_threshold", 400),
+        ({"kto_threshold": 0.51}, None, 201),
+        ({"kto_threshold": 1}, None, 201),
+        ({"test_fraction": 1}, "test_fraction", 400),
+        ({"test_fraction": 0}, None, 201),
+    ],
+)
+def test_it_holds_open_bounds_of_export_filters(researcher, campaign, filters, field, code):
+    client = APIClient()
+    client.force_authenticate(researcher)
+    response = client.post(
+        f"/api/campaigns/{campaign.slug}/exports/create/",
+        {"format": "trl-kto", "filters": filters},
+        format="json",
+    )
+    assert response.status_code == code, response.content
+    if field:
+        assert field in response.json()["filters"]
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "field"),
+    [
+        ({"provider": "openai_compatible", "model": "m", "base_url": "http://10.0.0.5:8000/v1"}, 201, None),
+        ({"provider": "openai_compatible", "model": "m", "base_url": "ftp://example.com"}, 400, "base_url"),
+        ({"provider": "anthropic", "model": "m", "base_url": ""}, 201, None),
+        ({"provider": "anthropic", "model": "m", "base_url": "https://example.com"}, 400, "base_url"),
+        ({"provider": "model-less", "model": "m"}, 400, "provider"),
+    ],
+)  # fmt: skip
+def test_it_reads_a_generators_target_as_the_schema_says(api, campaign, body, code, field):
+    response = api.post(f"/api/campaigns/{campaign.slug}/generators/", body, format="json")
+    assert response.status_code == code, response.content
+    if field:
+        assert field in json.dumps(response.json())

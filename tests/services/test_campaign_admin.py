@@ -179,3 +179,9 @@ def test_it_enrolls_all_or_none(campaign):
     with pytest.raises(CampaignError, match="No such user: ghost"):
         enrollment_add(campaign=campaign, usernames=["fay", "ghost"])
     assert not campaign.enrollments.exists()
+
+
+def test_it_names_a_generator_after_its_model_cut_to_fit(campaign):
+    model = "org/" + "m" * 150
+    generator = generator_create(campaign=campaign, name="", provider="demo", model=model)
+    assert generator.name == model[:100] and generator.model == model

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from annotate.models import Prompt
 from annotate.services.prompts import conversation_hash, prompts_import
+from annotate.validation import MAX_TEXT
 from tests import factories
 
 
@@ -203,3 +206,22 @@ def test_it_refuses_turns_that_do_not_alternate_and_nul_characters(campaign):
     assert "message 3 is from the assistant but should be from the user" in by_line[3]
     assert "NUL" in by_line[4] and "NUL" in by_line[5] and "NUL" in by_line[6]
     assert not Prompt.objects.filter(campaign=campaign).exists()
+
+
+@pytest.mark.parametrize("system", [False, 0, [], {}, 1])
+def test_it_refuses_a_system_prompt_that_is_not_text(campaign, system):
+    data = json.dumps({"prompt": "Q", "system": system}).encode()
+    result = prompts_import(campaign=campaign, file_name="p.jsonl", data=data)
+    assert [e.line for e in result.errors] == [1] and "'system' must be a string" in str(
+        result.errors[0]
+    )
+    assert prompts_import(
+        campaign=campaign, file_name="p.jsonl", data=b'{"prompt": "Q", "system": null}'
+    ).ok
+
+
+def test_it_bounds_a_leading_system_message_like_the_system_field(campaign):
+    long = {"role": "system", "content": "s" * (MAX_TEXT + 1)}
+    data = json.dumps({"messages": [long, {"role": "user", "content": "Q"}]}).encode()
+    result = prompts_import(campaign=campaign, file_name="p.jsonl", data=data)
+    assert "message 1 (system)" in str(result.errors[0]) and not Prompt.objects.exists()

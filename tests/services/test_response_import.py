@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from annotate.models import Candidate, Generator, Prompt
 from annotate.services.pairing import pairs_build
 from annotate.services.responses import responses_import
@@ -107,3 +109,36 @@ def test_it_reports_every_bad_line_and_imports_nothing(campaign):
         candidates_before,
     )
     assert not Generator.objects.filter(provider="imported").exists()
+
+
+def test_it_checks_metadata_on_a_row_whose_prompt_is_stored(campaign):
+    responses_import(campaign=campaign, file_name="r.jsonl", data=_jsonl(
+        {"prompt": "Q", "model": "m", "response": "A"}
+    ))  # fmt: skip
+    again = _jsonl({"prompt": "Q", "metadata": 0, "model": "m", "response": "B"})
+    result = responses_import(campaign=campaign, file_name="r.jsonl", data=again)
+    assert "'metadata' must be a JSON object" in str(result.errors[0])
+
+
+@pytest.mark.parametrize(
+    ("row", "says"),
+    [
+        ({"prompt_id": "p1", "system": "S", "model": "m", "response": "r"}, "give no 'system'"),
+        ({"prompt_id": "p1", "id": "x", "metadata": {}, "model": "m", "response": "r"},
+         "give no 'id', 'metadata'"),
+        ({"prompt_id": "p1", "prompt": None, "model": "m", "response": "r"}, "not both"),
+        ({"prompt": "Q", "responses": [{"model": "m", "text": "t"}], "model": "m"},
+         "give either 'responses' or 'model' and 'response'"),
+    ],
+)  # fmt: skip
+def test_it_refuses_keys_a_row_would_have_ignored(campaign, row, says):
+    factories.PromptFactory(campaign=campaign, external_id="p1")
+    result = responses_import(campaign=campaign, file_name="r.jsonl", data=_jsonl(row))
+    assert says in str(result.errors[0]) and not Candidate.objects.exists()
+
+
+def test_a_csv_row_with_a_prompt_id_may_leave_other_columns_empty(campaign):
+    factories.PromptFactory(campaign=campaign, external_id="p1")
+    data = b"prompt_id,prompt,system,model,response\np1,,,m,An answer\n,New?,,m,Yes\n"
+    result = responses_import(campaign=campaign, file_name="r.csv", data=data)
+    assert result.ok and result.created == 2, result.errors
