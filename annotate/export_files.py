@@ -5,6 +5,7 @@ local folder EXPORT_ROOT by default, an S3-compatible bucket when EXPORT_BUCKET 
 process can serve an export that a worker on another machine made.
 
     export_build_folder   a new empty folder on this machine's disk (EXPORT_WORK_DIR) to build in
+    export_builds_remove  what earlier builds of an export left there (their worker was killed)
     export_file_publish   zip and hash that folder, save the zip to storage, remove the local copies
     export_file_response  the zip for a download: streamed from storage, or a redirect to a
                           short-lived signed URL of the bucket (EXPORT_BUCKET_SIGNED_URLS)
@@ -60,6 +61,16 @@ def export_build_folder(export: Export) -> Path:
     work = Path(settings.EXPORT_WORK_DIR)
     work.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f"export-{export.id}-", dir=work))
+
+
+def export_builds_remove(export: Export) -> None:
+    """Remove the folders (and local zips) that earlier builds of ``export`` left on this disk."""
+    work = Path(settings.EXPORT_WORK_DIR)
+    for path in work.glob(f"export-{export.id}-*"):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def export_file_publish(*, export: Export, folder: Path) -> PublishedExport:

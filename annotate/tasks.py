@@ -1,17 +1,18 @@
 """Celery tasks: ids in, one service call (imported inside the body), nothing else.
 
-Every task here is idempotent by data (it claims its row with a conditional UPDATE), so the project
-runs them with acks_late and reject_on_worker_lost (settings.CELERY_*).
+Every task here is idempotent by data (it claims its row with a conditional UPDATE, annotate/work),
+so the project runs them with acks_late and reject_on_worker_lost (settings.CELERY_*). Retries are
+owned by the services (attempts are counted in the rows, where a redelivered message cannot reset
+them, and the backoff honours retry-after); a task only re-schedules itself when told to, hence
+``max_retries=None``. Work whose message is lost (a killed worker, an emptied broker) is sent again
+by the sweep that the workers themselves run (annotate/work/sweep.py); no beat process is needed.
 """
 
 from __future__ import annotations
 
-from celery import shared_task  # noqa: F401
+from celery import shared_task
 
 # --- generation ---
-# Retries are owned by the service (it counts attempts in the candidate row and computes a backoff
-# that honours retry-after); the task only re-schedules itself when told to. max_retries=None
-# because the bound lives in the database, where a redelivered message cannot reset it.
 
 
 @shared_task(bind=True, max_retries=None)
@@ -32,11 +33,13 @@ def generation_group_task(self, *, candidate_ids: list[int]) -> None:
         raise self.retry(countdown=outcome.retry_in)
 
 
-@shared_task
-def generation_batch_submit_task(*, job_id: int) -> None:
+@shared_task(bind=True, max_retries=None)
+def generation_batch_submit_task(self, *, job_id: int) -> None:
     from annotate.services.generation_batches import batches_submit
 
-    batches_submit(job_id=job_id)
+    submitted = batches_submit(job_id=job_id)
+    if submitted.retry_in is not None:
+        raise self.retry(countdown=submitted.retry_in)
 
 
 @shared_task(bind=True, max_retries=None)
@@ -62,21 +65,11 @@ def generation_batch_recover_task(*, job_id: int) -> None:
     batches_recover(job_id=job_id)
 
 
-# Sent by celery beat every GENERATION_SWEEP_SECONDS (settings.CELERY_BEAT_SCHEDULE): work whose
-# message was lost with a dead worker or an emptied broker is sent again; finished jobs are ended.
-@shared_task
-def generation_sweep_task() -> None:
-    from annotate.services.generation_sweep import generation_sweep
-    from annotate.services.judging_sweep import judge_sweep
-
-    generation_sweep()
-    judge_sweep()  # the judge's one-at-a-time verdicts are lost the same ways
-
-
 # --- exports ---
 
 
-# A million-pair export takes minutes; the default 5-minute limit is for provider calls.
+# A million-pair export takes minutes; the default 5-minute limit is for provider calls. The export
+# kind's stale window is read from this limit (services/exports.py).
 @shared_task(soft_time_limit=3600, time_limit=3660)
 def export_run_task(*, export_id: int) -> None:
     from annotate.services.exports import export_run
@@ -85,8 +78,6 @@ def export_run_task(*, export_id: int) -> None:
 
 
 # --- AI judge ---
-# Same rules as generation: the service claims the verdict row and owns the retry bound (attempts
-# live in the row); the task only re-schedules itself when told to.
 
 
 @shared_task(bind=True, max_retries=None)
@@ -102,14 +93,22 @@ def judge_verdict_task(self, *, verdict_id: int) -> None:
 def judge_batch_submit_task(self, *, job_id: int) -> None:
     from annotate.services.judging_batch import judge_batch_submit
 
-    again_in = judge_batch_submit(job_id=job_id)
-    if again_in is not None:
-        raise self.retry(countdown=again_in)
+    submitted = judge_batch_submit(job_id=job_id)
+    if submitted.retry_in is not None:
+        raise self.retry(countdown=submitted.retry_in)
 
 
 @shared_task(bind=True, max_retries=None)
 def judge_batch_poll_task(self, *, job_id: int, batch_id: str) -> None:
-    from annotate.services.judging_batch import judge_batch_poll, poll_seconds
+    from annotate.services.judging_batch import judge_batch_poll
 
-    if not judge_batch_poll(job_id=job_id, batch_id=batch_id):
-        raise self.retry(countdown=poll_seconds())
+    again_in = judge_batch_poll(job_id=job_id, batch_id=batch_id)
+    if again_in is not None:
+        raise self.retry(countdown=again_in)
+
+
+@shared_task
+def judge_batch_recover_task(*, job_id: int) -> None:
+    from annotate.services.judging_batch import judge_batch_recover
+
+    judge_batch_recover(job_id=job_id)

@@ -38,6 +38,37 @@ def import_task_modules(**kwargs) -> None:
     import annotate.services.generation  # noqa: F401
 
 
+@signals.worker_init.connect
+def serve_work_in_a_thread_pool(sender=None, **kwargs) -> None:
+    """Threads and solo pools claim in this process: it beats and sweeps (annotate/work/workers.py).
+    A prefork pool's children claim instead, each serving on its own (below); the parent does not:
+    a thread with a database connection must not be running when it forks."""
+    from celery.concurrency import get_implementation
+    from celery.concurrency.prefork import TaskPool as PreforkPool
+
+    pool = get_implementation(getattr(sender, "pool_cls", None) or "prefork")
+    if not issubclass(pool, PreforkPool):
+        from annotate.work import workers
+
+        workers.serve()
+
+
+@signals.worker_process_init.connect
+def serve_work_in_a_child(**kwargs) -> None:
+    from annotate.work import workers
+
+    workers.serve()
+
+
+@signals.worker_shutdown.connect
+@signals.worker_process_shutdown.connect
+def stop_serving_work(**kwargs) -> None:
+    """A warm shutdown has finished its tasks: forget this process, so nothing waits for it."""
+    from annotate.work import workers
+
+    workers.stop_serving()
+
+
 def ensure_broker_folders() -> None:
     """kombu's filesystem transport needs its folders before a worker or producer starts."""
     from django.conf import settings

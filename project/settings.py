@@ -303,23 +303,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 1)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
-# A generation claim older than this belongs to a dead worker and may be taken over; it must exceed
-# the longest a live task may run (the hard time limit; the thread pool enforces no time limit, so
-# there the provider timeout is what bounds a call). The periodic sweep (annotate.tasks.
-# generation_sweep_task, sent by `celery beat`) uses the same window for work whose message was lost.
-GENERATION_STALE_SECONDS = env_int("GENERATION_STALE_SECONDS", CELERY_TASK_TIME_LIMIT + 30)
-GENERATION_SWEEP_SECONDS = env_int("GENERATION_SWEEP_SECONDS", 30)
-CELERY_BEAT_SCHEDULE = {
-    "generation-sweep": {
-        "task": "annotate.tasks.generation_sweep_task",
-        "schedule": float(GENERATION_SWEEP_SECONDS),
-        # Sweeps queue behind the job's own messages (FIFO), so they must not expire after one
-        # period, or a long job would never be swept; an hour only keeps a worker-less night from
-        # piling them up.
-        "options": {"expires": 3600.0},
-    },
-}
-CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Background work (annotate/work): every process that claims work beats every
+# WORK_HEARTBEAT_SECONDS; one that has not beaten for WORK_DEAD_AFTER_SECONDS is dead, and the sweep
+# (which some live worker runs every WORK_SWEEP_SECONDS) sends its work again. A live worker's claim
+# is never taken, however slow its call, so the dead-after window only needs to outlast a few
+# missed beats. WORK_STALE_SECONDS (0: each kind's task time limit + 30 s) frees a claim whatever its
+# holder (a hung one, or one without a heartbeat) and is how long lost messages are waited for.
+WORK_HEARTBEAT_SECONDS = float(env_str("WORK_HEARTBEAT_SECONDS", "3"))
+WORK_DEAD_AFTER_SECONDS = float(env_str("WORK_DEAD_AFTER_SECONDS", "12"))
+WORK_SWEEP_SECONDS = float(env_str("WORK_SWEEP_SECONDS", "6"))
+WORK_STALE_SECONDS = float(env_str("WORK_STALE_SECONDS", "0"))
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery's Django fixup closes every database connection before and after each task unless this is
 # set, so each generation task opened a new PostgreSQL connection (measured in bench/generation.py:

@@ -8,11 +8,21 @@ import time
 from collections.abc import Callable
 
 import pytest
+from celery.contrib.testing.worker import test_worker_stopped
 from django.db import connections
 
+from annotate.work import workers
 from project.celery import app as celery_app
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+
+
+@test_worker_stopped.connect
+def _stop_serving(**kwargs) -> None:
+    """An embedded worker (``start_worker``) serves in the test process like a real one, but it is
+    stopped without the ``worker_shutdown`` signal: stop its heartbeat, and close its connection,
+    before the test's database goes away."""
+    workers.stop_serving()
 
 
 def wait_for(

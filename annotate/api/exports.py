@@ -39,13 +39,16 @@ from annotate.exports.options import (
     ExportOptionsError,
 )
 from annotate.models import Export
-from annotate.services.exports import export_create
+from annotate.services.exports import export_create, export_lost_work
 
 
 class ExportOutputSerializer(serializers.ModelSerializer):
     campaign = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     download_url = serializers.SerializerMethodField()
     status_url = serializers.SerializerMethodField()
+    lost_work = serializers.SerializerMethodField(
+        help_text="Set when a worker died while building it: it is being (or was) built again."
+    )
 
     class Meta:
         model = Export
@@ -56,6 +59,8 @@ class ExportOutputSerializer(serializers.ModelSerializer):
             "filters",
             "status",
             "progress",
+            "attempts",
+            "lost_work",
             "row_count",
             "sha256",
             "error",
@@ -69,6 +74,9 @@ class ExportOutputSerializer(serializers.ModelSerializer):
         if export.status != Export.Status.DONE:
             return None
         return reverse("api:export-download", args=[export.id])
+
+    def get_lost_work(self, export: Export) -> str:
+        return export_lost_work(export)
 
     def get_status_url(self, export: Export) -> str:
         return reverse("api:export-detail", args=[export.id])

@@ -38,10 +38,26 @@ class GenerationProgressOutputSerializer(serializers.Serializer):
     campaign_cost_usd = serializers.DecimalField(max_digits=14, decimal_places=6)
     input_tokens = serializers.IntegerField()
     output_tokens = serializers.IntegerField()
+    eta_seconds = serializers.FloatField(allow_null=True)
     errors = serializers.SerializerMethodField()
+    lost_work = serializers.SerializerMethodField(
+        help_text="Set when a worker stopped: how much of its work was (or is being) sent again."
+    )
 
     def get_errors(self, progress: GenerationProgress) -> list[dict]:
         return [{"message": message, "count": count} for message, count in progress.errors]
+
+    def get_lost_work(self, progress: GenerationProgress) -> dict | None:
+        lost = progress.lost_work
+        if lost is None:
+            return None
+        return {
+            "message": lost.message,
+            "at": lost.at.isoformat() if lost.at else None,
+            "resent": lost.resent,
+            "waiting": lost.waiting,
+            "times": lost.times,
+        }
 
 
 def _body(progress: GenerationProgress | None) -> dict | None:

@@ -12,6 +12,7 @@ what the rater saw on the left is recorded separately (``left_is_a``).
     rating.py      Pair, Assignment, Judgment, PairFlag
     judge.py       JudgeConfig, JudgeRubric, JudgeJob, JudgeVerdict
     exports.py     Export
+    work.py        WorkerProcess, WorkLease, WorkRecovery (background work shared by every kind)
 
 Every model is importable from ``annotate.models``.
 """
@@ -34,6 +35,7 @@ from annotate.models.judge import (
 )
 from annotate.models.rating import Assignment, Judgment, Pair, PairFlag
 from annotate.models.users import User
+from annotate.models.work import WorkerProcess, WorkLease, WorkRecovery
 
 __all__ = [
     "Assignment",
@@ -54,4 +56,7 @@ __all__ = [
     "Prompt",
     "RateLimitBucket",
     "User",
+    "WorkLease",
+    "WorkRecovery",
+    "WorkerProcess",
 ]

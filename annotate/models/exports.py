@@ -1,4 +1,4 @@
-"""Exports: one row per dataset a researcher asked for."""
+"""Exports: one row per dataset a researcher asked for; the row is also the job that builds it."""
 
 from __future__ import annotations
 
@@ -27,6 +27,10 @@ class Export(models.Model):
     path = models.CharField(max_length=500, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
+    # Claimed like every background job (annotate/work): a killed build is rebuilt, a few times.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.BigIntegerField(null=True, blank=True)  # WorkerProcess id
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

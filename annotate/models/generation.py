@@ -138,6 +138,7 @@ class Candidate(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.BigIntegerField(null=True, blank=True)  # WorkerProcess id (annotate/work)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

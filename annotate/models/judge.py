@@ -169,6 +169,7 @@ class JudgeVerdict(models.Model):
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.BigIntegerField(null=True, blank=True)  # WorkerProcess id (annotate/work)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -1,5 +1,18 @@
 """Exports: create the row and enqueue (page, API), run it in a worker, or build straight to a folder
 (management command). Rows stream from the database into the pure pipeline in annotate/exports/.
+
+An export row is a kind of claimable work and its own job (``EXPORTS``; the protocol is
+annotate/work's):
+
+    queued --claim--> running --zip published to storage, DONE written under the claim--> done
+       ^                 |
+       |                 +--an error (a bad filter, a bug, the soft time limit)--> failed
+       +-- its worker died (kill -9, out of memory, the hard time limit): the sweep sends it again,
+           and another worker rebuilds it from scratch; after ``max_attempts`` builds, failed.
+
+Each build writes into a folder of its own on the worker's disk (export_files.export_build_folder)
+and publishes one zip (an atomic save); the row names the file only once it is saved, and only
+under the build's claim. A rebuild first removes what a killed build left on this disk.
 """
 
 from __future__ import annotations
@@ -12,6 +25,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
@@ -21,8 +35,37 @@ from annotate.exports.card import CardContext
 from annotate.exports.options import ExportOptions, ExportOptionsError, parse_options
 from annotate.exports.pipeline import ExportFailed, ExportSummary, write_export
 from annotate.models import Campaign, Export, JudgeConfig, Judgment, User
+from annotate.work import Kind, claims
 
 logger = logging.getLogger(__name__)
+
+
+def _send(export_ids: list[int]) -> None:
+    """One task message per export, once the current transaction commits."""
+    from annotate.tasks import export_run_task
+
+    def send() -> None:
+        for export_id in export_ids:
+            export_run_task.delay(export_id=export_id)
+
+    transaction.on_commit(send)
+
+
+def _task_time_limit() -> float:
+    from annotate.tasks import export_run_task
+
+    return float(export_run_task.time_limit)
+
+
+EXPORTS = Kind(
+    name="export",
+    noun="export",
+    model=Export,
+    send=lambda job, ids: _send(ids),
+    pending=Export.Status.QUEUED,
+    max_attempts=3,  # builds; one that kills its worker each time fails after three
+    time_limit=_task_time_limit,
+)
 
 __all__ = [
     "ExportFailed",
@@ -30,6 +73,7 @@ __all__ = [
     "export_build",
     "export_create",
     "export_run",
+    "export_lost_work",
 ]
 
 # Progress is written every this many pairs (one small UPDATE on its own connection).
@@ -162,9 +206,7 @@ def export_create(
     export = Export.objects.create(
         campaign=campaign, format=options.format, filters=options.filters(), created_by=actor
     )
-    from annotate.tasks import export_run_task
-
-    transaction.on_commit(lambda: export_run_task.delay(export_id=export.id))
+    _send([export.id])
     return export
 
 
@@ -178,21 +220,45 @@ def _progress_connection():
         conn.close()
 
 
-def export_run(*, export_id: int) -> None:
-    """Claim a QUEUED export, build its folder and zip, record row count, sha256 and the file.
+def export_lost_work(export: Export) -> str:
+    """What the export's row says after a worker died while building it (empty if none did)."""
+    from annotate.work.progress import lost_work
 
-    The claim is a conditional UPDATE, so a redelivered task finds nothing to do. Files are built in
-    a local temporary folder and the zip is then published to storage (annotate/export_files.py),
-    so a crash never leaves a half export behind a DONE row.
-    """
-    claimed = Export.objects.filter(id=export_id, status=Export.Status.QUEUED).update(
-        status=Export.Status.RUNNING, progress=0
-    )
-    if claimed != 1:
+    active = export.status in EXPORTS.busy
+    if export.attempts == 0 or (not active and export.attempts < 2):
+        return ""  # never claimed, or built at the first go: nothing to look up
+    lost = lost_work(EXPORTS, export.id, active=active)
+    if lost is None:
+        return ""
+    if lost.waiting:
+        return "The worker building this export stopped answering; it will be built again."
+    attempt = export.attempts + (1 if export.status == Export.Status.QUEUED else 0)
+    at = timezone.localtime(lost.at).strftime("%H:%M:%S")
+    if active:
+        return (
+            f"The worker building this export stopped at {at}; it is being built again from "
+            f"scratch (attempt {attempt} of {EXPORTS.max_attempts})."
+        )
+    return f"Built again after the worker building it stopped at {at}."
+
+
+class _ClaimLost(Exception):
+    """Another worker took this build over (this one was taken for dead): publish nothing."""
+
+
+def export_run(*, export_id: int) -> None:
+    """Claim a QUEUED export (or one whose builder died), build its folder, publish its zip, and
+    record row count, sha256 and the file under the claim. A redelivered task finds nothing to
+    claim."""
+    token = claims.claim(EXPORTS, export_id)
+    if token is None:
         return
     export = Export.objects.select_related("campaign").get(id=export_id)
+    if export.attempts > 1:
+        export_files.export_builds_remove(export)  # what a killed build left on this disk
     tmp = None
     try:
+        Export.objects.filter(id=export_id).update(progress=0)
         tmp = export_files.export_build_folder(export)
         options = parse_options(export.format, export.filters)
         total = max(1, export_pairs_to_read(campaign=export.campaign))
@@ -212,14 +278,33 @@ def export_run(*, export_id: int) -> None:
             summary = export_build(
                 campaign=export.campaign, options=options, out_dir=tmp, progress=report
             )
+        if not claims.held(EXPORTS, export_id, token).exists():
+            raise _ClaimLost
         published = export_files.export_file_publish(export=export, folder=tmp)
-        Export.objects.filter(id=export_id).update(
+        written = claims.held(EXPORTS, export_id, token).update(
             status=Export.Status.DONE,
             progress=100,
             row_count=summary.row_count,
             path=published.name,
             sha256=published.sha256,
+            error="",
             finished_at=timezone.now(),
+        )
+        if not written:
+            # Taken over while publishing: the other build publishes the same bytes under the
+            # same name (exports are deterministic), so the file is left to it.
+            logger.warning(
+                "export %s: taken over while publishing; the other build wins", export_id
+            )
+    except _ClaimLost:
+        logger.warning("export %s: taken over by another worker; this build is dropped", export_id)
+        shutil.rmtree(tmp, ignore_errors=True)
+    except SoftTimeLimitExceeded:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        limit = int(_task_time_limit())
+        claims.fail(
+            EXPORTS, export_id, token, f"The export took longer than {limit} s.", job_id=None
         )
     except Exception as exc:  # any failure must show on the page, never leave it RUNNING
         if isinstance(exc, ExportFailed):  # empty or invalid: the message says why
@@ -228,6 +313,4 @@ def export_run(*, export_id: int) -> None:
             logger.exception("export %s failed", export_id)
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-        Export.objects.filter(id=export_id).update(
-            status=Export.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
-        )
+        claims.fail(EXPORTS, export_id, token, str(exc) or type(exc).__name__, job_id=None)

@@ -1,34 +1,33 @@
 """Generation: turn (prompt × generator × sample index) into candidates, exactly once, observably.
 
-The life of a candidate row is the whole protocol:
+A candidate row is a kind of claimable work (``CANDIDATES``; the protocol is annotate/work's):
 
-    pending --claim (conditional UPDATE)--> running --write (guarded UPDATE)--> done | failed
-       ^                                        |
-       +---- retryable error (backoff) ---------+         pending --cancel--> cancelled
+    pending --claim--> running --write under the claim--> done | failed
+       ^                  |
+       +-- retryable error (backoff), or its worker died (the sweep) --+   pending --cancel--> cancelled
 
 * ``generation_start`` creates the PENDING rows a job lacks (``bulk_create(ignore_conflicts=True)``
-  against the unique key), and enqueues one task per candidate on commit.
-* ``candidate_generate`` (the task body) claims its row with a conditional UPDATE, so a redelivered
-  or duplicated message finds nothing to claim; it calls the provider OUTSIDE any transaction and
-  writes the result only if the row is still RUNNING with *its* claim stamp, so a late twin of a
-  stale claim cannot overwrite the winner.
-* Retries live here and only here (the SDK runs with ``max_retries=0``): a retryable error puts the row
-  back to PENDING and tells the task to re-run after a backoff that honours ``retry-after``; after
-  ``MAX_ATTEMPTS`` the row fails with the provider's message. Non-retryable errors fail at once.
+  against the unique key), and enqueues one task per candidate on commit (one per (prompt,
+  generator) with ``n`` samples for OpenAI-compatible servers; Message Batches in cheap mode).
+* ``candidate_generate`` (the task body) claims its row (plain SQL on PostgreSQL, the hot path:
+  services/generation_rows.py), calls the provider OUTSIDE any transaction, and writes the result
+  only if the row is still RUNNING under its claim stamp, so a late twin of a taken-over claim
+  cannot overwrite the winner. ``candidates_generate_n`` does the same for a group of samples.
+* Retries, their bound and giving up are annotate/work/claims.py's (the SDK runs with
+  ``max_retries=0``); the rate limiter (services/ratelimit.py) is asked before every call and
+  settled after it, whatever the call's fate.
 * When a job has nothing PENDING or RUNNING it ends (done, or failed if nothing succeeded), and pairs
-  are built for the campaign.
+  are built for the campaign. Work lost with a dead worker or an emptied broker comes back through
+  the sweep (annotate/work/sweep.py), without anyone pressing Resume.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from annotate.endpoints import generator_provider_config
@@ -36,30 +35,21 @@ from annotate.markdown import render_markdown
 from annotate.models import Campaign, Candidate, GenerationJob, Generator, User
 from annotate.providers.base import Completion, ProviderError, Unsupported, provider_for
 from annotate.services import generation_rows, pricing, ratelimit
+from annotate.work import Kind, Outcome, batches, claims
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 6
-MAX_BACKOFF_SECONDS = 60.0
 ACTIVE = (GenerationJob.Status.QUEUED, GenerationJob.Status.RUNNING)
-BUSY = (Candidate.Status.PENDING, Candidate.Status.RUNNING)
 
-
-def stale_after() -> timedelta:
-    """A RUNNING claim older than this belongs to a dead worker and may be taken over.
-
-    It must exceed the task's hard time limit, or a live (slow) call could be claimed twice.
-    """
-    seconds = getattr(settings, "GENERATION_STALE_SECONDS", None)
-    if seconds is None:
-        seconds = settings.CELERY_TASK_TIME_LIMIT + 30
-    return timedelta(seconds=float(seconds))
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: str  # done | failed | retry | skipped
-    retry_in: float | None = None
+CANDIDATES = Kind(
+    name="candidate",
+    noun="responses",
+    model=Candidate,
+    job_model=GenerationJob,
+    send=lambda job, ids: generation_enqueue(job=job, candidate_ids=ids),
+    on_job_end=lambda job_id, status: _job_ended(job_id, status),
+    batched=True,  # cheap mode: Anthropic Message Batches (services/generation_batches.py)
+)
 
 
 # --- starting, cancelling, resuming -----------------------------------------------------------
@@ -144,26 +134,16 @@ def generation_cancel(*, campaign: Campaign, actor: User | None) -> GenerationJo
 
 
 def generation_resume(*, campaign: Campaign, actor: User | None) -> GenerationJob | None:
-    """Pick up the latest job again: cancelled and failed rows, and RUNNING rows whose worker died
-    (claim older than ``stale_after``), go back to PENDING and are enqueued. Done rows stay done."""
+    """Pick up the latest job again: cancelled and failed rows, and RUNNING rows whose worker is
+    dead or whose claim is stale (``claims.abandoned``), go back to PENDING and are enqueued. Rows
+    inside a submitted Message Batch wait for it (its poll is sent again). Done rows stay done."""
     job = campaign.generation_jobs.first()
     if job is None:
         return None
-    stale = timezone.now() - stale_after()
+    now = timezone.now()
     with transaction.atomic():
         job = GenerationJob.objects.select_for_update().get(id=job.id)
-        dead = Q(status=Candidate.Status.RUNNING, claimed_at__lt=stale)
-        if job.mode == GenerationJob.Mode.CHEAP:
-            # Rows in a submitted batch wait for hours by design (their batch is polled again
-            # below); only rows claimed for a batch that was never recorded are dead.
-            open_batches = [
-                datetime.fromisoformat(e["claimed_at"])
-                for e in job.provider_batch_ids
-                if isinstance(e, dict) and not e.get("collected")
-            ]
-            dead &= ~Q(
-                generator__provider=Generator.Provider.ANTHROPIC, claimed_at__in=open_batches
-            )
+        dead = claims.abandoned(CANDIDATES, now) & ~batches.held_by_batches(CANDIDATES, job)
         Candidate.objects.filter(job=job).filter(
             Q(status__in=(Candidate.Status.FAILED, Candidate.Status.CANCELLED)) | dead
         ).update(status=Candidate.Status.PENDING, error="", attempts=0, claimed_at=None)
@@ -176,9 +156,9 @@ def generation_resume(*, campaign: Campaign, actor: User | None) -> GenerationJo
         )
         generation_enqueue(job=job)
         if job.mode == GenerationJob.Mode.CHEAP:
-            from annotate.services.generation_batches import batches_poll_on_commit
+            from annotate.services.generation_batches import BATCHES
 
-            batches_poll_on_commit(job=job)
+            batches.poll_open_on_commit(BATCHES, job)
     log.info("generation job %s resumed by %s", job.id, actor)
     return job
 
@@ -223,7 +203,7 @@ def generation_enqueue(*, job: GenerationJob, candidate_ids: list[int] | None = 
         for cid in singles:
             tasks.generation_candidate_task.delay(candidate_id=cid)
         if not (batched or groups or singles):
-            generation_job_finish_if_complete(job_id=job_id)
+            claims.finish_if_complete(CANDIDATES, job_id)
 
     transaction.on_commit(send)
 
@@ -232,34 +212,22 @@ def generation_enqueue(*, job: GenerationJob, candidate_ids: list[int] | None = 
 
 
 def candidate_claim(*, candidate_id: int) -> Candidate | None:
-    """PENDING -> RUNNING (or a stale RUNNING taken over), stamped with ``claimed_at``. None if the
-    row is done, failed, cancelled, or held by a live worker: a redelivered task then does nothing."""
+    """PENDING -> RUNNING (or an abandoned claim taken over: annotate/work/claims.py), stamped with
+    ``claimed_at`` and this process's worker id. None if the row is done, failed, cancelled, or held
+    by a live worker: a redelivered task then does nothing."""
     now = timezone.now()
     if connection.vendor == "postgresql":
         # One statement instead of the two below (see generation_rows: the worker's hot path).
-        candidate = generation_rows.claim(
-            candidate_id=candidate_id, now=now, stale_before=now - stale_after()
-        )
-        if candidate is None:
-            return None
-    else:
-        claimed = (
-            Candidate.objects.filter(id=candidate_id)
-            .filter(
-                Q(status=Candidate.Status.PENDING)
-                | Q(status=Candidate.Status.RUNNING, claimed_at__lt=now - stale_after())
-            )
-            .update(status=Candidate.Status.RUNNING, claimed_at=now, attempts=F("attempts") + 1)
-        )
-        if claimed != 1:
-            return None
+        candidate = generation_rows.claim(candidate_id=candidate_id, now=now)
+    elif claims.claim(CANDIDATES, candidate_id, now=now):
         candidate = Candidate.objects.select_related("prompt", "generator", "job").get(
             id=candidate_id
         )
-    if candidate.job_id and candidate.job.status == GenerationJob.Status.QUEUED:
-        GenerationJob.objects.filter(
-            id=candidate.job_id, status=GenerationJob.Status.QUEUED
-        ).update(status=GenerationJob.Status.RUNNING, started_at=now)
+    else:
+        candidate = None
+    if candidate is not None and candidate.job_id:
+        if candidate.job.status == GenerationJob.Status.QUEUED:
+            claims.job_started(CANDIDATES, candidate.job_id, now)
     return candidate
 
 
@@ -285,30 +253,7 @@ def candidate_generate(*, candidate_id: int) -> Outcome:
     candidate = candidate_claim(candidate_id=candidate_id)
     if candidate is None:
         return Outcome("skipped")
-    token = candidate.claimed_at
-    request = request_for(candidate)
-    try:
-        config = generator_provider_config(candidate.generator)
-    except ProviderError as exc:
-        return candidate_record_error(candidate=candidate, token=token, error=exc)
-    budget = ratelimit.ratelimit_take(
-        config=config, params=request["params"], calls=[(request["messages"], request["system"])]
-    )
-    if budget.wait:
-        # Over the account's budget: hand the row back without spending an attempt.
-        _release(candidate, token)
-        return Outcome("retry", retry_in=budget.wait)
-    try:
-        completion = provider_for(config).complete(**request, sample_index=candidate.sample_index)
-    except ProviderError as exc:
-        return candidate_record_error(candidate=candidate, token=token, error=exc)
-    except Exception as exc:  # a bug or a surprise from an SDK: bounded retries, then visible
-        log.exception("candidate %s: unexpected error from the provider", candidate.id)
-        error = ProviderError(f"Unexpected error: {type(exc).__name__}: {exc}", retryable=True)
-        return candidate_record_error(candidate=candidate, token=token, error=error)
-    budget.settle(used=completion.input_tokens + completion.output_tokens)
-    candidate_record_completion(candidate=candidate, token=token, completion=completion)
-    return Outcome("done")
+    return _generate([candidate])
 
 
 def candidates_generate_n(*, candidate_ids: list[int]) -> Outcome:
@@ -318,14 +263,21 @@ def candidates_generate_n(*, candidate_ids: list[int]) -> Outcome:
     claimed = [c for c in (candidate_claim(candidate_id=cid) for cid in candidate_ids) if c]
     if not claimed:
         return Outcome("skipped")
-    request = request_for(claimed[0])
+    return _generate(claimed)
+
+
+def _generate(claimed: list[Candidate]) -> Outcome:
+    """One request for the claimed rows (samples of one prompt and generator), through the rate
+    limiter: asked first (the rows are handed back unspent when it says wait), settled with what
+    the calls used however they ended. Every error is recorded on its row: bounded retries for
+    the retryable and the unexpected, a visible failure for the rest."""
+    first = claimed[0]
+    request = request_for(first)
     try:
-        config = generator_provider_config(claimed[0].generator)
+        config = generator_provider_config(first.generator)
     except ProviderError as exc:
-        return _merge(
-            [candidate_record_error(candidate=c, token=c.claimed_at, error=exc) for c in claimed]
-        )
-    # One request whose output is n samples.
+        return _merge([_record_error(c, exc) for c in claimed])
+    # One request, whose output is as many samples as rows.
     budget = ratelimit.ratelimit_take(
         config=config,
         params=request["params"],
@@ -333,58 +285,63 @@ def candidates_generate_n(*, candidate_ids: list[int]) -> Outcome:
         requests=1,
     )
     if budget.wait:
+        # Over the account's budget: hand the rows back without spending an attempt.
         for candidate in claimed:
-            _release(candidate, candidate.claimed_at)
+            claims.release(CANDIDATES, candidate.id, candidate.claimed_at)
         return Outcome("retry", retry_in=budget.wait)
+    used = 0
+    outcomes: list[Outcome] = []
     try:
         provider = provider_for(config)
-        completions = (
-            provider.complete_n(**request, n=len(claimed))
-            if len(claimed) > 1
-            else [provider.complete(**request, sample_index=claimed[0].sample_index)]
-        )
-    except Unsupported:
-        completions = None
-    except ProviderError as exc:
-        outcomes = [
-            candidate_record_error(candidate=c, token=c.claimed_at, error=exc) for c in claimed
-        ]
-        return _merge(outcomes)
-    if completions is None:
-        outcomes = []
-        for candidate in claimed:
+        answers = _ask(provider, request, claimed)
+    except Exception as exc:
+        answers = [exc] * len(claimed)
+    for candidate, answer in zip(claimed, answers, strict=True):
+        if answer is None:  # the server refused ``n``: one request per sample
             try:
-                completion = provider.complete(**request, sample_index=candidate.sample_index)
-            except ProviderError as exc:
-                outcomes.append(
-                    candidate_record_error(
-                        candidate=candidate, token=candidate.claimed_at, error=exc
-                    )
-                )
-                continue
-            candidate_record_completion(
-                candidate=candidate, token=candidate.claimed_at, completion=completion
-            )
-            outcomes.append(Outcome("done"))
-        return _merge(outcomes)
-    budget.settle(used=sum(c.input_tokens + c.output_tokens for c in completions))
-    for candidate, completion in zip(claimed, completions, strict=True):
+                answer = provider.complete(**request, sample_index=candidate.sample_index)
+            except Exception as exc:
+                answer = exc
+        if isinstance(answer, Exception):
+            outcomes.append(_record_error(candidate, answer))
+            continue
+        used += answer.input_tokens + answer.output_tokens
         candidate_record_completion(
-            candidate=candidate, token=candidate.claimed_at, completion=completion
+            candidate=candidate, token=candidate.claimed_at, completion=answer
         )
-    return Outcome("done")
+        outcomes.append(Outcome("done"))
+    budget.settle(used=used)
+    return _merge(outcomes)
+
+
+def _ask(provider, request: dict, claimed: list[Candidate]) -> list:
+    """One answer per claimed row: a Completion, an error, or None where ``n`` was refused."""
+    if len(claimed) == 1:
+        return [provider.complete(**request, sample_index=claimed[0].sample_index)]
+    try:
+        answers = list(provider.complete_n(**request, n=len(claimed)))
+    except Unsupported:
+        return [None] * len(claimed)
+    short = ProviderError(
+        f"The server answered {len(answers)} of {len(claimed)} samples.", retryable=True
+    )
+    return (answers + [short] * len(claimed))[: len(claimed)]
+
+
+def _record_error(candidate: Candidate, exc: Exception) -> Outcome:
+    return claims.record_exception(
+        CANDIDATES, candidate.id, candidate.claimed_at, exc, job_id=candidate.job_id
+    )
 
 
 def _merge(outcomes: list[Outcome]) -> Outcome:
     """A group is re-run (for its PENDING rows only) after the longest of its retry delays."""
     delays = [o.retry_in for o in outcomes if o.retry_in is not None]
-    return Outcome("retry", retry_in=max(delays)) if delays else Outcome("done")
-
-
-def _release(candidate: Candidate, token) -> None:
-    Candidate.objects.filter(
-        id=candidate.id, status=Candidate.Status.RUNNING, claimed_at=token
-    ).update(status=Candidate.Status.PENDING, attempts=F("attempts") - 1)
+    if delays:
+        return Outcome("retry", retry_in=max(delays))
+    if len(outcomes) == 1:
+        return outcomes[0]
+    return Outcome("done") if any(o.status == "done" for o in outcomes) else Outcome("failed")
 
 
 def candidate_record_completion(
@@ -426,67 +383,25 @@ def candidate_record_completion(
         },
     )
     if written and candidate.job_id:
-        generation_job_finish_if_complete(job_id=candidate.job_id)
+        claims.finish_if_complete(CANDIDATES, candidate.job_id)
     return bool(written)
 
 
-def candidate_record_error(*, candidate: Candidate, token, error: ProviderError) -> Outcome:
-    """A retryable error goes back to PENDING with a backoff (bounded); anything else fails now."""
-    guard = Candidate.objects.filter(
-        id=candidate.id, status=Candidate.Status.RUNNING, claimed_at=token
-    )
-    attempts = (
-        Candidate.objects.filter(id=candidate.id).values_list("attempts", flat=True).first() or 0
-    )
-    if error.retryable and attempts < MAX_ATTEMPTS:
-        if guard.update(status=Candidate.Status.PENDING, error=error.message):
-            delay = backoff_seconds(attempts=attempts, retry_after=error.retry_after)
-            log.info("candidate %s: %s; retry %s in %.1fs", candidate.id, error, attempts, delay)
-            return Outcome("retry", retry_in=delay)
-        return Outcome("skipped")
-    message = error.message
-    if error.retryable:
-        message = f"Gave up after {attempts} attempts: {message}"
-    if guard.update(status=Candidate.Status.FAILED, error=message, finished_at=timezone.now()):
-        log.warning("candidate %s failed: %s", candidate.id, message)
-        if candidate.job_id:
-            GenerationJob.objects.filter(id=candidate.job_id, error="").update(error=message)
-            generation_job_finish_if_complete(job_id=candidate.job_id)
-    return Outcome("failed")
-
-
-def backoff_seconds(*, attempts: int, retry_after: float | None) -> float:
-    """Exponential backoff with jitter, never sooner than the provider's ``retry-after``."""
-    exp = min(0.5 * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
-    jittered = exp * random.uniform(0.75, 1.0)
-    return round(max(jittered, retry_after or 0.0), 3)
-
-
-# --- ending a job --------------------------------------------------------------------------------
-
-
-def generation_job_finish_if_complete(*, job_id: int) -> bool:
-    """End the job once nothing is PENDING or RUNNING. Safe under races: every writer checks after
-    its own write is committed, so the last one sees the job complete; the conditional UPDATE lets
-    exactly one of them end it and build pairs."""
-    if generation_rows.job_has_work_left(job_id=job_id):
-        return False
-    finished = Candidate.objects.filter(job_id=job_id)
-    done = finished.filter(status=Candidate.Status.DONE).count()
-    failed = finished.filter(status=Candidate.Status.FAILED).count()
-    status = GenerationJob.Status.FAILED if failed and not done else GenerationJob.Status.DONE
-    ended = GenerationJob.objects.filter(id=job_id, status__in=ACTIVE).update(
-        status=status, finished_at=timezone.now()
-    )
-    if not ended:
-        return False
+def _job_ended(job_id: int, status: str) -> None:
+    """After the job's last row: the campaign leaves "generating", and pairs are built."""
     job = GenerationJob.objects.select_related("campaign").get(id=job_id)
     Campaign.objects.filter(id=job.campaign_id, status=Campaign.Status.GENERATING).update(
         status=Campaign.Status.DRAFT
     )
-    log.info("generation job %s %s: %s done, %s failed", job_id, status, done, failed)
+    rows = Candidate.objects.filter(job_id=job_id)
+    log.info(
+        "generation job %s %s: %s done, %s failed",
+        job_id,
+        status,
+        rows.filter(status=Candidate.Status.DONE).count(),
+        rows.filter(status=Candidate.Status.FAILED).count(),
+    )
     _build_pairs(job)
-    return True
 
 
 def _build_pairs(job: GenerationJob) -> None:

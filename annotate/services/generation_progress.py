@@ -1,4 +1,5 @@
-"""Reads for the progress bar, the `generate` command and the API: one job's counts, rate and cost."""
+"""Reads for the progress bar, the `generate` command and the API: one job's counts, rate and cost,
+and whether a worker was lost (annotate/work/progress.py: the same reads serve every kind)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from annotate.models import Campaign, Candidate, GenerationJob
+from annotate.services.generation import CANDIDATES
+from annotate.work.progress import LostWork, average_per_minute, lost_work, rate_per_minute
 
 
 @dataclass
@@ -30,6 +33,7 @@ class GenerationProgress:
     errors: list[tuple[str, int]] = field(default_factory=list)
     retrying: int = 0  # pending again after a retryable error (429, 529, timeout …)
     last_retry_error: str = ""
+    lost_work: LostWork | None = None  # a worker stopped: its work was (or is being) sent again
 
     @property
     def finished(self) -> int:
@@ -68,12 +72,18 @@ def generation_progress(*, job: GenerationJob) -> GenerationProgress:
     progress.campaign_cost_usd = Candidate.objects.filter(
         prompt__campaign_id=job.campaign_id
     ).aggregate(c=Sum("cost_usd"))["c"] or Decimal("0")
-    if job.started_at and progress.done:
-        end = job.finished_at or timezone.now()
-        minutes = max((end - job.started_at).total_seconds() / 60.0, 1 / 60)
-        progress.per_minute = progress.done / minutes
-        if job.is_active and progress.per_minute:
+    now = timezone.now()
+    if job.is_active:
+        # What the workers do now, not an average since the start: right after a resume, and
+        # honest while a lost worker's claims wait to be sent again.
+        progress.per_minute = rate_per_minute(
+            Candidate.objects.filter(job=job), done=Candidate.Status.DONE, now=now
+        )
+        if progress.per_minute:
             progress.eta_seconds = 60.0 * progress.remaining / progress.per_minute
+    else:
+        progress.per_minute = average_per_minute(progress.done, job.started_at, job.finished_at)
+    progress.lost_work = lost_work(CANDIDATES, job.id, active=job.is_active, now=now)
     failed_errors = Candidate.objects.filter(job=job, status=Candidate.Status.FAILED).values_list(
         "error", flat=True
     )[:2000]

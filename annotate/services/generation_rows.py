@@ -8,12 +8,12 @@ of 8 threads every such millisecond is paid several times over in waits for the 
 
 * ``claim``: the conditional UPDATE and the read of prompt, generator and job in one PostgreSQL
   statement (0.2 ms of CPU instead of 1.6, one round trip instead of two). PostgreSQL only, because
-  SQLite cannot put an UPDATE in a WITH; the ORM claim in ``generation.py`` serves SQLite.
+  SQLite cannot put an UPDATE in a WITH; the ORM claim (``annotate.work.claims.claim``) serves SQLite.
 * ``write_claimed``: the guarded UPDATE of a result (any backend).
-* ``job_has_work_left``: is anything PENDING or RUNNING in the job (any backend).
 
-The rules are those of ``generation.py``: the claim matches only a PENDING row or a RUNNING row whose
-claim is stale, and a write matches only the row still RUNNING under its own claim stamp.
+The rules are annotate/work/claims.py's, and so is the claim's condition (``claimable_sql``): the
+claim matches only a PENDING row or a RUNNING row whose holder is dead or whose claim is stale, and
+a write matches only the row still RUNNING under its own claim stamp.
 """
 
 from __future__ import annotations
@@ -26,14 +26,17 @@ from django.db import connection
 
 from annotate import raw_rows
 from annotate.models import Candidate, GenerationJob, Generator, Prompt
+from annotate.work import claims
 
 _TABLE = Candidate._meta.db_table
-_PENDING, _RUNNING = Candidate.Status.PENDING, Candidate.Status.RUNNING
+_RUNNING = Candidate.Status.RUNNING
 
 
 @cache
 def _claim_sql() -> tuple[str, list[tuple[type, list]]]:
     """The statement, and per model the fields its columns come back in (in order)."""
+    from annotate.services.generation import CANDIDATES
+
     aliases = {Candidate: "c", Prompt: "p", Generator: "g", GenerationJob: "j"}
     models = [(model, list(model._meta.concrete_fields)) for model in aliases]
     columns = ", ".join(
@@ -41,9 +44,10 @@ def _claim_sql() -> tuple[str, list[tuple[type, list]]]:
     )
     sql = f"""
         WITH c AS (
-            UPDATE {_TABLE} SET status = %(running)s, claimed_at = %(now)s, attempts = attempts + 1
-            WHERE id = %(id)s
-              AND (status = %(pending)s OR (status = %(running)s AND claimed_at < %(stale)s))
+            UPDATE {_TABLE}
+            SET status = %(running)s, claimed_at = %(now)s, claimed_by = %(worker)s,
+                attempts = attempts + 1
+            WHERE id = %(id)s AND {claims.claimable_sql(CANDIDATES)}
             RETURNING *
         )
         SELECT {columns}
@@ -55,22 +59,14 @@ def _claim_sql() -> tuple[str, list[tuple[type, list]]]:
     return sql, models
 
 
-def claim(*, candidate_id: int, now: datetime, stale_before: datetime) -> Candidate | None:
-    """PENDING (or stale RUNNING) -> RUNNING stamped ``now``, with prompt, generator and job loaded;
-    None if the row is not claimable. PostgreSQL only."""
+def claim(*, candidate_id: int, now: datetime) -> Candidate | None:
+    """PENDING (or an abandoned RUNNING) -> RUNNING stamped ``now`` and this process's worker id,
+    with prompt, generator and job loaded; None if the row is not claimable. PostgreSQL only."""
+    from annotate.services.generation import CANDIDATES
+
     sql, models = _claim_sql()
-    ops = connection.ops
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            {
-                "id": candidate_id,
-                "now": ops.adapt_datetimefield_value(now),
-                "stale": ops.adapt_datetimefield_value(stale_before),
-                "pending": _PENDING,
-                "running": _RUNNING,
-            },
-        )
+        cursor.execute(sql, {"id": candidate_id, **claims.claim_params(CANDIDATES, now)})
         row = cursor.fetchone()
     if row is None:
         return None
@@ -99,12 +95,3 @@ def write_claimed(*, candidate_id: int, token: datetime, values: dict[str, Any])
             params,
         )
         return cursor.rowcount == 1
-
-
-def job_has_work_left(*, job_id: int) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {_TABLE} WHERE job_id = %s AND status IN (%s, %s) LIMIT 1",
-            [job_id, _PENDING, _RUNNING],
-        )
-        return cursor.fetchone() is not None

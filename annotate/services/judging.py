@@ -1,17 +1,18 @@
 """The AI judge: configure it, judge pairs in both orders exactly once, rank best-of-N.
 
-A verdict row follows the generation protocol (services/generation.py):
+A verdict row is a kind of claimable work (``VERDICTS``; the protocol is annotate/work's):
 
-    pending --claim (conditional UPDATE)--> running --write (guarded UPDATE)--> done | failed
-       ^                                        |
-       +---- retryable provider error ----------+
+    pending --claim--> running --write under the claim--> done | failed
+       ^                  |
+       +-- retryable provider error (backoff), or its worker died (the sweep) --+
 
 * ``judge_pairs_start`` / ``judge_rank_start`` create the PENDING verdicts a job lacks
   (``bulk_create(ignore_conflicts=True)`` against the unique key) and enqueue on commit: one task per
-  verdict (fast), or one Message Batch for the whole job (cheap, Anthropic only).
+  verdict (fast), or Message Batches for the whole job (cheap, Anthropic only).
 * ``judge_pair_run`` (the task body) claims its row, asks the provider twice (a shown first, then b
   shown first) outside any transaction, retries a malformed answer up to ``MALFORMED_TRIES`` times,
-  then writes under its claim stamp. Retryable provider errors hand the row back with a backoff.
+  then writes under its claim stamp. Provider errors go to annotate/work/claims.py: retried with a
+  backoff up to the kind's attempts, or failed visibly; what the calls cost is kept either way.
 * Settings and rubric versions live in services/judging_config.py (re-exported here); auto-labels,
   revisions and rankings in services/judging_labels.py; Message Batches in services/judging_batch.py.
 """
@@ -41,7 +42,6 @@ from annotate.models import (
 )
 from annotate.providers.base import ProviderError, provider_for, require_key
 from annotate.services import pricing, ratelimit
-from annotate.services.generation import backoff_seconds, stale_after
 from annotate.services.judging_config import (  # noqa: F401 (re-exported)
     JUDGE_PROVIDERS,
     JudgeRefused,
@@ -50,19 +50,21 @@ from annotate.services.judging_config import (  # noqa: F401 (re-exported)
     rubric_current,
     rubric_save,
 )
+from annotate.work import Kind, Outcome, claims
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 6  # claims (provider errors) per verdict
 MALFORMED_TRIES = 3  # calls per order before a malformed answer fails the verdict
 MAX_RANK_CANDIDATES = 8  # best-of-N tournament: at most 28 pairs per prompt
-BUSY = (JudgeVerdict.Status.PENDING, JudgeVerdict.Status.RUNNING)
 
-
-@dataclass(frozen=True)
-class Outcome:
-    status: str  # done | failed | retry | skipped
-    retry_in: float | None = None
+VERDICTS = Kind(
+    name="verdict",
+    noun="verdicts",
+    model=JudgeVerdict,
+    job_model=JudgeJob,
+    send=lambda job, ids: verdicts_enqueue(job=job, verdict_ids=ids),
+    batched=True,  # cheap mode: Anthropic Message Batches (services/judging_batch.py)
+)
 
 
 # --- starting work ----------------------------------------------------------------------------
@@ -111,9 +113,7 @@ def _start_job(
         mine.filter(status=JudgeVerdict.Status.FAILED).update(
             status=JudgeVerdict.Status.PENDING, attempts=0, error="", job=job
         )
-        mine.filter(
-            status=JudgeVerdict.Status.RUNNING, claimed_at__lt=timezone.now() - stale_after()
-        ).filter(
+        mine.filter(claims.abandoned(VERDICTS, timezone.now())).filter(
             Q(job__isnull=True)
             | Q(job__provider_batch_ids=[])
             | ~Q(job__status=JudgeJob.Status.RUNNING)
@@ -125,26 +125,28 @@ def _start_job(
         job.status = JudgeJob.Status.QUEUED if job.total else JudgeJob.Status.DONE
         job.finished_at = None if job.total else timezone.now()
         job.save(update_fields=["total", "status", "finished_at"])
-        _enqueue(job, provider=config.provider)
+        verdicts_enqueue(job=job)
         for old in older_jobs:  # an older job whose work moved here may now be complete
-            transaction.on_commit(lambda old=old: judge_job_finish_if_complete(job_id=old))
+            transaction.on_commit(lambda old=old: claims.finish_if_complete(VERDICTS, old))
     log.info("judge job %s (%s, %s): %d verdicts", job.id, kind, mode, job.total)
     return job
 
 
-def _enqueue(job: JudgeJob, *, provider: str) -> None:
+def verdicts_enqueue(*, job: JudgeJob, verdict_ids: list[int] | None = None) -> None:
+    """On commit: the job's PENDING verdicts (or just ``verdict_ids``) go to a Message Batch (cheap
+    mode on Anthropic) or one task each."""
     from annotate import tasks
 
     if not job.total:
         return
-    if job.mode == JudgeConfig.Mode.CHEAP and provider == JudgeConfig.Provider.ANTHROPIC:
+    cheap = job.mode == JudgeConfig.Mode.CHEAP
+    if cheap and job.verdicts.filter(provider=JudgeConfig.Provider.ANTHROPIC).exists():
         transaction.on_commit(lambda: tasks.judge_batch_submit_task.delay(job_id=job.id))
         return
-    verdicts_send(
-        JudgeVerdict.objects.filter(job=job, status=JudgeVerdict.Status.PENDING).values_list(
-            "id", flat=True
-        )
-    )
+    pending = JudgeVerdict.objects.filter(job=job, status=JudgeVerdict.Status.PENDING)
+    if verdict_ids is not None:
+        pending = pending.filter(id__in=verdict_ids)
+    verdicts_send(pending.values_list("id", flat=True))
 
 
 def verdicts_send(ids) -> None:
@@ -233,25 +235,14 @@ def judge_rank_start(
 
 
 def verdict_claim(*, verdict_id: int) -> JudgeVerdict | None:
-    """PENDING -> RUNNING (or a stale RUNNING taken over). None: done, failed, or held elsewhere."""
-    now = timezone.now()
-    claimed = (
-        JudgeVerdict.objects.filter(id=verdict_id)
-        .filter(
-            Q(status=JudgeVerdict.Status.PENDING)
-            | Q(status=JudgeVerdict.Status.RUNNING, claimed_at__lt=now - stale_after())
-        )
-        .update(status=JudgeVerdict.Status.RUNNING, claimed_at=now, attempts=F("attempts") + 1)
-    )
-    if claimed != 1:
+    """PENDING -> RUNNING (or an abandoned claim taken over). None: done, failed, or held elsewhere."""
+    now = claims.claim(VERDICTS, verdict_id)
+    if now is None:
         return None
     verdict = JudgeVerdict.objects.select_related(
         "campaign", "prompt", "candidate_a", "candidate_b", "rubric", "job"
     ).get(id=verdict_id)
-    if verdict.job_id:
-        JudgeJob.objects.filter(id=verdict.job_id, status=JudgeJob.Status.QUEUED).update(
-            status=JudgeJob.Status.RUNNING
-        )
+    claims.job_started(VERDICTS, verdict.job_id, now)
     return verdict
 
 
@@ -317,6 +308,16 @@ class _Usage:
             batch=reply.batch,
         )
 
+    def updates(self) -> dict[str, Any]:
+        """What it cost, added to the row with whatever else is written."""
+        return {
+            "input_tokens": F("input_tokens") + self.input_tokens,
+            "output_tokens": F("output_tokens") + self.output_tokens,
+            "cache_read_tokens": F("cache_read_tokens") + self.cache_read_tokens,
+            "cache_write_tokens": F("cache_write_tokens") + self.cache_write_tokens,
+            "cost_usd": F("cost_usd") + self.cost,
+        }
+
 
 def judge_pair_run(*, verdict_id: int) -> Outcome:
     """Claim, ask both orders outside any transaction, write under the claim. The task body."""
@@ -329,15 +330,14 @@ def judge_pair_run(*, verdict_id: int) -> Outcome:
     usage = _Usage()
     orders: list[dict[str, Any]] = []
     calls = verdict_calls(verdict, config)
+    budget = None
     try:
         target = judge_provider_config(config)
         budget = ratelimit.ratelimit_take(
             config=target, params=config.params or {}, calls=[_call_prompt(c) for c in calls]
         )
         if budget.wait:  # over the account's budget: hand the row back, no attempt spent
-            JudgeVerdict.objects.filter(
-                id=verdict.id, status=JudgeVerdict.Status.RUNNING, claimed_at=token
-            ).update(status=JudgeVerdict.Status.PENDING, attempts=F("attempts") - 1)
+            claims.release(VERDICTS, verdict.id, token)
             return Outcome("retry", retry_in=budget.wait)
         provider = provider_for(target)
         for order, call in enumerate(calls, start=1):
@@ -357,15 +357,24 @@ def judge_pair_run(*, verdict_id: int) -> Outcome:
                 break
             else:
                 budget.settle(used=usage.tokens)
-                verdict_record_failure(
-                    verdict=verdict,
-                    token=token,
-                    message=f"Malformed answer {MALFORMED_TRIES} times (order {order}): {problem}",
-                    usage=usage,
+                message = f"Malformed answer {MALFORMED_TRIES} times (order {order}): {problem}"
+                claims.fail(
+                    VERDICTS,
+                    verdict.id,
+                    token,
+                    message,
+                    job_id=verdict.job_id,
+                    also=usage.updates(),
                 )
                 return Outcome("failed")
-    except ProviderError as exc:
-        return verdict_record_error(verdict=verdict, token=token, error=exc, usage=usage)
+    except Exception as exc:
+        # Usage already spent (e.g. order 1 answered, order 2 hit a 529) is kept on the row, and
+        # the rest of the estimate goes back to the budget.
+        if budget is not None:
+            budget.settle(used=usage.tokens)
+        return claims.record_exception(
+            VERDICTS, verdict.id, token, exc, job_id=verdict.job_id, also=usage.updates()
+        )
     budget.settle(used=usage.tokens)
     verdict_record(verdict=verdict, token=token, order1=orders[0], order2=orders[1], usage=usage)
     return Outcome("done")
@@ -381,9 +390,7 @@ def verdict_record(
 ) -> bool:
     """RUNNING (our claim) -> DONE with both orders, the combined verdict, tokens and cost."""
     combined = judge_verdict.combine(order1, order2)
-    written = JudgeVerdict.objects.filter(
-        id=verdict.id, status=JudgeVerdict.Status.RUNNING, claimed_at=token
-    ).update(
+    written = claims.held(VERDICTS, verdict.id, token).update(
         status=JudgeVerdict.Status.DONE,
         order1=order1,
         order2=order2,
@@ -393,92 +400,29 @@ def verdict_record(
         aspects=combined.aspects,
         confidence=combined.confidence,
         rationale=combined.rationale,
-        input_tokens=F("input_tokens") + usage.input_tokens,
-        output_tokens=F("output_tokens") + usage.output_tokens,
-        cache_read_tokens=F("cache_read_tokens") + usage.cache_read_tokens,
-        cache_write_tokens=F("cache_write_tokens") + usage.cache_write_tokens,
-        cost_usd=F("cost_usd") + usage.cost,
         error="",
         finished_at=timezone.now(),
+        **usage.updates(),
     )
     if written and verdict.job_id:
-        judge_job_finish_if_complete(job_id=verdict.job_id)
+        claims.finish_if_complete(VERDICTS, verdict.job_id)
     return bool(written)
 
 
-def verdict_record_failure(*, verdict: JudgeVerdict, token, message: str, usage: _Usage) -> bool:
-    written = JudgeVerdict.objects.filter(
-        id=verdict.id, status=JudgeVerdict.Status.RUNNING, claimed_at=token
-    ).update(
-        status=JudgeVerdict.Status.FAILED,
-        error=message[:2000],
-        input_tokens=F("input_tokens") + usage.input_tokens,
-        output_tokens=F("output_tokens") + usage.output_tokens,
-        cache_read_tokens=F("cache_read_tokens") + usage.cache_read_tokens,
-        cache_write_tokens=F("cache_write_tokens") + usage.cache_write_tokens,
-        cost_usd=F("cost_usd") + usage.cost,
-        finished_at=timezone.now(),
-    )
-    if written:
-        log.warning("verdict %s failed: %s", verdict.id, message)
-        if verdict.job_id:
-            JudgeJob.objects.filter(id=verdict.job_id, error="").update(error=message[:2000])
-            judge_job_finish_if_complete(job_id=verdict.job_id)
-    return bool(written)
+def judge_progress(*, job: JudgeJob) -> dict[str, Any]:
+    """The job's counts per status and total; while it runs, the rate from recent verdicts and the
+    ETA; and whether a worker was lost (annotate/work/progress.py)."""
+    from annotate.work.progress import lost_work, rate_per_minute
 
-
-def verdict_record_error(
-    *, verdict: JudgeVerdict, token, error: ProviderError, usage: _Usage
-) -> Outcome:
-    """A retryable error goes back to PENDING with a backoff (bounded); anything else fails now.
-    Usage already spent (e.g. order 1 answered, order 2 hit a 529) is kept on the row."""
-    guard = JudgeVerdict.objects.filter(
-        id=verdict.id, status=JudgeVerdict.Status.RUNNING, claimed_at=token
-    )
-    attempts = (
-        JudgeVerdict.objects.filter(id=verdict.id).values_list("attempts", flat=True).first() or 0
-    )
-    if error.retryable and attempts < MAX_ATTEMPTS:
-        if guard.update(
-            status=JudgeVerdict.Status.PENDING,
-            error=error.message[:2000],
-            input_tokens=F("input_tokens") + usage.input_tokens,
-            output_tokens=F("output_tokens") + usage.output_tokens,
-            cost_usd=F("cost_usd") + usage.cost,
-        ):
-            return Outcome(
-                "retry", retry_in=backoff_seconds(attempts=attempts, retry_after=error.retry_after)
-            )
-        return Outcome("skipped")
-    message = (
-        error.message
-        if not error.retryable
-        else f"Gave up after {attempts} attempts: {error.message}"
-    )
-    verdict_record_failure(verdict=verdict, token=token, message=message, usage=usage)
-    return Outcome("failed")
-
-
-def judge_job_finish_if_complete(*, job_id: int) -> bool:
-    """End the job once none of its verdicts is pending or running (one writer wins the UPDATE)."""
-    if JudgeVerdict.objects.filter(job_id=job_id, status__in=BUSY).exists():
-        return False
-    rows = JudgeVerdict.objects.filter(job_id=job_id)
-    status = (
-        JudgeJob.Status.FAILED
-        if rows.exists() and not rows.filter(status=JudgeVerdict.Status.DONE).exists()
-        else JudgeJob.Status.DONE
-    )
-    return bool(
-        JudgeJob.objects.filter(
-            id=job_id, status__in=(JudgeJob.Status.QUEUED, JudgeJob.Status.RUNNING)
-        ).update(status=status, finished_at=timezone.now())
-    )
-
-
-def judge_progress(*, job: JudgeJob) -> dict[str, int]:
-    counts = {s: 0 for s in JudgeVerdict.Status.values}
+    counts: dict[str, Any] = {s: 0 for s in JudgeVerdict.Status.values}
     for row in JudgeVerdict.objects.filter(job=job).values("status").annotate(n=Count("id")):
         counts[row["status"]] = row["n"]
     counts["total"] = job.total
+    active = job.status in VERDICTS.job_active
+    now = timezone.now()
+    rate = rate_per_minute(job.verdicts.all(), done=VERDICTS.done, now=now) if active else 0.0
+    left = counts["pending"] + counts["running"]
+    counts["per_minute"] = rate
+    counts["eta_seconds"] = 60.0 * left / rate if rate else None
+    counts["lost_work"] = lost_work(VERDICTS, job.id, active=active, now=now)
     return counts

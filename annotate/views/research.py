@@ -26,7 +26,7 @@ from annotate.exports.options import (
     describe_filters,
 )
 from annotate.models import Export
-from annotate.services.exports import export_create
+from annotate.services.exports import export_create, export_lost_work
 
 FILTER_FIELDS = (
     "method",
@@ -49,10 +49,12 @@ def _export_for_researcher(request: HttpRequest, pk: int) -> Export:
 
 
 def _described(exports) -> list[Export]:
-    """Exports with ``filter_summary``: only the filters that differ from the defaults."""
+    """Exports with ``filter_summary`` (only the filters that differ from the defaults) and
+    ``lost_work`` (what happened if a worker died while building it)."""
     exports = list(exports)
     for export in exports:
         export.filter_summary = describe_filters(export.filters)
+        export.lost_work = export_lost_work(export)
     return exports
 
 

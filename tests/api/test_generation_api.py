@@ -49,3 +49,14 @@ def test_it_lets_only_admins_cancel_and_resume(campaign, started, admin_client, 
 def test_it_says_when_nothing_has_run(campaign, admin_client):
     assert admin_client.get(url("progress", campaign)).status_code == 404
     assert admin_client.post(url("resume", campaign)).status_code == 409
+
+
+def test_progress_reports_a_lost_worker(campaign, started, researcher_client):
+    from annotate.models import WorkRecovery
+
+    body = researcher_client.get(url("progress", campaign)).json()
+    assert body["lost_work"] is None
+    WorkRecovery.objects.create(kind="candidate", job_id=started.id, rows=3)
+    lost = researcher_client.get(url("progress", campaign)).json()["lost_work"]
+    assert (lost["resent"], lost["waiting"], lost["times"]) == (3, 0, 1)
+    assert lost["message"].endswith("the 3 responses it held were sent again.")

@@ -287,7 +287,7 @@ def test_it_never_sends_a_secret_to_a_host_the_operator_did_not_pair_it_with(
     verdict = _pending_verdict(campaign, pair)
     judge_job = JudgeJob.objects.create(campaign=campaign, rubric=verdict.rubric, mode="cheap")
     JudgeVerdict.objects.filter(id=verdict.id).update(job=judge_job)
-    assert judge_batch_submit(job_id=judge_job.id) is None
+    assert judge_batch_submit(job_id=judge_job.id).retry_in is None  # refused, not retried
     assert JudgeVerdict.objects.get(id=verdict.id).status == "failed"
 
     # What the only generator allowed to go there sends: no key at all.

@@ -19,7 +19,7 @@ from annotate.services.generation_batches import (
     batches_recover,
     batches_submit,
 )
-from annotate.services.generation_sweep import generation_sweep
+from annotate.work.sweep import work_sweep
 from tests import factories
 from tests.fakes.fixtures import anthropic_fake_fixture, fake_server_fixture  # noqa: F401
 
@@ -51,7 +51,7 @@ def _poll_all(job: GenerationJob) -> None:
 def test_it_submits_chunks_with_candidate_ids_and_writes_results_at_half_price(
     cheap_job, anthropic_fake
 ):
-    assert batches_submit(job_id=cheap_job.id) == 2  # 4 requests in chunks of 3
+    assert batches_submit(job_id=cheap_job.id).batches == 2  # 4 requests in chunks of 3
     cheap_job.refresh_from_db()
     assert [e["size"] for e in cheap_job.provider_batch_ids] == [3, 1]
     sent = [
@@ -97,7 +97,7 @@ def test_it_resubmits_errored_and_expired_items_and_fails_invalid_ones(
     assert statuses[ids[0]] == statuses[ids[1]] == Candidate.Status.PENDING
     failed = Candidate.objects.get(id=ids[2])
     assert failed.status == Candidate.Status.FAILED and "invalid_request_error" in failed.error
-    assert batches_submit(job_id=cheap_job.id) == 1
+    assert batches_submit(job_id=cheap_job.id).batches == 1
     _poll_all(cheap_job)
     cheap_job.refresh_from_db()
     assert cheap_job.status == GenerationJob.Status.DONE  # done, with one visible failure
@@ -158,7 +158,7 @@ def test_it_resumes_rows_of_a_batch_that_was_never_recorded_but_keeps_open_batch
         for e in cheap_job.provider_batch_ids
     ]
     cheap_job.save(update_fields=["provider_batch_ids"])
-    settings.GENERATION_STALE_SECONDS = 60
+    settings.WORK_STALE_SECONDS = 60
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         generation_resume(campaign=cheap_job.campaign, actor=admin_user)
     orphan.refresh_from_db()
@@ -205,7 +205,7 @@ def _submitted_batches(fake) -> int:
 def test_a_batch_whose_id_was_lost_is_found_not_paid_for_twice(
     cheap_job, anthropic_fake, monkeypatch, settings, django_capture_on_commit_callbacks
 ):
-    settings.GENERATION_STALE_SECONDS = 60
+    settings.WORK_STALE_SECONDS = 60
     with monkeypatch.context() as patch, pytest.raises(WorkerDied):
         _die_around_submit(patch, after_the_call=True)
         batches_submit(job_id=cheap_job.id)
@@ -235,7 +235,7 @@ def test_a_batch_whose_id_was_lost_is_found_not_paid_for_twice(
 def test_a_submission_that_never_reached_the_provider_is_submitted_again(
     cheap_job, anthropic_fake, monkeypatch, settings, django_capture_on_commit_callbacks
 ):
-    settings.GENERATION_STALE_SECONDS = 60
+    settings.WORK_STALE_SECONDS = 60
     with monkeypatch.context() as patch, pytest.raises(WorkerDied):
         _die_around_submit(patch, after_the_call=False)
         batches_submit(job_id=cheap_job.id)
@@ -256,7 +256,7 @@ def test_a_submission_that_never_reached_the_provider_is_submitted_again(
 def test_the_sweep_and_resume_leave_a_lost_submission_to_the_recovery(
     cheap_job, anthropic_fake, admin_user, monkeypatch, settings, django_capture_on_commit_callbacks
 ):
-    settings.GENERATION_STALE_SECONDS = 60
+    settings.WORK_STALE_SECONDS = 60
     with monkeypatch.context() as patch, pytest.raises(WorkerDied):
         _die_around_submit(patch, after_the_call=True)
         batches_submit(job_id=cheap_job.id)
@@ -265,13 +265,15 @@ def test_the_sweep_and_resume_leave_a_lost_submission_to_the_recovery(
     monkeypatch.setattr(
         tasks.generation_batch_recover_task, "delay", lambda job_id: sent.append(job_id)
     )
+    submits = []
+    monkeypatch.setattr(
+        tasks.generation_batch_submit_task, "delay", lambda job_id: submits.append(job_id)
+    )
     with django_capture_on_commit_callbacks(execute=True):
-        generation_sweep()
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        work_sweep()
+    with django_capture_on_commit_callbacks(execute=True):
         generation_resume(campaign=cheap_job.campaign, actor=admin_user)
-    for callback in callbacks:
-        if callback.__qualname__.startswith("batches_poll_on_commit"):
-            callback()
     # Neither put the rows of the lost submission back into a new batch; both asked for recovery.
     assert cheap_job.candidates.filter(status=Candidate.Status.RUNNING).count() == 3
     assert sent == [cheap_job.id, cheap_job.id]
+    assert submits == [cheap_job.id]  # resume submits the row the dead worker never reached

@@ -40,3 +40,18 @@ def test_it_fails_with_the_provider_message(draft, monkeypatch):
 def test_it_rejects_an_unknown_campaign(db):
     with pytest.raises(CommandError, match="No campaign"):
         call_command("generate", "nope", stdout=StringIO())
+
+
+def test_waiting_says_when_a_worker_was_lost(draft, capsys):
+    from annotate.management.commands.generate import Command
+    from annotate.models import WorkRecovery
+    from annotate.services.generation import generation_start
+
+    job = generation_start(campaign=draft, actor=None)
+    job.candidates.update(status=Candidate.Status.DONE)
+    GenerationJob.objects.filter(id=job.id).update(status=GenerationJob.Status.DONE)
+    WorkRecovery.objects.create(kind="candidate", job_id=job.id, rows=2)
+    job.refresh_from_db()
+    Command()._follow(job, 0.0)
+    printed = capsys.readouterr()
+    assert "the 2 responses it held were sent again." in printed.out + printed.err

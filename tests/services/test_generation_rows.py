@@ -10,15 +10,16 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from annotate.models import Campaign, Candidate, GenerationJob
+from annotate.models import Campaign, Candidate, GenerationJob, WorkerProcess
 from annotate.services import generation_rows
-from annotate.services.generation import candidate_claim, generation_start
+from annotate.services.generation import CANDIDATES, candidate_claim, generation_start
+from annotate.work import claims
 from tests import factories
 
 
 @pytest.fixture
 def job(db, admin_user, settings):
-    settings.GENERATION_STALE_SECONDS = 60
+    settings.WORK_STALE_SECONDS = 60
     campaign = factories.CampaignFactory(slug="rows", status=Campaign.Status.DRAFT)
     factories.PromptFactory(
         campaign=campaign, messages=[{"role": "user", "content": "Hi"}], system="Be brief."
@@ -35,9 +36,7 @@ def test_it_claims_and_loads_prompt_generator_and_job_in_one_statement(
     row = job.candidates.get()
     now = timezone.now()
     with django_assert_num_queries(1):
-        candidate = generation_rows.claim(
-            candidate_id=row.id, now=now, stale_before=now - timedelta(seconds=60)
-        )
+        candidate = generation_rows.claim(candidate_id=row.id, now=now)
         # Everything the task reads next is already loaded.
         assert candidate.prompt.messages == [{"role": "user", "content": "Hi"}]
         assert candidate.prompt.system == "Be brief."
@@ -65,6 +64,34 @@ def test_the_claim_rules_are_the_same_on_both_paths(job, vendor, monkeypatch):
     assert candidate_claim(candidate_id=row.id) is None
 
 
+@pytest.mark.parametrize("vendor", ["postgresql", "sqlite"])
+def test_a_live_workers_claim_is_kept_however_old_and_a_dead_ones_is_taken_at_once(
+    job, vendor, monkeypatch, settings
+):
+    monkeypatch.setattr(connection, "vendor", vendor)
+    settings.WORK_DEAD_AFTER_SECONDS = 10
+    now = timezone.now()
+    live = WorkerProcess.objects.create(hostname="h", pid=1, beat_at=now)
+    dead = WorkerProcess.objects.create(hostname="h", pid=2, beat_at=now - timedelta(seconds=11))
+    row = job.candidates.get()
+
+    def held_by(worker_id, claimed_seconds_ago):
+        Candidate.objects.filter(id=row.id).update(
+            status=Candidate.Status.RUNNING,
+            claimed_by=worker_id,
+            claimed_at=timezone.now() - timedelta(seconds=claimed_seconds_ago),
+        )
+
+    held_by(live.id, 50)  # a slow call, inside the stale window: the live holder keeps it
+    assert candidate_claim(candidate_id=row.id) is None
+    held_by(dead.id, 1)  # a fresh claim, but its holder stopped beating: taken now
+    assert candidate_claim(candidate_id=row.id) is not None
+    held_by(live.id + dead.id + 1, 1)  # a holder whose row is gone (it shut down): taken now
+    assert candidate_claim(candidate_id=row.id) is not None
+    held_by(live.id, 61)  # older than the stale window: taken, whoever holds it (a hung holder)
+    assert candidate_claim(candidate_id=row.id) is not None
+
+
 def test_it_writes_only_under_its_own_claim(job):
     claimed = candidate_claim(candidate_id=job.candidates.get().id)
     values = {"status": Candidate.Status.DONE, "text": "x", "cost_usd": Decimal("0.000123")}
@@ -72,10 +99,10 @@ def test_it_writes_only_under_its_own_claim(job):
     assert not generation_rows.write_claimed(
         candidate_id=claimed.id, token=stale_token, values=values
     )
-    assert generation_rows.job_has_work_left(job_id=job.id)
+    assert claims.work_left(CANDIDATES, job.id)
     assert generation_rows.write_claimed(
         candidate_id=claimed.id, token=claimed.claimed_at, values=values
     )
     claimed.refresh_from_db()
     assert (claimed.status, claimed.text, claimed.cost_usd) == ("done", "x", Decimal("0.000123"))
-    assert not generation_rows.job_has_work_left(job_id=job.id)
+    assert not claims.work_left(CANDIDATES, job.id)

@@ -12,8 +12,7 @@ from django.utils import timezone
 
 from annotate.models import Campaign, Candidate, GenerationJob, Generator, ModelPrice, Pair
 from annotate.services.generation import (
-    MAX_ATTEMPTS,
-    backoff_seconds,
+    CANDIDATES,
     candidate_claim,
     candidate_generate,
     generation_cancel,
@@ -22,8 +21,11 @@ from annotate.services.generation import (
 )
 from annotate.services.generation_progress import generation_progress
 from annotate.services.pricing import price_cache_clear
+from annotate.work.claims import backoff_seconds
 from tests import factories
 from tests.fakes.fixtures import anthropic_fake_fixture, fake_server_fixture  # noqa: F401
+
+MAX_ATTEMPTS = CANDIDATES.max_attempts
 
 
 @pytest.fixture
@@ -180,7 +182,7 @@ def test_it_fails_clearly_without_an_api_key(draft, admin_user, monkeypatch):
 
 
 def test_it_takes_over_a_stale_claim_and_drops_the_late_write(draft, claude, admin_user, settings):
-    settings.GENERATION_STALE_SECONDS = 60
+    settings.WORK_STALE_SECONDS = 60
     job = generation_start(campaign=draft, actor=admin_user)
     candidate = job.candidates.first()
     first = candidate_claim(candidate_id=candidate.id)
@@ -323,3 +325,88 @@ def test_it_turns_an_unexpected_provider_exception_into_a_bounded_retry(
     candidate.refresh_from_db()
     assert candidate.status == Candidate.Status.PENDING
     assert candidate.error == "Unexpected error: KeyError: 'usage'"
+
+
+@pytest.fixture
+def n_samples(draft, admin_user, fake_server):
+    """An OpenAI-compatible generator asked for 3 samples per prompt in one request, under a
+    tokens-per-minute budget."""
+    factories.GeneratorFactory(
+        campaign=draft,
+        provider=Generator.Provider.OPENAI_COMPATIBLE,
+        model="llama",
+        base_url=f"{fake_server.url}/v1",
+        samples_per_prompt=3,
+        params={"tokens_per_minute": 10_000},
+    )
+    job = generation_start(campaign=draft, actor=admin_user)
+    prompt = draft.prompts.first()
+    return list(job.candidates.filter(prompt=prompt).values_list("id", flat=True))
+
+
+def _budget_left() -> float:
+    from annotate.models import RateLimitBucket
+
+    return RateLimitBucket.objects.get(key__endswith="|tpm").tokens
+
+
+def test_n_samples_settle_the_rate_limiter_with_what_the_call_used(n_samples):
+    from annotate.services.generation import candidates_generate_n
+
+    assert candidates_generate_n(candidate_ids=n_samples).status == "done"
+    used = sum(c.input_tokens + c.output_tokens for c in Candidate.objects.filter(id__in=n_samples))
+    # The estimate (3 × max_tokens and more, over 3,000) was taken before the call; all but what
+    # was used came back after it (the bucket also refills, 167 a second).
+    assert 10_000 - used <= _budget_left() <= 10_000 - used + 100
+
+
+@pytest.mark.parametrize("fault", ["429", "unexpected"])
+def test_n_samples_hand_every_error_back_and_return_the_budget(
+    n_samples, fault, fake_server, monkeypatch
+):
+    from annotate.providers.openai_compat import OpenAICompatProvider
+    from annotate.services.generation import candidates_generate_n
+
+    if fault == "429":
+        fake_server.retry_after = 2
+        fake_server.add_faults("429")
+    else:
+
+        def broken(self, **kwargs):
+            raise KeyError("choices")
+
+        monkeypatch.setattr(OpenAICompatProvider, "complete_n", broken)
+    outcome = candidates_generate_n(candidate_ids=n_samples)
+
+    assert outcome.status == "retry" and outcome.retry_in >= (2 if fault == "429" else 0)
+    rows = Candidate.objects.filter(id__in=n_samples)
+    assert set(rows.values_list("status", flat=True)) == {Candidate.Status.PENDING}
+    (error,) = set(rows.values_list("error", flat=True))
+    assert ("rate" if fault == "429" else "Unexpected error: KeyError: 'choices'") in error
+    assert _budget_left() >= 10_000 - 1  # nothing was used: the whole estimate is back
+    assert set(rows.values_list("attempts", flat=True)) == {1}  # one attempt spent, of the bound
+
+
+def test_the_rate_comes_from_recent_completions_not_the_jobs_start(
+    draft, demo_generators, admin_user
+):
+    job = generation_start(campaign=draft, actor=admin_user)
+    long_ago = timezone.now() - timedelta(hours=1)
+    done = list(job.candidates.all()[:6])
+    # Six done an hour ago (then the job was cancelled and resumed), one just now in 2 s.
+    Candidate.objects.filter(id__in=[c.id for c in done[:5]]).update(
+        status="done", claimed_at=long_ago, finished_at=long_ago
+    )
+    Candidate.objects.filter(id=done[5].id).update(
+        status="done",
+        claimed_at=timezone.now() - timedelta(seconds=2),
+        finished_at=timezone.now(),
+    )
+    GenerationJob.objects.filter(id=job.id).update(
+        status=GenerationJob.Status.RUNNING, started_at=timezone.now() - timedelta(seconds=1)
+    )
+    job.refresh_from_db()
+    progress = generation_progress(job=job)
+    # One in about 2 s: ~30 per minute, not (6 done / 1 s since the restart) 360 per minute.
+    assert 20 <= progress.per_minute <= 31
+    assert progress.eta_seconds == pytest.approx(60 * progress.remaining / progress.per_minute)

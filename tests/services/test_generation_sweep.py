@@ -12,7 +12,7 @@ from django.utils import timezone
 from annotate import tasks
 from annotate.models import Campaign, Candidate, GenerationJob, Generator
 from annotate.services.generation import candidate_claim, candidate_generate, generation_start
-from annotate.services.generation_sweep import generation_sweep
+from annotate.work.sweep import work_sweep
 from tests import factories
 
 STALE = 60
@@ -20,7 +20,7 @@ STALE = 60
 
 @pytest.fixture
 def job(db, admin_user, settings):
-    settings.GENERATION_STALE_SECONDS = STALE
+    settings.WORK_STALE_SECONDS = STALE
     campaign = factories.CampaignFactory(slug="sweep", status=Campaign.Status.DRAFT)
     factories.PromptFactory.create_batch(4, campaign=campaign)
     factories.GeneratorFactory(campaign=campaign, name="concise", model="demo-concise")
@@ -37,12 +37,17 @@ def sent(monkeypatch):
     monkeypatch.setattr(
         tasks.generation_batch_submit_task, "delay", lambda job_id: out.append(("batch", job_id))
     )
+    monkeypatch.setattr(
+        tasks.generation_batch_poll_task,
+        "apply_async",
+        lambda kwargs, countdown: out.append(("poll", kwargs["batch_id"])),
+    )
     return out
 
 
 def _sweep(capture) -> None:
     with capture(execute=True):
-        generation_sweep()
+        work_sweep()
 
 
 def _age(job: GenerationJob, seconds: float, rows=None) -> None:
@@ -121,9 +126,9 @@ def test_duplicate_messages_call_the_provider_once(job, sent, django_capture_on_
 def test_it_ends_a_job_whose_rows_are_all_finished(job, sent, django_capture_on_commit_callbacks):
     # The last writer died between its write and ending the job.
     job.candidates.update(status=Candidate.Status.DONE, text="x", finished_at=timezone.now())
-    result = generation_sweep()
+    result = work_sweep()
     job.refresh_from_db()
-    assert (job.status, result.ended, sent) == (GenerationJob.Status.DONE, 1, [])
+    assert (job.status, result.ended["candidate"], sent) == (GenerationJob.Status.DONE, 1, [])
 
 
 def test_it_leaves_cancelled_and_finished_jobs_alone(job, sent, django_capture_on_commit_callbacks):
@@ -136,7 +141,7 @@ def test_it_leaves_cancelled_and_finished_jobs_alone(job, sent, django_capture_o
 def test_it_leaves_rows_of_a_submitted_batch_alone(
     db, admin_user, settings, sent, django_capture_on_commit_callbacks
 ):
-    settings.GENERATION_STALE_SECONDS = STALE
+    settings.WORK_STALE_SECONDS = STALE
     campaign = factories.CampaignFactory(slug="sweep-cheap", status=Campaign.Status.DRAFT)
     factories.PromptFactory.create_batch(3, campaign=campaign)
     factories.GeneratorFactory(
@@ -157,8 +162,9 @@ def test_it_leaves_rows_of_a_submitted_batch_alone(
 
     _sweep(django_capture_on_commit_callbacks)
 
-    # The batch's row waits for its poll; the others go back into a batch (one submit task).
-    assert sent == [("batch", job.id)]
+    # The batch's row waits for its poll (sent again: none came for hours); the others go back
+    # into a batch (one submit task).
+    assert sent == [("batch", job.id), ("poll", "msgbatch_1")]
     statuses = dict(job.candidates.values_list("id", "status"))
     assert statuses[in_batch.id] == Candidate.Status.RUNNING
     assert statuses[unrecorded.id] == statuses[pending.id] == Candidate.Status.PENDING

@@ -41,20 +41,20 @@ def test_cheap_mode_judges_both_orders_in_one_batch_at_half_price(
         job = judge_pairs_start(campaign=campaign, actor=admin_user)
     assert sent["submits"] == [job.id] and sent["verdicts"] == []
     with django_capture_on_commit_callbacks(execute=True):
-        assert judge_batch_submit(job_id=job.id) is None
+        assert judge_batch_submit(job_id=job.id).retry_in is None
     job.refresh_from_db()
-    assert len(job.provider_batch_ids) == 1 and sent["polls"] == [
-        {"job_id": job.id, "batch_id": job.provider_batch_ids[0]}
-    ]
+    (entry,) = job.provider_batch_ids
+    assert entry["size"] == 6 and entry["claimed_at"]  # recorded with its stamp before the call
+    assert sent["polls"] == [{"job_id": job.id, "batch_id": entry["id"]}]
     create = [b for m, p, b in judge_fake.requests if p == "/v1/messages/batches"][0]
     assert sorted(r["custom_id"] for r in create["requests"]) == sorted(
         f"v{v.id}-o{o}" for v in JudgeVerdict.objects.all() for o in (1, 2)
     )
     assert all(r["params"]["system"][0]["cache_control"] for r in create["requests"])
 
-    assert judge_batch_poll(job_id=job.id, batch_id=job.provider_batch_ids[0]) is True
+    assert judge_batch_poll(job_id=job.id, batch_id=entry["id"]) is None  # ended and written
     job.refresh_from_db()
-    assert job.status == "done"
+    assert job.status == "done" and job.provider_batch_ids[0]["collected"]
     for pair in pairs:
         v = JudgeVerdict.objects.get(pair=pair)
         assert (v.status, v.choice, v.consistent) == ("done", "a", True)
@@ -78,7 +78,8 @@ def test_a_malformed_batch_answer_goes_to_the_fast_path(
     with django_capture_on_commit_callbacks(execute=True):
         judge_batch_submit(job_id=job.id)
     job.refresh_from_db()
-    assert judge_batch_poll(job_id=job.id, batch_id=job.provider_batch_ids[0]) is True
+    with django_capture_on_commit_callbacks(execute=True):
+        assert judge_batch_poll(job_id=job.id, batch_id=job.provider_batch_ids[0]["id"]) is None
     verdict = JudgeVerdict.objects.get()
     assert verdict.status == "pending" and sent["verdicts"] == [verdict.id]
     assert verdict.input_tokens > 0  # the batch's usage is kept
@@ -96,5 +97,6 @@ def test_a_batch_still_running_is_polled_again(
         job = judge_pairs_start(campaign=campaign, actor=admin_user)
         judge_batch_submit(job_id=job.id)
     job.refresh_from_db()
-    assert judge_batch_poll(job_id=job.id, batch_id=job.provider_batch_ids[0]) is False
+    again_in = judge_batch_poll(job_id=job.id, batch_id=job.provider_batch_ids[0]["id"])
+    assert again_in == 0.05  # JUDGE_BATCH_POLL_SECONDS (judge_fake)
     assert JudgeVerdict.objects.get().status == "running"

@@ -12,7 +12,8 @@ from django.utils import timezone
 from annotate import tasks
 from annotate.models import JudgeJob, JudgeVerdict
 from annotate.services.judging import judge_pairs_start, verdict_claim
-from annotate.services.judging_sweep import judge_sweep
+from annotate.services.judging_batch import judge_batch_submit
+from annotate.work.sweep import work_sweep
 from tests.fakes.judge_fixtures import judge_config, judge_fake_fixture, make_pair  # noqa: F401
 
 STALE = 60
@@ -20,7 +21,7 @@ STALE = 60
 
 @pytest.fixture
 def sent(monkeypatch, settings, judge_fake):  # judge_fake: a key and a server, never called here
-    settings.GENERATION_STALE_SECONDS = STALE
+    settings.WORK_STALE_SECONDS = STALE
     out: list[int] = []
     monkeypatch.setattr(
         tasks.judge_verdict_task, "delay", lambda **kw: out.append(kw["verdict_id"])
@@ -38,8 +39,10 @@ def _start(campaign, admin_user, capture, *, pairs=3, mode="fast") -> JudgeJob:
 
 
 def _sweep(capture) -> tuple[int, int]:
+    """(verdicts sent again, judge jobs ended)"""
     with capture(execute=True):
-        return judge_sweep()
+        result = work_sweep()
+    return result.resent["verdict"], result.ended["verdict"]
 
 
 def _age(job: JudgeJob, seconds: float, verdicts=None) -> None:
@@ -90,9 +93,30 @@ def test_it_ends_a_job_with_nothing_left(
 
 
 def test_it_leaves_message_batches_to_their_poll(
-    campaign, admin_user, sent, django_capture_on_commit_callbacks
+    campaign, admin_user, sent, monkeypatch, django_capture_on_commit_callbacks
 ):
+    polls: list[str] = []
+    monkeypatch.setattr(
+        tasks.judge_batch_poll_task,
+        "apply_async",
+        lambda kwargs, countdown: polls.append(kwargs["batch_id"]),
+    )
     job = _start(campaign, admin_user, django_capture_on_commit_callbacks, mode="cheap")
-    _age(job, STALE + 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        judge_batch_submit(job_id=job.id)
+    # Hours in a batch, by design: the verdicts' claims, the batch's stamp and the job all old.
+    job.refresh_from_db()
+    (entry,) = job.provider_batch_ids
+    past = timezone.now() - timedelta(seconds=STALE + 40)
+    JudgeVerdict.objects.filter(job=job).update(claimed_at=past)
+    JudgeJob.objects.filter(id=job.id).update(
+        created_at=past, provider_batch_ids=[{**entry, "claimed_at": past.isoformat()}]
+    )
+
     assert _sweep(django_capture_on_commit_callbacks) == (0, 0)
-    assert sent == []
+    assert sent == []  # nothing sent to the one-at-a-time path
+    assert set(JudgeVerdict.objects.filter(job=job).values_list("status", flat=True)) == {
+        JudgeVerdict.Status.RUNNING
+    }
+    # Its poll is sent again, since none came for longer than the window (a dead worker's, say).
+    assert polls == [entry["id"], entry["id"]]

@@ -129,3 +129,31 @@ def test_it_shows_work_waiting_for_a_retry(ready, admin_client, admin_user):
     )
     html = admin_client.get(url("progress", ready), **HX).content.decode()
     assert "1 waiting to retry after: Anthropic API 429 rate_limit_error: slow down" in html
+
+
+def test_the_progress_says_a_worker_was_lost_and_its_work_is_sent_again(
+    ready, researcher_client, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotate.models import WorkerProcess, WorkRecovery
+
+    settings.WORK_DEAD_AFTER_SECONDS = 10
+    job = generation_start(campaign=ready, actor=None)
+    dead = WorkerProcess.objects.create(
+        hostname="h", pid=1, beat_at=timezone.now() - timedelta(seconds=30)
+    )
+    job.candidates.update(status="running", claimed_by=dead.id, claimed_at=timezone.now())
+    GenerationJob.objects.filter(id=job.id).update(status="running", started_at=timezone.now())
+    page = researcher_client.get(url("progress", ready), **HX).content.decode()
+    # Before the sweep: what the page can see is that the holder stopped beating.
+    assert "A worker stopped answering: the 2 responses it held are being sent again." in page
+    assert "about 0 s left" not in page and "nothing finished in the last minute" in page
+
+    job.candidates.update(status="pending")
+    WorkRecovery.objects.create(kind="candidate", job_id=job.id, worker_id=dead.id, rows=2)
+    page = researcher_client.get(url("progress", ready), **HX).content.decode()
+    assert "A worker stopped at" in page and "the 2 responses it held were sent again." in page
+    assert 'hx-trigger="every 2s"' in page  # still running: the page keeps polling

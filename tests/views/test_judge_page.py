@@ -165,3 +165,17 @@ def test_it_writes_nothing_when_the_judge_page_or_its_api_is_only_read(
     assert researcher_client.get(f"/campaigns/{campaign.slug}/judge/").status_code == 200
     assert JudgeConfig.objects.count() == 0
     assert JudgeRubric.objects.count() == 0
+
+
+def test_the_progress_says_a_worker_was_lost(admin_client, campaign, demo_judge, monkeypatch):
+    from annotate.models import WorkRecovery
+    from annotate.services.judging import judge_pairs_start
+
+    monkeypatch.setattr(tasks.judge_verdict_task, "delay", lambda **kw: None)
+    make_pair(campaign, "a long and structured answer", "short")
+    job = judge_pairs_start(campaign=campaign, actor=None)
+    WorkRecovery.objects.create(kind="verdict", job_id=job.id, rows=1)
+    progress = reverse("annotate:judge-progress", args=[campaign.slug])
+    page = admin_client.get(progress, headers={"HX-Request": "true"}).content.decode()
+    assert "the 1 verdicts it held were sent again." in page
+    assert "nothing finished in the last minute" in page

@@ -174,3 +174,24 @@ def test_an_empty_export_shows_why_and_offers_no_download(researcher_client, cam
     ).content.decode()
     assert "Failed" in row and "No rows to export: no vote comes from the AI judge" in row
     assert "Download" not in row
+
+
+def test_an_export_row_says_its_worker_was_lost_and_stops_polling_when_it_ends(
+    researcher_client, campaign
+):
+    from annotate.models import WorkRecovery
+
+    campaign_with_votes(campaign)
+    export = Export.objects.create(campaign=campaign, format="trl-kto", attempts=1)
+    WorkRecovery.objects.create(kind="export", job_id=export.id, rows=1)  # queued again
+    row_url = reverse("annotate:export-progress", args=[export.id])
+    row = researcher_client.get(row_url, headers={"HX-Request": "true"}).content.decode()
+    assert "it is being built again from scratch (attempt 2 of 3)" in row
+    assert 'hx-trigger="every 2s"' in row
+
+    export_run(export_id=export.id)
+    row = researcher_client.get(row_url, headers={"HX-Request": "true"}).content.decode()
+    assert "Built again after the worker building it stopped" in row
+    assert "every 2s" not in row  # ended: the row no longer polls
+    api = researcher_client.get(reverse("api:export-detail", args=[export.id])).json()
+    assert (api["attempts"], api["lost_work"][:12]) == (2, "Built again ")

@@ -1,8 +1,9 @@
 """python manage.py generate <campaign-slug> [--mode fast|cheap] [--wait | --inline] [--resume | --cancel]
 
 Starts (or joins) a generation job for a campaign. ``--wait`` follows the job with a progress bar
-while Celery workers do the work; ``--inline`` does the work in this process (no worker needed, e.g.
-for the offline demo), with the same claims and retries as a worker.
+while Celery workers do the work (and says when a worker was lost and its work sent again);
+``--inline`` does the work in this process (no worker needed, e.g. for the offline demo), with the
+same claims, retries and heartbeat as a worker.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from annotate.services.generation import (
     generation_start,
 )
 from annotate.services.generation_progress import generation_progress
+from annotate.work import workers
 
 
 class Command(BaseCommand):
@@ -64,7 +66,9 @@ class Command(BaseCommand):
             job = generation_start(campaign=campaign, actor=None, mode=mode)
         self.stdout.write(f"Job {job.id}: {job.total} candidates ({job.get_mode_display()}).")
         if inline:
-            self._run_inline(job)
+            # Serving like a worker: if this process is killed, workers send its claims again.
+            with workers.serving(sweep=False):
+                self._run_inline(job)
         elif wait:
             self._follow(job, poll)
         else:
@@ -101,13 +105,22 @@ class Command(BaseCommand):
 
     def _follow(self, job: GenerationJob, poll: float) -> None:
         bar = tqdm(total=job.total, unit="resp", desc="generating")
+        said = ""
         while True:
             job.refresh_from_db()
             progress = generation_progress(job=job)
             bar.total = progress.total
             bar.n = progress.finished
-            bar.set_postfix(failed=progress.failed, cost=f"${progress.cost_usd:.4f}")
+            bar.set_postfix(
+                failed=progress.failed,
+                per_min=f"{progress.per_minute:.0f}",
+                cost=f"${progress.cost_usd:.4f}",
+            )
             bar.refresh()
+            notice = progress.lost_work.message if progress.lost_work else ""
+            if notice and notice != said:
+                bar.write(notice)  # above the bar, once per change
+                said = notice
             if not job.is_active:
                 break
             time.sleep(poll)
