@@ -14,7 +14,7 @@ from annotate.validation import (
     MAX_ASPECT_NAME,
     MAX_ASPECTS,
     MAX_GUIDELINES,
-    MAX_IMPORT_BYTES,
+    MAX_INLINE_IMPORT_BYTES,
     MAX_TEXT,
     JsonInputError,
     json_loads,
@@ -73,9 +73,9 @@ class _UploadForm(forms.Form):
         upload = self.cleaned_data["file"]
         if not upload.name.lower().endswith((".jsonl", ".json", ".ndjson", ".csv")):
             raise forms.ValidationError("Upload a .jsonl or .csv file.")
-        if upload.size > MAX_IMPORT_BYTES:
+        if upload.size > MAX_INLINE_IMPORT_BYTES:
             raise forms.ValidationError(
-                f"The file is larger than {MAX_IMPORT_BYTES // 1024 // 1024} MB; split it."
+                f"The file is larger than {MAX_INLINE_IMPORT_BYTES // 1024 // 1024} MB; split it."
             )
         return upload
 

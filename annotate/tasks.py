@@ -112,3 +112,13 @@ def judge_batch_recover_task(*, job_id: int) -> None:
     from annotate.services.judging_batch import judge_batch_recover
 
     judge_batch_recover(job_id=job_id)
+
+
+# --- prompt import ---
+
+
+@shared_task
+def prompts_render_task(*, first_id: int, last_id: int) -> None:
+    from annotate.services.prompts import prompts_render
+
+    prompts_render(first_id=first_id, last_id=last_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+from django.core.files import File
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -47,7 +48,7 @@ from annotate.validation import (
     MAX_ASPECT_NAME,
     MAX_ASPECTS,
     MAX_GUIDELINES,
-    MAX_IMPORT_BYTES,
+    MAX_INLINE_IMPORT_BYTES,
     MAX_TEXT,
     validate_aspects,
     validate_one_line,
@@ -243,7 +244,7 @@ class ResponseImportFileSerializer(InputSerializer):
     """A JSONL or CSV file, as multipart/form-data."""
 
     file = serializers.FileField(
-        help_text=f"JSONL or CSV, at most {MAX_IMPORT_BYTES // 1024 // 1024} MB."
+        help_text=f"JSONL or CSV, at most {MAX_INLINE_IMPORT_BYTES // 1024 // 1024} MB."
     )
 
 
@@ -274,14 +275,14 @@ class PromptImportRowsSerializer(InputSerializer):
     skip_existing = serializers.BooleanField(default=False)
 
 
-def _import_payload(data: dict) -> tuple[str, bytes]:
+def _import_payload(data: dict) -> tuple[str, bytes | File]:
     if data.get("file"):
         upload = data["file"]
-        if upload.size > MAX_IMPORT_BYTES:
+        if upload.size > MAX_INLINE_IMPORT_BYTES:
             raise PayloadTooLarge(
-                f"The file is larger than {MAX_IMPORT_BYTES // 1024 // 1024} MB; split it."
+                f"The file is larger than {MAX_INLINE_IMPORT_BYTES // 1024 // 1024} MB; split it."
             )
-        return upload.name, upload.read()
+        return upload.name, upload
     lines = [json.dumps(row, ensure_ascii=False) for row in data["rows"]]
     return "rows.jsonl", "\n".join(lines).encode()
 
@@ -343,7 +344,7 @@ class _ImportApi(APIView):
             )
         )
 
-    def run(self, *, campaign, file_name: str, data: bytes, options: dict):
+    def run(self, *, campaign, file_name: str, data: bytes | File, options: dict):
         raise NotImplementedError
 
 

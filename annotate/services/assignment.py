@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from annotate import raw_rows
 from annotate.models import Assignment, Campaign, Candidate, Enrollment, Pair, Prompt, User
+from annotate.services.prompts import prompt_rendered_ensure
 
 # Expired leases are swept lazily: at most this often per campaign and process before a claim,
 # and always when a claim finds nothing (the only time a stale lease can starve a rater).
@@ -106,6 +107,8 @@ def _lease_from_row(row: tuple) -> Assignment:
     pair.prompt = raw_rows.instance(
         Prompt, ("id", "system", "rendered"), (prompt_id, system, rendered)
     )
+    if not pair.prompt.rendered:  # a large import's prompt the background render has not reached
+        prompt_rendered_ensure(prompt=pair.prompt)
     pair.candidate_a = raw_rows.instance(Candidate, ("id", "html"), (cand_a_id, html_a))
     pair.candidate_b = raw_rows.instance(Candidate, ("id", "html"), (cand_b_id, html_b))
     lease.pair = pair

@@ -14,24 +14,41 @@ A file holding one JSON array of such objects is read too (then "line n" means i
 CSV with a header row: a ``prompt`` column (or ``messages`` holding a JSON list), and optional
 ``id``, ``system`` and ``metadata`` (a JSON object as text) columns.
 
-The shared readers here (``rows_read``, ``conversation_parse``, ``conversation_hash``) are also used
-by the imported-responses service.
+At scale (bench/import.py: a million lines): the file is read as a stream (``import_files``), each
+line checked here on its own and staged in the database as it is read (``import_staging``), the
+checks that need the whole file (repeats, what the campaign has) asked of the database, and the rows
+moved into the prompt table in one transaction only when every line is good. Markdown, the largest
+cost per prompt, is rendered after the commit: at once for a small file, in background chunks
+(``prompts_render_task``) for a large one; the rating page renders and stores a prompt still
+unrendered when it is first shown, so every prompt is rendered once, never on every view.
+
+The shared row readers here (``conversation_parse``, ``conversation_hash``, ``external_id_parse``) are
+also used by the imported-responses service.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
 
-from django.db import transaction
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from annotate.markdown import render_markdown
 from annotate.models import Campaign, Prompt
+from annotate.services.import_files import (
+    MAX_ERRORS_LISTED,
+    BadLines,
+    ImportResult,
+    LineError,
+    rows_read,
+)
+from annotate.services.import_staging import PromptStaging, StagedRow
 from annotate.validation import (
     MAX_IMPORT_BYTES,
     MAX_TEXT,
@@ -40,31 +57,12 @@ from annotate.validation import (
     text_problem,
 )
 
+__all__ = ["ImportResult", "LineError", "prompts_import", "prompts_render"]
+
 ROLES = ("user", "assistant")
 MAX_ID_LENGTH = 200  # Prompt.external_id
 MAX_TURNS = 500
 PROMPT_KEYS = {"id", "prompt", "messages", "system", "metadata"}
-
-
-@dataclass(frozen=True)
-class LineError:
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}" if self.line else self.reason
-
-
-@dataclass
-class ImportResult:
-    created: int = 0
-    skipped: int = 0  # already in the campaign (only when the caller asked to skip those)
-    errors: list[LineError] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
 
 class RowError(ValueError):
@@ -76,152 +74,6 @@ class Conversation:
     messages: list[dict[str, str]]
     system: str
     content_hash: str
-
-
-# --- reading files -------------------------------------------------------------------------------
-
-MAX_ERRORS_LISTED = 200
-
-
-def errors_capped(errors: list[LineError]) -> list[LineError]:
-    """At most MAX_ERRORS_LISTED bad lines, then one line saying how many more there are."""
-    if len(errors) <= MAX_ERRORS_LISTED:
-        return errors
-    more = len(errors) - MAX_ERRORS_LISTED
-    return [*errors[:MAX_ERRORS_LISTED], LineError(0, f"{more:,} more bad lines not listed")]
-
-
-def _decode(data: bytes, errors: list[LineError]) -> str | None:
-    """UTF-8 text without its BOM, or None with every line that is not UTF-8 in ``errors``."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        try:
-            raw.decode("utf-8-sig" if number == 1 else "utf-8")
-        except UnicodeDecodeError as exc:
-            errors.append(
-                LineError(
-                    number,
-                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at position {exc.start + 1} of "
-                    "the line); save the file as UTF-8",
-                )
-            )
-    return None
-
-
-def rows_read(*, file_name: str, data: bytes, errors: list[LineError]) -> Iterator[tuple[int, Any]]:
-    """Yield (line number, row) for a JSONL or CSV file; unreadable rows go to ``errors``.
-
-    CSV rows come out as dicts of strings; JSONL rows as whatever the JSON line holds (the caller
-    checks it is an object). Line numbers are 1-based physical lines, as an editor shows them. Every
-    JSON line and CSV cell is held to the rules of annotate.validation (no NUL, nesting depth, …).
-    """
-    if len(data) > MAX_IMPORT_BYTES:
-        errors.append(
-            LineError(
-                0, f"the file is {_size(len(data))}; at most {_size(MAX_IMPORT_BYTES)}, split it"
-            )
-        )
-        return
-    text = _decode(data, errors)
-    if text is None:
-        return
-    if file_name.lower().endswith(".csv"):
-        yield from _csv_rows(text, errors)
-    elif text.lstrip().startswith("["):
-        yield from _json_array_rows(text, errors)
-    else:
-        yield from _jsonl_rows(text, errors)
-
-
-def _size(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n:,} bytes"
-
-
-def _json_error(exc: JsonInputError) -> str:
-    where = f" at column {exc.column}" if exc.column else ""
-    return f"{exc.message}{where}"
-
-
-def _json_array_rows(text: str, errors: list[LineError]) -> Iterator[tuple[int, Any]]:
-    """A whole-file JSON array (what many tools write as "prompts.json"): row n is item n."""
-    try:
-        items = json_loads(text)
-    except JsonInputError as exc:
-        errors.append(LineError(exc.line or 0, _json_error(exc)))
-        return
-    if not isinstance(items, list):
-        errors.append(LineError(1, "expected one JSON array of objects, or one object per line"))
-        return
-    yield from enumerate(items, start=1)
-
-
-def _jsonl_rows(text: str, errors: list[LineError]) -> Iterator[tuple[int, Any]]:
-    # Split on "\n" only: JSON strings may hold U+2028 and other characters str.splitlines() splits on.
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json_loads(line)
-        except JsonInputError as exc:
-            errors.append(LineError(number, _json_error(exc)))
-
-
-def _csv_rows(text: str, errors: list[LineError]) -> Iterator[tuple[int, dict[str, str]]]:
-    """Rows as {column: text}. A line break inside a quoted cell is stored as "\n"; a column with
-    no name in the header must stay empty."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
-        return
-    except csv.Error as exc:
-        errors.append(LineError(1, f"malformed CSV header ({exc})"))
-        return
-    for index, name in enumerate(header, start=1):
-        problem = text_problem(name, one_line=True)
-        if problem:
-            errors.append(LineError(1, f"the name of column {index} {problem}"))
-            return
-    named = [h for h in header if h]
-    if len(set(named)) != len(named):
-        errors.append(LineError(1, "the header repeats a column name"))
-        return
-    previous_end = reader.line_num
-    while True:
-        start = previous_end + 1  # a quoted field may span lines: report where the row starts
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            errors.append(LineError(start, f"malformed CSV ({exc})"))
-            return
-        previous_end = reader.line_num
-        if not any(v.strip() for v in values):
-            continue
-        if len(values) != len(header):
-            errors.append(LineError(start, f"expected {len(header)} columns, found {len(values)}"))
-            continue
-        row: dict[str, str] = {}
-        problem = None
-        for index, (name, value) in enumerate(zip(header, values, strict=True), start=1):
-            cell = text_problem(value)
-            if cell:
-                problem = f"column '{name or index}' {cell}"
-                break
-            if not name:
-                if value.strip():
-                    problem = f"column {index} has a value but no name in the header"
-                    break
-                continue
-            row[name] = value.replace("\r\n", "\n")
-        if problem:
-            errors.append(LineError(start, problem))
-            continue
-        yield start, row
 
 
 def json_cell(row: dict[str, Any], key: str, *, from_csv: bool) -> Any:
@@ -355,12 +207,11 @@ def keys_check(row: dict[str, Any], known: set[str], *, from_csv: bool) -> None:
         )
 
 
-def rendered_turns(messages: list[dict[str, str]]) -> list[dict[str, str]]:
-    """Sanitised HTML per turn, rendered once at ingest (raters' pages never render markdown)."""
-    return [{"role": m["role"], "html": render_markdown(m["content"])} for m in messages]
-
-
 # --- the import ----------------------------------------------------------------------------------
+
+PROGRESS_LINES = 10_000  # how often a long import reports how far it has read
+RENDER_INLINE_MAX = 2_000  # more new prompts than this are rendered in the background
+RENDER_CHUNK = 2_000  # prompts (by id) per background render task
 
 
 def _csv_extra_columns(row: dict[str, Any]) -> dict[str, str]:
@@ -369,81 +220,175 @@ def _csv_extra_columns(row: dict[str, Any]) -> dict[str, str]:
     return {key: value for key, value in extra.items() if value.strip()}
 
 
+def _staged_row(line: int, row: Any, *, from_csv: bool) -> StagedRow:
+    """One line as the staging table's row, or RowError saying what is wrong with it."""
+    if not isinstance(row, dict):
+        raise RowError("expected a JSON object")
+    extra = _csv_extra_columns(row) if from_csv else {}
+    keys_check(row, PROMPT_KEYS, from_csv=False)
+    conversation = conversation_parse(row, from_csv=from_csv)
+    external_id = external_id_parse(row)
+    metadata = json_cell(row, "metadata", from_csv=from_csv)
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        raise RowError("'metadata' must be a JSON object")
+    clash = sorted(set(extra) & set(metadata))
+    if clash:
+        raise RowError(f"column {clash[0]!r} and the metadata key {clash[0]!r}: give only one")
+    return (
+        line,
+        external_id,
+        json.dumps(conversation.messages, ensure_ascii=False),
+        conversation.system,
+        json.dumps({**metadata, **extra}, ensure_ascii=False),
+        conversation.content_hash,
+    )
+
+
+def import_source(data: bytes | IO[bytes] | File) -> IO[bytes]:
+    """What the importers read: a binary file object, read line by line from where it stands.
+
+    Bytes are wrapped; an upload gives its underlying file, from the start (Django's own iteration
+    of a File splits on "\r" too, which would renumber the lines of a file with CRLF endings).
+    """
+    if isinstance(data, bytes | bytearray):
+        return io.BytesIO(data)
+    if isinstance(data, File):
+        data.seek(0)
+        return data.file
+    return data
+
+
+Progress = Callable[[int, int], None]  # (lines read, bad lines so far)
+
+
 def prompts_import(
-    *, campaign: Campaign, file_name: str, data: bytes, skip_existing: bool = False
+    *,
+    campaign: Campaign,
+    file_name: str,
+    data: bytes | IO[bytes] | File,
+    skip_existing: bool = False,
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Import prompts from a JSONL or CSV file: all rows, or none with every bad line reported.
 
-    A prompt already in the campaign (same system prompt and turns) is an error, unless
-    ``skip_existing`` is set: then it is skipped and counted, so a file can be re-uploaded with rows
-    appended.
+    ``data`` is the file's bytes or a binary file object, read once as a stream. A prompt already in
+    the campaign (same system prompt and turns) is an error, unless ``skip_existing`` is set: then
+    it is skipped and counted, so a file can be re-uploaded with rows appended. ``progress`` is
+    called every PROGRESS_LINES lines with the lines read and the bad lines so far.
     """
     result = ImportResult()
+    bad = BadLines()
     from_csv = file_name.lower().endswith(".csv")
-    existing_hashes = set(campaign.prompts.values_list("content_hash", flat=True))
-    existing_ids = dict(
-        campaign.prompts.exclude(external_id="").values_list("external_id", "content_hash")
-    )
-    seen_hashes: dict[str, int] = {}
-    seen_ids: dict[str, int] = {}
-    prompts: list[Prompt] = []
-
-    for line, row in rows_read(file_name=file_name, data=data, errors=result.errors):
-        try:
-            if not isinstance(row, dict):
-                raise RowError("expected a JSON object")
-            extra = _csv_extra_columns(row) if from_csv else {}
-            keys_check(row, PROMPT_KEYS, from_csv=False)
-            conversation = conversation_parse(row, from_csv=from_csv)
-            external_id = external_id_parse(row)
-            metadata = json_cell(row, "metadata", from_csv=from_csv)
-            if metadata is None:
-                metadata = {}
-            if not isinstance(metadata, dict):
-                raise RowError("'metadata' must be a JSON object")
-            clash = sorted(set(extra) & set(metadata))
-            if clash:
-                raise RowError(
-                    f"column {clash[0]!r} and the metadata key {clash[0]!r}: give only one"
-                )
-            metadata = {**metadata, **extra}
-            digest = conversation.content_hash
-            if digest in seen_hashes:
-                raise RowError(f"same conversation as line {seen_hashes[digest]}")
-            if external_id and external_id in seen_ids:
-                raise RowError(f"id {external_id!r} repeats line {seen_ids[external_id]}")
-            if external_id in existing_ids and existing_ids[external_id] != digest:
-                raise RowError(f"id {external_id!r} is already used by another prompt")
-            seen_hashes[digest] = line
-            if external_id:
-                seen_ids[external_id] = line
-            if digest in existing_hashes:
-                if skip_existing:
-                    result.skipped += 1
-                    continue
-                raise RowError("duplicate of a prompt already in this campaign")
-        except RowError as exc:
-            result.errors.append(LineError(line, str(exc)))
-            continue
-        prompts.append(
-            Prompt(
-                campaign=campaign,
-                external_id=external_id,
-                messages=conversation.messages,
-                system=conversation.system,
-                metadata=metadata,
-                content_hash=digest,
-            )
+    source = import_source(data)
+    with PromptStaging() as staging:
+        line = 0
+        for line, row in rows_read(
+            file_name=file_name, source=source, bad=bad, max_bytes=MAX_IMPORT_BYTES
+        ):
+            try:
+                staging.add(_staged_row(line, row, from_csv=from_csv))
+            except RowError as exc:
+                bad.add(line, str(exc))
+            if progress and line % PROGRESS_LINES == 0:
+                progress(line, bad.count)
+        if progress:
+            progress(line, bad.count)
+        found, count, result.skipped = staging.problems(
+            campaign_id=campaign.pk, skip_existing=skip_existing, limit=MAX_ERRORS_LISTED
         )
-
-    if not result.errors and not prompts and not result.skipped:
-        result.errors.append(LineError(0, "the file holds no prompts"))
-    if result.errors:
-        result.errors = errors_capped(result.errors)
-        return result
-    for prompt in prompts:  # render only once the whole file is known to be good
-        prompt.rendered = rendered_turns(prompt.messages)
-    with transaction.atomic():
-        Prompt.objects.bulk_create(prompts, batch_size=500)
-    result.created = len(prompts)
+        for problem in found:
+            bad.add(problem.line, problem.reason)
+        bad.counted(count - len(found))
+        staged = sum(staging.batches)
+        if not bad and not staged:
+            bad.add(0, "the file holds no prompts")
+        if bad:
+            result.errors, result.skipped = bad.listed(), 0
+            return result
+        try:
+            with transaction.atomic():
+                created, first_id, last_id = staging.insert(
+                    campaign_id=campaign.pk, now=timezone.now()
+                )
+                if created != staged - result.skipped:
+                    raise _Changed
+        except (IntegrityError, _Changed):
+            result.errors, result.skipped = [LineError(0, CHANGED_MEANWHILE)], 0
+            return result
+    result.created = created
+    if created:
+        _render_after_import(first_id=first_id, last_id=last_id, count=created)
     return result
+
+
+CHANGED_MEANWHILE = (
+    "another import added some of these prompts to the campaign while this file was read; "
+    "nothing was imported: import the file again"
+)
+
+
+class _Changed(Exception):
+    """The campaign's prompts changed between the checks and the INSERT: roll back."""
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+def rendered_turns(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Sanitised HTML per turn, rendered once (raters' pages never render markdown per view)."""
+    return [{"role": m["role"], "html": render_markdown(m["content"])} for m in messages]
+
+
+def _render_after_import(*, first_id: int, last_id: int, count: int) -> None:
+    if count <= RENDER_INLINE_MAX:
+        prompts_render(first_id=first_id, last_id=last_id)
+        return
+
+    def enqueue() -> None:
+        from annotate.tasks import prompts_render_task
+
+        for start in range(first_id, last_id + 1, RENDER_CHUNK):
+            end = min(start + RENDER_CHUNK - 1, last_id)
+            prompts_render_task.delay(first_id=start, last_id=end)
+
+    transaction.on_commit(enqueue)
+
+
+def prompts_render(*, first_id: int, last_id: int, batch: int = 500) -> int:
+    """Render and store the turns of every still unrendered prompt with an id in first..last;
+    how many were rendered. Idempotent: a second run (a redelivered task, the rating page's own
+    render) finds nothing left, or writes the same HTML."""
+    done = 0
+    pending = (
+        Prompt.objects.filter(id__gte=first_id, id__lte=last_id, rendered=[])
+        .order_by("id")
+        .only("id", "messages")
+    )
+    prompts: list[Prompt] = []
+    for prompt in pending.iterator(chunk_size=batch):
+        prompt.rendered = rendered_turns(prompt.messages)
+        prompts.append(prompt)
+        if len(prompts) == batch:
+            done += _rendered_store(prompts)
+            prompts = []
+    return done + _rendered_store(prompts)
+
+
+def _rendered_store(prompts: list[Prompt]) -> int:
+    if prompts:
+        with transaction.atomic():
+            Prompt.objects.bulk_update(prompts, ["rendered"])
+    return len(prompts)
+
+
+def prompt_rendered_ensure(*, prompt: Prompt) -> list[dict[str, str]]:
+    """The prompt's rendered turns, rendering and storing them first if an import left them for
+    the background and it has not got there yet (the rating page calls this)."""
+    if prompt.rendered:
+        return prompt.rendered
+    messages = Prompt.objects.filter(pk=prompt.pk).values_list("messages", flat=True).first()
+    prompt.rendered = rendered_turns(messages or [])
+    Prompt.objects.filter(pk=prompt.pk, rendered=[]).update(rendered=prompt.rendered)
+    return prompt.rendered

@@ -23,30 +23,31 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
+from django.core.files import File
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from annotate.markdown import render_markdown
 from annotate.models import Campaign, Candidate, Generator, Prompt
+from annotate.services import prompts
+from annotate.services.import_files import BadLines, ImportResult, rows_read
 from annotate.services.prompts import (
     PROMPT_KEYS,
-    ImportResult,
-    LineError,
     RowError,
     conversation_parse,
-    errors_capped,
     external_id_parse,
+    import_source,
     json_cell,
     keys_check,
     rendered_turns,
-    rows_read,
 )
 from annotate.validation import MAX_TEXT, text_problem
 
 MAX_MODEL_LENGTH = 200  # Generator.model
+KNOWN_CHUNK = 5_000  # stored prompts asked about per query
 RESPONSE_KEYS = PROMPT_KEYS | {"prompt_id", "responses", "model", "response"}
 
 
@@ -169,9 +170,16 @@ def _prompt_key(
     return ("new", digest)
 
 
-def responses_import(*, campaign: Campaign, file_name: str, data: bytes) -> ImportResult:
-    """Import responses (and any prompts they answer) from JSONL or CSV: all rows or none."""
+def responses_import(
+    *, campaign: Campaign, file_name: str, data: bytes | IO[bytes] | File
+) -> ImportResult:
+    """Import responses (and any prompts they answer) from JSONL or CSV: all rows or none.
+
+    The file is read as a stream (the prompt importer's reader); what it asks for is planned in
+    memory before anything is written, so this import's memory grows with the file's responses.
+    """
     result = ImportResult()
+    bad = BadLines()
     from_csv = file_name.lower().endswith(".csv")
     by_hash = dict(campaign.prompts.values_list("content_hash", "id"))
     by_id = {
@@ -182,7 +190,10 @@ def responses_import(*, campaign: Campaign, file_name: str, data: bytes) -> Impo
     }
     plan = _Plan()
     rows = 0
-    for line, row in rows_read(file_name=file_name, data=data, errors=result.errors):
+    source = import_source(data)
+    for line, row in rows_read(
+        file_name=file_name, source=source, bad=bad, max_bytes=prompts.MAX_IMPORT_BYTES
+    ):
         try:
             if not isinstance(row, dict):
                 raise RowError("expected a JSON object")
@@ -190,15 +201,15 @@ def responses_import(*, campaign: Campaign, file_name: str, data: bytes) -> Impo
             responses = _responses_of(row, from_csv)
             key = _prompt_key(row, line, from_csv=from_csv, plan=plan, by_hash=by_hash, by_id=by_id)
         except RowError as exc:
-            result.errors.append(LineError(line, str(exc)))
+            bad.add(line, str(exc))
             continue
         rows += 1
         for model, text in responses:
             plan.responses[(key, model)].append(text)
-    if not result.errors and not rows:
-        result.errors.append(LineError(0, "the file holds no responses"))
-    if result.errors:
-        result.errors = errors_capped(result.errors)
+    if not bad and not rows:
+        bad.add(0, "the file holds no responses")
+    if bad:
+        result.errors = bad.listed()
         return result
     _write(campaign=campaign, plan=plan, result=result)
     return result
@@ -241,14 +252,20 @@ def _write(*, campaign: Campaign, plan: _Plan, result: ImportResult) -> None:
         }
         existing_texts: dict[tuple[int, int], set[str]] = defaultdict(set)
         next_index: dict[tuple[int, int], int] = {}
-        known = Candidate.objects.filter(
-            prompt_id__in=set(prompt_ids.values()),
-            generator__in=list(generators.values()),
-        )
-        for prompt_id, generator_id, text in known.values_list("prompt_id", "generator_id", "text"):
-            existing_texts[(prompt_id, generator_id)].add(text)
-        for row in known.values("prompt_id", "generator_id").annotate(top=Max("sample_index")):
-            next_index[(row["prompt_id"], row["generator_id"])] = row["top"] + 1
+        # Only prompts that were stored before can have candidates; asked in chunks, since one
+        # query with every id passes the database's limit on parameters (65,535 on PostgreSQL).
+        stored = sorted({key[1] for key in prompt_ids if key[0] == "existing"})
+        for start in range(0, len(stored), KNOWN_CHUNK):
+            known = Candidate.objects.filter(
+                prompt_id__in=stored[start : start + KNOWN_CHUNK],
+                generator__in=list(generators.values()),
+            )
+            for prompt_id, generator_id, text in known.values_list(
+                "prompt_id", "generator_id", "text"
+            ):
+                existing_texts[(prompt_id, generator_id)].add(text)
+            for row in known.values("prompt_id", "generator_id").annotate(top=Max("sample_index")):
+                next_index[(row["prompt_id"], row["generator_id"])] = row["top"] + 1
 
         candidates = []
         for (key, model), texts in plan.responses.items():

@@ -63,7 +63,7 @@ def prompt_import(request: HttpRequest, slug: str) -> HttpResponse:
     result = prompts_import(
         campaign=campaign,
         file_name=upload.name,
-        data=upload.read(),
+        data=upload,
         skip_existing=form.cleaned_data["skip_existing"],
     )
     return _respond(request, campaign, "prompts", result, form)
@@ -77,5 +77,5 @@ def response_import(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         return _respond(request, campaign, "responses", _form_errors(form), form)
     upload = form.cleaned_data["file"]
-    result = responses_import(campaign=campaign, file_name=upload.name, data=upload.read())
+    result = responses_import(campaign=campaign, file_name=upload.name, data=upload)
     return _respond(request, campaign, "responses", result, form)

@@ -142,3 +142,27 @@ def test_a_csv_row_with_a_prompt_id_may_leave_other_columns_empty(campaign):
     data = b"prompt_id,prompt,system,model,response\np1,,,m,An answer\n,New?,,m,Yes\n"
     result = responses_import(campaign=campaign, file_name="r.csv", data=data)
     assert result.ok and result.created == 2, result.errors
+
+
+def test_it_asks_about_stored_prompts_in_chunks(campaign, monkeypatch):
+    from annotate.services import responses as response_service
+
+    monkeypatch.setattr(response_service, "KNOWN_CHUNK", 2)
+    for i in range(5):
+        factories.PromptFactory(campaign=campaign, external_id=f"p{i}")
+    first = "".join(f"p{i},m,answer {i}\n" for i in range(5))
+    assert (
+        responses_import(
+            campaign=campaign, file_name="r.csv", data=f"prompt_id,model,response\n{first}".encode()
+        ).created
+        == 5
+    )
+    again = first + "".join(f"p{i},m,second answer {i}\n" for i in range(5))
+    result = responses_import(
+        campaign=campaign, file_name="r.csv", data=f"prompt_id,model,response\n{again}".encode()
+    )
+    assert (result.created, result.skipped) == (5, 5)
+    indexes = Candidate.objects.filter(prompt__external_id="p4").values_list(
+        "sample_index", flat=True
+    )
+    assert sorted(indexes) == [0, 1]

@@ -1,14 +1,20 @@
 """python manage.py import_prompts <campaign-slug> <file.jsonl|file.csv> [--skip-existing]
 
 All or nothing: with any bad line, nothing is imported, every bad line is printed with its number,
-and the command exits with status 1.
+and the command exits with status 1. The file is read as a stream (a million lines take tens of
+seconds and little memory), with a progress bar on stderr unless --no-progress.
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
 
 from annotate.models import Campaign
 from annotate.services.prompts import ImportResult, prompts_import
@@ -22,8 +28,9 @@ def campaign_get(slug: str) -> Campaign:
         raise CommandError(f"No campaign with slug {slug!r}.") from None
 
 
-def file_read(path: str) -> bytes:
-    """The file's bytes; one larger than the import limit is refused before it is read."""
+@contextmanager
+def file_open(path: str) -> Iterator[IO[bytes]]:
+    """The file, open for reading; one larger than the import limit is refused before it is read."""
     try:
         size = Path(path).stat().st_size
         if size > MAX_IMPORT_BYTES:
@@ -31,9 +38,20 @@ def file_read(path: str) -> bytes:
                 f"{path} is {size / 1024 / 1024:.1f} MB; imports take at most "
                 f"{MAX_IMPORT_BYTES // 1024 // 1024} MB: split it."
             )
-        return Path(path).read_bytes()
+        source = open(path, "rb")  # noqa: SIM115
     except OSError as exc:
         raise CommandError(f"Cannot read {path}: {exc.strerror}") from None
+    with source:
+        yield source
+
+
+def lines_count(source: IO[bytes]) -> int:
+    """How many lines the file has (for the progress bar), read in blocks; back to the start."""
+    count = 0
+    while block := source.read(1 << 20):
+        count += block.count(b"\n")
+    source.seek(0)
+    return count
 
 
 def result_report(command: BaseCommand, result: ImportResult, kind: str) -> None:
@@ -61,13 +79,26 @@ class Command(BaseCommand):
             action="store_true",
             help="skip prompts already in the campaign instead of refusing the file",
         )
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args, **options) -> None:
         campaign = campaign_get(options["campaign"])
-        result = prompts_import(
-            campaign=campaign,
-            file_name=options["file"],
-            data=file_read(options["file"]),
-            skip_existing=options["skip_existing"],
-        )
+        with file_open(options["file"]) as source:
+            total = None if options["no_progress"] else lines_count(source)
+            bar = tqdm(total=total, unit="line", disable=options["no_progress"], file=sys.stderr)
+
+            def progress(lines: int, bad: int) -> None:
+                bar.update(lines - bar.n)
+                bar.set_postfix_str(f"{bad:,} bad" if bad else "", refresh=False)
+
+            try:
+                result = prompts_import(
+                    campaign=campaign,
+                    file_name=options["file"],
+                    data=source,
+                    skip_existing=options["skip_existing"],
+                    progress=progress,
+                )
+            finally:
+                bar.close()
         result_report(self, result, "prompts")

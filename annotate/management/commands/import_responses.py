@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from annotate.management.commands.import_prompts import campaign_get, file_read, result_report
+from annotate.management.commands.import_prompts import campaign_get, file_open, result_report
 from annotate.services.responses import responses_import
 
 
@@ -21,7 +21,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         campaign = campaign_get(options["campaign"])
-        result = responses_import(
-            campaign=campaign, file_name=options["file"], data=file_read(options["file"])
-        )
+        with file_open(options["file"]) as source:
+            result = responses_import(campaign=campaign, file_name=options["file"], data=source)
         result_report(self, result, "responses")
