@@ -213,19 +213,50 @@ def _constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-# Text in which no rule of json_problem can fail: no NUL, no lone surrogate (raw or escaped: every
-# escape starts with backslash-u), and no number long enough to leave 64 bits or to overflow a float
-# (19 digits in a row, or an exponent). Most import lines are like this, and for them the walk over
-# every value (the larger part of reading a line) is skipped; any other text is walked as before.
-_MAYBE_REFUSED = re.compile(r"\\u|\x00|[\ud800-\udfff]|\d{19}|\d[eE]")
+class _Unusual(Exception):
+    """A number that json_problem must see (it may leave 64 bits or overflow a float)."""
+
+
+def _int(text: str) -> int:
+    if len(text) > 18:  # 18 digits fit in 64 bits whatever they are
+        raise _Unusual
+    return int(text)
+
+
+def _float(text: str) -> float:
+    if len(text) > 18 or "e" in text or "E" in text:  # only these can overflow to infinity
+        raise _Unusual
+    return float(text)
+
+
+# The usual path: numbers that cannot break a rule parse as such; any other one sends the text to
+# the plain decoder and the walk over every value (json_problem), which names the path.
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_object, parse_constant=_constant, parse_int=_int, parse_float=_float
+)
+_PLAIN_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_constant)
 
 
 def json_loads(text: str) -> Any:
-    """Parse JSON text under the rules above, or raise JsonInputError saying what and where."""
-    if text.count("[") + text.count("{") > MAX_JSON_DEPTH:  # fewer brackets cannot nest too deep
+    """Parse JSON text under the rules above, or raise JsonInputError saying what and where.
+
+    Most import lines break no rule of json_problem, and for them its walk over every value (once
+    the larger part of reading a line) is skipped: text without a NUL or a lone surrogate (raw, or
+    escaped: every escape starts with backslash-u) whose numbers are all short. Text with fewer
+    brackets than the depth limit cannot nest too deep, so it skips the depth scan.
+    """
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH:
         _depth_check(text)
+    if text.startswith("\ufeff"):  # as json.loads says it
+        raise JsonInputError(
+            "malformed JSON (Unexpected UTF-8 BOM (decode using utf-8-sig))", line=1, column=1
+        )
+    walk = "\\u" in text or "\x00" in text or (not text.isascii() and _SURROGATE.search(text))
     try:
-        value = json.loads(text, object_pairs_hook=_object, parse_constant=_constant)
+        try:
+            value = _DECODER.decode(text)
+        except _Unusual:
+            value, walk = _PLAIN_DECODER.decode(text), True
     except json.JSONDecodeError as exc:
         raise JsonInputError(
             f"malformed JSON ({exc.msg})", line=exc.lineno, column=exc.colno
@@ -236,7 +267,7 @@ def json_loads(text: str) -> Any:
         raise JsonInputError(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError as exc:  # a number of more than 4,300 digits, NaN, Infinity
         raise JsonInputError(f"unreadable number ({exc})") from None
-    if _MAYBE_REFUSED.search(text):
+    if walk:
         problem = json_problem(value)
         if problem:
             raise JsonInputError(problem)

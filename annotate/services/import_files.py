@@ -215,8 +215,8 @@ def _jsonl_rows(head, stream, bad: BadLines) -> Iterator[tuple[int, Any]]:
         for number, line in lines:
             if not line.strip():
                 continue
-            try:
-                yield number, json_loads(line)
+            try:  # without its "\n", which a string cut short would otherwise take in
+                yield number, json_loads(line.removesuffix("\n"))
             except JsonInputError as exc:
                 bad.add(number, _json_error(exc))
 

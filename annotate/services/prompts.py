@@ -74,6 +74,7 @@ class Conversation:
     messages: list[dict[str, str]]
     system: str
     content_hash: str
+    messages_json: str  # the turns as canonical JSON text
 
 
 def json_cell(row: dict[str, Any], key: str, *, from_csv: bool) -> Any:
@@ -92,14 +93,22 @@ def json_cell(row: dict[str, Any], key: str, *, from_csv: bool) -> Any:
 # --- validating one row --------------------------------------------------------------------------
 
 
+# Built once: json.dumps with options builds a new encoder on every call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+_TEXT = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def conversation_hash(*, system: str, messages: list[dict[str, str]]) -> str:
-    canonical = json.dumps(
-        {"system": system, "messages": messages},
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """sha256 of ``{"messages": …, "system": …}`` as canonical JSON (sorted keys, no spaces)."""
+    return _canonical(system, messages)[1]
+
+
+def _canonical(system: str, messages: list[dict[str, str]]) -> tuple[str, str]:
+    """The turns as canonical JSON, and the conversation's hash, built from that same text (it is
+    what ``json.dumps({"system": …, "messages": …}, sort_keys=True, …)`` writes)."""
+    turns = _CANONICAL(messages)
+    canonical = f'{{"messages":{turns},"system":{_CANONICAL(system)}}}'
+    return turns, hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def conversation_parse(row: dict[str, Any], *, from_csv: bool) -> Conversation:
@@ -127,10 +136,9 @@ def conversation_parse(row: dict[str, Any], *, from_csv: bool) -> Conversation:
         turns, system = _turns_parse(messages, system)
     else:
         raise RowError("missing prompt (need a 'prompt' or 'messages' field)")
+    turns_json, digest = _canonical(system.strip(), turns)
     return Conversation(
-        messages=turns,
-        system=system.strip(),
-        content_hash=conversation_hash(system=system.strip(), messages=turns),
+        messages=turns, system=system.strip(), content_hash=digest, messages_json=turns_json
     )
 
 
@@ -239,9 +247,9 @@ def _staged_row(line: int, row: Any, *, from_csv: bool) -> StagedRow:
     return (
         line,
         external_id,
-        json.dumps(conversation.messages, ensure_ascii=False),
+        conversation.messages_json,
         conversation.system,
-        json.dumps({**metadata, **extra}, ensure_ascii=False),
+        _TEXT({**metadata, **extra} if extra else metadata),
         conversation.content_hash,
     )
 
@@ -359,21 +367,21 @@ def _render_after_import(*, first_id: int, last_id: int, count: int) -> None:
 def prompts_render(*, first_id: int, last_id: int, batch: int = 500) -> int:
     """Render and store the turns of every still unrendered prompt with an id in first..last;
     how many were rendered. Idempotent: a second run (a redelivered task, the rating page's own
-    render) finds nothing left, or writes the same HTML."""
-    done = 0
-    pending = (
-        Prompt.objects.filter(id__gte=first_id, id__lte=last_id, rendered=[])
-        .order_by("id")
-        .only("id", "messages")
-    )
-    prompts: list[Prompt] = []
-    for prompt in pending.iterator(chunk_size=batch):
-        prompt.rendered = rendered_turns(prompt.messages)
-        prompts.append(prompt)
-        if len(prompts) == batch:
-            done += _rendered_store(prompts)
-            prompts = []
-    return done + _rendered_store(prompts)
+    render) finds nothing left, or writes the same HTML. No read is left open while it writes
+    (SQLite refuses a write from a connection whose read began before another's commit)."""
+    done, after = 0, first_id - 1
+    while True:
+        prompts = list(
+            Prompt.objects.filter(id__gt=after, id__lte=last_id, rendered=[])
+            .order_by("id")
+            .only("id", "messages")[:batch]
+        )
+        if not prompts:
+            return done
+        for prompt in prompts:
+            prompt.rendered = rendered_turns(prompt.messages)
+        done += _rendered_store(prompts)
+        after = prompts[-1].id
 
 
 def _rendered_store(prompts: list[Prompt]) -> int:

@@ -200,3 +200,27 @@ def test_the_rating_page_renders_and_stores_a_prompt_still_unrendered(campaign, 
     assert lease.pair.prompt.rendered == expected
     prompt.refresh_from_db()
     assert prompt.rendered == expected  # stored: the next view does not render it again
+
+
+@pytest.mark.parametrize(
+    ("system", "messages"),
+    [
+        ("", [{"role": "user", "content": 'Caf\u00e9 "quoted" \\ back\nslash \u2028'}]),
+        ("Be terse.", [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                       {"role": "user", "content": "c"}]),
+    ],
+)  # fmt: skip
+def test_the_hash_is_that_of_the_conversation_as_canonical_json(system, messages):
+    import hashlib
+
+    from annotate.services.prompts import conversation_hash
+
+    canonical = json.dumps(
+        {"system": system, "messages": messages},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    assert conversation_hash(system=system, messages=messages) == (
+        hashlib.sha256(canonical.encode()).hexdigest()
+    )
