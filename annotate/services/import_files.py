@@ -40,8 +40,9 @@ class LineError:
 class ImportResult:
     created: int = 0
     skipped: int = 0  # already in the campaign (only when the caller asked to skip those)
-    errors: list[LineError] = field(default_factory=list)
+    errors: list[LineError] = field(default_factory=list)  # the first bad lines, then a count
     notes: list[str] = field(default_factory=list)
+    bad_lines: int = 0  # every bad line, listed or not
 
     @property
     def ok(self) -> bool:

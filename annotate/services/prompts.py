@@ -278,13 +278,16 @@ def prompts_import(
     data: bytes | IO[bytes] | File,
     skip_existing: bool = False,
     progress: Progress | None = None,
+    before_commit: Callable[[ImportResult], None] | None = None,
 ) -> ImportResult:
     """Import prompts from a JSONL or CSV file: all rows, or none with every bad line reported.
 
     ``data`` is the file's bytes or a binary file object, read once as a stream. A prompt already in
     the campaign (same system prompt and turns) is an error, unless ``skip_existing`` is set: then
     it is skipped and counted, so a file can be re-uploaded with rows appended. ``progress`` is
-    called every PROGRESS_LINES lines with the lines read and the bad lines so far.
+    called every PROGRESS_LINES lines with the lines read and the bad lines so far;
+    ``before_commit`` with the result inside the transaction that adds the prompts (what it writes
+    is committed with them; what it raises rolls them back and propagates).
     """
     result = ImportResult()
     bad = BadLines()
@@ -313,7 +316,7 @@ def prompts_import(
         if not bad and not staged:
             bad.add(0, "the file holds no prompts")
         if bad:
-            result.errors, result.skipped = bad.listed(), 0
+            result.errors, result.skipped, result.bad_lines = bad.listed(), 0, bad.count
             return result
         try:
             with transaction.atomic():
@@ -322,10 +325,13 @@ def prompts_import(
                 )
                 if created != staged - result.skipped:
                     raise _Changed
+                result.created = created
+                if before_commit:
+                    before_commit(result)
         except (IntegrityError, _Changed):
+            result.created = 0
             result.errors, result.skipped = [LineError(0, CHANGED_MEANWHILE)], 0
             return result
-    result.created = created
     if created:
         _render_after_import(first_id=first_id, last_id=last_id, count=created)
     return result

@@ -224,3 +224,31 @@ def test_the_hash_is_that_of_the_conversation_as_canonical_json(system, messages
     assert conversation_hash(system=system, messages=messages) == (
         hashlib.sha256(canonical.encode()).hexdigest()
     )
+
+
+def test_what_runs_before_the_commit_goes_with_the_prompts(campaign):
+    seen = []
+    result = prompts_import(
+        campaign=campaign,
+        file_name="p.jsonl",
+        data=_file([_line(1), _line(2)]),
+        before_commit=lambda r: seen.append((r.created, Prompt.objects.count())),
+    )
+    assert result.created == 2 and seen == [(2, 2)]
+
+    class Refused(Exception):
+        pass
+
+    def refuse(result):
+        raise Refused
+
+    with pytest.raises(Refused):
+        prompts_import(
+            campaign=campaign, file_name="p.jsonl", data=_file([_line(3)]), before_commit=refuse
+        )
+    assert Prompt.objects.count() == 2  # the third was rolled back with the hook's refusal
+
+
+def test_a_refused_file_counts_every_bad_line(campaign):
+    result = prompts_import(campaign=campaign, file_name="p.jsonl", data=b"{oops\n" * 300)
+    assert result.bad_lines == 300 and len(result.errors) == MAX_ERRORS_LISTED + 1
