@@ -14,6 +14,7 @@ from annotate.validation import (
     MAX_ASPECT_NAME,
     MAX_ASPECTS,
     MAX_GUIDELINES,
+    MAX_IMPORT_BYTES,
     MAX_INLINE_IMPORT_BYTES,
     MAX_TEXT,
     JsonInputError,
@@ -62,6 +63,7 @@ class CampaignForm(forms.ModelForm):
 
 
 class _UploadForm(forms.Form):
+    max_bytes = MAX_INLINE_IMPORT_BYTES  # imported within the request
     file = forms.FileField(
         help_text="JSONL (one JSON object per line) or CSV with a header row.",
         widget=forms.ClearableFileInput(
@@ -73,14 +75,15 @@ class _UploadForm(forms.Form):
         upload = self.cleaned_data["file"]
         if not upload.name.lower().endswith((".jsonl", ".json", ".ndjson", ".csv")):
             raise forms.ValidationError("Upload a .jsonl or .csv file.")
-        if upload.size > MAX_INLINE_IMPORT_BYTES:
+        if upload.size > self.max_bytes:
             raise forms.ValidationError(
-                f"The file is larger than {MAX_INLINE_IMPORT_BYTES // 1024 // 1024} MB; split it."
+                f"The file is larger than {self.max_bytes // 1024 // 1024} MB; split it."
             )
         return upload
 
 
 class PromptImportForm(_UploadForm):
+    max_bytes = MAX_IMPORT_BYTES  # past MAX_INLINE_IMPORT_BYTES a worker imports it
     skip_existing = forms.BooleanField(
         required=False,
         label="Skip prompts already in the campaign",

@@ -122,3 +122,11 @@ def prompts_render_task(*, first_id: int, last_id: int) -> None:
     from annotate.services.prompts import prompts_render
 
     prompts_render(first_id=first_id, last_id=last_id)
+
+
+# A million-line file takes about a minute; the default limit is for provider calls.
+@shared_task(soft_time_limit=3600, time_limit=3660)
+def prompt_import_task(*, import_id: int) -> None:
+    from annotate.services.prompt_imports import prompt_import_run
+
+    prompt_import_run(import_id=import_id)

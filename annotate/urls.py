@@ -36,6 +36,11 @@ urlpatterns += [
         name="prompt-import",
     ),
     path(
+        "campaigns/<slug:slug>/prompts/imports/<int:import_id>/",
+        campaign_imports.prompt_import_progress,
+        name="prompt-import-progress",
+    ),
+    path(
         "campaigns/<slug:slug>/responses/import/",
         campaign_imports.response_import,
         name="response-import",

@@ -269,6 +269,7 @@ SPECTACULAR_SETTINGS = {
     "PARSER_WHITELIST": ["annotate.api.parsers.JSONParser"],
     # Fields named alike in different areas get distinct enums (annotate/api/*).
     "ENUM_NAME_OVERRIDES": {
+        "PromptImportStatusEnum": "annotate.models.PromptImport.Status",
         "JudgeProviderEnum": "annotate.models.JudgeConfig.Provider",
         "JudgeRunModeEnum": "annotate.models.JudgeConfig.Mode",
         # One provider each, in the shapes of a generator's or the judge's target (api/targets.py).

@@ -28,7 +28,7 @@ from annotate.api import import_rows
 from annotate.api.parsers import JSONParser, PayloadTooLarge
 from annotate.api.serializers import InputModelSerializer, InputSerializer, NoInputSerializer
 from annotate.api.targets import ShapesProxySerializer, base_url_field, target_shapes
-from annotate.models import Campaign, Enrollment, Generator, User
+from annotate.models import Campaign, Enrollment, Generator, PromptImport, User
 from annotate.services.campaigns import (
     CAMPAIGN_FIELDS,
     CampaignError,
@@ -42,12 +42,14 @@ from annotate.services.campaigns import (
     rater_create,
 )
 from annotate.services.pairing import pairs_build_report
+from annotate.services.prompt_imports import prompt_import_start
 from annotate.services.prompts import ImportResult, LineError, prompts_import
 from annotate.services.responses import responses_import
 from annotate.validation import (
     MAX_ASPECT_NAME,
     MAX_ASPECTS,
     MAX_GUIDELINES,
+    MAX_IMPORT_BYTES,
     MAX_INLINE_IMPORT_BYTES,
     MAX_TEXT,
     validate_aspects,
@@ -264,7 +266,14 @@ class ResponseImportRowsSerializer(InputSerializer):
     rows = serializers.ListField(child=_ResponseRowField(), min_length=1)
 
 
-class PromptImportFileSerializer(ResponseImportFileSerializer):
+class PromptImportFileSerializer(InputSerializer):
+    """A JSONL or CSV file, as multipart/form-data; one over the inline limit is imported by a
+    worker (202 with the import to follow)."""
+
+    file = serializers.FileField(
+        help_text=f"JSONL or CSV, at most {MAX_IMPORT_BYTES // 1024 // 1024} MB; over "
+        f"{MAX_INLINE_IMPORT_BYTES // 1024 // 1024} MB it is imported in the background."
+    )
     skip_existing = serializers.BooleanField(default=False)
 
 
@@ -275,12 +284,12 @@ class PromptImportRowsSerializer(InputSerializer):
     skip_existing = serializers.BooleanField(default=False)
 
 
-def _import_payload(data: dict) -> tuple[str, bytes | File]:
+def _import_payload(data: dict, max_bytes: int) -> tuple[str, bytes | File]:
     if data.get("file"):
         upload = data["file"]
-        if upload.size > MAX_INLINE_IMPORT_BYTES:
+        if upload.size > max_bytes:
             raise PayloadTooLarge(
-                f"The file is larger than {MAX_INLINE_IMPORT_BYTES // 1024 // 1024} MB; split it."
+                f"The file is larger than {max_bytes // 1024 // 1024} MB; split it."
             )
         return upload.name, upload
     lines = [json.dumps(row, ensure_ascii=False) for row in data["rows"]]
@@ -321,6 +330,7 @@ class _ImportApi(APIView):
     """
 
     parser_classes = [JSONParser, MultiPartParser]
+    max_bytes = MAX_INLINE_IMPORT_BYTES
     file_serializer: type[serializers.Serializer]
     rows_serializer: type[serializers.Serializer]
 
@@ -337,7 +347,11 @@ class _ImportApi(APIView):
         if not serializer.is_valid():
             errors = [LineError(0, message) for message in _flatten(serializer.errors)]
             return _import_response(ImportResult(errors=errors))
-        file_name, data = _import_payload(serializer.validated_data)
+        file_name, data = _import_payload(serializer.validated_data, self.max_bytes)
+        if isinstance(data, File) and data.size > MAX_INLINE_IMPORT_BYTES:
+            return self.background(
+                request, campaign=campaign, upload=data, options=serializer.validated_data
+            )
         return _import_response(
             self.run(
                 campaign=campaign, file_name=file_name, data=data, options=serializer.validated_data
@@ -347,17 +361,46 @@ class _ImportApi(APIView):
     def run(self, *, campaign, file_name: str, data: bytes | File, options: dict):
         raise NotImplementedError
 
+    def background(self, request: Request, *, campaign, upload: File, options: dict) -> Response:
+        raise PayloadTooLarge(
+            f"The file is larger than {MAX_INLINE_IMPORT_BYTES // 1024 // 1024} MB; split it."
+        )
 
-def _import_schema(file_serializer, rows_serializer):
+
+class PromptImportOutputSerializer(serializers.ModelSerializer):
+    errors = LineErrorSerializer(many=True)
+
+    class Meta:
+        model = PromptImport
+        fields = [
+            "id", "status", "file_name", "size", "skip_existing", "lines_read", "bad_lines",
+            "created", "skipped", "errors", "error", "created_at", "finished_at",
+        ]  # fmt: skip
+
+
+def _import_schema(file_serializer, rows_serializer, **more):
     return extend_schema(
         request={"multipart/form-data": file_serializer, "application/json": rows_serializer},
-        responses={200: ImportOutputSerializer, 400: ImportOutputSerializer},
+        responses={200: ImportOutputSerializer, 400: ImportOutputSerializer, **more},
     )
 
 
-@_import_schema(PromptImportFileSerializer, PromptImportRowsSerializer)
+@_import_schema(
+    PromptImportFileSerializer, PromptImportRowsSerializer, **{"202": PromptImportOutputSerializer}
+)
 class PromptImportApi(_ImportApi):
     file_serializer, rows_serializer = PromptImportFileSerializer, PromptImportRowsSerializer
+    max_bytes = MAX_IMPORT_BYTES
+
+    def background(self, request, *, campaign, upload, options):
+        job = prompt_import_start(
+            campaign=campaign,
+            actor=request.user,
+            upload=upload,
+            file_name=upload.name,
+            skip_existing=options["skip_existing"],
+        )
+        return Response(PromptImportOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
     def run(self, *, campaign, file_name, data, options):
         return prompts_import(
@@ -366,6 +409,17 @@ class PromptImportApi(_ImportApi):
             data=data,
             skip_existing=options["skip_existing"],
         )
+
+
+@extend_schema(responses={200: PromptImportOutputSerializer})
+class PromptImportDetailApi(APIView):
+    """A background prompt import: its progress while it runs, then what it imported or every bad
+    line (nothing imported)."""
+
+    def get(self, request: Request, slug: str, import_id: int) -> Response:
+        campaign = campaign_for_admin(request.user, slug)
+        job = get_object_or_404(PromptImport, campaign=campaign, id=import_id)
+        return Response(PromptImportOutputSerializer(job).data)
 
 
 @_import_schema(ResponseImportFileSerializer, ResponseImportRowsSerializer)

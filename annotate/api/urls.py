@@ -41,6 +41,11 @@ urlpatterns += [
         name="prompt-import",
     ),
     path(
+        "campaigns/<slug:slug>/prompts/imports/<int:import_id>/",
+        campaign_api.PromptImportDetailApi.as_view(),
+        name="prompt-import-detail",
+    ),
+    path(
         "campaigns/<slug:slug>/responses/import/",
         campaign_api.ResponseImportApi.as_view(),
         name="response-import",

@@ -12,6 +12,7 @@ what the rater saw on the left is recorded separately (``left_is_a``).
     rating.py      Pair, Assignment, Judgment, PairFlag
     judge.py       JudgeConfig, JudgeRubric, JudgeJob, JudgeVerdict
     exports.py     Export
+    imports.py     PromptImport (a prompt file imported in the background)
     work.py        WorkerProcess, WorkLease, WorkRecovery (background work shared by every kind)
 
 Every model is importable from ``annotate.models``.
@@ -26,6 +27,7 @@ from annotate.models.generation import (
     ModelPrice,
     RateLimitBucket,
 )
+from annotate.models.imports import PromptImport
 from annotate.models.judge import (
     JudgeConfig,
     JudgeJob,
@@ -54,6 +56,7 @@ __all__ = [
     "Pair",
     "PairFlag",
     "Prompt",
+    "PromptImport",
     "RateLimitBucket",
     "User",
     "WorkLease",

@@ -10,14 +10,17 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from annotate.access import campaign_for_admin
 from annotate.forms import PromptImportForm, ResponseImportForm
+from annotate.models import PromptImport
+from annotate.services.prompt_imports import prompt_import_start
 from annotate.services.prompts import ImportResult, LineError, prompts_import
 from annotate.services.responses import responses_import
+from annotate.validation import MAX_INLINE_IMPORT_BYTES
 from annotate.views.campaigns import detail_context
 
 
@@ -60,6 +63,8 @@ def prompt_import(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         return _respond(request, campaign, "prompts", _form_errors(form), form)
     upload = form.cleaned_data["file"]
+    if upload.size > MAX_INLINE_IMPORT_BYTES:
+        return _background(request, campaign, form)
     result = prompts_import(
         campaign=campaign,
         file_name=upload.name,
@@ -79,3 +84,29 @@ def response_import(request: HttpRequest, slug: str) -> HttpResponse:
     upload = form.cleaned_data["file"]
     result = responses_import(campaign=campaign, file_name=upload.name, data=upload)
     return _respond(request, campaign, "responses", result, form)
+
+
+def _background(request: HttpRequest, campaign, form) -> HttpResponse:
+    """A file too large for one request: saved, imported by a worker, followed on the page."""
+    upload = form.cleaned_data["file"]
+    job = prompt_import_start(
+        campaign=campaign,
+        actor=request.user,
+        upload=upload,
+        file_name=upload.name,
+        skip_existing=form.cleaned_data["skip_existing"],
+    )
+    if request.htmx:
+        context = {"campaign": campaign, "job": job}
+        return render(request, "annotate/partials/_prompt_import_progress.html", context)
+    messages.info(request, f"Importing {upload.name} in the background.")
+    return redirect("annotate:campaign-detail", slug=campaign.slug)
+
+
+@login_required
+@require_GET
+def prompt_import_progress(request: HttpRequest, slug: str, import_id: int) -> HttpResponse:
+    campaign = campaign_for_admin(request.user, slug)
+    job = get_object_or_404(PromptImport, campaign=campaign, id=import_id)
+    context = {"campaign": campaign, "job": job}
+    return render(request, "annotate/partials/_prompt_import_progress.html", context)

@@ -66,6 +66,7 @@ def detail_context(request: HttpRequest, campaign: Campaign, **extra) -> dict:
         )[:FLAGGED_SHOWN]
     ]
     context = {
+        "prompt_imports": campaign.prompt_imports.all()[:3],  # newest first
         "campaign": campaign,
         "flagged": flagged,
         "can_admin": request.user.is_campaign_admin,

@@ -84,8 +84,9 @@ def all_kinds() -> tuple[Kind, ...]:
     from annotate.services.exports import EXPORTS
     from annotate.services.generation import CANDIDATES
     from annotate.services.judging import VERDICTS
+    from annotate.services.prompt_imports import PROMPT_IMPORTS
 
-    return (CANDIDATES, VERDICTS, EXPORTS)
+    return (CANDIDATES, VERDICTS, EXPORTS, PROMPT_IMPORTS)
 
 
 def all_batch_kinds() -> tuple:

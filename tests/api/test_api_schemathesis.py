@@ -33,7 +33,7 @@ from django.core.servers.basehttp import WSGIRequestHandler
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from annotate.models import Export, User
+from annotate.models import Export, PromptImport, User
 from annotate.services.exports import export_run
 from tests import factories
 from tests.exports.builders import campaign_with_votes
@@ -62,6 +62,7 @@ fail-on = {fail_on}
 "path.slug" = "{slug}"
 "path.id" = {export_id}
 "path.generator_id" = {generator_id}
+"path.import_id" = {import_id}
 
 [phases.coverage]
 unexpected-methods = ["PUT", "DELETE"]
@@ -125,6 +126,9 @@ def seeded(transactional_db, redis_app, settings, tmp_path):
     export_run(export_id=export.id)
     export.refresh_from_db()
     assert export.status == Export.Status.DONE, export.error
+    finished_import = PromptImport.objects.create(
+        campaign=campaign, file_name="big.jsonl", status="done", lines_read=10, created=10
+    )
     admin = factories.UserFactory(username="fuzz-admin", role=User.Role.ADMIN)
     rater = factories.UserFactory(username="fuzz-rater", role=User.Role.RATER)
     factories.EnrollmentFactory(campaign=campaign, rater=rater)
@@ -133,6 +137,7 @@ def seeded(transactional_db, redis_app, settings, tmp_path):
         "other_slug": other.slug,
         "export_id": export.id,
         "generator_id": generator.id,
+        "import_id": finished_import.id,
         "tokens": {
             "admin": Token.objects.create(user=admin).key,
             "rater": Token.objects.create(user=rater).key,

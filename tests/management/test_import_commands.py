@@ -69,3 +69,23 @@ def test_it_exits_non_zero_from_the_shell(transactional_db, tmp_path):
     assert done.returncode == 1
     assert "line 2: malformed JSON" in done.stderr
     assert not Prompt.objects.exists()
+
+
+def test_it_queues_a_background_import(campaign, tmp_path, capsys, settings, monkeypatch):
+    from annotate.models import PromptImport
+    from annotate.services import prompt_imports
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    sent = []
+    monkeypatch.setattr(prompt_imports, "_send", sent.extend)
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"prompt": "one"}\n')
+    call_command("import_prompts", "helpfulness", str(path), "--background")
+    job = PromptImport.objects.get()
+    assert f"Import {job.id} queued" in capsys.readouterr().out
+    assert sent == [job.id] and job.status == "queued" and job.file_name == "p.jsonl"
+    prompt_imports.prompt_import_run(import_id=job.id)  # what the worker does
+    job.refresh_from_db()
+    assert (job.status, job.created) == ("done", 1)
+    assert not [p for p in (tmp_path / "media").rglob("*") if p.is_file()]  # the copy is gone
+    assert Prompt.objects.filter(campaign=campaign).count() == 1

@@ -1,8 +1,9 @@
-"""python manage.py import_prompts <campaign-slug> <file.jsonl|file.csv> [--skip-existing]
+"""python manage.py import_prompts <campaign-slug> <file.jsonl|file.csv> [--skip-existing] [--background]
 
 All or nothing: with any bad line, nothing is imported, every bad line is printed with its number,
 and the command exits with status 1. The file is read as a stream (a million lines take tens of
-seconds and little memory), with a progress bar on stderr unless --no-progress.
+seconds and little memory), with a progress bar on stderr unless --no-progress. --background
+hands the file to a worker instead (a background import, as the page makes for a large upload).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from annotate.models import Campaign
+from annotate.services.prompt_imports import prompt_import_start
 from annotate.services.prompts import ImportResult, prompts_import
 from annotate.validation import MAX_IMPORT_BYTES
 
@@ -80,9 +82,28 @@ class Command(BaseCommand):
             help="skip prompts already in the campaign instead of refusing the file",
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--background",
+            action="store_true",
+            help="hand the file to a worker and return (its progress shows on the campaign page)",
+        )
 
     def handle(self, *args, **options) -> None:
         campaign = campaign_get(options["campaign"])
+        if options["background"]:
+            with file_open(options["file"]) as source:
+                job = prompt_import_start(
+                    campaign=campaign,
+                    actor=None,
+                    upload=source,
+                    file_name=Path(options["file"]).name,
+                    skip_existing=options["skip_existing"],
+                )
+            self.stdout.write(
+                f"Import {job.id} queued: a worker imports it; follow it on the campaign page or at "
+                f"/api/campaigns/{campaign.slug}/prompts/imports/{job.id}/."
+            )
+            return
         with file_open(options["file"]) as source:
             total = None if options["no_progress"] else lines_count(source)
             bar = tqdm(total=total, unit="line", disable=options["no_progress"], file=sys.stderr)
