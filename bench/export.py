@@ -141,7 +141,7 @@ def phase_copy(out: Path) -> dict:
     from django.db import connection
 
     from annotate.models import Campaign
-    from annotate.selectors import export_vote_queryset
+    from annotate.selectors.exports import export_vote_queryset
 
     campaign = Campaign.objects.get(slug="bench")
     sql, params = export_vote_queryset(campaign_id=campaign.id).query.sql_with_params()

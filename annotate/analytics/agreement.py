@@ -1,4 +1,4 @@
-"""Agreement among raters. Pure: vote dicts in (see selectors.analytics_vote_rows), numbers out.
+"""Agreement among raters. Pure: vote dicts in (see selectors.analytics.analytics_vote_rows), numbers out.
 
 A vote dict needs ``judgment_id, pair_id, rater_id, source, choice, strength`` (and ``gold_answer``
 for gold accuracy). Each rater's latest vote on a pair counts, as in the exports.

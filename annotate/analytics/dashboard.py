@@ -11,7 +11,7 @@ from annotate.analytics import agreement, bias, plots, ranking
 def dashboard(
     rows: Sequence[dict], *, days: Sequence[tuple], usernames: dict, n_boot: int | None = None
 ) -> dict:
-    """``rows``: human votes (selectors.analytics_vote_rows); ``days``: (date, votes) pairs.
+    """``rows``: human votes (selectors.analytics.analytics_vote_rows); ``days``: (date, votes) pairs.
 
     ``n_boot`` bootstrap resamples for the CIs: 200 by default, 50 past 20,000 votes so the page
     stays quick on big campaigns (the intervals are then a little rougher).

@@ -30,11 +30,14 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
-from annotate import export_files, selectors
+from annotate import export_files
 from annotate.exports.card import CardContext
 from annotate.exports.options import ExportOptions, ExportOptionsError, parse_options
 from annotate.exports.pipeline import ExportFailed, ExportSummary, write_export
 from annotate.models import Campaign, Export, JudgeConfig, Judgment, User
+from annotate.selectors import analytics as analytics_reads
+from annotate.selectors import campaigns as campaign_reads
+from annotate.selectors import exports as export_reads
 from annotate.work import Kind, claims
 
 logger = logging.getLogger(__name__)
@@ -96,7 +99,7 @@ def excluded_raters(*, campaign: Campaign, options: ExportOptions) -> frozenset[
     """Raters whose gold accuracy is below the export's threshold (only raters who answered gold)."""
     if options.min_gold_accuracy <= 0:
         return frozenset()
-    accuracy = selectors.rater_gold_accuracy(campaign_id=campaign.id)
+    accuracy = campaign_reads.rater_gold_accuracy(campaign_id=campaign.id)
     return frozenset(
         rater_id
         for rater_id, (correct, answered) in accuracy.items()
@@ -109,7 +112,7 @@ def _card_context(*, campaign: Campaign, voters: list[dict], excluded: frozenset
 
     alpha = None
     if sum(v["votes"] for v in voters) <= CARD_ALPHA_MAX_VOTES:
-        rows = selectors.analytics_vote_rows(campaign_id=campaign.id)
+        rows = analytics_reads.analytics_vote_rows(campaign_id=campaign.id)
         alpha = krippendorff_alpha(rows)
     judge = JudgeConfig.objects.filter(campaign=campaign).first()
     return CardContext(
@@ -172,14 +175,14 @@ def export_build(
 
 def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) -> ExportSummary:
     excluded = excluded_raters(campaign=campaign, options=options)
-    voters = selectors.campaign_voters(campaign_id=campaign.id)
+    voters = campaign_reads.campaign_voters(campaign_id=campaign.id)
     names = {
         v["rater_id"]: rater_pseudonym(campaign_id=campaign.id, rater_id=v["rater_id"])
         for v in voters
     }
     context = _card_context(campaign=campaign, voters=voters, excluded=excluded)
-    with selectors.export_read_transaction():
-        rows = selectors.export_vote_rows(
+    with export_reads.export_read_transaction():
+        rows = export_reads.export_vote_rows(
             campaign_id=campaign.id, lean=not options.is_raw, chunk_size=chunk_size
         )
         return write_export(

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from annotate import export_files, selectors
+from annotate import export_files
 from annotate.access import campaign_for_researcher
 from annotate.exports.options import (
     BOTH_BAD_POLICIES,
@@ -26,6 +26,8 @@ from annotate.exports.options import (
     describe_filters,
 )
 from annotate.models import Export
+from annotate.selectors import analytics as analytics_reads
+from annotate.selectors import campaigns as campaign_reads
 from annotate.services.exports import export_create, export_lost_work
 
 FILTER_FIELDS = (
@@ -77,8 +79,8 @@ def _form_context(campaign, *, values: dict | None = None, errors: dict | None =
 def _page_context(campaign, **form) -> dict:
     return {
         **_form_context(campaign, **form),
-        "progress": selectors.campaign_progress(campaign=campaign),
-        "voters": selectors.campaign_voters(campaign_id=campaign.id),
+        "progress": campaign_reads.campaign_progress(campaign=campaign),
+        "voters": campaign_reads.campaign_voters(campaign_id=campaign.id),
         "exports": _described(campaign.exports.select_related("created_by")[:50]),
     }
 
@@ -152,7 +154,7 @@ def export_download(request: HttpRequest, pk: int) -> HttpResponse:
 def research_analytics(request: HttpRequest, slug: str) -> HttpResponse:
     """Agreement, bias and the generator leaderboard; loaded into the research page by htmx."""
     campaign = campaign_for_researcher(request.user, slug)
-    context = {"campaign": campaign, **selectors.research_analytics(campaign=campaign)}
+    context = {"campaign": campaign, **analytics_reads.research_analytics(campaign=campaign)}
     if request.htmx:
         return render(request, "annotate/partials/_research_analytics.html", context)
     return render(request, "annotate/research_analytics.html", context)

@@ -13,7 +13,7 @@ def vote(
     source: str = "human",
     **extra,
 ) -> dict:
-    """One vote row as selectors.export_vote_rows yields it (pair fields included)."""
+    """One vote row as selectors.exports.export_vote_rows yields it (pair fields included)."""
     row = {
         "judgment_id": judgment_id,
         "pair_id": pair_id,

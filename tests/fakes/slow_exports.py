@@ -14,7 +14,7 @@ from project.celery import app  # noqa: F401 (the app `celery -A tests.fakes.slo
 
 @signals.worker_init.connect
 def _read_votes_slowly(**kwargs) -> None:
-    from annotate import selectors
+    from annotate.selectors import exports as selectors
 
     pause = float(os.environ.get("TEST_EXPORT_ROW_SECONDS", "0"))
     original = selectors.export_vote_rows

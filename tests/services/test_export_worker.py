@@ -12,8 +12,8 @@ from celery.contrib.testing.worker import start_worker
 from django.db import DEFAULT_DB_ALIAS, connections
 from rest_framework.test import APIClient
 
-from annotate import selectors
 from annotate.models import Export
+from annotate.selectors import exports as selectors
 from annotate.services import exports as export_service
 from tests.exports.builders import campaign_with_votes
 

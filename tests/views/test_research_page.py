@@ -141,7 +141,7 @@ def test_the_analytics_partial_shows_agreement_bias_and_the_leaderboard(
 def test_the_analytics_say_when_they_read_only_part_of_a_big_campaign(
     researcher_client, campaign, monkeypatch
 ):
-    from annotate import selectors
+    from annotate.selectors import analytics as selectors
 
     campaign_with_votes(campaign)
     url = reverse("annotate:research-analytics", args=[campaign.slug])

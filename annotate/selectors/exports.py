@@ -1,4 +1,4 @@
-"""Reads shared by pages, the API and commands. Plain dicts out, so exports/analytics stay pure."""
+"""Reads for exports: every vote row of a campaign, streamed in one consistent snapshot."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, OuterRef, Q, Subquery
-from django.db.models.functions import Length, TruncDate
+from django.db.models import OuterRef, Subquery
 
-from annotate.models import Campaign, Generator, JudgeVerdict, Judgment, Pair
+from annotate.models import Generator, JudgeVerdict, Pair
 
 # Columns of one vote row (one per judgment, with its pair's prompt and both responses).
 # Read from the pair side (pair → its judgments), ordered by prompt so that all the pairs of a
@@ -157,123 +156,3 @@ def export_vote_rows(
         row["a_generator"] = names.get(row["a_generator"], "")
         row["b_generator"] = names.get(row["b_generator"], "")
         yield row
-
-
-def rater_gold_accuracy(*, campaign_id: int) -> dict[int, tuple[int, int]]:
-    """rater id -> (correct, answered) on gold pairs, counting each rater's first (blind) vote."""
-    rows = (
-        Judgment.objects.filter(
-            campaign_id=campaign_id, source=Judgment.Source.HUMAN, revises__isnull=True
-        )
-        .exclude(pair__gold_answer="")
-        .values("rater_id")
-        .annotate(
-            answered=Count("id"), correct=Count("id", filter=Q(choice=F("pair__gold_answer")))
-        )
-    )
-    return {r["rater_id"]: (r["correct"], r["answered"]) for r in rows}
-
-
-def campaign_voters(*, campaign_id: int) -> list[dict]:
-    """Raters who voted in the campaign, with their vote counts (username for researchers only)."""
-    return list(
-        Judgment.objects.filter(campaign_id=campaign_id, source=Judgment.Source.HUMAN)
-        .values("rater_id", "rater__username")
-        .annotate(votes=Count("id"), last_vote=Max("created_at"))
-        .order_by("rater__username")
-    )
-
-
-def campaign_progress(*, campaign: Campaign) -> dict:
-    """Pairs, votes, completion for the researcher page (a handful of aggregate queries)."""
-    pairs = Pair.objects.filter(campaign=campaign).aggregate(
-        total=Count("id"),
-        gold=Count("id", filter=~Q(gold_answer="")),
-        complete=Count("id", filter=Q(completed__gte=campaign.overlap)),
-        started=Count("id", filter=Q(completed__gt=0)),
-    )
-    votes = Judgment.objects.filter(campaign=campaign).aggregate(
-        human=Count("id", filter=Q(source=Judgment.Source.HUMAN, revises__isnull=True)),
-        revisions=Count("id", filter=Q(source=Judgment.Source.HUMAN, revises__isnull=False)),
-        judge=Count("id", filter=Q(source=Judgment.Source.JUDGE)),
-    )
-    wanted = pairs["total"] * campaign.overlap
-    return {
-        "pairs": pairs["total"],
-        "gold_pairs": pairs["gold"],
-        "pairs_complete": pairs["complete"],
-        "pairs_started": pairs["started"],
-        "votes": votes["human"],
-        "revisions": votes["revisions"],
-        "judge_labels": votes["judge"],
-        "votes_wanted": wanted,
-        "completion": (votes["human"] / wanted) if wanted else 0.0,
-    }
-
-
-def votes_per_day(*, campaign_id: int) -> list[tuple]:
-    """(date, human first votes that day) in date order, for the progress-over-time plot."""
-    return list(
-        Judgment.objects.filter(
-            campaign_id=campaign_id, source=Judgment.Source.HUMAN, revises__isnull=True
-        )
-        .annotate(day=TruncDate("created_at"))
-        .values_list("day")
-        .annotate(n=Count("id"))
-        .order_by("day")
-    )
-
-
-# The dashboard reads at most this many votes (the first ones, by pair); the page says so when hit.
-ANALYTICS_ROW_LIMIT = 200_000
-
-
-def analytics_vote_rows(*, campaign_id: int, limit: int = ANALYTICS_ROW_LIMIT) -> list[dict]:
-    """Human votes with what the statistics need (no texts: lengths are computed by the database)."""
-    names = generator_names(campaign_id=campaign_id)
-    rows = list(
-        Judgment.objects.filter(campaign_id=campaign_id, source=Judgment.Source.HUMAN)
-        .annotate(
-            a_len=Length("pair__candidate_a__text"),
-            b_len=Length("pair__candidate_b__text"),
-        )
-        .order_by("pair_id", "id")
-        .values(
-            "id",
-            "pair_id",
-            "rater_id",
-            "choice",
-            "strength",
-            "left_is_a",
-            "time_on_task_ms",
-            "revises_id",
-            "a_len",
-            "b_len",
-            "pair__gold_answer",
-            "pair__candidate_a__generator_id",
-            "pair__candidate_b__generator_id",
-        )[:limit]
-    )
-    for row in rows:
-        row["judgment_id"] = row.pop("id")
-        row["gold_answer"] = row.pop("pair__gold_answer")
-        row["a_generator"] = names.get(row.pop("pair__candidate_a__generator_id"), "")
-        row["b_generator"] = names.get(row.pop("pair__candidate_b__generator_id"), "")
-        row["source"] = "human"
-    return rows
-
-
-def research_analytics(*, campaign: Campaign) -> dict:
-    """Every statistic and figure of the researcher dashboard (annotate.analytics.dashboard)."""
-    from annotate.analytics.dashboard import dashboard
-
-    rows = analytics_vote_rows(campaign_id=campaign.id, limit=ANALYTICS_ROW_LIMIT)
-    usernames = {
-        v["rater_id"]: v["rater__username"] for v in campaign_voters(campaign_id=campaign.id)
-    }
-    days = votes_per_day(campaign_id=campaign.id)
-    return {
-        **dashboard(rows, days=days, usernames=usernames),
-        "row_limit": ANALYTICS_ROW_LIMIT,
-        "truncated": len(rows) >= ANALYTICS_ROW_LIMIT,
-    }
