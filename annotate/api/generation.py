@@ -1,7 +1,7 @@
 """Generation over the REST API: progress (researchers and admins), cancel and resume (admins).
 
-Starting a job is ``GenerationStartApi`` in annotate/api/views.py. Each view: access helper, one
-service call, serialize.
+Starting a job is ``GenerationStartApi`` in annotate/api/campaigns.py. Each view: access helper, one
+selector or service call, serialize.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from rest_framework.views import APIView
 
 from annotate.access import campaign_for_admin, campaign_for_researcher
 from annotate.api.serializers import NoInputSerializer
-from annotate.services.generation import generation_cancel, generation_resume
-from annotate.services.generation_progress import (
+from annotate.selectors.generation import (
     GenerationProgress,
     generation_progress,
     generation_progress_for_campaign,
 )
+from annotate.services.generation import generation_cancel, generation_resume
 
 
 class GenerationProgressOutputSerializer(serializers.Serializer):

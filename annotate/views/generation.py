@@ -17,8 +17,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotate.access import campaign_for_admin, campaign_for_researcher
 from annotate.models import Campaign, GenerationJob
+from annotate.selectors.generation import generation_progress_for_campaign
 from annotate.services.generation import generation_cancel, generation_resume, generation_start
-from annotate.services.generation_progress import generation_progress_for_campaign
 
 TEMPLATE = "annotate/partials/_generation_progress.html"
 

@@ -1,6 +1,6 @@
 """What every progress read shares: the rate from recent completions, and the lost-worker notice.
 
-Read by services/generation_progress.py, the judge page and the export rows (pages, API and the
+Read by selectors/generation.py, selectors/judging.py and the export rows (pages, API and the
 ``generate --wait`` command).
 """
 

@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from annotate.models import Campaign, Candidate, GenerationJob, Generator, ModelPrice, Pair
+from annotate.selectors.generation import generation_progress
 from annotate.services.generation import (
     CANDIDATES,
     candidate_claim,
@@ -19,7 +20,6 @@ from annotate.services.generation import (
     generation_resume,
     generation_start,
 )
-from annotate.services.generation_progress import generation_progress
 from annotate.services.pricing import price_cache_clear
 from annotate.work.claims import backoff_seconds
 from tests import factories

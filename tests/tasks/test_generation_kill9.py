@@ -13,8 +13,8 @@ import pytest
 from django.db import connection
 
 from annotate.models import Campaign, Candidate, GenerationJob, Generator, WorkRecovery
+from annotate.selectors.generation import generation_progress
 from annotate.services.generation import generation_resume, generation_start
-from annotate.services.generation_progress import generation_progress
 from tests import factories
 from tests.celery_broker import REDIS_URL, wait_for
 from tests.fakes.fixtures import fake_server_fixture  # noqa: F401

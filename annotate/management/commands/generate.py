@@ -14,13 +14,13 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from annotate.models import Campaign, Candidate, GenerationJob
+from annotate.selectors.generation import generation_progress
 from annotate.services.generation import (
     candidate_generate,
     generation_cancel,
     generation_resume,
     generation_start,
 )
-from annotate.services.generation_progress import generation_progress
 from annotate.work import workers
 
 

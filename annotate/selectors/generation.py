@@ -1,5 +1,6 @@
-"""Reads for the progress bar, the `generate` command and the API: one job's counts, rate and cost,
-and whether a worker was lost (annotate/work/progress.py: the same reads serve every kind)."""
+"""Reads about generation: one job's counts, rate and cost, and whether a worker was lost, for the
+progress fragment, the `generate` command and the API (annotate/work/progress.py: the same reads
+serve every kind of work)."""
 
 from __future__ import annotations
 
