@@ -19,6 +19,7 @@ from annotate.access import campaign_for_admin, campaign_for_researcher
 from annotate.api.serializers import InputSerializer, NoInputSerializer
 from annotate.api.targets import ShapesProxySerializer, base_url_field, target_shapes
 from annotate.models import Campaign, JudgeConfig, JudgeJob, JudgeVerdict
+from annotate.selectors.judging import VERDICT_PAGE, judge_analytics, judge_verdicts_after
 from annotate.services.judging import (
     JudgeRefused,
     judge_config_get,
@@ -27,7 +28,7 @@ from annotate.services.judging import (
     judge_rank_start,
     rubric_current,
 )
-from annotate.services.judging_labels import judge_analytics, judge_auto_label
+from annotate.services.judging_labels import judge_auto_label
 from annotate.validation import MAX_ID, MAX_TEXT, validate_one_line
 
 
@@ -213,11 +214,7 @@ class JudgeVerdictListApi(APIView):
         query = self.JudgeVerdictQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         after = query.validated_data["after"]
-        rows = (
-            JudgeVerdict.objects.filter(campaign=campaign, id__gt=after)
-            .select_related("rubric")
-            .order_by("id")[:500]
-        )
+        rows = judge_verdicts_after(campaign=campaign, after=after, limit=VERDICT_PAGE)
         return Response(self.JudgeVerdictOutputSerializer(rows, many=True).data)
 
 

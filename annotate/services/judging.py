@@ -14,7 +14,8 @@ A verdict row is a kind of claimable work (``VERDICTS``; the protocol is annotat
   then writes under its claim stamp. Provider errors go to annotate/work/claims.py: retried with a
   backoff up to the kind's attempts, or failed visibly; what the calls cost is kept either way.
 * Settings and rubric versions live in services/judging_config.py (re-exported here); auto-labels,
-  revisions and rankings in services/judging_labels.py; Message Batches in services/judging_batch.py.
+  revisions and best pairs in services/judging_labels.py; Message Batches in
+  services/judging_batch.py; the reads (progress, rankings, analytics) in selectors/judging.py.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from annotate.endpoints import judge_provider_config
@@ -407,22 +408,3 @@ def verdict_record(
     if written and verdict.job_id:
         claims.finish_if_complete(VERDICTS, verdict.job_id)
     return bool(written)
-
-
-def judge_progress(*, job: JudgeJob) -> dict[str, Any]:
-    """The job's counts per status and total; while it runs, the rate from recent verdicts and the
-    ETA; and whether a worker was lost (annotate/work/progress.py)."""
-    from annotate.work.progress import lost_work, rate_per_minute
-
-    counts: dict[str, Any] = {s: 0 for s in JudgeVerdict.Status.values}
-    for row in JudgeVerdict.objects.filter(job=job).values("status").annotate(n=Count("id")):
-        counts[row["status"]] = row["n"]
-    counts["total"] = job.total
-    active = job.status in VERDICTS.job_active
-    now = timezone.now()
-    rate = rate_per_minute(job.verdicts.all(), done=VERDICTS.done, now=now) if active else 0.0
-    left = counts["pending"] + counts["running"]
-    counts["per_minute"] = rate
-    counts["eta_seconds"] = 60.0 * left / rate if rate else None
-    counts["lost_work"] = lost_work(VERDICTS, job.id, active=active, now=now)
-    return counts

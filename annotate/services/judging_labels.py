@@ -1,11 +1,11 @@
-"""What verdicts are used for: reveal/revise, RLAIF auto-labels, best-of-N rankings, analytics.
+"""What verdicts are used for (the writes): revise after the reveal, RLAIF auto-labels, best pairs.
 
-* ``verdict_for_pair`` — the verdict a rater may see (after their vote, or before in before-vote mode).
 * ``judgment_revise`` — after the reveal the rater may revise: a new Judgment pointing at the first.
 * ``judge_auto_label`` — RLAIF labels (Judgment.source="judge"), refused unless Cohen's κ between the
   judge and the humans on the campaign's human-labelled pairs reaches the admin's threshold.
-* ``judge_rankings`` — {prompt id: candidate ids best → worst} for the "judge best vs worst" pairing.
-* ``judge_analytics`` — rows for annotate/analytics/judge.py, and its results.
+* ``judge_best_pairs_build`` — pair each prompt's judge-best with its judge-worst for humans.
+
+The reads they rest on (the verdict shown, κ, rankings, analytics) are in selectors/judging.py.
 """
 
 from __future__ import annotations
@@ -13,53 +13,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
-from django.db.models.functions import Length
 
-from annotate.analytics import judge as stats
-from annotate.judge.ranking import rank_candidates
 from annotate.models import Campaign, JudgeVerdict, Judgment, User
+from annotate.selectors.judging import (
+    current_verdicts,
+    judge_agreement,
+    judge_label_count,
+    judge_rankings,
+    verdict_for_pair,
+)
 from annotate.services.judging import JudgeRefused, judge_config_get
 from annotate.services.judgments import VoteRefused, judgment_validate
 
 INCONSISTENT = JudgeVerdict.INCONSISTENT
 
 
-def _latest_done(campaign: Campaign):
-    return JudgeVerdict.objects.filter(campaign=campaign, status=JudgeVerdict.Status.DONE).order_by(
-        "finished_at", "id"
-    )
-
-
-def verdict_for_pair(*, pair_id: int) -> JudgeVerdict | None:
-    """The most recent finished verdict on this pair (consistent or not), or None."""
-    return (
-        JudgeVerdict.objects.filter(pair_id=pair_id, status=JudgeVerdict.Status.DONE)
-        .order_by("-finished_at", "-id")
-        .first()
-    )
-
-
-def current_verdicts(*, campaign: Campaign) -> dict[int, JudgeVerdict]:
-    """pair id -> its latest finished verdict."""
-    out: dict[int, JudgeVerdict] = {}
-    for v in _latest_done(campaign).filter(pair__isnull=False):
-        out[v.pair_id] = v
-    return out
-
-
 # --- reveal and revise ------------------------------------------------------------------------
-
-
-def judge_shown_for_vote(*, campaign: Campaign, assignment_id: int) -> bool:
-    """Before-vote mode: was the judge's suggestion on the page for this lease? (It is shown whenever
-    a finished verdict on the pair exists, so: does one exist now.) False in every other mode,
-    without a query."""
-    if campaign.judge_mode != Campaign.JudgeMode.BEFORE_VOTE:
-        return False
-    return JudgeVerdict.objects.filter(
-        pair__assignments__id=assignment_id, status=JudgeVerdict.Status.DONE
-    ).exists()
 
 
 def judgment_revise(
@@ -132,14 +101,6 @@ class AutoLabelReport:
     n: int
 
 
-def judge_agreement(*, campaign: Campaign) -> stats.KappaResult:
-    """Cohen's κ between the judge and the humans' blind majority on the campaign's pairs."""
-    votes = _vote_rows(campaign)
-    human = stats.human_labels(votes)
-    judge = {pid: v.choice for pid, v in current_verdicts(campaign=campaign).items()}
-    return stats.kappa(judge, human, n_boot=500)
-
-
 def judge_auto_label(*, campaign: Campaign, actor: User | None) -> AutoLabelReport:
     """Label every judged pair as Judgment(source="judge"), only if κ ≥ the admin's threshold on
     enough human-labelled pairs. Inconsistent verdicts label nothing. Idempotent per verdict."""
@@ -173,38 +134,19 @@ def judge_auto_label(*, campaign: Campaign, actor: User | None) -> AutoLabelRepo
         for pair_id, v in current_verdicts(campaign=campaign).items()
         if v.consistent and v.choice != INCONSISTENT
     ]
-    before = Judgment.objects.filter(campaign=campaign, source=Judgment.Source.JUDGE).count()
+    before = judge_label_count(campaign=campaign)
     Judgment.objects.bulk_create(labels, ignore_conflicts=True)
-    created = (
-        Judgment.objects.filter(campaign=campaign, source=Judgment.Source.JUDGE).count() - before
-    )
+    created = judge_label_count(campaign=campaign) - before
     return AutoLabelReport(created=created, kappa=result.kappa, n=result.n)
 
 
 # --- best-of-N --------------------------------------------------------------------------------
 
 
-def judge_rankings(*, campaign: Campaign) -> dict[int, list[int]]:
-    """{prompt id: candidate ids best → worst} from the campaign's finished verdicts (the latest per
-    candidate pair). Prompts with no verdict are absent."""
-    latest: dict[tuple[int, int], tuple[int, str]] = {}
-    for prompt_id, a, b, choice in _latest_done(campaign).values_list(
-        "prompt_id", "candidate_a_id", "candidate_b_id", "choice"
-    ):
-        latest[(a, b)] = (prompt_id, choice)
-    by_prompt: dict[int, list[tuple[int, int, str]]] = {}
-    for (a, b), (prompt_id, choice) in latest.items():
-        by_prompt.setdefault(prompt_id, []).append((a, b, choice))
-    rankings = {}
-    for prompt_id, verdicts in by_prompt.items():
-        ids = sorted({c for a, b, _ in verdicts for c in (a, b)})
-        rankings[prompt_id] = rank_candidates(ids, verdicts)
-    return rankings
-
-
 def judge_best_pairs_build(*, campaign: Campaign, actor: User | None):
     """Seed recipe, last step: switch the campaign to "judge best vs judge worst" pairing, build the
-    pairs (services/pairing.py reads ``judge_rankings``), and attach the ranking's verdicts to them."""
+    pairs (services/pairing.py reads ``judge_rankings``, selectors/judging.py), and attach the
+    ranking's verdicts to them."""
     from annotate.services.judging import verdicts_link_pairs
     from annotate.services.pairing import pairs_build_report
 
@@ -216,82 +158,3 @@ def judge_best_pairs_build(*, campaign: Campaign, actor: User | None):
     report = pairs_build_report(campaign=campaign)
     verdicts_link_pairs(campaign=campaign)
     return report
-
-
-# --- analytics --------------------------------------------------------------------------------
-
-
-def _vote_rows(campaign: Campaign) -> list[stats.VoteRow]:
-    return [
-        stats.VoteRow(
-            id=i, pair_id=p, rater_id=r, choice=c, aspects=a or {}, judge_shown=s, revises_id=rv
-        )
-        for i, p, r, c, a, s, rv in Judgment.objects.filter(
-            campaign=campaign, source=Judgment.Source.HUMAN
-        ).values_list("id", "pair_id", "rater_id", "choice", "aspects", "judge_shown", "revises_id")
-    ]
-
-
-def _verdict_rows(campaign: Campaign) -> list[stats.VerdictRow]:
-    """The latest finished verdict per pair, with response lengths computed in the database."""
-    rows: dict[int, stats.VerdictRow] = {}
-    for pair_id, choice, o1, o2, aspects, model, len_a, len_b, model_a, model_b in (
-        _latest_done(campaign)
-        .filter(pair__isnull=False)
-        .annotate(len_a=Length("candidate_a__text"), len_b=Length("candidate_b__text"))
-        .values_list(
-            "pair_id",
-            "choice",
-            "order1",
-            "order2",
-            "aspects",
-            "model",
-            "len_a",
-            "len_b",
-            "candidate_a__generator__model",
-            "candidate_b__generator__model",
-        )
-    ):
-        rows[pair_id] = stats.VerdictRow(
-            pair_id=pair_id,
-            choice=choice,
-            order1_choice=(o1 or {}).get("choice", ""),
-            order2_choice=(o2 or {}).get("choice", ""),
-            aspects=aspects or {},
-            judge_model=model,
-            len_a=len_a or 0,
-            len_b=len_b or 0,
-            model_a=model_a,
-            model_b=model_b,
-        )
-    return list(rows.values())
-
-
-def judge_analytics(*, campaign: Campaign) -> dict:
-    votes = _vote_rows(campaign)
-    verdicts = _verdict_rows(campaign)
-    human = stats.human_labels(votes)
-    judge = {v.pair_id: v.choice for v in verdicts}
-    all_done = JudgeVerdict.objects.filter(campaign=campaign, status=JudgeVerdict.Status.DONE)
-    swap_rows = [
-        stats.VerdictRow(
-            pair_id=0,
-            choice=c,
-            order1_choice=(o1 or {}).get("choice", ""),
-            order2_choice=(o2 or {}).get("choice", ""),
-        )
-        for c, o1, o2 in all_done.values_list("choice", "order1", "order2")
-    ]
-    return {
-        "kappa": stats.kappa(judge, human),
-        "aspects": stats.aspect_kappas(verdicts, votes),
-        "swap": stats.swap_consistency(swap_rows),
-        "length": stats.length_bias(verdicts, human),
-        "self_preference": stats.self_preference(verdicts, human),
-        "anchoring": stats.anchoring(votes, judge),
-        "judged_pairs": len(verdicts),
-        "human_pairs": len(human),
-        "failed": JudgeVerdict.objects.filter(
-            Q(campaign=campaign) & Q(status=JudgeVerdict.Status.FAILED)
-        ).count(),
-    }

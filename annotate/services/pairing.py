@@ -136,10 +136,10 @@ def judge_ranked_pairs(ranking: list[int], candidates: list[Candidate]) -> list[
 def judge_rankings(*, campaign: Campaign) -> dict[int, list[int]]:
     """The AI judge's rankings: {prompt id: candidate ids, best first}; {} when there are none.
 
-    The judge area owns the ranking (annotate/services/judging_labels.py); imported here, late, so
+    The judge area owns the ranking (annotate/selectors/judging.py); imported here, late, so
     pairing does not depend on the judge at import time.
     """
-    from annotate.services.judging_labels import judge_rankings as rankings_from_verdicts
+    from annotate.selectors.judging import judge_rankings as rankings_from_verdicts
 
     return rankings_from_verdicts(campaign=campaign)
 

@@ -10,7 +10,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,13 +20,15 @@ from annotate import endpoints
 from annotate.access import campaign_for_admin, campaign_for_rater, campaign_for_researcher
 from annotate.forms import endpoint_select, target_check
 from annotate.judge.verdict import rationale_for_view
-from annotate.models import (
-    Campaign,
-    Candidate,
-    JudgeConfig,
-    JudgeJob,
-    JudgeVerdict,
-    Judgment,
+from annotate.models import Campaign, JudgeConfig, JudgeJob, Judgment
+from annotate.selectors.judging import (
+    judge_analytics,
+    judge_configured,
+    judge_job_progress,
+    judge_label_count,
+    judge_picks,
+    judge_totals,
+    verdict_for_pair,
 )
 from annotate.services.judging import (
     JUDGE_PROVIDERS,
@@ -35,17 +36,13 @@ from annotate.services.judging import (
     judge_config_get,
     judge_config_update,
     judge_pairs_start,
-    judge_progress,
     judge_rank_start,
     rubric_current,
 )
 from annotate.services.judging_labels import (
-    judge_analytics,
     judge_auto_label,
     judge_best_pairs_build,
-    judge_rankings,
     judgment_revise,
-    verdict_for_pair,
 )
 from annotate.services.judgments import VoteRefused
 from annotate.sides import left_and_right, to_stored
@@ -82,7 +79,7 @@ class JudgeSettingsForm(forms.Form):
 def _page_context(
     request: HttpRequest, campaign: Campaign, form: JudgeSettingsForm | None = None
 ) -> dict:
-    configured = JudgeConfig.objects.filter(campaign=campaign).exists()
+    configured = judge_configured(campaign=campaign)
     config = judge_config_get(campaign=campaign, create=False)
     rubric = rubric_current(campaign=campaign, create=False)
     if form is None:
@@ -106,17 +103,6 @@ def _page_context(
                 "rubric_text": rubric.text,
             }
         )
-    verdicts = JudgeVerdict.objects.filter(campaign=campaign)
-    totals = verdicts.aggregate(
-        done=Count("id", filter=Q(status=JudgeVerdict.Status.DONE)),
-        inconsistent=Count("id", filter=Q(consistent=False)),
-        failed=Count("id", filter=Q(status=JudgeVerdict.Status.FAILED)),
-        cost=Sum("cost_usd"),
-        input_tokens=Sum("input_tokens"),
-        output_tokens=Sum("output_tokens"),
-        cache_read=Sum("cache_read_tokens"),
-        cache_write=Sum("cache_write_tokens"),
-    )
     return {
         "campaign": campaign,
         "config": config,
@@ -124,44 +110,13 @@ def _page_context(
         "rubric_versions": campaign.judge_rubrics.all()[:10],
         "form": form,
         "can_admin": request.user.is_campaign_admin,
-        "totals": totals,
-        "progress": _progress(campaign),
+        "totals": judge_totals(campaign=campaign),
+        "progress": judge_job_progress(campaign=campaign),
         "stats": (stats := judge_analytics(campaign=campaign)),
         "plots": plot_rows(stats),
-        "picks": _picks(campaign),
-        "judge_labels": Judgment.objects.filter(
-            campaign=campaign, source=Judgment.Source.JUDGE
-        ).count(),
+        "picks": judge_picks(campaign=campaign),
+        "judge_labels": judge_label_count(campaign=campaign),
     }
-
-
-def _progress(campaign: Campaign) -> dict | None:
-    job = JudgeJob.objects.filter(campaign=campaign).order_by("-created_at").first()
-    if job is None:
-        return None
-    counts = judge_progress(job=job)
-    finished = counts["done"] + counts["failed"]
-    return {
-        "job": job,
-        "counts": counts,
-        "finished": finished,
-        "percent": int(100 * finished / job.total) if job.total else 100,
-        "active": job.status in (JudgeJob.Status.QUEUED, JudgeJob.Status.RUNNING),
-    }
-
-
-def _picks(campaign: Campaign, limit: int = 50) -> list[dict]:
-    """Best-of-N: the judge's best and worst candidate per prompt (seed recipe)."""
-    rankings = judge_rankings(campaign=campaign)
-    if not rankings:
-        return []
-    ids = {c for ranking in rankings.values() for c in (ranking[0], ranking[-1])}
-    candidates = Candidate.objects.select_related("prompt", "generator").in_bulk(ids)
-    picks = []
-    for ranking in list(rankings.values())[:limit]:
-        best, worst = candidates[ranking[0]], candidates[ranking[-1]]
-        picks.append({"prompt": best.prompt, "best": best, "worst": worst, "n": len(ranking)})
-    return picks
 
 
 def _back(campaign: Campaign, anchor: str = "") -> HttpResponse:
@@ -221,7 +176,7 @@ def judge_start(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def judge_progress_view(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_researcher(request.user, slug)
-    progress = _progress(campaign)
+    progress = judge_job_progress(campaign=campaign)
     response = render(
         request,
         "annotate/partials/_judge_progress.html",

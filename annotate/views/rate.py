@@ -221,7 +221,7 @@ def _judge_shown(campaign: Campaign, assignment_id: int) -> bool:
     """Before-vote mode only (no query otherwise): was the judge's suggestion on the page?"""
     if campaign.judge_mode != Campaign.JudgeMode.BEFORE_VOTE:
         return False
-    from annotate.services.judging_labels import judge_shown_for_vote
+    from annotate.selectors.judging import judge_shown_for_vote
 
     return judge_shown_for_vote(campaign=campaign, assignment_id=assignment_id)
 

@@ -5,13 +5,9 @@ from __future__ import annotations
 import pytest
 
 from annotate.models import Campaign, Judgment
+from annotate.selectors.judging import judge_agreement, judge_rankings
 from annotate.services.judging import JudgeRefused
-from annotate.services.judging_labels import (
-    judge_agreement,
-    judge_auto_label,
-    judge_rankings,
-    judgment_revise,
-)
+from annotate.services.judging_labels import judge_auto_label, judgment_revise
 from annotate.services.judgments import VoteRefused
 from tests import factories
 from tests.fakes.judge_fixtures import human_vote, judge_config, make_pair, verdict
