@@ -4,50 +4,27 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from annotate.access import campaign_for_admin
-from annotate.models import Assignment, Enrollment, Judgment
+from annotate.models import Enrollment
+from annotate.selectors.rating import active_leases, enrolled_raters
 from annotate.services.assignment import assignment_release
-from annotate.services.judgments import rater_gold_accuracy
 from annotate.validation import MAX_REASON, id_parse, text_problem
 
 
 @login_required
 def leases(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_admin(request.user, slug)
-    now = timezone.now()
-    active = (
-        Assignment.objects.filter(campaign=campaign, status=Assignment.Status.ACTIVE)
-        .select_related("rater", "pair__prompt")
-        .only(
-            "id", "created_at", "expires_at", "pair_id", "rater__username", "pair__prompt__messages"
-        )
-        .order_by("expires_at")
-    )
-    votes = dict(
-        Judgment.objects.filter(
-            campaign=campaign, source=Judgment.Source.HUMAN, revises__isnull=True
-        )
-        .values_list("rater_id")
-        .annotate(n=Count("id"))
-    )
-    gold = rater_gold_accuracy(campaign=campaign)
-    raters = [
-        {
-            "enrollment": e,
-            "votes": votes.get(e.rater_id, 0),
-            "gold": gold.get(e.rater_id),
-        }
-        for e in Enrollment.objects.filter(campaign=campaign)
-        .select_related("rater")
-        .order_by("rater__username")
-    ]
-    ctx = {"campaign": campaign, "active": active, "now": now, "raters": raters}
+    ctx = {
+        "campaign": campaign,
+        "active": active_leases(campaign=campaign),
+        "now": timezone.now(),
+        "raters": enrolled_raters(campaign=campaign),
+    }
     return render(request, "annotate/leases.html", ctx)
 
 

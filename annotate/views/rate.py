@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotate.access import campaign_for_rater
 from annotate.models import Assignment, Campaign, PairFlag
+from annotate.selectors.rating import rater_history, rater_progress, rater_vote_count
 from annotate.services.assignment import (
     AssignmentError,
     assignment_next,
@@ -36,14 +37,8 @@ from annotate.services.assignment import (
 from annotate.services.judgments import VoteRefused, judgment_record, pair_flag, required_read_ms
 from annotate.sides import left_and_right
 from annotate.validation import MAX_NOTE, MAX_REASON, id_parse, text_check
-from annotate.views.rate_support import (
-    diff_html,
-    my_history,
-    my_progress,
-    my_vote_count,
-    parse_vote,
-)
-from annotate.views.scale_keys import key_map, scale_verdicts
+from annotate.views.rate_support import diff_html, parse_vote
+from annotate.views.scale_keys import key_map, scale_verdicts, vote_label
 
 TEMPLATE = "annotate/rate.html"
 _NOTHING_KEPT = {"verdict": "", "rationale": "", "rewrite": "", "aspects": {}}
@@ -95,7 +90,7 @@ def _workbench_context(
         "my_votes": (
             my_votes
             if my_votes is not None
-            else my_vote_count(campaign=campaign, rater=request.user)
+            else rater_vote_count(campaign=campaign, rater=request.user)
         ),
     }
     if assignment is not None:
@@ -316,10 +311,22 @@ def rate_diff(request: HttpRequest, slug: str, assignment_id: int) -> HttpRespon
 def rate_history(request: HttpRequest, slug: str) -> HttpResponse:
     """My votes and my progress: only the rater's own votes, in the terms they saw."""
     campaign = campaign_for_rater(request.user, slug)
+    rows = [  # each vote labelled as the rater saw it (left/right, the scale's words)
+        {
+            **row,
+            "choice": vote_label(
+                choice=row["choice"],
+                strength=row["strength"],
+                left_is_a=row["left_is_a"],
+                scale=campaign.scale,
+            ),
+        }
+        for row in rater_history(campaign=campaign, rater=request.user)
+    ]
     ctx = {
         "campaign": campaign,
-        "rows": my_history(campaign=campaign, rater=request.user),
-        "progress": my_progress(campaign=campaign, rater=request.user),
+        "rows": rows,
+        "progress": rater_progress(campaign=campaign, rater=request.user),
     }
     return render(request, "annotate/rate_history.html", ctx)
 

@@ -1,4 +1,4 @@
-"""Helpers of the rating views: parsing a vote form, the diff, history/progress reads."""
+"""Helpers of the rating views: parsing a vote form, the diff (their reads: selectors/rating.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ import re
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.models import Count, Sum
 from django.http import QueryDict
 
-from annotate.models import Campaign, Judgment, Pair, User
+from annotate.models import Campaign
 from annotate.validation import MAX_KEY, MAX_RATIONALE, MAX_REWRITE, id_parse, text_check
-from annotate.views.scale_keys import verdict_for, vote_label
+from annotate.views.scale_keys import verdict_for
 
 
 @dataclass
@@ -88,64 +86,3 @@ def diff_html(left: str, right: str) -> str:
         if op in ("insert", "replace"):
             out.append(f"<ins>{html.escape(''.join(b[j1:j2]))}</ins>")
     return "".join(out)
-
-
-def my_history(*, campaign: Campaign, rater: User, limit: int = 100) -> list[dict]:
-    """The rater's own votes, newest first, described as they saw them (left/right)."""
-    rows = (
-        Judgment.objects.filter(campaign=campaign, rater=rater, source=Judgment.Source.HUMAN)
-        .select_related("pair__prompt")
-        .only(
-            "choice",
-            "strength",
-            "left_is_a",
-            "rationale",
-            "time_on_task_ms",
-            "created_at",
-            "revises_id",
-            "pair__prompt__messages",
-        )
-        .order_by("-created_at")[:limit]
-    )
-    return [
-        {
-            "when": j.created_at,
-            "prompt": j.pair.prompt.last_user_text[:160],
-            "choice": vote_label(
-                choice=j.choice, strength=j.strength, left_is_a=j.left_is_a, scale=campaign.scale
-            ),
-            "strength": j.strength,
-            "rationale": j.rationale,
-            "seconds": (j.time_on_task_ms or 0) / 1000,
-            "revision": j.revises_id is not None,
-        }
-        for j in rows
-    ]
-
-
-def my_vote_count(*, campaign: Campaign, rater: User) -> int:
-    """The rater's own votes in the campaign (revisions after a judge reveal not counted): the
-    enrollment's counter, which each vote keeps in step, instead of counting every vote."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT votes FROM annotate_enrollment WHERE campaign_id = %s AND rater_id = %s",
-            [campaign.pk, rater.pk],
-        )
-        row = cursor.fetchone()
-    return row[0] if row else 0
-
-
-def my_progress(*, campaign: Campaign, rater: User) -> dict:
-    mine = Judgment.objects.filter(
-        campaign=campaign, rater=rater, source=Judgment.Source.HUMAN, revises__isnull=True
-    ).count()
-    totals = Pair.objects.filter(campaign=campaign).aggregate(
-        done=Sum("completed"), wanted=Sum("needed"), pairs=Count("id")
-    )
-    done, wanted = totals["done"] or 0, totals["wanted"] or 0
-    return {
-        "mine": mine,
-        "campaign_done": done,
-        "campaign_wanted": wanted,
-        "campaign_percent": round(100 * done / wanted) if wanted else 0,
-    }
