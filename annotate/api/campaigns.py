@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 
 from django.core.files import File
-from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -29,6 +28,7 @@ from annotate.api.parsers import JSONParser, PayloadTooLarge
 from annotate.api.serializers import InputModelSerializer, InputSerializer, NoInputSerializer
 from annotate.api.targets import ShapesProxySerializer, base_url_field, target_shapes
 from annotate.models import Campaign, Enrollment, Generator, PromptImport, User
+from annotate.selectors.campaigns import campaign_enrollments, campaigns_with_counts
 from annotate.services.campaigns import (
     CAMPAIGN_FIELDS,
     CampaignError,
@@ -98,18 +98,12 @@ class CampaignOutputSerializer(serializers.ModelSerializer):
         ]
 
 
-def _campaigns():
-    return Campaign.objects.annotate(
-        prompt_count=Count("prompts", distinct=True), pair_count=Count("pairs", distinct=True)
-    )
-
-
 class CampaignListApi(APIView):
     @extend_schema(responses=CampaignOutputSerializer(many=True), operation_id="campaigns_list")
     def get(self, request: Request) -> Response:
         if not request.user.is_researcher:
             return Response({"detail": "Researchers and admins only."}, status=403)
-        data = CampaignOutputSerializer(_campaigns(), many=True).data
+        data = CampaignOutputSerializer(campaigns_with_counts(), many=True).data
         return Response(data)
 
 
@@ -134,14 +128,16 @@ class CampaignCreateApi(APIView):
             campaign = campaign_create(actor=request.user, **serializer.validated_data)
         except CampaignError as exc:
             return _error(exc)
-        return Response(CampaignOutputSerializer(_campaigns().get(pk=campaign.pk)).data, status=201)
+        return Response(
+            CampaignOutputSerializer(campaigns_with_counts().get(pk=campaign.pk)).data, status=201
+        )
 
 
 class CampaignDetailApi(APIView):
     @extend_schema(responses=CampaignOutputSerializer, operation_id="campaigns_retrieve")
     def get(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_researcher(request.user, slug)
-        return Response(CampaignOutputSerializer(_campaigns().get(pk=campaign.pk)).data)
+        return Response(CampaignOutputSerializer(campaigns_with_counts().get(pk=campaign.pk)).data)
 
 
 class CampaignUpdateApi(APIView):
@@ -168,7 +164,7 @@ class CampaignUpdateApi(APIView):
             campaign_update(campaign=campaign, **serializer.validated_data)
         except CampaignError as exc:
             return _error(exc)
-        return Response(CampaignOutputSerializer(_campaigns().get(pk=campaign.pk)).data)
+        return Response(CampaignOutputSerializer(campaigns_with_counts().get(pk=campaign.pk)).data)
 
 
 class CampaignStatusApi(APIView):
@@ -558,7 +554,7 @@ class EnrollmentListApi(APIView):
     @extend_schema(responses=EnrollmentOutputSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_researcher(request.user, slug)
-        enrollments = campaign.enrollments.select_related("rater").order_by("rater__username")
+        enrollments = campaign_enrollments(campaign=campaign)
         return Response(EnrollmentOutputSerializer(enrollments, many=True).data)
 
 

@@ -1,11 +1,74 @@
-"""Reads about a campaign's progress and its raters: counts and aggregates for pages and the API."""
+"""Reads about campaigns: which ones a user sees, the campaign page's counts, progress and raters
+(counts and aggregates for pages, the API and the exports)."""
 
 from __future__ import annotations
 
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, F, Max, Q, QuerySet
 from django.db.models.functions import TruncDate
 
-from annotate.models import Campaign, Judgment, Pair
+from annotate.models import Campaign, Candidate, Enrollment, Generator, Judgment, Pair, User
+
+
+def campaigns_for(*, user: User) -> QuerySet[Campaign]:
+    """The campaigns a user lands on: all of them for researchers and admins; for a rater, those
+    they are enrolled in that are past draft."""
+    if user.is_researcher:
+        return Campaign.objects.all()
+    return Campaign.objects.filter(enrollments__rater=user).exclude(status=Campaign.Status.DRAFT)
+
+
+def campaigns_with_counts() -> QuerySet[Campaign]:
+    """Every campaign with its ``prompt_count`` and ``pair_count`` (the API's campaign list)."""
+    return Campaign.objects.annotate(
+        prompt_count=Count("prompts", distinct=True), pair_count=Count("pairs", distinct=True)
+    )
+
+
+def campaign_enrollments(*, campaign: Campaign) -> QuerySet[Enrollment]:
+    """The campaign's enrollments with their raters, by username."""
+    return campaign.enrollments.select_related("rater").order_by("rater__username")
+
+
+def campaign_counts(*, campaign: Campaign) -> dict:
+    """The campaign page's counts: prompts; responses (done, failed, naming a model, duplicates);
+    pairs (naming a model, complete)."""
+    done = Q(status=Candidate.Status.DONE)
+    candidate_counts = Candidate.objects.filter(prompt__campaign=campaign).aggregate(
+        total=Count("id"),
+        done=Count("id", filter=done),
+        failed=Count("id", filter=Q(status=Candidate.Status.FAILED)),
+        flagged=Count("id", filter=done & Q(self_identifies=True)),
+        duplicates=Count("id", filter=done & Q(duplicate_of__isnull=False)),
+    )
+    pair_counts = Pair.objects.filter(campaign=campaign).aggregate(
+        total=Count("id"),
+        flagged=Count(
+            "id", filter=Q(candidate_a__self_identifies=True) | Q(candidate_b__self_identifies=True)
+        ),
+        complete=Count("id", filter=Q(completed__gte=F("needed"))),
+    )
+    return {
+        "prompt_count": campaign.prompts.count(),
+        "candidate_counts": candidate_counts,
+        "pair_counts": pair_counts,
+    }
+
+
+def generators_with_counts(*, campaign: Campaign) -> QuerySet[Generator]:
+    """The campaign's generators, each with its ``done`` and ``failed`` responses."""
+    return campaign.generators.annotate(
+        done=Count("candidates", filter=Q(candidates__status=Candidate.Status.DONE)),
+        failed=Count("candidates", filter=Q(candidates__status=Candidate.Status.FAILED)),
+    )
+
+
+def self_identifying_candidates(*, campaign: Campaign, limit: int) -> list[Candidate]:
+    """Finished responses that name a model (at most ``limit``), with their prompt and generator."""
+    return list(
+        Candidate.objects.filter(
+            prompt__campaign=campaign, status=Candidate.Status.DONE, self_identifies=True
+        ).select_related("prompt", "generator")[:limit]
+    )
 
 
 def rater_gold_accuracy(*, campaign_id: int) -> dict[int, tuple[int, int]]:

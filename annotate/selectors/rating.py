@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db.models import Count, QuerySet, Sum
 
 from annotate.models import Assignment, Campaign, Enrollment, Judgment, Pair, User
-from annotate.selectors.campaigns import rater_gold_accuracy
+from annotate.selectors.campaigns import campaign_enrollments, rater_gold_accuracy
 
 
 def rater_history(*, campaign: Campaign, rater: User, limit: int = 100) -> list[dict]:
@@ -97,7 +97,5 @@ def enrolled_raters(*, campaign: Campaign) -> list[dict]:
             "votes": votes.get(e.rater_id, 0),
             "gold": gold.get(e.rater_id),
         }
-        for e in Enrollment.objects.filter(campaign=campaign)
-        .select_related("rater")
-        .order_by("rater__username")
+        for e in campaign_enrollments(campaign=campaign)
     ]

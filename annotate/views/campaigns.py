@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, F, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -23,7 +22,8 @@ from annotate.forms import (
     RaterCreateForm,
     ResponseImportForm,
 )
-from annotate.models import Campaign, Candidate, Pair
+from annotate.models import Campaign
+from annotate.selectors import campaigns as campaign_reads
 from annotate.selfid import self_identification
 from annotate.services.campaigns import (
     CampaignError,
@@ -38,43 +38,18 @@ FLAGGED_SHOWN = 50  # the campaign page lists this many self-identifying respons
 
 def detail_context(request: HttpRequest, campaign: Campaign, **extra) -> dict:
     """Everything the campaign page shows; forms can be overridden to show their errors."""
-    candidates = Candidate.objects.filter(prompt__campaign=campaign)
-    done = Q(status=Candidate.Status.DONE)
-    candidate_counts = candidates.aggregate(
-        total=Count("id"),
-        done=Count("id", filter=done),
-        failed=Count("id", filter=Q(status=Candidate.Status.FAILED)),
-        flagged=Count("id", filter=done & Q(self_identifies=True)),
-        duplicates=Count("id", filter=done & Q(duplicate_of__isnull=False)),
-    )
-    pairs = Pair.objects.filter(campaign=campaign)
-    pair_counts = pairs.aggregate(
-        total=Count("id"),
-        flagged=Count(
-            "id", filter=Q(candidate_a__self_identifies=True) | Q(candidate_b__self_identifies=True)
-        ),
-        complete=Count("id", filter=Q(completed__gte=F("needed"))),
-    )
-    generators = campaign.generators.annotate(
-        done=Count("candidates", filter=Q(candidates__status=Candidate.Status.DONE)),
-        failed=Count("candidates", filter=Q(candidates__status=Candidate.Status.FAILED)),
-    )
     flagged = [
         (c, self_identification(c.text, context=conversation_text(c)))
-        for c in candidates.filter(done, self_identifies=True).select_related(
-            "prompt", "generator"
-        )[:FLAGGED_SHOWN]
+        for c in campaign_reads.self_identifying_candidates(campaign=campaign, limit=FLAGGED_SHOWN)
     ]
     context = {
         "prompt_imports": campaign.prompt_imports.all()[:3],  # newest first
         "campaign": campaign,
         "flagged": flagged,
         "can_admin": request.user.is_campaign_admin,
-        "prompt_count": campaign.prompts.count(),
-        "candidate_counts": candidate_counts,
-        "pair_counts": pair_counts,
-        "generators": generators,
-        "enrollments": campaign.enrollments.select_related("rater").order_by("rater__username"),
+        **campaign_reads.campaign_counts(campaign=campaign),
+        "generators": campaign_reads.generators_with_counts(campaign=campaign),
+        "enrollments": campaign_reads.campaign_enrollments(campaign=campaign),
         "prompt_form": PromptImportForm(),
         "response_form": ResponseImportForm(),
         "generator_form": GeneratorForm(),
