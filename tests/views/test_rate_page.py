@@ -218,6 +218,14 @@ def test_it_shows_my_history_in_shown_terms_without_gold(rater_client, rater, ca
     assert "gold" not in html.lower()
 
 
+def test_it_shows_my_vote_count_on_a_reload(rater_client, rater, campaign, pairs):
+    assert '<strong id="my-votes">0</strong>' in rater_client.get(_url(campaign)).content.decode()
+    _post_vote(rater_client, campaign, _lease(rater))
+    _post_vote(rater_client, campaign, _lease(rater), verdict="right")
+    html = rater_client.get(_url(campaign)).content.decode()
+    assert '<strong id="my-votes">2</strong>' in html
+
+
 def test_the_vote_to_next_path_is_a_handful_of_queries(rater_client, rater, campaign, pairs):
     rater_client.get(_url(campaign))
     lease = _lease(rater)
