@@ -13,6 +13,7 @@ what the rater saw on the left is recorded separately (``left_is_a``).
     judge.py       JudgeConfig, JudgeRubric, JudgeJob, JudgeVerdict
     exports.py     Export
     imports.py     PromptImport (a prompt file imported in the background)
+    ttc.py         TTCConfig, CandidateReview, BestOfNChoice (test-time compute: answers, best-of-N)
     work.py        WorkerProcess, WorkLease, WorkRecovery (background work shared by every kind)
 
 Every model is importable from ``annotate.models``.
@@ -36,13 +37,16 @@ from annotate.models.judge import (
     _default_judge_model,  # noqa: F401 (named by migration 0001)
 )
 from annotate.models.rating import Assignment, Judgment, Pair, PairFlag
+from annotate.models.ttc import BestOfNChoice, CandidateReview, TTCConfig
 from annotate.models.users import User
 from annotate.models.work import WorkerProcess, WorkLease, WorkRecovery
 
 __all__ = [
     "Assignment",
+    "BestOfNChoice",
     "Campaign",
     "Candidate",
+    "CandidateReview",
     "Enrollment",
     "Export",
     "GenerationJob",
@@ -58,6 +62,7 @@ __all__ = [
     "Prompt",
     "PromptImport",
     "RateLimitBucket",
+    "TTCConfig",
     "User",
     "WorkLease",
     "WorkRecovery",

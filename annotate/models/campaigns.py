@@ -121,6 +121,8 @@ class Campaign(models.Model):
     )
 
     judge_mode = models.CharField(max_length=16, choices=JudgeMode, default=JudgeMode.OFF)
+    # Responses with a reasoning trace: raters see the final answer, and the trace one key away.
+    reasoning_for_raters = models.BooleanField(default=False)
 
     raters = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Enrollment", related_name="rated_campaigns", blank=True

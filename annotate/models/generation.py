@@ -123,6 +123,17 @@ class Candidate(models.Model):
     status = models.CharField(max_length=16, choices=Status, default=Status.PENDING)
     text = models.TextField(blank=True, validators=[validate_text])
     html = models.TextField(blank=True, editable=False)  # sanitised, rendered once at write time
+    # The model's reasoning (Claude's thinking blocks, reasoning_content, or a chain of thought
+    # split off the reply), kept apart from the final response in ``text``. Its tokens are part of
+    # output_tokens, its cost part of cost_usd (the share the reasoning took).
+    reasoning = models.TextField(blank=True, validators=[validate_text])
+    reasoning_html = models.TextField(blank=True, editable=False)
+    reasoning_tokens = models.PositiveIntegerField(default=0)
+    reasoning_cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
+    # The final answer by the campaign's rule (annotate/answers.py), and the rule that found it
+    # ("" until extracted; a rule that found nothing leaves final_answer empty).
+    final_answer = models.TextField(blank=True)
+    answer_rule = models.CharField(max_length=400, blank=True)
     stop_reason = models.CharField(max_length=40, blank=True)
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
