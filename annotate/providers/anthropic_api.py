@@ -1,6 +1,10 @@
 """Anthropic Messages, streaming and Message Batches through the official SDK (the only module
 importing it), for generation and for the judge.
 
+Extended thinking (``params["thinking"] = {"type": "enabled", "budget_tokens": N}``, passed as is)
+comes back as thinking blocks before the text: their text is the Completion's ``reasoning``, kept
+apart from the reply, with ``usage.output_tokens_details.thinking_tokens`` as its tokens.
+
 The client is built with ``max_retries=0``: the services own retries (with backoff that honours
 ``retry-after``), so SDK and Celery retries never multiply. Every SDK error becomes a
 ``ProviderError`` (providers/base.py ``error_from_sdk``). The client gets its key and base URL
@@ -32,6 +36,7 @@ from annotate.providers.base import (
     ProviderError,
     StreamItem,
     error_from_sdk,
+    reasoning_share,
     unreadable,
 )
 
@@ -87,15 +92,46 @@ def _usage(message: Any) -> dict[str, int]:
     }
 
 
+REDACTED = "[Part of the reasoning was redacted by the provider.]"
+
+
+def _reasoning(message: Any) -> str:
+    """The text of the thinking blocks (extended thinking), in order; redacted blocks are opaque
+    and only noted."""
+    parts = []
+    for block in message.content:
+        kind = getattr(block, "type", "")
+        if kind == "thinking" and block.thinking:
+            parts.append(block.thinking)
+        elif kind == "redacted_thinking" and REDACTED not in parts:
+            parts.append(REDACTED)
+    return "\n\n".join(parts)
+
+
+def _thinking_tokens(message: Any, *, reasoning: str, text: str, output_tokens: int) -> int:
+    """``usage.output_tokens_details.thinking_tokens`` when the API gives it, else an estimate."""
+    details = getattr(message.usage, "output_tokens_details", None)
+    counted = getattr(details, "thinking_tokens", None) if details is not None else None
+    if counted is not None:
+        return min(int(counted), output_tokens)
+    return reasoning_share(output_tokens=output_tokens, reasoning=reasoning, text=text)
+
+
 def _completion_from_message(message: Any, *, latency_ms: int, request_id: str) -> Completion:
     text = "".join(block.text for block in message.content if getattr(block, "type", "") == "text")
+    usage = _usage(message)
+    reasoning = _reasoning(message)
     return Completion(
         text=text,
         stop_reason=message.stop_reason or "",
         request_id=request_id,
         latency_ms=latency_ms,
         model=message.model or "",
-        **_usage(message),
+        reasoning=reasoning,
+        reasoning_tokens=_thinking_tokens(
+            message, reasoning=reasoning, text=text, output_tokens=usage["output_tokens"]
+        ),
+        **usage,
     )
 
 
@@ -184,7 +220,9 @@ class AnthropicProvider(BaseProvider):
         sample_index: int = 0,
     ) -> Iterator[StreamItem]:
         """Text deltas as the server sends them (SSE ``content_block_delta``), then the Completion
-        built from the final message (``message_delta`` carries the stop reason and output usage)."""
+        built from the final message (``message_delta`` carries the stop reason and output usage).
+        With extended thinking the ``thinking_delta`` events are not yielded: the trace arrives
+        whole in the Completion, apart from the reply."""
         body = _request_params(messages=messages, system=system, model=model, params=params)
         started = time.monotonic()
         with _sdk_errors(), self.client.messages.stream(**body) as stream:

@@ -48,6 +48,10 @@ class ProviderConfig:
 
 @dataclass(frozen=True)
 class Completion:
+    """One reply. ``text`` is the final response; ``reasoning`` the model's trace when it gave one
+    (Claude's thinking blocks, an OpenAI-compatible server's ``reasoning_content``, or a chain of
+    thought split off the reply), whose ``reasoning_tokens`` are part of ``output_tokens``."""
+
     text: str
     stop_reason: str = ""
     input_tokens: int = 0
@@ -57,6 +61,16 @@ class Completion:
     request_id: str = ""
     latency_ms: int = 0
     model: str = ""
+    reasoning: str = ""
+    reasoning_tokens: int = 0
+
+
+def reasoning_share(*, output_tokens: int, reasoning: str, text: str) -> int:
+    """The reasoning's part of ``output_tokens`` when the provider does not say: in proportion to
+    the characters of the trace and of the reply (an estimate; a summarised trace understates)."""
+    if not reasoning or output_tokens <= 0:
+        return 0
+    return round(output_tokens * len(reasoning) / (len(reasoning) + len(text)))
 
 
 class ProviderError(Exception):

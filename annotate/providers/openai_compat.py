@@ -6,11 +6,19 @@ to ``ProviderError`` by providers/base.py. ``complete_n`` asks for several sampl
 the caller can fall back to one request per sample. ``stream`` uses ``stream=True`` with
 ``stream_options.include_usage``, so the last chunk carries the usage. The judge is a chat completion
 forced to call the ``record_verdict`` function.
+
+Reasoning comes back three ways, and each ends in the Completion's ``reasoning``, apart from the
+reply: the message's ``reasoning_content`` (vLLM with a reasoning parser; ``reasoning`` on Ollama
+and newer vLLM), a ``<think>…</think>`` block opening the content (reasoning models served without
+a parser), or, with ``params["reasoning"] = "cot"``, a chain of thought the system prompt asks for
+inside ``<think>…</think>`` (for models that do not reason on their own). Its tokens are
+``usage.completion_tokens_details.reasoning_tokens`` when the server counts them.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -25,10 +33,18 @@ from annotate.providers.base import (
     StreamItem,
     Unsupported,
     error_from_sdk,
+    reasoning_share,
     unreadable,
 )
 
 SERVICE = "OpenAI-compatible server"
+# params["reasoning"] = "cot": what the system prompt asks of a model that does not reason itself.
+COT_INSTRUCTION = (
+    "Think the problem through step by step before answering. Write your reasoning inside "
+    "<think> and </think>, then give the reply after </think>, ending with a line "
+    '"Answer: <final answer>".'
+)
+_THINK = re.compile(r"^\s*<think>(.*?)</think>\s*", re.DOTALL)
 _API_PARAMS = (
     "temperature",
     "top_p",
@@ -38,7 +54,63 @@ _API_PARAMS = (
     "frequency_penalty",
     "stop",
     "logit_bias",
+    "reasoning_effort",
 )
+
+
+def split_reasoning(content: str, given: str = "") -> tuple[str, str]:
+    """(reply, reasoning): the server's own reasoning field when it sent one, else a
+    ``<think>…</think>`` block opening the content (taken off the reply)."""
+    found = _THINK.match(content)
+    if found:
+        content = content[found.end() :]
+        given = given or found.group(1).strip()
+    return content, given.strip()
+
+
+class _ThinkFilter:
+    """Streamed content without a ``<think>…</think>`` block that opens it: the trace's deltas
+    are held back (the Completion carries the trace), the reply's are passed on."""
+
+    OPEN, CLOSE = "<think>", "</think>"
+
+    def __init__(self) -> None:
+        self.state = "start"  # start (undecided) | thinking | reply
+        self.buffer = ""
+
+    def feed(self, delta: str) -> str:
+        if self.state == "reply":
+            return delta
+        self.buffer += delta
+        if self.state == "start":
+            head = self.buffer.lstrip()
+            if len(head) < len(self.OPEN) and self.OPEN.startswith(head):
+                return ""
+            if not head.startswith(self.OPEN):
+                self.state, shown, self.buffer = "reply", self.buffer, ""
+                return shown
+            self.state = "thinking"
+        end = self.buffer.find(self.CLOSE)
+        if end < 0:
+            return ""
+        self.state, shown, self.buffer = "reply", self.buffer[end + len(self.CLOSE) :], ""
+        return shown.lstrip()
+
+
+def _reasoning_field(message: Any) -> str:
+    """vLLM's ``reasoning_content``, or ``reasoning`` (Ollama, newer vLLM): extra fields the SDK
+    keeps on the message."""
+    for name in ("reasoning_content", "reasoning"):
+        value = getattr(message, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def _reasoning_tokens(usage: Any) -> int | None:
+    details = getattr(usage, "completion_tokens_details", None) if usage is not None else None
+    value = getattr(details, "reasoning_tokens", None) if details is not None else None
+    return int(value) if value else None
 
 
 def _usage(usage: Any) -> tuple[int, int, int]:
@@ -67,6 +139,8 @@ class OpenAICompatProvider(BaseProvider):
         params: dict[str, Any],
         sample_index: int = 0,
     ) -> dict[str, Any]:
+        if params.get("reasoning") == "cot":
+            system = f"{system}\n\n{COT_INSTRUCTION}" if system else COT_INSTRUCTION
         turns = [{"role": "system", "content": system}] if system else []
         turns += [{"role": m["role"], "content": m["content"]} for m in messages]
         body: dict[str, Any] = {"model": model, "messages": turns}
@@ -141,24 +215,39 @@ class OpenAICompatProvider(BaseProvider):
         usage = response.usage
         prompt_tokens = (usage.prompt_tokens or 0) if usage else 0
         completion_tokens = (usage.completion_tokens or 0) if usage else 0
-        texts = [(c.message.content or "") for c in choices]
-        total_chars = sum(len(t) for t in texts) or 1
-        # Usage covers the whole request: the prompt is charged once (to the first sample), the
-        # output split in proportion to each sample's length.
-        return [
-            Completion(
-                text=text,
-                stop_reason=choice.finish_reason or "",
-                input_tokens=prompt_tokens if i == 0 else 0,
-                output_tokens=round(completion_tokens * len(text) / total_chars)
-                if len(texts) > 1
-                else completion_tokens,
-                request_id=request_id,
-                latency_ms=latency,
-                model=response.model or "",
-            )
-            for i, (choice, text) in enumerate(zip(choices, texts, strict=True))
+        replies = [
+            split_reasoning(c.message.content or "", _reasoning_field(c.message)) for c in choices
         ]
+        total_chars = sum(len(t) + len(r) for t, r in replies) or 1
+        counted = _reasoning_tokens(usage) if len(replies) == 1 else None
+        # Usage covers the whole request: the prompt is charged once (to the first sample), the
+        # output split in proportion to each sample's length (reasoning included).
+        out = []
+        for i, (choice, (text, reasoning)) in enumerate(zip(choices, replies, strict=True)):
+            output = (
+                round(completion_tokens * (len(text) + len(reasoning)) / total_chars)
+                if len(replies) > 1
+                else completion_tokens
+            )
+            thought = (
+                min(counted, output)
+                if counted is not None
+                else reasoning_share(output_tokens=output, reasoning=reasoning, text=text)
+            )
+            out.append(
+                Completion(
+                    text=text,
+                    stop_reason=choice.finish_reason or "",
+                    input_tokens=prompt_tokens if i == 0 else 0,
+                    output_tokens=output,
+                    request_id=request_id,
+                    latency_ms=latency,
+                    model=response.model or "",
+                    reasoning=reasoning,
+                    reasoning_tokens=thought if reasoning else 0,
+                )
+            )
+        return out
 
     def stream(
         self,
@@ -176,6 +265,8 @@ class OpenAICompatProvider(BaseProvider):
         )
         started = time.monotonic()
         parts: list[str] = []
+        thoughts: list[str] = []
+        reply_only = _ThinkFilter()
         finish = served_model = request_id = ""
         usage = None
         try:
@@ -189,23 +280,38 @@ class OpenAICompatProvider(BaseProvider):
                     usage = chunk.usage or usage
                     for choice in chunk.choices or []:
                         finish = choice.finish_reason or finish
+                        thought = _reasoning_field(choice.delta) if choice.delta else ""
+                        if thought:
+                            thoughts.append(thought)
                         delta = choice.delta.content if choice.delta else None
                         if delta:
                             parts.append(delta)
-                            yield delta
+                            shown = reply_only.feed(delta)
+                            if shown:
+                                yield shown
         except openai.OpenAIError as exc:
             raise error_from_sdk(exc, sdk=openai, service=SERVICE) from None
         except ValueError as exc:
             raise unreadable(SERVICE, exc) from None
         input_tokens, output_tokens, cached = _usage(usage)
+        text, reasoning = split_reasoning("".join(parts), "".join(thoughts))
+        counted = _reasoning_tokens(usage)
         yield Completion(
-            text="".join(parts),
+            text=text,
             stop_reason=finish,
             input_tokens=input_tokens + cached,
             output_tokens=output_tokens,
             request_id=request_id,
             latency_ms=int((time.monotonic() - started) * 1000),
             model=served_model or model,
+            reasoning=reasoning,
+            reasoning_tokens=(
+                min(counted, output_tokens)
+                if counted is not None
+                else reasoning_share(output_tokens=output_tokens, reasoning=reasoning, text=text)
+            )
+            if reasoning
+            else 0,
         )
 
     def judge(self, call: JudgeCall) -> JudgeReply:

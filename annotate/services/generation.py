@@ -363,6 +363,19 @@ def candidate_record_completion(
         cache_write_tokens=completion.cache_write_tokens,
         batch=batch,
     )
+    # The reasoning's share of the cost: its tokens at the output price.
+    reasoning_cost = (
+        pricing.cost_usd(
+            price=price,
+            input_tokens=0,
+            output_tokens=completion.reasoning_tokens,
+            cache_read_tokens=0,
+            cache_write_tokens=0,
+            batch=batch,
+        )
+        if completion.reasoning_tokens
+        else 0
+    )
     written = generation_rows.write_claimed(
         candidate_id=candidate.id,
         token=token,
@@ -370,6 +383,10 @@ def candidate_record_completion(
             "status": Candidate.Status.DONE,
             "text": completion.text,
             "html": render_markdown(completion.text),
+            "reasoning": completion.reasoning,
+            "reasoning_html": render_markdown(completion.reasoning) if completion.reasoning else "",
+            "reasoning_tokens": completion.reasoning_tokens,
+            "reasoning_cost_usd": reasoning_cost,
             "stop_reason": completion.stop_reason[:40],
             "input_tokens": completion.input_tokens,
             "output_tokens": completion.output_tokens,

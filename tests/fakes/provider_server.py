@@ -8,6 +8,14 @@ Streaming as the real APIs stream (chunked ``text/event-stream``): Anthropic's S
 ``message_start``, ``content_block_start``, ``ping``, ``content_block_delta`` …, ``content_block_stop``,
 ``message_delta`` (stop reason, output usage), ``message_stop``; OpenAI's ``data: {chunk}`` lines and
 ``data: [DONE]``, the usage in a last chunk with no choices when ``stream_options.include_usage``.
+Extended thinking: a Messages request with ``thinking: {"type": "enabled", "budget_tokens": N}``
+(N ≥ 1024 and below ``max_tokens``, else a 400 as the API answers) gets a ``thinking`` block (text and
+``signature``; empty text with ``display: "omitted"``) before its text block, streamed as
+``thinking_delta`` and ``signature_delta`` events; ``output_tokens`` then includes the thinking tokens,
+which ``usage.output_tokens_details.thinking_tokens`` counts (``redact_thinking=True`` adds a
+``redacted_thinking`` block too). OpenAI with ``reasoning_field="reasoning_content"`` (or
+``"reasoning"``) answers with the trace in that message field (in deltas when streaming) and counts
+``completion_tokens_details.reasoning_tokens``, as vLLM with a reasoning parser does.
 Every request's ``Authorization`` and ``x-api-key`` headers are recorded (``auth_seen``), so a test can
 tell which secrets reached this host.
 
@@ -68,6 +76,29 @@ def answer_text(model: str, prompt: str, seq: int) -> str:
     )
 
 
+def thinking_text(prompt: str, seq: int) -> str:
+    """A model's deterministic reasoning about the prompt (the fake's "thinking")."""
+    return (
+        f"The user asks: {prompt[:80]}\n\nI should restate the question, then give one clear "
+        f"point (call {seq})."
+    )
+
+
+def thinking_problem(body: dict[str, Any]) -> str | None:
+    """Why the API refuses this request's ``thinking`` parameter, or None."""
+    thinking = body.get("thinking")
+    if thinking is None or (isinstance(thinking, dict) and thinking.get("type") == "disabled"):
+        return None
+    if not isinstance(thinking, dict) or thinking.get("type") != "enabled":
+        return "thinking.type: Input should be 'enabled' or 'disabled'"
+    budget = thinking.get("budget_tokens")
+    if not isinstance(budget, int) or budget < 1024:
+        return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+    if budget >= int(body.get("max_tokens", 0)):
+        return "`max_tokens` must be greater than `thinking.budget_tokens`"
+    return None
+
+
 def stream_pieces(text: str) -> list[str]:
     """A text cut the way models stream it: a word or two per delta, whitespace kept."""
     words = re.findall(r"\S+\s*|\s+", text)
@@ -94,7 +125,11 @@ class FakeProviderServer:
         support_n: bool = True,
         seed: int = 0,
         known_models: set[str] | None = None,
+        redact_thinking: bool = False,
+        reasoning_field: str | None = None,
     ) -> None:
+        self.redact_thinking = redact_thinking
+        self.reasoning_field = reasoning_field
         self.latency = latency
         self.rate_429 = rate_429
         self.retry_after = retry_after
@@ -186,20 +221,37 @@ class FakeProviderServer:
             text, stop_reason = " ".join(words[:max_tokens]), "max_tokens"
         with self._lock:
             self.served[prompt] += 1
+        content: list[dict[str, Any]] = []
+        usage: dict[str, Any] = {
+            "input_tokens": len(prompt.split()) + len(str(body.get("system", "")).split()) + 3,
+            "output_tokens": len(text.split()),
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        }
+        thinking = body.get("thinking") or {}
+        if thinking.get("type") == "enabled":
+            thought = thinking_text(prompt, seq)
+            # Billed for the whole trace (its words and the two delimiters), shown or not.
+            tokens = min(len(thought.split()) + 2, int(thinking["budget_tokens"]))
+            shown = "" if thinking.get("display") == "omitted" else thought
+            signature = hashlib.sha256(f"sig|{thought}".encode()).hexdigest()
+            content.append({"type": "thinking", "thinking": shown, "signature": signature})
+            if self.redact_thinking:
+                content.append(
+                    {"type": "redacted_thinking", "data": "EmwKAhgBEgy" + signature[:16]}
+                )
+            usage["output_tokens"] += tokens
+            usage["output_tokens_details"] = {"thinking_tokens": tokens}
+        content.append({"type": "text", "text": text})
         return {
             "id": f"msg_{uuid.uuid4().hex[:24]}",
             "type": "message",
             "role": "assistant",
             "model": model,
-            "content": [{"type": "text", "text": text}],
+            "content": content,
             "stop_reason": stop_reason,
             "stop_sequence": None,
-            "usage": {
-                "input_tokens": len(prompt.split()) + len(str(body.get("system", "")).split()) + 3,
-                "output_tokens": len(text.split()),
-                "cache_creation_input_tokens": 0,
-                "cache_read_input_tokens": 0,
-            },
+            "usage": usage,
         }
 
     def _model_unknown(self, body: dict[str, Any]) -> bool:
@@ -258,35 +310,54 @@ class FakeProviderServer:
                 self._stream_write(f"event: {event}\ndata: {json.dumps(data)}\n\n")
 
             def _anthropic_stream(self, message: dict[str, Any], fault: str | None) -> None:
-                """The Messages API's SSE events for a message (one text block)."""
+                """The Messages API's SSE events for a message: per content block a start, its
+                deltas (``thinking_delta`` then one ``signature_delta`` for a thinking block,
+                ``text_delta`` for text; a redacted block arrives whole) and a stop."""
                 self._stream_start()
                 usage = message["usage"]
                 start = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
-                start["usage"] = {**usage, "output_tokens": 1}
+                start["usage"] = {
+                    k: v for k, v in usage.items() if k != "output_tokens_details"
+                } | {"output_tokens": 1}
                 self._sse("message_start", {"type": "message_start", "message": start})
-                block = {"type": "text", "text": ""}
-                self._sse(
-                    "content_block_start",
-                    {"type": "content_block_start", "index": 0, "content_block": block},
-                )
                 self._sse("ping", {"type": "ping"})
-                for i, piece in enumerate(stream_pieces(message["content"][0]["text"])):
-                    delta = {"type": "text_delta", "text": piece}
+                for index, block in enumerate(message["content"]):
+                    if block["type"] == "thinking":
+                        opening = {"type": "thinking", "thinking": "", "signature": ""}
+                        deltas = [
+                            {"type": "thinking_delta", "thinking": p}
+                            for p in stream_pieces(block["thinking"])
+                        ] + [{"type": "signature_delta", "signature": block["signature"]}]
+                    elif block["type"] == "text":
+                        opening = {"type": "text", "text": ""}
+                        deltas = [
+                            {"type": "text_delta", "text": p} for p in stream_pieces(block["text"])
+                        ]
+                    else:
+                        opening, deltas = block, []
                     self._sse(
-                        "content_block_delta",
-                        {"type": "content_block_delta", "index": 0, "delta": delta},
+                        "content_block_start",
+                        {"type": "content_block_start", "index": index, "content_block": opening},
                     )
-                    if fault == "stream_error" and i == 0:
-                        error = {"type": "overloaded_error", "message": "Overloaded"}
-                        self._sse("error", {"type": "error", "error": error})
-                        return self._stream_end()
-                self._sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+                    for delta in deltas:
+                        self._sse(
+                            "content_block_delta",
+                            {"type": "content_block_delta", "index": index, "delta": delta},
+                        )
+                        if fault == "stream_error" and delta["type"] == "text_delta":
+                            error = {"type": "overloaded_error", "message": "Overloaded"}
+                            self._sse("error", {"type": "error", "error": error})
+                            return self._stream_end()
+                    self._sse("content_block_stop", {"type": "content_block_stop", "index": index})
+                delta_usage = {"output_tokens": usage["output_tokens"]}
+                if "output_tokens_details" in usage:
+                    delta_usage["output_tokens_details"] = usage["output_tokens_details"]
                 self._sse(
                     "message_delta",
                     {
                         "type": "message_delta",
                         "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
-                        "usage": {"output_tokens": usage["output_tokens"]},
+                        "usage": delta_usage,
                     },
                 )
                 self._sse("message_stop", {"type": "message_stop"})
@@ -311,16 +382,24 @@ class FakeProviderServer:
                     self._stream_write(f"data: {json.dumps({**base, 'choices': [choice]})}\n\n")
 
                 chunk({"role": "assistant", "content": ""}, None)
+                field = server.reasoning_field
+                thought = thinking_text(body.get("_prompt", ""), 0) if field else ""
+                for piece in stream_pieces(thought):
+                    chunk({field: piece}, None)
                 for piece in stream_pieces(text):
                     chunk({"content": piece}, None)
                 chunk({}, "stop")
                 if include_usage:
-                    out = len(text.split())
+                    out = len(text.split()) + len(thought.split())
                     usage = {
                         "prompt_tokens": in_tokens,
                         "completion_tokens": out,
                         "total_tokens": in_tokens + out,
                     }
+                    if field:
+                        usage["completion_tokens_details"] = {
+                            "reasoning_tokens": len(thought.split())
+                        }
                     self._stream_write(
                         f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n"
                     )
@@ -419,6 +498,8 @@ class FakeProviderServer:
                     return self._error(404, body)
                 if "max_tokens" not in body:
                     return self._error(400, body, "max_tokens: Field required")
+                if problem := thinking_problem(body):
+                    return self._error(400, body, problem)
                 if server.latency:
                     time.sleep(server.latency)
                 if body.get("stream"):
@@ -601,21 +682,26 @@ class FakeProviderServer:
                     with server._lock:
                         server.served[prompt] += 1
                     text = answer_text(model, prompt, server._next_seq())
-                    return self._chat_stream(body, text, len(prompt.split()) + 3)
+                    return self._chat_stream(
+                        {**body, "_prompt": prompt}, text, len(prompt.split()) + 3
+                    )
                 choices = []
+                field = server.reasoning_field
+                thought_tokens = 0
                 for i in range(n):
-                    text = answer_text(model, prompt, server._next_seq())
+                    seq = server._next_seq()
+                    message = {"role": "assistant", "content": answer_text(model, prompt, seq)}
+                    if field:
+                        message[field] = thinking_text(prompt, seq)
+                        thought_tokens += len(message[field].split())
                     choices.append(
-                        {
-                            "index": i,
-                            "message": {"role": "assistant", "content": text},
-                            "finish_reason": "stop",
-                            "logprobs": None,
-                        }
+                        {"index": i, "message": message, "finish_reason": "stop", "logprobs": None}
                     )
                 with server._lock:
                     server.served[prompt] += n
-                out_tokens = sum(len(c["message"]["content"].split()) for c in choices)
+                out_tokens = thought_tokens + sum(
+                    len(c["message"]["content"].split()) for c in choices
+                )
                 in_tokens = len(prompt.split()) + 3
                 self._send(
                     200,
@@ -629,6 +715,11 @@ class FakeProviderServer:
                             "prompt_tokens": in_tokens,
                             "completion_tokens": out_tokens,
                             "total_tokens": in_tokens + out_tokens,
+                            **(
+                                {"completion_tokens_details": {"reasoning_tokens": thought_tokens}}
+                                if field
+                                else {}
+                            ),
                         },
                     },
                 )
