@@ -11,6 +11,7 @@ from annotate.views import (
     generation,
     home,
     research,
+    ttc,
 )
 from annotate.views import judge as judge_views
 from annotate.views import leases as lease_views
@@ -144,4 +145,13 @@ urlpatterns += [
         judge_views.judge_revise,
         name="judge-revise",
     ),
+]
+
+# --- test-time compute: answers, best-of-N, accuracy vs N (annotate/views/ttc.py) ---
+
+urlpatterns += [
+    path("campaigns/<slug:slug>/ttc/", ttc.ttc_page, name="ttc"),
+    path("campaigns/<slug:slug>/ttc/curves/", ttc.ttc_curves, name="ttc-curves"),
+    path("campaigns/<slug:slug>/ttc/settings/", ttc.ttc_settings, name="ttc-settings"),
+    path("campaigns/<slug:slug>/ttc/select/", ttc.ttc_select, name="ttc-select"),
 ]

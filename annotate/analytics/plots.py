@@ -120,3 +120,45 @@ def histogram(values: Sequence[float], *, xlabel: str) -> str:
         ax.set_xlabel(xlabel)
         ax.set_ylabel("votes")
         return _svg(fig)
+
+
+# One colour and marker per best-of-N method (annotate/analytics/ttc.py), colour-blind safe.
+TTC_STYLE = {
+    "majority": ("#2f5bd3", "o"),
+    "judge": ("#b54708", "s"),
+    "verifier": ("#067647", "^"),
+    "human": ("#9e1f63", "D"),
+    "pass_at_n": ("#667085", "x"),
+}
+
+
+def accuracy_vs_n(curves: dict, labels: dict[str, str]) -> str:
+    """Accuracy against N (log₂ axis) per method, with the 95% bootstrap band; pass@N dashed."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.4, 3.2))
+        ticks: set[int] = set()
+        for method, points in curves.items():
+            colour, marker = TTC_STYLE.get(method, (ACCENT, "o"))
+            ns = [p.n for p in points]
+            ticks.update(ns)
+            dashed = method == "pass_at_n"
+            ax.plot(
+                ns,
+                [p.accuracy for p in points],
+                color=colour,
+                marker=marker,
+                markersize=4,
+                linestyle="--" if dashed else "-",
+                label=labels.get(method, method),
+            )
+            if not dashed:
+                ax.fill_between(
+                    ns, [p.low for p in points], [p.high for p in points], color=colour, alpha=0.12
+                )
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted(ticks), [str(n) for n in sorted(ticks)])
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("samples per prompt (N)")
+        ax.set_ylabel("accuracy vs the reference")
+        ax.legend(loc="lower right", fontsize=7.5, frameon=False)
+        return _svg(fig)

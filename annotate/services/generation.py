@@ -419,6 +419,17 @@ def _job_ended(job_id: int, status: str) -> None:
         rows.filter(status=Candidate.Status.FAILED).count(),
     )
     _build_pairs(job)
+    _extract_answers(job)
+
+
+def _extract_answers(job: GenerationJob) -> None:
+    """Final answers of the new samples, by the campaign's rule (services/ttc.py)."""
+    from annotate.services.ttc import answers_extract
+
+    try:
+        answers_extract(campaign=job.campaign)
+    except Exception:  # like pairing: a finished, paid-for job stays finished
+        log.exception("answers_extract failed after generation job %s", job.id)
 
 
 def _build_pairs(job: GenerationJob) -> None:
