@@ -114,6 +114,15 @@ def judge_batch_recover_task(*, job_id: int) -> None:
     judge_batch_recover(job_id=job_id)
 
 
+@shared_task(bind=True, max_retries=None)
+def ttc_review_task(self, *, review_id: int) -> None:
+    from annotate.services.ttc_reviews import review_run
+
+    outcome = review_run(review_id=review_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+
+
 # --- prompt import ---
 
 

@@ -154,4 +154,5 @@ urlpatterns += [
     path("campaigns/<slug:slug>/ttc/curves/", ttc.ttc_curves, name="ttc-curves"),
     path("campaigns/<slug:slug>/ttc/settings/", ttc.ttc_settings, name="ttc-settings"),
     path("campaigns/<slug:slug>/ttc/select/", ttc.ttc_select, name="ttc-select"),
+    path("campaigns/<slug:slug>/ttc/reviews/", ttc.ttc_reviews, name="ttc-reviews"),
 ]

@@ -39,6 +39,17 @@ class JudgeCall:
     # For the offline demo judge only (it decides without a model): the two responses as shown.
     first_text: str = ""
     second_text: str = ""
+    # Another tool to force instead of record_verdict (a verifier score, a final answer:
+    # annotate/judge/samples.py); None: the verdict tool built from ``spec``.
+    tool: dict[str, Any] | None = None
+
+    @property
+    def tool_def(self) -> dict[str, Any]:
+        return self.tool if self.tool is not None else tool_schema(self.spec)
+
+    @property
+    def tool_name(self) -> str:
+        return self.tool_def["name"]
 
 
 @dataclass(frozen=True)

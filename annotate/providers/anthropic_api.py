@@ -25,7 +25,7 @@ from typing import Any
 
 import anthropic
 
-from annotate.judge.calls import TOOL_NAME, JudgeBatchItem, JudgeCall, JudgeReply, tool_schema
+from annotate.judge.calls import TOOL_NAME, JudgeBatchItem, JudgeCall, JudgeReply
 from annotate.providers.base import (
     RETRYABLE_ERROR_TYPES,
     BaseProvider,
@@ -141,18 +141,20 @@ def _judge_params(call: JudgeCall) -> dict[str, Any]:
         "max_tokens": call.max_tokens,
         # No sampling parameters: this SDK's Messages.create takes none (models decide).
         "system": [{"type": "text", "text": call.rubric, "cache_control": {"type": "ephemeral"}}],
-        "tools": [tool_schema(call.spec)],
-        "tool_choice": {"type": "tool", "name": TOOL_NAME},
+        "tools": [call.tool_def],
+        "tool_choice": {"type": "tool", "name": call.tool_name},
         "messages": [{"role": "user", "content": call.user_text}],
     }
 
 
-def _judge_reply(message: Any, *, custom_id: str, request_id: str, batch: bool) -> JudgeReply:
+def _judge_reply(
+    message: Any, *, custom_id: str, request_id: str, batch: bool, tool: str = TOOL_NAME
+) -> JudgeReply:
     tool_input = None
     texts = []
     for block in message.content:
         kind = getattr(block, "type", "")
-        if kind == "tool_use" and block.name == TOOL_NAME and tool_input is None:
+        if kind == "tool_use" and block.name == tool and tool_input is None:
             tool_input = block.input if isinstance(block.input, dict) else None
         elif kind == "text":
             texts.append(block.text)
@@ -235,7 +237,13 @@ class AnthropicProvider(BaseProvider):
     def judge(self, call: JudgeCall) -> JudgeReply:
         """One judge call (Messages API, forced tool use)."""
         message, request_id, _ = self._create(_judge_params(call))
-        return _judge_reply(message, custom_id=call.custom_id, request_id=request_id, batch=False)
+        return _judge_reply(
+            message,
+            custom_id=call.custom_id,
+            request_id=request_id,
+            batch=False,
+            tool=call.tool_name,
+        )
 
     # --- Message Batches (half price; results within 24 h) ---
 

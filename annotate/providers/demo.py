@@ -9,6 +9,12 @@ re-run produces the same text. ``params["latency_ms"]`` adds an artificial delay
 makes the progress bar visible in a live demo. ``stream`` yields the same answer a few words at a
 time at a model's pace (``params["tokens_per_second"]``, default 40), for live conversations
 without a network. The demo judge prefers the longer, more structured answer.
+
+Arithmetic prompts ("What is 37 × 48?", annotate/demo_data/arithmetic.jsonl) get a worked answer
+with a reasoning trace and an "Answer:" line that is right or wrong by a per-prompt difficulty and
+a per-sample draw, both from hashes: wrong answers fall on a few typical slips, so they sometimes
+agree, and more samples help majority vote as they help real models. On those prompts the demo
+judge and verifier check the arithmetic, and are right most of the time, not always.
 """
 
 from __future__ import annotations
@@ -95,6 +101,55 @@ DEFAULT_TOKENS_PER_SECOND = 40.0
 WORDS_PER_CHUNK = 3
 
 
+_ARITHMETIC = re.compile(r"what is (-?\d+)\s*([+\-×x*])\s*(-?\d+)\s*\?", re.IGNORECASE)
+
+
+def arithmetic(prompt: str) -> tuple[int, str, int, int] | None:
+    """(a, operator, b, the true result) for a demo arithmetic question, or None."""
+    found = _ARITHMETIC.search(prompt)
+    if not found:
+        return None
+    a, op, b = int(found.group(1)), found.group(2), int(found.group(3))
+    result = a + b if op == "+" else a - b if op == "-" else a * b
+    return a, "×" if op in "×x*" else op, b, result
+
+
+def _unit(*parts: object) -> float:
+    """A deterministic number in [0, 1) from its parts."""
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
+    return int(digest[:12], 16) / 16**12
+
+
+def _arithmetic_answer(model: str, prompt: str, sample_index: int) -> tuple[str, str]:
+    """(reply, reasoning) for an arithmetic prompt: right with the prompt's own probability."""
+    a, op, b, truth = arithmetic(prompt)
+    skill = 0.25 if "weak" in model else 0.0
+    p_right = 0.3 + 0.55 * _unit("difficulty", prompt) + skill
+    right = _unit(model, prompt, sample_index) < p_right
+    slips = [
+        truth + 10,
+        truth - 10,
+        truth + 1,
+        int(str(abs(truth))[::-1]) * (1 if truth >= 0 else -1),
+    ]
+    slips = [x for x in slips if x != truth] or [truth + 2]
+    # Two slips are common, the others rare: wrong samples often repeat each other.
+    weights = _unit("slip", model, prompt, sample_index)
+    answer = (
+        truth
+        if right
+        else slips[0 if weights < 0.45 else 1 if weights < 0.8 else 2 if weights < 0.9 else -1]
+    )
+    if op == "×":
+        tens, ones = b // 10 * 10, b % 10
+        steps = f"{a} × {b} = {a} × {tens} + {a} × {ones} = {a * tens} + {a * ones}"
+    else:
+        steps = f"{a} {op} {b}: work digit by digit from the right"
+    reasoning = f"I need {a} {op} {b}.\n\n{steps} = {answer}.\n\nSo the result is {answer}."
+    reply = f"{a} {op} {b} = **{answer}**.\n\nAnswer: {answer}"
+    return reply, reasoning
+
+
 class DemoProvider(BaseProvider):
     name = "The offline demo provider"
 
@@ -116,7 +171,10 @@ class DemoProvider(BaseProvider):
             self._sleep(delay_ms / 1000.0)
         prompt = messages[-1]["content"] if messages else ""
         shipped = _shipped().get((_norm(prompt), model))
-        if shipped:
+        reasoning = ""
+        if arithmetic(prompt) is not None:
+            text, reasoning = _arithmetic_answer(model, prompt, sample_index)
+        elif shipped:
             # A stable per-(model, prompt) offset: with one sample per prompt, each model still
             # gives its better answer on some prompts and its weaker one on others.
             offset = int(hashlib.sha256(f"{model}|{prompt}".encode()).hexdigest()[:8], 16)
@@ -126,9 +184,11 @@ class DemoProvider(BaseProvider):
         digest = hashlib.sha256(f"{model}|{prompt}|{sample_index}".encode()).hexdigest()
         return Completion(
             text=text,
+            reasoning=reasoning,
+            reasoning_tokens=len(reasoning.split()),
             stop_reason="end_turn",
             input_tokens=len((system + " " + prompt).split()),
-            output_tokens=len(text.split()),
+            output_tokens=len(text.split()) + len(reasoning.split()),
             request_id=f"demo_{digest[:16]}",
             latency_ms=int((time.monotonic() - started) * 1000),
             model=model,
@@ -158,7 +218,58 @@ class DemoProvider(BaseProvider):
         yield dataclasses.replace(completion, latency_ms=int((time.monotonic() - started) * 1000))
 
     def judge(self, call: JudgeCall) -> JudgeReply:
+        if call.tool is not None:
+            return _demo_sample_review(call)
         return _demo_judge(call)
+
+
+def _question(user_text: str) -> str:
+    """The last user turn of a judge message (annotate/judge/calls.py, samples.py layout)."""
+    turns = [line for line in user_text.splitlines() if line.startswith("USER: ")]
+    return turns[-1][len("USER: ") :] if turns else ""
+
+
+def _checks_out(question: str, text: str) -> bool | None:
+    """Does the response's answer match the arithmetic? None when the question is not arithmetic."""
+    from annotate.answers import answers_match, extract_answer
+
+    found = arithmetic(question)
+    if found is None:
+        return None
+    return answers_match(extract_answer(text, rule="convention"), str(found[3]))
+
+
+def _demo_sample_review(call: JudgeCall) -> JudgeReply:
+    """The demo judge on one sample: the verifier scores arithmetic it checks (right 85% of the
+    time, from a hash); the reader returns the convention's answer."""
+    from annotate.answers import extract_answer
+    from annotate.judge.samples import SCORE_TOOL
+
+    text = call.first_text
+    if call.tool_name == SCORE_TOOL:
+        right = _checks_out(_question(call.user_text), text)
+        noise = _unit("verify", call.model, text)
+        if right is None:
+            score = round(min(0.9, 0.3 + len(text.split()) / 400), 2)
+        else:
+            fooled = noise > 0.85
+            score = round((0.6 + 0.35 * noise) if right != fooled else (0.05 + 0.3 * noise), 2)
+        tool_input: dict[str, Any] = {
+            "rationale": "Checked the arithmetic step by step.",
+            "score": score,
+        }
+    else:
+        answer = extract_answer(text, rule="convention") or extract_answer(text, rule="last_line")
+        tool_input = {"answer": answer or ""}
+    digest = hashlib.sha256(f"{call.custom_id}|{text}".encode()).hexdigest()
+    return JudgeReply(
+        custom_id=call.custom_id,
+        tool_input=tool_input,
+        input_tokens=len((call.rubric + " " + call.user_text).split()),
+        output_tokens=12,
+        request_id=f"demo_review_{digest[:16]}",
+        model=call.model,
+    )
 
 
 # --- AI judge (offline demo): deterministic verdicts, no network (services/judging.py) ---
@@ -177,6 +288,14 @@ def _demo_judge_score(text: str) -> float:
 
 def _demo_judge(call: JudgeCall) -> JudgeReply:
     first, second = _demo_judge_score(call.first_text), _demo_judge_score(call.second_text)
+    question = _question(call.user_text)
+    checks = (_checks_out(question, call.first_text), _checks_out(question, call.second_text))
+    if None not in checks:
+        # Arithmetic: the response that checks out wins, unless the judge slips (15%, by a hash
+        # of the two texts in either order, so both orders agree).
+        slip = _unit("judge", *sorted((call.first_text, call.second_text))) < 0.15
+        first = float(checks[0] != slip) * 100 + 1
+        second = float(checks[1] != slip) * 100 + 1
     high, low = max(first, second), min(first, second)
     close = high == 0 or (high - low) <= 0.08 * high
     if close:

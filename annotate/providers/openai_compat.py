@@ -25,7 +25,7 @@ from typing import Any
 
 import openai
 
-from annotate.judge.calls import TOOL_NAME, JudgeCall, JudgeReply, tool_schema
+from annotate.judge.calls import JudgeCall, JudgeReply
 from annotate.providers.base import (
     BaseProvider,
     Completion,
@@ -317,7 +317,7 @@ class OpenAICompatProvider(BaseProvider):
     def judge(self, call: JudgeCall) -> JudgeReply:
         """One judge call as a chat completion forced to call ``record_verdict``. Arguments that
         are not JSON come back as ``tool_input=None`` (a malformed verdict: the service asks again)."""
-        tool = tool_schema(call.spec)
+        tool = call.tool_def
         body = {
             "model": call.model,
             "max_tokens": call.max_tokens,
@@ -329,19 +329,19 @@ class OpenAICompatProvider(BaseProvider):
                 {
                     "type": "function",
                     "function": {
-                        "name": TOOL_NAME,
+                        "name": call.tool_name,
                         "description": tool["description"],
                         "parameters": tool["input_schema"],
                     },
                 }
             ],
-            "tool_choice": {"type": "function", "function": {"name": TOOL_NAME}},
+            "tool_choice": {"type": "function", "function": {"name": call.tool_name}},
         }
         response, request_id, _ = self._call(body)
         message = response.choices[0].message if response.choices else None
         tool_input = None
         for tool_call in (message.tool_calls or []) if message else []:
-            if tool_call.function.name == TOOL_NAME:
+            if tool_call.function.name == call.tool_name:
                 try:
                     parsed = json.loads(tool_call.function.arguments or "")
                 except ValueError:

@@ -235,6 +235,7 @@ def ttc_summary(*, campaign: Campaign, config: TTCConfig) -> dict:
         **counts,
         "referenced_prompts": referenced,
         "reviews": reviews,
+        "scores_done": reviews.get(("score", "done"), 0),
         "choices": choices,
     }
 

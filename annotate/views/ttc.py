@@ -15,9 +15,11 @@ from django.views.decorators.http import require_GET, require_POST
 from annotate.access import campaign_for_admin, campaign_for_researcher
 from annotate.analytics import plots
 from annotate.analytics import ttc as ttc_stats
-from annotate.models import TTCConfig
+from annotate.models import CandidateReview, TTCConfig
 from annotate.selectors import ttc as ttc_reads
+from annotate.services.judging_config import JudgeRefused
 from annotate.services.ttc import TTCRefused, best_of_n_select, ttc_config_update
+from annotate.services.ttc_reviews import reviews_start
 
 SETTINGS_FIELDS = {
     "csrfmiddlewaretoken",
@@ -110,4 +112,26 @@ def ttc_select(request: HttpRequest, slug: str) -> HttpResponse:
     made = best_of_n_select(campaign=campaign, actor=request.user)
     summary = ", ".join(f"{ttc_stats.LABELS[m].lower()}: {n}" for m, n in made.items())
     messages.success(request, f"Best-of-N choices stored ({summary}).")
+    return redirect("annotate:ttc", slug=campaign.slug)
+
+
+@login_required
+@require_POST
+def ttc_reviews(request: HttpRequest, slug: str) -> HttpResponse:
+    """Ask the judge to score every sample (verifier) or read its final answer: a background job
+    that costs money, so admins only."""
+    campaign = campaign_for_admin(request.user, slug)
+    task = request.POST.get("task", "")
+    if task not in CandidateReview.Task.values or set(request.POST) - {
+        "task",
+        "csrfmiddlewaretoken",
+    }:
+        return HttpResponseBadRequest("Send task=score or task=answer, and nothing else.")
+    try:
+        pending = reviews_start(campaign=campaign, actor=request.user, task=task)
+    except JudgeRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("annotate:ttc", slug=campaign.slug)
+    what = "scores" if task == CandidateReview.Task.SCORE else "answer readings"
+    messages.success(request, f"{pending} verifier {what} queued for the judge.")
     return redirect("annotate:ttc", slug=campaign.slug)

@@ -85,8 +85,9 @@ def all_kinds() -> tuple[Kind, ...]:
     from annotate.services.generation import CANDIDATES
     from annotate.services.judging import VERDICTS
     from annotate.services.prompt_imports import PROMPT_IMPORTS
+    from annotate.services.ttc_reviews import REVIEWS
 
-    return (CANDIDATES, VERDICTS, EXPORTS, PROMPT_IMPORTS)
+    return (CANDIDATES, VERDICTS, EXPORTS, PROMPT_IMPORTS, REVIEWS)
 
 
 def all_batch_kinds() -> tuple:
