@@ -1,5 +1,7 @@
 """Create the demo: four users, one campaign with prompts and two generators, generation started,
-and a finished sample campaign whose votes research pages and exports can show from the start.
+a finished sample campaign whose votes research pages and exports can show from the start, and an
+arithmetic campaign for test-time compute (samples with reasoning, judge verdicts and verifier
+scores, all offline), whose page shows accuracy against N for every best-of-N method.
 
 Idempotent: running it again prints the logins and changes nothing that exists. With
 ANTHROPIC_API_KEY set the generators are Claude models; otherwise the offline demo provider answers.
@@ -78,6 +80,16 @@ class Command(BaseCommand):
                 self.style.SUCCESS(
                     f"Created “{sample.title}” ({SAMPLE_SLUG}): {votes} votes by "
                     f"{len(SAMPLE_RATERS)} sample raters, ready to export."
+                )
+            )
+
+        if not Campaign.objects.filter(slug=TTC_SLUG).exists():
+            with transaction.atomic():
+                ttc_campaign, samples = _ttc_create(admin=users["admin"])
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Created “{ttc_campaign.title}” ({TTC_SLUG}): {samples} samples, judged and "
+                    f"scored offline; see /campaigns/{TTC_SLUG}/ttc/ for accuracy against N."
                 )
             )
 
@@ -218,3 +230,136 @@ def _sample_vote(a: Candidate, b: Candidate, rater: str) -> tuple[str, float]:
     if roll < 0.86:
         return worse, seconds
     return ("tie" if roll < 0.95 else "both_bad"), seconds
+
+
+# --- test-time compute: arithmetic with reference answers, 8 samples each, judged offline ---
+TTC_SLUG = "demo-arithmetic"
+TTC_SAMPLES = 8
+TTC_GUIDELINES = """\
+Arithmetic with known answers, for the test-time compute page: each prompt has eight samples from
+the offline demo reasoner (with a reasoning trace), ranked by the demo judge and scored by its
+verifier. Raters may open a sample's reasoning with `t`.
+"""
+# Illustrative prices for the offline models (USD per million tokens), so costs show on the page.
+TTC_PRICES = {"demo-reasoner": (1, 5), "demo-judge": (1, 5)}
+
+
+def _ttc_create(*, admin: User) -> tuple[Campaign, int]:
+    """Prompts with reference answers, samples written by the demo provider in this process (no
+    worker needed), every pair of a prompt's samples judged and every sample scored, then the
+    final answers extracted and the best-of-N choices stored."""
+    from annotate.markdown import render_markdown
+    from annotate.models import CandidateReview, JudgeConfig, JudgeVerdict, ModelPrice
+    from annotate.providers.demo import DemoProvider
+    from annotate.services import pricing
+    from annotate.services.judging import judge_pair_run, rubric_current
+    from annotate.services.prompts import prompts_import
+    from annotate.services.ttc import best_of_n_select, ttc_config_update
+    from annotate.services.ttc_reviews import review_run
+
+    for model, (inp, out) in TTC_PRICES.items():
+        ModelPrice.objects.get_or_create(
+            provider="demo", model=model, defaults={"input_per_mtok": inp, "output_per_mtok": out}
+        )
+    pricing.price_cache_clear()
+    campaign = Campaign.objects.create(
+        title="Demo: arithmetic, best of N",
+        slug=TTC_SLUG,
+        guidelines=TTC_GUIDELINES,
+        guidelines_html=render_markdown(TTC_GUIDELINES),
+        status=Campaign.Status.DRAFT,
+        pairing=Campaign.Pairing.WITHIN_GENERATOR,
+        reasoning_for_raters=True,
+        created_by=admin,
+    )
+    result = prompts_import(
+        campaign=campaign,
+        file_name="arithmetic.jsonl",
+        data=(DEMO_DIR / "arithmetic.jsonl").read_bytes(),
+    )
+    if getattr(result, "errors", None):
+        raise RuntimeError(f"the arithmetic prompts failed to import: {result.errors}")
+    generator = Generator.objects.create(
+        campaign=campaign,
+        name="reasoner",
+        provider=Generator.Provider.DEMO,
+        model="demo-reasoner",
+        samples_per_prompt=TTC_SAMPLES,
+        params={"temperature": 1.0},
+    )
+    provider = DemoProvider()
+    price = pricing.price_for(provider="demo", model="demo-reasoner")
+    rows = []
+    for prompt in campaign.prompts.order_by("id"):
+        for i in range(TTC_SAMPLES):
+            c = provider.complete(
+                messages=prompt.messages,
+                system="",
+                model=generator.model,
+                params={},
+                sample_index=i,
+            )
+            rows.append(
+                Candidate(
+                    prompt=prompt,
+                    generator=generator,
+                    sample_index=i,
+                    status=Candidate.Status.DONE,
+                    text=c.text,
+                    html=render_markdown(c.text),
+                    reasoning=c.reasoning,
+                    reasoning_html=render_markdown(c.reasoning),
+                    reasoning_tokens=c.reasoning_tokens,
+                    reasoning_cost_usd=pricing.cost_usd(
+                        price=price, input_tokens=0, output_tokens=c.reasoning_tokens
+                    ),
+                    stop_reason=c.stop_reason,
+                    input_tokens=c.input_tokens,
+                    output_tokens=c.output_tokens,
+                    cost_usd=pricing.cost_usd(
+                        price=price, input_tokens=c.input_tokens, output_tokens=c.output_tokens
+                    ),
+                    request_id=c.request_id,
+                    attempts=1,
+                )
+            )
+    Candidate.objects.bulk_create(rows)
+
+    JudgeConfig.objects.create(campaign=campaign, provider="demo", model="demo-judge")
+    rubric = rubric_current(campaign=campaign)
+    by_prompt: dict[int, list[int]] = {}
+    for prompt_id, cid in (
+        Candidate.objects.filter(generator=generator).order_by("id").values_list("prompt_id", "id")
+    ):
+        by_prompt.setdefault(prompt_id, []).append(cid)
+    verdicts = JudgeVerdict.objects.bulk_create(
+        [
+            JudgeVerdict(
+                campaign=campaign,
+                prompt_id=prompt_id,
+                candidate_a_id=a,
+                candidate_b_id=b,
+                rubric=rubric,
+                provider="demo",
+                model="demo-judge",
+            )
+            for prompt_id, ids in by_prompt.items()
+            for i, a in enumerate(ids)
+            for b in ids[i + 1 :]
+        ]
+    )
+    for verdict in verdicts:
+        judge_pair_run(verdict_id=verdict.id)
+    reviews = CandidateReview.objects.bulk_create(
+        [
+            CandidateReview(
+                campaign=campaign, candidate=c, task="score", provider="demo", model="demo-judge"
+            )
+            for c in rows
+        ]
+    )
+    for review in reviews:
+        review_run(review_id=review.id)
+    ttc_config_update(campaign=campaign, actor=admin, answer_rule="convention")
+    best_of_n_select(campaign=campaign, actor=admin)
+    return campaign, len(rows)
