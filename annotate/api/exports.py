@@ -27,6 +27,7 @@ from annotate import export_files
 from annotate.access import campaign_for_researcher
 from annotate.api.serializers import InputSerializer, OpenRangeFloatField
 from annotate.exports.options import (
+    BON_METHODS,
     BOTH_BAD_POLICIES,
     DEFAULT_FORMAT,
     FORMATS,
@@ -139,6 +140,23 @@ class ExportFiltersSerializer(InputSerializer):
         choices=KTO_CONTESTED,
         required=False,
         help_text="trl-kto: what to do with completions between the two shares. Default drop.",
+    )
+
+    include_reasoning = serializers.BooleanField(
+        required=False,
+        help_text=(
+            "Write reasoning traces too (<think>trace</think> before the reply). Default false: "
+            "the final answer only. Not read by the raw-vote formats (they carry no texts)."
+        ),
+    )
+    bon_method = serializers.ChoiceField(
+        choices=BON_METHODS,
+        required=False,
+        help_text="bon-sft / bon-dpo: whose best-of-N choices. Default majority.",
+    )
+    bon_correct_only = serializers.BooleanField(
+        required=False,
+        help_text="bon-sft / bon-dpo: only choices matching the reference answer. Default false.",
     )
 
 

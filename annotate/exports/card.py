@@ -15,7 +15,13 @@ import yaml
 from annotate.exports.aggregate import AGGREGATION_RULES
 from annotate.exports.formats import PROMPT_RULES, ROW_RULES
 from annotate.exports.kto import KTO_RULES
-from annotate.exports.options import FORMATS, KTO_FILTERS, TIE_COLUMN_FORMATS, ExportOptions
+from annotate.exports.options import (
+    BON_FILTERS,
+    FORMATS,
+    KTO_FILTERS,
+    TIE_COLUMN_FORMATS,
+    ExportOptions,
+)
 from annotate.exports.summary import funnel
 from annotate.exports.validate import RULES
 
@@ -33,6 +39,8 @@ TAGS = {
     "raw-jsonl": ["preference", "annotations"],
     "raw-csv": ["preference", "annotations"],
     "raw-parquet": ["preference", "annotations"],
+    "bon-sft": ["trl", "sft", "best-of-n", "rejection-sampling"],
+    "bon-dpo": ["trl", "dpo", "preference", "best-of-n"],
 }
 BUILDER = {"raw-csv": "csv", "raw-parquet": "parquet"}
 
@@ -147,6 +155,13 @@ def _format_rules(options: ExportOptions) -> str:
     return ""
 
 
+_REASONING_NOTE = """### Reasoning traces
+
+include_reasoning is on: a response that came with a reasoning trace is written as `<think>`, the
+trace, `</think>`, a blank line, then the reply (without it, only the reply is written).
+"""
+
+
 def render_card(context: CardContext, options: ExportOptions, summary: ExportSummary) -> str:
     meta = yaml.safe_dump(
         front_matter(context, options, summary), sort_keys=False, allow_unicode=True, width=1000
@@ -155,7 +170,7 @@ def render_card(context: CardContext, options: ExportOptions, summary: ExportSum
     filters = "\n".join(
         f"| `{k}` | `{v}` |"
         for k, v in options.filters().items()
-        if options.format == "trl-kto" or k not in KTO_FILTERS
+        if (options.format == "trl-kto" or k not in KTO_FILTERS) and k not in BON_FILTERS
     )
     labels = ", ".join(f"{k}: {v:,}" for k, v in sorted(summary.labels.items())) or "none"
     gens = "\n".join(
@@ -253,7 +268,7 @@ not a rewrite: raters cannot submit one (the vote is refused with a message), an
 before that rule is not used for any row. Gold pairs are
 {"included" if options.include_gold else "excluded"}. {f"Raters whose accuracy on gold pairs (first, blind votes) is below {options.min_gold_accuracy:.0%} are left out; raters who answered no gold pair are kept." if options.min_gold_accuracy > 0 else "No rater is left out for gold accuracy."}
 
-{_format_rules(options)}
+{_format_rules(options)}{_REASONING_NOTE if options.include_reasoning else ""}
 ## Row rules
 
 What is left out before anything is written (counted above when it happens):

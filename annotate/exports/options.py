@@ -23,8 +23,15 @@ FORMATS: dict[str, str] = {
     "raw-jsonl": "Raw votes, one row per judgment (JSON Lines)",
     "raw-csv": "Raw votes, one row per judgment (CSV)",
     "raw-parquet": "Raw votes, one row per judgment (Parquet)",
+    "bon-sft": "Best-of-N SFT: each prompt's chosen sample as a messages conversation",
+    "bon-dpo": "Best-of-N preference pairs: best vs worst sample (TRL DPO, conversational)",
 }
 RAW_FORMATS = {"raw-jsonl", "raw-csv", "raw-parquet"}
+# Formats written from the stored best-of-N choices (annotate/exports/best_of_n.py), not votes.
+BON_FORMATS = ("bon-sft", "bon-dpo")
+BON_METHODS = ("majority", "judge", "verifier", "human")
+# Filters that only the best-of-N formats read.
+BON_FILTERS = ("bon_method", "bon_correct_only")
 # Formats whose rows may carry a ``tie`` column (tie_policy "keep" marks the kept ties in it). The
 # others have no place to say a row is a tie, so a kept tie would read as a real preference.
 TIE_COLUMN_FORMATS = ("trl-dpo-conversational", "trl-dpo-standard", "trl-reward")
@@ -63,10 +70,20 @@ class ExportOptions:
     # is <= 1 - kto_threshold; in between it is contested (see annotate/exports/kto.py).
     kto_threshold: float = 0.75
     kto_contested: str = "drop"  # drop | desirable | undesirable
+    # Responses with a reasoning trace: the final answer only, unless asked for (then the trace
+    # goes first in the assistant message, inside <think>…</think>).
+    include_reasoning: bool = False
+    # Best-of-N formats: whose choices, and only those matching the reference answer.
+    bon_method: str = "majority"
+    bon_correct_only: bool = False
 
     @property
     def is_raw(self) -> bool:
         return self.format in RAW_FORMATS
+
+    @property
+    def is_best_of_n(self) -> bool:
+        return self.format in BON_FORMATS
 
     def filters(self) -> dict[str, Any]:
         """The filters as stored on the Export row (everything but the format), stable key order."""
@@ -142,11 +159,13 @@ def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOpti
     choice("source", SOURCES)
     choice("kto_contested", KTO_CONTESTED)
 
-    if "include_gold" in filters:
-        try:
-            values["include_gold"] = _as_bool(filters["include_gold"])
-        except ValueError as exc:
-            errors["include_gold"] = str(exc)
+    for flag in ("include_gold", "include_reasoning", "bon_correct_only"):
+        if flag in filters:
+            try:
+                values[flag] = _as_bool(filters[flag])
+            except ValueError as exc:
+                errors[flag] = str(exc)
+    choice("bon_method", BON_METHODS)
 
     def number(
         name: str, whole: bool, low: float, high: float, *, low_open=False, high_open=False
@@ -185,6 +204,8 @@ def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOpti
             "human and judge labels are exported as separate sources; "
             "'all' is only for the raw-vote formats"
         )
+    # Like the KTO filters, the best-of-N filters are read by their formats only (the card lists
+    # them there), and include_reasoning by every format that writes response texts (not raw).
     if errors:
         raise ExportOptionsError(errors)
     return ExportOptions(format=fmt, **values)

@@ -102,10 +102,16 @@ def _columns(lean: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(by_key[k] for k in _LEAN_KEYS), _LEAN_KEYS
 
 
-def export_vote_queryset(*, campaign_id: int, lean: bool = False):
+# Asked for with ``reasoning=True`` (the include_reasoning export option): both traces.
+_REASONING = (("candidate_a__reasoning", "a_reasoning"), ("candidate_b__reasoning", "b_reasoning"))
+
+
+def export_vote_queryset(*, campaign_id: int, lean: bool = False, reasoning: bool = False):
     """Every judgment of the campaign (all sources, revisions too) with its pair, ordered by
     prompt, pair, judgment id."""
     columns, _ = _columns(lean)
+    if reasoning:
+        columns += tuple(column for column, _ in _REASONING)
     pairs = Pair.objects.filter(campaign_id=campaign_id, judgments__id__isnull=False)
     if not lean:
         # The raw-vote export shows the AI judge's verdict on the pair (its latest finished one).
@@ -140,7 +146,7 @@ def export_read_transaction() -> Iterator[None]:
 
 
 def export_vote_rows(
-    *, campaign_id: int, lean: bool = False, chunk_size: int = 5000
+    *, campaign_id: int, lean: bool = False, chunk_size: int = 5000, reasoning: bool = False
 ) -> Iterator[dict]:
     """The rows of export_vote_queryset as dicts, streamed ``chunk_size`` rows at a time.
 
@@ -150,7 +156,11 @@ def export_vote_rows(
     """
     names = generator_names(campaign_id=campaign_id)
     _, keys = _columns(lean)
-    rows = export_vote_queryset(campaign_id=campaign_id, lean=lean).iterator(chunk_size=chunk_size)
+    if reasoning:
+        keys += tuple(key for _, key in _REASONING)
+    rows = export_vote_queryset(campaign_id=campaign_id, lean=lean, reasoning=reasoning).iterator(
+        chunk_size=chunk_size
+    )
     for values in rows:
         row = dict(zip(keys, values, strict=True))
         row["a_generator"] = names.get(row["a_generator"], "")

@@ -181,10 +181,21 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
         for v in voters
     }
     context = _card_context(campaign=campaign, voters=voters, excluded=excluded)
+    if options.is_best_of_n:
+        from annotate.exports.best_of_n import write_best_of_n_export
+        from annotate.selectors.ttc import bon_choice_rows
+
+        rows = bon_choice_rows(campaign=campaign, method=options.bon_method)
+        return write_best_of_n_export(rows, options=options, out_dir=out_dir, context=context)
     with export_reads.export_read_transaction():
         rows = export_reads.export_vote_rows(
-            campaign_id=campaign.id, lean=not options.is_raw, chunk_size=chunk_size
+            campaign_id=campaign.id,
+            lean=not options.is_raw,
+            chunk_size=chunk_size,
+            reasoning=options.include_reasoning,
         )
+        if options.include_reasoning:
+            rows = _with_reasoning(rows)
         return write_export(
             rows,
             options=options,
@@ -195,6 +206,16 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
             progress=progress,
             progress_every=progress_every or PROGRESS_EVERY,
         )
+
+
+def _with_reasoning(rows):
+    """Vote rows whose response texts carry their traces (include_reasoning)."""
+    from annotate.exports.best_of_n import with_reasoning
+
+    for row in rows:
+        row["a_text"] = with_reasoning(row["a_text"], row.pop("a_reasoning"))
+        row["b_text"] = with_reasoning(row["b_text"], row.pop("b_reasoning"))
+        yield row
 
 
 def export_pairs_to_read(*, campaign: Campaign) -> int:

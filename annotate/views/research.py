@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from annotate import export_files
 from annotate.access import campaign_for_researcher
 from annotate.exports.options import (
+    BON_METHODS,
     BOTH_BAD_POLICIES,
     DEFAULT_FORMAT,
     FORMATS,
@@ -41,6 +42,7 @@ FILTER_FIELDS = (
     "seed",
     "kto_threshold",
     "kto_contested",
+    "bon_method",
 )
 
 
@@ -70,6 +72,7 @@ def _form_context(campaign, *, values: dict | None = None, errors: dict | None =
             "both_bad_policy": BOTH_BAD_POLICIES,
             "source": SOURCES,
             "kto_contested": KTO_CONTESTED,
+            "bon_method": BON_METHODS,
         },
         "values": values or {"format": DEFAULT_FORMAT},
         "errors": errors or {},
@@ -112,8 +115,9 @@ def export_create_view(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_researcher(request.user, slug)
     fmt = request.POST.get("format", DEFAULT_FORMAT)
     filters = {k: request.POST[k] for k in FILTER_FIELDS if request.POST.get(k, "") != ""}
-    if request.POST.get("include_gold"):
-        filters["include_gold"] = True
+    for flag in ("include_gold", "include_reasoning", "bon_correct_only"):
+        if request.POST.get(flag):
+            filters[flag] = True
     try:
         export_create(campaign=campaign, actor=request.user, format=fmt, filters=filters)
     except ExportOptionsError as exc:
