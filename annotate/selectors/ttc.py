@@ -28,6 +28,15 @@ from annotate.models import (
 from annotate.models.ttc import DEFAULT_REFERENCE_KEY
 
 
+def candidate_reasoning(*, candidate_ids: list[int]) -> dict[int, str]:
+    """candidate id -> its reasoning trace as sanitised HTML (those with a trace only)."""
+    return dict(
+        Candidate.objects.filter(id__in=candidate_ids)
+        .exclude(reasoning_html="")
+        .values_list("id", "reasoning_html")
+    )
+
+
 def ttc_config(*, campaign: Campaign) -> TTCConfig:
     """The campaign's settings, or the defaults (unsaved) when it has none yet."""
     config = TTCConfig.objects.filter(campaign=campaign).first()

@@ -86,6 +86,8 @@ def _workbench_context(
         "key_map": key_map(campaign),
         "reveal": None,
         "suggestion": None,
+        "left_reasoning": "",
+        "right_reasoning": "",
         "flag_reasons": PairFlag.Reason.choices,
         "my_votes": (
             my_votes
@@ -116,10 +118,22 @@ def _workbench_context(
             left_text=left.text if campaign.allow_rewrite else "",
             right_text=right.text if campaign.allow_rewrite else "",
             unlock_ms=max(0, needed_ms - elapsed),
+            **_reasoning_context(campaign, left.pk, right.pk),
             idempotency_key=uuid.uuid4().hex,
             lease_seconds=campaign.lease_seconds,
         )
     return ctx
+
+
+def _reasoning_context(campaign: Campaign, left_id: int, right_id: int) -> dict:
+    """The two responses' reasoning traces (sanitised HTML), when the campaign lets raters open
+    them; one small query, and none for campaigns that do not."""
+    if not campaign.reasoning_for_raters:
+        return {}
+    from annotate.selectors.ttc import candidate_reasoning
+
+    traces = candidate_reasoning(candidate_ids=[left_id, right_id])
+    return {"left_reasoning": traces.get(left_id, ""), "right_reasoning": traces.get(right_id, "")}
 
 
 def _render_workbench(request: HttpRequest, ctx: dict) -> HttpResponse:

@@ -246,6 +246,12 @@
       "?": () => toggleOverlay("help"),
       g: () => toggleOverlay("guidelines"),
       d: toggleDiff,
+      e: () => {
+        // Reasoning traces (campaigns that show them): open both, or close both if all are open.
+        const traces = $$("details.reasoning");
+        const open = !traces.every((t) => t.open);
+        traces.forEach((t) => (t.open = open));
+      },
       r: () => $("#rationale") && $("#rationale").focus(),
       w: () => {
         const d = $("details.rewrite");

@@ -319,3 +319,22 @@ def test_start_from_a_copies_the_response_as_written_not_as_rendered(
     for side, candidate in shown.items():
         found = re.search(rf'<script id="text-{side}" type="application/json">(.*?)</script>', html)
         assert json.loads(found.group(1)) == candidate.text  # markdown, not the rendered text
+
+
+def test_it_shows_reasoning_one_key_away_only_when_the_campaign_says_so(rater_client, campaign):
+    from annotate.models import Candidate
+
+    pair = factories.PairFactory(campaign=campaign)
+    Candidate.objects.filter(id=pair.candidate_a_id).update(
+        reasoning="Think **first**.", reasoning_html="<p>Think <strong>first</strong>.</p>"
+    )
+    url = reverse("annotate:rate", args=[campaign.slug])
+    body = rater_client.get(url).content.decode()
+    assert "Think <strong>first</strong>" not in body and 'class="reasoning"' not in body
+    campaign.reasoning_for_raters = True
+    campaign.save(update_fields=["reasoning_for_raters"])
+    body = rater_client.get(url).content.decode()
+    # Closed by default (a <details> without open), on the side the trace belongs to only.
+    assert body.count('<details class="reasoning">') == 1
+    assert "Think <strong>first</strong>" in body
+    assert "<kbd>e</kbd></td><td>open / close the responses' reasoning" in body

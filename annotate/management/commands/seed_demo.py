@@ -238,7 +238,7 @@ TTC_SAMPLES = 8
 TTC_GUIDELINES = """\
 Arithmetic with known answers, for the test-time compute page: each prompt has eight samples from
 the offline demo reasoner (with a reasoning trace), ranked by the demo judge and scored by its
-verifier. Raters may open a sample's reasoning with `t`.
+verifier. Raters may open a sample's reasoning with `e`.
 """
 # Illustrative prices for the offline models (USD per million tokens), so costs show on the page.
 TTC_PRICES = {"demo-reasoner": (1, 5), "demo-judge": (1, 5)}
