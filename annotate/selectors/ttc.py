@@ -249,7 +249,7 @@ def ttc_summary(*, campaign: Campaign, config: TTCConfig) -> dict:
     }
 
 
-def ttc_samples(*, campaign: Campaign, config: TTCConfig, limit: int = 30) -> list[dict]:
+def ttc_samples(*, campaign: Campaign, config: TTCConfig, limit: int = 16) -> list[dict]:
     """The first samples with their extracted answers and the reference, for the admin to check
     that the rule finds what it should."""
     key = config.reference_key or DEFAULT_REFERENCE_KEY
@@ -268,7 +268,7 @@ def ttc_samples(*, campaign: Campaign, config: TTCConfig, limit: int = 30) -> li
                 "prompt": str(c.prompt),
                 "generator": c.generator.name,
                 "sample": c.sample_index,
-                "tail": c.text[-160:],
+                "tail": " ".join(c.text.split())[-120:],
                 "answer": c.final_answer if extracted else None,
                 "extracted": extracted,
                 "reference": reference,
