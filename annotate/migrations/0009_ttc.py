@@ -4,112 +4,288 @@ import annotate.validation
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
+import importlib
 from decimal import Decimal
 from django.db import migrations, models
 
+# SQLite rebuilds annotate_candidate to add columns with defaults; the pair triggers of 0002 name
+# that table, so they are dropped around the rebuild and created again after it.
+_PAIR_TRIGGERS = importlib.import_module("annotate.migrations.0002_pair_same_prompt").SQLITE
+
+
+def _sqlite_triggers(create: bool):
+    def run(apps, schema_editor):
+        if schema_editor.connection.vendor != "sqlite":
+            return
+        for make, drop in _PAIR_TRIGGERS:
+            schema_editor.execute(make if create else drop)
+
+    return run
+
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotate', '0008_prompt_import'),
+        ("annotate", "0008_prompt_import"),
     ]
 
     operations = [
+        migrations.RunPython(_sqlite_triggers(False), _sqlite_triggers(True)),
         migrations.AddField(
-            model_name='campaign',
-            name='reasoning_for_raters',
+            model_name="campaign",
+            name="reasoning_for_raters",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='candidate',
-            name='answer_rule',
+            model_name="candidate",
+            name="answer_rule",
             field=models.CharField(blank=True, max_length=400),
         ),
         migrations.AddField(
-            model_name='candidate',
-            name='final_answer',
+            model_name="candidate",
+            name="final_answer",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='candidate',
-            name='reasoning',
+            model_name="candidate",
+            name="reasoning",
             field=models.TextField(blank=True, validators=[annotate.validation.validate_text]),
         ),
         migrations.AddField(
-            model_name='candidate',
-            name='reasoning_cost_usd',
-            field=models.DecimalField(decimal_places=6, default=Decimal('0'), max_digits=12),
+            model_name="candidate",
+            name="reasoning_cost_usd",
+            field=models.DecimalField(decimal_places=6, default=Decimal("0"), max_digits=12),
         ),
         migrations.AddField(
-            model_name='candidate',
-            name='reasoning_html',
+            model_name="candidate",
+            name="reasoning_html",
             field=models.TextField(blank=True, editable=False),
         ),
         migrations.AddField(
-            model_name='candidate',
-            name='reasoning_tokens',
+            model_name="candidate",
+            name="reasoning_tokens",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.CreateModel(
-            name='TTCConfig',
+            name="TTCConfig",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('answer_rule', models.CharField(choices=[('convention', '\\boxed{…}, else an “Answer:” line'), ('regex', 'a regular expression (its first group)'), ('last_line', 'the last line'), ('judge', 'the judge names it')], default='convention', max_length=16)),
-                ('answer_pattern', models.CharField(blank=True, max_length=300, validators=[annotate.validation.validate_one_line])),
-                ('reference_key', models.CharField(default='reference_answer', max_length=100, validators=[annotate.validation.validate_one_line])),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('campaign', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='ttc_config', to='annotate.campaign')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "answer_rule",
+                    models.CharField(
+                        choices=[
+                            ("convention", "\\boxed{…}, else an “Answer:” line"),
+                            ("regex", "a regular expression (its first group)"),
+                            ("last_line", "the last line"),
+                            ("judge", "the judge names it"),
+                        ],
+                        default="convention",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "answer_pattern",
+                    models.CharField(
+                        blank=True,
+                        max_length=300,
+                        validators=[annotate.validation.validate_one_line],
+                    ),
+                ),
+                (
+                    "reference_key",
+                    models.CharField(
+                        default="reference_answer",
+                        max_length=100,
+                        validators=[annotate.validation.validate_one_line],
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "campaign",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="ttc_config",
+                        to="annotate.campaign",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='BestOfNChoice',
+            name="BestOfNChoice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('method', models.CharField(choices=[('majority', 'Majority vote'), ('judge', 'Judge (listwise)'), ('verifier', 'Verifier score'), ('human', 'Human preference')], max_length=16)),
-                ('pool', models.PositiveSmallIntegerField(default=0)),
-                ('answer', models.TextField(blank=True)),
-                ('correct', models.BooleanField(null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='bon_choices', to='annotate.campaign')),
-                ('candidate', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='annotate.candidate')),
-                ('generator', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='annotate.generator')),
-                ('prompt', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='bon_choices', to='annotate.prompt')),
-                ('worst', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='annotate.candidate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("majority", "Majority vote"),
+                            ("judge", "Judge (listwise)"),
+                            ("verifier", "Verifier score"),
+                            ("human", "Human preference"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("pool", models.PositiveSmallIntegerField(default=0)),
+                ("answer", models.TextField(blank=True)),
+                ("correct", models.BooleanField(null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="bon_choices",
+                        to="annotate.campaign",
+                    ),
+                ),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="annotate.candidate",
+                    ),
+                ),
+                (
+                    "generator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="annotate.generator",
+                    ),
+                ),
+                (
+                    "prompt",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="bon_choices",
+                        to="annotate.prompt",
+                    ),
+                ),
+                (
+                    "worst",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="annotate.candidate",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['prompt_id', 'generator_id', 'method'],
-                'constraints': [models.UniqueConstraint(fields=('prompt', 'generator', 'method'), name='bonchoice_unique')],
+                "ordering": ["prompt_id", "generator_id", "method"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("prompt", "generator", "method"), name="bonchoice_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='CandidateReview',
+            name="CandidateReview",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('task', models.CharField(choices=[('score', 'Verifier score'), ('answer', 'Final answer')], max_length=8)),
-                ('provider', models.CharField(max_length=24)),
-                ('model', models.CharField(max_length=200)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=16)),
-                ('score', models.FloatField(blank=True, null=True)),
-                ('answer', models.TextField(blank=True, validators=[annotate.validation.validate_text, django.core.validators.MaxLengthValidator(500)])),
-                ('rationale', models.TextField(blank=True)),
-                ('input_tokens', models.PositiveIntegerField(default=0)),
-                ('output_tokens', models.PositiveIntegerField(default=0)),
-                ('cache_read_tokens', models.PositiveIntegerField(default=0)),
-                ('cache_write_tokens', models.PositiveIntegerField(default=0)),
-                ('cost_usd', models.DecimalField(decimal_places=6, default=Decimal('0'), max_digits=12)),
-                ('error', models.TextField(blank=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('claimed_by', models.BigIntegerField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reviews', to='annotate.campaign')),
-                ('candidate', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reviews', to='annotate.candidate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "task",
+                    models.CharField(
+                        choices=[("score", "Verifier score"), ("answer", "Final answer")],
+                        max_length=8,
+                    ),
+                ),
+                ("provider", models.CharField(max_length=24)),
+                ("model", models.CharField(max_length=200)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("score", models.FloatField(blank=True, null=True)),
+                (
+                    "answer",
+                    models.TextField(
+                        blank=True,
+                        validators=[
+                            annotate.validation.validate_text,
+                            django.core.validators.MaxLengthValidator(500),
+                        ],
+                    ),
+                ),
+                ("rationale", models.TextField(blank=True)),
+                ("input_tokens", models.PositiveIntegerField(default=0)),
+                ("output_tokens", models.PositiveIntegerField(default=0)),
+                ("cache_read_tokens", models.PositiveIntegerField(default=0)),
+                ("cache_write_tokens", models.PositiveIntegerField(default=0)),
+                (
+                    "cost_usd",
+                    models.DecimalField(decimal_places=6, default=Decimal("0"), max_digits=12),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("claimed_by", models.BigIntegerField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reviews",
+                        to="annotate.campaign",
+                    ),
+                ),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reviews",
+                        to="annotate.candidate",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
-                'indexes': [models.Index(fields=['campaign', 'status'], name='candidatereview_status')],
-                'constraints': [models.UniqueConstraint(fields=('candidate', 'task', 'model'), name='candidatereview_unique'), models.CheckConstraint(condition=models.Q(('score__isnull', True), models.Q(('score__gte', 0), ('score__lte', 1)), _connector='OR'), name='candidatereview_score_share')],
+                "ordering": ["id"],
+                "indexes": [
+                    models.Index(fields=["campaign", "status"], name="candidatereview_status")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("candidate", "task", "model"), name="candidatereview_unique"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("score__isnull", True),
+                            models.Q(("score__gte", 0), ("score__lte", 1)),
+                            _connector="OR",
+                        ),
+                        name="candidatereview_score_share",
+                    ),
+                ],
             },
         ),
+        migrations.RunPython(_sqlite_triggers(True), _sqlite_triggers(False)),
     ]

@@ -38,7 +38,9 @@ def test_the_demo_curves_page_is_accessible(live_server, transactional_db, page,
 
 
 def test_a_rater_opens_the_reasoning_with_a_key(live_server, transactional_db, page):
-    campaign = factories.CampaignFactory(slug="think", guidelines_html="", reasoning_for_raters=True)
+    campaign = factories.CampaignFactory(
+        slug="think", guidelines_html="", reasoning_for_raters=True
+    )
     rater = factories.UserFactory(username="rater1")
     factories.EnrollmentFactory(campaign=campaign, rater=rater)
     pair = factories.PairFactory(campaign=campaign)
