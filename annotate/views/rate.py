@@ -11,6 +11,7 @@ votes: the templates only get sanitised prompt/response HTML.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from functools import lru_cache
 
 from django.conf import settings
@@ -38,7 +39,15 @@ from annotate.services.judgments import VoteRefused, judgment_record, pair_flag,
 from annotate.sides import left_and_right
 from annotate.validation import MAX_NOTE, MAX_REASON, id_parse, text_check
 from annotate.views.rate_support import diff_html, parse_vote
-from annotate.views.scale_keys import key_map, scale_verdicts, vote_label
+from annotate.views.scale_keys import (
+    ACTIONS,
+    AspectKey,
+    aspect_keys,
+    key_map,
+    scale_verdicts,
+    side_hint,
+    vote_label,
+)
 
 TEMPLATE = "annotate/rate.html"
 _NOTHING_KEPT = {"verdict": "", "rationale": "", "rewrite": "", "aspects": {}}
@@ -79,11 +88,11 @@ def _workbench_context(
         "notice": notice,
         # Every key present: a missing one makes the template engine take its slow failure path.
         "kept": {**_NOTHING_KEPT, **(kept or {})},
-        "aspect_rows": [
-            (name, (kept or {}).get("aspects", {}).get(name, "")) for name in campaign.aspects or []
-        ],
+        "aspect_rows": _aspect_rows(campaign, (kept or {}).get("aspects", {})),
+        "side_hint": side_hint(campaign) if campaign.aspects else "",
         "verdicts": scale_verdicts(campaign),
         "key_map": key_map(campaign),
+        "actions": ACTIONS,
         "reveal": None,
         "suggestion": None,
         "left_reasoning": "",
@@ -134,6 +143,10 @@ def _reasoning_context(campaign: Campaign, left_id: int, right_id: int) -> dict:
 
     traces = candidate_reasoning(candidate_ids=[left_id, right_id])
     return {"left_reasoning": traces.get(left_id, ""), "right_reasoning": traces.get(right_id, "")}
+
+
+def _aspect_rows(campaign: Campaign, chosen: dict) -> list[AspectKey]:
+    return [replace(a, value=chosen.get(a.name, "")) for a in aspect_keys(campaign)]
 
 
 def _render_workbench(request: HttpRequest, ctx: dict) -> HttpResponse:

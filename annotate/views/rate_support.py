@@ -71,18 +71,106 @@ def parse_vote(data: QueryDict, *, campaign: Campaign) -> ParsedVote:
 
 
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
+_FENCE = re.compile(r"(```+|~~~+)")
+# Below this share of common words, two blocks are shown whole (one struck, one added) rather than
+# as word soup.
+_PAIR_AT = 0.35
+
+
+def _blocks(text: str) -> list[str]:
+    """The markdown's blocks: paragraphs, lists and headings split at blank lines; a fenced code
+    block stays one block, blank lines and all."""
+    blocks: list[str] = []
+    current: list[str] = []
+    fence = ""
+    for line in text.replace("\r\n", "\n").split("\n"):
+        stripped = line.lstrip()
+        if fence:
+            current.append(line)
+            if stripped.startswith(fence):
+                blocks.append("\n".join(current))
+                current, fence = [], ""
+            continue
+        opening = _FENCE.match(stripped)
+        if opening or not line.strip():
+            if current:
+                blocks.append("\n".join(current))
+            current = [line] if opening else []
+            fence = opening.group(1) if opening else ""
+            continue
+        current.append(line)
+    if current:
+        blocks.append("\n".join(current))
+    return blocks
+
+
+def _cell(text: str, *, classes: str = "") -> str:
+    code = " diff-code" if _FENCE.match(text.lstrip()) else ""
+    return f'<div class="diff-cell{code}{classes}">{text}</div>'
+
+
+def _words(left: str, right: str) -> tuple[str, str]:
+    """Two blocks as escaped HTML, each with its own changes marked: <del> in left, <ins> in right."""
+    a, b = _TOKEN.findall(left), _TOKEN.findall(right)
+    out_a: list[str] = []
+    out_b: list[str] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            out_a.append(html.escape("".join(a[i1:i2])))
+            out_b.append(html.escape("".join(b[j1:j2])))
+            continue
+        if i2 > i1:
+            out_a.append(f"<del>{html.escape(''.join(a[i1:i2]))}</del>")
+        if j2 > j1:
+            out_b.append(f"<ins>{html.escape(''.join(b[j1:j2]))}</ins>")
+    return "".join(out_a), "".join(out_b)
+
+
+def _changed_rows(left: list[str], right: list[str]) -> list[str]:
+    """Rows for a run of blocks that differ: the i-th block of each side side by side with its words
+    marked when they share enough, else each block whole on a row of its own."""
+    rows: list[str] = []
+    for i in range(max(len(left), len(right))):
+        a = left[i] if i < len(left) else None
+        b = right[i] if i < len(right) else None
+        ratio = (
+            difflib.SequenceMatcher(None, _TOKEN.findall(a), _TOKEN.findall(b)).ratio()
+            if a is not None and b is not None
+            else 0.0
+        )
+        if ratio >= _PAIR_AT:
+            marked_a, marked_b = _words(a, b)
+            rows.append(_cell(marked_a) + _cell(marked_b))
+            continue
+        if a is not None:
+            rows.append(
+                _cell(html.escape(a), classes=" diff-all-del")
+                + '<div class="diff-cell diff-empty"></div>'
+            )
+        if b is not None:
+            rows.append(
+                '<div class="diff-cell diff-empty"></div>'
+                + _cell(html.escape(b), classes=" diff-all-ins")
+            )
+    return rows
 
 
 def diff_html(left: str, right: str) -> str:
-    """Word-level diff as escaped HTML: <del> only in left, <ins> only in right."""
-    a, b = _TOKEN.findall(left), _TOKEN.findall(right)
-    out: list[str] = []
+    """The two responses (markdown as written, left → right as shown) as escaped HTML: aligned
+    side-by-side blocks (paragraphs, list runs, code blocks), unchanged blocks plain on both
+    sides, changed blocks with their changed words marked (<del> only in A, <ins> only in B), a
+    block with no counterpart beside an empty cell."""
+    a, b = _blocks(left), _blocks(right)
+    rows = [
+        '<div class="diff-head">Response A</div><div class="diff-head">Response B</div>',
+    ]
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if op == "equal":
-            out.append(html.escape("".join(a[i1:i2])))
-            continue
-        if op in ("delete", "replace"):
-            out.append(f"<del>{html.escape(''.join(a[i1:i2]))}</del>")
-        if op in ("insert", "replace"):
-            out.append(f"<ins>{html.escape(''.join(b[j1:j2]))}</ins>")
-    return "".join(out)
+            rows.extend(
+                _cell(html.escape(block), classes=" diff-same")
+                + _cell(html.escape(block), classes=" diff-same")
+                for block in a[i1:i2]
+            )
+        else:
+            rows.extend(_changed_rows(a[i1:i2], b[j1:j2]))
+    return f'<div class="diff-grid">{"".join(rows)}</div>'

@@ -1,8 +1,12 @@
-"""The verdicts of each rating scale as the rater sees them, and their keys: the one table behind the
-vote buttons and their key hints, the help overlay, the keyboard (rate.js reads ``key_map`` from
-the page, it has no table of its own), the after-vote revise, and the labels of stored votes (the
-reveal, My history). A key therefore means the same verdict in every state of a scale: on the
-7-point scale "2" is "A better" whether it votes or revises.
+"""The verdicts of each rating scale as the rater sees them, and every key of the rating page: the one
+table behind the vote buttons and their key hints, the help overlay, the keyboard (rate.js reads
+``key_map`` from the page, it has no table of its own), the after-vote revise, the aspects' keys,
+and the labels of stored votes (the reveal, My history, gold). A key therefore means the same verdict
+in every state of a scale: on the 7-point scale "2" is "A better" whether it votes or revises.
+
+Aspects: each aspect of the campaign gets one key (a free letter of its name when there is one);
+pressing it arms the aspect, and the next key that points to a side (any verdict key of A, of the
+tie, or of B) sets it. So "h" then "1" is "helpful: A", on either scale.
 
 Verdicts speak the rater's terms (left = A, right = B); annotate/sides.py maps them to the stored
 a/b with the lease's ``left_is_a``.
@@ -73,9 +77,73 @@ def verdict_for(value: str, *, campaign: Campaign) -> Verdict | None:
     return next((v for v in (*_scale(campaign.scale), BOTH_BAD) if v.value == value), None)
 
 
-def key_map(campaign: Campaign) -> dict[str, str]:
-    """Keyboard key → verdict value, for rate.js (handed to the page with ``json_script``)."""
-    return {key: v.value for v in scale_verdicts(campaign) for key in v.keys}
+# The page's other keys: action name (what rate.js does) → key, with the help overlay's words.
+ACTIONS = (
+    ("help", "?", "this help"),
+    ("guidelines", "g", "guidelines"),
+    ("diff", "d", "show the differences side by side"),
+    ("reasoning", "e", "open / close the responses' reasoning"),
+    ("rationale", "r", "write the rationale"),
+    ("rewrite", "w", "write a better response"),
+    ("skip", "s", "skip this pair"),
+    ("flag", "f", "flag this pair"),
+    ("undo", "u", "undo your last vote (for a short while after it)"),
+    ("keep", "k", "keep your vote when the judge is shown after it"),
+)
+ACTION_KEYS = frozenset(key for _, key, _ in ACTIONS) | {"Enter", "Escape"}
+# Keys an aspect may get when no free letter of its name is left (never a verdict or action key).
+_ASPECT_POOL = "hjlmnopqvyzci0"
+SIDE_LABELS = {"left": "A", "tie": "Same", "right": "B"}
+
+
+@dataclass(frozen=True)
+class AspectKey:
+    name: str
+    key: str
+    value: str = ""  # the side already chosen ("left", "tie", "right"), when the form comes back
+
+
+def aspect_keys(campaign: Campaign) -> tuple[AspectKey, ...]:
+    """One key per aspect, stable for the campaign: the first letter of the name that no verdict
+    (of any scale), action or earlier aspect uses, else the first free key of a fixed pool."""
+    # Every scale's keys, not only this one's: an aspect keeps its key if the scale changes.
+    taken = set(ACTION_KEYS) | {k for v in (*BINARY, *GRADED7, BOTH_BAD) for k in v.keys}
+    out = []
+    for name in campaign.aspects or []:
+        letters = [c for c in name.lower() if c.isascii() and c.isalnum()]
+        key = next((c for c in [*letters, *_ASPECT_POOL] if c not in taken), "")
+        taken.add(key)
+        out.append(AspectKey(name=name, key=key))
+    return tuple(out)
+
+
+def side_keys(campaign: Campaign) -> dict[str, str]:
+    """Key → side ("left", "tie", "right") for an armed aspect: every verdict key of the scale
+    that points to a side (both bad is no side)."""
+    return {
+        key: v.choice for v in _scale(campaign.scale) if v.choice in SIDE_LABELS for key in v.keys
+    }
+
+
+def side_hint(campaign: Campaign) -> str:
+    """The side keys as one line for the page: "1 / a / ← A · t Same · 2 / b / → B"."""
+    arrows = {"ArrowLeft": "←", "ArrowRight": "→"}
+    by_side: dict[str, list[str]] = {side: [] for side in SIDE_LABELS}
+    for key, side in side_keys(campaign).items():
+        by_side[side].append(arrows.get(key, key))
+    return " · ".join(f"{' / '.join(keys)} {SIDE_LABELS[side]}" for side, keys in by_side.items())
+
+
+def key_map(campaign: Campaign) -> dict[str, dict[str, str]]:
+    """Every key of the rating page, for rate.js (handed to the page with ``json_script``):
+    ``verdicts`` key → verdict value, ``aspects`` key → aspect name, ``sides`` key → side for an
+    armed aspect, ``actions`` key → action name."""
+    return {
+        "verdicts": {key: v.value for v in scale_verdicts(campaign) for key in v.keys},
+        "aspects": {a.key: a.name for a in aspect_keys(campaign)},
+        "sides": side_keys(campaign),
+        "actions": {key: name for name, key, _ in ACTIONS},
+    }
 
 
 def vote_label(*, choice: str, strength: int | None, left_is_a: bool | None, scale: str) -> str:

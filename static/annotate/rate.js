@@ -148,10 +148,11 @@
     }, every);
   }
 
-  // Key -> verdict of the campaign's scale, from the page (views/scale_keys.py is the one table):
-  // the vote bar and the after-vote revise read the same map, so a key means the same in both.
+  // Every key of the page, from the page (views/scale_keys.py is the one table): verdicts, aspects,
+  // the sides an armed aspect takes, and actions. The vote bar and the after-vote revise read the
+  // same verdicts, so a key means the same in both.
   let keyMap = null;
-  function verdictKeys() {
+  function keys() {
     if (!keyMap) {
       const el = document.getElementById("scale-keys");
       try {
@@ -159,8 +160,34 @@
       } catch (_) {
         keyMap = {};
       }
+      for (const part of ["verdicts", "aspects", "sides", "actions"]) keyMap[part] = keyMap[part] || {};
     }
     return keyMap;
+  }
+  const verdictKeys = () => keys().verdicts;
+
+  // Aspects: the aspect's key arms it, the next side key (a verdict key of A, tie or B) sets it.
+  let armed = null;
+  function armAspect(name) {
+    armed = armed === name ? null : name;
+    $$("#vote-form [data-aspect]").forEach((fs) => fs.classList.toggle("armed", fs.dataset.aspect === armed));
+  }
+  function setAspect(side) {
+    const input = armed && $(`#vote-form input[name="aspect_${armed}"][value="${side}"]`);
+    if (input) input.checked = true;
+    armAspect(null);
+    return !!input;
+  }
+
+  function toggleRewrite(force) {
+    const panel = $("#rewrite-panel");
+    if (!panel) return;
+    const show = force === undefined ? panel.hidden : force;
+    panel.hidden = !show;
+    const responses = $("#responses");
+    if (responses) responses.classList.toggle("with-rewrite", show);
+    $$("[data-toggle-rewrite]").forEach((b) => b.setAttribute("aria-expanded", String(show)));
+    if (show) $("#rewrite").focus();
   }
 
   // After-vote judge mode: the reveal's keep / revise buttons, while they are on the page.
@@ -171,7 +198,7 @@
       const b = $(`#judge-reveal ${selector}`);
       return b ? () => b.click() : null;
     };
-    if (key === "Enter" || key === "k") return press('[data-judge="keep"]');
+    if (key === "Enter" || keys().actions[key] === "keep") return press('[data-judge="keep"]');
     const verdict = verdictKeys()[key];
     return verdict ? press(`[data-revise="${verdict}"]`) : null;
   }
@@ -184,6 +211,7 @@
   }
 
   function init() {
+    armed = null;
     const wb = workbench();
     if (!wb) return;
     unlockAt = Date.now() + Number(wb.dataset.unlockMs || 0);
@@ -206,7 +234,8 @@
       return;
     }
     if (typing) {
-      if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && t.closest("#vote-form")) {
+      // The rewrite box sits beside the answers but belongs to the vote form (form="vote-form").
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && (t.closest("#vote-form") || t.form === form())) {
         e.preventDefault();
         submitVote();
       }
@@ -214,7 +243,8 @@
     }
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (overlay) {
-      if (e.key === "Enter" || e.key === "?" || (e.key === "g" && overlay.id === "guidelines")) {
+      const act = keys().actions[e.key];
+      if (e.key === "Enter" || act === "help" || (act === "guidelines" && overlay.id === "guidelines")) {
         e.preventDefault();
         overlay.hidden = true;
       }
@@ -231,6 +261,15 @@
       return;
     }
     const f = form();
+    if (armed) {
+      const side = keys().sides[e.key];
+      if (side) {
+        e.preventDefault();
+        setAspect(side);
+        return;
+      }
+      armAspect(null); // any other key lets go of the aspect, then does what it does
+    }
     if (e.key === "Enter") {
       if (t instanceof HTMLElement && t.matches("a, summary, button:not([data-verdict]):not(#vote-submit)")) return;
       e.preventDefault();
@@ -242,42 +281,37 @@
       e.preventDefault();
       return setVerdict(verdict);
     }
+    const aspect = keys().aspects[e.key];
+    if (aspect && f) {
+      e.preventDefault();
+      return armAspect(aspect);
+    }
+    const openPanel = (focus) => {
+      const p = $("#skip-panel");
+      if (p) {
+        p.hidden = false;
+        $(focus).focus();
+      }
+    };
     const actions = {
-      "?": () => toggleOverlay("help"),
-      g: () => toggleOverlay("guidelines"),
-      d: toggleDiff,
-      e: () => {
+      help: () => toggleOverlay("help"),
+      guidelines: () => toggleOverlay("guidelines"),
+      diff: toggleDiff,
+      reasoning: () => {
         // Reasoning traces (campaigns that show them): open both, or close both if all are open.
         const traces = $$("details.reasoning");
         const open = !traces.every((t) => t.open);
         traces.forEach((t) => (t.open = open));
       },
-      r: () => $("#rationale") && $("#rationale").focus(),
-      w: () => {
-        const d = $("details.rewrite");
-        if (d) {
-          d.open = true;
-          $("#rewrite").focus();
-        }
-      },
-      s: () => {
-        const p = $("#skip-panel");
-        if (p) {
-          p.hidden = false;
-          $("#skip-reason").focus();
-        }
-      },
-      f: () => {
-        const p = $("#skip-panel");
-        if (p) {
-          p.hidden = false;
-          $("#flag-reason").focus();
-        }
-      },
+      rationale: () => $("#rationale") && $("#rationale").focus(),
+      rewrite: () => toggleRewrite(true),
+      skip: () => openPanel("#skip-reason"),
+      flag: () => openPanel("#flag-reason"),
     };
-    if (actions[e.key]) {
+    const action = actions[keys().actions[e.key]];
+    if (action) {
       e.preventDefault();
-      actions[e.key]();
+      action();
     }
   });
 
@@ -304,6 +338,7 @@
       return;
     }
     if (t.closest("[data-toggle-diff]")) return toggleDiff();
+    if (t.closest("[data-toggle-rewrite]")) return toggleRewrite();
     if (t.closest("[data-close]")) {
       const o = t.closest(".overlay");
       if (o) o.hidden = true;
@@ -343,6 +378,8 @@
     if (e.detail.target && e.detail.target.id === "judge-reveal") return markAwaitingReveal();
     init();
     window.scrollTo(0, 0);
+    const main = $(".rate-main");
+    if (main) main.scrollTop = 0;
     if (pressedAt && recordTimings) {
       const started = pressedAt;
       pressedAt = 0;
