@@ -98,6 +98,12 @@ urlpatterns += [
         name="rate-diff",
     ),
     path("campaigns/<slug:slug>/rate/history/", rate_views.rate_history, name="rate-history"),
+    path("campaigns/<slug:slug>/rate/undo/", rate_views.rate_undo, name="rate-undo"),
+    path(
+        "campaigns/<slug:slug>/rate/correct/<int:judgment_id>/",
+        rate_views.rate_correct,
+        name="rate-correct",
+    ),
     path("campaigns/<slug:slug>/leases/", lease_views.leases, name="leases"),
     path("campaigns/<slug:slug>/leases/release/", lease_views.lease_release, name="lease-release"),
     path("campaigns/<slug:slug>/leases/pause/", lease_views.rater_pause, name="rater-pause"),

@@ -188,6 +188,10 @@ AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
 # client's address is REMOTE_ADDR). Set it behind a proxy, or every client shares its address.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
+# How long after a vote the rater may undo it (the pair comes back with the vote filled in; the
+# correction is a new vote pointing at the first). The correction itself may take a lease longer.
+RATE_UNDO_SECONDS = env_int("RATE_UNDO_SECONDS", 60)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "annotate:home"
 LOGOUT_REDIRECT_URL = "login"

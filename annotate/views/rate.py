@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from annotate.access import campaign_for_rater
-from annotate.models import Assignment, Campaign, PairFlag
+from annotate.models import Assignment, Campaign, Judgment, PairFlag
 from annotate.selectors.rating import rater_history, rater_progress, rater_vote_count
 from annotate.services.assignment import (
     AssignmentError,
@@ -35,8 +35,9 @@ from annotate.services.assignment import (
     assignment_skip,
     rater_enrollment,
 )
+from annotate.services.corrections import judgment_correct, judgment_undoable, undo_seconds
 from annotate.services.judgments import VoteRefused, judgment_record, pair_flag, required_read_ms
-from annotate.sides import left_and_right
+from annotate.sides import left_and_right, to_shown
 from annotate.validation import MAX_NOTE, MAX_REASON, id_parse, text_check
 from annotate.views.rate_support import diff_html, parse_vote
 from annotate.views.scale_keys import (
@@ -45,6 +46,7 @@ from annotate.views.scale_keys import (
     aspect_keys,
     key_map,
     scale_verdicts,
+    shown_verdict,
     side_hint,
     vote_label,
 )
@@ -62,6 +64,7 @@ def _rate_urls(slug: str, script_prefix: str) -> dict[str, str]:
         "skip": "annotate:rate-skip",
         "flag": "annotate:rate-flag",
         "heartbeat": "annotate:rate-heartbeat",
+        "undo": "annotate:rate-undo",
     }
     return {key: reverse(name, args=[slug]) for key, name in names.items()}
 
@@ -75,6 +78,7 @@ def _workbench_context(
     notice: str = "",
     kept: dict | None = None,
     my_votes: int | None = None,
+    undo_ms: int = 0,
 ) -> dict:
     ctx: dict = {
         "campaign": campaign,
@@ -98,6 +102,9 @@ def _workbench_context(
         "left_reasoning": "",
         "right_reasoning": "",
         "flag_reasons": PairFlag.Reason.choices,
+        "undo_ms": undo_ms,
+        "correcting": None,
+        "form_url": "",
         "my_votes": (
             my_votes
             if my_votes is not None
@@ -149,9 +156,20 @@ def _aspect_rows(campaign: Campaign, chosen: dict) -> list[AspectKey]:
     return [replace(a, value=chosen.get(a.name, "")) for a in aspect_keys(campaign)]
 
 
-def _render_workbench(request: HttpRequest, ctx: dict) -> HttpResponse:
+def _render_workbench(request: HttpRequest, ctx: dict, status: int = 200) -> HttpResponse:
     name = TEMPLATE + "#workbench" if request.htmx else TEMPLATE
-    return render(request, name, ctx)
+    return render(request, name, ctx, status=status)
+
+
+def _undo_ms(campaign: Campaign, rater, *, first=None) -> int:
+    """Milliseconds left to undo the rater's last vote (0: none to undo), for the Undo button."""
+    if first is None:
+        try:
+            first, _ = judgment_undoable(campaign=campaign, rater=rater)
+        except VoteRefused:
+            return 0
+    left = undo_seconds() - (timezone.now() - first.created_at).total_seconds()
+    return max(0, int(left * 1000))
 
 
 @login_required
@@ -159,7 +177,12 @@ def _render_workbench(request: HttpRequest, ctx: dict) -> HttpResponse:
 def rate(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_rater(request.user, slug)
     assignment = assignment_next(campaign=campaign, rater=request.user)
-    ctx = _workbench_context(request, campaign=campaign, assignment=assignment)
+    ctx = _workbench_context(
+        request,
+        campaign=campaign,
+        assignment=assignment,
+        undo_ms=_undo_ms(campaign, request.user),
+    )
     ctx["show_guidelines"] = ctx["my_votes"] == 0 and bool(campaign.guidelines_html)
     ctx["bench_timings"] = settings.BENCH_HOOKS
     return _render_workbench(request, ctx)
@@ -230,12 +253,132 @@ def rate_vote(request: HttpRequest, slug: str) -> HttpResponse:
         campaign=campaign,
         assignment=nxt,
         my_votes=getattr(judgment, "rater_votes", None),  # None on a replayed submit
+        undo_ms=_undo_ms(campaign, request.user, first=judgment),
     )
     if campaign.judge_mode == Campaign.JudgeMode.AFTER_VOTE:
         # Blind first, then reveal: the judge's verdict on the pair just rated (and keep/revise).
         from annotate.views.judge import reveal_context
 
         ctx["reveal"] = reveal_context(judgment=judgment)
+    return _render_workbench(request, ctx)
+
+
+# --- undo the last vote (annotate/services/corrections.py) ---------------------------------------
+
+
+def _refused(request: HttpRequest, campaign: Campaign, message: str, status: int) -> HttpResponse:
+    """An undo or correction refused: htmx gets the message alone (rate.js shows it and leaves the
+    page as it is), a plain form the page again with the message."""
+    if request.htmx:
+        return HttpResponse(message, status=status, content_type="text/plain")
+    ctx = _workbench_context(
+        request,
+        campaign=campaign,
+        assignment=assignment_next(campaign=campaign, rater=request.user),
+        error=message,
+    )
+    return render(request, TEMPLATE, ctx, status=status)
+
+
+def _kept_from(vote: Judgment, campaign: Campaign) -> dict:
+    """A stored vote as the form it came from (shown terms), to fill the vote bar in again."""
+    left_is_a = vote.left_is_a is not False
+    verdict = shown_verdict(
+        choice=vote.choice, strength=vote.strength, left_is_a=left_is_a, campaign=campaign
+    )
+    return {
+        "assignment_id": vote.assignment_id,
+        "verdict": verdict.value if verdict else "",
+        "aspects": {k: to_shown(v, left_is_a=left_is_a) for k, v in (vote.aspects or {}).items()},
+        "rationale": vote.rationale,
+        "rewrite": vote.rewrite,
+    }
+
+
+def _correction(
+    request: HttpRequest,
+    *,
+    campaign: Campaign,
+    first: Judgment,
+    kept: dict,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    """The pair of the rater's last vote again, the vote filled in, its form sending a correction.
+    The rater's current lease waits (a correction neither closes nor claims one)."""
+    lease = first.assignment
+    lease.read_chars = 0  # the pair was read before the vote: no reading lock on a correction
+    ctx = _workbench_context(request, campaign=campaign, assignment=lease, error=error, kept=kept)
+    ctx.update(
+        correcting=first,
+        unlock_ms=0,
+        form_url=reverse("annotate:rate-correct", args=[campaign.slug, first.pk]),
+    )
+    return _render_workbench(request, ctx, status=status)
+
+
+@login_required
+@require_POST
+def rate_undo(request: HttpRequest, slug: str) -> HttpResponse:
+    """Take back the rater's own last vote, within RATE_UNDO_SECONDS: its pair comes back with the
+    vote filled in. After the window (or with no vote to undo): 409 and why."""
+    campaign = campaign_for_rater(request.user, slug)
+    try:
+        first, last = judgment_undoable(campaign=campaign, rater=request.user)
+    except VoteRefused as refused:
+        return _refused(request, campaign, refused.messages[0], 409)
+    if first.assignment is None:
+        return _refused(request, campaign, "This pair is no longer there to correct.", 409)
+    return _correction(request, campaign=campaign, first=first, kept=_kept_from(last, campaign))
+
+
+@login_required
+@require_POST
+def rate_correct(request: HttpRequest, slug: str, judgment_id: int) -> HttpResponse:
+    """Store the correction (a new vote pointing at the first), then back to the current pair."""
+    campaign = campaign_for_rater(request.user, slug)
+    vote = parse_vote(request.POST, campaign=campaign)
+    try:
+        first, _ = judgment_undoable(
+            campaign=campaign, rater=request.user, grace=campaign.lease_seconds
+        )
+        if first.pk != judgment_id or first.assignment is None:
+            raise VoteRefused("Only your last vote can be undone.", code="not_last")
+    except VoteRefused as refused:
+        return _refused(request, campaign, refused.messages[0], 409)
+    error = vote.error
+    if not error:
+        try:
+            judgment_correct(
+                judgment_id=judgment_id,
+                rater=request.user,
+                campaign=campaign,
+                choice=vote.choice,
+                strength=vote.strength,
+                aspects=vote.aspects,
+                rationale=vote.rationale,
+                rewrite=vote.rewrite,
+                idempotency_key=vote.key,
+            )
+        except VoteRefused as refused:
+            if refused.code in ("too_late", "not_last", "nothing"):
+                return _refused(request, campaign, refused.messages[0], 409)
+            error = refused.messages[0]
+    if error:
+        kept = {**vote.kept, "assignment_id": first.assignment_id}
+        return _correction(
+            request, campaign=campaign, first=first, kept=kept, error=error, status=400
+        )
+    if not request.htmx:
+        messages.info(request, "Your vote is corrected.")
+        return redirect("annotate:rate", slug=campaign.slug)
+    ctx = _workbench_context(
+        request,
+        campaign=campaign,
+        assignment=assignment_next(campaign=campaign, rater=request.user),
+        notice="Your vote is corrected. Here is your next pair.",
+        undo_ms=_undo_ms(campaign, request.user, first=first),
+    )
     return _render_workbench(request, ctx)
 
 

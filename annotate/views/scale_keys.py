@@ -160,3 +160,15 @@ def vote_label(*, choice: str, strength: int | None, left_is_a: bool | None, sca
     if shown in ("left", "right"):  # a graded side without a strength (e.g. a judge verdict)
         return "A is better" if shown == "left" else "B is better"
     return {"tie": "Tie", "inconsistent": "Uncertain"}.get(shown, shown)
+
+
+def shown_verdict(*, choice: str, strength: int | None, left_is_a: bool | None, campaign: Campaign):
+    """The verdict of the campaign's scale a stored vote (a/b terms) was given as, or None: to fill
+    the vote bar in again when the rater undoes a vote."""
+    shown = to_shown(choice, left_is_a=left_is_a is not False)
+    for v in scale_verdicts(campaign):
+        if v.choice == shown and (
+            v.strength is None or shown == "both_bad" or v.strength == strength
+        ):
+            return v
+    return None

@@ -120,7 +120,7 @@
     if (heartbeat) clearInterval(heartbeat);
     heartbeat = null;
     const wb = workbench();
-    if (!wb || !wb.dataset.assignment) return;
+    if (!wb || !wb.dataset.assignment || !wb.dataset.heartbeatUrl) return;
     const leaseMs = Number(wb.dataset.leaseSeconds || 600) * 1000;
     const every = Math.max(5000, Math.min(60000, leaseMs / 3));
     const assignment = wb.dataset.assignment;
@@ -210,8 +210,25 @@
     if (wb) wb.classList.toggle("awaiting-reveal", !!pendingReveal());
   }
 
+  // Undo: the button shows while the server still takes an undo; the key asks the server either way,
+  // so a late press gets its word (409) instead of silence.
+  let undoTimer = null;
+  function armUndo() {
+    if (undoTimer) clearTimeout(undoTimer);
+    const u = $("#undo-form");
+    const ms = u ? Number(u.dataset.undoMs || 0) : 0;
+    if (ms > 0) undoTimer = setTimeout(() => (u.hidden = true), ms);
+  }
+  function undo() {
+    const u = $("#undo-form");
+    if (!u) return;
+    window.htmx.process(u);
+    u.requestSubmit();
+  }
+
   function init() {
     armed = null;
+    armUndo();
     const wb = workbench();
     if (!wb) return;
     unlockAt = Date.now() + Number(wb.dataset.unlockMs || 0);
@@ -305,6 +322,7 @@
       },
       rationale: () => $("#rationale") && $("#rationale").focus(),
       rewrite: () => toggleRewrite(true),
+      undo,
       skip: () => openPanel("#skip-reason"),
       flag: () => openPanel("#flag-reason"),
     };
@@ -390,9 +408,24 @@
     }
   });
 
-  document.addEventListener("htmx:responseError", () => {
+  // A form refused as sent (400) comes back as the workbench with the reason: show it like any other.
+  document.addEventListener("htmx:beforeSwap", (e) => {
+    if (e.detail.xhr.status === 400 && e.detail.target && e.detail.target.id === "workbench") {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
+
+  document.addEventListener("htmx:responseError", (e) => {
     const f = form();
     if (f) delete f.dataset.sent;
+    const xhr = e.detail.xhr;
+    if (xhr && xhr.status === 409) {
+      // Refused by the state of things (an undo too late, not the last vote): the server says why.
+      const u = $("#undo-form");
+      if (u) u.hidden = true;
+      return flash(xhr.responseText || "This can no longer be done.");
+    }
     flash("The server could not take this vote; please try again.");
   });
   document.addEventListener("htmx:sendError", () => {

@@ -235,6 +235,18 @@ def test_the_judge_revealed_after_the_vote_fits(
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_undoing_the_last_vote_fits(live_server, page, campaign, rater, screenshot_dir, size):
+    _full_campaign(campaign)
+    _pairs(campaign, n=2)
+    _open(page, live_server, campaign, size)
+    _vote(page)
+    _check(page, "after-vote-undo-offered", size, screenshot_dir)
+    page.keyboard.press("u")
+    page.wait_for_selector("#workbench[data-correcting]")
+    _check(page, "correcting", size, screenshot_dir)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_the_judge_suggested_before_the_vote_fits(
     live_server, page, campaign, rater, screenshot_dir, size
 ):

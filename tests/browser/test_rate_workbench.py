@@ -250,3 +250,33 @@ def test_an_admin_sees_and_releases_leases(live_server, page, campaign, rater, s
     page.wait_for_selector("text=Lease released")
     lease.refresh_from_db()
     assert lease.status == Assignment.Status.RELEASED
+
+
+def test_it_undoes_the_last_vote_from_the_keyboard(live_server, page, campaign, rater, settings):
+    settings.RATE_UNDO_SECONDS = 60
+    _pairs(campaign, n=3)
+    _open(page, live_server, campaign)
+    first = _current(page)
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    _wait_next(page, first)
+    waiting = _current(page)
+    assert page.is_visible("#undo-button")
+    page.keyboard.press("u")  # the pair comes back with the vote filled in
+    page.wait_for_selector("#workbench[data-correcting]")
+    assert _current(page) == first
+    assert page.locator("#vote-form [data-verdict=left][aria-pressed=true]").count() == 1
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=Your vote is corrected")
+    assert _current(page) == waiting  # the pair that waited
+    vote = Judgment.objects.get(revises__isnull=True)
+    correction = Judgment.objects.get(revises=vote)
+    assert (vote.choice, correction.choice) == (("a", "b") if vote.left_is_a else ("b", "a"))
+    # Once the window has passed, the key gets the server's reason, and the pair stays.
+    Judgment.objects.filter(pk=vote.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    page.keyboard.press("u")
+    page.wait_for_selector("text=can no longer be undone")
+    assert _current(page) == waiting and page.is_hidden("#undo-button")
+    assert Judgment.objects.count() == 2
+    assert not page.js_errors
