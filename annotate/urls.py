@@ -13,6 +13,7 @@ from annotate.views import (
     research,
     ttc,
 )
+from annotate.views import gold as gold_views
 from annotate.views import judge as judge_views
 from annotate.views import leases as lease_views
 from annotate.views import rate as rate_views
@@ -57,6 +58,8 @@ urlpatterns += [
         name="generator-delete",
     ),
     path("campaigns/<slug:slug>/raters/", campaign_people.enroll, name="enroll"),
+    path("campaigns/<slug:slug>/gold/", gold_views.gold_pairs, name="gold-pairs"),
+    path("campaigns/<slug:slug>/gold/<int:pair_id>/", gold_views.gold_pair, name="gold-pair"),
 ]
 
 # --- generation (annotate/views/generation.py) ---

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import F, Q
@@ -23,13 +24,22 @@ from annotate.validation import (
 class Pair(models.Model):
     """Two different candidates of the same prompt (enforced in the database, see migration 0002)."""
 
+    class Gold(models.TextChoices):
+        """A gold pair's known answer, in the pair's own terms (a = candidate_a)."""
+
+        A = "a", "A is better"
+        B = "b", "B is better"
+        TIE = "tie", "Tie"
+        BOTH_BAD = "both_bad", "Both bad"
+
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="pairs")
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="pairs")
     candidate_a = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
     candidate_b = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
     strategy = models.CharField(max_length=20, choices=Campaign.Pairing)
-    # Gold: a known answer ("a", "b" or "tie"); the rater cannot tell a gold pair from any other.
-    gold_answer = models.CharField(max_length=8, blank=True)
+    # Gold: a known answer (a, b, tie, or both bad where the campaign allows it); blank: not gold.
+    # The rater cannot tell a gold pair from any other.
+    gold_answer = models.CharField(max_length=8, blank=True, choices=Gold)
     needed = models.PositiveSmallIntegerField(default=1, help_text="Votes wanted (k).")
     # Claim counter: live leases + votes. The claim guards on this column of the pair's own row.
     assigned = models.PositiveSmallIntegerField(default=0)
@@ -46,6 +56,10 @@ class Pair(models.Model):
                 condition=Q(candidate_a__lt=F("candidate_b")), name="pair_candidates_ordered"
             ),
             models.CheckConstraint(condition=Q(assigned__lte=F("needed")), name="pair_not_over_k"),
+            models.CheckConstraint(
+                condition=Q(gold_answer__in=["", "a", "b", "tie", "both_bad"]),
+                name="pair_gold_answer_known",
+            ),
         ]
         indexes = [
             # The claim scans only pairs still wanting raters.
@@ -62,6 +76,19 @@ class Pair(models.Model):
     @property
     def is_gold(self) -> bool:
         return bool(self.gold_answer)
+
+    def clean(self) -> None:
+        """A gold answer is one the campaign's raters can give: "both bad" only where it is allowed
+        (the choices refuse anything else, the database too)."""
+        super().clean()
+        if (
+            self.gold_answer == self.Gold.BOTH_BAD
+            and self.campaign_id
+            and not self.campaign.allow_both_bad
+        ):
+            raise ValidationError(
+                {"gold_answer": "This campaign does not allow “both bad”, so it cannot be gold."}
+            )
 
 
 class Assignment(models.Model):

@@ -172,3 +172,19 @@ def shown_verdict(*, choice: str, strength: int | None, left_is_a: bool | None, 
         ):
             return v
     return None
+
+
+def gold_choices(campaign: Campaign) -> list[tuple[str, str, str]]:
+    """The gold answers an admin may mark on a pair of this campaign, as (stored value, label, key),
+    in button order: the sides and the tie in the scale's own words, "Both bad" where allowed.
+    Stored in the pair's own terms (a = candidate_a, shown on the left of the gold page)."""
+    tie = next(v for v in _scale(campaign.scale) if v.choice == "tie")
+    out = [("a", "A is better", "a"), ("tie", tie.label, "t"), ("b", "B is better", "b")]
+    if campaign.allow_both_bad:
+        out.append(("both_bad", BOTH_BAD.label, BOTH_BAD.key))
+    return out
+
+
+def gold_label(answer: str, campaign: Campaign) -> str:
+    """A stored gold answer in words ("" for a pair that is not gold)."""
+    return next((label for value, label, _ in gold_choices(campaign) if value == answer), answer)
