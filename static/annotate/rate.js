@@ -207,7 +207,11 @@
   // htmx's attribute settling); answering swaps only #judge-reveal, so the mark is cleared here.
   function markAwaitingReveal() {
     const wb = workbench();
-    if (wb) wb.classList.toggle("awaiting-reveal", !!pendingReveal());
+    const waiting = !!pendingReveal();
+    if (wb) wb.classList.toggle("awaiting-reveal", waiting);
+    // The waiting bar is inert too: no focus, no click, and not read as live controls.
+    const f = form();
+    if (f) f.inert = waiting;
   }
 
   // Undo: the button shows while the server still takes an undo; the key asks the server either way,
