@@ -47,7 +47,7 @@ from annotate.services.judging_labels import (
 from annotate.services.judgments import VoteRefused
 from annotate.sides import left_and_right, to_stored
 from annotate.validation import MAX_RATIONALE, text_check
-from annotate.views.scale_keys import scale_verdicts, verdict_for, vote_label
+from annotate.views.scale_keys import choice_words, scale_verdicts, verdict_for, vote_label
 
 PROVIDER_CHOICES = [(p.value, p.label) for p in JUDGE_PROVIDERS]
 
@@ -253,8 +253,8 @@ def reveal_context(*, judgment: Judgment) -> dict | None:
         "judgment": judgment,
         "judge": label(verdict),
         "uncertain": not verdict.consistent,
-        "rationale": rationale_for_view(
-            order1=verdict.order1, order2=verdict.order2, left_is_a=left_is_a
+        "rationale": choice_words(
+            rationale_for_view(order1=verdict.order1, order2=verdict.order2, left_is_a=left_is_a)
         )
         if verdict.consistent
         else "",
@@ -282,8 +282,8 @@ def suggestion_context(*, pair_id: int, left_is_a: bool, campaign: Campaign) -> 
             scale=campaign.scale,
         ),
         "uncertain": not verdict.consistent,
-        "rationale": rationale_for_view(
-            order1=verdict.order1, order2=verdict.order2, left_is_a=left_is_a
+        "rationale": choice_words(
+            rationale_for_view(order1=verdict.order1, order2=verdict.order2, left_is_a=left_is_a)
         )
         if verdict.consistent
         else "",

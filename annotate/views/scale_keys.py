@@ -14,6 +14,7 @@ a/b with the lease's ``left_is_a``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from annotate.models import Campaign
@@ -188,3 +189,12 @@ def gold_choices(campaign: Campaign) -> list[tuple[str, str, str]]:
 def gold_label(answer: str, campaign: Campaign) -> str:
     """A stored gold answer in words ("" for a pair that is not gold)."""
     return next((label for value, label, _ in gold_choices(campaign) if value == answer), answer)
+
+
+_CODE_WORDS = re.compile(r"[\"'“]?\bboth_bad\b[\"'”]?")
+
+
+def choice_words(text: str) -> str:
+    """Free text written about votes (the judge's rationale, asked to choose "both_bad") with the
+    stored codes in the words the rater sees: "both_bad" → “Both bad”."""
+    return _CODE_WORDS.sub("“Both bad”", text)

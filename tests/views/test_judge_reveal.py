@@ -153,3 +153,21 @@ def test_a_bad_revision_is_refused_with_a_message(rater_client, campaign, voted)
     response = _revise(rater_client, campaign, voted, "g6")  # not a verdict of the binary scale
     assert response.status_code == 400 and "Choose the verdict" in response.content.decode()
     assert Judgment.objects.count() == 1
+
+
+def test_the_reveal_words_the_judges_codes_as_the_rater_sees_them(rater_client, campaign, rater):
+    first = _voted(campaign, rater, judge="both_bad")
+    from annotate.models import JudgeVerdict
+
+    JudgeVerdict.objects.filter(pair=first.pair).update(
+        order2={
+            "choice": "both_bad",
+            "rationale": 'Neither helps, so "both_bad": Response 1 is wrong.',
+        }
+    )
+    html = rater_client.post(_url(campaign, first), {"action": "keep"}).content.decode()
+    assert "The judge's verdict: <strong>Both bad</strong>" in html
+    assert "Neither helps, so “Both bad”: Response A is wrong." in html
+    assert "both_bad" not in html.replace('value="both_bad"', "").replace(
+        'data-revise="both_bad"', ""
+    )

@@ -142,3 +142,12 @@ def test_the_help_overlay_and_the_bar_list_the_aspect_keys(rater_client, campaig
     for key in ("u", "d", "s", "f", "g"):
         assert f"<kbd>{key}</kbd>" in help_table
     assert 'data-aspect="helpful"><legend>Helpful <kbd' in html
+
+
+def test_free_text_speaks_in_labels_not_codes():
+    from annotate.views.scale_keys import choice_words
+
+    assert choice_words('I pick "both_bad" here; both_bad again.') == (
+        "I pick “Both bad” here; “Both bad” again."
+    )
+    assert choice_words("both badly written") == "both badly written"
