@@ -5,6 +5,7 @@ from django.urls import path
 from annotate.api import campaigns as campaign_api
 from annotate.api import exports as export_api
 from annotate.api import generation as generation_api
+from annotate.api import gold as gold_api
 from annotate.api import judge as judge_api
 
 app_name = "api"
@@ -149,5 +150,15 @@ urlpatterns += [
         "campaigns/<slug:slug>/generation/resume/",
         generation_api.GenerationResumeApi.as_view(),
         name="generation-resume",
+    ),
+]
+
+# --- gold answers (annotate/api/gold.py) ---
+
+urlpatterns += [
+    path(
+        "campaigns/<slug:slug>/pairs/<int:pair_id>/gold/",
+        gold_api.PairGoldApi.as_view(),
+        name="pair-gold",
     ),
 ]

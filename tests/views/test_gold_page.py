@@ -141,3 +141,24 @@ def test_a_pair_of_another_campaign_or_no_pair_is_404(
     huge = reverse("annotate:gold-pair", args=[campaign.slug, 2**70])
     assert admin_client.get(huge).status_code == 404
     assert admin_client.get(_url(campaign) + "?page=zzz&show=nope").status_code == 200
+
+
+def test_the_api_sets_gold_by_the_same_rules(campaign, pairs, admin_user, researcher):
+    from rest_framework.test import APIClient
+
+    Campaign.objects.filter(pk=campaign.pk).update(allow_both_bad=False)
+    url = f"/api/campaigns/{campaign.slug}/pairs/{pairs[0].pk}/gold/"
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    assert api.post(url, {"gold": "b"}, format="json").json() == {"pair": pairs[0].pk, "gold": "b"}
+    assert Pair.objects.get(pk=pairs[0].pk).gold_answer == "b"
+    for body in ({"gold": "zzz"}, {"gold": "both_bad"}, {}, {"gold": "a", "extra": 1}):
+        response = api.post(url, body, format="json")
+        assert response.status_code == 400, body
+    assert "does not allow" in api.post(url, {"gold": "both_bad"}, format="json").json()["gold"][0]
+    assert Pair.objects.get(pk=pairs[0].pk).gold_answer == "b"
+    assert api.post(url, {"gold": ""}, format="json").json()["gold"] == ""
+    huge = f"/api/campaigns/{campaign.slug}/pairs/{2**70}/gold/"
+    assert api.post(huge, {"gold": "a"}, format="json").status_code == 404
+    api.force_authenticate(researcher)
+    assert api.post(url, {"gold": "a"}, format="json").status_code == 403
