@@ -57,9 +57,10 @@ def test_it_finds_every_write_operation():
 @pytest.mark.parametrize(("method", "route"), OPERATIONS, ids=[f"{m} {r}" for m, r in OPERATIONS])
 def test_it_refuses_an_unknown_key_on_every_operation(api, campaign, method, route):
     generator = factories.GeneratorFactory(campaign=campaign)
+    pair = factories.PairFactory(campaign=campaign)
     path = "/api/" + route.replace("<slug:slug>", campaign.slug).replace(
         "<int:generator_id>", str(generator.pk)
-    )
+    ).replace("<int:pair_id>", str(pair.pk))
     response = _raw(api, path, b'{"bogus_key": 1}', method)
     assert response.status_code == 400, response.content
     assert "bogus_key" in json.dumps(response.json())

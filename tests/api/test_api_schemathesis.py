@@ -63,6 +63,7 @@ fail-on = {fail_on}
 "path.id" = {export_id}
 "path.generator_id" = {generator_id}
 "path.import_id" = {import_id}
+"path.pair_id" = {pair_id}
 
 [phases.coverage]
 unexpected-methods = ["PUT", "DELETE"]
@@ -88,11 +89,13 @@ fail-on = {fail_on}
 slugs = {{ values = ["{slug}", "{other_slug}"] }}
 exports = {{ values = [{export_id}] }}
 generators = {{ values = [{generator_id}] }}
+pairs = {{ values = [{pair_id}] }}
 
 [parameters]
 "path.slug" = {{ dictionary = "slugs", probability = 0.5 }}
 "path.id" = {{ dictionary = "exports", probability = 0.5 }}
 "path.generator_id" = {{ dictionary = "generators", probability = 0.5 }}
+"path.pair_id" = {{ dictionary = "pairs", probability = 0.5 }}
 """
 
 RUNS = {
@@ -138,6 +141,7 @@ def seeded(transactional_db, redis_app, settings, tmp_path):
         "export_id": export.id,
         "generator_id": generator.id,
         "import_id": finished_import.id,
+        "pair_id": campaign.pairs.order_by("id").first().id,
         "tokens": {
             "admin": Token.objects.create(user=admin).key,
             "rater": Token.objects.create(user=rater).key,
