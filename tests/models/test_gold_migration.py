@@ -1,4 +1,4 @@
-"""Migration 0009: free-text gold answers become one of the choices, or nothing."""
+"""Migration 0010: free-text gold answers become one of the choices, or nothing."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = [("annotate", "0008_prompt_import")]
-AFTER = [("annotate", "0009_pair_gold_choices")]
+BEFORE = [("annotate", "0009_ttc")]
+AFTER = [("annotate", "0010_pair_gold_choices")]
 
 
 def _migrate(targets):
