@@ -83,7 +83,7 @@ ACTIONS = (
     ("help", "?", "this help"),
     ("guidelines", "g", "guidelines"),
     ("diff", "d", "show the differences side by side"),
-    ("reasoning", "e", "open / close the responses' reasoning"),
+    ("reasoning", "e", "open / close the reasoning of both responses"),
     ("rationale", "r", "write the rationale"),
     ("rewrite", "w", "write a better response"),
     ("skip", "s", "skip this pair"),

@@ -58,6 +58,6 @@ def test_a_rater_opens_the_reasoning_with_a_key(live_server, transactional_db, p
     page.keyboard.press("e")
     assert not any(traces.nth(i).evaluate("d => d.open") for i in range(2))
     page.keyboard.press("?")
-    assert "open / close the responses' reasoning" in page.locator("#help").inner_text()
+    assert "open / close the reasoning of both responses" in page.locator("#help").inner_text()
     assert _axe_violations(page) == ""
     assert not page.js_errors

@@ -337,4 +337,4 @@ def test_it_shows_reasoning_one_key_away_only_when_the_campaign_says_so(rater_cl
     # Closed by default (a <details> without open), on the side the trace belongs to only.
     assert body.count('<details class="reasoning">') == 1
     assert "Think <strong>first</strong>" in body
-    assert "<kbd>e</kbd></td><td>open / close the responses' reasoning" in body
+    assert "<kbd>e</kbd></td><td>open / close the reasoning of both responses" in body

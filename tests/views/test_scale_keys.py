@@ -33,7 +33,7 @@ def test_every_key_means_one_verdict_and_no_action(scale):
     }
     # Every action the page has, with a key that no verdict uses.
     assert set(key_map(campaign)["actions"].values()) == {
-        "help", "guidelines", "diff", "rationale", "rewrite", "skip", "flag", "undo", "keep"
+        "help", "guidelines", "diff", "reasoning", "rationale", "rewrite", "skip", "flag", "undo", "keep"
     }  # fmt: skip
 
 
