@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import Http404
 
-from annotate import raw_rows
+from annotate.sql import rows as raw_rows
 from annotate.models import Campaign, User
 
 # Named columns, not c.*: a prepared statement must not change its result type under a migration.

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotate import raw_rows
+from annotate.sql import rows as raw_rows
 from annotate.models import Assignment, Campaign, Candidate, Enrollment, Pair, Prompt, User
 from annotate.services.prompts import prompt_rendered_ensure
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from django.db import connection
 
-from annotate import raw_rows
+from annotate.sql import rows as raw_rows
 from annotate.models import Candidate, GenerationJob, Generator, Prompt
 from annotate.work import claims
 

@@ -18,7 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from annotate import raw_rows
+from annotate.sql import rows as raw_rows
 from annotate.exports.texts import same_text
 from annotate.models import Assignment, Campaign, Enrollment, Judgment, Pair, PairFlag, User
 from annotate.sides import to_shown, to_stored

@@ -1,7 +1,7 @@
 """Model instances from raw SQL rows, converted the way the ORM converts them.
 
-The hot paths (a vote, a generation claim) read their rows with hand-written SQL, where compiling
-the ORM's query cost more than running it. What comes back is raw: on SQLite a datetime is text
+The statements of annotate/sql read their rows with hand-written SQL, where compiling the ORM's
+query cost more than running it. What comes back is raw: on SQLite a datetime is text
 and a boolean is 0/1, a JSON column is text everywhere. ``instance`` applies the same converters the
 ORM's compiler would (the backend's, then the field's), so a row read here is the row
 ``Model.objects.get`` would give; fields not read are deferred and load on access.

@@ -1,0 +1,53 @@
+"""The one home of hand-written SQL: the hot paths where the ORM was measured too slow, and the few
+statements the ORM cannot say (UPDATE … RETURNING, a data-modifying WITH, COPY, SET LOCAL).
+
+One module per hot path:
+
+* ``votes``       the vote write: close the lease, store the vote, count it (one statement on
+                  PostgreSQL, four on SQLite)
+* ``leases``      the rating claim: pick and count the pair, insert the lease and read what the
+                  page shows, the lease sweep
+* ``generation``  a candidate's claim with what its task reads, its guarded write, and "is any
+                  work left in the job?" (asked after every write of every kind of work)
+* ``imports``     the prompt import: staging table, checks by line number, one INSERT … SELECT
+* ``exports``     the settings of an export's one read transaction
+
+``rows`` turns what a statement returns into model instances, converted as the ORM converts them.
+
+The rules: table names come from ``Model._meta.db_table`` and column names from
+``_meta.get_field(...).column`` (``Table`` below), so a renamed field breaks the statement when its
+module is imported, not when it runs. Beside each statement a comment gives the measured figure
+that keeps it here (and the command that measured it), or what the ORM cannot say. Each statement
+has a test in tests/sql/ that runs on PostgreSQL and, through tests/sql/test_on_sqlite.py, on the
+embedded SQLite. Anything not here goes through the ORM.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Model
+
+
+class Table:
+    """A model's table and column names for a statement's text.
+
+    ``f"{Table(Pair)}"`` is the table; ``Table(Pair).assigned`` a column (by field name or attname,
+    e.g. ``prompt_id``); ``Table(Pair).cols("id", "assigned", alias="p")`` a column list. A field
+    the model does not have raises FieldDoesNotExist as the text is built.
+    """
+
+    __slots__ = ("_meta",)
+
+    def __init__(self, model: type[Model]) -> None:
+        self._meta = model._meta
+
+    def __str__(self) -> str:
+        return self._meta.db_table
+
+    def __getattr__(self, name: str) -> str:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._meta.get_field(name).column
+
+    def cols(self, *names: str, alias: str = "") -> str:
+        prefix = f"{alias}." if alias else ""
+        return ", ".join(f"{prefix}{getattr(self, name)}" for name in names)
