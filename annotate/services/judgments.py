@@ -1,27 +1,27 @@
 """Recording votes. A vote closes the rater's lease; the same submit replayed stores one vote.
 
-The hot path is one statement on PostgreSQL (four on SQLite) in the caller's transaction: a guarded
-UPDATE that closes the lease (it only matches an active, unexpired lease of this rater, so it doubles
-as the permission check and serialises a double-click), the INSERT of the vote, and the pair's and
-the rater's counters. Everything else (why a vote was refused, replays, gold accuracy) runs only on
-the rare path that needs it.
+The hot path is one statement on PostgreSQL (four on SQLite; annotate/sql/votes.py) in the
+caller's transaction: a guarded UPDATE that closes the lease (it only matches an active, unexpired
+lease of this rater, so it doubles as the permission check and serialises a double-click), the
+INSERT of the vote, and the pair's and the rater's counters. Everything else (why a vote was
+refused, replays, gold accuracy, the minimum read time) goes through the ORM on the path that
+needs it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
+from django.db.models.functions import Length
 from django.utils import timezone
 
-from annotate.sql import rows as raw_rows
 from annotate.exports.texts import same_text
 from annotate.models import Assignment, Campaign, Enrollment, Judgment, Pair, PairFlag, User
 from annotate.sides import to_shown, to_stored
+from annotate.sql import votes as votes_sql
 
 ASPECT_VALUES = {"a", "b", "tie"}
 SHOWN_CHOICES = {"left", "right", "tie", "both_bad"}
@@ -214,11 +214,11 @@ def _record(
     if campaign.min_read_ms_per_1k_chars:
         # Checked before anything is written, so a refusal leaves no transaction to roll back.
         _check_read_time(campaign=campaign, assignment_id=assignment_id, rater=rater, now=now)
-    vote = _Vote(
+    vote = votes_sql.Vote(
         assignment_id=assignment_id,
-        rater=rater,
-        campaign=campaign,
-        canonical=canonical,
+        rater_id=rater.pk,
+        campaign_id=campaign.pk,
+        by_side={True: canonical(True), False: canonical(False)},
         strength=strength,
         rationale=rationale,
         rewrite=rewrite,
@@ -230,218 +230,61 @@ def _record(
     # no SAVEPOINT round trips; any failure rolls back the whole request, which is what we want.
     with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
-            judgment = _write_vote_one_statement(vote)
+            written = votes_sql.write_one_statement(vote)
         else:
-            judgment = _write_vote_step_by_step(vote)
-        if judgment is not None and judgment.gold_answer_seen:
+            written = votes_sql.write_step_by_step(vote)
+        if written is not None and written.gold_answer:
             judgment_gold_check(campaign=campaign, rater=rater)
-    if judgment is not None:
-        return judgment
+    if written is not None:
+        return _judgment(vote, written, campaign=campaign, rater=rater)
     # Nothing was written; decide outside the transaction (raising here poisons no caller's block).
     return _refused_or_replayed(
         assignment_id=assignment_id, rater=rater, campaign=campaign, key=key, now=now
     )
 
 
-@dataclass(frozen=True)
-class _Vote:
-    """A validated vote on its way to the database; ``canonical(left_is_a)`` maps it to a/b."""
-
-    assignment_id: int
-    rater: User
-    campaign: Campaign
-    canonical: Callable[[bool], tuple[str, dict]]
-    strength: int | None
-    rationale: str
-    rewrite: str
-    key: str
-    judge_shown: bool
-    now: datetime
-
-    def judgment(self, judgment_id, pair_id, left_is_a, time_on_task, gold, votes) -> Judgment:
-        """The stored row as a model instance, without reading it back (the arguments are the
-        columns ``_VOTE_SQL_PG`` returns). ``rater_votes`` is the rater's vote count after this
-        vote; ``gold_answer_seen`` whether the pair was gold."""
-        choice, aspects = self.canonical(bool(left_is_a))
-        judgment = Judgment(
-            id=judgment_id,
-            campaign=self.campaign,
-            pair_id=pair_id,
-            assignment_id=self.assignment_id,
-            rater=self.rater,
-            source=Judgment.Source.HUMAN,
-            choice=choice,
-            strength=self.strength,
-            aspects=aspects,
-            rationale=self.rationale,
-            rewrite=self.rewrite,
-            left_is_a=bool(left_is_a),
-            time_on_task_ms=time_on_task,
-            judge_shown=self.judge_shown,
-            idempotency_key=self.key,
-            created_at=self.now,
-        )
-        judgment._state.adding = False
-        judgment._state.db = connection.alias
-        judgment.rater_votes = votes
-        judgment.gold_answer_seen = bool(gold)
-        return judgment
-
-
-# The whole write of a vote as one PostgreSQL statement (one round trip instead of four): close the
-# lease (the guard: only this rater's active, unexpired lease matches), insert the vote mapped with
-# the lease's left_is_a, bump the pair's and the rater's counters. No row back = nothing written.
-_VOTE_SQL_PG = """
-WITH lease AS (
-    UPDATE annotate_assignment SET status = %(done)s, completed_at = %(now)s
-    WHERE id = %(assignment)s AND rater_id = %(rater)s AND campaign_id = %(campaign)s
-      AND status = %(active)s AND expires_at > %(now)s
-    RETURNING id, pair_id, left_is_a, created_at
-), vote AS (
-    INSERT INTO annotate_judgment (campaign_id, pair_id, assignment_id, rater_id, source, choice,
-        strength, aspects, rationale, rewrite, left_is_a, time_on_task_ms, judge_shown,
-        idempotency_key, created_at)
-    SELECT %(campaign)s, lease.pair_id, lease.id, %(rater)s, %(source)s,
-        CASE WHEN lease.left_is_a THEN %(choice_a_left)s ELSE %(choice_b_left)s END,
-        %(strength)s,
-        CASE WHEN lease.left_is_a THEN %(aspects_a_left)s ELSE %(aspects_b_left)s END,
-        %(rationale)s, %(rewrite)s, lease.left_is_a,
-        GREATEST(0, FLOOR(EXTRACT(EPOCH FROM (%(now)s - lease.created_at)) * 1000))::integer,
-        %(judge_shown)s, %(key)s, %(now)s
-    FROM lease
-    RETURNING id, pair_id, left_is_a, time_on_task_ms
-), pair AS (
-    UPDATE annotate_pair SET completed = completed + 1 FROM vote
-    WHERE annotate_pair.id = vote.pair_id
-    RETURNING annotate_pair.gold_answer
-), enrollment AS (
-    UPDATE annotate_enrollment SET votes = votes + 1
-    WHERE campaign_id = %(campaign)s AND rater_id = %(rater)s AND EXISTS (SELECT 1 FROM vote)
-    RETURNING votes
-)
-SELECT vote.id, vote.pair_id, vote.left_is_a, vote.time_on_task_ms,
-       (SELECT gold_answer FROM pair), (SELECT votes FROM enrollment)
-FROM vote
-"""
-
-
-def _write_vote_one_statement(vote: _Vote) -> Judgment | None:
-    ops = connection.ops
-    (choice_a, aspects_a), (choice_b, aspects_b) = vote.canonical(True), vote.canonical(False)
-    params = {
-        "done": Assignment.Status.DONE,
-        "active": Assignment.Status.ACTIVE,
-        "now": ops.adapt_datetimefield_value(vote.now),
-        "assignment": vote.assignment_id,
-        "rater": vote.rater.pk,
-        "campaign": vote.campaign.pk,
-        "source": Judgment.Source.HUMAN,
-        "choice_a_left": choice_a,
-        "choice_b_left": choice_b,
-        "strength": vote.strength,
-        "aspects_a_left": ops.adapt_json_value(aspects_a, None),
-        "aspects_b_left": ops.adapt_json_value(aspects_b, None),
-        "rationale": vote.rationale,
-        "rewrite": vote.rewrite,
-        "judge_shown": vote.judge_shown,
-        "key": vote.key,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_VOTE_SQL_PG, params)
-        row = cursor.fetchone()
-    return None if row is None else vote.judgment(*row)
-
-
-_INSERT_VOTE_SQL = """
-    INSERT INTO annotate_judgment (campaign_id, pair_id, assignment_id, rater_id, source, choice,
-        strength, aspects, rationale, rewrite, left_is_a, time_on_task_ms, judge_shown,
-        idempotency_key, created_at)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-    RETURNING id
-"""
-
-
-def _write_vote_step_by_step(vote: _Vote) -> Judgment | None:
-    """The same write as ``_VOTE_SQL_PG`` for SQLite, which has no data-modifying WITH: four
-    statements in the caller's (IMMEDIATE, so already serialised) transaction."""
-    ops = connection.ops
-    now = ops.adapt_datetimefield_value(vote.now)
-    rater_id, campaign_id = vote.rater.pk, vote.campaign.pk
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE annotate_assignment SET status = %s, completed_at = %s "
-            "WHERE id = %s AND rater_id = %s AND campaign_id = %s AND status = %s "
-            "AND expires_at > %s RETURNING pair_id, left_is_a, created_at",
-            [
-                Assignment.Status.DONE,
-                now,
-                vote.assignment_id,
-                rater_id,
-                campaign_id,
-                Assignment.Status.ACTIVE,
-                now,
-            ],
-        )
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        pair_id, left_is_a, served_at = row
-        left_is_a = bool(left_is_a)
-        served_at = raw_rows.value(Assignment, "created_at", served_at)
-        time_on_task = max(0, int((vote.now - served_at).total_seconds() * 1000))
-        choice, aspects = vote.canonical(left_is_a)
-        cursor.execute(
-            _INSERT_VOTE_SQL,
-            [
-                campaign_id,
-                pair_id,
-                vote.assignment_id,
-                rater_id,
-                Judgment.Source.HUMAN,
-                choice,
-                vote.strength,
-                ops.adapt_json_value(aspects, None),
-                vote.rationale,
-                vote.rewrite,
-                left_is_a,
-                time_on_task,
-                vote.judge_shown,
-                vote.key,
-                now,
-            ],
-        )
-        (judgment_id,) = cursor.fetchone()
-        cursor.execute(
-            "UPDATE annotate_pair SET completed = completed + 1 WHERE id = %s "
-            "RETURNING gold_answer",
-            [pair_id],
-        )
-        (gold,) = cursor.fetchone()
-        cursor.execute(
-            "UPDATE annotate_enrollment SET votes = votes + 1 "
-            "WHERE campaign_id = %s AND rater_id = %s RETURNING votes",
-            [campaign_id, rater_id],
-        )
-        counted = cursor.fetchone()
-    votes = counted[0] if counted else None
-    return vote.judgment(judgment_id, pair_id, left_is_a, time_on_task, gold, votes)
+def _judgment(
+    vote: votes_sql.Vote, written: votes_sql.Written, *, campaign: Campaign, rater: User
+) -> Judgment:
+    """The stored row as a model instance, without reading it back. ``rater_votes`` is the rater's
+    vote count after this vote; ``gold_answer_seen`` whether the pair was gold."""
+    choice, aspects = vote.by_side[written.left_is_a]
+    judgment = Judgment(
+        id=written.judgment_id,
+        campaign=campaign,
+        pair_id=written.pair_id,
+        assignment_id=vote.assignment_id,
+        rater=rater,
+        source=Judgment.Source.HUMAN,
+        choice=choice,
+        strength=vote.strength,
+        aspects=aspects,
+        rationale=vote.rationale,
+        rewrite=vote.rewrite,
+        left_is_a=written.left_is_a,
+        time_on_task_ms=written.time_on_task_ms,
+        judge_shown=vote.judge_shown,
+        idempotency_key=vote.key,
+        created_at=vote.now,
+    )
+    judgment._state.adding = False
+    judgment._state.db = connection.alias
+    judgment.rater_votes = written.rater_votes
+    judgment.gold_answer_seen = bool(written.gold_answer)
+    return judgment
 
 
 def _check_read_time(*, campaign: Campaign, assignment_id: int, rater: User, now: datetime) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT a.created_at, LENGTH(ca.text) + LENGTH(cb.text) FROM annotate_assignment a "
-            "JOIN annotate_pair p ON p.id = a.pair_id "
-            "JOIN annotate_candidate ca ON ca.id = p.candidate_a_id "
-            "JOIN annotate_candidate cb ON cb.id = p.candidate_b_id "
-            "WHERE a.id = %s AND a.rater_id = %s",
-            [assignment_id, rater.pk],
+    lease = (
+        Assignment.objects.filter(pk=assignment_id, rater=rater)
+        .values_list(
+            "created_at", Length("pair__candidate_a__text") + Length("pair__candidate_b__text")
         )
-        row = cursor.fetchone()
-    if row is None:
+        .first()
+    )
+    if lease is None:
         return  # not the rater's lease: the guard refuses it with the right message
-    served_at, chars = row
-    served_at = raw_rows.value(Assignment, "created_at", served_at)
+    served_at, chars = lease
     time_on_task = int((now - served_at).total_seconds() * 1000)
     needed = required_read_ms(campaign=campaign, chars=chars or 0)
     if time_on_task < needed:

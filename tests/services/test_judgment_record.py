@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 
 from annotate.models import Assignment, Campaign, Enrollment, Judgment, Pair, User
-from annotate.services import judgments
 from annotate.services.assignment import assignment_next
 from annotate.services.judgments import VoteRefused, judgment_record
+from annotate.sql import votes as votes_sql
 from tests import factories
 
 
@@ -17,9 +17,7 @@ def vote_writer(request, monkeypatch):
     """Every test here runs against both ways of writing a vote: PostgreSQL's single statement and
     the step-by-step statements SQLite uses (plain SQL, so they run on PostgreSQL too)."""
     if request.param == "step by step":
-        monkeypatch.setattr(
-            judgments, "_write_vote_one_statement", judgments._write_vote_step_by_step
-        )
+        monkeypatch.setattr(votes_sql, "write_one_statement", votes_sql.write_step_by_step)
     return request.param
 
 
