@@ -5,7 +5,8 @@ The claim updates the claimed pair's *own row* and guards on a column of that ro
 ``NOT EXISTS (assignment …)`` sub-query double-assigns; re-checking ``assigned < needed`` in the
 UPDATE's own WHERE clause is what makes the counter a hard limit (and the database CHECK
 ``assigned <= needed`` backs it up). On SQLite, IMMEDIATE transactions serialise writers, so the same
-conditional UPDATE without SKIP LOCKED is enough.
+conditional UPDATE without SKIP LOCKED is enough. The claim, the lease's insert with what the page
+shows, and the sweep are plain SQL (annotate/sql/leases.py); the rest is the ORM.
 
 ``Pair.assigned`` counts live leases + votes. A lease that expires, is skipped or is released gives its
 slot back (``assigned - 1``); a vote keeps it.
@@ -19,11 +20,12 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Case, F, When
 from django.utils import timezone
 
-from annotate.sql import rows as raw_rows
-from annotate.models import Assignment, Campaign, Candidate, Enrollment, Pair, Prompt, User
+from annotate.models import Assignment, Campaign, Enrollment, Pair, User
 from annotate.services.prompts import prompt_rendered_ensure
+from annotate.sql import leases as leases_sql
 
 # Expired leases are swept lazily: at most this often per campaign and process before a claim,
 # and always when a claim finds nothing (the only time a stale lease can starve a rater).
@@ -31,41 +33,6 @@ SWEEP_INTERVAL_SECONDS = 2.0
 _last_sweep: dict[int, float] = {}
 
 _CLAIM_RETRIES = 4
-
-# The rating page's lease: what the page shows and nothing more, in one statement. Everything else on
-# these model instances is deferred (loaded on access), so callers still get real model objects.
-_LEASE_COLUMNS = """
-    SELECT a.id, a.campaign_id, a.pair_id, a.rater_id, a.status, a.left_is_a, a.created_at,
-           a.expires_at, p.prompt_id, p.candidate_a_id, p.candidate_b_id, pr.system, pr.rendered,
-           ca.html, cb.html, LENGTH(ca.text) + LENGTH(cb.text)
-"""
-_LEASE_JOINS = """
-    JOIN annotate_pair p ON p.id = a.pair_id
-    JOIN annotate_prompt pr ON pr.id = p.prompt_id
-    JOIN annotate_candidate ca ON ca.id = p.candidate_a_id
-    JOIN annotate_candidate cb ON cb.id = p.candidate_b_id
-"""
-_LEASE_SQL = f"{_LEASE_COLUMNS} FROM annotate_assignment a {_LEASE_JOINS}"
-_INSERT_LEASE = (
-    "INSERT INTO annotate_assignment (campaign_id, pair_id, rater_id, status, left_is_a, "
-    "skip_reason, created_at, expires_at) VALUES (%s, %s, %s, %s, %s, '', %s, %s) "
-    "ON CONFLICT DO NOTHING"
-)
-# PostgreSQL: insert the lease and read what the page shows in the same statement.
-_INSERT_LEASE_FOR_PAGE_PG = (
-    f"WITH a AS ({_INSERT_LEASE} RETURNING id, campaign_id, pair_id, rater_id, status, left_is_a, "
-    f"created_at, expires_at) {_LEASE_COLUMNS} FROM a {_LEASE_JOINS}"
-)
-_LEASE_FIELDS = (
-    "id",
-    "campaign_id",
-    "pair_id",
-    "rater_id",
-    "status",
-    "left_is_a",
-    "created_at",
-    "expires_at",
-)
 
 
 class AssignmentError(Exception):
@@ -78,41 +45,14 @@ def _now() -> datetime:
 
 def assignment_live(*, campaign: Campaign, rater: User) -> Assignment | None:
     """The rater's active lease in this campaign, with what the page shows loaded (one query)."""
-    return _lease_for_page(
-        "WHERE a.campaign_id = %s AND a.rater_id = %s AND a.status = %s",
-        [campaign.pk, rater.pk, Assignment.Status.ACTIVE],
-    )
+    return _rendered(leases_sql.live_for_page(campaign_id=campaign.pk, rater_id=rater.pk))
 
 
-def _lease_for_page(where: str, params: list) -> Assignment | None:
-    """A lease with its pair, prompt (system, rendered turns) and both candidates' HTML, from one
-    raw statement: the ORM's select_related of the same rows cost more than the rest of the vote.
-
-    The result is a real ``Assignment``; ``read_chars`` holds the two responses' total length (for
-    the minimum read time), and fields not selected here load on access like any deferred field.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(f"{_LEASE_SQL} {where} LIMIT 1", params)
-        row = cursor.fetchone()
-    return None if row is None else _lease_from_row(row)
-
-
-def _lease_from_row(row: tuple) -> Assignment:
-    lease = raw_rows.instance(Assignment, _LEASE_FIELDS, row[:8])
-    prompt_id, cand_a_id, cand_b_id, system, rendered, html_a, html_b, chars = row[8:]
-    pair = raw_rows.instance(
-        Pair, ("id", "prompt_id", "candidate_a_id", "candidate_b_id"),
-        (lease.pair_id, prompt_id, cand_a_id, cand_b_id),
-    )  # fmt: skip
-    pair.prompt = raw_rows.instance(
-        Prompt, ("id", "system", "rendered"), (prompt_id, system, rendered)
-    )
-    if not pair.prompt.rendered:  # a large import's prompt the background render has not reached
-        prompt_rendered_ensure(prompt=pair.prompt)
-    pair.candidate_a = raw_rows.instance(Candidate, ("id", "html"), (cand_a_id, html_a))
-    pair.candidate_b = raw_rows.instance(Candidate, ("id", "html"), (cand_b_id, html_b))
-    lease.pair = pair
-    lease.read_chars = chars or 0
+def _rendered(lease: Assignment | None) -> Assignment | None:
+    """A lease whose prompt a large import's background render has not reached yet gets its
+    markdown rendered (and stored) now."""
+    if lease is not None and not lease.pair.prompt.rendered:
+        prompt_rendered_ensure(prompt=lease.pair.prompt)
     return lease
 
 
@@ -174,98 +114,36 @@ def _claim_once(*, campaign: Campaign, rater: User, now: datetime, gold: bool | 
     # savepoint=False: inside the vote's transaction this adds no SAVEPOINT round trips; a failure
     # here is a real error and may take the whole request down with it.
     with transaction.atomic(savepoint=False):
-        row = _claim_pair_row(campaign=campaign, rater=rater, gold=gold)
+        row = leases_sql.claim_pair(campaign=campaign, rater_id=rater.pk, gold=gold)
         if row is None or row == "raced":
             return None, ("empty" if row is None else "raced")
         pair_id, assigned_after, left_a_count = row
         left_is_a = _choose_left(
             claims_before=assigned_after - 1, left_a_count=left_a_count, overlap=campaign.overlap
         )
-        ops = connection.ops
-        params = [
-            campaign.pk,
-            pair_id,
-            rater.pk,
-            Assignment.Status.ACTIVE,
-            left_is_a,
-            ops.adapt_datetimefield_value(now),
-            ops.adapt_datetimefield_value(now + timedelta(seconds=campaign.lease_seconds)),
-        ]
-        with connection.cursor() as cursor:
-            # ON CONFLICT DO NOTHING instead of catching IntegrityError: no savepoint needed.
-            if connection.vendor == "postgresql":
-                cursor.execute(_INSERT_LEASE_FOR_PAGE_PG, params)
-                row = cursor.fetchone()
-                lease = None if row is None else _lease_from_row(row)
-            else:
-                cursor.execute(f"{_INSERT_LEASE} RETURNING id", params)
-                row = cursor.fetchone()
-                lease = None if row is None else _lease_for_page("WHERE a.id = %s", [row[0]])
-            if lease is None:
-                # Same rater asking twice at once (two tabs): give the slot back.
-                cursor.execute(
-                    "UPDATE annotate_pair SET assigned = assigned - 1 WHERE id = %s", [pair_id]
-                )
-                return None, "twin"
-            if left_is_a and campaign.overlap >= 2:
-                # Only balancing (k >= 2) reads the count. Our UPDATE holds the row lock until
-                # commit, so this cannot race.
-                cursor.execute(
-                    "UPDATE annotate_pair SET left_a_count = left_a_count + 1 WHERE id = %s",
-                    [pair_id],
-                )
-    return lease, "claimed"
-
-
-def _order_sql(campaign: Campaign) -> str:
-    # Both orders follow the partial index pair_open_idx (campaign, completed, random_key), so the
-    # claim reads a few index entries and stops at LIMIT 1 instead of sorting every open pair.
-    if campaign.ordering == Campaign.Ordering.FINISH_STARTED:
-        # Pairs that already have votes first, so fewer pairs sit half-rated; random among equals.
-        return "p.completed DESC, p.random_key DESC"
-    # "Random": the fixed random order among the pairs with the fewest votes (breadth first).
-    return "p.completed, p.random_key"
-
-
-def _claim_pair_row(*, campaign: Campaign, rater: User, gold: bool | None):
-    """One conditional UPDATE on the chosen pair's row. Returns (id, assigned, left_a_count),
-    None when nothing is claimable, or "raced" when the guard refused the chosen row."""
-    gold_sql = ""
-    if gold is True:
-        gold_sql = "AND p.gold_answer <> ''"
-    elif gold is False:
-        gold_sql = "AND p.gold_answer = ''"
-    lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
-    # The enrollment guard rides along in the same statement: an unenrolled or paused rater
-    # claims nothing, without a separate query on the hot path.
-    pick = f"""
-        SELECT p.id FROM annotate_pair p
-        WHERE p.campaign_id = %s AND p.assigned < p.needed {gold_sql}
-          AND NOT EXISTS (
-              SELECT 1 FROM annotate_assignment a WHERE a.pair_id = p.id AND a.rater_id = %s)
-          AND EXISTS (
-              SELECT 1 FROM annotate_enrollment e
-              WHERE e.campaign_id = p.campaign_id AND e.rater_id = %s AND NOT e.paused)
-        ORDER BY {_order_sql(campaign)}
-        LIMIT 1 {lock}
-    """
-    sql = f"""
-        UPDATE annotate_pair SET assigned = assigned + 1
-        WHERE id = ({pick}) AND assigned < needed
-        RETURNING id, assigned, left_a_count
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [campaign.pk, rater.pk, rater.pk])
-        row = cursor.fetchone()
-        if row is not None:
-            return row
-        # 0 rows: either the pool is empty or a concurrent claimer filled the chosen pair. Only the
-        # latter is worth a retry; telling them apart costs a query only on this rare path.
-        cursor.execute(
-            f"SELECT EXISTS ({pick.replace(lock, '')})", [campaign.pk, rater.pk, rater.pk]
+        insert = (
+            leases_sql.insert_one_statement
+            if connection.vendor == "postgresql"
+            else leases_sql.insert_step_by_step
         )
-        (exists,) = cursor.fetchone()
-    return "raced" if exists else None
+        lease = insert(
+            campaign_id=campaign.pk,
+            pair_id=pair_id,
+            rater_id=rater.pk,
+            left_is_a=left_is_a,
+            now=now,
+            expires_at=now + timedelta(seconds=campaign.lease_seconds),
+        )
+        pair = Pair.objects.filter(pk=pair_id)
+        if lease is None:
+            # Same rater asking twice at once (two tabs): give the slot back.
+            pair.update(assigned=F("assigned") - 1)
+            return None, "twin"
+        if left_is_a and campaign.overlap >= 2:
+            # Only balancing (k >= 2) reads the count. Our UPDATE holds the row lock until
+            # commit, so this cannot race.
+            pair.update(left_a_count=F("left_a_count") + 1)
+    return _rendered(lease), "claimed"
 
 
 def _choose_left(*, claims_before: int, left_a_count: int, overlap: int) -> bool:
@@ -281,16 +159,17 @@ def _choose_left(*, claims_before: int, left_a_count: int, overlap: int) -> bool
 
 def _give_back(rows: list[tuple[int, bool]], *, balanced: bool) -> None:
     """Return lease slots to the pool: assigned -= n, and at k >= 2 (where claims count the
-    left side) left_a_count -= lefts, per pair."""
+    left side) left_a_count -= lefts (never below 0), per pair."""
     slots = Counter(pair_id for pair_id, _ in rows)
     lefts = Counter(pair_id for pair_id, left in rows if left) if balanced else Counter()
-    with connection.cursor() as cursor:
-        for pair_id, n in slots.items():
-            cursor.execute(
-                "UPDATE annotate_pair SET assigned = assigned - %s, left_a_count = "
-                "CASE WHEN left_a_count > %s THEN left_a_count - %s ELSE 0 END WHERE id = %s",
-                [n, lefts[pair_id], lefts[pair_id], pair_id],
-            )
+    for pair_id, n in slots.items():
+        left = lefts[pair_id]
+        Pair.objects.filter(pk=pair_id).update(
+            assigned=F("assigned") - n,
+            left_a_count=Case(
+                When(left_a_count__gt=left, then=F("left_a_count") - left), default=0
+            ),
+        )
 
 
 def assignment_expire_stale(*, campaign: Campaign, now: datetime | None = None) -> int:
@@ -301,19 +180,8 @@ def assignment_expire_stale(*, campaign: Campaign, now: datetime | None = None) 
     """
     now = now or _now()
     _last_sweep[campaign.pk] = time.monotonic()
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE annotate_assignment SET status = %s "
-            "WHERE campaign_id = %s AND status = %s AND expires_at <= %s "
-            "RETURNING pair_id, left_is_a",
-            [
-                Assignment.Status.EXPIRED,
-                campaign.pk,
-                Assignment.Status.ACTIVE,
-                connection.ops.adapt_datetimefield_value(now),
-            ],
-        )
-        rows = [(pair_id, bool(left)) for pair_id, left in cursor.fetchall()]
+    with transaction.atomic(savepoint=False):
+        rows = leases_sql.expire_stale(campaign_id=campaign.pk, now=now)
         if rows:
             _give_back(rows, balanced=campaign.overlap >= 2)
     return len(rows)
