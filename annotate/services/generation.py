@@ -10,7 +10,7 @@ A candidate row is a kind of claimable work (``CANDIDATES``; the protocol is ann
   against the unique key), and enqueues one task per candidate on commit (one per (prompt,
   generator) with ``n`` samples for OpenAI-compatible servers; Message Batches in cheap mode).
 * ``candidate_generate`` (the task body) claims its row (plain SQL on PostgreSQL, the hot path:
-  services/generation_rows.py), calls the provider OUTSIDE any transaction, and writes the result
+  annotate/sql/generation.py), calls the provider OUTSIDE any transaction, and writes the result
   only if the row is still RUNNING under its claim stamp, so a late twin of a taken-over claim
   cannot overwrite the winner. ``candidates_generate_n`` does the same for a group of samples.
 * Retries, their bound and giving up are annotate/work/claims.py's (the SDK runs with
@@ -34,7 +34,8 @@ from annotate.endpoints import generator_provider_config
 from annotate.markdown import render_markdown
 from annotate.models import Campaign, Candidate, GenerationJob, Generator, User
 from annotate.providers.base import Completion, ProviderError, Unsupported, provider_for
-from annotate.services import generation_rows, pricing, ratelimit
+from annotate.services import pricing, ratelimit
+from annotate.sql import generation as generation_sql
 from annotate.work import Kind, Outcome, batches, claims
 
 log = logging.getLogger(__name__)
@@ -217,8 +218,8 @@ def candidate_claim(*, candidate_id: int) -> Candidate | None:
     by a live worker: a redelivered task then does nothing."""
     now = timezone.now()
     if connection.vendor == "postgresql":
-        # One statement instead of the two below (see generation_rows: the worker's hot path).
-        candidate = generation_rows.claim(candidate_id=candidate_id, now=now)
+        # One statement instead of the two below (annotate/sql/generation.py: the worker's hot path).
+        candidate = generation_sql.claim(kind=CANDIDATES, candidate_id=candidate_id, now=now)
     elif claims.claim(CANDIDATES, candidate_id, now=now):
         candidate = Candidate.objects.select_related("prompt", "generator", "job").get(
             id=candidate_id
@@ -376,7 +377,7 @@ def candidate_record_completion(
         if completion.reasoning_tokens
         else 0
     )
-    written = generation_rows.write_claimed(
+    written = generation_sql.write_claimed(
         candidate_id=candidate.id,
         token=token,
         values={

@@ -1,7 +1,7 @@
 """Claim a row, write under the claim, hand it back, retry or give up, end the job: for every kind.
 
-The rules, in one place (the plain-SQL claim of generation's hot path renders the same rule with
-``claimable_sql``):
+The rules, in one place (the plain-SQL claim of generation's hot path, annotate/sql/generation.py,
+says the same rule in SQL):
 
 * a row may be claimed when it is PENDING, or RUNNING under a claim that is *abandoned*: stamped by
   a process that no longer beats (``workers.dead_after``), or older than the kind's stale window
@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotate.providers.base import ProviderError
+from annotate.sql import generation as generation_sql
 from annotate.work import workers
 from annotate.work.kinds import Kind
 
@@ -73,31 +73,6 @@ def abandoned(kind: Kind, now: datetime) -> Q:
 
 def claimable(kind: Kind, now: datetime) -> Q:
     return Q(status=kind.pending) | abandoned(kind, now)
-
-
-def claimable_sql(kind: Kind) -> str:
-    """``claimable`` as a SQL condition on ``kind``'s table, for hand-written claims; its
-    parameters come from ``claim_params``."""
-    table = kind.model._meta.db_table
-    workers_table = _worker_model()._meta.db_table
-    return (
-        f"({table}.status = %(pending)s OR ({table}.status = %(running)s AND ("
-        f"{table}.claimed_at < %(stale)s OR ({table}.claimed_by IS NOT NULL AND NOT EXISTS ("
-        f"SELECT 1 FROM {workers_table} w WHERE w.id = {table}.claimed_by"
-        f" AND w.beat_at >= %(dead)s)))))"
-    )
-
-
-def claim_params(kind: Kind, now: datetime) -> dict[str, Any]:
-    ops = connection.ops
-    return {
-        "pending": kind.pending,
-        "running": kind.running,
-        "stale": ops.adapt_datetimefield_value(now - kind.stale_after()),
-        "dead": ops.adapt_datetimefield_value(now - workers.dead_after()),
-        "now": ops.adapt_datetimefield_value(now),
-        "worker": workers.current(),
-    }
 
 
 # --- claiming and writing under the claim --------------------------------------------------------
@@ -231,23 +206,11 @@ def backoff_seconds(*, attempts: int, retry_after: float | None) -> float:
 # --- ending a job --------------------------------------------------------------------------------
 
 
-def work_left(kind: Kind, job_id: int) -> bool:
-    """Is any row of the job PENDING or RUNNING? (Plain SQL: every writer asks after every write.)"""
-    table = kind.model._meta.db_table
-    column = kind.model._meta.get_field(kind.job_field).column
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {table} WHERE {column} = %s AND status IN (%s, %s) LIMIT 1",
-            [job_id, kind.pending, kind.running],
-        )
-        return cursor.fetchone() is not None
-
-
 def finish_if_complete(kind: Kind, job_id: int) -> bool:
     """End the job once nothing is PENDING or RUNNING: failed if rows failed and none is done,
     done otherwise. Safe under races: the conditional UPDATE lets exactly one caller end it, and
     only that one runs ``kind.on_job_end``."""
-    if kind.job_model is None or work_left(kind, job_id):
+    if kind.job_model is None or generation_sql.work_left(kind, job_id):
         return False
     rows = kind.rows(job_id)
     failed = rows.filter(status=kind.failed).exists()

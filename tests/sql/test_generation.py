@@ -11,9 +11,8 @@ from django.db import connection
 from django.utils import timezone
 
 from annotate.models import Campaign, Candidate, GenerationJob, WorkerProcess
-from annotate.services import generation_rows
 from annotate.services.generation import CANDIDATES, candidate_claim, generation_start
-from annotate.work import claims
+from annotate.sql import generation as generation_sql
 from tests import factories
 
 
@@ -36,7 +35,7 @@ def test_it_claims_and_loads_prompt_generator_and_job_in_one_statement(
     row = job.candidates.get()
     now = timezone.now()
     with django_assert_num_queries(1):
-        candidate = generation_rows.claim(candidate_id=row.id, now=now)
+        candidate = generation_sql.claim(kind=CANDIDATES, candidate_id=row.id, now=now)
         # Everything the task reads next is already loaded.
         assert candidate.prompt.messages == [{"role": "user", "content": "Hi"}]
         assert candidate.prompt.system == "Be brief."
@@ -96,13 +95,13 @@ def test_it_writes_only_under_its_own_claim(job):
     claimed = candidate_claim(candidate_id=job.candidates.get().id)
     values = {"status": Candidate.Status.DONE, "text": "x", "cost_usd": Decimal("0.000123")}
     stale_token = claimed.claimed_at - timedelta(seconds=1)
-    assert not generation_rows.write_claimed(
+    assert not generation_sql.write_claimed(
         candidate_id=claimed.id, token=stale_token, values=values
     )
-    assert claims.work_left(CANDIDATES, job.id)
-    assert generation_rows.write_claimed(
+    assert generation_sql.work_left(CANDIDATES, job.id)
+    assert generation_sql.write_claimed(
         candidate_id=claimed.id, token=claimed.claimed_at, values=values
     )
     claimed.refresh_from_db()
     assert (claimed.status, claimed.text, claimed.cost_usd) == ("done", "x", Decimal("0.000123"))
-    assert not claims.work_left(CANDIDATES, job.id)
+    assert not generation_sql.work_left(CANDIDATES, job.id)
