@@ -15,7 +15,7 @@ CSV with a header row: a ``prompt`` column (or ``messages`` holding a JSON list)
 ``id``, ``system`` and ``metadata`` (a JSON object as text) columns.
 
 At scale (bench/import.py: a million lines): the file is read as a stream (``import_files``), each
-line checked here on its own and staged in the database as it is read (``import_staging``), the
+line checked here on its own and staged in the database as it is read (annotate/sql/imports.py), the
 checks that need the whole file (repeats, what the campaign has) asked of the database, and the rows
 moved into the prompt table in one transaction only when every line is good. Markdown, the largest
 cost per prompt, is rendered after the commit: at once for a small file, in background chunks
@@ -48,7 +48,7 @@ from annotate.services.import_files import (
     LineError,
     rows_read,
 )
-from annotate.services.import_staging import PromptStaging, StagedRow
+from annotate.sql.imports import PromptStaging, StagedRow
 from annotate.validation import (
     MAX_IMPORT_BYTES,
     MAX_TEXT,

@@ -22,8 +22,8 @@ import django  # noqa: E402
 django.setup()
 
 from annotate.models import Campaign  # noqa: E402
-from annotate.services import import_staging  # noqa: E402
 from annotate.services import prompts as prompt_service  # noqa: E402
+from annotate.sql import imports as imports_sql  # noqa: E402
 
 
 def _pause() -> None:
@@ -33,7 +33,7 @@ def _pause() -> None:
 
 
 def main(slug: str, path: str, stage: str) -> None:
-    import_staging.CHUNK = 200
+    imports_sql.CHUNK = 200
     prompt_service.PROGRESS_LINES = 500
     progress = None
     if stage == "reading":
@@ -43,14 +43,14 @@ def main(slug: str, path: str, stage: str) -> None:
                 _pause()
 
     else:
-        real_insert = import_staging.PromptStaging.insert
+        real_insert = imports_sql.PromptStaging.insert
 
         def insert(self, **kwargs):
             added = real_insert(self, **kwargs)
             _pause()
             return added
 
-        import_staging.PromptStaging.insert = insert
+        imports_sql.PromptStaging.insert = insert
     with open(path, "rb") as source:
         prompt_service.prompts_import(
             campaign=Campaign.objects.get(slug=slug),

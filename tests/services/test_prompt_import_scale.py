@@ -11,11 +11,11 @@ import json
 import pytest
 
 from annotate.models import Prompt
-from annotate.services import import_staging
 from annotate.services import prompts as prompt_service
 from annotate.services.assignment import assignment_next
 from annotate.services.import_files import MAX_ERRORS_LISTED
 from annotate.services.prompts import prompts_import, prompts_render
+from annotate.sql import imports as imports_sql
 from tests import factories
 
 LINES = 3_000
@@ -67,15 +67,15 @@ def test_it_imports_thousands_of_lines_in_file_order(campaign):
 
 
 def test_it_stages_a_chunk_at_a_time_never_the_whole_file(campaign, monkeypatch):
-    monkeypatch.setattr(import_staging, "CHUNK", 100)
+    monkeypatch.setattr(imports_sql, "CHUNK", 100)
     stagings = []
-    real_init = import_staging.PromptStaging.__init__
+    real_init = imports_sql.PromptStaging.__init__
 
     def spy(self, **kwargs):
         real_init(self, **kwargs)
         stagings.append(self)
 
-    monkeypatch.setattr(import_staging.PromptStaging, "__init__", spy)
+    monkeypatch.setattr(imports_sql.PromptStaging, "__init__", spy)
     lines = [_line(i) for i in range(1, 1051)]
     source = _StreamOnly(_file(lines))
     assert prompts_import(campaign=campaign, file_name="p.jsonl", data=source).created == 1050
