@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 
 from annotate.models import Generator, JudgeVerdict, Pair
+from annotate.sql import exports as export_sql
 
 # Columns of one vote row (one per judgment, with its pair's prompt and both responses).
 # Read from the pair side (pair → its judgments), ordered by prompt so that all the pairs of a
@@ -129,7 +130,8 @@ def export_read_transaction() -> Iterator[None]:
     Outside a transaction Django declares its server-side cursors WITH HOLD, which makes PostgreSQL
     materialise the whole result before the first row; inside one the rows stream as produced.
     The planner is told the whole result will be read (hash joins + one sort, as COPY would) and
-    gets room to hash without spilling; JIT compile time is not worth it for one pass.
+    gets room to hash without spilling; JIT compile time is not worth it for one pass
+    (annotate/sql/exports.py).
     """
     if connection.vendor != "postgresql":
         # SQLite streams from its cursor without a transaction, and the project opens SQLite
@@ -137,11 +139,7 @@ def export_read_transaction() -> Iterator[None]:
         yield
         return
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SET LOCAL cursor_tuple_fraction = 1.0; SET LOCAL work_mem = '64MB';"
-                " SET LOCAL jit = off"
-            )
+        export_sql.export_read_settings()
         yield
 
 

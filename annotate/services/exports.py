@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -234,13 +234,19 @@ def export_create(
     return export
 
 
+_PROGRESS_ALIAS = "export-progress"
+
+
 @contextmanager
-def _progress_connection():
-    """A second connection to the default database, outside the export's read transaction."""
+def _progress_connection() -> Iterator[str]:
+    """A second connection to the default database, outside the export's read transaction, under
+    an alias of this thread's own (for ``.using()``), gone when the block ends."""
     conn = connections.create_connection(DEFAULT_DB_ALIAS)
+    connections[_PROGRESS_ALIAS] = conn
     try:
-        yield conn
+        yield _PROGRESS_ALIAS
     finally:
+        del connections[_PROGRESS_ALIAS]
         conn.close()
 
 
@@ -293,11 +299,7 @@ def export_run(*, export_id: int) -> None:
                 # The rows are read in one long transaction; progress goes through its own
                 # autocommit connection so the page sees it while the export runs.
                 percent = min(99, pairs_seen * 100 // total)
-                with progress_db.cursor() as cursor:
-                    cursor.execute(
-                        "UPDATE annotate_export SET progress = %s WHERE id = %s",
-                        [percent, export_id],
-                    )
+                Export.objects.using(progress_db).filter(id=export_id).update(progress=percent)
 
             summary = export_build(
                 campaign=export.campaign, options=options, out_dir=tmp, progress=report
