@@ -20,6 +20,7 @@ _SETTINGS = (
 
 def export_read_settings() -> None:
     """Tune the current (PostgreSQL) transaction for reading a whole export in one pass."""
-    assert connection.in_atomic_block, "SET LOCAL outside a transaction does nothing"
+    if not connection.in_atomic_block:
+        raise RuntimeError("SET LOCAL outside a transaction would do nothing")
     with connection.cursor() as cursor:
         cursor.execute(_SETTINGS)

@@ -1,5 +1,6 @@
-"""The hot path's plain-SQL statements keep the claim rules of the ORM versions (which SQLite still
-uses), load what the task needs in one round trip, and write only under their own claim."""
+"""annotate/sql/generation.py: the plain-SQL claim keeps the claim rules of the ORM version (which
+SQLite uses) and loads what the task needs in one round trip; the write matches only its own
+claim; "work left" sees PENDING and RUNNING rows of a job, for any kind."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from annotate.models import Campaign, Candidate, GenerationJob, WorkerProcess
 from annotate.services.generation import CANDIDATES, candidate_claim, generation_start
 from annotate.sql import generation as generation_sql
 from tests import factories
+from tests.sql import ON_POSTGRES
+
+# The claim's two paths: the plain SQL (PostgreSQL only) and the ORM's (SQLite's; runs anywhere).
+VENDORS = ["postgresql", "sqlite"] if ON_POSTGRES else ["sqlite"]
 
 
 @pytest.fixture
@@ -29,6 +34,7 @@ def job(db, admin_user, settings):
     return generation_start(campaign=campaign, actor=admin_user)
 
 
+@pytest.mark.postgresql
 def test_it_claims_and_loads_prompt_generator_and_job_in_one_statement(
     job, django_assert_num_queries
 ):
@@ -46,9 +52,9 @@ def test_it_claims_and_loads_prompt_generator_and_job_in_one_statement(
     assert candidate.cost_usd == Decimal("0")
 
 
-@pytest.mark.parametrize("vendor", ["postgresql", "sqlite"])
+@pytest.mark.parametrize("vendor", VENDORS)
 def test_the_claim_rules_are_the_same_on_both_paths(job, vendor, monkeypatch):
-    """``sqlite`` here runs the ORM claim (SQLite's path) on the test database."""
+    """``sqlite`` here runs the ORM claim (SQLite's path) on the test database, whichever it is."""
     monkeypatch.setattr(connection, "vendor", vendor)
     row = job.candidates.get()
     first = candidate_claim(candidate_id=row.id)
@@ -63,7 +69,7 @@ def test_the_claim_rules_are_the_same_on_both_paths(job, vendor, monkeypatch):
     assert candidate_claim(candidate_id=row.id) is None
 
 
-@pytest.mark.parametrize("vendor", ["postgresql", "sqlite"])
+@pytest.mark.parametrize("vendor", VENDORS)
 def test_a_live_workers_claim_is_kept_however_old_and_a_dead_ones_is_taken_at_once(
     job, vendor, monkeypatch, settings
 ):
@@ -105,3 +111,21 @@ def test_it_writes_only_under_its_own_claim(job):
     claimed.refresh_from_db()
     assert (claimed.status, claimed.text, claimed.cost_usd) == ("done", "x", Decimal("0.000123"))
     assert not generation_sql.work_left(CANDIDATES, job.id)
+
+
+def test_work_left_sees_the_jobs_pending_and_running_rows_of_any_kind(job, campaign):
+    from annotate.models import JudgeJob, JudgeVerdict
+    from annotate.services.judging import VERDICTS
+    from tests.fakes.judge_fixtures import make_pair, verdict
+
+    row = job.candidates.get()
+    for status, left in [("pending", True), ("running", True), ("done", False), ("failed", False)]:
+        Candidate.objects.filter(id=row.id).update(status=status)
+        assert generation_sql.work_left(CANDIDATES, job.id) is left, status
+    # Another kind, whose rows name their job through their own column.
+    found = verdict(make_pair(campaign, "A.", "B."), "a")
+    judge_job = JudgeJob.objects.create(campaign=campaign, rubric=found.rubric)
+    assert not generation_sql.work_left(VERDICTS, judge_job.id)
+    JudgeVerdict.objects.filter(id=found.id).update(job=judge_job, status="pending")
+    assert generation_sql.work_left(VERDICTS, judge_job.id)
+    assert not generation_sql.work_left(CANDIDATES, judge_job.id + job.id)  # no such job
