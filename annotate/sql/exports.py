@@ -11,8 +11,12 @@ from __future__ import annotations
 
 from django.db import connection
 
-# Not a query, so not the ORM's to say. SET LOCAL ends with the transaction; it must be inside one.
-# Measured (bench/export.py --pairs 200000): see the figure in export_read_settings' comment.
+# Settings, not a query: nothing the ORM could say. They change the plan (EXPLAIN of the export's
+# cursor at 1M pairs: seq scans, hash joins and one sort instead of nested loops over indexes), but
+# the time did not move measurably on this 2-core machine, busy with other work, with the tables in
+# cache: bench/export.py --pairs 1000000, export 31.9-38.1 s with them and 33.0-59.3 s without (3
+# and 2 runs; --pairs 200000: 6.0-9.0 s and 6.6-7.2 s). Kept as they were; a quiet machine, or
+# tables larger than memory, is where to measure them again.
 _SETTINGS = (
     "SET LOCAL cursor_tuple_fraction = 1.0; SET LOCAL work_mem = '64MB'; SET LOCAL jit = off"
 )
