@@ -3,6 +3,7 @@ statements the ORM cannot say (UPDATE … RETURNING, a data-modifying WITH, COPY
 
 One module per hot path:
 
+* ``campaigns``   the rating pages' campaign lookup (the campaign and the user's enrollment)
 * ``votes``       the vote write: close the lease, store the vote, count it (one statement on
                   PostgreSQL, four on SQLite)
 * ``leases``      the rating claim: pick and count the pair, insert the lease and read what the

@@ -10,6 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from annotate.models import Prompt
+from annotate.sql import imports as imports_sql
 from annotate.sql.imports import PromptStaging
 from tests import factories
 
@@ -30,7 +31,7 @@ def _stage(rows, *, chunk=2):
 def _staging_exists() -> bool:
     with connection.cursor() as cursor:
         try:
-            cursor.execute("SELECT 1 FROM annotate_import_staging LIMIT 1")
+            cursor.execute(f"SELECT 1 FROM {imports_sql._TABLE} LIMIT 1")
         except Exception:
             return False
     return True
