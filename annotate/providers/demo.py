@@ -85,7 +85,10 @@ def _composed(model: str, prompt: str, sample_index: int) -> str:
         "Check the result against a small, concrete example before relying on it.",
         "Write down what you decided and why, so you can revisit it later.",
     ]
-    rotate = seed % len(points)
+    # The rotation steps with the sample index from a per-(model, prompt) start, so samples of one
+    # prompt never repeat each other (a rotation from ``seed`` alone let two of them coincide).
+    start = int(hashlib.sha256(f"{model}|{prompt}".encode()).hexdigest(), 16)
+    rotate = (start + sample_index) % len(points)
     chosen = (points[rotate:] + points[:rotate])[: 4 if thorough else 2]
     lines = [_OPENINGS[seed % len(_OPENINGS)], ""]
     if thorough:
