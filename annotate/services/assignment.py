@@ -5,8 +5,8 @@ The claim updates the claimed pair's *own row* and guards on a column of that ro
 ``NOT EXISTS (assignment …)`` sub-query double-assigns; re-checking ``assigned < needed`` in the
 UPDATE's own WHERE clause is what makes the counter a hard limit (and the database CHECK
 ``assigned <= needed`` backs it up). On SQLite, IMMEDIATE transactions serialise writers, so the same
-conditional UPDATE without SKIP LOCKED is enough. The claim, the lease's insert with what the page
-shows, and the sweep are plain SQL (annotate/sql/leases.py); the rest is the ORM.
+conditional UPDATE without SKIP LOCKED is enough. The claim, the left-side count, the lease's insert
+with what the page shows, and the sweep are plain SQL (annotate/sql/leases.py); the rest is the ORM.
 
 ``Pair.assigned`` counts live leases + votes. A lease that expires, is skipped or is released gives its
 slot back (``assigned - 1``); a vote keeps it.
@@ -134,15 +134,14 @@ def _claim_once(*, campaign: Campaign, rater: User, now: datetime, gold: bool | 
             now=now,
             expires_at=now + timedelta(seconds=campaign.lease_seconds),
         )
-        pair = Pair.objects.filter(pk=pair_id)
         if lease is None:
             # Same rater asking twice at once (two tabs): give the slot back.
-            pair.update(assigned=F("assigned") - 1)
+            Pair.objects.filter(pk=pair_id).update(assigned=F("assigned") - 1)
             return None, "twin"
         if left_is_a and campaign.overlap >= 2:
             # Only balancing (k >= 2) reads the count. Our UPDATE holds the row lock until
             # commit, so this cannot race.
-            pair.update(left_a_count=F("left_a_count") + 1)
+            leases_sql.count_left_shown(pair_id=pair_id)
     return _rendered(lease), "claimed"
 
 

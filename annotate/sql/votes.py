@@ -15,10 +15,12 @@ from typing import NamedTuple
 
 from django.db import connection
 
-from annotate.models import Assignment, Enrollment, Judgment, Pair
+from annotate.models import Assignment, Candidate, Enrollment, Judgment, Pair
 from annotate.sql import Table, rows
 
-A, J, P, E = Table(Assignment), Table(Judgment), Table(Pair), Table(Enrollment)
+A, J, P, E, C = (
+    Table(Assignment), Table(Judgment), Table(Pair), Table(Enrollment), Table(Candidate)
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -199,3 +201,27 @@ def write_step_by_step(vote: Vote) -> Written | None:
         counted = cursor.fetchone()
     votes = counted[0] if counted else None
     return Written(judgment_id, pair_id, left_is_a, time_on_task, gold, votes)
+
+
+# The minimum read time's facts, read before the vote is written when the campaign sets one (every
+# vote of such a campaign). bench/sql_vs_orm.py ("read time", CPU per call, busy 2-core machine):
+# 0.13-0.21 ms here, 0.96-1.57 ms for the ORM's values_list(created_at, Length + Length) over the
+# same joins.
+_READ_TIME = (
+    f"SELECT a.{A.created_at}, LENGTH(ca.{C.text}) + LENGTH(cb.{C.text}) FROM {A} a "
+    f"JOIN {P} p ON p.{P.id} = a.{A.pair_id} "
+    f"JOIN {C} ca ON ca.{C.id} = p.{P.candidate_a_id} "
+    f"JOIN {C} cb ON cb.{C.id} = p.{P.candidate_b_id} "
+    f"WHERE a.{A.id} = %s AND a.{A.rater_id} = %s"
+)
+
+
+def read_time_facts(*, assignment_id: int, rater_id: int) -> tuple[datetime, int | None] | None:
+    """When the rater's lease was served and how many characters its two responses have; None if
+    the lease is not this rater's."""
+    with connection.cursor() as cursor:
+        cursor.execute(_READ_TIME, [assignment_id, rater_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return rows.value(Assignment, "created_at", row[0]), row[1]

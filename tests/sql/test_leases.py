@@ -210,3 +210,9 @@ def test_the_sweep_expires_each_stale_lease_once_and_names_its_pair(
         gone.pk: "expired", at_deadline.pk: "expired", kept.pk: "active", voted.pk: "done",
         other.pk: "active",
     }  # fmt: skip
+
+
+def test_the_left_count_adds_one_on_the_pairs_row_only(campaign):
+    pair, other = _pair(campaign, left_a_count=2), _pair(campaign)
+    leases_sql.count_left_shown(pair_id=pair.pk)
+    assert dict(Pair.objects.values_list("pk", "left_a_count")) == {pair.pk: 3, other.pk: 0}

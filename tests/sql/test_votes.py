@@ -135,3 +135,15 @@ def test_a_used_key_on_another_lease_is_refused_by_the_unique_key(write, campaig
         write(_vote(second, key="same"))
     assert Assignment.objects.get(pk=second.pk).status == Assignment.Status.ACTIVE
     assert Judgment.objects.count() == 1
+
+
+def test_the_read_time_facts_are_when_the_lease_was_served_and_how_long_both_responses_are(
+    campaign, rater
+):
+    lease = _lease(campaign, rater)
+    pair = lease.pair
+    facts = votes_sql.read_time_facts(assignment_id=lease.pk, rater_id=rater.pk)
+    assert facts == (lease.created_at, len(pair.candidate_a.text) + len(pair.candidate_b.text))
+    other = factories.EnrollmentFactory(campaign=campaign).rater
+    assert votes_sql.read_time_facts(assignment_id=lease.pk, rater_id=other.pk) is None
+    assert votes_sql.read_time_facts(assignment_id=lease.pk + 1, rater_id=rater.pk) is None
