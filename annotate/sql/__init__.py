@@ -5,9 +5,9 @@ One module per hot path:
 
 * ``campaigns``   the rating pages' campaign lookup (the campaign and the user's enrollment)
 * ``votes``       the vote write: close the lease, store the vote, count it (one statement on
-                  PostgreSQL, four on SQLite)
-* ``leases``      the rating claim: pick and count the pair, insert the lease and read what the
-                  page shows, the lease sweep
+                  PostgreSQL, four on SQLite); the minimum read time's facts
+* ``leases``      the rating claim: pick and count the pair, the left-side count, insert the lease
+                  and read what the page shows; the lease sweep
 * ``generation``  a candidate's claim with what its task reads, its guarded write, and "is any
                   work left in the job?" (asked after every write of every kind of work)
 * ``imports``     the prompt import: staging table, checks by line number, one INSERT … SELECT
@@ -18,7 +18,8 @@ One module per hot path:
 The rules: table names come from ``Model._meta.db_table`` and column names from
 ``_meta.get_field(...).column`` (``Table`` below), so a renamed field breaks the statement when its
 module is imported, not when it runs. Beside each statement a comment gives the measured figure
-that keeps it here (and the command that measured it), or what the ORM cannot say. Each statement
+that keeps it here (and the command that measured it: bench/sql_vs_orm.py sets several beside
+their ORM versions), or what the ORM cannot say. Each statement
 has a test in tests/sql/ that runs on PostgreSQL and, through tests/sql/test_on_sqlite.py, on the
 embedded SQLite. Anything not here goes through the ORM.
 """

@@ -4,7 +4,8 @@ The lease UPDATE is the guard: it matches only this rater's active, unexpired le
 campaign, so it doubles as the permission check and serialises a double-click. Nothing matched =
 nothing written, and the caller works out why on its rare path. PostgreSQL runs the four writes as
 one data-modifying WITH; SQLite, which has none, runs the same four statements in the caller's
-(IMMEDIATE, so already serialised) transaction. Both return the same ``Written`` row.
+(IMMEDIATE, so already serialised) transaction. Both return the same ``Written`` row. Before it, a
+campaign with a minimum read time reads when the lease was served and how long its responses are.
 """
 
 from __future__ import annotations
