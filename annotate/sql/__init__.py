@@ -18,10 +18,10 @@ One module per hot path:
 The rules: table names come from ``Model._meta.db_table`` and column names from
 ``_meta.get_field(...).column`` (``Table`` below), so a renamed field breaks the statement when its
 module is imported, not when it runs. Beside each statement a comment gives the measured figure
-that keeps it here (and the command that measured it: bench/sql_vs_orm.py sets several beside
-their ORM versions), or what the ORM cannot say. Each statement
-has a test in tests/sql/ that runs on PostgreSQL and, through tests/sql/test_on_sqlite.py, on the
-embedded SQLite. Anything not here goes through the ORM.
+that keeps it here and the command that measured it (bench/sql_vs_orm.py sets several beside their
+ORM versions), or what the ORM cannot say. Each statement has a test in tests/sql/ that runs on
+PostgreSQL and, through tests/sql/test_on_sqlite.py, on the embedded SQLite. Anything not here goes
+through the ORM.
 """
 
 from __future__ import annotations
