@@ -365,23 +365,6 @@ def judgment_gold_check(*, campaign: Campaign, rater: User) -> Enrollment | None
     return Enrollment.objects.filter(campaign=campaign, rater=rater).first()
 
 
-def rater_gold_accuracy(*, campaign: Campaign) -> dict[int, tuple[int, int]]:
-    """{rater_id: (correct, answered)} on gold pairs, for the admin's lease page."""
-    rows = (
-        Judgment.objects.filter(
-            campaign=campaign,
-            source=Judgment.Source.HUMAN,
-            revises__isnull=True,
-            pair__gold_answer__gt="",
-        )
-        .values("rater_id")
-        .annotate(
-            answered=Count("id"), correct=Count("id", filter=Q(choice=F("pair__gold_answer")))
-        )
-    )
-    return {r["rater_id"]: (r["correct"], r["answered"]) for r in rows}
-
-
 def pair_flag(*, pair: Pair | int, rater: User, reason: str, note: str = ""):
     """Record a rater's flag on a pair (harmful, broken, identity visible, other)."""
     if reason not in PairFlag.Reason.values:
