@@ -27,7 +27,7 @@ from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from annotate import export_files
@@ -39,19 +39,14 @@ from annotate.selectors import analytics as analytics_reads
 from annotate.selectors import campaigns as campaign_reads
 from annotate.selectors import exports as export_reads
 from annotate.work import Kind, claims
+from annotate.work.kinds import send_each_on_commit
 
 logger = logging.getLogger(__name__)
 
 
 def _send(export_ids: list[int]) -> None:
     """One task message per export, once the current transaction commits."""
-    from annotate.tasks import export_run_task
-
-    def send() -> None:
-        for export_id in export_ids:
-            export_run_task.delay(export_id=export_id)
-
-    transaction.on_commit(send)
+    send_each_on_commit("export_run_task", "export_id", export_ids)
 
 
 def _task_time_limit() -> float:

@@ -52,6 +52,7 @@ from annotate.services.judging_config import (  # noqa: F401 (re-exported)
     rubric_save,
 )
 from annotate.work import Kind, Outcome, claims
+from annotate.work.kinds import send_each_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -152,15 +153,7 @@ def verdicts_enqueue(*, job: JudgeJob, verdict_ids: list[int] | None = None) -> 
 
 def verdicts_send(ids) -> None:
     """One task message per verdict, sent once the current transaction commits."""
-    from annotate import tasks
-
-    ids = list(ids)
-
-    def send() -> None:
-        for verdict_id in ids:
-            tasks.judge_verdict_task.delay(verdict_id=verdict_id)
-
-    transaction.on_commit(send)
+    send_each_on_commit("judge_verdict_task", "verdict_id", ids)
 
 
 def verdicts_link_pairs(*, campaign: Campaign) -> int:

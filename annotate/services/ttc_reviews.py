@@ -33,21 +33,14 @@ from annotate.services import ratelimit
 from annotate.services.judging import MALFORMED_TRIES, JudgeRefused, _check_runnable, _Usage
 from annotate.services.judging_config import judge_config_get
 from annotate.work import Kind, Outcome, claims
+from annotate.work.kinds import send_each_on_commit
 
 log = logging.getLogger(__name__)
 
 
 def reviews_send(ids) -> None:
     """One task message per review, sent once the current transaction commits."""
-    from annotate import tasks
-
-    ids = list(ids)
-
-    def send() -> None:
-        for review_id in ids:
-            tasks.ttc_review_task.delay(review_id=review_id)
-
-    transaction.on_commit(send)
+    send_each_on_commit("ttc_review_task", "review_id", ids)
 
 
 REVIEWS = Kind(

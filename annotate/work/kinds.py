@@ -10,14 +10,28 @@ adds it to ``all_kinds``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import QuerySet
+
+
+def send_each_on_commit(task_name: str, arg: str, ids: Iterable[int]) -> None:
+    """One message per row id to ``annotate.tasks.<task_name>`` (as ``arg=id``), sent once the current
+    transaction commits, so a worker never claims a row it cannot see yet."""
+    ids = list(ids)
+
+    def send() -> None:
+        task = getattr(import_module("annotate.tasks"), task_name)  # tasks import the services
+        for row_id in ids:
+            task.delay(**{arg: row_id})
+
+    transaction.on_commit(send)
 
 
 def task_time_limit() -> float:
