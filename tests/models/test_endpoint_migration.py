@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.models.migrations import migrate_to, schema_at
 
 BEFORE = [("annotate", "0005_input_rules")]
 AFTER = [("annotate", "0006_generator_endpoint")]
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.mark.slow
 def test_it_maps_key_variables_to_endpoints_and_drops_redirected_base_urls(transactional_db):
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes("annotate")
-    try:
-        old = _migrate(BEFORE)
+    with schema_at(BEFORE) as old:
         campaign = old.get_model("annotate", "Campaign").objects.create(title="c", slug="c")
         generator = old.get_model("annotate", "Generator")
         rows = {
@@ -47,7 +38,7 @@ def test_it_maps_key_variables_to_endpoints_and_drops_redirected_base_urls(trans
         old.get_model("annotate", "JudgeConfig").objects.create(
             campaign=campaign, provider="anthropic", model="m", api_key_env="SECRET_KEY"
         )
-        new = _migrate(AFTER)
+        new = migrate_to(AFTER)
         after = {
             g.name: (g.endpoint, g.base_url)
             for g in new.get_model("annotate", "Generator").objects.filter(id__in=rows.values())
@@ -63,5 +54,3 @@ def test_it_maps_key_variables_to_endpoints_and_drops_redirected_base_urls(trans
         }
         judge = new.get_model("annotate", "JudgeConfig").objects.get(campaign_id=campaign.id)
         assert (judge.endpoint, judge.base_url) == ("SECRET_KEY", "")  # a name, never a variable
-    finally:
-        _migrate(latest)

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
+from django.db import IntegrityError, transaction
+
+from tests.models.migrations import migrate_to, schema_at
 
 BEFORE = [("annotate", "0009_ttc")]
 AFTER = [("annotate", "0010_pair_gold_choices")]
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.mark.slow
 def test_it_normalises_known_answers_and_clears_the_rest(transactional_db):
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes("annotate")
-    try:
-        old = _migrate(BEFORE)
+    with schema_at(BEFORE) as old:
         campaign = old.get_model("annotate", "Campaign").objects.create(title="c", slug="c")
         prompt = old.get_model("annotate", "Prompt").objects.create(
             campaign=campaign, messages=[{"role": "user", "content": "q"}], content_hash="h"
@@ -39,7 +31,7 @@ def test_it_normalises_known_answers_and_clears_the_rest(transactional_db):
             ids[answer] = pair.objects.create(
                 campaign=campaign, prompt=prompt, candidate_a=a, candidate_b=b, gold_answer=answer
             ).id
-        new = _migrate(AFTER)
+        new = migrate_to(AFTER)
         after = dict(new.get_model("annotate", "Pair").objects.values_list("id", "gold_answer"))
         assert {answer: after[i] for answer, i in ids.items()} == {
             "a": "a",
@@ -52,5 +44,3 @@ def test_it_normalises_known_answers_and_clears_the_rest(transactional_db):
         }
         with pytest.raises(IntegrityError), transaction.atomic():  # the database refuses it too
             new.get_model("annotate", "Pair").objects.filter(id=ids["a"]).update(gold_answer="zzz")
-    finally:
-        _migrate(latest)
