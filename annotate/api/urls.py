@@ -6,13 +6,14 @@ from annotate.api import campaigns as campaign_api
 from annotate.api import exports as export_api
 from annotate.api import generation as generation_api
 from annotate.api import gold as gold_api
+from annotate.api import imports as import_api
 from annotate.api import judge as judge_api
 
 app_name = "api"
 
 urlpatterns: list = []
 
-# --- campaign admin: campaigns, imports, generators, enrollment (annotate/api/campaigns.py) ---
+# --- campaign admin: campaigns, generators, enrollment (annotate/api/campaigns.py), imports (imports.py) ---
 
 urlpatterns += [
     path("campaigns/", campaign_api.CampaignListApi.as_view(), name="campaign-list"),
@@ -38,17 +39,17 @@ urlpatterns += [
     ),
     path(
         "campaigns/<slug:slug>/prompts/import/",
-        campaign_api.PromptImportApi.as_view(),
+        import_api.PromptImportApi.as_view(),
         name="prompt-import",
     ),
     path(
         "campaigns/<slug:slug>/prompts/imports/<int:import_id>/",
-        campaign_api.PromptImportDetailApi.as_view(),
+        import_api.PromptImportDetailApi.as_view(),
         name="prompt-import-detail",
     ),
     path(
         "campaigns/<slug:slug>/responses/import/",
-        campaign_api.ResponseImportApi.as_view(),
+        import_api.ResponseImportApi.as_view(),
         name="response-import",
     ),
     path(

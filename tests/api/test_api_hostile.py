@@ -208,9 +208,9 @@ def test_it_answers_413_to_a_body_over_the_limit(api, campaign, monkeypatch):
 
 
 def test_it_answers_413_to_an_upload_over_the_limit(api, campaign, monkeypatch):
-    from annotate.api import campaigns as campaign_api
+    from annotate.api import imports as import_api
 
-    monkeypatch.setattr(campaign_api.PromptImportApi, "max_bytes", 100)
+    monkeypatch.setattr(import_api.PromptImportApi, "max_bytes", 100)
     upload = SimpleUploadedFile("p.jsonl", b'{"prompt": "q"}\n' * 20)
     response = api.post(f"/api/campaigns/{campaign.slug}/prompts/import/", {"file": upload})
     assert response.status_code == 413 and "split it" in response.json()["detail"]

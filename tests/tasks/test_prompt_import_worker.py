@@ -31,11 +31,11 @@ def _ended(job_id: int) -> bool:
 
 @pytest.fixture
 def small_inline_limit(monkeypatch):
-    from annotate.api import campaigns as campaign_api
+    from annotate.api import imports as import_api
     from annotate.views import campaign_imports
 
     monkeypatch.setattr(campaign_imports, "MAX_INLINE_IMPORT_BYTES", 10_000)
-    monkeypatch.setattr(campaign_api, "MAX_INLINE_IMPORT_BYTES", 10_000)
+    monkeypatch.setattr(import_api, "MAX_INLINE_IMPORT_BYTES", 10_000)
 
 
 def test_a_large_upload_is_imported_by_a_worker_and_shown_on_the_page(
