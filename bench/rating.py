@@ -632,13 +632,13 @@ def main() -> None:
         f"  paced p99 <= 30 ms: {paced['p99']:.1f}; <= 6x no-op p99: {6 * results['pg noop paced']['p99']:.1f}"
     )
     print(f"  single rater p50 <= 10 ms: {results['pg single rater']['p50']:.1f}")
-    # The absolute targets were set on a machine whose no-op floor was 656-720 req/s closed loop
-    # (250 votes/s = 0.35-0.38 of it, and the paced run at ~50 % of the vote path's capacity).
-    # On a slower machine compare these, from the same run:
+    # The absolute targets were met on a machine whose no-op floor was 656-1,024 req/s closed loop
+    # (238-266 votes/s: 0.26-0.36 of the floor), with the paced run at ~50 % of the vote path's
+    # capacity. On a slower machine compare these, from the same run:
     noop = results["pg noop closed"]["per_s"]
     print(
         f"  relative to this run's floor: closed vote / no-op {closed['per_s'] / noop:.3f} "
-        f"(250 of 656-720: 0.35-0.38); paced load / closed capacity "
+        f"(0.26-0.36 where 250 votes/s was met); paced load / closed capacity "
         f"{paced['per_s'] / closed['per_s']:.0%} (about 50 % where p99 <= 30 ms was set; "
         "--think-ms scales it)"
     )
