@@ -4,6 +4,7 @@ from django.conf import settings
 from django.urls import path
 
 from annotate.views import (
+    browse,
     campaign_generators,
     campaign_imports,
     campaign_people,
@@ -114,10 +115,12 @@ urlpatterns += [
 if settings.BENCH_HOOKS:  # bench/settings.py only: the benchmark's floor, absent otherwise
     urlpatterns += [path("bench/noop/", rate_views.bench_noop, name="bench-noop")]
 
-# --- researcher: progress, analytics, exports (annotate/views/research.py) ---
+# --- researcher: progress, analytics, exports (annotate/views/research.py); the data (browse.py) ---
 
 urlpatterns += [
     path("campaigns/<slug:slug>/research/", research.research, name="research"),
+    path("campaigns/<slug:slug>/browse/", browse.browse, name="browse"),
+    path("campaigns/<slug:slug>/browse/<int:pair_id>/", browse.pair_page, name="browse-pair"),
     path(
         "campaigns/<slug:slug>/research/analytics/",
         research.research_analytics,

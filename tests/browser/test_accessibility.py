@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from annotate.markdown import render_markdown
-from annotate.models import Campaign, JudgeVerdict, User
+from annotate.models import Campaign, JudgeVerdict, Judgment, User
 from tests import factories
 from tests.browser.conftest import login
 from tests.fakes.judge_fixtures import judge_config, verdict
@@ -149,6 +149,11 @@ def test_the_admin_pages(live_server, scheme_page, rich_campaign, screenshot_dir
     login(page, live_server, "alice")
     base = f"{live_server.url}/campaigns/{rich_campaign.slug}"
     pair = rich_campaign.pairs.order_by("id").first()
+    Judgment.objects.create(
+        campaign=rich_campaign, pair=pair, rater=User.objects.get(username="bob"), choice="a",
+        strength=2, aspects={"helpful": "a"}, rationale="Clearer steps.", left_is_a=False,
+        time_on_task_ms=4200,
+    )  # fmt: skip
     for name, url in (
         ("campaign", f"{base}/"),
         ("research", f"{base}/research/"),
@@ -156,6 +161,8 @@ def test_the_admin_pages(live_server, scheme_page, rich_campaign, screenshot_dir
         ("leases", f"{base}/leases/"),
         ("gold-pairs", f"{base}/gold/"),
         ("gold-pair", f"{base}/gold/{pair.pk}/"),
+        ("browse", f"{base}/browse/?sort=-votes"),
+        ("browse-pair", f"{base}/browse/{pair.pk}/"),
     ):
         page.goto(url)
         _axe(page, name, screenshot_dir)

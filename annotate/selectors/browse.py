@@ -1,0 +1,255 @@
+"""Browsing a campaign's pairs as a researcher: filters, full-text search, keyset pages, one pair whole.
+
+Every filter is a clause on the pair's own row or an ``EXISTS`` on its votes, verdicts and flags, so a
+page costs the same at any depth: pages are cut by the sort key of the last row shown (``after``),
+never by ``OFFSET``. A human vote counts as the rater's *latest* row for the pair (a revision after the
+judge's reveal or an undo correction replaces the first vote, as in the exports).
+
+Search: PostgreSQL full text search (``websearch_to_tsquery``, the ``simple`` configuration, so words
+of any language match as written) over the prompt, both responses, and the raters' rationales and
+rewrites. SQLite, the embedded default, matches each word as a case-insensitive substring of the same
+fields (``LIKE``, a scan), every word required. Neither has an index yet: at a million pairs a search
+reads every pair of the campaign.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+)
+from django.db.models.functions import Cast, Coalesce
+
+from annotate.models import Campaign, JudgeVerdict, Judgment, Pair, PairFlag
+
+PAGE_SIZE = 50
+
+SORTS = {
+    "id": ("id",),
+    "-id": ("-id",),
+    "-votes": ("-completed", "-id"),
+    "votes": ("completed", "id"),
+}
+
+
+@dataclass(frozen=True)
+class BrowseFilters:
+    """What a browse view shows; every field is already validated (annotate/views/browse.py's form)."""
+
+    q: str = ""
+    status: str = ""  # "" | open | complete
+    gold: str = ""  # "" | yes | no
+    flagged: bool = False
+    split: bool = False  # the raters' latest votes do not all agree
+    judge: str = ""  # "" | disagrees (no human chose the judge's answer) | agrees | inconsistent
+    revised: bool = False  # a rater revised after the judge's reveal
+    generator: str = ""  # either side's generator, by name
+    rater: str = ""  # voted on by this rater (username)
+    min_votes: int | None = None
+    sort: str = "id"
+
+
+@dataclass
+class BrowsePage:
+    rows: list[Pair]
+    next_after: str = ""  # the cursor of the next page; "" on the last one
+    filters: BrowseFilters = field(default_factory=BrowseFilters)
+
+
+def latest_human_votes() -> QuerySet:
+    """Human votes that no later row of the same rater on the same pair replaces."""
+    later = Judgment.objects.filter(
+        pair=OuterRef("pair"), rater=OuterRef("rater"), source="human", id__gt=OuterRef("id")
+    )
+    return Judgment.objects.filter(source="human").exclude(Exists(later))
+
+
+def _search(queryset: QuerySet, q: str) -> QuerySet:
+    rationale = Judgment.objects.filter(pair=OuterRef("pk"))
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import SearchQuery, SearchVector
+
+        query = SearchQuery(q, config="simple", search_type="websearch")
+        pair_text = SearchVector(
+            Cast("prompt__messages", TextField()),
+            "candidate_a__text",
+            "candidate_b__text",
+            config="simple",
+        )
+        in_votes = rationale.annotate(
+            doc=SearchVector("rationale", "rewrite", config="simple")
+        ).filter(doc=query)
+        return queryset.annotate(doc=pair_text).filter(Q(doc=query) | Exists(in_votes))
+    for word in q.split():
+        in_votes = rationale.filter(Q(rationale__icontains=word) | Q(rewrite__icontains=word))
+        # SQLite keeps JSON as text with non-ASCII characters escaped (\ubcf4): match that form too.
+        escaped = json.dumps(word)[1:-1]
+        queryset = queryset.filter(
+            Q(prompt__messages__icontains=word)
+            | Q(prompt__messages__icontains=escaped)
+            | Q(candidate_a__text__icontains=word)
+            | Q(candidate_b__text__icontains=word)
+            | Exists(in_votes)
+        )
+    return queryset
+
+
+def _judge(queryset: QuerySet, judge: str) -> QuerySet:
+    verdicts = JudgeVerdict.objects.filter(pair=OuterRef("pk"), status="done")
+    if judge == "inconsistent":
+        return queryset.filter(Exists(verdicts.filter(choice=JudgeVerdict.INCONSISTENT)))
+    agreeing = latest_human_votes().filter(pair=OuterRef("pair"), choice=OuterRef("choice"))
+    decided = verdicts.exclude(choice=JudgeVerdict.INCONSISTENT).exclude(choice="")
+    voted = Exists(Judgment.objects.filter(pair=OuterRef("pk"), source="human"))
+    if judge == "agrees":
+        return queryset.filter(Exists(decided.filter(Exists(agreeing))))
+    return queryset.filter(voted, Exists(decided.exclude(Exists(agreeing))))
+
+
+def filtered_pairs(campaign: Campaign, filters: BrowseFilters) -> QuerySet:
+    """The campaign's pairs that pass every filter (unordered, unsliced)."""
+    pairs = Pair.objects.filter(campaign=campaign)
+    if filters.status == "open":
+        pairs = pairs.filter(completed__lt=F("needed"))
+    elif filters.status == "complete":
+        pairs = pairs.filter(completed__gte=F("needed"))
+    if filters.gold == "yes":
+        pairs = pairs.exclude(gold_answer="")
+    elif filters.gold == "no":
+        pairs = pairs.filter(gold_answer="")
+    if filters.flagged:
+        pairs = pairs.filter(Exists(PairFlag.objects.filter(pair=OuterRef("pk"))))
+    if filters.split:
+        choices = (
+            latest_human_votes()
+            .filter(pair=OuterRef("pk"))
+            .order_by()
+            .values("pair")
+            .annotate(n=Count("choice", distinct=True))
+            .values("n")
+        )
+        pairs = pairs.annotate(
+            distinct_choices=Coalesce(Subquery(choices, output_field=IntegerField()), 0)
+        ).filter(distinct_choices__gt=1)
+    if filters.judge:
+        pairs = _judge(pairs, filters.judge)
+    if filters.revised:
+        revised = Judgment.objects.filter(
+            pair=OuterRef("pk"), source="human", revises__isnull=False, judge_shown=True
+        )
+        pairs = pairs.filter(Exists(revised))
+    if filters.generator:
+        pairs = pairs.filter(
+            Q(candidate_a__generator__name=filters.generator)
+            | Q(candidate_b__generator__name=filters.generator)
+        )
+    if filters.rater:
+        pairs = pairs.filter(
+            Exists(Judgment.objects.filter(pair=OuterRef("pk"), rater__username=filters.rater))
+        )
+    if filters.min_votes is not None:
+        pairs = pairs.filter(completed__gte=filters.min_votes)
+    if filters.q:
+        pairs = _search(pairs, filters.q)
+    return pairs
+
+
+def _after(pairs: QuerySet, sort: str, after: str) -> QuerySet:
+    """Rows strictly past the cursor in the sort's order. The cursor is ``id`` or ``votes:id``."""
+    if not after:
+        return pairs
+    if sort in ("id", "-id"):
+        last_id = int(after)
+        return pairs.filter(id__gt=last_id) if sort == "id" else pairs.filter(id__lt=last_id)
+    votes, last_id = (int(part) for part in after.split(":"))
+    if sort == "votes":
+        return pairs.filter(Q(completed__gt=votes) | Q(completed=votes, id__gt=last_id))
+    return pairs.filter(Q(completed__lt=votes) | Q(completed=votes, id__lt=last_id))
+
+
+def _cursor(pair: Pair, sort: str) -> str:
+    return str(pair.id) if sort in ("id", "-id") else f"{pair.completed}:{pair.id}"
+
+
+def browse_page(
+    campaign: Campaign, filters: BrowseFilters, *, after: str = "", size: int = PAGE_SIZE
+) -> BrowsePage:
+    """One page of pairs with what the list shows of each: prompt, both generators, votes, flags,
+    and the judge's answer."""
+    pairs = _after(filtered_pairs(campaign, filters), filters.sort, after)
+    flags = PairFlag.objects.filter(pair=OuterRef("pk")).order_by().values("pair")
+    verdict = JudgeVerdict.objects.filter(pair=OuterRef("pk"), status="done").order_by("-id")
+    rows = list(
+        pairs.select_related("prompt", "candidate_a__generator", "candidate_b__generator")
+        .annotate(
+            flag_count=Coalesce(
+                Subquery(flags.annotate(n=Count("id")).values("n"), output_field=IntegerField()),
+                0,
+            ),
+            judge_choice=Subquery(verdict.values("choice")[:1]),
+        )
+        .defer("candidate_a__html", "candidate_b__html", "prompt__rendered")
+        .order_by(*SORTS[filters.sort])[: size + 1]
+    )
+    more = len(rows) > size
+    rows = rows[:size]
+    votes = _vote_summaries([p.id for p in rows])
+    for pair in rows:
+        pair.vote_summary = votes.get(pair.id, {})
+    return BrowsePage(
+        rows=rows,
+        next_after=_cursor(rows[-1], filters.sort) if more and rows else "",
+        filters=filters,
+    )
+
+
+def _vote_summaries(pair_ids: list[int]) -> dict[int, dict[str, int]]:
+    """{pair id: {choice: latest human votes}} for the pairs of one page."""
+    summary: dict[int, dict[str, int]] = {}
+    rows = (
+        latest_human_votes()
+        .filter(pair_id__in=pair_ids)
+        .order_by()
+        .values("pair_id", "choice")
+        .annotate(n=Count("id"))
+    )
+    for row in rows:
+        summary.setdefault(row["pair_id"], {})[row["choice"]] = row["n"]
+    return summary
+
+
+@dataclass
+class PairDetail:
+    pair: Pair
+    votes: list[Judgment]
+    verdicts: list[JudgeVerdict]
+    flags: list[PairFlag]
+
+
+def pair_detail(campaign: Campaign, pair_id: int) -> PairDetail | None:
+    """One pair whole, for researchers: prompt, both candidates with their generators, every vote
+    (revisions and corrections too, oldest first), the judge's verdicts and the flags."""
+    pair = (
+        Pair.objects.filter(campaign=campaign, id=pair_id)
+        .select_related("prompt", "candidate_a__generator", "candidate_b__generator")
+        .first()
+    )
+    if pair is None:
+        return None
+    votes = list(
+        Judgment.objects.filter(pair=pair).select_related("rater", "revises").order_by("id")
+    )
+    verdicts = list(JudgeVerdict.objects.filter(pair=pair).select_related("rubric").order_by("id"))
+    flags = list(PairFlag.objects.filter(pair=pair).select_related("rater").order_by("id"))
+    return PairDetail(pair=pair, votes=votes, verdicts=verdicts, flags=flags)
