@@ -122,6 +122,11 @@ urlpatterns += [
     path("campaigns/<slug:slug>/browse/", browse.browse, name="browse"),
     path("campaigns/<slug:slug>/browse/<int:pair_id>/", browse.pair_page, name="browse-pair"),
     path(
+        "campaigns/<slug:slug>/browse/<int:pair_id>/adjudicate/",
+        browse.pair_adjudicate,
+        name="pair-adjudicate",
+    ),
+    path(
         "campaigns/<slug:slug>/research/analytics/",
         research.research_analytics,
         name="research-analytics",

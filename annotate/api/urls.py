@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from annotate.api import adjudication as adjudication_api
 from annotate.api import campaigns as campaign_api
 from annotate.api import exports as export_api
 from annotate.api import generation as generation_api
@@ -161,5 +162,15 @@ urlpatterns += [
         "campaigns/<slug:slug>/pairs/<int:pair_id>/gold/",
         gold_api.PairGoldApi.as_view(),
         name="pair-gold",
+    ),
+]
+
+# --- adjudication (annotate/api/adjudication.py) ---
+
+urlpatterns += [
+    path(
+        "campaigns/<slug:slug>/pairs/<int:pair_id>/adjudicate/",
+        adjudication_api.PairAdjudicateApi.as_view(),
+        name="pair-adjudicate",
     ),
 ]

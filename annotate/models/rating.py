@@ -141,6 +141,10 @@ class Judgment(models.Model):
     class Source(models.TextChoices):
         HUMAN = "human", "Human"
         JUDGE = "judge", "AI judge (RLAIF)"
+        # An adjudicator's final label on a contested pair: the rater field holds who decided, the
+        # rationale why. Never updated; a later adjudication of the same pair replaces it (the
+        # earlier rows stay as the audit trail).
+        ADJUDICATED = "adjudicated", "Adjudicated"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="judgments")
     pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="judgments")
@@ -154,7 +158,7 @@ class Judgment(models.Model):
         on_delete=models.SET_NULL,
         related_name="judgments",
     )
-    source = models.CharField(max_length=8, choices=Source, default=Source.HUMAN)
+    source = models.CharField(max_length=12, choices=Source, default=Source.HUMAN)
     choice = models.CharField(max_length=8, choices=Choice)
     # Graded scale: 1 slightly, 2 clearly, 3 much better; 0 for tie / both bad; null on the binary scale.
     strength = models.PositiveSmallIntegerField(null=True, blank=True)

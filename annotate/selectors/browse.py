@@ -34,6 +34,7 @@ from django.db.models.functions import Cast, Coalesce
 from annotate.models import Campaign, JudgeVerdict, Judgment, Pair, PairFlag
 
 PAGE_SIZE = 50
+MAX_ID = 2**63 - 1  # a larger id in a URL is no pair (and would overflow SQLite's integer)
 
 SORTS = {
     "id": ("id",),
@@ -57,6 +58,10 @@ class BrowseFilters:
     generator: str = ""  # either side's generator, by name
     rater: str = ""  # voted on by this rater (username)
     min_votes: int | None = None
+    contested: bool = (
+        False  # the adjudication queue: raters disagree, the judge disagrees, or flagged
+    )
+    adjudicated: str = ""  # "" | yes | no
     sort: str = "id"
 
 
@@ -105,16 +110,27 @@ def _search(queryset: QuerySet, q: str) -> QuerySet:
     return queryset
 
 
-def _judge(queryset: QuerySet, judge: str) -> QuerySet:
+def _judge_clause(judge: str) -> Q:
     verdicts = JudgeVerdict.objects.filter(pair=OuterRef("pk"), status="done")
     if judge == "inconsistent":
-        return queryset.filter(Exists(verdicts.filter(choice=JudgeVerdict.INCONSISTENT)))
+        return Q(Exists(verdicts.filter(choice=JudgeVerdict.INCONSISTENT)))
     agreeing = latest_human_votes().filter(pair=OuterRef("pair"), choice=OuterRef("choice"))
     decided = verdicts.exclude(choice=JudgeVerdict.INCONSISTENT).exclude(choice="")
     voted = Exists(Judgment.objects.filter(pair=OuterRef("pk"), source="human"))
     if judge == "agrees":
-        return queryset.filter(Exists(decided.filter(Exists(agreeing))))
-    return queryset.filter(voted, Exists(decided.exclude(Exists(agreeing))))
+        return Q(Exists(decided.filter(Exists(agreeing))))
+    return Q(voted) & Q(Exists(decided.exclude(Exists(agreeing))))
+
+
+def _split_clause() -> Q:
+    """The raters' latest votes on the pair are not all the same choice: some latest vote has
+    another latest vote on the same pair with a different choice."""
+    other = latest_human_votes().filter(pair=OuterRef("pair")).exclude(choice=OuterRef("choice"))
+    return Q(Exists(latest_human_votes().filter(pair=OuterRef("pk")).filter(Exists(other))))
+
+
+def _flagged_clause() -> Q:
+    return Q(Exists(PairFlag.objects.filter(pair=OuterRef("pk"))))
 
 
 def filtered_pairs(campaign: Campaign, filters: BrowseFilters) -> QuerySet:
@@ -129,21 +145,16 @@ def filtered_pairs(campaign: Campaign, filters: BrowseFilters) -> QuerySet:
     elif filters.gold == "no":
         pairs = pairs.filter(gold_answer="")
     if filters.flagged:
-        pairs = pairs.filter(Exists(PairFlag.objects.filter(pair=OuterRef("pk"))))
+        pairs = pairs.filter(_flagged_clause())
     if filters.split:
-        choices = (
-            latest_human_votes()
-            .filter(pair=OuterRef("pk"))
-            .order_by()
-            .values("pair")
-            .annotate(n=Count("choice", distinct=True))
-            .values("n")
-        )
-        pairs = pairs.annotate(
-            distinct_choices=Coalesce(Subquery(choices, output_field=IntegerField()), 0)
-        ).filter(distinct_choices__gt=1)
+        pairs = pairs.filter(_split_clause())
     if filters.judge:
-        pairs = _judge(pairs, filters.judge)
+        pairs = pairs.filter(_judge_clause(filters.judge))
+    if filters.contested:
+        pairs = pairs.filter(_split_clause() | _judge_clause("disagrees") | _flagged_clause())
+    if filters.adjudicated:
+        final = Exists(Judgment.objects.filter(pair=OuterRef("pk"), source="adjudicated"))
+        pairs = pairs.filter(final if filters.adjudicated == "yes" else ~final)
     if filters.revised:
         revised = Judgment.objects.filter(
             pair=OuterRef("pk"), source="human", revises__isnull=False, judge_shown=True
@@ -198,6 +209,11 @@ def browse_page(
                 0,
             ),
             judge_choice=Subquery(verdict.values("choice")[:1]),
+            final_choice=Subquery(
+                Judgment.objects.filter(pair=OuterRef("pk"), source="adjudicated")
+                .order_by("-id")
+                .values("choice")[:1]
+            ),
         )
         .defer("candidate_a__html", "candidate_b__html", "prompt__rendered")
         .order_by(*SORTS[filters.sort])[: size + 1]
@@ -232,14 +248,21 @@ def _vote_summaries(pair_ids: list[int]) -> dict[int, dict[str, int]]:
 @dataclass
 class PairDetail:
     pair: Pair
-    votes: list[Judgment]
+    votes: list[Judgment]  # every row: human votes, revisions, judge labels, adjudications
     verdicts: list[JudgeVerdict]
     flags: list[PairFlag]
+
+    @property
+    def final(self) -> Judgment | None:
+        """The latest adjudication: the pair's final label."""
+        return next((v for v in reversed(self.votes) if v.source == "adjudicated"), None)
 
 
 def pair_detail(campaign: Campaign, pair_id: int) -> PairDetail | None:
     """One pair whole, for researchers: prompt, both candidates with their generators, every vote
     (revisions and corrections too, oldest first), the judge's verdicts and the flags."""
+    if not 0 < pair_id <= MAX_ID:
+        return None
     pair = (
         Pair.objects.filter(campaign=campaign, id=pair_id)
         .select_related("prompt", "candidate_a__generator", "candidate_b__generator")

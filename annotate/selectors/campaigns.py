@@ -108,6 +108,7 @@ def campaign_progress(*, campaign: Campaign) -> dict:
         human=Count("id", filter=Q(source=Judgment.Source.HUMAN, revises__isnull=True)),
         revisions=Count("id", filter=Q(source=Judgment.Source.HUMAN, revises__isnull=False)),
         judge=Count("id", filter=Q(source=Judgment.Source.JUDGE)),
+        adjudicated=Count("pair", filter=Q(source=Judgment.Source.ADJUDICATED), distinct=True),
     )
     wanted = pairs["total"] * campaign.overlap
     return {
@@ -118,6 +119,7 @@ def campaign_progress(*, campaign: Campaign) -> dict:
         "votes": votes["human"],
         "revisions": votes["revisions"],
         "judge_labels": votes["judge"],
+        "adjudicated_pairs": votes["adjudicated"],
         "votes_wanted": wanted,
         "completion": (votes["human"] / wanted) if wanted else 0.0,
     }

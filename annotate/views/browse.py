@@ -1,5 +1,8 @@
-"""Researcher pages for the data itself: every pair of a campaign, filtered and searched, and one pair
-whole with every vote, the judge's verdicts and the flags.
+"""Researcher pages for the data itself: every pair of a campaign, filtered and searched, one pair
+whole with every vote, the judge's verdicts and the flags, and its adjudication (a final label with
+a reason, annotate/services/adjudication.py). The adjudication queue is this list with the
+``contested`` filter (raters disagree, the judge disagrees with every rater, or flagged) and
+``adjudicated=no``.
 
 Researchers and admins only (annotate.access: an enrolled rater gets 403, anyone else 404). The
 filter state lives in the query string, so a view can be shared; a query string with an unknown key
@@ -12,15 +15,21 @@ import re
 from urllib.parse import urlencode
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
 from annotate.access import campaign_for_researcher
 from annotate.models import Generator
 from annotate.selectors.browse import SORTS, BrowseFilters, browse_page, pair_detail
-from annotate.validation import validate_one_line
+from annotate.services.adjudication import (
+    AdjudicationError,
+    adjudication_choices,
+    adjudication_record,
+)
+from annotate.validation import MAX_RATIONALE, validate_one_line
 
 CURSOR = re.compile(r"\d{1,18}(:\d{1,18})?")
 YES_NO = [("", "Any"), ("yes", "Yes"), ("no", "No")]
@@ -51,6 +60,8 @@ class BrowseForm(forms.Form):
     generator = forms.ChoiceField(required=False)
     rater = forms.CharField(required=False, max_length=150, validators=[validate_one_line])
     min_votes = forms.IntegerField(required=False, min_value=0, max_value=10_000, label="Votes ≥")
+    contested = forms.BooleanField(required=False, label="Contested")
+    adjudicated = forms.ChoiceField(required=False, choices=YES_NO)
     sort = forms.ChoiceField(
         required=False,
         initial="id",
@@ -114,11 +125,64 @@ def browse(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "annotate/browse.html", ctx)
 
 
+class AdjudicationForm(forms.Form):
+    choice = forms.ChoiceField(widget=forms.RadioSelect, label="Final label")
+    strength = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "—"), (1, "Slightly"), (2, "Clearly"), (3, "Much")],
+        label="How much better",
+    )
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=MAX_RATIONALE)
+
+    def __init__(self, *args, campaign, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["choice"].choices = adjudication_choices(campaign)
+        if campaign.scale != campaign.Scale.GRADED7:
+            del self.fields["strength"]
+
+
+def _pair_page(request, campaign, detail, form=None, status=200) -> HttpResponse:
+    form = form or AdjudicationForm(campaign=campaign)
+    ctx = {"campaign": campaign, "detail": detail, "form": form}
+    return render(request, "annotate/browse_pair.html", ctx, status=status)
+
+
+def _detail(campaign, pair_id: int):
+    detail = pair_detail(campaign, pair_id)
+    if detail is None:
+        raise Http404("No such pair in this campaign.")
+    return detail
+
+
 @login_required
 @require_GET
 def pair_page(request: HttpRequest, slug: str, pair_id: int) -> HttpResponse:
     campaign = campaign_for_researcher(request.user, slug)
-    detail = pair_detail(campaign, pair_id)
-    if detail is None:
-        raise Http404("No such pair in this campaign.")
-    return render(request, "annotate/browse_pair.html", {"campaign": campaign, "detail": detail})
+    return _pair_page(request, campaign, _detail(campaign, pair_id))
+
+
+@login_required
+@require_POST
+def pair_adjudicate(request: HttpRequest, slug: str, pair_id: int) -> HttpResponse:
+    """Record the pair's final label (researchers and admins adjudicate)."""
+    campaign = campaign_for_researcher(request.user, slug)
+    detail = _detail(campaign, pair_id)
+    form = AdjudicationForm(request.POST, campaign=campaign)
+    if not form.is_valid():
+        return _pair_page(request, campaign, detail, form, status=400)
+    try:
+        adjudication_record(
+            campaign=campaign,
+            pair=detail.pair,
+            adjudicator=request.user,
+            choice=form.cleaned_data["choice"],
+            strength=form.cleaned_data.get("strength"),
+            reason=form.cleaned_data["reason"],
+        )
+    except AdjudicationError as exc:
+        form.add_error(None, str(exc))
+        return _pair_page(request, campaign, detail, form, status=400)
+    messages.success(request, f"Pair {pair_id} settled: the final label is recorded.")
+    return redirect(request.path.removesuffix("adjudicate/"))

@@ -162,3 +162,21 @@ def test_pair_detail_has_every_vote_the_judge_and_the_flags(campaign, voted, oth
     assert detail.verdicts[0].order2["rationale"] == "second order too"
     assert detail.flags[0].note == "odd"
     assert pair_detail(other_campaign, pair.id) is None
+
+
+def test_the_queue_holds_contested_pairs_until_they_are_adjudicated(campaign, voted, researcher):
+    from annotate.services.adjudication import adjudication_record
+
+    pairs = _pairs(campaign)
+    unanimous = Judgment.objects.filter(pair=pairs[0]).first().choice
+    _verdict(pairs[0], "b" if unanimous == "a" else "a")  # the judge disagrees with every rater
+    PairFlag.objects.create(pair=pairs[2], rater=voted["raters"][0], reason="broken")
+    queue = {"contested": True, "adjudicated": "no"}
+    assert _ids(campaign, **queue) == [pairs[0].id, pairs[1].id, pairs[2].id]
+    adjudication_record(
+        campaign=campaign, pair=pairs[1], adjudicator=researcher, choice="a", reason="A cites it."
+    )
+    assert _ids(campaign, **queue) == [pairs[0].id, pairs[2].id]
+    assert _ids(campaign, adjudicated="yes") == [pairs[1].id]
+    page = browse_page(campaign, BrowseFilters(adjudicated="yes"))
+    assert [p.final_choice for p in page.rows] == ["a"]

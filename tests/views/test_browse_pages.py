@@ -124,3 +124,45 @@ def test_a_pair_of_another_campaign_is_not_found_here(researcher_client, campaig
     elsewhere = factories.PairFactory(campaign=other_campaign)
     url = reverse("annotate:browse-pair", args=[campaign.slug, elsewhere.id])
     assert researcher_client.get(url).status_code == 404
+
+
+def _adjudicate_url(campaign, pair) -> str:
+    return reverse("annotate:pair-adjudicate", args=[campaign.slug, pair.id])
+
+
+def test_a_researcher_settles_a_pair_from_its_page(researcher_client, campaign, voted):
+    pair = voted["pairs"][1]
+    response = researcher_client.post(
+        _adjudicate_url(campaign, pair), {"choice": "b", "reason": "B answers the question."}
+    )
+    assert response.status_code == 302
+    body = researcher_client.get(response["Location"]).content.decode()
+    assert "settled" in body and "B answers the question." in body and "Adjudicate again" in body
+    final = Judgment.objects.get(pair=pair, source="adjudicated")
+    assert (final.choice, final.rater.username) == ("b", "rita")
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"choice": "b"}, "This field is required."),
+        ({"choice": "maybe", "reason": "r"}, "Select a valid choice."),
+        ({"choice": "a", "reason": "r\x00"}, "NUL"),
+    ],
+)
+def test_a_bad_adjudication_is_a_400_and_stores_nothing(
+    researcher_client, campaign, voted, data, says
+):
+    response = researcher_client.post(_adjudicate_url(campaign, voted["pairs"][1]), data)
+    assert response.status_code == 400 and says in response.content.decode()
+    assert not Judgment.objects.filter(source="adjudicated").exists()
+
+
+@pytest.mark.parametrize(("persona", "status"), [("rater_client", 403), ("outsider_client", 404)])
+def test_raters_cannot_adjudicate(request, campaign, voted, persona, status):
+    client = request.getfixturevalue(persona)
+    response = client.post(
+        _adjudicate_url(campaign, voted["pairs"][1]), {"choice": "a", "reason": "r"}
+    )
+    assert response.status_code == status
+    assert not Judgment.objects.filter(source="adjudicated").exists()
