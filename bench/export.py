@@ -73,9 +73,11 @@ FROM generate_series(1, 20) AS i;
 INSERT INTO annotate_campaign (title, slug, guidelines, guidelines_html, status, scale,
     allow_both_bad, aspects, rationale, rationale_min_length, allow_rewrite,
     min_read_ms_per_1k_chars, overlap, lease_seconds, ordering, pairing, max_pairs_per_prompt,
-    self_id_policy, gold_rate, gold_min_accuracy, gold_min_answered, judge_mode, created_at)
+    self_id_policy, gold_rate, gold_min_accuracy, gold_min_answered, judge_mode, created_at,
+    reasoning_for_raters)
 VALUES ('Bench', 'bench', 'Pick the better answer.', '', 'open', 'graded7', true, '[]', 'optional',
-    0, false, 0, 1, 600, 'finish_started', 'cross_generator', 6, 'hide', 0, 0, 5, 'off', now());
+    0, false, 0, 1, 600, 'finish_started', 'cross_generator', 6, 'hide', 0, 0, 5, 'off', now(),
+    false);
 
 INSERT INTO annotate_generator (campaign_id, name, provider, model, base_url, endpoint, params,
                                 system_prompt, samples_per_prompt, created_at)
@@ -93,10 +95,11 @@ FROM annotate_campaign c, generate_series(1, {PAIRS}) AS i WHERE c.slug = 'bench
 
 INSERT INTO annotate_candidate (prompt_id, generator_id, sample_index, status, text, html,
     stop_reason, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd,
-    request_id, error, attempts, self_identifies)
+    request_id, error, attempts, self_identifies, reasoning, reasoning_html, reasoning_tokens,
+    reasoning_cost_usd, final_answer, answer_rule)
 SELECT p.id, g.id, 0, 'done',
        g.name || ' answers prompt ' || p.id || ': ' || repeat('Rayleigh scattering favours short wavelengths. ', 4),
-       '', 'end_turn', 20, 80, 0, 0, 0, '', '', 1, false
+       '', 'end_turn', 20, 80, 0, 0, 0, '', '', 1, false, '', '', 0, 0, '', ''
 FROM annotate_prompt p JOIN annotate_generator g ON g.campaign_id = p.campaign_id;
 
 INSERT INTO annotate_pair (campaign_id, prompt_id, candidate_a_id, candidate_b_id, strategy,
