@@ -72,6 +72,14 @@ class _CheckedFile:
             raise InvalidExport(f"{self.name} {exc}") from None
         self.writer.write(record)
 
+    def write_group(self, records: list[dict], group: int) -> None:
+        """The records of one group (a prompt), checked together, then written together."""
+        try:
+            self.validator.check_group(records, group)
+        except InvalidRow as exc:
+            raise InvalidExport(f"{self.name} {exc}") from None
+        self.writer.write_many(records)
+
     def close(self) -> None:
         self.writer.close()
         try:
@@ -123,10 +131,7 @@ def write_export(
         test = in_test_split(
             item["prompt_hash"], seed=options.seed, test_fraction=options.test_fraction
         )
-        out = files["test" if test else "train"]
-        prompt_id = item["prompt_id"]
-        for record in records:
-            out.write(record, prompt_id)
+        files["test" if test else "train"].write_group(records, item["prompt_id"])
 
     try:
         # One pass: pairs as they arrive (every row carries its pair's and prompt's fields), and

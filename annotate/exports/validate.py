@@ -254,14 +254,37 @@ class Validator:
     def check(self, record: dict, *, group: object = None) -> None:
         self.rows += 1
         try:
-            if group is not None and (not self._grouped or group != self._group):
-                if self._grouped and not group > self._group:  # type: ignore[operator]
-                    raise _Broken("grouping", f"prompt {group!r} comes after {self._group!r}")
-                self._end_group()
-                self._grouped, self._group = True, group
+            self._enter(group)
             self._check(_columns(record, self.columns))
         except _Broken as broken:
             raise InvalidRow(self.rows, broken.rule, broken.detail) from None
+
+    def check_group(self, records: list[dict], group: object) -> None:
+        """``check`` of each of ``records``, the rows of one group written together: the group is
+        entered once, then each row gets its columns' and its format's checks, nothing more."""
+        if not records:
+            return
+        try:
+            self._enter(group)
+        except _Broken as broken:
+            raise InvalidRow(self.rows + 1, broken.rule, broken.detail) from None
+        check, columns = self._check, self.columns
+        for record in records:
+            self.rows += 1
+            try:
+                if type(record) is not dict or record.keys() != columns:
+                    _columns(record, columns)  # raises, naming what is wrong
+                check(record)
+            except _Broken as broken:
+                raise InvalidRow(self.rows, broken.rule, broken.detail) from None
+
+    def _enter(self, group: object) -> None:
+        """The row about to be checked belongs to ``group``: a new group closes the last one."""
+        if group is not None and (not self._grouped or group != self._group):
+            if self._grouped and not group > self._group:  # type: ignore[operator]
+                raise _Broken("grouping", f"prompt {group!r} comes after {self._group!r}")
+            self._end_group()
+            self._grouped, self._group = True, group
 
     def close(self) -> None:
         try:

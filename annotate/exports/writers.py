@@ -29,32 +29,41 @@ class RowWriter(Protocol):
 
     def write(self, record: dict) -> None: ...
 
+    def write_many(self, records: list[dict]) -> None: ...
+
     def close(self) -> None: ...
 
 
 class JsonlWriter:
     """JSON Lines with msgspec's encoder: the same compact UTF-8 JSON as ``json.dumps(record,
     ensure_ascii=False, separators=(",", ":"))`` (keys in insertion order), several times faster,
-    which matters at a million rows. It writes NaN as null, so the validator refuses NaN first."""
+    which matters at a million rows. It writes NaN as null, so the validator refuses NaN first.
+    The records given together (a prompt's) are encoded in one call (``encode_lines``: each
+    record, then a newline); the encoded lines wait until ``CHUNK_ROWS`` rows, one write each."""
 
     def __init__(self, path: Path):
         self.path = path
         self.rows = 0
         self._fh = open(path, "wb")  # noqa: SIM115 - closed in close()
-        self._encode = msgspec.json.Encoder().encode
+        self._encode_lines = msgspec.json.Encoder().encode_lines
         self._buffer: list[bytes] = []
+        self._buffered = 0  # rows in the buffer
 
     def write(self, record: dict) -> None:
-        self._buffer.append(self._encode(record))
-        self.rows += 1
-        if len(self._buffer) >= CHUNK_ROWS:
+        self.write_many([record])
+
+    def write_many(self, records: list[dict]) -> None:
+        self._buffer.append(self._encode_lines(records))
+        self.rows += len(records)
+        self._buffered += len(records)
+        if self._buffered >= CHUNK_ROWS:
             self._flush()
 
     def _flush(self) -> None:
         if self._buffer:
-            self._buffer.append(b"")
-            self._fh.write(b"\n".join(self._buffer))
+            self._fh.write(b"".join(self._buffer))
             self._buffer.clear()
+            self._buffered = 0
 
     def close(self) -> None:
         self._flush()
@@ -115,8 +124,11 @@ class CsvWriter:
         path.write_bytes(b"")
 
     def write(self, record: dict) -> None:
-        self._buffer.append(record)
-        self.rows += 1
+        self.write_many([record])
+
+    def write_many(self, records: list[dict]) -> None:
+        self._buffer += records
+        self.rows += len(records)
         if len(self._buffer) >= CHUNK_ROWS:
             self._flush()
 
@@ -142,8 +154,11 @@ class ParquetWriter:
         self._writer = pq.ParquetWriter(path, raw_schema(), compression="zstd")
 
     def write(self, record: dict) -> None:
-        self._buffer.append(record)
-        self.rows += 1
+        self.write_many([record])
+
+    def write_many(self, records: list[dict]) -> None:
+        self._buffer += records
+        self.rows += len(records)
         if len(self._buffer) >= CHUNK_ROWS:
             self._flush()
 
