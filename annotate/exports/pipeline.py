@@ -195,6 +195,9 @@ class _PromptRows:
         self.seen = SeenOnce()  # what is already written for this prompt
         self.problem: str | None | bool = False  # the prompt's problem, looked at once
         self.prompt = None  # the prompt as the format writes it, built once, shared by its rows
+        # A one-vote pair's Decision depends on the vote's (choice, strength) only: made once per
+        # kind of vote and shared (nothing changes a Decision), not once per pair.
+        self.single: dict[tuple, object] = {}
 
     def start(self, item: dict) -> None:
         """A new prompt begins with this pair item (the last one's records are written)."""
@@ -291,7 +294,13 @@ class _PromptRows:
         if len(votes) < max(1, options.min_votes):
             s.dropped["too_few_votes"] += 1
             return []
-        decision = aggregate_pair(votes, method=options.method)
+        if len(votes) == 1:
+            key = (votes[0]["choice"], votes[0]["strength"])
+            decision = self.single.get(key)
+            if decision is None:
+                decision = self.single[key] = aggregate_pair(votes, method=options.method)
+        else:
+            decision = aggregate_pair(votes, method=options.method)
         if decision.n_votes > 1:
             s.multi_vote_pairs += 1
             s.agreement_sum += decision.agreement
