@@ -247,3 +247,45 @@ def test_grouped_rows_only_compare_within_their_prompt():
     validator.check({**GOOD["trl-kto"], "label": False}, group=2)
     with pytest.raises(InvalidRow, match="kto_one_label"):
         validator.check({**GOOD["trl-kto"], "label": False}, group=2)
+
+
+def _outcome(check) -> tuple | None:
+    try:
+        check()
+    except InvalidRow as exc:
+        return (exc.row, exc.rule, exc.detail)
+    return None
+
+
+@pytest.mark.parametrize("fmt", sorted(GOOD))
+def test_checking_a_prompts_rows_together_finds_what_row_by_row_finds(fmt):
+    good = GOOD[fmt]
+    cases = [
+        [good],
+        [good, good],  # a duplicate, row 2
+        [good, {**good, "extra": 1}],  # wrong columns, row 2
+        ["not a row"],
+        [],
+    ]
+    for rows in cases:
+        one, together = (
+            Validator(fmt, raw_columns=RAW_COLUMNS),
+            Validator(fmt, raw_columns=RAW_COLUMNS),
+        )
+
+        def row_by_row(rows=rows, v=one):
+            for row in rows:
+                v.check(row, group=1)
+
+        assert _outcome(lambda rows=rows, v=together: v.check_group(rows, 1)) == _outcome(
+            row_by_row
+        )
+        assert together.rows == one.rows
+
+
+def test_a_group_checked_together_after_a_later_one_is_a_grouping_error_at_its_first_row():
+    validator = Validator("trl-dpo-standard")
+    validator.check_group([GOOD["trl-dpo-standard"]], 2)
+    with pytest.raises(InvalidRow) as exc:
+        validator.check_group([{**GOOD["trl-dpo-standard"], "prompt": "Other?"}], 1)
+    assert (exc.value.row, exc.value.rule) == (2, "grouping")
