@@ -78,6 +78,12 @@ checks.positive_data_acceptance.enabled = false
 [[operations]]
 include-path = "/api/campaigns/{{slug}}/responses/import/"
 checks.positive_data_acceptance.enabled = false
+
+# A strength is refused where the campaign's scale has none (the binary scale) or the label is a
+# tie: a rule of the campaign's settings, not of the body's shape.
+[[operations]]
+include-path = "/api/campaigns/{{slug}}/pairs/{{pair_id}}/adjudicate/"
+checks.positive_data_acceptance.enabled = false
 """
 
 RATER_CONFIG = """
