@@ -35,7 +35,7 @@ class CampaignForm(forms.ModelForm):
         widgets = {"guidelines": forms.Textarea(attrs={"rows": 8, "maxlength": MAX_GUIDELINES})}
         help_texts = {"max_pairs_per_prompt": "0 means no cap."}
         labels = {
-            "min_read_ms_per_1k_chars": "Minimum read time (ms per 1,000 characters)",
+            "min_read_ms_per_1k_chars": "Minimum read time (ms per 1,000 characters of English, or the same reading time in any script)",
             "self_id_policy": "Responses that name a model",
             "overlap": "Votes per pair",
             "lease_seconds": "Lease (seconds)",

@@ -34,9 +34,11 @@ class VoteRefused(ValidationError):
         self.code = code
 
 
-def required_read_ms(*, campaign: Campaign, chars: int) -> int:
-    """Minimum read time for a pair whose two responses have ``chars`` characters in total."""
-    return campaign.min_read_ms_per_1k_chars * chars // 1000
+def required_read_ms(*, campaign: Campaign, length: int) -> int:
+    """Minimum read time for a pair whose two responses have a reading ``length`` in total: the
+    English-equivalent characters of annotate/reading.py, so the campaign's "ms per 1,000
+    characters" asks the same time of a Korean answer as of an English one saying the same."""
+    return campaign.min_read_ms_per_1k_chars * length // 1000
 
 
 def judgment_validate(
@@ -277,9 +279,9 @@ def _check_read_time(*, campaign: Campaign, assignment_id: int, rater: User, now
     facts = votes_sql.read_time_facts(assignment_id=assignment_id, rater_id=rater.pk)
     if facts is None:
         return  # not the rater's lease: the guard refuses it with the right message
-    served_at, chars = facts
+    served_at, length = facts
     time_on_task = int((now - served_at).total_seconds() * 1000)
-    needed = required_read_ms(campaign=campaign, chars=chars or 0)
+    needed = required_read_ms(campaign=campaign, length=length)
     if time_on_task < needed:
         raise VoteRefused(
             f"Please read both responses first ({(needed - time_on_task) / 1000:.1f} s left).",

@@ -116,7 +116,7 @@ def _workbench_context(
         left, right = left_and_right(
             pair.candidate_a, pair.candidate_b, left_is_a=assignment.left_is_a
         )
-        needed_ms = required_read_ms(campaign=campaign, chars=assignment.read_chars)
+        needed_ms = required_read_ms(campaign=campaign, length=assignment.read_length)
         # The server measures time on task from when the lease was served; so does the lock.
         elapsed = int((timezone.now() - assignment.created_at).total_seconds() * 1000)
         if campaign.judge_mode == Campaign.JudgeMode.BEFORE_VOTE:
@@ -307,7 +307,7 @@ def _correction(
     """The pair of the rater's last vote again, the vote filled in, its form sending a correction.
     The rater's current lease waits (a correction neither closes nor claims one)."""
     lease = first.assignment
-    lease.read_chars = 0  # the pair was read before the vote: no reading lock on a correction
+    lease.read_length = 0  # the pair was read before the vote: no reading lock on a correction
     ctx = _workbench_context(request, campaign=campaign, assignment=lease, error=error, kept=kept)
     ctx.update(
         correcting=first,
