@@ -4,4 +4,4 @@ document.addEventListener("change", (event) => {
   const select = event.target.closest(".lang-switch select");
   if (select) select.form.requestSubmit();
 });
-for (const button of document.querySelectorAll(".lang-switch button")) button.hidden = true;
+for (const button of document.querySelectorAll(".lang-switch [type=submit]")) button.hidden = true;
