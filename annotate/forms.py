@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from annotate import endpoints
 from annotate.models import Campaign, Generator, User
@@ -26,26 +27,28 @@ class CampaignForm(forms.ModelForm):
     aspects = forms.CharField(
         required=False,
         max_length=MAX_ASPECTS * (MAX_ASPECT_NAME + 2),
-        help_text="Comma-separated, e.g. helpful, honest, harmless. Each is rated per pair.",
+        help_text=_("Comma-separated, e.g. helpful, honest, harmless. Each is rated per pair."),
     )
 
     class Meta:
         model = Campaign
         fields = list(CAMPAIGN_FIELDS)  # one list of admin-settable fields, owned by the service
         widgets = {"guidelines": forms.Textarea(attrs={"rows": 8, "maxlength": MAX_GUIDELINES})}
-        help_texts = {"max_pairs_per_prompt": "0 means no cap."}
+        help_texts = {"max_pairs_per_prompt": _("0 means no cap.")}
         labels = {
-            "min_read_ms_per_1k_chars": "Minimum read time (ms per 1,000 characters)",
-            "self_id_policy": "Responses that name a model",
-            "overlap": "Votes per pair",
-            "lease_seconds": "Lease (seconds)",
-            "rationale_min_length": "Rationale minimum length",
-            "allow_both_bad": "Allow “both bad”",
-            "allow_rewrite": "Allow raters to rewrite a response",
-            "gold_rate": "Gold share",
-            "gold_min_accuracy": "Gold minimum accuracy",
-            "gold_min_answered": "Gold answers before judging accuracy",
-            "judge_mode": "AI judge",
+            "min_read_ms_per_1k_chars": _(
+                "Minimum read time (ms per 1,000 characters of English, or the same reading time in any script)"
+            ),
+            "self_id_policy": _("Responses that name a model"),
+            "overlap": _("Votes per pair"),
+            "lease_seconds": _("Lease (seconds)"),
+            "rationale_min_length": _("Rationale minimum length"),
+            "allow_both_bad": _("Allow “both bad”"),
+            "allow_rewrite": _("Allow raters to rewrite a response"),
+            "gold_rate": _("Gold share"),
+            "gold_min_accuracy": _("Gold minimum accuracy"),
+            "gold_min_answered": _("Gold answers before judging accuracy"),
+            "judge_mode": _("AI judge"),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -65,16 +68,16 @@ class CampaignForm(forms.ModelForm):
 class _UploadForm(forms.Form):
     max_bytes = MAX_INLINE_IMPORT_BYTES  # imported within the request
     file = forms.FileField(
-        help_text="JSONL (one JSON object per line) or CSV with a header row.",
+        help_text=_("JSONL (one JSON object per line) or CSV with a header row."),
         widget=forms.ClearableFileInput(
-            attrs={"accept": ".jsonl,.json,.ndjson,.csv", "aria-label": "File to import"}
+            attrs={"accept": ".jsonl,.json,.ndjson,.csv", "aria-label": _("File to import")}
         ),
     )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if not upload.name.lower().endswith((".jsonl", ".json", ".ndjson", ".csv")):
-            raise forms.ValidationError("Upload a .jsonl or .csv file.")
+            raise forms.ValidationError(_("Upload a .jsonl or .csv file."))
         if upload.size > self.max_bytes:
             raise forms.ValidationError(
                 f"The file is larger than {self.max_bytes // 1024 // 1024} MB; split it."
@@ -86,8 +89,8 @@ class PromptImportForm(_UploadForm):
     max_bytes = MAX_IMPORT_BYTES  # past MAX_INLINE_IMPORT_BYTES a worker imports it
     skip_existing = forms.BooleanField(
         required=False,
-        label="Skip prompts already in the campaign",
-        help_text="Otherwise a repeated prompt is reported as an error.",
+        label=_("Skip prompts already in the campaign"),
+        help_text=_("Otherwise a repeated prompt is reported as an error."),
     )
 
 
@@ -101,16 +104,16 @@ class GeneratorForm(forms.Form):
     )
     model = forms.CharField(max_length=200)
     name = forms.CharField(
-        max_length=100, required=False, help_text="Label for admins; defaults to the model."
+        max_length=100, required=False, help_text=_("Label for admins; defaults to the model.")
     )
     endpoint = forms.ChoiceField(
         required=False,
-        help_text="Where calls go, with the key the operator paired with that host.",
+        help_text=_("Where calls go, with the key the operator paired with that host."),
     )
     base_url = forms.URLField(
         required=False,
-        label="Or a base URL without a key",
-        help_text="OpenAI-compatible servers that need no key (a local vLLM or Ollama).",
+        label=_("Or a base URL without a key"),
+        help_text=_("OpenAI-compatible servers that need no key (a local vLLM or Ollama)."),
     )
     params = forms.CharField(
         required=False,
@@ -131,7 +134,7 @@ class GeneratorForm(forms.Form):
         except JsonInputError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc}.") from None
         if not isinstance(value, dict):
-            raise forms.ValidationError("Give a JSON object, e.g. {}.")
+            raise forms.ValidationError(_("Give a JSON object, e.g. {}."))
         return value
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -167,7 +170,7 @@ def target_check(form: forms.Form, *, provider: str) -> None:
 
 class EnrollForm(forms.Form):
     usernames = forms.CharField(
-        max_length=10_000, help_text="One or more usernames, separated by commas or spaces."
+        max_length=10_000, help_text=_("One or more usernames, separated by commas or spaces.")
     )
 
     def clean_usernames(self) -> list[str]:
@@ -184,7 +187,7 @@ class RaterCreateForm(forms.Form):
     password = forms.CharField(widget=forms.PasswordInput, min_length=8, max_length=128)
     role = forms.ChoiceField(choices=User.Role.choices, initial=User.Role.RATER)
     enroll = forms.BooleanField(
-        required=False, initial=True, label="Enroll in this campaign right away"
+        required=False, initial=True, label=_("Enroll in this campaign right away")
     )
 
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
+from django.utils import translation
 
 from annotate.validation import text_problem
 
@@ -54,3 +57,21 @@ class InputRulesMiddleware:
             # A path no API route matches: the same JSON error as every other API 404.
             return JsonResponse({"detail": "Not found."}, status=404)
         return response
+
+
+class LocaleMiddleware(DjangoLocaleMiddleware):
+    """Django's, for the pages (the switcher's cookie, else the browser's Accept-Language); the API
+    always answers in English, whatever the client's Accept-Language, so its error bodies stay one
+    stable text for scripts to read (README, "Languages")."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        if request.path_info.startswith("/api/"):
+            translation.activate(settings.LANGUAGE_CODE)
+            request.LANGUAGE_CODE = settings.LANGUAGE_CODE
+            return
+        super().process_request(request)
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if request.path_info.startswith("/api/"):
+            return response
+        return super().process_response(request, response)

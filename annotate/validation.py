@@ -24,6 +24,7 @@ import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 MAX_JSON_DEPTH = 32
 MAX_ID = 2**63 - 1
@@ -86,7 +87,8 @@ def text_check(value: Any, *, field: str, max_length: int, one_line: bool = Fals
         raise ValidationError(f"{field} {problem}")
     if len(value) > max_length:
         raise ValidationError(
-            f"{field} is too long: {len(value):,} characters, at most {max_length:,}"
+            gettext("%(field)s is too long: %(length)s characters, at most %(max)s")
+            % {"field": field, "length": f"{len(value):,}", "max": f"{max_length:,}"}
         )
     return value
 

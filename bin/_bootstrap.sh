@@ -26,15 +26,33 @@ ensure_python_env() {
   # One sync at a time: parallel runs would otherwise rebuild .venv under each other.
   (flock 9; "$py" -m uv sync --frozen --quiet "${sync_args[@]}" --python "$py") \
     9>"${TMPDIR:-/tmp}/annotate-uv-sync.lock"
+  compile_messages
+}
+
+_apt_install() {
+  # Debian packages a fresh machine lacks, as root or through sudo.
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  fi
+}
+
+compile_messages() {
+  # The translations (locale/*/LC_MESSAGES/*.po) compiled to the .mo files Django reads; the .mo
+  # files are never committed. compilemessages skips catalogs already up to date, and needs
+  # gettext's msgfmt. No database or secret is touched: the command only reads LOCALE_PATHS.
+  command -v msgfmt >/dev/null 2>&1 || _apt_install gettext
+  (flock 9; env -u DATABASE_URL SECRET_KEY="${SECRET_KEY:-compilemessages-only}" \
+    .venv/bin/python manage.py compilemessages --ignore .venv --ignore node_modules -v 0) \
+    9>"${TMPDIR:-/tmp}/annotate-compilemessages.lock"
 }
 
 ensure_chromium() {
   # Browser tests drive Debian's Chromium; Playwright's own browser download cannot work offline.
-  if [ ! -x /usr/bin/chromium ]; then
-    if [ "$(id -u)" = 0 ]; then
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-    else
-      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-    fi
+  if [ ! -x /usr/bin/chromium ]; then _apt_install chromium; fi
+  # A CJK font for the Korean pages' screenshots (tests/i18n), from Debian, never a web font.
+  if [ ! -d /usr/share/fonts/opentype/noto ] || ! ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1; then
+    _apt_install fonts-noto-cjk
   fi
 }

@@ -94,3 +94,16 @@ def outsider_client(outsider):
 @pytest.fixture
 def anon_client():
     return Client()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, one per test session (tests/browser, tests/i18n)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -7,6 +7,7 @@ from django.core.validators import MaxLengthValidator, MaxValueValidator, MinVal
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from annotate.validation import (
     MAX_GUIDELINES,
@@ -27,41 +28,41 @@ def _share() -> list:
 
 class Campaign(models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        GENERATING = "generating", "Generating"
-        OPEN = "open", "Open"
-        PAUSED = "paused", "Paused"
-        CLOSED = "closed", "Closed"
+        DRAFT = "draft", _("Draft")
+        GENERATING = "generating", _("Generating")
+        OPEN = "open", _("Open")
+        PAUSED = "paused", _("Paused")
+        CLOSED = "closed", _("Closed")
 
     class Scale(models.TextChoices):
-        BINARY = "binary", "A or B"
-        GRADED7 = "graded7", "7-point (A much better … tie … B much better)"
+        BINARY = "binary", _("A or B")
+        GRADED7 = "graded7", _("7-point (A much better … tie … B much better)")
 
     class Rationale(models.TextChoices):
-        OFF = "off", "Not asked"
-        OPTIONAL = "optional", "Optional"
-        REQUIRED = "required", "Required"
+        OFF = "off", _("Not asked")
+        OPTIONAL = "optional", _("Optional")
+        REQUIRED = "required", _("Required")
 
     class Ordering(models.TextChoices):
-        FINISH_STARTED = "finish_started", "Finish pairs that already have votes first"
-        RANDOM = "random", "Random"
+        FINISH_STARTED = "finish_started", _("Finish pairs that already have votes first")
+        RANDOM = "random", _("Random")
 
     class Pairing(models.TextChoices):
-        CROSS_GENERATOR = "cross_generator", "Cross-generator (model vs model on each prompt)"
-        WITHIN_GENERATOR = "within_generator", "Within-generator samples (best-of-N)"
-        ALL_PAIRS = "all_pairs", "All pairs, capped per prompt"
-        RANDOM = "random", "Random pairs, capped per prompt"
-        JUDGE_RANKED = "judge_ranked", "Judge best vs judge worst"
+        CROSS_GENERATOR = "cross_generator", _("Cross-generator (model vs model on each prompt)")
+        WITHIN_GENERATOR = "within_generator", _("Within-generator samples (best-of-N)")
+        ALL_PAIRS = "all_pairs", _("All pairs, capped per prompt")
+        RANDOM = "random", _("Random pairs, capped per prompt")
+        JUDGE_RANKED = "judge_ranked", _("Judge best vs judge worst")
 
     class SelfIdPolicy(models.TextChoices):
-        HIDE = "hide", "Hide candidates that name a model or vendor"
-        SHOW_FLAGGED = "show_flagged", "Show them, flagged for admins"
+        HIDE = "hide", _("Hide candidates that name a model or vendor")
+        SHOW_FLAGGED = "show_flagged", _("Show them, flagged for admins")
 
     class JudgeMode(models.TextChoices):
-        OFF = "off", "Off"
-        AFTER_VOTE = "after_vote", "Reveal after the vote"
-        BEFORE_VOTE = "before_vote", "Show before the vote"
-        AUTO_LABEL = "auto_label", "Auto-label (RLAIF)"
+        OFF = "off", _("Off")
+        AFTER_VOTE = "after_vote", _("Reveal after the vote")
+        BEFORE_VOTE = "before_vote", _("Show before the vote")
+        AUTO_LABEL = "auto_label", _("Auto-label (RLAIF)")
 
     title = models.CharField(max_length=200, validators=[validate_one_line])
     slug = models.SlugField(max_length=80, unique=True)

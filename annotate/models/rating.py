@@ -8,6 +8,7 @@ from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from annotate.models.campaigns import Campaign, Prompt
 from annotate.models.generation import Candidate
@@ -27,10 +28,10 @@ class Pair(models.Model):
     class Gold(models.TextChoices):
         """A gold pair's known answer, in the pair's own terms (a = candidate_a)."""
 
-        A = "a", "A is better"
-        B = "b", "B is better"
-        TIE = "tie", "Tie"
-        BOTH_BAD = "both_bad", "Both bad"
+        A = "a", _("A is better")
+        B = "b", _("B is better")
+        TIE = "tie", _("Tie")
+        BOTH_BAD = "both_bad", _("Both bad")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="pairs")
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="pairs")
@@ -93,11 +94,11 @@ class Pair(models.Model):
 
 class Assignment(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        DONE = "done", "Done"
-        SKIPPED = "skipped", "Skipped"
-        EXPIRED = "expired", "Expired"
-        RELEASED = "released", "Released by an admin"
+        ACTIVE = "active", _("Active")
+        DONE = "done", _("Done")
+        SKIPPED = "skipped", _("Skipped")
+        EXPIRED = "expired", _("Expired")
+        RELEASED = "released", _("Released by an admin")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="assignments")
     pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="assignments")
@@ -133,18 +134,18 @@ class Judgment(models.Model):
     """An immutable vote. A revision (after the judge is revealed) is a new row pointing at the first."""
 
     class Choice(models.TextChoices):
-        A = "a", "A better"
-        B = "b", "B better"
-        TIE = "tie", "Tie"
-        BOTH_BAD = "both_bad", "Both bad"
+        A = "a", _("A better")
+        B = "b", _("B better")
+        TIE = "tie", _("Tie")
+        BOTH_BAD = "both_bad", _("Both bad")
 
     class Source(models.TextChoices):
-        HUMAN = "human", "Human"
-        JUDGE = "judge", "AI judge (RLAIF)"
+        HUMAN = "human", _("Human")
+        JUDGE = "judge", _("AI judge (RLAIF)")
         # An adjudicator's final label on a contested pair: the rater field holds who decided, the
         # rationale why. Never updated; a later adjudication of the same pair replaces it (the
         # earlier rows stay as the audit trail).
-        ADJUDICATED = "adjudicated", "Adjudicated"
+        ADJUDICATED = "adjudicated", _("Adjudicated")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="judgments")
     pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="judgments")
@@ -204,10 +205,10 @@ class Judgment(models.Model):
 
 class PairFlag(models.Model):
     class Reason(models.TextChoices):
-        HARMFUL = "harmful", "Harmful content"
-        BROKEN = "broken", "Broken or unreadable"
-        IDENTITY = "identity", "Model identity visible"
-        OTHER = "other", "Other"
+        HARMFUL = "harmful", _("Harmful content")
+        BROKEN = "broken", _("Broken or unreadable")
+        IDENTITY = "identity", _("Model identity visible")
+        OTHER = "other", _("Other")
 
     pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="flags")
     rater = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")

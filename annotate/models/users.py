@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class User(AbstractUser):
     class Role(models.TextChoices):
-        RATER = "rater", "Rater"
-        RESEARCHER = "researcher", "Researcher"
-        ADMIN = "admin", "Admin"
+        RATER = "rater", _("Rater")
+        RESEARCHER = "researcher", _("Researcher")
+        ADMIN = "admin", _("Admin")
 
     role = models.CharField(max_length=16, choices=Role, default=Role.RATER)
 

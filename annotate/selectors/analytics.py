@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models.functions import Length
-
-from annotate.models import Campaign, Judgment
+from annotate.models import Campaign, Candidate, Judgment, Pair
+from annotate.reading import reading_length
 from annotate.selectors.campaigns import campaign_voters, votes_per_day
 from annotate.selectors.exports import generator_names
 
@@ -13,14 +12,12 @@ ANALYTICS_ROW_LIMIT = 200_000
 
 
 def analytics_vote_rows(*, campaign_id: int, limit: int = ANALYTICS_ROW_LIMIT) -> list[dict]:
-    """Human votes with what the statistics need (no texts: lengths are computed by the database)."""
+    """Human votes with what the statistics need; ``a_len`` and ``b_len`` are the two responses'
+    reading lengths (annotate/reading.py: fair across scripts, where a character count makes a
+    Korean answer look shorter to read than an English one of the same content)."""
     names = generator_names(campaign_id=campaign_id)
     rows = list(
         Judgment.objects.filter(campaign_id=campaign_id, source=Judgment.Source.HUMAN)
-        .annotate(
-            a_len=Length("pair__candidate_a__text"),
-            b_len=Length("pair__candidate_b__text"),
-        )
         .order_by("pair_id", "id")
         .values(
             "id",
@@ -31,20 +28,34 @@ def analytics_vote_rows(*, campaign_id: int, limit: int = ANALYTICS_ROW_LIMIT) -
             "left_is_a",
             "time_on_task_ms",
             "revises_id",
-            "a_len",
-            "b_len",
             "pair__gold_answer",
             "pair__candidate_a__generator_id",
             "pair__candidate_b__generator_id",
         )[:limit]
     )
+    lengths = _pair_reading_lengths(campaign_id=campaign_id, pair_ids={r["pair_id"] for r in rows})
     for row in rows:
+        row["a_len"], row["b_len"] = lengths.get(row["pair_id"], (None, None))
         row["judgment_id"] = row.pop("id")
         row["gold_answer"] = row.pop("pair__gold_answer")
         row["a_generator"] = names.get(row.pop("pair__candidate_a__generator_id"), "")
         row["b_generator"] = names.get(row.pop("pair__candidate_b__generator_id"), "")
         row["source"] = "human"
     return rows
+
+
+def _pair_reading_lengths(*, campaign_id: int, pair_ids: set[int]) -> dict[int, tuple[int, int]]:
+    """Pair id → (reading length of a, of b), each candidate's text measured once."""
+    if not pair_ids:
+        return {}
+    pairs = Pair.objects.filter(campaign_id=campaign_id).values_list(
+        "id", "candidate_a_id", "candidate_b_id"
+    )
+    wanted = [(pid, a, b) for pid, a, b in pairs if pid in pair_ids]
+    candidate_ids = {c for _, a, b in wanted for c in (a, b)}
+    texts = Candidate.objects.filter(prompt__campaign_id=campaign_id).values_list("id", "text")
+    length = {cid: reading_length(text) for cid, text in texts.iterator() if cid in candidate_ids}
+    return {pid: (length.get(a), length.get(b)) for pid, a, b in wanted}
 
 
 def research_analytics(*, campaign: Campaign) -> dict:

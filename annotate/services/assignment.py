@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.db.models import Case, F, When
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from annotate.models import Assignment, Campaign, Enrollment, Pair, User
 from annotate.services.prompts import prompt_rendered_ensure
@@ -205,14 +206,14 @@ def assignment_skip(*, assignment_id: int, rater: User, reason: str) -> None:
     """The rater passes on a pair (with a reason). The pair goes back to the pool for others."""
     reason = (reason or "").strip()
     if not reason:
-        raise AssignmentError("Please say why you are skipping this pair.")
+        raise AssignmentError(gettext("Please say why you are skipping this pair."))
     if not _end_lease(
         assignment_id=assignment_id,
         status=Assignment.Status.SKIPPED,
         where={"rater": rater, "expires_at__gt": _now()},
         skip_reason=reason,
     ):
-        raise AssignmentError("This pair is no longer yours to skip (its lease ended).")
+        raise AssignmentError(gettext("This pair is no longer yours to skip (its lease ended)."))
 
 
 def assignment_release(*, campaign: Campaign, assignment_id: int) -> bool:

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from annotate.models import Campaign, Judgment, User
 from annotate.selectors.judging import verdict_for_pair
@@ -46,13 +47,16 @@ def judgment_undoable(
     VoteRefused (code ``nothing`` or ``too_late``) otherwise."""
     last = _last_vote(campaign=campaign, rater=rater)
     if last is None:
-        raise VoteRefused("You have no vote to undo yet.", code="nothing")
+        raise VoteRefused(gettext("You have no vote to undo yet."), code="nothing")
     first = last.revises or last
     window = undo_seconds()
     if (now or timezone.now()) - first.created_at > timedelta(seconds=window + grace):
         raise VoteRefused(
-            f"Your last vote can no longer be undone: undo lasts {window} seconds after a vote. "
-            "It is kept as you sent it.",
+            gettext(
+                "Your last vote can no longer be undone: undo lasts %(seconds)s seconds after a "
+                "vote. It is kept as you sent it."
+            )
+            % {"seconds": window},
             code="too_late",
         )
     return first, last
@@ -77,17 +81,19 @@ def judgment_correct(
     The same ``idempotency_key`` again returns the stored correction."""
     now = now or timezone.now()
     if not idempotency_key or len(idempotency_key) > 64:
-        raise VoteRefused("This vote has no valid submission key; reload the page.", code="key")
+        raise VoteRefused(
+            gettext("This vote has no valid submission key; reload the page."), code="key"
+        )
     replayed = Judgment.objects.filter(idempotency_key=idempotency_key).first()
     if replayed is not None:
         if replayed.rater_id == rater.pk and replayed.revises_id == judgment_id:
             return replayed
-        raise VoteRefused("This submission key was already used.", code="key")
+        raise VoteRefused(gettext("This submission key was already used."), code="key")
     first, _ = judgment_undoable(
         campaign=campaign, rater=rater, now=now, grace=campaign.lease_seconds
     )
     if first.pk != judgment_id:
-        raise VoteRefused("Only your last vote can be undone.", code="not_last")
+        raise VoteRefused(gettext("Only your last vote can be undone."), code="not_last")
     left_is_a = first.left_is_a is not False
     stored = to_stored(choice, left_is_a=left_is_a)
     strength, aspects, rationale, rewrite = judgment_validate(
@@ -120,7 +126,7 @@ def judgment_correct(
                 created_at=now,
             )
     except IntegrityError:  # the same key, sent twice at once
-        raise VoteRefused("This submission key was already used.", code="key") from None
+        raise VoteRefused(gettext("This submission key was already used."), code="key") from None
 
 
 def _judge_seen(*, campaign: Campaign, first: Judgment) -> bool:

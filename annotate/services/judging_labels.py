@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from annotate.models import Campaign, JudgeVerdict, Judgment, User
 from annotate.selectors.judging import (
@@ -48,15 +49,17 @@ def judgment_revise(
     that is keeping it, and a revision equal to its vote would read as a change of mind.
     """
     if judgment.rater_id != rater.pk or judgment.source != Judgment.Source.HUMAN:
-        raise VoteRefused("You can only revise your own vote.", code="revise")
+        raise VoteRefused(gettext("You can only revise your own vote."), code="revise")
     if judgment.revises_id is not None:
-        raise VoteRefused("Revise your first vote, not a revision.", code="revise")
+        raise VoteRefused(gettext("Revise your first vote, not a revision."), code="revise")
     campaign = judgment.campaign
     if campaign.judge_mode != Campaign.JudgeMode.AFTER_VOTE:
-        raise VoteRefused("This campaign does not reveal the judge after the vote.", code="revise")
+        raise VoteRefused(
+            gettext("This campaign does not reveal the judge after the vote."), code="revise"
+        )
     if verdict_for_pair(pair_id=judgment.pair_id) is None:
         raise VoteRefused(
-            "There is no judge verdict on this pair to revise against.", code="revise"
+            gettext("There is no judge verdict on this pair to revise against."), code="revise"
         )
     existing = judgment.revisions.first()
     if existing is not None:

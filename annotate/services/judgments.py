@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from annotate.exports.texts import same_text
 from annotate.models import Assignment, Campaign, Enrollment, Judgment, Pair, PairFlag, User
@@ -34,9 +35,11 @@ class VoteRefused(ValidationError):
         self.code = code
 
 
-def required_read_ms(*, campaign: Campaign, chars: int) -> int:
-    """Minimum read time for a pair whose two responses have ``chars`` characters in total."""
-    return campaign.min_read_ms_per_1k_chars * chars // 1000
+def required_read_ms(*, campaign: Campaign, length: int) -> int:
+    """Minimum read time for a pair whose two responses have a reading ``length`` in total: the
+    English-equivalent characters of annotate/reading.py, so the campaign's "ms per 1,000
+    characters" asks the same time of a Korean answer as of an English one saying the same."""
+    return campaign.min_read_ms_per_1k_chars * length // 1000
 
 
 def judgment_validate(
@@ -51,14 +54,14 @@ def judgment_validate(
     """Check a vote against the campaign's rules. Returns the cleaned (strength, aspects, rationale,
     rewrite) or raises VoteRefused naming what is wrong."""
     if choice not in Judgment.Choice.values:
-        raise VoteRefused("Choose A, B, tie or both bad.", code="choice")
+        raise VoteRefused(gettext("Choose A, B, tie or both bad."), code="choice")
     if choice == Judgment.Choice.BOTH_BAD and not campaign.allow_both_bad:
-        raise VoteRefused("This campaign does not allow “both bad”.", code="choice")
+        raise VoteRefused(gettext("This campaign does not allow “both bad”."), code="choice")
     if campaign.scale == Campaign.Scale.GRADED7:
         if choice in (Judgment.Choice.A, Judgment.Choice.B):
             if strength not in (1, 2, 3):
                 raise VoteRefused(
-                    "Say how much better: slightly, clearly or much.", code="strength"
+                    gettext("Say how much better: slightly, clearly or much."), code="strength"
                 )
         else:
             strength = 0
@@ -69,12 +72,18 @@ def judgment_validate(
     wanted = list(campaign.aspects or [])
     unknown = set(aspects) - set(wanted)
     if unknown:
-        raise VoteRefused(f"Unknown aspect: {', '.join(sorted(unknown))}.", code="aspects")
+        raise VoteRefused(
+            gettext("Unknown aspect: %(names)s.") % {"names": ", ".join(sorted(unknown))},
+            code="aspects",
+        )
     missing = [name for name in wanted if not aspects.get(name)]
     if missing:
-        raise VoteRefused(f"Rate every aspect (missing: {', '.join(missing)}).", code="aspects")
+        raise VoteRefused(
+            gettext("Rate every aspect (missing: %(names)s).") % {"names": ", ".join(missing)},
+            code="aspects",
+        )
     if any(value not in ASPECT_VALUES for value in aspects.values()):
-        raise VoteRefused("Each aspect is A, B or tie.", code="aspects")
+        raise VoteRefused(gettext("Each aspect is A, B or tie."), code="aspects")
 
     rationale = (rationale or "").strip()
     if campaign.rationale == Campaign.Rationale.OFF:
@@ -83,12 +92,15 @@ def judgment_validate(
         minimum = max(1, campaign.rationale_min_length)
         if len(rationale) < minimum:
             raise VoteRefused(
-                f"Explain your choice in at least {minimum} characters ({len(rationale)} so far).",
+                gettext(
+                    "Explain your choice in at least %(minimum)s characters (%(so_far)s so far)."
+                )
+                % {"minimum": minimum, "so_far": len(rationale)},
                 code="rationale",
             )
     rewrite = (rewrite or "").strip()
     if rewrite and not campaign.allow_rewrite:
-        raise VoteRefused("This campaign does not take rewrites.", code="rewrite")
+        raise VoteRefused(gettext("This campaign does not take rewrites."), code="rewrite")
     return strength, aspects, rationale, rewrite
 
 
@@ -107,8 +119,11 @@ def _check_rewrite(*, assignment_id: int, rater: User, rewrite: str) -> None:
         if same_text(rewrite, text):
             side = "A" if to_shown(stored, left_is_a=left_is_a) == "left" else "B"
             raise VoteRefused(
-                f"Your rewrite is the same text as response {side}. Change it to make it "
-                "better, or clear it to vote without a rewrite.",
+                gettext(
+                    "Your rewrite is the same text as response %(side)s. Change it to make it "
+                    "better, or clear it to vote without a rewrite."
+                )
+                % {"side": side},
                 code="rewrite",
             )
 
@@ -138,7 +153,7 @@ def judgment_record(
     shown_choice, shown_aspects = choice, dict(aspects or {})
     if in_shown_terms:
         if choice not in SHOWN_CHOICES:
-            raise VoteRefused("Choose left, right, tie or both bad.", code="choice")
+            raise VoteRefused(gettext("Choose left, right, tie or both bad."), code="choice")
         # Validate with a provisional mapping; the real one needs the lease row (read below).
         choice = to_stored(choice, left_is_a=True)
         aspects = {k: to_stored(v, left_is_a=True) for k, v in shown_aspects.items()}
@@ -150,7 +165,9 @@ def judgment_record(
             else Campaign.objects.get(assignments__pk=assignment_id)
         )
     if not idempotency_key or len(idempotency_key) > 64:
-        raise VoteRefused("This vote has no valid submission key; reload the page.", code="key")
+        raise VoteRefused(
+            gettext("This vote has no valid submission key; reload the page."), code="key"
+        )
     strength, aspects, rationale, rewrite = judgment_validate(
         campaign=campaign,
         choice=choice,
@@ -182,7 +199,7 @@ def judgment_record(
         # The lease guard already rules out a second vote by this rater on this pair, so the only
         # unique key left to collide is the submission key, reused on another lease. The whole
         # transaction is rolled back (the lease stays active).
-        raise VoteRefused("This submission key was already used.", code="key") from None
+        raise VoteRefused(gettext("This submission key was already used."), code="key") from None
 
 
 def _record(
@@ -277,12 +294,13 @@ def _check_read_time(*, campaign: Campaign, assignment_id: int, rater: User, now
     facts = votes_sql.read_time_facts(assignment_id=assignment_id, rater_id=rater.pk)
     if facts is None:
         return  # not the rater's lease: the guard refuses it with the right message
-    served_at, chars = facts
+    served_at, length = facts
     time_on_task = int((now - served_at).total_seconds() * 1000)
-    needed = required_read_ms(campaign=campaign, chars=chars or 0)
+    needed = required_read_ms(campaign=campaign, length=length)
     if time_on_task < needed:
         raise VoteRefused(
-            f"Please read both responses first ({(needed - time_on_task) / 1000:.1f} s left).",
+            gettext("Please read both responses first (%(seconds)s s left).")
+            % {"seconds": f"{(needed - time_on_task) / 1000:.1f}"},
             code="too_fast",
         )
 
@@ -296,38 +314,52 @@ def _refused_or_replayed(
     if existing is not None:
         if existing.rater_id == rater.pk and existing.assignment_id == assignment_id:
             return existing  # a double-click or a replayed request: one vote stored
-        raise VoteRefused("This submission key was already used.", code="key")
+        raise VoteRefused(gettext("This submission key was already used."), code="key")
     lease = Assignment.objects.filter(pk=assignment_id).first()
-    not_recorded = "Your vote was not recorded."
+    not_recorded = gettext("Your vote was not recorded.")
     if lease is None:
         raise VoteRefused(
-            f"There is no such pair to vote on (it may have been deleted). {not_recorded}",
+            gettext("There is no such pair to vote on (it may have been deleted).")
+            + " "
+            + not_recorded,
             code="missing",
         )
     if lease.rater_id != rater.pk:
-        raise VoteRefused(f"This pair was not assigned to you. {not_recorded}", code="foreign")
+        raise VoteRefused(
+            gettext("This pair was not assigned to you.") + " " + not_recorded, code="foreign"
+        )
     if lease.campaign_id != campaign.pk:
         raise VoteRefused(
-            f"This pair belongs to another of your campaigns, not this one. {not_recorded}",
+            gettext("This pair belongs to another of your campaigns, not this one.")
+            + " "
+            + not_recorded,
             code="other_campaign",
         )
     if lease.status == Assignment.Status.DONE:
-        raise VoteRefused("You already voted on this pair.", code="done")
+        raise VoteRefused(gettext("You already voted on this pair."), code="done")
     if lease.status == Assignment.Status.SKIPPED:
-        raise VoteRefused(f"You skipped this pair. {not_recorded}", code="skipped")
+        raise VoteRefused(gettext("You skipped this pair.") + " " + not_recorded, code="skipped")
     if lease.status == Assignment.Status.RELEASED:
         raise VoteRefused(
-            f"An admin released this pair from you, so it went back to the pool. {not_recorded}",
+            gettext("An admin released this pair from you, so it went back to the pool.")
+            + " "
+            + not_recorded,
             code="released",
         )
     if lease.status == Assignment.Status.EXPIRED or lease.expires_at <= now:
         raise VoteRefused(
-            "Your time on this pair ran out, so it went back to the pool. "
-            "Your vote was not recorded; here is the next pair.",
+            gettext(
+                "Your time on this pair ran out, so it went back to the pool. "
+                "Your vote was not recorded; here is the next pair."
+            ),
             code="expired",
         )
     raise VoteRefused(  # active and unexpired now: it changed while the vote was written
-        f"This pair changed while your vote was being saved. {not_recorded} Please try again.",
+        gettext("This pair changed while your vote was being saved.")
+        + " "
+        + not_recorded
+        + " "
+        + gettext("Please try again."),
         code="retry",
     )
 
@@ -368,6 +400,6 @@ def judgment_gold_check(*, campaign: Campaign, rater: User) -> Enrollment | None
 def pair_flag(*, pair: Pair | int, rater: User, reason: str, note: str = ""):
     """Record a rater's flag on a pair (harmful, broken, identity visible, other)."""
     if reason not in PairFlag.Reason.values:
-        raise VoteRefused("Pick a reason for the flag.", code="flag")
+        raise VoteRefused(gettext("Pick a reason for the flag."), code="flag")
     pair_id = pair if isinstance(pair, int) else pair.pk
     return PairFlag.objects.create(pair_id=pair_id, rater=rater, reason=reason, note=note[:2000])

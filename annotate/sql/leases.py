@@ -12,6 +12,7 @@ from datetime import datetime
 from django.db import connection
 
 from annotate.models import Assignment, Campaign, Candidate, Enrollment, Pair, Prompt
+from annotate.reading import reading_length
 from annotate.sql import Table, rows
 
 A, P, PR, C, E = Table(Assignment), Table(Pair), Table(Prompt), Table(Candidate), Table(Enrollment)
@@ -28,7 +29,7 @@ _LEASE_FIELDS = (
 _PAGE_COLUMNS = f"""
     SELECT {A.cols(*_LEASE_FIELDS, alias="a")},
            p.{P.prompt_id}, p.{P.candidate_a_id}, p.{P.candidate_b_id}, pr.{PR.system},
-           pr.{PR.rendered}, ca.{C.html}, cb.{C.html}, LENGTH(ca.{C.text}) + LENGTH(cb.{C.text})
+           pr.{PR.rendered}, ca.{C.html}, cb.{C.html}, ca.{C.text}, cb.{C.text}
 """
 _PAGE_JOINS = f"""
     JOIN {P} p ON p.{P.id} = a.{A.pair_id}
@@ -57,11 +58,12 @@ def _read_for_page(sql: str, params: list) -> Assignment | None:
 
 def _from_page_row(row: tuple) -> Assignment:
     """A real ``Assignment`` with its pair, prompt (system, rendered turns) and both candidates'
-    HTML; ``read_chars`` holds the two responses' total length (for the minimum read time). Fields
+    HTML; ``read_length`` holds the two responses' reading length (annotate/reading.py, for the
+    minimum read time). Fields
     not read load on access like any deferred field."""
     n = len(_LEASE_FIELDS)
     lease = rows.instance(Assignment, _LEASE_FIELDS, row[:n])
-    prompt_id, cand_a_id, cand_b_id, system, rendered, html_a, html_b, chars = row[n:]
+    prompt_id, cand_a_id, cand_b_id, system, rendered, html_a, html_b, text_a, text_b = row[n:]
     pair = rows.instance(
         Pair, ("id", "prompt_id", "candidate_a_id", "candidate_b_id"),
         (lease.pair_id, prompt_id, cand_a_id, cand_b_id),
@@ -70,7 +72,7 @@ def _from_page_row(row: tuple) -> Assignment:
     pair.candidate_a = rows.instance(Candidate, ("id", "html"), (cand_a_id, html_a))
     pair.candidate_b = rows.instance(Candidate, ("id", "html"), (cand_b_id, html_b))
     lease.pair = pair
-    lease.read_chars = chars or 0
+    lease.read_length = reading_length(text_a or "") + reading_length(text_b or "")
     return lease
 
 

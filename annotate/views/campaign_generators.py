@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from annotate.access import campaign_for_admin
@@ -25,7 +26,9 @@ def generator_add(request: HttpRequest, slug: str) -> HttpResponse:
         except CampaignError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Generator {generator.name} added.")
+            messages.success(
+                request, gettext("Generator %(name)s added.") % {"name": generator.name}
+            )
             return redirect("annotate:campaign-detail", slug=campaign.slug)
     # Re-show the page with the form's errors next to its fields.
     context = detail_context(request, campaign, generator_form=form, open_generator_form=True)
@@ -42,5 +45,5 @@ def generator_delete_view(request: HttpRequest, slug: str, generator_id: int) ->
     except CampaignError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Generator {generator.name} deleted.")
+        messages.success(request, gettext("Generator %(name)s deleted.") % {"name": generator.name})
     return redirect("annotate:campaign-detail", slug=campaign.slug)

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from annotate.access import campaign_for_admin, require_admin
@@ -29,14 +30,17 @@ def enroll(request: HttpRequest, slug: str) -> HttpResponse:
             form = UnenrollForm({"username": request.POST["remove"]})
             if form.is_valid():
                 enrollment_remove(campaign=campaign, username=form.cleaned_data["username"])
-                messages.success(request, f"{form.cleaned_data['username']} unenrolled.")
+                messages.success(
+                    request,
+                    gettext("%(name)s unenrolled.") % {"name": form.cleaned_data["username"]},
+                )
         else:
             form = EnrollForm(request.POST)
             if not form.is_valid():
                 raise CampaignError("Give at least one username.")
             added = enrollment_add(campaign=campaign, usernames=form.cleaned_data["usernames"])
             names = ", ".join(e.rater.username for e in added)
-            messages.success(request, f"Enrolled: {names}.")
+            messages.success(request, gettext("Enrolled: %(names)s.") % {"names": names})
     except CampaignError as exc:
         messages.error(request, str(exc))
     return redirect("annotate:campaign-detail", slug=campaign.slug)
@@ -58,11 +62,19 @@ def rater_create_view(request: HttpRequest) -> HttpResponse:
         except CampaignError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"User {user.username} created ({user.get_role_display()}).")
+            messages.success(
+                request,
+                gettext("User %(name)s created (%(role)s).")
+                % {"name": user.username, "role": user.get_role_display()},
+            )
             if campaign is not None:
                 if data["enroll"]:
                     enrollment_add(campaign=campaign, usernames=[user.username])
-                    messages.success(request, f"{user.username} enrolled in {campaign.title}.")
+                    messages.success(
+                        request,
+                        gettext("%(name)s enrolled in %(title)s.")
+                        % {"name": user.username, "title": campaign.title},
+                    )
                 return redirect("annotate:campaign-detail", slug=campaign.slug)
             return redirect("annotate:rater-create")
     return render(

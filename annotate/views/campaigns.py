@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from annotate.access import campaign_for_admin, campaign_for_researcher, require_admin
@@ -72,7 +73,10 @@ def campaign_create_view(request: HttpRequest) -> HttpResponse:
         except CampaignError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Campaign “{campaign.title}” created as a draft.")
+            messages.success(
+                request,
+                gettext("Campaign “%(title)s” created as a draft.") % {"title": campaign.title},
+            )
             return redirect("annotate:campaign-detail", slug=campaign.slug)
     return render(request, "annotate/campaign_form.html", {"form": form, "campaign": None})
 
@@ -93,7 +97,7 @@ def campaign_edit(request: HttpRequest, slug: str) -> HttpResponse:
         except CampaignError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "Settings saved.")
+            messages.success(request, gettext("Settings saved."))
             return redirect("annotate:campaign-detail", slug=campaign.slug)
     return render(request, "annotate/campaign_form.html", {"form": form, "campaign": campaign})
 

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from annotate.access import campaign_for_admin, campaign_for_researcher
@@ -68,11 +69,17 @@ def generation_start_view(request: HttpRequest, slug: str) -> HttpResponse:
     ).exists()
     job = generation_start(campaign=campaign, actor=request.user, mode=mode)
     if had_active:
-        notice = "Generation is already running."
+        notice = gettext("Generation is already running.")
     elif job.total == 0:
-        notice = "Nothing to generate: every response already exists (imported generators are not generated)."
+        notice = gettext(
+            "Nothing to generate: every response already exists "
+            "(imported generators are not generated)."
+        )
     else:
-        notice = f"Generation started: {job.total} responses ({job.get_mode_display()})."
+        notice = gettext("Generation started: %(n)s responses (%(mode)s).") % {
+            "n": job.total,
+            "mode": job.get_mode_display(),
+        }
     return _after_action(request, campaign, notice)
 
 
@@ -82,9 +89,9 @@ def generation_cancel_view(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_admin(request.user, slug)
     job = generation_cancel(campaign=campaign, actor=request.user)
     notice = (
-        "Generation cancelled; responses already generated are kept."
+        gettext("Generation cancelled; responses already generated are kept.")
         if job
-        else "No generation is running."
+        else gettext("No generation is running.")
     )
     return _after_action(request, campaign, notice)
 
@@ -94,5 +101,9 @@ def generation_cancel_view(request: HttpRequest, slug: str) -> HttpResponse:
 def generation_resume_view(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_admin(request.user, slug)
     job = generation_resume(campaign=campaign, actor=request.user)
-    notice = "Generation resumed." if job else "Nothing to resume: start a generation first."
+    notice = (
+        gettext("Generation resumed.")
+        if job
+        else gettext("Nothing to resume: start a generation first.")
+    )
     return _after_action(request, campaign, notice)

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from annotate.access import campaign_for_admin
@@ -34,9 +35,9 @@ def lease_release(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_admin(request.user, slug)
     assignment_id = id_parse(request.POST.get("assignment", "")) or 0
     if assignment_release(campaign=campaign, assignment_id=assignment_id):
-        messages.success(request, "Lease released; the pair is back in the pool.")
+        messages.success(request, gettext("Lease released; the pair is back in the pool."))
     else:
-        messages.error(request, "That lease is no longer active.")
+        messages.error(request, gettext("That lease is no longer active."))
     return redirect("annotate:leases", slug=campaign.slug)
 
 
@@ -50,16 +51,24 @@ def rater_pause(request: HttpRequest, slug: str) -> HttpResponse:
     ).first()
     reason = request.POST.get("reason", "").strip()
     if enrollment is None:
-        messages.error(request, "No such rater in this campaign.")
+        messages.error(request, gettext("No such rater in this campaign."))
     elif request.POST.get("action") == "unpause":
         enrollment.paused, enrollment.paused_reason = False, ""
         enrollment.save(update_fields=["paused", "paused_reason"])
-        messages.success(request, f"{enrollment.rater.username} may rate again.")
+        messages.success(
+            request, gettext("%(name)s may rate again.") % {"name": enrollment.rater.username}
+        )
     elif text_problem(reason) or len(reason) > MAX_REASON:
-        messages.error(request, f"Give a reason of at most {MAX_REASON} characters, as plain text.")
+        messages.error(
+            request,
+            gettext("Give a reason of at most %(n)s characters, as plain text.")
+            % {"n": MAX_REASON},
+        )
     else:
         reason = reason or f"Paused by {request.user.username}."
         enrollment.paused, enrollment.paused_reason = True, reason
         enrollment.save(update_fields=["paused", "paused_reason"])
-        messages.success(request, f"{enrollment.rater.username} is paused.")
+        messages.success(
+            request, gettext("%(name)s is paused.") % {"name": enrollment.rater.username}
+        )
     return redirect("annotate:leases", slug=campaign.slug)

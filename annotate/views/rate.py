@@ -23,6 +23,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from annotate.access import campaign_for_rater
@@ -69,6 +70,20 @@ def _rate_urls(slug: str, script_prefix: str) -> dict[str, str]:
     return {key: reverse(name, args=[slug]) for key, name in names.items()}
 
 
+# What rate.js says to the rater, in the page's language (handed over with json_script: no
+# JavaScript catalog to fetch, nothing inline for the CSP to allow). "{s}" is a number of seconds.
+JS_STRINGS = {
+    "keepReading": gettext_lazy("Keep reading… {s} s"),
+    "chooseResponse": gettext_lazy("Choose a response"),
+    "readFirst": gettext_lazy("Please read both responses first."),
+    "chooseFirst": gettext_lazy("Choose which response is better first."),
+    "leaseGone": gettext_lazy("Your time on this pair ran out; press Enter for a new pair."),
+    "tooLate": gettext_lazy("This can no longer be done."),
+    "serverError": gettext_lazy("The server could not take this vote; please try again."),
+    "offline": gettext_lazy("No connection; your vote was not sent. Try again."),
+}
+
+
 def _workbench_context(
     request: HttpRequest,
     *,
@@ -102,6 +117,7 @@ def _workbench_context(
         "left_reasoning": "",
         "right_reasoning": "",
         "flag_reasons": PairFlag.Reason.choices,
+        "js_strings": JS_STRINGS,
         "undo_ms": undo_ms,
         "correcting": None,
         "form_url": "",
@@ -116,7 +132,7 @@ def _workbench_context(
         left, right = left_and_right(
             pair.candidate_a, pair.candidate_b, left_is_a=assignment.left_is_a
         )
-        needed_ms = required_read_ms(campaign=campaign, chars=assignment.read_chars)
+        needed_ms = required_read_ms(campaign=campaign, length=assignment.read_length)
         # The server measures time on task from when the lease was served; so does the lock.
         elapsed = int((timezone.now() - assignment.created_at).total_seconds() * 1000)
         if campaign.judge_mode == Campaign.JudgeMode.BEFORE_VOTE:
@@ -307,7 +323,7 @@ def _correction(
     """The pair of the rater's last vote again, the vote filled in, its form sending a correction.
     The rater's current lease waits (a correction neither closes nor claims one)."""
     lease = first.assignment
-    lease.read_chars = 0  # the pair was read before the vote: no reading lock on a correction
+    lease.read_length = 0  # the pair was read before the vote: no reading lock on a correction
     ctx = _workbench_context(request, campaign=campaign, assignment=lease, error=error, kept=kept)
     ctx.update(
         correcting=first,
@@ -328,7 +344,7 @@ def rate_undo(request: HttpRequest, slug: str) -> HttpResponse:
     except VoteRefused as refused:
         return _refused(request, campaign, refused.messages[0], 409)
     if first.assignment is None:
-        return _refused(request, campaign, "This pair is no longer there to correct.", 409)
+        return _refused(request, campaign, gettext("This pair is no longer there to correct."), 409)
     return _correction(request, campaign=campaign, first=first, kept=_kept_from(last, campaign))
 
 
@@ -343,7 +359,7 @@ def rate_correct(request: HttpRequest, slug: str, judgment_id: int) -> HttpRespo
             campaign=campaign, rater=request.user, grace=campaign.lease_seconds
         )
         if first.pk != judgment_id or first.assignment is None:
-            raise VoteRefused("Only your last vote can be undone.", code="not_last")
+            raise VoteRefused(gettext("Only your last vote can be undone."), code="not_last")
     except VoteRefused as refused:
         return _refused(request, campaign, refused.messages[0], 409)
     error = vote.error
@@ -370,13 +386,13 @@ def rate_correct(request: HttpRequest, slug: str, judgment_id: int) -> HttpRespo
             request, campaign=campaign, first=first, kept=kept, error=error, status=400
         )
     if not request.htmx:
-        messages.info(request, "Your vote is corrected.")
+        messages.info(request, gettext("Your vote is corrected."))
         return redirect("annotate:rate", slug=campaign.slug)
     ctx = _workbench_context(
         request,
         campaign=campaign,
         assignment=assignment_next(campaign=campaign, rater=request.user),
-        notice="Your vote is corrected. Here is your next pair.",
+        notice=gettext("Your vote is corrected. Here is your next pair."),
         undo_ms=_undo_ms(campaign, request.user, first=first),
     )
     return _render_workbench(request, ctx)
@@ -409,14 +425,16 @@ def _text_refused(value: str, field: str, max_length: int) -> str:
 def rate_skip(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_rater(request.user, slug)
     reason = request.POST.get("reason", "")
-    refused = _text_refused(reason, "The reason", MAX_REASON)
+    refused = _text_refused(reason, gettext("The reason"), MAX_REASON)
     if refused:
         return _after_action(request, campaign=campaign, error=refused)
     try:
         assignment_skip(assignment_id=_assignment_id(request), rater=request.user, reason=reason)
     except AssignmentError as refused:
         return _after_action(request, campaign=campaign, error=str(refused))
-    return _after_action(request, campaign=campaign, notice="Skipped. Here is another pair.")
+    return _after_action(
+        request, campaign=campaign, notice=gettext("Skipped. Here is another pair.")
+    )
 
 
 @login_required
@@ -428,10 +446,12 @@ def rate_flag(request: HttpRequest, slug: str) -> HttpResponse:
         pk=_assignment_id(request), rater=request.user, campaign=campaign
     ).first()
     if lease is None:
-        return _after_action(request, campaign=campaign, error="This pair is not yours to flag.")
+        return _after_action(
+            request, campaign=campaign, error=gettext("This pair is not yours to flag.")
+        )
     reason = request.POST.get("reason", "")
     note = request.POST.get("note", "").strip()
-    refused = _text_refused(note, "The note", MAX_NOTE)
+    refused = _text_refused(note, gettext("The note"), MAX_NOTE)
     if refused:
         return _after_action(request, campaign=campaign, error=refused)
     try:
@@ -444,7 +464,7 @@ def rate_flag(request: HttpRequest, slug: str) -> HttpResponse:
     except (VoteRefused, AssignmentError) as refused:
         message = refused.messages[0] if isinstance(refused, VoteRefused) else str(refused)
         return _after_action(request, campaign=campaign, error=message)
-    return _after_action(request, campaign=campaign, notice="Thanks, the pair is flagged.")
+    return _after_action(request, campaign=campaign, notice=gettext("Thanks, the pair is flagged."))
 
 
 @login_required
@@ -454,7 +474,9 @@ def rate_heartbeat(request: HttpRequest, slug: str) -> HttpResponse:
     campaign_for_rater(request.user, slug)
     if assignment_renew(assignment_id=_assignment_id(request), rater=request.user):
         return HttpResponse(status=204)
-    return HttpResponse("Your time on this pair ran out.", status=410, content_type="text/plain")
+    return HttpResponse(
+        gettext("Your time on this pair ran out."), status=410, content_type="text/plain"
+    )
 
 
 @login_required
@@ -468,7 +490,7 @@ def rate_diff(request: HttpRequest, slug: str, assignment_id: int) -> HttpRespon
         .first()
     )
     if lease is None:
-        return HttpResponse("Not your pair.", status=404, content_type="text/plain")
+        return HttpResponse(gettext("Not your pair."), status=404, content_type="text/plain")
     pair = lease.pair
     left, right = left_and_right(
         pair.candidate_a.text, pair.candidate_b.text, left_is_a=lease.left_is_a

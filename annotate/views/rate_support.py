@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
+from django.utils.translation import gettext
 
 from annotate.models import Campaign
 from annotate.validation import MAX_KEY, MAX_RATIONALE, MAX_REWRITE, id_parse, text_check
@@ -33,13 +34,13 @@ def parse_vote(data: QueryDict, *, campaign: Campaign) -> ParsedVote:
     vote = ParsedVote(rationale=data.get("rationale", ""), rewrite=data.get("rewrite", ""))
     vote.assignment_id = id_parse(data.get("assignment", "")) or 0
     if not vote.assignment_id:
-        vote.error = "This vote is not for a pair; reload the page."
+        vote.error = gettext("This vote is not for a pair; reload the page.")
         return vote
     try:  # the rules every way in applies (annotate/validation.py): no NUL, bounded lengths
-        text_check(vote.rationale, field="Your rationale", max_length=MAX_RATIONALE)
-        text_check(vote.rewrite, field="Your rewrite", max_length=MAX_REWRITE)
+        text_check(vote.rationale, field=gettext("Your rationale"), max_length=MAX_RATIONALE)
+        text_check(vote.rewrite, field=gettext("Your rewrite"), max_length=MAX_REWRITE)
         vote.key = text_check(
-            data.get("key", ""), field="The form's key", max_length=MAX_KEY, one_line=True
+            data.get("key", ""), field=gettext("The form's key"), max_length=MAX_KEY, one_line=True
         )
     except ValidationError as exc:
         text_error = exc.messages[0]
@@ -60,11 +61,11 @@ def parse_vote(data: QueryDict, *, campaign: Campaign) -> ParsedVote:
     }
     chosen = verdict_for(verdict, campaign=campaign)
     if chosen is None:
-        vote.error = "Choose which response is better first."
+        vote.error = gettext("Choose which response is better first.")
     else:
         vote.choice, vote.strength = chosen.choice, chosen.strength
     if any(v not in ("left", "right", "tie") for v in vote.aspects.values()):
-        vote.error = "Each aspect is left, right or tie."
+        vote.error = gettext("Each aspect is left, right or tie.")
     if text_error:
         vote.error = text_error
     return vote

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
+
 from annotate.models import Campaign
 from annotate.sides import to_shown
 
@@ -26,7 +28,7 @@ class Verdict:
     value: str  # what the form posts
     choice: str  # shown terms: left / right / tie / both_bad
     strength: int | None  # graded: 1-3 for a side, 0 for a tie; None on the binary scale
-    label: str
+    label: str  # lazy: said in the page's language when rendered
     keys: tuple[str, ...]  # keyboard keys; the first is the hint on the button
 
     @property
@@ -46,20 +48,20 @@ class Verdict:
 
 
 BINARY = (
-    Verdict("left", "left", None, "A is better", ("1", "a", "ArrowLeft")),
-    Verdict("tie", "tie", None, "Tie", ("t",)),
-    Verdict("right", "right", None, "B is better", ("2", "b", "ArrowRight")),
+    Verdict("left", "left", None, gettext_lazy("A is better"), ("1", "a", "ArrowLeft")),
+    Verdict("tie", "tie", None, gettext_lazy("Tie"), ("t",)),
+    Verdict("right", "right", None, gettext_lazy("B is better"), ("2", "b", "ArrowRight")),
 )
 GRADED7 = (
-    Verdict("g1", "left", 3, "A much better", ("1",)),
-    Verdict("g2", "left", 2, "A better", ("2",)),
-    Verdict("g3", "left", 1, "A slightly better", ("3",)),
-    Verdict("g4", "tie", 0, "About the same", ("4", "t")),
-    Verdict("g5", "right", 1, "B slightly better", ("5",)),
-    Verdict("g6", "right", 2, "B better", ("6",)),
-    Verdict("g7", "right", 3, "B much better", ("7",)),
+    Verdict("g1", "left", 3, gettext_lazy("A much better"), ("1",)),
+    Verdict("g2", "left", 2, gettext_lazy("A better"), ("2",)),
+    Verdict("g3", "left", 1, gettext_lazy("A slightly better"), ("3",)),
+    Verdict("g4", "tie", 0, gettext_lazy("About the same"), ("4", "t")),
+    Verdict("g5", "right", 1, gettext_lazy("B slightly better"), ("5",)),
+    Verdict("g6", "right", 2, gettext_lazy("B better"), ("6",)),
+    Verdict("g7", "right", 3, gettext_lazy("B much better"), ("7",)),
 )
-BOTH_BAD = Verdict("both_bad", "both_bad", None, "Both bad", ("x",))
+BOTH_BAD = Verdict("both_bad", "both_bad", None, gettext_lazy("Both bad"), ("x",))
 
 
 def _scale(scale: str) -> tuple[Verdict, ...]:
@@ -80,21 +82,21 @@ def verdict_for(value: str, *, campaign: Campaign) -> Verdict | None:
 
 # The page's other keys: action name (what rate.js does) → key, with the help overlay's words.
 ACTIONS = (
-    ("help", "?", "this help"),
-    ("guidelines", "g", "guidelines"),
-    ("diff", "d", "show the differences side by side"),
-    ("reasoning", "e", "open / close the reasoning of both responses"),
-    ("rationale", "r", "write the rationale"),
-    ("rewrite", "w", "write a better response"),
-    ("skip", "s", "skip this pair"),
-    ("flag", "f", "flag this pair"),
-    ("undo", "u", "undo your last vote (for a short while after it)"),
-    ("keep", "k", "keep your vote when the judge is shown after it"),
+    ("help", "?", gettext_lazy("this help")),
+    ("guidelines", "g", gettext_lazy("guidelines")),
+    ("diff", "d", gettext_lazy("show the differences side by side")),
+    ("reasoning", "e", gettext_lazy("open / close the reasoning of both responses")),
+    ("rationale", "r", gettext_lazy("write the rationale")),
+    ("rewrite", "w", gettext_lazy("write a better response")),
+    ("skip", "s", gettext_lazy("skip this pair")),
+    ("flag", "f", gettext_lazy("flag this pair")),
+    ("undo", "u", gettext_lazy("undo your last vote (for a short while after it)")),
+    ("keep", "k", gettext_lazy("keep your vote when the judge is shown after it")),
 )
 ACTION_KEYS = frozenset(key for _, key, _ in ACTIONS) | {"Enter", "Escape"}
 # Keys an aspect may get when no free letter of its name is left (never a verdict or action key).
 _ASPECT_POOL = "hjlmnopqvyzci0"
-SIDE_LABELS = {"left": "A", "tie": "Same", "right": "B"}
+SIDE_LABELS = {"left": "A", "tie": pgettext_lazy("aspect side", "Same"), "right": "B"}
 
 
 @dataclass(frozen=True)
@@ -159,8 +161,8 @@ def vote_label(*, choice: str, strength: int | None, left_is_a: bool | None, sca
         ):
             return v.label
     if shown in ("left", "right"):  # a graded side without a strength (e.g. a judge verdict)
-        return "A is better" if shown == "left" else "B is better"
-    return {"tie": "Tie", "inconsistent": "Uncertain"}.get(shown, shown)
+        return gettext("A is better") if shown == "left" else gettext("B is better")
+    return {"tie": gettext("Tie"), "inconsistent": gettext("Uncertain")}.get(shown, shown)
 
 
 def shown_verdict(*, choice: str, strength: int | None, left_is_a: bool | None, campaign: Campaign):
@@ -180,7 +182,11 @@ def gold_choices(campaign: Campaign) -> list[tuple[str, str, str]]:
     in button order: the sides and the tie in the scale's own words, "Both bad" where allowed.
     Stored in the pair's own terms (a = candidate_a, shown on the left of the gold page)."""
     tie = next(v for v in _scale(campaign.scale) if v.choice == "tie")
-    out = [("a", "A is better", "a"), ("tie", tie.label, "t"), ("b", "B is better", "b")]
+    out = [
+        ("a", gettext("A is better"), "a"),
+        ("tie", tie.label, "t"),
+        ("b", gettext("B is better"), "b"),
+    ]
     if campaign.allow_both_bad:
         out.append(("both_bad", BOTH_BAD.label, BOTH_BAD.key))
     return out
@@ -197,4 +203,4 @@ _CODE_WORDS = re.compile(r"[\"'“]?\bboth_bad\b[\"'”]?")
 def choice_words(text: str) -> str:
     """Free text written about votes (the judge's rationale, asked to choose "both_bad") with the
     stored codes in the words the rater sees: "both_bad" → “Both bad”."""
-    return _CODE_WORDS.sub("“Both bad”", text)
+    return _CODE_WORDS.sub("“" + gettext("Both bad") + "”", text)

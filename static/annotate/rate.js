@@ -16,6 +16,21 @@
   const recordTimings = !!document.currentScript && document.currentScript.hasAttribute("data-timings");
   if (recordTimings) window.__rateTimings = window.__rateTimings || [];
 
+  // What this file says to the rater, in the page's language (views/rate.py JS_STRINGS, handed over
+  // with json_script); the English words stay as the fallback.
+  let strings = null;
+  function t(name, fallback) {
+    if (!strings) {
+      const el = document.getElementById("rate-strings");
+      try {
+        strings = el ? JSON.parse(el.textContent) : {};
+      } catch (_) {
+        strings = {};
+      }
+    }
+    return strings[name] || fallback;
+  }
+
   const workbench = () => document.getElementById("workbench");
   const form = () => document.getElementById("vote-form");
   const locked = () => Date.now() < unlockAt;
@@ -59,9 +74,10 @@
     const timer = $("#read-timer", f);
     submit.disabled = locked() || !chosen;
     if (locked()) {
-      timer.textContent = `Keep reading… ${Math.ceil((unlockAt - Date.now()) / 1000)} s`;
+      const seconds = String(Math.ceil((unlockAt - Date.now()) / 1000));
+      timer.textContent = t("keepReading", "Keep reading… {s} s").replace("{s}", seconds);
     } else {
-      timer.textContent = chosen ? "" : "Choose a response";
+      timer.textContent = chosen ? "" : t("chooseResponse", "Choose a response");
       if (tick) {
         clearInterval(tick);
         tick = null;
@@ -72,8 +88,8 @@
   function submitVote() {
     const f = form();
     if (!f || f.dataset.sent) return;
-    if (locked()) return flash("Please read both responses first.");
-    if (!$("#verdict", f).value) return flash("Choose which response is better first.");
+    if (locked()) return flash(t("readFirst", "Please read both responses first."));
+    if (!$("#verdict", f).value) return flash(t("chooseFirst", "Choose which response is better first."));
     if (!f.reportValidity()) return;
     f.dataset.sent = "1";
     pressedAt = performance.now();
@@ -138,7 +154,7 @@
         });
         if (r.status === 410) {
           clearInterval(heartbeat);
-          flash("Your time on this pair ran out; press Enter for a new pair.");
+          flash(t("leaseGone", "Your time on this pair ran out; press Enter for a new pair."));
           const f = form();
           if (f) f.dataset.expired = "1";
         }
@@ -428,14 +444,14 @@
       // Refused by the state of things (an undo too late, not the last vote): the server says why.
       const u = $("#undo-form");
       if (u) u.hidden = true;
-      return flash(xhr.responseText || "This can no longer be done.");
+      return flash(xhr.responseText || t("tooLate", "This can no longer be done."));
     }
-    flash("The server could not take this vote; please try again.");
+    flash(t("serverError", "The server could not take this vote; please try again."));
   });
   document.addEventListener("htmx:sendError", () => {
     const f = form();
     if (f) delete f.dataset.sent;
-    flash("No connection; your vote was not sent. Try again.");
+    flash(t("offline", "No connection; your vote was not sent. Try again."));
   });
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

@@ -23,14 +23,8 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
 
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+# ``browser`` (the session's one Chromium) is in tests/conftest.py: tests/i18n drives it too, and
+# one process can run only one Playwright sync API at a time.
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from django.db import connections
 from django.utils import timezone
 
 from annotate.models import Assignment, Campaign, Enrollment, Pair
+from annotate.reading import reading_length
 from annotate.sql import leases as leases_sql
 from tests import factories
 from tests.sql import FORMS
@@ -62,7 +63,9 @@ def _assert_page(lease, pair):
         pair.candidate_a_id,
         pair.candidate_b_id,
     )
-    assert lease.read_chars == len(pair.candidate_a.text) + len(pair.candidate_b.text)
+    assert lease.read_length == reading_length(pair.candidate_a.text) + reading_length(
+        pair.candidate_b.text
+    )
 
 
 def test_the_insert_stores_an_active_lease_and_reads_what_the_page_shows(insert, campaign, rater):

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotate.models import Assignment, Enrollment, Judgment, Pair
+from annotate.reading import reading_length
 from annotate.sql import votes as votes_sql
 from tests import factories
 from tests.sql import FORMS
@@ -143,7 +144,8 @@ def test_the_read_time_facts_are_when_the_lease_was_served_and_how_long_both_res
     lease = _lease(campaign, rater)
     pair = lease.pair
     facts = votes_sql.read_time_facts(assignment_id=lease.pk, rater_id=rater.pk)
-    assert facts == (lease.created_at, len(pair.candidate_a.text) + len(pair.candidate_b.text))
+    length = reading_length(pair.candidate_a.text) + reading_length(pair.candidate_b.text)
+    assert facts == (lease.created_at, length)
     other = factories.EnrollmentFactory(campaign=campaign).rater
     assert votes_sql.read_time_facts(assignment_id=lease.pk, rater_id=other.pk) is None
     assert votes_sql.read_time_facts(assignment_id=lease.pk + 1, rater_id=rater.pk) is None
