@@ -10,7 +10,7 @@ from annotate.markdown import render_markdown
 from annotate.models import Campaign, RankingVote, SetAssignment
 from tests import factories
 from tests.browser.conftest import login
-from tests.browser.test_accessibility import SCHEMES, _axe, scheme_page  # noqa: F401
+from tests.browser.test_accessibility import SCHEMES, _axe
 from tests.browser.test_rate_layout import MEASURE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -148,10 +148,26 @@ def test_nine_long_answers_fit_a_laptop(live_server, page, campaign, rater, scre
     assert not page.js_errors
 
 
-@pytest.mark.parametrize("scheme_page", SCHEMES, indirect=True)
-def test_the_ranking_page_passes_axe(live_server, scheme_page, campaign, rater, screenshot_dir):
+@pytest.fixture
+def rank_scheme_page(browser, request):
+    """A 1366 x 768 page in the light or dark scheme (as test_accessibility's scheme_page)."""
+    context = browser.new_context(
+        viewport={"width": 1366, "height": 768}, color_scheme=request.param
+    )
+    page = context.new_page()
+    page.js_errors = []
+    page.on("pageerror", lambda e: page.js_errors.append(str(e)))
+    page.scheme = request.param
+    yield page
+    context.close()
+
+
+@pytest.mark.parametrize("rank_scheme_page", SCHEMES, indirect=True)
+def test_the_ranking_page_passes_axe(
+    live_server, rank_scheme_page, campaign, rater, screenshot_dir
+):
     _ranking(campaign, k=4, sets=1, aspects=["honest"], rationale="optional", allow_rewrite=True)
-    page = scheme_page
+    page = rank_scheme_page
     login(page, live_server, "bob")
     page.goto(f"{live_server.url}/campaigns/{campaign.slug}/rank/")
     if page.is_visible("#guidelines"):
