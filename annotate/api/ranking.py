@@ -8,7 +8,7 @@ shows them (1 … K); raters never see model names, generators, gold or others' 
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,6 +34,31 @@ def _not_ranking() -> Response:
          "code": "protocol"},
         status=status.HTTP_409_CONFLICT,
     )  # fmt: skip
+
+
+# Plain shapes for the schema: the rules across items (every response once, no empty group, a
+# number per aspect within 1 … K) are the service's, which names what is wrong; nested bounds in
+# the schema only made generated examples slow to find (schemathesis's too_slow health check).
+@extend_schema_field(
+    {
+        "type": "array",
+        "maxItems": 9,
+        "items": {"type": "array", "maxItems": 9, "items": {"type": "integer"}},
+    }
+)
+class _RankingField(serializers.ListField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            child=serializers.ListField(child=serializers.IntegerField(), max_length=9),
+            max_length=9,
+            **kwargs,
+        )
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "integer"}})
+class _AspectsField(serializers.DictField):
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.IntegerField(), **kwargs)
 
 
 class _MessageSerializer(serializers.Serializer):
@@ -108,19 +133,12 @@ class RankVoteApi(APIView):
 
     class RankVoteInputSerializer(InputSerializer):
         lease = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-        ranking = serializers.ListField(
-            child=serializers.ListField(
-                child=serializers.IntegerField(min_value=1, max_value=9), min_length=1,
-                max_length=9,
-            ),
-            min_length=1,
-            max_length=9,
+        ranking = _RankingField(
             help_text="Groups of response numbers, best first; tied responses share a group: "
-            "[[2], [1, 4], [3]] says 2 > 1 = 4 > 3. Every response once.",
-        )  # fmt: skip
+            "[[2], [1, 4], [3]] says 2 > 1 = 4 > 3. Every response once (checked by the service).",
+        )
         all_bad = serializers.BooleanField(default=False)
-        aspects = serializers.DictField(
-            child=serializers.IntegerField(min_value=1, max_value=9),
+        aspects = _AspectsField(
             required=False,
             help_text="For each of the campaign's aspects, the number of the best response on it.",
         )

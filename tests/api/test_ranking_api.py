@@ -68,7 +68,7 @@ def test_it_records_a_ranking_once(rater, ranked):
         ({"aspects": {}}, 400, "detail"),
         ({"ranking": "1234"}, 400, "ranking"),
         ({"ranking": [["1"], [2], [3], [4]]}, 400, "ranking"),
-        ({"ranking": [[10], [2], [3], [4]]}, 400, "ranking"),
+        ({"ranking": [[10], [2], [3], [4]]}, 400, "detail"),
         ({"surprise": 1}, 400, "surprise"),
         ({"lease": 0}, 400, "lease"),
         ({"lease": 2**62}, 404, "detail"),
