@@ -182,3 +182,32 @@ def ranking_voters(*, campaign_id: int) -> list[dict]:
         .annotate(votes=Count("id"), last_vote=Max("created_at"))
         .order_by("rater__username")
     )
+
+
+def ranking_analytics(*, campaign, n_boot: int = 200) -> dict:
+    """Kendall's W, ordinal α, the Plackett–Luce leaderboard and position bias of a ranking
+    campaign's human rankings (annotate/analytics/rankings.py), and its progress."""
+    from annotate.analytics import rankings as stats
+    from annotate.services.sets import set_progress
+
+    names = generator_names(campaign_id=campaign.id)
+    by_set: dict[int, list] = {}
+    with_raters: dict[int, list] = {}
+    generator_of: dict[int, str] = {}
+    shown = []
+    for facts, members, votes in ranking_sets(campaign_id=campaign.id):
+        for m in members:
+            generator_of[m["candidate_id"]] = names.get(m["candidate__generator_id"], "")
+        human = [v for v in votes if v["source"] == "human"]
+        by_set[facts["id"]] = [v["ranking"] for v in human]
+        with_raters[facts["id"]] = [(v["rater_id"], v["ranking"]) for v in human]
+        shown += [(v["ranking"], v["shown_order"]) for v in human]
+    all_rankings = [r for rankings in by_set.values() for r in rankings]
+    return {
+        "ranking_progress": set_progress(campaign=campaign),
+        "rankings": len(all_rankings),
+        "concordance": stats.mean_w(by_set),
+        "ordinal_alpha": stats.ordinal_alpha(with_raters),
+        "pl_board": stats.plackett_luce(all_rankings, generator_of, n_boot=n_boot),
+        "ranking_position": stats.position_bias(shown),
+    }

@@ -114,3 +114,16 @@ def test_a_plain_form_post_is_redirected(rater_client, rater, ranked):
     data = {"lease": lease.pk, "ranking": json.dumps([[1], [2], [3], [4]])}
     response = rater_client.post(_url(ranked, "rank-vote"), data)
     assert response.status_code == 302 and RankingVote.objects.count() == 1
+
+
+def test_the_research_pages_show_ranking_statistics(researcher_client, rater_client, rater, ranked):
+    rater_client.get(_url(ranked))
+    _vote(rater_client, ranked, _lease(rater), [[1], [2], [3], [4]])
+    page = researcher_client.get(reverse("annotate:research", args=[ranked.slug]))
+    assert page.status_code == 200 and "Ranking campaign" in page.content.decode()
+    assert 'name="ranking_pairs"' in page.content.decode()
+    url = reverse("annotate:research-analytics", args=[ranked.slug])
+    html = researcher_client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "Kendall" in html and "Plackett" in html and "Position bias" in html
+    assert researcher_client.get(url).status_code == 200
+    assert rater_client.get(url).status_code == 403
