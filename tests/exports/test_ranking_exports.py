@@ -146,3 +146,15 @@ def test_the_ranking_format_is_refused_for_a_pairwise_campaign(campaign, tmp_pat
         export_create(campaign=campaign, actor=None, format="ranking")
     with pytest.raises(ExportOptionsError):
         parse_options("trl-dpo-conversational", {"ranking_pairs": "some"})
+
+
+def test_the_command_exports_a_ranking_campaign(ranked, tmp_path):
+    from django.core.management import call_command
+
+    out = tmp_path / "cmd"
+    call_command(
+        "export_dataset", ranked.slug, "--format", "trl-reward", "--ranking-pairs",
+        "best_vs_rest", "--out", str(out), "--no-progress", stdout=open("/dev/null", "w"),
+    )  # fmt: skip
+    assert len(_rows(out)) == 4
+    assert "best_vs_rest" in (out / "README.md").read_text()
