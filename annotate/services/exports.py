@@ -197,6 +197,10 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
         return write_best_of_n_export(rows, options=options, out_dir=out_dir, context=context)
     if options.is_ranking and not campaign.is_ranking:
         raise ExportOptionsError({"format": "the ranking format is for ranking campaigns"})
+    if campaign.is_ranking and options.source != "human":
+        from annotate.services.sets import judge_set_rankings_record
+
+        judge_set_rankings_record(campaign=campaign)  # the judge's rankings, once fully judged
     with export_reads.export_read_transaction():
         if options.is_ranking:
             from annotate.exports.rankings import write_ranking_export

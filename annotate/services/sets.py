@@ -530,3 +530,63 @@ def set_progress(*, campaign: Campaign) -> dict:
         "needed": sum(n for n, _ in rows),
         "completed": sum(min(n, c) for n, c in rows),
     }
+
+
+# --- the AI judge's ranking of a set -----------------------------------------------------------
+
+
+def judge_set_ranking(*, candidate_set: CandidateSet) -> list[list[int]] | None:
+    """The judge's ranking of the set's members from its pairwise verdicts over them (both orders,
+    as the judge's best-of-N "Rank" makes them): a member's score is its wins plus half its ties,
+    members with equal scores share a rank. None until every two members have a verdict."""
+    from annotate.selectors.judging import prompt_verdicts
+
+    members = candidate_set.member_ids()
+    inside = set(members)
+    verdicts = [
+        (a, b, choice)
+        for a, b, choice in prompt_verdicts(
+            campaign=candidate_set.campaign, prompt_id=candidate_set.prompt_id
+        )
+        if a in inside and b in inside
+    ]
+    judged = {frozenset((a, b)) for a, b, _ in verdicts}
+    if len(judged) < len(members) * (len(members) - 1) // 2:
+        return None
+    score = dict.fromkeys(members, 0.0)
+    for a, b, choice in verdicts:
+        if choice == "a":
+            score[a] += 1
+        elif choice == "b":
+            score[b] += 1
+        elif choice:  # tie, both bad, inconsistent across orders: half each
+            score[a] += 0.5
+            score[b] += 0.5
+    levels = sorted(set(score.values()), reverse=True)
+    return [sorted(m for m in members if score[m] == level) for level in levels]
+
+
+def judge_set_rankings_record(*, campaign: Campaign) -> int:
+    """Store the judge's ranking of each set that has none yet and is fully judged, as a ranking
+    vote of source "judge" (exports with source=judge read them). Returns how many were stored."""
+    have = set(
+        RankingVote.objects.filter(campaign=campaign, source=RankingVote.Source.JUDGE).values_list(
+            "candidate_set_id", flat=True
+        )
+    )
+    stored = 0
+    for unit in CandidateSet.objects.filter(campaign=campaign).select_related("campaign"):
+        if unit.pk in have:
+            continue
+        groups = judge_set_ranking(candidate_set=unit)
+        if groups is None:
+            continue
+        RankingVote.objects.create(
+            campaign=campaign,
+            candidate_set=unit,
+            source=RankingVote.Source.JUDGE,
+            ranking=groups,
+            shown_order=unit.member_ids(),
+        )
+        stored += 1
+    return stored

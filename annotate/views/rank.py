@@ -161,13 +161,37 @@ def rank_vote(request: HttpRequest, slug: str) -> HttpResponse:
         return _after(request, campaign=campaign, error=error)
     try:
         with transaction.atomic():
-            ranking_vote_record(lease=lease_id, rater=request.user, campaign=campaign, **vote)
+            voted = ranking_vote_record(
+                lease=lease_id, rater=request.user, campaign=campaign, **vote
+            )
             nxt = set_assignment_next(campaign=campaign, rater=request.user, after_vote=True)
     except VoteRefused as refused:
         return _after(request, campaign=campaign, error=refused.messages[0])
     if not request.htmx:
         return redirect("annotate:rank", slug=campaign.slug)
-    return _render(request, _context(request, campaign=campaign, lease=nxt))
+    ctx = _context(request, campaign=campaign, lease=nxt)
+    if campaign.judge_mode == Campaign.JudgeMode.AFTER_VOTE:
+        ctx["reveal"] = _reveal(voted)
+    return _render(request, ctx)
+
+
+def _reveal(vote) -> str:
+    """Blind, then revealed: after the vote, the judge's ranking of the set just ranked, in the
+    numbers the rater saw ("" when the judge has not ranked it)."""
+    from annotate.protocols.ranking import ranking_to_shown
+    from annotate.services.sets import judge_set_ranking
+
+    groups = judge_set_ranking(candidate_set=vote.candidate_set)
+    if groups is None:
+        return ""
+
+    def spoken(ranking) -> str:
+        shown = ranking_to_shown(ranking, shown_order=vote.shown_order)
+        return " > ".join(" = ".join(str(n) for n in sorted(group)) for group in shown)
+
+    return (
+        f"The AI judge ranked the last set {spoken(groups)}; you ranked it {spoken(vote.ranking)}."
+    )
 
 
 @login_required
