@@ -211,7 +211,9 @@ def _open_sets(*, campaign: Campaign, rater: User, gold: bool | None):
 
 
 def _claim_once(*, campaign: Campaign, rater: User, now: datetime, gold: bool | None):
-    with transaction.atomic():
+    # savepoint=False: inside the vote's transaction this adds no SAVEPOINT round trips (as the
+    # pairwise claim); the twin insert below keeps its own savepoint, the one failure it expects.
+    with transaction.atomic(savepoint=False):
         sets = _open_sets(campaign=campaign, rater=rater, gold=gold)
         if connection.vendor == "postgresql":
             sets = sets.select_for_update(skip_locked=True)
@@ -411,58 +413,75 @@ def ranking_vote_record(
         rewrite=rewrite,
     )  # fmt: skip
     lease_id = lease if isinstance(lease, int) else lease.pk
-    with transaction.atomic():
-        lease = SetAssignment.objects.select_for_update().filter(pk=lease_id).first()
-        if lease is not None and lease.status == Status.DONE and lease.rater_id == rater.pk:
-            vote = RankingVote.objects.filter(lease_id=lease_id).first()
-            if vote is not None:
-                vote.replayed = True
-                return vote
-        refused = _refusal(lease, rater=rater, campaign=campaign, now=now)
-        if refused is None and lease.status != Status.ACTIVE:
-            refused = VoteRefused("You already ranked this set.", code="done")
-        if refused is not None:
-            raise refused
-        shown = list(lease.shown_order)
-        try:
-            groups = ranking_clean(ranking_from_shown(ranking, shown_order=shown), members=shown)
-        except RankingInvalid as exc:
-            raise VoteRefused(str(exc), code="ranking") from None
-        by_aspect = {}
-        for name, number in aspects.items():
-            if (
-                isinstance(number, bool)
-                or not isinstance(number, int)
-                or not 1 <= number <= len(shown)
-            ):
-                raise VoteRefused(
-                    f"For {name}, give the number (1 to {len(shown)}) of the best response.",
-                    code="aspects",
-                )
-            by_aspect[name] = shown[number - 1]
-        SetAssignment.objects.filter(pk=lease_id).update(status=Status.DONE, completed_at=now)
-        vote = RankingVote.objects.create(
-            campaign=campaign,
-            candidate_set_id=lease.candidate_set_id,
-            lease_id=lease_id,
-            rater=rater,
-            ranking=groups,
-            shown_order=shown,
-            all_bad=bool(all_bad),
-            aspects=by_aspect,
-            rationale=rationale,
-            rewrite=rewrite,
-            time_on_task_ms=max(0, int((now - lease.created_at).total_seconds() * 1000)),
-            created_at=now,
+    # Read and check outside the write: a refusal raises before any transaction is touched.
+    row = SetAssignment.objects.select_related("candidate_set").filter(pk=lease_id).first()
+    if row is not None and row.status == Status.DONE and row.rater_id == rater.pk:
+        replayed = _replayed(lease_id, rater)
+        if replayed is not None:
+            return replayed
+    refused = _refusal(row, rater=rater, campaign=campaign, now=now)
+    if refused is None and row.status != Status.ACTIVE:
+        refused = VoteRefused("You already ranked this set.", code="done")
+    if refused is not None:
+        raise refused
+    shown = list(row.shown_order)
+    try:
+        groups = ranking_clean(ranking_from_shown(ranking, shown_order=shown), members=shown)
+    except RankingInvalid as exc:
+        raise VoteRefused(str(exc), code="ranking") from None
+    by_aspect = {}
+    for name, number in aspects.items():
+        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= len(shown):
+            raise VoteRefused(
+                f"For {name}, give the number (1 to {len(shown)}) of the best response.",
+                code="aspects",
+            )
+        by_aspect[name] = shown[number - 1]
+    # The guarded UPDATE is the lock and the check: it closes only this rater's active, unexpired
+    # lease, so of two submits at once one writes and the other finds nothing to close.
+    # savepoint=False: inside the page's transaction (vote + next claim, one commit) this adds
+    # no SAVEPOINT round trips; nothing in the block raises on a refusal.
+    with transaction.atomic(savepoint=False):
+        closed = SetAssignment.objects.filter(
+            pk=lease_id, rater=rater, campaign=campaign, status=Status.ACTIVE, expires_at__gt=now
+        ).update(status=Status.DONE, completed_at=now)
+        if closed:
+            vote = RankingVote.objects.create(
+                campaign=campaign,
+                candidate_set_id=row.candidate_set_id,
+                lease_id=lease_id,
+                rater=rater,
+                ranking=groups,
+                shown_order=shown,
+                all_bad=bool(all_bad),
+                aspects=by_aspect,
+                rationale=rationale,
+                rewrite=rewrite,
+                time_on_task_ms=max(0, int((now - row.created_at).total_seconds() * 1000)),
+                created_at=now,
+            )
+            CandidateSet.objects.filter(pk=row.candidate_set_id).update(
+                completed=F("completed") + 1
+            )
+            Enrollment.objects.filter(campaign=campaign, rater=rater).update(votes=F("votes") + 1)
+            if row.candidate_set.gold_ranking:
+                ranking_gold_check(campaign=campaign, rater=rater)
+    if not closed:  # changed since it was read: a twin submit won, or the lease ended
+        replayed = _replayed(lease_id, rater)
+        if replayed is not None:
+            return replayed
+        fresh = SetAssignment.objects.filter(pk=lease_id).first()
+        raise _refusal(fresh, rater=rater, campaign=campaign, now=now) or VoteRefused(
+            "This set changed while your ranking was being saved; please try again.", code="retry"
         )
-        CandidateSet.objects.filter(pk=lease.candidate_set_id).update(completed=F("completed") + 1)
-        Enrollment.objects.filter(campaign=campaign, rater=rater).update(votes=F("votes") + 1)
-        gold = CandidateSet.objects.values_list("gold_ranking", flat=True).get(
-            pk=lease.candidate_set_id
-        )
-        if gold:
-            ranking_gold_check(campaign=campaign, rater=rater)
     vote.replayed = False
+    return vote
+
+
+def _replayed(lease_id: int, rater: User) -> RankingVote | None:
+    vote = RankingVote.objects.filter(lease_id=lease_id, rater=rater).first()
+    if vote is not None:
+        vote.replayed = True
     return vote
 
 

@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from annotate.access import campaign_for_rater
-from annotate.models import Campaign, Candidate, SetAssignment
+from annotate.models import Campaign, Candidate, Prompt, SetAssignment
 from annotate.selectors.rating import rater_vote_count
 from annotate.services.assignment import AssignmentError, rater_enrollment
 from annotate.services.judgments import VoteRefused
@@ -71,7 +71,12 @@ def _context(
         ),
     }
     if lease is not None:
-        prompt = lease.candidate_set.prompt
+        if SetAssignment.candidate_set.is_cached(lease):
+            prompt = lease.candidate_set.prompt
+        else:  # a new claim: the prompt in one read, not the set and then its prompt
+            prompt = Prompt.objects.only("id", "system", "rendered", "messages").get(
+                candidate_sets=lease.candidate_set_id
+            )
         if not prompt.rendered:
             prompt_rendered_ensure(prompt=prompt)
         html = dict(Candidate.objects.filter(pk__in=lease.shown_order).values_list("pk", "html"))

@@ -69,3 +69,38 @@ def test_it_keeps_exactly_k_for_sets_on_sqlite(tmp_path):
     assert run["over_k_leases"] == run["over_k_votes"] == run["rater_twice"] == 0
     assert run["counter_mismatch"] == run["incomplete"] == run["unbalanced"] == 0
     assert run["votes"] == 45
+
+
+def test_two_submits_of_one_lease_at_once_store_one_ranking():
+    import threading
+
+    from django.db import connection
+
+    from annotate.models import Campaign, RankingVote
+    from annotate.services.sets import ranking_vote_record, set_assignment_next
+
+    campaign, (user,) = make_ranking_campaign(overlap=1, sets=1, raters=1, k=4, tag="twin")
+    lease = set_assignment_next(campaign=campaign, rater=user)
+    barrier, results, errors = threading.Barrier(4), [], []
+
+    def submit():
+        try:
+            barrier.wait(timeout=30)
+            fresh = Campaign.objects.get(pk=campaign.pk)
+            vote = ranking_vote_record(
+                lease=lease.pk, rater=user, campaign=fresh, ranking=[[1], [2], [3], [4]]
+            )
+            results.append((vote.pk, vote.replayed))
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert RankingVote.objects.filter(campaign=campaign).count() == 1
+    assert len({pk for pk, _ in results}) == 1 and sum(not r for _, r in results) == 1

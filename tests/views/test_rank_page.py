@@ -127,3 +127,23 @@ def test_the_research_pages_show_ranking_statistics(researcher_client, rater_cli
     assert "Kendall" in html and "Plackett" in html and "Position bias" in html
     assert researcher_client.get(url).status_code == 200
     assert rater_client.get(url).status_code == 403
+
+
+def test_a_ranking_and_the_next_set_take_a_bounded_number_of_statements(
+    rater_client, rater, ranked
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    factories.ranking_set(campaign=ranked, k=4)
+    rater_client.get(_url(ranked))
+    lease = _lease(rater)
+    data = {"lease": lease.pk, "ranking": json.dumps([[1], [2], [3], [4]])}
+    with CaptureQueriesContext(connection) as queries:
+        response = rater_client.post(
+            _url(ranked, "rank-vote"), data, headers={"HX-Request": "true"}
+        )
+    assert response.status_code == 200 and _lease(rater).pk != lease.pk
+    # session + user + campaign lookup, the vote (lease lock, close, insert, two counters), the
+    # claim (enrollment, pick, count, slots, rotations, insert in a savepoint), the page's reads.
+    assert len(queries) <= 21, "\n".join(q["sql"][:120] for q in queries.captured_queries)
