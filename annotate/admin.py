@@ -110,6 +110,43 @@ class AssignmentAdmin(admin.ModelAdmin):
     raw_id_fields = ("pair", "rater")
 
 
+class CandidateSetMemberInline(admin.TabularInline):
+    model = models.CandidateSetMember
+    extra = 0
+    raw_id_fields = ("candidate",)
+    readonly_fields = ("slot",)
+
+
+@admin.register(models.CandidateSet)
+class CandidateSetAdmin(admin.ModelAdmin):
+    """A ranking set. Its gold ranking (candidate ids, best first, ties grouped) is checked
+    against the set's members by CandidateSet.clean, as every other way in checks it."""
+
+    list_display = ("id", "campaign", "prompt", "needed", "assigned", "completed", "gold_ranking")
+    list_filter = ("campaign",)
+    raw_id_fields = ("campaign", "prompt")
+    readonly_fields = ("assigned", "completed")
+    inlines = [CandidateSetMemberInline]
+
+
+@admin.register(models.SetAssignment)
+class SetAssignmentAdmin(admin.ModelAdmin):
+    list_display = ("id", "campaign", "candidate_set", "rater", "status", "rotation", "expires_at")
+    list_filter = ("status", "campaign")
+    search_fields = ("rater__username",)
+    raw_id_fields = ("candidate_set", "rater")
+
+
+@admin.register(models.RankingVote)
+class RankingVoteAdmin(admin.ModelAdmin):
+    list_display = ("id", "campaign", "candidate_set", "rater", "source", "all_bad", "created_at")
+    list_filter = ("campaign", "source")
+    raw_id_fields = ("candidate_set", "lease", "rater")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # votes are immutable
+
+
 @admin.register(models.Judgment)
 class JudgmentAdmin(admin.ModelAdmin):
     list_display = ("id", "campaign", "pair", "rater", "source", "choice", "revises", "created_at")

@@ -49,12 +49,25 @@ class CampaignForm(forms.ModelForm):
             "gold_min_accuracy": _("Gold minimum accuracy"),
             "gold_min_answered": _("Gold answers before judging accuracy"),
             "judge_mode": _("AI judge"),
+            "ranking_k": _("Responses per set (K, ranking)"),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk and not self.is_bound:
             self.initial["aspects"] = ", ".join(self.instance.aspects or [])
+        for name in ("protocol", "ranking_k"):
+            self.fields[name].required = False
+
+    # The protocol and K may be left out of a post (forms written before there was a choice):
+    # a new campaign then takes the defaults and an existing one keeps its own. The model's
+    # validators judge a value that is given.
+    def clean_protocol(self) -> str:
+        return self.cleaned_data.get("protocol") or self.instance.protocol
+
+    def clean_ranking_k(self) -> int:
+        value = self.cleaned_data.get("ranking_k")
+        return self.instance.ranking_k if value is None else value
 
     def clean_aspects(self) -> list[str]:
         # Only the comma-separated parsing; Campaign.aspects' validator judges the list.

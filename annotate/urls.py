@@ -17,6 +17,7 @@ from annotate.views import (
 from annotate.views import gold as gold_views
 from annotate.views import judge as judge_views
 from annotate.views import leases as lease_views
+from annotate.views import rank as rank_views
 from annotate.views import rate as rate_views
 
 app_name = "annotate"
@@ -92,6 +93,11 @@ urlpatterns += [
 
 urlpatterns += [
     path("campaigns/<slug:slug>/rate/", rate_views.rate, name="rate"),
+    # The ranking protocol's workbench (annotate/views/rank.py).
+    path("campaigns/<slug:slug>/rank/", rank_views.rank, name="rank"),
+    path("campaigns/<slug:slug>/rank/vote/", rank_views.rank_vote, name="rank-vote"),
+    path("campaigns/<slug:slug>/rank/skip/", rank_views.rank_skip, name="rank-skip"),
+    path("campaigns/<slug:slug>/rank/heartbeat/", rank_views.rank_heartbeat, name="rank-heartbeat"),
     path("campaigns/<slug:slug>/rate/vote/", rate_views.rate_vote, name="rate-vote"),
     path("campaigns/<slug:slug>/rate/skip/", rate_views.rate_skip, name="rate-skip"),
     path("campaigns/<slug:slug>/rate/flag/", rate_views.rate_flag, name="rate-flag"),

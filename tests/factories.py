@@ -100,3 +100,20 @@ class PairFactory(factory.django.DjangoModelFactory):
         if a.pk > b.pk:
             kwargs["candidate_a"], kwargs["candidate_b"] = b, a
         return super()._create(model_class, *args, **kwargs)
+
+
+def ranking_set(*, campaign, k: int = 4, prompt=None, gold=None):
+    """A candidate set of k fresh candidates (one generator each) of one prompt, slots 0..k-1."""
+    prompt = prompt or PromptFactory(campaign=campaign)
+    candidates = [
+        CandidateFactory(prompt=prompt, generator=GeneratorFactory(campaign=campaign))
+        for _ in range(k)
+    ]
+    unit = models.CandidateSet.objects.create(
+        campaign=campaign, prompt=prompt, needed=campaign.overlap, gold_ranking=gold or []
+    )
+    models.CandidateSetMember.objects.bulk_create(
+        models.CandidateSetMember(candidate_set=unit, candidate=c, slot=i)
+        for i, c in enumerate(candidates)
+    )
+    return unit

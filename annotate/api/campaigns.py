@@ -21,6 +21,7 @@ from annotate.access import campaign_for_admin, campaign_for_researcher, require
 from annotate.api.serializers import InputModelSerializer, InputSerializer, NoInputSerializer
 from annotate.api.targets import ShapesProxySerializer, base_url_field, target_shapes
 from annotate.models import Campaign, Enrollment, Generator, User
+from annotate.protocols import protocol_for
 from annotate.selectors.campaigns import campaign_enrollments, campaigns_with_counts
 from annotate.services.campaigns import (
     CAMPAIGN_FIELDS,
@@ -34,7 +35,6 @@ from annotate.services.campaigns import (
     generator_delete,
     rater_create,
 )
-from annotate.services.pairing import pairs_build_report
 from annotate.validation import (
     MAX_ASPECT_NAME,
     MAX_ASPECTS,
@@ -199,7 +199,7 @@ class PairsBuildApi(APIView):
     def post(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_admin(request.user, slug)
         NoInputSerializer(data=request.data).is_valid(raise_exception=True)
-        report = pairs_build_report(campaign=campaign)
+        report = protocol_for(campaign).units_build(campaign=campaign)
         return Response(
             {
                 "created": report.created,

@@ -33,6 +33,8 @@ from annotate.exports.options import (
     FORMATS,
     KTO_CONTESTED,
     METHODS,
+    RANKING_FORMATS,
+    RANKING_PAIRS,
     RAW_FORMATS,
     SOURCES,
     TIE_POLICIES,
@@ -158,6 +160,12 @@ class ExportFiltersSerializer(InputSerializer):
         required=False,
         help_text="bon-sft / bon-dpo: only choices matching the reference answer. Default false.",
     )
+    ranking_pairs = serializers.ChoiceField(
+        choices=RANKING_PAIRS,
+        required=False,
+        help_text="Ranking campaigns: the pairs each ranking gives, all K(K-1)/2 or the best "
+        "against each other. Default all.",
+    )
 
 
 class DatasetExportFiltersSerializer(ExportFiltersSerializer):
@@ -201,6 +209,9 @@ class ExportCreateApi(APIView):
         campaign = campaign_for_researcher(request.user, slug)
         data = self.ExportCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        if data.validated_data["format"] in RANKING_FORMATS and not campaign.is_ranking:
+            detail = "The ranking format is for ranking campaigns; this one compares pairs."
+            return Response({"detail": detail}, status=status.HTTP_409_CONFLICT)
         try:
             export = export_create(
                 campaign=campaign,

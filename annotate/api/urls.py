@@ -9,6 +9,7 @@ from annotate.api import generation as generation_api
 from annotate.api import gold as gold_api
 from annotate.api import imports as import_api
 from annotate.api import judge as judge_api
+from annotate.api import ranking as ranking_api
 
 app_name = "api"
 
@@ -173,4 +174,11 @@ urlpatterns += [
         adjudication_api.PairAdjudicateApi.as_view(),
         name="pair-adjudicate",
     ),
+]
+
+# --- ranking for raters (annotate/api/ranking.py) ---
+
+urlpatterns += [
+    path("campaigns/<slug:slug>/rank/next/", ranking_api.RankNextApi.as_view(), name="rank-next"),
+    path("campaigns/<slug:slug>/rank/vote/", ranking_api.RankVoteApi.as_view(), name="rank-vote"),
 ]

@@ -41,6 +41,7 @@ TAGS = {
     "raw-parquet": ["preference", "annotations"],
     "bon-sft": ["trl", "sft", "best-of-n", "rejection-sampling"],
     "bon-dpo": ["trl", "dpo", "preference", "best-of-n"],
+    "ranking": ["preference", "ranking", "annotations"],
 }
 BUILDER = {"raw-csv": "csv", "raw-parquet": "parquet"}
 
@@ -78,6 +79,8 @@ class CardContext:
     raters: int = 0
     excluded_raters: int = 0
     alpha: float | None = None  # Krippendorff's α (ordinal) over the campaign's human votes
+    protocol: str = "pairwise"  # ranking: the pairs were derived from rankings (see below)
+    ranking_k: int = 0
 
 
 def size_category(n: int) -> str:
@@ -155,6 +158,29 @@ def _format_rules(options: ExportOptions) -> str:
     return ""
 
 
+def _ranking_note(context: CardContext, options: ExportOptions) -> str:
+    """How a ranking campaign's pairs were derived (nothing for a pairwise campaign)."""
+    if context.protocol != "ranking":
+        return ""
+    how = (
+        "every pair of the set: K(K-1)/2 comparisons from one ranking"
+        if options.ranking_pairs == "all"
+        else "each top-ranked response against every lower one (K-1 per ranking without a tie "
+        "at the top; responses tied at the top are not compared with each other)"
+    )
+    return f"""### Pairs derived from rankings (ranking_pairs: `{options.ranking_pairs}`)
+
+Raters ranked sets of up to {context.ranking_k} responses of a prompt, best to worst, ties
+allowed. Each ranking gave {how}. A pair's vote is a, b or tie (tied responses), or both bad when
+the rater marked the whole set all bad; its strength is the **rank distance** (how many ranks apart
+the two responses were), so under majority the margin is the mean rank distance of the winning
+side's votes times their share. Per pair, each rater's ranking is one vote; ties follow the tie
+policy. A derived pair's `pair_id` is set id × 100 + the two members' slots; `shown_left` says
+which of the two the rater saw first. The raw rankings are the `ranking` format.
+
+"""
+
+
 _REASONING_NOTE = """### Reasoning traces
 
 include_reasoning is on: a response that came with a reasoning trace is written as `<think>`, the
@@ -170,7 +196,9 @@ def render_card(context: CardContext, options: ExportOptions, summary: ExportSum
     filters = "\n".join(
         f"| `{k}` | `{v}` |"
         for k, v in options.filters().items()
-        if (options.format == "trl-kto" or k not in KTO_FILTERS) and k not in BON_FILTERS
+        if (options.format == "trl-kto" or k not in KTO_FILTERS)
+        and k not in BON_FILTERS
+        and (context.protocol == "ranking" or k != "ranking_pairs")
     )
     labels = ", ".join(f"{k}: {v:,}" for k, v in sorted(summary.labels.items())) or "none"
     gens = "\n".join(
@@ -268,7 +296,7 @@ not a rewrite: raters cannot submit one (the vote is refused with a message), an
 before that rule is not used for any row. Gold pairs are
 {"included" if options.include_gold else "excluded"}. {f"Raters whose accuracy on gold pairs (first, blind votes) is below {options.min_gold_accuracy:.0%} are left out; raters who answered no gold pair are kept." if options.min_gold_accuracy > 0 else "No rater is left out for gold accuracy."}
 
-{_format_rules(options)}{_REASONING_NOTE if options.include_reasoning else ""}
+{_ranking_note(context, options)}{_format_rules(options)}{_REASONING_NOTE if options.include_reasoning else ""}
 ## Row rules
 
 What is left out before anything is written (counted above when it happens):

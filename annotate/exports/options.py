@@ -25,6 +25,7 @@ FORMATS: dict[str, str] = {
     "raw-parquet": "Raw votes, one row per judgment (Parquet)",
     "bon-sft": "Best-of-N SFT: each prompt's chosen sample as a messages conversation",
     "bon-dpo": "Best-of-N preference pairs: best vs worst sample (TRL DPO, conversational)",
+    "ranking": "Raw rankings, one row per ranking (prompt, completions, ranks, shown order)",
 }
 RAW_FORMATS = {"raw-jsonl", "raw-csv", "raw-parquet"}
 # Formats written from the stored best-of-N choices (annotate/exports/best_of_n.py), not votes.
@@ -36,6 +37,10 @@ BON_FILTERS = ("bon_method", "bon_correct_only")
 # others have no place to say a row is a tie, so a kept tie would read as a real preference.
 TIE_COLUMN_FORMATS = ("trl-dpo-conversational", "trl-dpo-standard", "trl-reward")
 DEFAULT_FORMAT = "trl-dpo-conversational"
+# Ranking campaigns: the raw format written from the rankings themselves (annotate/exports/
+# rankings.py), and how the pairwise formats derive pairs from a ranking.
+RANKING_FORMATS = ("ranking",)
+RANKING_PAIRS = ("all", "best_vs_rest")
 
 METHODS = ("majority", "mean_strength")
 TIE_POLICIES = ("drop", "keep", "split")
@@ -76,10 +81,16 @@ class ExportOptions:
     # Best-of-N formats: whose choices, and only those matching the reference answer.
     bon_method: str = "majority"
     bon_correct_only: bool = False
+    # Ranking campaigns: the pairs each ranking gives (all K(K-1)/2, or best vs each other).
+    ranking_pairs: str = "all"
 
     @property
     def is_raw(self) -> bool:
         return self.format in RAW_FORMATS
+
+    @property
+    def is_ranking(self) -> bool:
+        return self.format in RANKING_FORMATS
 
     @property
     def is_best_of_n(self) -> bool:
@@ -158,6 +169,7 @@ def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOpti
     choice("both_bad_policy", BOTH_BAD_POLICIES)
     choice("source", SOURCES)
     choice("kto_contested", KTO_CONTESTED)
+    choice("ranking_pairs", RANKING_PAIRS)
 
     for flag in ("include_gold", "include_reasoning", "bon_correct_only"):
         if flag in filters:

@@ -57,6 +57,10 @@ RULES: dict[str, str] = {
         "a raw vote has a known source and choice, a finite scale value, and appears once"
     ),
     "grouping": "the rows of one prompt are written together",
+    "ranking_row": (
+        "a ranking row ranks every completion (dense ranks from 1), its shown order is a "
+        "permutation of the completions, and each ranking appears once"
+    ),
 }
 
 ROLES = ("system", "user", "assistant")
@@ -221,6 +225,26 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "sft-messages": ("messages",),
     "hh-rlhf": ("chosen", "rejected"),
     "openai-dpo": ("input", "preferred_output", "non_preferred_output"),
+    "ranking": (
+        "vote_id",
+        "set_id",
+        "prompt_id",
+        "prompt_external_id",
+        "prompt",
+        "completions",
+        "generators",
+        "ranks",
+        "shown_order",
+        "all_bad",
+        "aspects",
+        "rater",
+        "source",
+        "rationale",
+        "rewrite",
+        "time_on_task_ms",
+        "gold_ranks",
+        "created_at",
+    ),  # fmt: skip
 }
 
 
@@ -249,6 +273,7 @@ class Validator:
             "sft-messages": self._sft,
             "hh-rlhf": self._hh,
             "openai-dpo": self._openai,
+            "ranking": self._ranking,
         }.get(fmt, self._raw)
 
     def check(self, record: dict, *, group: object = None) -> None:
@@ -425,6 +450,26 @@ class Validator:
         chosen = _reply(record["preferred_output"], "preferred_output")
         rejected = _reply(record["non_preferred_output"], "non_preferred_output")
         self._preference(prompt, chosen, rejected)
+
+    def _ranking(self, record: dict) -> None:
+        self._prompt(record["prompt"])
+        completions = record["completions"]
+        if not isinstance(completions, list) or len(completions) < 2:
+            raise _Broken("ranking_row", "fewer than two completions")
+        for i, text in enumerate(completions):
+            _text(text, f"completion {i}")
+        n = len(completions)
+        ranks = record["ranks"]
+        if (
+            not isinstance(ranks, list)
+            or len(ranks) != n
+            or any(isinstance(r, bool) or not isinstance(r, int) for r in ranks)
+            or sorted(set(ranks)) != list(range(1, max(ranks) + 1))
+        ):
+            raise _Broken("ranking_row", f"ranks {ranks!r} are not dense ranks of {n} completions")
+        if sorted(record["shown_order"]) != list(range(n)):
+            raise _Broken("ranking_row", "shown_order is not a permutation of the completions")
+        self._once(("", str(record["vote_id"])), "ranking_row", f"ranking {record['vote_id']}")
 
     def _raw(self, record: dict) -> None:
         if record["source"] not in ("human", "judge"):

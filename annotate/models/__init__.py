@@ -10,6 +10,7 @@ what the rater saw on the left is recorded separately (``left_is_a``).
     campaigns.py   Campaign, Enrollment, Prompt
     generation.py  Generator, GenerationJob, Candidate, ModelPrice, RateLimitBucket
     rating.py      Pair, Assignment, Judgment, PairFlag
+    sets.py        CandidateSet, CandidateSetMember, SetAssignment, RankingVote (ranking protocol)
     judge.py       JudgeConfig, JudgeRubric, JudgeJob, JudgeVerdict
     exports.py     Export
     imports.py     PromptImport (a prompt file imported in the background)
@@ -37,6 +38,7 @@ from annotate.models.judge import (
     _default_judge_model,  # noqa: F401 (named by migration 0001)
 )
 from annotate.models.rating import Assignment, Judgment, Pair, PairFlag
+from annotate.models.sets import CandidateSet, CandidateSetMember, RankingVote, SetAssignment
 from annotate.models.ttc import BestOfNChoice, CandidateReview, TTCConfig
 from annotate.models.users import User
 from annotate.models.work import WorkerProcess, WorkLease, WorkRecovery
@@ -46,6 +48,8 @@ __all__ = [
     "BestOfNChoice",
     "Campaign",
     "Candidate",
+    "CandidateSet",
+    "CandidateSetMember",
     "CandidateReview",
     "Enrollment",
     "Export",
@@ -61,7 +65,9 @@ __all__ = [
     "PairFlag",
     "Prompt",
     "PromptImport",
+    "RankingVote",
     "RateLimitBucket",
+    "SetAssignment",
     "TTCConfig",
     "User",
     "WorkLease",

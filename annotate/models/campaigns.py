@@ -54,6 +54,12 @@ class Campaign(models.Model):
         RANDOM = "random", _("Random pairs, capped per prompt")
         JUDGE_RANKED = "judge_ranked", _("Judge best vs judge worst")
 
+    class Protocol(models.TextChoices):
+        """How raters give their preferences (annotate/protocols/)."""
+
+        PAIRWISE = "pairwise", "Pairwise: compare two responses"
+        RANKING = "ranking", "Ranking: order K responses best to worst"
+
     class SelfIdPolicy(models.TextChoices):
         HIDE = "hide", _("Hide candidates that name a model or vendor")
         SHOW_FLAGGED = "show_flagged", _("Show them, flagged for admins")
@@ -103,6 +109,16 @@ class Campaign(models.Model):
         default=600, validators=[MinValueValidator(30), MaxValueValidator(86_400)]
     )
     ordering = models.CharField(max_length=20, choices=Ordering, default=Ordering.FINISH_STARTED)
+    protocol = models.CharField(max_length=16, choices=Protocol, default=Protocol.PAIRWISE)
+    # Ranking: candidates per set (fewer when a prompt has fewer distinct responses).
+    ranking_k = models.PositiveSmallIntegerField(
+        default=4,
+        help_text="Ranking: responses per set (K, 3 to 9).",
+        validators=[
+            MinValueValidator(3, "Rank at least 3 responses (2 is a pairwise campaign)."),
+            MaxValueValidator(9, "Rank at most 9 responses (the keys are 1 to 9)."),
+        ],
+    )
     pairing = models.CharField(max_length=20, choices=Pairing, default=Pairing.CROSS_GENERATOR)
     max_pairs_per_prompt = models.PositiveSmallIntegerField(
         default=6, validators=[MaxValueValidator(1000)]
@@ -137,6 +153,9 @@ class Campaign(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(overlap__gte=1), name="campaign_overlap_positive"),
+            models.CheckConstraint(
+                condition=Q(ranking_k__gte=3, ranking_k__lte=9), name="campaign_ranking_k_range"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -145,6 +164,10 @@ class Campaign(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == self.Status.OPEN
+
+    @property
+    def is_ranking(self) -> bool:
+        return self.protocol == self.Protocol.RANKING
 
 
 class Enrollment(models.Model):

@@ -33,6 +33,19 @@ def _latest_done(campaign: Campaign) -> QuerySet[JudgeVerdict]:
     )
 
 
+def prompt_verdicts(*, campaign: Campaign, prompt_id: int) -> list[tuple[int, int, str]]:
+    """(candidate_a_id, candidate_b_id, choice) of the latest finished verdict per candidate pair
+    of one prompt (what a ranking set's judge ranking is made from)."""
+    latest: dict[tuple[int, int], str] = {}
+    for a, b, choice in (
+        _latest_done(campaign)
+        .filter(prompt_id=prompt_id)
+        .values_list("candidate_a_id", "candidate_b_id", "choice")
+    ):
+        latest[(a, b)] = choice
+    return [(a, b, choice) for (a, b), choice in latest.items()]
+
+
 def verdict_for_pair(*, pair_id: int) -> JudgeVerdict | None:
     """The most recent finished verdict on this pair (consistent or not), or None."""
     return (

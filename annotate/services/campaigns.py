@@ -14,8 +14,9 @@ from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
 from annotate.markdown import render_markdown
-from annotate.models import Campaign, Candidate, Enrollment, Generator, Pair, User
-from annotate.services.pairing import BuildReport, pairs_build_report
+from annotate.models import Campaign, Candidate, Enrollment, Generator, User
+from annotate.protocols import protocol_for
+from annotate.services.pairing import BuildReport
 
 
 class CampaignError(Exception):
@@ -44,6 +45,8 @@ CAMPAIGN_FIELDS = (
     "overlap",
     "lease_seconds",
     "ordering",
+    "protocol",
+    "ranking_k",
     "pairing",
     "max_pairs_per_prompt",
     "self_id_policy",
@@ -105,13 +108,17 @@ def campaign_create(*, actor: User, title: str, **settings: Any) -> Campaign:
 
 def campaign_update(*, campaign: Campaign, **settings: Any) -> Campaign:
     """Change settings. The slug stays (links and exports keep working)."""
-    if (
-        "overlap" in settings
-        and settings["overlap"] != campaign.overlap
-        and campaign.pairs.exists()
-    ):
-        # Pair.needed is fixed at creation; changing k afterwards would silently mean two things.
-        raise CampaignError("Overlap cannot change once pairs exist.")
+    fixed = [
+        name
+        for name in ("overlap", "protocol", "ranking_k")
+        if name in settings and settings[name] != getattr(campaign, name)
+    ]
+    if fixed and protocol_for(campaign).units_exist(campaign=campaign):
+        # Pair.needed (CandidateSet.needed, a set's size) is fixed at creation; changing it
+        # afterwards would silently mean two things.
+        unit = protocol_for(campaign).unit
+        names = {"overlap": "Overlap", "protocol": "The protocol", "ranking_k": "K"}
+        raise CampaignError(f"{names[fixed[0]]} cannot change once {unit}s exist.")
     _apply(campaign, settings)
     campaign.save()
     return campaign
@@ -147,8 +154,9 @@ def campaign_set_status(*, campaign: Campaign, action: str) -> BuildReport | Non
         raise CampaignError(f"A {campaign.get_status_display().lower()} campaign cannot be {done}.")
     report = None
     if action == "open":
-        report = pairs_build_report(campaign=campaign)
-        if not Pair.objects.filter(campaign=campaign).exists():
+        protocol = protocol_for(campaign)
+        report = protocol.units_build(campaign=campaign)
+        if not protocol.units_exist(campaign=campaign):
             raise CampaignError(_no_pairs_reason(campaign, report))
     campaign.status = _TARGET[action]
     campaign.save(update_fields=["status"])
@@ -166,10 +174,13 @@ def _no_pairs_reason(campaign: Campaign, report: BuildReport) -> str:
         why = "within-generator pairing needs at least two samples per generator on a prompt"
     elif report.eligible and campaign.pairing == Campaign.Pairing.CROSS_GENERATOR:
         why = "cross-generator pairing needs responses from two generators on the same prompt"
+    elif campaign.is_ranking:
+        why = "no prompt has two different responses to rank"
     else:
         why = "no prompt has two different, pairable responses"
     hidden = f" ({report.flagged} hidden for naming a model)" if report.flagged else ""
-    return f"Cannot open: no pairs can be made — {why}.{hidden}"
+    unit = protocol_for(campaign).unit
+    return f"Cannot open: no {unit}s can be made — {why}.{hidden}"
 
 
 # --- generators ----------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from annotate.exports.card import CardContext
 from annotate.exports.options import ExportOptions, ExportOptionsError, parse_options
 from annotate.exports.pipeline import ExportFailed, ExportSummary, write_export
 from annotate.models import Campaign, Export, JudgeConfig, Judgment, User
+from annotate.protocols import protocol_for
 from annotate.selectors import analytics as analytics_reads
 from annotate.selectors import campaigns as campaign_reads
 from annotate.selectors import exports as export_reads
@@ -94,7 +95,12 @@ def excluded_raters(*, campaign: Campaign, options: ExportOptions) -> frozenset[
     """Raters whose gold accuracy is below the export's threshold (only raters who answered gold)."""
     if options.min_gold_accuracy <= 0:
         return frozenset()
-    accuracy = campaign_reads.rater_gold_accuracy(campaign_id=campaign.id)
+    if campaign.is_ranking:
+        from annotate.services.sets import ranking_gold_accuracy
+
+        accuracy = ranking_gold_accuracy(campaign=campaign)
+    else:
+        accuracy = campaign_reads.rater_gold_accuracy(campaign_id=campaign.id)
     return frozenset(
         rater_id
         for rater_id, (correct, answered) in accuracy.items()
@@ -126,6 +132,8 @@ def _card_context(*, campaign: Campaign, voters: list[dict], excluded: frozenset
         raters=len(voters),
         excluded_raters=len(excluded),
         alpha=alpha,
+        protocol=campaign.protocol,
+        ranking_k=campaign.ranking_k,
     )
 
 
@@ -170,7 +178,12 @@ def export_build(
 
 def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) -> ExportSummary:
     excluded = excluded_raters(campaign=campaign, options=options)
-    voters = campaign_reads.campaign_voters(campaign_id=campaign.id)
+    if campaign.is_ranking:
+        from annotate.selectors.sets import ranking_voters
+
+        voters = ranking_voters(campaign_id=campaign.id)
+    else:
+        voters = campaign_reads.campaign_voters(campaign_id=campaign.id)
     names = {
         v["rater_id"]: rater_pseudonym(campaign_id=campaign.id, rater_id=v["rater_id"])
         for v in voters
@@ -182,12 +195,33 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
 
         rows = bon_choice_rows(campaign=campaign, method=options.bon_method)
         return write_best_of_n_export(rows, options=options, out_dir=out_dir, context=context)
+    if options.is_ranking and not campaign.is_ranking:
+        raise ExportOptionsError({"format": "the ranking format is for ranking campaigns"})
+    if campaign.is_ranking and options.source != "human":
+        from annotate.services.sets import judge_set_rankings_record
+
+        judge_set_rankings_record(campaign=campaign)  # the judge's rankings, once fully judged
     with export_reads.export_read_transaction():
-        rows = export_reads.export_vote_rows(
+        if options.is_ranking:
+            from annotate.exports.rankings import write_ranking_export
+            from annotate.selectors.sets import ranking_rows_for_raw
+
+            return write_ranking_export(
+                ranking_rows_for_raw(campaign_id=campaign.id),
+                options=options,
+                out_dir=out_dir,
+                context=context,
+                rater_names=names,
+                excluded_raters=excluded,
+            )
+        # The campaign's protocol turns its votes into pairwise vote rows (a ranking campaign
+        # derives them from each ranking, annotate/selectors/sets.py).
+        rows = protocol_for(campaign).export_rows(
             campaign_id=campaign.id,
             lean=not options.is_raw,
             chunk_size=chunk_size,
             reasoning=options.include_reasoning,
+            ranking_pairs=options.ranking_pairs,
         )
         if options.include_reasoning:
             rows = _with_reasoning(rows)
@@ -214,6 +248,8 @@ def _with_reasoning(rows):
 
 
 def export_pairs_to_read(*, campaign: Campaign) -> int:
+    if campaign.is_ranking:  # progress counts sets read, roughly (a set gives several pairs)
+        return campaign.ranking_votes.values("candidate_set_id").distinct().count()
     return Judgment.objects.filter(campaign=campaign).values("pair_id").distinct().count()
 
 
@@ -222,6 +258,8 @@ def export_create(
 ) -> Export:
     """Validate (ExportOptionsError on a bad format/filter), save a QUEUED Export, run it in a worker."""
     options = parse_options(format, filters)
+    if options.is_ranking and not campaign.is_ranking:
+        raise ExportOptionsError({"format": "the ranking format is for ranking campaigns"})
     export = Export.objects.create(
         campaign=campaign, format=options.format, filters=options.filters(), created_by=actor
     )

@@ -434,10 +434,10 @@ def _extract_answers(job: GenerationJob) -> None:
 
 
 def _build_pairs(job: GenerationJob) -> None:
-    from annotate.services.pairing import pairs_build
+    from annotate.protocols import protocol_for
 
     try:
-        pairs_build(campaign=job.campaign)
+        protocol_for(job.campaign).units_build(campaign=job.campaign)
     except Exception as exc:  # pairing's failure must not undo a finished, paid-for job
         log.exception("pairs_build failed after generation job %s", job.id)
         GenerationJob.objects.filter(id=job.id).update(error=f"Building pairs failed: {exc}")

@@ -24,6 +24,7 @@ from annotate.forms import (
     ResponseImportForm,
 )
 from annotate.models import Campaign
+from annotate.protocols import protocol_for
 from annotate.selectors import campaigns as campaign_reads
 from annotate.selfid import self_identification
 from annotate.services.campaigns import (
@@ -32,7 +33,7 @@ from annotate.services.campaigns import (
     campaign_set_status,
     campaign_update,
 )
-from annotate.services.pairing import conversation_text, pairs_build_report
+from annotate.services.pairing import conversation_text
 
 FLAGGED_SHOWN = 50  # the campaign page lists this many self-identifying responses
 
@@ -114,7 +115,7 @@ def campaign_status(request: HttpRequest, slug: str) -> HttpResponse:
     else:
         text = f"Campaign is now {campaign.get_status_display().lower()}."
         if report is not None:
-            text += f" {report.created} new pairs."
+            text += f" {report.created} new {protocol_for(campaign).unit}s."
             for note in report.notes:
                 messages.info(request, note)
         messages.success(request, text)
@@ -125,11 +126,13 @@ def campaign_status(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def pairs_build_view(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_admin(request.user, slug)
-    report = pairs_build_report(campaign=campaign)
+    report = protocol_for(campaign).units_build(campaign=campaign)
     for note in report.notes:
         messages.info(request, note)
+    how = "ranking" if campaign.is_ranking else campaign.get_pairing_display()
+    unit = protocol_for(campaign).unit
     text = (
-        f"{report.created} new pairs ({campaign.get_pairing_display()}); "
+        f"{report.created} new {unit}s ({how}); "
         f"{report.flagged} responses name a model, {report.duplicates} are duplicates."
     )
     if report.removed:

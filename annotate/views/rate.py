@@ -192,6 +192,8 @@ def _undo_ms(campaign: Campaign, rater, *, first=None) -> int:
 @require_GET
 def rate(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_rater(request.user, slug)
+    if campaign.is_ranking:
+        return redirect("annotate:rank", slug=slug)
     assignment = assignment_next(campaign=campaign, rater=request.user)
     ctx = _workbench_context(
         request,

@@ -21,12 +21,14 @@ from annotate.exports.options import (
     FORMATS,
     KTO_CONTESTED,
     METHODS,
+    RANKING_PAIRS,
     SOURCES,
     TIE_POLICIES,
     ExportOptionsError,
     describe_filters,
 )
 from annotate.models import Export
+from annotate.protocols import protocol_for
 from annotate.selectors import analytics as analytics_reads
 from annotate.selectors import campaigns as campaign_reads
 from annotate.services.exports import export_create, export_lost_work
@@ -43,6 +45,7 @@ FILTER_FIELDS = (
     "kto_threshold",
     "kto_contested",
     "bon_method",
+    "ranking_pairs",
 )
 
 
@@ -73,16 +76,26 @@ def _form_context(campaign, *, values: dict | None = None, errors: dict | None =
             "source": SOURCES,
             "kto_contested": KTO_CONTESTED,
             "bon_method": BON_METHODS,
+            "ranking_pairs": RANKING_PAIRS,
         },
         "values": values or {"format": DEFAULT_FORMAT},
         "errors": errors or {},
     }
 
 
+def _ranking_progress(campaign) -> dict | None:
+    if not campaign.is_ranking:
+        return None
+    from annotate.services.sets import set_progress
+
+    return set_progress(campaign=campaign)
+
+
 def _page_context(campaign, **form) -> dict:
     return {
         **_form_context(campaign, **form),
         "progress": campaign_reads.campaign_progress(campaign=campaign),
+        "ranking_progress": _ranking_progress(campaign),
         "voters": campaign_reads.campaign_voters(campaign_id=campaign.id),
         "exports": _described(campaign.exports.select_related("created_by")[:50]),
     }
@@ -158,7 +171,14 @@ def export_download(request: HttpRequest, pk: int) -> HttpResponse:
 def research_analytics(request: HttpRequest, slug: str) -> HttpResponse:
     """Agreement, bias and the generator leaderboard; loaded into the research page by htmx."""
     campaign = campaign_for_researcher(request.user, slug)
-    context = {"campaign": campaign, **analytics_reads.research_analytics(campaign=campaign)}
+    if campaign.is_ranking:
+        # The ranking protocol's own statistics (annotate/selectors/sets.py).
+        context = {"campaign": campaign, **protocol_for(campaign).agreement(campaign=campaign)}
+        partial = "annotate/partials/_ranking_analytics.html"
+    else:
+        context = {"campaign": campaign, **analytics_reads.research_analytics(campaign=campaign)}
+        partial = "annotate/partials/_research_analytics.html"
+    context["partial"] = partial
     if request.htmx:
-        return render(request, "annotate/partials/_research_analytics.html", context)
+        return render(request, partial, context)
     return render(request, "annotate/research_analytics.html", context)

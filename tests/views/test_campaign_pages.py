@@ -285,3 +285,18 @@ def test_it_lists_responses_that_name_a_model_with_the_passage(admin_client, cam
     body = admin_client.get(_url("campaign-detail", campaign)).content.decode()
     assert "Responses that name a model (1)" in body
     assert "<mark>As Claude,</mark>" in body and "q-7" in body
+
+
+def test_it_creates_a_ranking_campaign_and_refuses_k_outside_3_to_9(admin_client):
+    page = admin_client.get(reverse("annotate:campaign-create")).content.decode()
+    assert 'name="protocol"' in page and 'name="ranking_k"' in page
+    refused = admin_client.post(
+        reverse("annotate:campaign-create"), _form(protocol="ranking", ranking_k=12)
+    )
+    assert refused.status_code == 200 and not Campaign.objects.exists()
+    admin_client.post(reverse("annotate:campaign-create"), _form(protocol="ranking", ranking_k=5))
+    campaign = Campaign.objects.get(title="Coding help")
+    assert campaign.is_ranking and campaign.ranking_k == 5
+    admin_client.post(_url("campaign-edit", campaign), _form(title="Coding"))  # fields left out
+    campaign.refresh_from_db()
+    assert campaign.title == "Coding" and campaign.is_ranking and campaign.ranking_k == 5

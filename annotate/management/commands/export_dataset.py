@@ -54,6 +54,10 @@ class Command(BaseCommand):
             "--kto-contested",
             help="KTO: contested completions: drop (default), desirable, undesirable",
         )
+        parser.add_argument(
+            "--ranking-pairs",
+            help="ranking campaigns: pairs from each ranking, all (default) or best_vs_rest",
+        )
         parser.add_argument("--zip", action="store_true", help="also write <out>.zip")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -71,6 +75,7 @@ class Command(BaseCommand):
 
         keys = ("method", "tie_policy", "both_bad_policy", "source", "min_gold_accuracy")
         keys += ("min_votes", "test_fraction", "seed", "kto_threshold", "kto_contested")
+        keys += ("ranking_pairs",)
         filters = {k: opts[k] for k in keys if opts[k] is not None}
         if opts["include_gold"]:
             filters["include_gold"] = True

@@ -93,6 +93,18 @@ class Command(BaseCommand):
                 )
             )
 
+        if not Campaign.objects.filter(slug=RANKING_SLUG).exists():
+            with transaction.atomic():
+                ranking, sets = _ranking_create(
+                    admin=users["admin"], raters=[users["rater1"], users["rater2"]]
+                )
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Created “{ranking.title}” ({RANKING_SLUG}): {sets} sets of four answers "
+                    f"to rank, open for rater1 and rater2 at /campaigns/{RANKING_SLUG}/rank/."
+                )
+            )
+
         self.stdout.write("\nDemo logins (local demo accounts only):")
         for username, role in USERS:
             self.stdout.write(f"  {role.label:<10}  {username:<10}  password: {username}-demo")
@@ -230,6 +242,51 @@ def _sample_vote(a: Candidate, b: Candidate, rater: str) -> tuple[str, float]:
     if roll < 0.86:
         return worse, seconds
     return ("tie" if roll < 0.95 else "both_bad"), seconds
+
+
+# --- ranking: the shipped answers, four per prompt, ranked best to worst ---
+RANKING_SLUG = "demo-ranking"
+RANKING_GUIDELINES = """\
+Rank the four answers from **best to worst**: press their numbers in order (1–4), `=` before a
+number to tie it with the previous one, Backspace to take one back, Enter to submit. Drag the
+cards with the mouse if you prefer. `f` then a number opens an answer's full text.
+"""
+
+
+def _ranking_create(*, admin: User, raters: list[User]) -> tuple[Campaign, int]:
+    """The shipped answers (two models × two samples per prompt) as imported responses, one set of
+    four per prompt, two rankings wanted per set; open, with the demo raters enrolled."""
+    from annotate.markdown import render_markdown
+    from annotate.services.prompts import prompts_import
+    from annotate.services.responses import responses_import
+    from annotate.services.sets import sets_build_report
+
+    campaign = Campaign.objects.create(
+        title="Demo: rank four answers",
+        slug=RANKING_SLUG,
+        guidelines=RANKING_GUIDELINES,
+        guidelines_html=render_markdown(RANKING_GUIDELINES),
+        protocol=Campaign.Protocol.RANKING,
+        ranking_k=4,
+        overlap=2,
+        rationale=Campaign.Rationale.OPTIONAL,
+        created_by=admin,
+    )
+    prompts_import(
+        campaign=campaign, file_name="prompts.jsonl", data=(DEMO_DIR / "prompts.jsonl").read_bytes()
+    )
+    rows = [json.loads(line) for line in (DEMO_DIR / "candidates.jsonl").read_text().splitlines()]
+    answers = "".join(
+        json.dumps({"prompt_id": r["prompt_id"], "model": r["model"], "response": r["text"]}) + "\n"
+        for r in rows
+    )
+    responses_import(campaign=campaign, file_name="answers.jsonl", data=answers.encode())
+    report = sets_build_report(campaign=campaign)
+    for rater in raters:
+        Enrollment.objects.get_or_create(campaign=campaign, rater=rater)
+    campaign.status = Campaign.Status.OPEN
+    campaign.save(update_fields=["status"])
+    return campaign, report.created
 
 
 # --- test-time compute: arithmetic with reference answers, 8 samples each, judged offline ---

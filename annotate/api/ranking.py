@@ -1,0 +1,192 @@
+"""Ranking for raters through the API: claim the next set, submit its ranking. The same services as
+the ranking page (annotate/views/rank.py), the same rules (annotate/protocols/ranking.py).
+
+Both operations open with ``campaign_for_rater`` (enrolled raters; admins may preview): anyone
+else gets 404. A campaign of another protocol answers 409. Responses are numbered as the lease
+shows them (1 … K); raters never see model names, generators, gold or others' votes.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotate.access import campaign_for_rater
+from annotate.api.serializers import InputSerializer, NoInputSerializer
+from annotate.models import Candidate
+from annotate.services.judgments import VoteRefused
+from annotate.services.prompts import prompt_rendered_ensure
+from annotate.services.sets import ranking_vote_record, set_assignment_next
+from annotate.validation import MAX_ID, MAX_RATIONALE, MAX_REWRITE
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField(required=False)
+
+
+def _not_ranking() -> Response:
+    return Response(
+        {"detail": "This campaign does not rank sets of responses (see its protocol).",
+         "code": "protocol"},
+        status=status.HTTP_409_CONFLICT,
+    )  # fmt: skip
+
+
+# Plain shapes for the schema: the rules across items (every response once, no empty group, a
+# number per aspect within 1 … K) are the service's, which names what is wrong; nested bounds in
+# the schema only made generated examples slow to find (schemathesis's too_slow health check).
+@extend_schema_field(
+    {
+        "type": "array",
+        "maxItems": 9,
+        "items": {"type": "array", "maxItems": 9, "items": {"type": "integer"}},
+    }
+)
+class _RankingField(serializers.ListField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            child=serializers.ListField(child=serializers.IntegerField(), max_length=9),
+            max_length=9,
+            **kwargs,
+        )
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "integer"}})
+class _AspectsField(serializers.DictField):
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.IntegerField(), **kwargs)
+
+
+class _MessageSerializer(serializers.Serializer):
+    role = serializers.CharField()
+    content = serializers.CharField(allow_blank=True)
+
+
+class _ResponseSerializer(serializers.Serializer):
+    number = serializers.IntegerField(help_text="Its number on this lease, 1 … K.")
+    text = serializers.CharField(allow_blank=True)
+    html = serializers.CharField(allow_blank=True, help_text="Sanitised HTML of the text.")
+
+
+class RankNextApi(APIView):
+    """Claim the rater's next set (or return the live lease: a repeat returns the same set)."""
+
+    class RankNextOutputSerializer(serializers.Serializer):
+        lease = serializers.IntegerField()
+        expires_at = serializers.DateTimeField()
+        system = serializers.CharField(allow_blank=True)
+        messages = _MessageSerializer(many=True)
+        responses = _ResponseSerializer(many=True)
+        aspects = serializers.ListField(child=serializers.CharField())
+        allow_all_bad = serializers.BooleanField()
+
+    @extend_schema(
+        request=NoInputSerializer,
+        responses={
+            200: RankNextOutputSerializer,
+            204: None,
+            404: DetailSerializer,
+            409: DetailSerializer,
+        },
+        operation_id="rank_next",
+        description="204: no set left for this rater (or the campaign is not open).",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_rater(request.user, slug)
+        NoInputSerializer(data=request.data).is_valid(raise_exception=True)
+        if not campaign.is_ranking:
+            return _not_ranking()
+        lease = set_assignment_next(campaign=campaign, rater=request.user)
+        if lease is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        prompt = lease.candidate_set.prompt
+        if not prompt.rendered:
+            prompt_rendered_ensure(prompt=prompt)
+        by_id = {
+            c["pk"]: c
+            for c in Candidate.objects.filter(pk__in=lease.shown_order).values("pk", "text", "html")
+        }
+        body = {
+            "lease": lease.pk,
+            "expires_at": lease.expires_at,
+            "system": prompt.system,
+            "messages": [
+                {"role": m.get("role", ""), "content": m.get("content", "")}
+                for m in prompt.messages
+            ],
+            "responses": [
+                {"number": i + 1, "text": by_id[cid]["text"], "html": by_id[cid]["html"]}
+                for i, cid in enumerate(lease.shown_order)
+            ],
+            "aspects": list(campaign.aspects or []),
+            "allow_all_bad": campaign.allow_both_bad,
+        }
+        return Response(self.RankNextOutputSerializer(body).data)
+
+
+class RankVoteApi(APIView):
+    """Submit the ranking of a leased set; the same submit again returns the stored vote."""
+
+    class RankVoteInputSerializer(InputSerializer):
+        lease = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+        ranking = _RankingField(
+            help_text="Groups of response numbers, best first; tied responses share a group: "
+            "[[2], [1, 4], [3]] says 2 > 1 = 4 > 3. Every response once (checked by the service).",
+        )
+        all_bad = serializers.BooleanField(default=False)
+        aspects = _AspectsField(
+            required=False,
+            help_text="For each of the campaign's aspects, the number of the best response on it.",
+        )
+        rationale = serializers.CharField(
+            required=False, allow_blank=True, max_length=MAX_RATIONALE
+        )
+        rewrite = serializers.CharField(required=False, allow_blank=True, max_length=MAX_REWRITE)
+
+    class RankVoteOutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        lease = serializers.IntegerField()
+        replayed = serializers.BooleanField(help_text="True: this lease was already ranked.")
+
+    @extend_schema(
+        request=RankVoteInputSerializer,
+        responses={
+            200: RankVoteOutputSerializer,
+            201: RankVoteOutputSerializer,
+            400: DetailSerializer,
+            404: DetailSerializer,
+            409: DetailSerializer,
+        },
+        operation_id="rank_vote",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_rater(request.user, slug)
+        serializer = self.RankVoteInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if not campaign.is_ranking:
+            return _not_ranking()
+        data = serializer.validated_data
+        try:
+            vote = ranking_vote_record(
+                lease=data["lease"],
+                rater=request.user,
+                campaign=campaign,
+                ranking=data["ranking"],
+                all_bad=data["all_bad"],
+                aspects=data.get("aspects") or {},
+                rationale=data.get("rationale", ""),
+                rewrite=data.get("rewrite", ""),
+            )
+        except VoteRefused as refused:
+            code = status.HTTP_400_BAD_REQUEST
+            if refused.code in ("missing", "foreign", "other_campaign"):
+                code = status.HTTP_404_NOT_FOUND
+            elif refused.code in ("done", "skipped", "released", "expired"):
+                code = status.HTTP_409_CONFLICT
+            return Response({"detail": refused.messages[0], "code": refused.code}, status=code)
+        body = {"id": vote.pk, "lease": data["lease"], "replayed": vote.replayed}
+        return Response(body, status=200 if vote.replayed else 201)

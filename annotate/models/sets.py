@@ -1,0 +1,193 @@
+"""Ranking: sets of K candidates of one prompt, the leases that hand them to raters, the votes.
+
+A *candidate set* is the ranking protocol's unit, as a pair is pairwise's. Its members keep a
+``slot`` (a shuffled base order fixed at build time); each lease shows them in that order rotated
+by the lease's ``rotation`` (annotate/protocols/ranking.py), chosen so that a set's raters see each
+candidate in each position equally often. A ranking vote stores the ranks in the set's own terms
+(candidate ids, best first, ties grouped) and the order the rater saw, like ``left_is_a`` for pairs.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from annotate.models.campaigns import Campaign, Prompt
+from annotate.models.generation import Candidate
+from annotate.models.rating import Assignment
+from annotate.validation import MAX_RATIONALE, MAX_REWRITE, validate_json, validate_text
+
+
+class CandidateSet(models.Model):
+    """K different candidates of one prompt, ranked by ``needed`` raters (k)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="candidate_sets")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="candidate_sets")
+    # Gold: the known ranking, best first, ties grouped: [[id], [id, id], ...]; [] = not gold.
+    gold_ranking = models.JSONField(default=list, blank=True, validators=[validate_json])
+    needed = models.PositiveSmallIntegerField(default=1, help_text="Rankings wanted (k).")
+    # Claim counter: live leases + votes (as Pair.assigned).
+    assigned = models.PositiveSmallIntegerField(default=0)
+    completed = models.PositiveSmallIntegerField(default=0)
+    random_key = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "prompt"], name="set_one_per_prompt"),
+            models.CheckConstraint(condition=Q(assigned__lte=F("needed")), name="set_not_over_k"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["campaign", "completed", "random_key"],
+                condition=Q(assigned__lt=F("needed")),
+                name="set_open_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"set {self.pk} of prompt {self.prompt_id}"
+
+    @property
+    def is_gold(self) -> bool:
+        return bool(self.gold_ranking)
+
+    def member_ids(self) -> list[int]:
+        """The members' candidate ids in slot order."""
+        return list(self.members.order_by("slot").values_list("candidate_id", flat=True))
+
+    def clean(self) -> None:
+        """A gold ranking ranks exactly this set's members (ties allowed)."""
+        super().clean()
+        if self.gold_ranking and self.pk:
+            from annotate.protocols.ranking import RankingInvalid, ranking_clean
+
+            try:
+                self.gold_ranking = ranking_clean(self.gold_ranking, members=self.member_ids())
+            except RankingInvalid as exc:
+                raise ValidationError({"gold_ranking": str(exc)}) from None
+
+
+class CandidateSetMember(models.Model):
+    candidate_set = models.ForeignKey(
+        CandidateSet, on_delete=models.CASCADE, related_name="members"
+    )
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
+    slot = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["candidate_set_id", "slot"]
+        constraints = [
+            models.UniqueConstraint(fields=["candidate_set", "candidate"], name="member_unique"),
+            models.UniqueConstraint(fields=["candidate_set", "slot"], name="member_slot_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"candidate {self.candidate_id} in set {self.candidate_set_id} (slot {self.slot})"
+
+    def clean(self) -> None:
+        super().clean()
+        if (
+            self.candidate_set_id
+            and self.candidate_id
+            and self.candidate.prompt_id != self.candidate_set.prompt_id
+        ):
+            raise ValidationError({"candidate": "A set's candidates answer the set's prompt."})
+
+
+class SetAssignment(models.Model):
+    """A rater's lease on a candidate set: Assignment's twin (same statuses and guarantees).
+
+    A twin rather than a nullable pair on Assignment: the pairwise claim, vote and page read are
+    single hand-written statements that join the pair; a nullable pair would put a branch on
+    every one of them, and pairwise must not change.
+    """
+
+    Status = Assignment.Status
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="set_assignments")
+    candidate_set = models.ForeignKey(
+        CandidateSet, on_delete=models.CASCADE, related_name="assignments"
+    )
+    rater = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="set_assignments"
+    )
+    status = models.CharField(max_length=16, choices=Assignment.Status, default="active")
+    # The members were shown in slot order rotated by this much; shown_order spells it out.
+    rotation = models.PositiveSmallIntegerField(default=0)
+    shown_order = models.JSONField(default=list, validators=[validate_json])
+    skip_reason = models.CharField(max_length=300, blank=True, validators=[validate_text])
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["candidate_set", "rater"], name="set_assignment_unique_rater"
+            ),
+            models.UniqueConstraint(
+                fields=["campaign", "rater"],
+                condition=Q(status="active"),
+                name="set_assignment_one_active",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "expires_at"], name="set_assignment_lease_idx")]
+
+    def __str__(self) -> str:
+        return f"set lease {self.pk} of set {self.candidate_set_id} ({self.status})"
+
+
+class RankingVote(models.Model):
+    """An immutable ranking of a set's candidates, best first; ties share a group."""
+
+    class Source(models.TextChoices):
+        HUMAN = "human", "Human"
+        JUDGE = "judge", "AI judge (RLAIF)"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="ranking_votes")
+    candidate_set = models.ForeignKey(CandidateSet, on_delete=models.CASCADE, related_name="votes")
+    # One vote per lease: a double submit stores one row.
+    lease = models.OneToOneField(
+        SetAssignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="vote"
+    )
+    rater = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="ranking_votes",
+    )
+    source = models.CharField(max_length=8, choices=Source, default=Source.HUMAN)
+    ranking = models.JSONField(validators=[validate_json])  # [[id], [id, id], ...] best first
+    shown_order = models.JSONField(default=list, validators=[validate_json])
+    all_bad = models.BooleanField(default=False)
+    aspects = models.JSONField(default=dict, blank=True, validators=[validate_json])
+    rationale = models.TextField(
+        blank=True, validators=[validate_text, MaxLengthValidator(MAX_RATIONALE)]
+    )
+    rewrite = models.TextField(
+        blank=True, validators=[validate_text, MaxLengthValidator(MAX_REWRITE)]
+    )
+    time_on_task_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["candidate_set", "rater"],
+                condition=Q(source="human"),
+                name="ranking_vote_one_per_rater",
+            ),
+        ]
+        indexes = [models.Index(fields=["campaign", "created_at"], name="ranking_vote_time")]
+
+    def __str__(self) -> str:
+        return f"ranking {self.pk} of set {self.candidate_set_id}"

@@ -1,0 +1,13 @@
+"""Protocols: how a campaign collects preferences. ``protocol_for(campaign)`` is the one seam.
+
+    base.py      the Protocol record and the registry (name → protocol)
+    pairwise.py  two candidates, A / B / tie / both bad (today's code, delegated to)
+    ranking.py   K candidates of one prompt ranked best to worst, ties allowed
+
+A new protocol (per-aspect rating, live conversations) is a module that builds a ``Protocol`` and
+registers it; campaigns, exports and analytics reach it only through ``protocol_for``.
+"""
+
+from annotate.protocols.base import Protocol, protocol_for, protocols
+
+__all__ = ["Protocol", "protocol_for", "protocols"]

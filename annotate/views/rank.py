@@ -1,0 +1,223 @@
+"""The ranking workbench: one page, one request per ranking (the ranking protocol's rate.py).
+
+GET shows the rater's current set (a reload returns the same lease), its K responses numbered
+1 … K in the lease's shown order. The vote POST carries the ranking in those numbers (a JSON list
+of groups, best first, ties grouped); the service maps them to candidate ids with the lease's
+shown order, records the vote, and the next set's fragment comes back in the same response.
+Raters never see model names, generators, gold rankings or others' votes.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from annotate.access import campaign_for_rater
+from annotate.models import Campaign, Candidate, Prompt, SetAssignment
+from annotate.selectors.rating import rater_vote_count
+from annotate.services.assignment import AssignmentError, rater_enrollment
+from annotate.services.judgments import VoteRefused
+from annotate.services.prompts import prompt_rendered_ensure
+from annotate.services.sets import (
+    ranking_vote_record,
+    set_assignment_next,
+    set_assignment_renew,
+    set_assignment_skip,
+)
+from annotate.validation import MAX_RATIONALE, MAX_REASON, MAX_REWRITE, id_parse, text_check
+from annotate.views.scale_keys import aspect_keys
+
+TEMPLATE = "annotate/rank.html"
+# Keys of the ranking page (the help overlay lists them; static/annotate/rank.js acts on them).
+RANK_KEYS = (
+    ("1 … K", "rank the response with that number next (best first)"),
+    ("=", "tie: the next number shares the rank of the previous one"),
+    ("Backspace", "take the last one back"),
+    ("Enter", "submit (the one response left is ranked last)"),
+    ("f then a number", "read that response's full text (Esc closes)"),
+    ("e", "expand / collapse every response"),
+    ("x", "all bad (where the campaign allows it)"),
+    ("r", "write the rationale"),
+    ("w", "write a better response"),
+    ("s", "skip this set"),
+    ("g", "guidelines"),
+    ("?", "this help"),
+)
+
+
+def _ranking_campaign(request: HttpRequest, slug: str) -> Campaign:
+    return campaign_for_rater(request.user, slug)
+
+
+def _context(
+    request: HttpRequest, *, campaign: Campaign, lease: SetAssignment | None, error: str = ""
+) -> dict:
+    ctx = {
+        "campaign": campaign,
+        "lease": lease,
+        "error": error,
+        "aspect_rows": aspect_keys(campaign),
+        "rank_keys": RANK_KEYS,
+        "my_votes": rater_vote_count(campaign=campaign, rater=request.user),
+        "enrollment": (
+            rater_enrollment(campaign=campaign, rater=request.user) if lease is None else None
+        ),
+    }
+    if lease is not None:
+        if SetAssignment.candidate_set.is_cached(lease):
+            prompt = lease.candidate_set.prompt
+        else:  # a new claim: the prompt in one read, not the set and then its prompt
+            prompt = Prompt.objects.only("id", "system", "rendered", "messages").get(
+                candidate_sets=lease.candidate_set_id
+            )
+        if not prompt.rendered:
+            prompt_rendered_ensure(prompt=prompt)
+        html = dict(Candidate.objects.filter(pk__in=lease.shown_order).values_list("pk", "html"))
+        ctx.update(
+            prompt=prompt,
+            cards=[
+                {"number": i + 1, "html": html.get(cid, "")}
+                for i, cid in enumerate(lease.shown_order)
+            ],
+            k=len(lease.shown_order),
+        )
+    return ctx
+
+
+def _render(request: HttpRequest, ctx: dict, status: int = 200) -> HttpResponse:
+    name = TEMPLATE + "#workbench" if request.htmx else TEMPLATE
+    return render(request, name, ctx, status=status)
+
+
+@login_required
+@require_GET
+def rank(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = _ranking_campaign(request, slug)
+    if not campaign.is_ranking:
+        return redirect("annotate:rate", slug=slug)
+    lease = set_assignment_next(campaign=campaign, rater=request.user)
+    ctx = _context(request, campaign=campaign, lease=lease)
+    ctx["show_guidelines"] = ctx["my_votes"] == 0 and bool(campaign.guidelines_html)
+    return _render(request, ctx)
+
+
+def _parse(data, *, campaign: Campaign) -> tuple[int, dict, str]:
+    """The form as the service's keywords; an error message for anything malformed."""
+    lease_id = id_parse(data.get("lease", "")) or 0
+    if not lease_id:
+        return 0, {}, "This ranking is not for a set; reload the page."
+    try:
+        rationale = text_check(
+            data.get("rationale", ""), field="Your rationale", max_length=MAX_RATIONALE
+        )
+        rewrite = text_check(data.get("rewrite", ""), field="Your rewrite", max_length=MAX_REWRITE)
+    except ValidationError as exc:
+        return lease_id, {}, exc.messages[0]
+    raw = data.get("ranking", "")
+    try:
+        ranking = json.loads(raw) if raw and len(raw) < 400 else None
+    except ValueError:
+        ranking = None
+    if not isinstance(ranking, list) or not ranking:
+        return lease_id, {}, "Rank the responses first: press their numbers, best first."
+    aspects = {}
+    for row in aspect_keys(campaign):
+        value = data.get(f"aspect_{row.name}", "")
+        if value:
+            number = id_parse(value)
+            if number is None:
+                return lease_id, {}, f"For {row.name}, give the number of the best response."
+            aspects[row.name] = number
+    return (
+        lease_id,
+        {
+            "ranking": ranking,
+            "all_bad": data.get("all_bad") in ("1", "on", "true"),
+            "aspects": aspects,
+            "rationale": rationale,
+            "rewrite": rewrite,
+        },
+        "",
+    )
+
+
+def _after(request: HttpRequest, *, campaign: Campaign, error: str = "") -> HttpResponse:
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("annotate:rank", slug=campaign.slug)
+    lease = set_assignment_next(campaign=campaign, rater=request.user)
+    return _render(request, _context(request, campaign=campaign, lease=lease, error=error))
+
+
+@login_required
+@require_POST
+def rank_vote(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = _ranking_campaign(request, slug)
+    lease_id, vote, error = _parse(request.POST, campaign=campaign)
+    if error:
+        return _after(request, campaign=campaign, error=error)
+    try:
+        with transaction.atomic():
+            voted = ranking_vote_record(
+                lease=lease_id, rater=request.user, campaign=campaign, **vote
+            )
+            nxt = set_assignment_next(campaign=campaign, rater=request.user, after_vote=True)
+    except VoteRefused as refused:
+        return _after(request, campaign=campaign, error=refused.messages[0])
+    if not request.htmx:
+        return redirect("annotate:rank", slug=campaign.slug)
+    ctx = _context(request, campaign=campaign, lease=nxt)
+    if campaign.judge_mode == Campaign.JudgeMode.AFTER_VOTE:
+        ctx["reveal"] = _reveal(voted)
+    return _render(request, ctx)
+
+
+def _reveal(vote) -> str:
+    """Blind, then revealed: after the vote, the judge's ranking of the set just ranked, in the
+    numbers the rater saw ("" when the judge has not ranked it)."""
+    from annotate.protocols.ranking import ranking_to_shown
+    from annotate.services.sets import judge_set_ranking
+
+    groups = judge_set_ranking(candidate_set=vote.candidate_set)
+    if groups is None:
+        return ""
+
+    def spoken(ranking) -> str:
+        shown = ranking_to_shown(ranking, shown_order=vote.shown_order)
+        return " > ".join(" = ".join(str(n) for n in sorted(group)) for group in shown)
+
+    return (
+        f"The AI judge ranked the last set {spoken(groups)}; you ranked it {spoken(vote.ranking)}."
+    )
+
+
+@login_required
+@require_POST
+def rank_skip(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = _ranking_campaign(request, slug)
+    lease_id = id_parse(request.POST.get("lease", "")) or 0
+    reason = request.POST.get("reason", "")
+    try:
+        reason = text_check(reason, field="The reason", max_length=MAX_REASON, one_line=True)
+        set_assignment_skip(lease_id=lease_id, rater=request.user, reason=reason)
+    except (AssignmentError, ValidationError) as exc:
+        message = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
+        return _after(request, campaign=campaign, error=message)
+    return _after(request, campaign=campaign)
+
+
+@login_required
+@require_POST
+def rank_heartbeat(request: HttpRequest, slug: str) -> HttpResponse:
+    _ranking_campaign(request, slug)
+    lease_id = id_parse(request.POST.get("lease", "")) or 0
+    alive = set_assignment_renew(lease_id=lease_id, rater=request.user)
+    return HttpResponse(status=204 if alive else 410)

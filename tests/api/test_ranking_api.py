@@ -1,0 +1,103 @@
+"""Ranking for raters through the API: next set, submit, refusals, and who may ask."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from annotate.models import Campaign, RankingVote
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def _api(user=None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def ranked(campaign):
+    Campaign.objects.filter(pk=campaign.pk).update(
+        protocol="ranking", aspects=["honest"], allow_both_bad=False
+    )
+    campaign.refresh_from_db()
+    unit = factories.ranking_set(campaign=campaign, k=4)
+    member = unit.members.select_related("candidate__generator").first()
+    member.candidate.generator.name = "secret-gen"
+    member.candidate.generator.save()
+    return campaign
+
+
+NEXT, VOTE = "/api/campaigns/helpfulness/rank/next/", "/api/campaigns/helpfulness/rank/vote/"
+
+
+def test_it_serves_a_set_numbered_as_shown_without_model_names(rater, ranked):
+    client = _api(rater)
+    response = client.post(NEXT, {}, format="json")
+    assert response.status_code == 200
+    body = response.json()
+    assert [r["number"] for r in body["responses"]] == [1, 2, 3, 4]
+    assert body["aspects"] == ["honest"] and body["allow_all_bad"] is False
+    assert "secret-gen" not in response.content.decode()
+    assert client.post(NEXT, {}, format="json").json()["lease"] == body["lease"]  # same lease
+
+
+def test_it_records_a_ranking_once(rater, ranked):
+    client = _api(rater)
+    lease = client.post(NEXT, {}, format="json").json()["lease"]
+    vote = {"lease": lease, "ranking": [[2], [1, 4], [3]], "aspects": {"honest": 2}}
+    first = client.post(VOTE, vote, format="json")
+    assert first.status_code == 201 and first.json()["replayed"] is False
+    again = client.post(VOTE, vote, format="json")
+    assert again.status_code == 200 and again.json() == {**first.json(), "replayed": True}
+    assert RankingVote.objects.count() == 1
+    assert client.post(NEXT, {}, format="json").status_code == 204  # nothing left
+
+
+@pytest.mark.parametrize(
+    "change, status, field",
+    [
+        ({"ranking": [[1], [2], [3]]}, 400, "detail"),
+        ({"ranking": [[1], [2], [3], [3]]}, 400, "detail"),
+        ({"ranking": [[1], [2], [3], [4]], "all_bad": True}, 400, "detail"),
+        ({"aspects": {}}, 400, "detail"),
+        ({"ranking": "1234"}, 400, "ranking"),
+        ({"ranking": [["1"], [2], [3], [4]]}, 400, "ranking"),
+        ({"ranking": [[10], [2], [3], [4]]}, 400, "detail"),
+        ({"surprise": 1}, 400, "surprise"),
+        ({"lease": 0}, 400, "lease"),
+        ({"lease": 2**62}, 404, "detail"),
+    ],
+)
+def test_it_refuses_bad_input_with_a_4xx(rater, ranked, change, status, field):
+    client = _api(rater)
+    lease = client.post(NEXT, {}, format="json").json()["lease"]
+    vote = {"lease": lease, "ranking": [[1], [2], [3], [4]], "aspects": {"honest": 1}, **change}
+    response = client.post(VOTE, vote, format="json")
+    assert response.status_code == status, response.content
+    assert field in response.json()
+    assert not RankingVote.objects.exists()
+
+
+def test_it_keeps_others_out(rater, outsider, ranked, admin_user):
+    assert _api().post(NEXT, {}, format="json").status_code == 401
+    assert _api(outsider).post(NEXT, {}, format="json").status_code == 404
+    lease = _api(rater).post(NEXT, {}, format="json").json()["lease"]
+    vote = {"lease": lease, "ranking": [[1], [2], [3], [4]], "aspects": {"honest": 1}}
+    assert _api(outsider).post(VOTE, vote, format="json").status_code == 404
+    # Someone enrolled, but not holding this lease.
+    other = factories.UserFactory()
+    factories.EnrollmentFactory(campaign=ranked, rater=other)
+    assert _api(other).post(VOTE, vote, format="json").status_code == 404
+    assert not RankingVote.objects.exists()
+
+
+def test_a_pairwise_campaign_answers_409(rater, campaign):
+    response = _api(rater).post(NEXT, {}, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "protocol"
+    assert _api(rater).post(NEXT, {"x": 1}, format="json").status_code == 400
