@@ -16,6 +16,7 @@ from annotate.views import (
 from annotate.views import gold as gold_views
 from annotate.views import judge as judge_views
 from annotate.views import leases as lease_views
+from annotate.views import participants as crowd_views
 from annotate.views import rate as rate_views
 
 app_name = "annotate"
@@ -110,6 +111,19 @@ urlpatterns += [
     path("campaigns/<slug:slug>/leases/", lease_views.leases, name="leases"),
     path("campaigns/<slug:slug>/leases/release/", lease_views.lease_release, name="lease-release"),
     path("campaigns/<slug:slug>/leases/pause/", lease_views.rater_pause, name="rater-pause"),
+]
+
+# --- crowd participants: platform entries, consent, training, finish (views/participants.py) ---
+
+urlpatterns += [
+    path("p/<slug:slug>/prolific/", crowd_views.crowd_prolific, name="crowd-prolific"),
+    path("p/<slug:slug>/mturk/", crowd_views.crowd_mturk, name="crowd-mturk"),
+    path("p/<slug:slug>/start/<str:token>/", crowd_views.crowd_start, name="crowd-start"),
+    path("p/<slug:slug>/join/<str:token>/", crowd_views.crowd_join, name="crowd-join"),
+    path("p/<slug:slug>/", crowd_views.crowd_next, name="crowd-next"),
+    path("p/<slug:slug>/consent/", crowd_views.crowd_consent, name="crowd-consent"),
+    path("p/<slug:slug>/training/", crowd_views.crowd_training, name="crowd-training"),
+    path("p/<slug:slug>/done/", crowd_views.crowd_done, name="crowd-done"),
 ]
 if settings.BENCH_HOOKS:  # bench/settings.py only: the benchmark's floor, absent otherwise
     urlpatterns += [path("bench/noop/", rate_views.bench_noop, name="bench-noop")]

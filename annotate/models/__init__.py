@@ -14,6 +14,7 @@ what the rater saw on the left is recorded separately (``left_is_a``).
     exports.py     Export
     imports.py     PromptImport (a prompt file imported in the background)
     ttc.py         TTCConfig, CandidateReview, BestOfNChoice (test-time compute: answers, best-of-N)
+    participants.py CrowdSettings, Participant, TrainingUnit, TrainingAnswer (crowd platforms)
     work.py        WorkerProcess, WorkLease, WorkRecovery (background work shared by every kind)
 
 Every model is importable from ``annotate.models``.
@@ -36,6 +37,12 @@ from annotate.models.judge import (
     JudgeVerdict,
     _default_judge_model,  # noqa: F401 (named by migration 0001)
 )
+from annotate.models.participants import (
+    CrowdSettings,
+    Participant,
+    TrainingAnswer,
+    TrainingUnit,
+)
 from annotate.models.rating import Assignment, Judgment, Pair, PairFlag
 from annotate.models.ttc import BestOfNChoice, CandidateReview, TTCConfig
 from annotate.models.users import User
@@ -46,6 +53,7 @@ __all__ = [
     "BestOfNChoice",
     "Campaign",
     "Candidate",
+    "CrowdSettings",
     "CandidateReview",
     "Enrollment",
     "Export",
@@ -59,10 +67,13 @@ __all__ = [
     "ModelPrice",
     "Pair",
     "PairFlag",
+    "Participant",
     "Prompt",
     "PromptImport",
     "RateLimitBucket",
     "TTCConfig",
+    "TrainingAnswer",
+    "TrainingUnit",
     "User",
     "WorkLease",
     "WorkRecovery",
