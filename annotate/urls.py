@@ -8,6 +8,7 @@ from annotate.views import (
     campaign_imports,
     campaign_people,
     campaigns,
+    crowd_admin,
     generation,
     home,
     research,
@@ -124,6 +125,18 @@ urlpatterns += [
     path("p/<slug:slug>/consent/", crowd_views.crowd_consent, name="crowd-consent"),
     path("p/<slug:slug>/training/", crowd_views.crowd_training, name="crowd-training"),
     path("p/<slug:slug>/done/", crowd_views.crowd_done, name="crowd-done"),
+    path("campaigns/<slug:slug>/crowd/", crowd_admin.crowd_page, name="crowd-admin"),
+    path("campaigns/<slug:slug>/crowd/link/", crowd_admin.crowd_link_view, name="crowd-link"),
+    path(
+        "campaigns/<slug:slug>/crowd/training/",
+        crowd_admin.crowd_training_add_view,
+        name="crowd-training-add",
+    ),
+    path(
+        "campaigns/<slug:slug>/crowd/participants.csv",
+        crowd_admin.crowd_csv,
+        name="crowd-csv",
+    ),
 ]
 if settings.BENCH_HOOKS:  # bench/settings.py only: the benchmark's floor, absent otherwise
     urlpatterns += [path("bench/noop/", rate_views.bench_noop, name="bench-noop")]

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from annotate.api import campaigns as campaign_api
+from annotate.api import crowd as crowd_api
 from annotate.api import exports as export_api
 from annotate.api import generation as generation_api
 from annotate.api import gold as gold_api
@@ -161,5 +162,30 @@ urlpatterns += [
         "campaigns/<slug:slug>/pairs/<int:pair_id>/gold/",
         gold_api.PairGoldApi.as_view(),
         name="pair-gold",
+    ),
+]
+
+# --- crowd platforms: settings and the participants report (annotate/api/crowd.py) ---
+
+urlpatterns += [
+    path(
+        "campaigns/<slug:slug>/crowd/",
+        crowd_api.CrowdSettingsDetailApi.as_view(),
+        name="crowd-settings",
+    ),
+    path(
+        "campaigns/<slug:slug>/crowd/update/",
+        crowd_api.CrowdSettingsUpdateApi.as_view(),
+        name="crowd-settings-update",
+    ),
+    path(
+        "campaigns/<slug:slug>/participants/",
+        crowd_api.ParticipantListApi.as_view(),
+        name="participant-list",
+    ),
+    path(
+        "campaigns/<slug:slug>/participants.csv",
+        crowd_api.ParticipantCsvApi.as_view(),
+        name="participant-csv",
     ),
 ]
