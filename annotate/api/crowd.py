@@ -86,6 +86,7 @@ _IDS = OpenApiParameter(
 
 class ParticipantOutputSerializer(serializers.Serializer):
     participant_id = serializers.CharField()
+    pseudonym = serializers.CharField(help_text="The participant's name in dataset exports.")
     platform = serializers.ChoiceField(choices=Participant.Platform.choices)
     study_id = serializers.CharField(allow_blank=True)
     session_id = serializers.CharField(allow_blank=True)

@@ -76,6 +76,9 @@ class ExportOptions:
     # Best-of-N formats: whose choices, and only those matching the reference answer.
     bon_method: str = "majority"
     bon_correct_only: bool = False
+    # Crowd participants are named in the ``rater`` column by a salted pseudonym of their platform
+    # id; a researcher who needs to join with the platform's own records asks for the raw id.
+    raw_participant_ids: bool = False
 
     @property
     def is_raw(self) -> bool:
@@ -159,7 +162,7 @@ def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOpti
     choice("source", SOURCES)
     choice("kto_contested", KTO_CONTESTED)
 
-    for flag in ("include_gold", "include_reasoning", "bon_correct_only"):
+    for flag in ("include_gold", "include_reasoning", "bon_correct_only", "raw_participant_ids"):
         if flag in filters:
             try:
                 values[flag] = _as_bool(filters[flag])

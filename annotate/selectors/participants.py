@@ -12,6 +12,7 @@ from annotate.selectors.campaigns import rater_gold_accuracy
 
 REPORT_COLUMNS = [
     "participant_id",
+    "pseudonym",
     "platform",
     "study_id",
     "session_id",
@@ -45,11 +46,11 @@ def participants_report(*, campaign: Campaign, raw_ids: bool = True) -> list[dic
     for p in campaign_participants(campaign=campaign):
         correct, answered = gold.get(p.user_id, (0, 0))
         score = p.training_score
+        pseudonym = participant_pseudonym(participant=p, salt=salt)
         rows.append(
             {
-                "participant_id": p.external_id
-                if raw_ids
-                else participant_pseudonym(participant=p, salt=salt),
+                "participant_id": p.external_id if raw_ids else pseudonym,
+                "pseudonym": pseudonym,  # the participant's name in the exports
                 "platform": p.platform,
                 "study_id": p.study_id if raw_ids else "",
                 "session_id": p.session_id if raw_ids else "",
@@ -75,3 +76,18 @@ def participants_csv(*, campaign: Campaign, raw_ids: bool = True) -> str:
     for row in participants_report(campaign=campaign, raw_ids=raw_ids):
         writer.writerow({k: "" if v is None else v for k, v in row.items()})
     return out.getvalue()
+
+
+def participant_names(*, campaign: Campaign, raw_ids: bool) -> dict[int, str]:
+    """user id -> platform id (``raw_ids``) or the campaign's salted pseudonym of it."""
+    from annotate.services.participants import participant_pseudonym
+
+    crowd = CrowdSettings.objects.filter(campaign=campaign).first()
+    if crowd is None:
+        return {}
+    return {
+        p.user_id: p.external_id
+        if raw_ids
+        else participant_pseudonym(participant=p, salt=crowd.pseudonym_salt)
+        for p in campaign_participants(campaign=campaign)
+    }
