@@ -249,26 +249,37 @@ def training_answer(*, participant: Participant, unit_id: int, choice: str) -> T
                 training_correct=F("training_correct") + (1 if correct else 0),
             )
     participant.refresh_from_db()
-    crowd = participant.campaign.crowd
-    finished = participant.training_answered >= _training_needed(crowd)
-    if finished and not participant.training_done:
-        score = participant.training_score or 0.0
-        if score + 1e-9 >= crowd.training_pass:
-            Participant.objects.filter(pk=participant.pk).update(training_done=True)
-            participant.training_done = True
-            _unpause(participant)
-        else:
-            participant_finish(
-                participant=participant,
-                status=S.SCREENED_OUT,
-                reason=f"Training {participant.training_correct}/{participant.training_answered}",
-            )
+    finished = training_decide(participant=participant)
     return TrainingFeedback(
         correct=correct,
         expected=unit.pair.gold_answer,
         explanation=unit.explanation,
         finished=finished,
     )
+
+
+def training_decide(*, participant: Participant) -> bool:
+    """Once every training unit due is answered: pass (work begins) or fail (screened out).
+    True when training is over. Also settles a participant whose due count shrank (an admin
+    lowered ``training_units``), who would otherwise wait for a question that never comes."""
+    crowd = participant.campaign.crowd
+    if participant.training_answered < _training_needed(crowd):
+        return False
+    if participant.training_done or not participant.is_working:
+        return True
+    answered = participant.training_answered
+    score = participant.training_correct / answered if answered else 1.0
+    if score + 1e-9 >= crowd.training_pass:
+        Participant.objects.filter(pk=participant.pk).update(training_done=True)
+        participant.training_done = True
+        _unpause(participant)
+    else:
+        participant_finish(
+            participant=participant,
+            status=S.SCREENED_OUT,
+            reason=f"Training {participant.training_correct}/{answered}",
+        )
+    return True
 
 
 def training_unit_add(*, campaign: Campaign, pair_id: int, explanation: str = "") -> TrainingUnit:

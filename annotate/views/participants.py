@@ -37,6 +37,7 @@ from annotate.services.participants import (
     participant_consent,
     participant_for_user,
     training_answer,
+    training_decide,
     training_next,
 )
 from annotate.sides import left_and_right
@@ -123,12 +124,18 @@ def _submit_origin(value: str) -> str | None:
     return None
 
 
-def _mturk_frame(response: HttpResponse, *, form_action: str = "") -> HttpResponse:
+def _mturk_frame(response: HttpResponse) -> HttpResponse:
     """This response (and only this kind) may be framed, by MTurk's origins."""
     policy = dict(settings.SECURE_CSP)
     policy["frame-ancestors"] = list(getattr(settings, "CROWD_MTURK_FRAME_ANCESTORS", []))
-    if form_action:
-        policy["form-action"] = [CSP.SELF, form_action]
+    response._csp_config = policy
+    return response
+
+
+def _submit_allowed(response: HttpResponse, origin: str) -> HttpResponse:
+    """The finish page's form may post to MTurk (form-action); nothing else changes."""
+    policy = dict(settings.SECURE_CSP)
+    policy["form-action"] = [CSP.SELF, origin]
     response._csp_config = policy
     return response
 
@@ -324,6 +331,9 @@ def crowd_training(request: HttpRequest, slug: str) -> HttpResponse:
         }
         return render(request, "annotate/crowd_training.html", ctx)
     unit = training_next(participant=participant)
+    if unit is None and participant.is_working and participant.consented_at is not None:
+        training_decide(participant=participant)  # nothing left to ask: pass or screen out now
+        participant.refresh_from_db()
     if unit is None or not participant.is_working or participant.consented_at is None:
         return redirect(_next_url(participant))
     pair = unit.pair
@@ -367,7 +377,7 @@ def crowd_done(request: HttpRequest, slug: str) -> HttpResponse:
         origin = _submit_origin(participant.submit_to)
         ctx["submit_url"] = f"{origin}/mturk/externalSubmit" if origin else ""
         response = render(request, "annotate/crowd_done.html", ctx)
-        return _mturk_frame(response, form_action=origin or "")
+        return _submit_allowed(response, origin) if origin else response
     return render(request, "annotate/crowd_done.html", ctx)
 
 

@@ -15,7 +15,7 @@ def test_it_writes_the_participants_csv(tmp_path, capsys):
     participant_arrive(campaign=campaign, platform="prolific", external_id=pid)
     call_command("participants_csv", "study")
     out = capsys.readouterr().out
-    assert out.startswith("participant_id,platform,study_id") and pid in out
+    assert out.startswith("participant_id,pseudonym,platform,study_id") and pid in out
     call_command("participants_csv", "study", "--out", str(tmp_path / "p.csv"), "--pseudonyms")
     written = (tmp_path / "p.csv").read_text()
     assert pid not in written and "p_" in written

@@ -302,3 +302,14 @@ def test_an_ordinary_rater_rates_as_before(rater_client, campaign):
     factories.PairFactory(campaign=campaign)
     page = rater_client.get(_u("rate", campaign.slug))
     assert page.status_code == 200 and b"my-quota" not in page.content
+
+
+def test_training_settles_when_the_admin_asks_for_fewer_units_mid_way():
+    campaign, _, _, units = crowd_campaign(training=2)
+    client = Client()
+    _arrive_and_consent(client)
+    client.post(_u("crowd-training"), {"unit": units[0].pk, "choice": "a"})
+    campaign.crowd.training_units = 1
+    campaign.crowd.save()
+    assert client.get(_u("crowd-training")).url == _u("rate")  # no endless wait for question 2
+    assert Participant.objects.get().training_done

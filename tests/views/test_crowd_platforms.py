@@ -76,6 +76,9 @@ def test_the_mturk_finish_posts_the_assignment_to_external_submit():
     assert 'name="assignmentId" value="3AMYWKA6YBLU92KSOGLNT786NTMO6R"' in html
     policy = done["Content-Security-Policy"]
     assert f"form-action 'self' {MTURK}" in policy
+    # The finish opens top-level, in the task's own tab: it stays unframeable like every page.
+    assert done["X-Frame-Options"] == "DENY"
+    assert _frame_ancestors(done) == "frame-ancestors 'none'"
 
 
 @pytest.mark.parametrize(
