@@ -9,8 +9,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from annotate import endpoints
-from annotate.models import Campaign, Generator, User
+from annotate.models import Campaign, CrowdSettings, Generator, User
 from annotate.services.campaigns import CAMPAIGN_FIELDS
+from annotate.services.participants import CROWD_FIELDS
 from annotate.validation import (
     MAX_ASPECT_NAME,
     MAX_ASPECTS,
@@ -206,3 +207,53 @@ class RaterCreateForm(forms.Form):
 
 class StatusForm(forms.Form):
     action = forms.ChoiceField(choices=[("open", "Open"), ("pause", "Pause"), ("close", "Close")])
+
+
+# --- crowd platforms (annotate/views/crowd_admin.py) ---------------------------------------------
+
+
+class CrowdSettingsForm(forms.ModelForm):
+    return_hosts = forms.CharField(
+        required=False,
+        max_length=2000,
+        help_text="Hosts a signed link may send participants back to, comma-separated.",
+    )
+
+    class Meta:
+        model = CrowdSettings
+        fields = list(CROWD_FIELDS)  # the service owns the list, as for campaigns
+        widgets = {"consent": forms.Textarea(attrs={"rows": 5})}
+        labels = {
+            "enabled": "Platform links let participants in",
+            "completion_url": "Completion URL (the code is appended)",
+            "units_per_participant": "Pairs per participant",
+            "attention_min_accuracy": "Attention: minimum gold accuracy",
+            "attention_min_answered": "Attention: gold answers before judging",
+            "training_units": "Training pairs per participant",
+            "training_pass": "Training pass mark (share right)",
+            "prolific_study_id": "Prolific study id (for returned/timed-out polling)",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["return_hosts"] = ", ".join(self.instance.return_hosts or [])
+
+    def clean_return_hosts(self) -> list[str]:
+        raw = self.cleaned_data.get("return_hosts") or ""
+        return [h.strip().lower() for h in raw.split(",") if h.strip()]
+
+    def settings(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class JoinLinkForm(forms.Form):
+    external_id = forms.CharField(max_length=64, label="Participant id")
+    return_url = forms.CharField(max_length=500, label="Return URL")
+
+
+class TrainingUnitForm(forms.Form):
+    pair = forms.IntegerField(min_value=1, label="Gold pair id")
+    explanation = forms.CharField(
+        required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2})
+    )

@@ -139,3 +139,13 @@ def prompt_import_task(*, import_id: int) -> None:
     from annotate.services.prompt_imports import prompt_import_run
 
     prompt_import_run(import_id=import_id)
+
+
+# --- crowd platforms ---
+
+
+@shared_task
+def prolific_poll_task() -> None:
+    from annotate.services.prolific_poll import prolific_poll
+
+    prolific_poll()

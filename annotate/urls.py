@@ -9,6 +9,7 @@ from annotate.views import (
     campaign_imports,
     campaign_people,
     campaigns,
+    crowd_admin,
     generation,
     home,
     research,
@@ -17,6 +18,7 @@ from annotate.views import (
 from annotate.views import gold as gold_views
 from annotate.views import judge as judge_views
 from annotate.views import leases as lease_views
+from annotate.views import participants as crowd_views
 from annotate.views import rank as rank_views
 from annotate.views import rate as rate_views
 
@@ -117,6 +119,31 @@ urlpatterns += [
     path("campaigns/<slug:slug>/leases/", lease_views.leases, name="leases"),
     path("campaigns/<slug:slug>/leases/release/", lease_views.lease_release, name="lease-release"),
     path("campaigns/<slug:slug>/leases/pause/", lease_views.rater_pause, name="rater-pause"),
+]
+
+# --- crowd participants: platform entries, consent, training, finish (views/participants.py) ---
+
+urlpatterns += [
+    path("p/<slug:slug>/prolific/", crowd_views.crowd_prolific, name="crowd-prolific"),
+    path("p/<slug:slug>/mturk/", crowd_views.crowd_mturk, name="crowd-mturk"),
+    path("p/<slug:slug>/start/<str:token>/", crowd_views.crowd_start, name="crowd-start"),
+    path("p/<slug:slug>/join/<str:token>/", crowd_views.crowd_join, name="crowd-join"),
+    path("p/<slug:slug>/", crowd_views.crowd_next, name="crowd-next"),
+    path("p/<slug:slug>/consent/", crowd_views.crowd_consent, name="crowd-consent"),
+    path("p/<slug:slug>/training/", crowd_views.crowd_training, name="crowd-training"),
+    path("p/<slug:slug>/done/", crowd_views.crowd_done, name="crowd-done"),
+    path("campaigns/<slug:slug>/crowd/", crowd_admin.crowd_page, name="crowd-admin"),
+    path("campaigns/<slug:slug>/crowd/link/", crowd_admin.crowd_link_view, name="crowd-link"),
+    path(
+        "campaigns/<slug:slug>/crowd/training/",
+        crowd_admin.crowd_training_add_view,
+        name="crowd-training-add",
+    ),
+    path(
+        "campaigns/<slug:slug>/crowd/participants.csv",
+        crowd_admin.crowd_csv,
+        name="crowd-csv",
+    ),
 ]
 if settings.BENCH_HOOKS:  # bench/settings.py only: the benchmark's floor, absent otherwise
     urlpatterns += [path("bench/noop/", rate_views.bench_noop, name="bench-noop")]

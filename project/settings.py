@@ -255,6 +255,24 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
 }
 
+# --- Crowd platforms (annotate/views/participants.py) ----------------------------------------
+# Where an MTurk HIT may post its finish (turkSubmitTo), and the origins that may frame the HIT page
+# (the only framable pages). CROWD_ALLOW_LOOPBACK lets http://127.0.0.1 stand in for a platform:
+# tests and a developer's machine only.
+CROWD_MTURK_SUBMIT_ORIGINS = ["https://www.mturk.com", "https://workersandbox.mturk.com"]
+CROWD_MTURK_FRAME_ANCESTORS = [
+    "https://www.mturk.com",
+    "https://worker.mturk.com",
+    "https://workersandbox.mturk.com",
+]
+CROWD_ALLOW_LOOPBACK = env_bool("CROWD_ALLOW_LOOPBACK", False)
+# Heartbeats and votes further apart than this are idle time, not counted as active.
+CROWD_IDLE_SECONDS = env_int("CROWD_IDLE_SECONDS", 60)
+# With a token, workers poll Prolific for returned / timed-out / rejected submissions.
+PROLIFIC_API_TOKEN = env_secret("PROLIFIC_API_TOKEN")
+PROLIFIC_API_URL = env_str("PROLIFIC_API_URL", "https://api.prolific.com")
+PROLIFIC_POLL_SECONDS = env_int("PROLIFIC_POLL_SECONDS", 120)
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -5,3 +5,6 @@ module; production settings offer no way to choose MD5."""
 from project.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Crowd tests send participants to capture endpoints and fake platforms on 127.0.0.1.
+CROWD_ALLOW_LOOPBACK = True

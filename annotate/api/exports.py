@@ -151,6 +151,13 @@ class ExportFiltersSerializer(InputSerializer):
             "the final answer only. Not read by the raw-vote formats (they carry no texts)."
         ),
     )
+    raw_participant_ids = serializers.BooleanField(
+        required=False,
+        help_text=(
+            "Crowd participants' platform ids (e.g. PROLIFIC_PID) in the rater column. Default "
+            "false: a salted pseudonym of the platform id."
+        ),
+    )
     bon_method = serializers.ChoiceField(
         choices=BON_METHODS,
         required=False,

@@ -4,6 +4,7 @@ from django.urls import path
 
 from annotate.api import adjudication as adjudication_api
 from annotate.api import campaigns as campaign_api
+from annotate.api import crowd as crowd_api
 from annotate.api import exports as export_api
 from annotate.api import generation as generation_api
 from annotate.api import gold as gold_api
@@ -181,4 +182,29 @@ urlpatterns += [
 urlpatterns += [
     path("campaigns/<slug:slug>/rank/next/", ranking_api.RankNextApi.as_view(), name="rank-next"),
     path("campaigns/<slug:slug>/rank/vote/", ranking_api.RankVoteApi.as_view(), name="rank-vote"),
+]
+
+# --- crowd platforms: settings and the participants report (annotate/api/crowd.py) ---
+
+urlpatterns += [
+    path(
+        "campaigns/<slug:slug>/crowd/",
+        crowd_api.CrowdSettingsDetailApi.as_view(),
+        name="crowd-settings",
+    ),
+    path(
+        "campaigns/<slug:slug>/crowd/update/",
+        crowd_api.CrowdSettingsUpdateApi.as_view(),
+        name="crowd-settings-update",
+    ),
+    path(
+        "campaigns/<slug:slug>/participants/",
+        crowd_api.ParticipantListApi.as_view(),
+        name="participant-list",
+    ),
+    path(
+        "campaigns/<slug:slug>/participants.csv",
+        crowd_api.ParticipantCsvApi.as_view(),
+        name="participant-csv",
+    ),
 ]

@@ -50,7 +50,7 @@ RAW_GLOSSARY = """## Columns (raw votes)
 | column | meaning |
 |---|---|
 | `judgment_id`, `pair_id`, `prompt_id`, `prompt_external_id` | ids of the vote, the pair and the prompt |
-| `rater` | pseudonymous rater id (stable within this server; never a username), `judge` for AI labels |
+| `rater` | pseudonymous rater id (stable within this server; never a username; a crowd participant's is a salted pseudonym of their platform id, or the id itself with `raw_participant_ids`), `judge` for AI labels |
 | `source` | `human` or `judge` (RLAIF) |
 | `choice`, `strength` | a / b / tie / both_bad in the pair's canonical terms; 1–3 on the graded scale |
 | `scale_value` | signed score for A: +strength for a, −strength for b, 0 tie, empty for both_bad |

@@ -83,6 +83,9 @@ class ExportOptions:
     bon_correct_only: bool = False
     # Ranking campaigns: the pairs each ranking gives (all K(K-1)/2, or best vs each other).
     ranking_pairs: str = "all"
+    # Crowd participants are named in the ``rater`` column by a salted pseudonym of their platform
+    # id; a researcher who needs to join with the platform's own records asks for the raw id.
+    raw_participant_ids: bool = False
 
     @property
     def is_raw(self) -> bool:
@@ -171,7 +174,7 @@ def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOpti
     choice("kto_contested", KTO_CONTESTED)
     choice("ranking_pairs", RANKING_PAIRS)
 
-    for flag in ("include_gold", "include_reasoning", "bon_correct_only"):
+    for flag in ("include_gold", "include_reasoning", "bon_correct_only", "raw_participant_ids"):
         if flag in filters:
             try:
                 values[flag] = _as_bool(filters[flag])

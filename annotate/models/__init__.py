@@ -15,6 +15,7 @@ what the rater saw on the left is recorded separately (``left_is_a``).
     exports.py     Export
     imports.py     PromptImport (a prompt file imported in the background)
     ttc.py         TTCConfig, CandidateReview, BestOfNChoice (test-time compute: answers, best-of-N)
+    participants.py CrowdSettings, Participant, TrainingUnit, TrainingAnswer (crowd platforms)
     work.py        WorkerProcess, WorkLease, WorkRecovery (background work shared by every kind)
 
 Every model is importable from ``annotate.models``.
@@ -37,6 +38,12 @@ from annotate.models.judge import (
     JudgeVerdict,
     _default_judge_model,  # noqa: F401 (named by migration 0001)
 )
+from annotate.models.participants import (
+    CrowdSettings,
+    Participant,
+    TrainingAnswer,
+    TrainingUnit,
+)
 from annotate.models.rating import Assignment, Judgment, Pair, PairFlag
 from annotate.models.sets import CandidateSet, CandidateSetMember, RankingVote, SetAssignment
 from annotate.models.ttc import BestOfNChoice, CandidateReview, TTCConfig
@@ -50,6 +57,7 @@ __all__ = [
     "Candidate",
     "CandidateSet",
     "CandidateSetMember",
+    "CrowdSettings",
     "CandidateReview",
     "Enrollment",
     "Export",
@@ -63,12 +71,15 @@ __all__ = [
     "ModelPrice",
     "Pair",
     "PairFlag",
+    "Participant",
     "Prompt",
     "PromptImport",
     "RankingVote",
     "RateLimitBucket",
     "SetAssignment",
     "TTCConfig",
+    "TrainingAnswer",
+    "TrainingUnit",
     "User",
     "WorkLease",
     "WorkRecovery",

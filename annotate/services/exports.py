@@ -91,6 +91,13 @@ def rater_pseudonym(*, campaign_id: int, rater_id: int | None) -> str:
     return f"rater-{digest.hexdigest()[:10]}"
 
 
+def participant_export_names(*, campaign: Campaign, raw_ids: bool) -> dict[int, str]:
+    """rater (user) id -> the name a crowd participant carries in exports."""
+    from annotate.selectors.participants import participant_names
+
+    return participant_names(campaign=campaign, raw_ids=raw_ids)
+
+
 def excluded_raters(*, campaign: Campaign, options: ExportOptions) -> frozenset[int]:
     """Raters whose gold accuracy is below the export's threshold (only raters who answered gold)."""
     if options.min_gold_accuracy <= 0:
@@ -188,6 +195,8 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
         v["rater_id"]: rater_pseudonym(campaign_id=campaign.id, rater_id=v["rater_id"])
         for v in voters
     }
+    # Crowd participants: a salted pseudonym of the platform id, or the id itself when asked.
+    names.update(participant_export_names(campaign=campaign, raw_ids=options.raw_participant_ids))
     context = _card_context(campaign=campaign, voters=voters, excluded=excluded)
     if options.is_best_of_n:
         from annotate.exports.best_of_n import write_best_of_n_export

@@ -128,7 +128,7 @@ def export_create_view(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_researcher(request.user, slug)
     fmt = request.POST.get("format", DEFAULT_FORMAT)
     filters = {k: request.POST[k] for k in FILTER_FIELDS if request.POST.get(k, "") != ""}
-    for flag in ("include_gold", "include_reasoning", "bon_correct_only"):
+    for flag in ("include_gold", "include_reasoning", "bon_correct_only", "raw_participant_ids"):
         if request.POST.get(flag):
             filters[flag] = True
     try:

@@ -128,6 +128,7 @@ def _keep(serving: _Serving) -> None:
                 _beat(serving)
                 if serving.sweep:
                     _maybe_sweep(serving)
+                    _maybe_poll_prolific(serving)
             except Exception:  # the database may be away for a while: try again next tick
                 log.warning("work keeper: heartbeat failed", exc_info=True)
                 connection.close()
@@ -167,6 +168,21 @@ def _maybe_sweep(serving: _Serving) -> None:
         return
     serving.sweeper = threading.Thread(target=_sweep, name="work-sweep", daemon=True)
     serving.sweeper.start()
+
+
+PROLIFIC_LEASE = "prolific-poll"
+
+
+def _maybe_poll_prolific(serving: _Serving) -> None:
+    """With an operator's Prolific token: one worker enqueues the poll of returned and timed-out
+    submissions about once per PROLIFIC_POLL_SECONDS (annotate/services/prolific_poll.py)."""
+    if not getattr(settings, "PROLIFIC_API_TOKEN", ""):
+        return
+    period = float(getattr(settings, "PROLIFIC_POLL_SECONDS", 120))
+    if lease(PROLIFIC_LEASE, period=period, worker_id=serving.worker_id):
+        from annotate.tasks import prolific_poll_task
+
+        prolific_poll_task.delay()
 
 
 def _sweep() -> None:

@@ -138,11 +138,14 @@
     const wb = workbench();
     if (!wb || !wb.dataset.assignment || !wb.dataset.heartbeatUrl) return;
     const leaseMs = Number(wb.dataset.leaseSeconds || 600) * 1000;
-    const every = Math.max(5000, Math.min(60000, leaseMs / 3));
+    // A crowd participant's page beats more often (data-beat-seconds), and only while they are
+    // active: their active time is summed from the beats (CROWD_IDLE_SECONDS on the server).
+    const beatMs = Number(wb.dataset.beatSeconds || 0) * 1000;
+    const every = beatMs || Math.max(5000, Math.min(60000, leaseMs / 3));
     const assignment = wb.dataset.assignment;
     heartbeat = setInterval(async () => {
       // Renew only for a rater who is actually here; an abandoned tab lets the lease lapse.
-      if (Date.now() - lastActivity > leaseMs / 2) return;
+      if (Date.now() - lastActivity > (beatMs ? 2 * beatMs : leaseMs / 2)) return;
       const body = new FormData();
       body.append("assignment", assignment);
       try {

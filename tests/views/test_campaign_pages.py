@@ -63,6 +63,9 @@ ADMIN_POSTS = [
     ("response-import", ()),
     ("generator-add", ()),
     ("enroll", ()),
+    ("crowd-admin", ()),
+    ("crowd-link", ()),
+    ("crowd-training-add", ()),
 ]
 
 

@@ -58,6 +58,11 @@ class Command(BaseCommand):
             "--ranking-pairs",
             help="ranking campaigns: pairs from each ranking, all (default) or best_vs_rest",
         )
+        parser.add_argument(
+            "--raw-participant-ids",
+            action="store_true",
+            help="crowd participants' platform ids in the rater column (default: a pseudonym)",
+        )
         parser.add_argument("--zip", action="store_true", help="also write <out>.zip")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -79,6 +84,8 @@ class Command(BaseCommand):
         filters = {k: opts[k] for k in keys if opts[k] is not None}
         if opts["include_gold"]:
             filters["include_gold"] = True
+        if opts["raw_participant_ids"]:
+            filters["raw_participant_ids"] = True
         try:
             options = parse_options(opts["format"], filters)
         except ExportOptionsError as exc:
