@@ -216,7 +216,7 @@ class CrowdSettingsForm(forms.ModelForm):
     return_hosts = forms.CharField(
         required=False,
         max_length=2000,
-        help_text="Hosts a signed link may send participants back to, comma-separated.",
+        help_text=_("Hosts a signed link may send participants back to, comma-separated."),
     )
 
     class Meta:
@@ -224,14 +224,14 @@ class CrowdSettingsForm(forms.ModelForm):
         fields = list(CROWD_FIELDS)  # the service owns the list, as for campaigns
         widgets = {"consent": forms.Textarea(attrs={"rows": 5})}
         labels = {
-            "enabled": "Platform links let participants in",
-            "completion_url": "Completion URL (the code is appended)",
-            "units_per_participant": "Pairs per participant",
-            "attention_min_accuracy": "Attention: minimum gold accuracy",
-            "attention_min_answered": "Attention: gold answers before judging",
-            "training_units": "Training pairs per participant",
-            "training_pass": "Training pass mark (share right)",
-            "prolific_study_id": "Prolific study id (for returned/timed-out polling)",
+            "enabled": _("Platform links let participants in"),
+            "completion_url": _("Completion URL (the code is appended)"),
+            "units_per_participant": _("Pairs per participant"),
+            "attention_min_accuracy": _("Attention: minimum gold accuracy"),
+            "attention_min_answered": _("Attention: gold answers before judging"),
+            "training_units": _("Training pairs per participant"),
+            "training_pass": _("Training pass mark (share right)"),
+            "prolific_study_id": _("Prolific study id (for returned/timed-out polling)"),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -248,12 +248,12 @@ class CrowdSettingsForm(forms.ModelForm):
 
 
 class JoinLinkForm(forms.Form):
-    external_id = forms.CharField(max_length=64, label="Participant id")
-    return_url = forms.CharField(max_length=500, label="Return URL")
+    external_id = forms.CharField(max_length=64, label=_("Participant id"))
+    return_url = forms.CharField(max_length=500, label=_("Return URL"))
 
 
 class TrainingUnitForm(forms.Form):
-    pair = forms.IntegerField(min_value=1, label="Gold pair id")
+    pair = forms.IntegerField(min_value=1, label=_("Gold pair id"))
     explanation = forms.CharField(
         required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2})
     )

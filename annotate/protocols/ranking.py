@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from itertools import combinations
 from typing import NamedTuple
 
+from django.utils.translation import gettext
+
 from annotate.protocols.base import Protocol, register
 
 RANKING_PAIRS = ("all", "best_vs_rest")
@@ -35,23 +37,28 @@ class RankingInvalid(ValueError):
 def ranking_clean(groups: object, *, members: Sequence[int]) -> list[list[int]]:
     """The ranking as lists of ints, or RankingInvalid. ``members``: the set's candidate ids."""
     if not isinstance(groups, list) or not groups:
-        raise RankingInvalid("A ranking is a non-empty list of groups, best first.")
+        raise RankingInvalid(gettext("A ranking is a non-empty list of groups, best first."))
     cleaned: list[list[int]] = []
     for group in groups:
         if not isinstance(group, list) or not group:
-            raise RankingInvalid("Each rank is a non-empty list (ties share a rank).")
+            raise RankingInvalid(gettext("Each rank is a non-empty list (ties share a rank)."))
         if any(isinstance(x, bool) or not isinstance(x, int) for x in group):
-            raise RankingInvalid("A ranking names candidates by number.")
+            raise RankingInvalid(gettext("A ranking names candidates by number."))
         cleaned.append(list(group))
     flat = [x for group in cleaned for x in group]
     if len(flat) != len(set(flat)):
-        raise RankingInvalid("A candidate is ranked twice.")
+        raise RankingInvalid(gettext("A candidate is ranked twice."))
     unknown = set(flat) - set(members)
     if unknown:
-        raise RankingInvalid(f"Not in this set: {', '.join(map(str, sorted(unknown)))}.")
+        raise RankingInvalid(
+            gettext("Not in this set: %(numbers)s.")
+            % {"numbers": ", ".join(map(str, sorted(unknown)))}
+        )
     missing = [m for m in members if m not in set(flat)]
     if missing:
-        raise RankingInvalid(f"Rank every response ({len(missing)} not ranked yet).")
+        raise RankingInvalid(
+            gettext("Rank every response (%(n)s not ranked yet).") % {"n": len(missing)}
+        )
     return cleaned
 
 
@@ -59,15 +66,17 @@ def ranking_from_shown(groups: object, *, shown_order: Sequence[int]) -> list[li
     """Shown numbers (1 … K, as the rater saw them) to candidate ids; RankingInvalid if any
     number is not a position on the page."""
     if not isinstance(groups, list):
-        raise RankingInvalid("A ranking is a non-empty list of groups, best first.")
+        raise RankingInvalid(gettext("A ranking is a non-empty list of groups, best first."))
     out = []
     for group in groups:
         if not isinstance(group, list):
-            raise RankingInvalid("Each rank is a non-empty list (ties share a rank).")
+            raise RankingInvalid(gettext("Each rank is a non-empty list (ties share a rank)."))
         ids = []
         for n in group:
             if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(shown_order):
-                raise RankingInvalid(f"Responses are numbered 1 to {len(shown_order)}.")
+                raise RankingInvalid(
+                    gettext("Responses are numbered 1 to %(k)s.") % {"k": len(shown_order)}
+                )
             ids.append(shown_order[n - 1])
         out.append(ids)
     return out

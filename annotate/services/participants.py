@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from annotate.markdown import render_markdown
 from annotate.models import (
@@ -80,7 +81,9 @@ def crowd_settings_update(*, campaign: Campaign, **values) -> CrowdSettings:
     """Set crowd settings: the model's validators and clean() decide (page and API alike)."""
     unknown = set(values) - set(CROWD_FIELDS)
     if unknown:
-        raise CrowdError(f"Unknown settings: {', '.join(sorted(unknown))}.")
+        raise CrowdError(
+            gettext("Unknown settings: %(names)s.") % {"names": ", ".join(sorted(unknown))}
+        )
     crowd = crowd_settings_get(campaign=campaign)
     for name, value in values.items():
         setattr(crowd, name, value)
@@ -230,14 +233,14 @@ def training_answer(*, participant: Participant, unit_id: int, choice: str) -> T
     """Record a training answer (once per unit) and say whether it was right; the last one decides
     pass (work begins) or fail (screened out)."""
     if choice not in Pair.Gold.values:
-        raise CrowdError("Choose one of the answers.")
+        raise CrowdError(gettext("Choose one of the answers."))
     unit = (
         TrainingUnit.objects.select_related("pair")
         .filter(pk=unit_id, campaign_id=participant.campaign_id)
         .first()
     )
     if unit is None or not participant.is_working or participant.training_done:
-        raise CrowdError("This training question is not yours to answer.")
+        raise CrowdError(gettext("This training question is not yours to answer."))
     correct = choice == unit.pair.gold_answer
     with transaction.atomic():
         _, created = TrainingAnswer.objects.get_or_create(
@@ -286,7 +289,7 @@ def training_unit_add(*, campaign: Campaign, pair_id: int, explanation: str = ""
     """Make a gold pair a training unit: it leaves the pool (``needed = 0``) if no one holds it."""
     pair = Pair.objects.filter(pk=pair_id, campaign=campaign).first()
     if pair is None:
-        raise CrowdError("No such pair in this campaign.")
+        raise CrowdError(gettext("No such pair in this campaign."))
     unit = TrainingUnit(campaign=campaign, pair=pair, explanation=explanation)
     try:
         unit.full_clean()
@@ -295,7 +298,9 @@ def training_unit_add(*, campaign: Campaign, pair_id: int, explanation: str = ""
     with transaction.atomic():
         taken = Pair.objects.filter(pk=pair.pk, assigned=0).update(needed=0)
         if not taken:
-            raise CrowdError("This pair already has votes or leases; pick another gold pair.")
+            raise CrowdError(
+                gettext("This pair already has votes or leases; pick another gold pair.")
+            )
         unit.save()
     return unit
 

@@ -39,6 +39,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from annotate.models import (
     Campaign,
@@ -293,14 +294,14 @@ def set_assignment_skip(*, lease_id: int, rater: User, reason: str) -> None:
 
     reason = (reason or "").strip()
     if not reason:
-        raise AssignmentError("Please say why you are skipping this set.")
+        raise AssignmentError(gettext("Please say why you are skipping this set."))
     if not _end_lease(
         lease_id=lease_id,
         status=Status.SKIPPED,
         where={"rater": rater, "expires_at__gt": timezone.now()},
         reason=reason,
     ):
-        raise AssignmentError("This set is no longer yours to skip (its lease ended).")
+        raise AssignmentError(gettext("This set is no longer yours to skip (its lease ended)."))
 
 
 def set_assignment_release(*, campaign: Campaign, lease_id: int) -> bool:
@@ -338,17 +339,25 @@ def ranking_vote_validate(
 ) -> tuple[dict, str, str]:
     """The campaign's rules on everything but the ranking itself (shown numbers in ``aspects``)."""
     if all_bad and not campaign.allow_both_bad:
-        raise VoteRefused("This campaign does not allow “all bad”.", code="all_bad")
+        raise VoteRefused(gettext("This campaign does not allow “all bad”."), code="all_bad")
     aspects = aspects or {}
     if not isinstance(aspects, dict):
-        raise VoteRefused("Aspects name the best response for each aspect.", code="aspects")
+        raise VoteRefused(
+            gettext("Aspects name the best response for each aspect."), code="aspects"
+        )
     wanted = list(campaign.aspects or [])
     unknown = set(aspects) - set(wanted)
     if unknown:
-        raise VoteRefused(f"Unknown aspect: {', '.join(sorted(unknown))}.", code="aspects")
+        raise VoteRefused(
+            gettext("Unknown aspect: %(names)s.") % {"names": ", ".join(sorted(unknown))},
+            code="aspects",
+        )
     missing = [name for name in wanted if not aspects.get(name)]
     if missing:
-        raise VoteRefused(f"Rate every aspect (missing: {', '.join(missing)}).", code="aspects")
+        raise VoteRefused(
+            gettext("Rate every aspect (missing: %(names)s).") % {"names": ", ".join(missing)},
+            code="aspects",
+        )
     rationale = (rationale or "").strip()
     if campaign.rationale == Campaign.Rationale.OFF:
         rationale = ""
@@ -356,33 +365,45 @@ def ranking_vote_validate(
         minimum = max(1, campaign.rationale_min_length)
         if len(rationale) < minimum:
             raise VoteRefused(
-                f"Explain your ranking in at least {minimum} characters ({len(rationale)} so far).",
+                gettext(
+                    "Explain your ranking in at least %(minimum)s characters (%(length)s so far)."
+                )
+                % {"minimum": minimum, "length": len(rationale)},
                 code="rationale",
             )
     rewrite = (rewrite or "").strip()
     if rewrite and not campaign.allow_rewrite:
-        raise VoteRefused("This campaign does not take rewrites.", code="rewrite")
+        raise VoteRefused(gettext("This campaign does not take rewrites."), code="rewrite")
     return aspects, rationale, rewrite
 
 
 def _refusal(lease: SetAssignment | None, *, rater: User, campaign: Campaign, now: datetime):
-    not_recorded = "Your ranking was not recorded."
+    not_recorded = gettext("Your ranking was not recorded.")
     if lease is None:
-        return VoteRefused(f"There is no such set to rank. {not_recorded}", code="missing")
+        return VoteRefused(
+            gettext("There is no such set to rank.") + " " + not_recorded, code="missing"
+        )
     if lease.rater_id != rater.pk:
-        return VoteRefused(f"This set was not assigned to you. {not_recorded}", code="foreign")
+        return VoteRefused(
+            gettext("This set was not assigned to you.") + " " + not_recorded, code="foreign"
+        )
     if lease.campaign_id != campaign.pk:
         return VoteRefused(
-            f"This set belongs to another of your campaigns. {not_recorded}", code="other_campaign"
+            gettext("This set belongs to another of your campaigns.") + " " + not_recorded,
+            code="other_campaign",
         )
     if lease.status == Status.SKIPPED:
-        return VoteRefused(f"You skipped this set. {not_recorded}", code="skipped")
+        return VoteRefused(gettext("You skipped this set.") + " " + not_recorded, code="skipped")
     if lease.status == Status.RELEASED:
-        return VoteRefused(f"An admin released this set from you. {not_recorded}", code="released")
+        return VoteRefused(
+            gettext("An admin released this set from you.") + " " + not_recorded, code="released"
+        )
     if lease.status == Status.EXPIRED or lease.expires_at <= now:
         return VoteRefused(
-            "Your time on this set ran out, so it went back to the pool. "
-            "Your ranking was not recorded; here is the next set.",
+            gettext(
+                "Your time on this set ran out, so it went back to the pool. "
+                "Your ranking was not recorded; here is the next set."
+            ),
             code="expired",
         )
     return None
@@ -421,7 +442,7 @@ def ranking_vote_record(
             return replayed
     refused = _refusal(row, rater=rater, campaign=campaign, now=now)
     if refused is None and row.status != Status.ACTIVE:
-        refused = VoteRefused("You already ranked this set.", code="done")
+        refused = VoteRefused(gettext("You already ranked this set."), code="done")
     if refused is not None:
         raise refused
     shown = list(row.shown_order)
@@ -433,7 +454,8 @@ def ranking_vote_record(
     for name, number in aspects.items():
         if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= len(shown):
             raise VoteRefused(
-                f"For {name}, give the number (1 to {len(shown)}) of the best response.",
+                gettext("For %(name)s, give the number (1 to %(k)s) of the best response.")
+                % {"name": name, "k": len(shown)},
                 code="aspects",
             )
         by_aspect[name] = shown[number - 1]
@@ -472,7 +494,8 @@ def ranking_vote_record(
             return replayed
         fresh = SetAssignment.objects.filter(pk=lease_id).first()
         raise _refusal(fresh, rater=rater, campaign=campaign, now=now) or VoteRefused(
-            "This set changed while your ranking was being saved; please try again.", code="retry"
+            gettext("This set changed while your ranking was being saved; please try again."),
+            code="retry",
         )
     vote.replayed = False
     return vote

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotate.access import campaign_for_admin
@@ -59,7 +60,7 @@ def crowd_page(request: HttpRequest, slug: str) -> HttpResponse:
         form = CrowdSettingsForm(request.POST, instance=crowd_settings_get(campaign=campaign))
         if form.is_valid():
             crowd_settings_update(campaign=campaign, **form.settings())
-            messages.success(request, "Crowd settings saved.")
+            messages.success(request, gettext("Crowd settings saved."))
             return redirect("annotate:crowd-admin", slug=slug)
         ctx = _context(request, campaign, form=form)
         return render(request, "annotate/crowd_admin.html", ctx, status=400)
@@ -104,7 +105,7 @@ def crowd_training_add_view(request: HttpRequest, slug: str) -> HttpResponse:
         except CrowdError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "Training pair added.")
+            messages.success(request, gettext("Training pair added."))
             return redirect("annotate:crowd-admin", slug=slug)
     return render(
         request,

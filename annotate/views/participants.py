@@ -23,6 +23,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.csp import CSP
+from django.utils.translation import gettext
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
@@ -87,11 +88,14 @@ def crowd_prolific(request: HttpRequest, slug: str) -> HttpResponse:
     if bad:
         return _bad_link(
             request,
-            f"This study link is missing or has a malformed {', '.join(bad)} (Prolific ids are "
-            "24 hexadecimal characters). Please open the study again from Prolific.",
+            gettext(
+                "This study link is missing or has a malformed %(names)s (Prolific ids are "
+                "24 hexadecimal characters). Please open the study again from Prolific."
+            )
+            % {"names": ", ".join(bad)},
         )
     if crowd.prolific_study_id and ids["STUDY_ID"] != crowd.prolific_study_id:
-        return _bad_link(request, "This link belongs to another Prolific study.")
+        return _bad_link(request, gettext("This link belongs to another Prolific study."))
     participant = participant_arrive(
         campaign=crowd.campaign,
         platform=Participant.Platform.PROLIFIC,
@@ -171,7 +175,11 @@ def crowd_mturk(request: HttpRequest, slug: str) -> HttpResponse:
     bad = [k for k in ("assignmentId", "hitId", "workerId") if not _MTURK_ID.match(g.get(k, ""))]
     if bad:
         return _mturk_frame(
-            _bad_link(request, f"This HIT's {', '.join(bad)} is missing or malformed.")
+            _bad_link(
+                request,
+                gettext("This HIT's %(names)s is missing or malformed.")
+                % {"names": ", ".join(bad)},
+            )
         )
     origin = _submit_origin(g.get("turkSubmitTo", ""))
     if origin is None:
@@ -200,7 +208,9 @@ def crowd_start(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     try:
         pk = signing.loads(token, salt=START_SALT, max_age=7 * 24 * 3600)
     except signing.BadSignature:
-        return _bad_link(request, "This start link is not valid (or is more than a week old).")
+        return _bad_link(
+            request, gettext("This start link is not valid (or is more than a week old).")
+        )
     participant = (
         Participant.objects.select_related("user", "campaign__crowd")
         .filter(pk=pk, campaign=crowd.campaign)
@@ -209,7 +219,7 @@ def crowd_start(request: HttpRequest, slug: str, token: str) -> HttpResponse:
         else None
     )
     if participant is None:
-        return _bad_link(request, "This start link is not for this study.")
+        return _bad_link(request, gettext("This start link is not for this study."))
     return _enter(request, participant)
 
 
@@ -226,13 +236,15 @@ def join_link(*, crowd: CrowdSettings, external_id: str, return_url: str) -> str
 
 def join_problem(*, crowd: CrowdSettings, external_id: str, return_url: str) -> str | None:
     if not _EXTERNAL_ID.match(external_id or ""):
-        return "A participant id is 1 to 64 letters, digits or . _ @ : -"
+        return gettext("A participant id is 1 to 64 letters, digits or . _ @ : -")
     problem = url_problem(return_url or "")
     if problem:
-        return f"Return URL: {problem}"
+        return gettext("Return URL: %(problem)s") % {"problem": problem}
     host = (urlsplit(return_url).netloc or "").lower()
     if host not in crowd.return_hosts:
-        return f"Return URL: {host} is not one of this campaign's return hosts."
+        return gettext("Return URL: %(host)s is not one of this campaign's return hosts.") % {
+            "host": host
+        }
     return None
 
 
@@ -242,9 +254,11 @@ def crowd_join(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     try:
         data = signing.loads(token, salt=JOIN_SALT)
     except signing.BadSignature:
-        return _bad_link(request, "This link is not valid: it was changed or not made here.")
+        return _bad_link(
+            request, gettext("This link is not valid: it was changed or not made here.")
+        )
     if not isinstance(data, dict) or data.get("c") != crowd.campaign_id:
-        return _bad_link(request, "This link is for another study.")
+        return _bad_link(request, gettext("This link is for another study."))
     external_id, return_url = str(data.get("id", "")), str(data.get("r", ""))
     problem = join_problem(crowd=crowd, external_id=external_id, return_url=return_url)
     if problem:
@@ -296,7 +310,7 @@ def crowd_consent(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST":
         answer = request.POST.get("consent", "")
         if answer not in ("yes", "no"):
-            return _bad_link(request, "Choose whether you consent.")
+            return _bad_link(request, gettext("Choose whether you consent."))
         participant = participant_consent(participant=participant, accept=answer == "yes")
         return redirect(_next_url(participant))
     crowd = participant.campaign.crowd
@@ -313,7 +327,7 @@ def crowd_training(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             unit_id = int(request.POST.get("unit", ""))
         except ValueError:
-            return _bad_link(request, "This answer is not for a training question.")
+            return _bad_link(request, gettext("This answer is not for a training question."))
         try:
             feedback = training_answer(
                 participant=participant, unit_id=unit_id, choice=request.POST.get("choice", "")

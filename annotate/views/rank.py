@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from annotate.access import campaign_for_rater
@@ -37,19 +38,39 @@ from annotate.views.scale_keys import aspect_keys
 TEMPLATE = "annotate/rank.html"
 # Keys of the ranking page (the help overlay lists them; static/annotate/rank.js acts on them).
 RANK_KEYS = (
-    ("1 … K", "rank the response with that number next (best first)"),
-    ("=", "tie: the next number shares the rank of the previous one"),
-    ("Backspace", "take the last one back"),
-    ("Enter", "submit (the one response left is ranked last)"),
-    ("f then a number", "read that response's full text (Esc closes)"),
-    ("e", "expand / collapse every response"),
-    ("x", "all bad (where the campaign allows it)"),
-    ("r", "write the rationale"),
-    ("w", "write a better response"),
-    ("s", "skip this set"),
-    ("g", "guidelines"),
-    ("?", "this help"),
+    ("1 … K", gettext_lazy("rank the response with that number next (best first)")),
+    ("=", gettext_lazy("tie: the next number shares the rank of the previous one")),
+    ("Backspace", gettext_lazy("take the last one back")),
+    ("Enter", gettext_lazy("submit (the one response left is ranked last)")),
+    (gettext_lazy("f then a number"), gettext_lazy("read that response's full text (Esc closes)")),
+    ("e", gettext_lazy("expand / collapse every response")),
+    ("x", gettext_lazy("all bad (where the campaign allows it)")),
+    ("r", gettext_lazy("write the rationale")),
+    ("w", gettext_lazy("write a better response")),
+    ("s", gettext_lazy("skip this set")),
+    ("g", gettext_lazy("guidelines")),
+    ("?", gettext_lazy("this help")),
 )
+
+# What rank.js says to the rater, in the page's language (handed over with json_script, as
+# rate.py's JS_STRINGS). "{n}" is a response's number or a count; "{ordinal}" is the English
+# ordinal of a rank (1st, 2nd …), which other languages can ignore in favour of "{n}".
+JS_STRINGS = {
+    "response": gettext_lazy("Response {n}"),
+    "tieWithPrevious": gettext_lazy("Tie with the previous rank"),
+    "untie": gettext_lazy("Tied: click to untie"),
+    # Translators: a response's rank on its card; {ordinal} is 1st, 2nd …, {n} is 1, 2 …
+    "place": gettext_lazy("{ordinal}"),
+    # Translators: a tied response's rank on its card; {ordinal} is 1st, 2nd …, {n} is 1, 2 …
+    "placeTied": gettext_lazy("{ordinal} (tie)"),
+    "ready": gettext_lazy("Ready: Enter submits"),
+    "lastOne": gettext_lazy("Enter ranks the last one last and submits"),
+    "left": gettext_lazy("{n} left to rank"),
+    "pressNumbers": gettext_lazy("Press the numbers, best first"),
+    "rankedAlready": gettext_lazy("{n} is ranked already (Backspace takes the last one back)"),
+    "rankEvery": gettext_lazy("Rank every response first"),
+    "whichResponse": gettext_lazy("Which response? Press its number"),
+}
 
 
 def _ranking_campaign(request: HttpRequest, slug: str) -> Campaign:
@@ -65,6 +86,7 @@ def _context(
         "error": error,
         "aspect_rows": aspect_keys(campaign),
         "rank_keys": RANK_KEYS,
+        "js_strings": JS_STRINGS,
         "my_votes": rater_vote_count(campaign=campaign, rater=request.user),
         "enrollment": (
             rater_enrollment(campaign=campaign, rater=request.user) if lease is None else None
@@ -112,12 +134,14 @@ def _parse(data, *, campaign: Campaign) -> tuple[int, dict, str]:
     """The form as the service's keywords; an error message for anything malformed."""
     lease_id = id_parse(data.get("lease", "")) or 0
     if not lease_id:
-        return 0, {}, "This ranking is not for a set; reload the page."
+        return 0, {}, gettext("This ranking is not for a set; reload the page.")
     try:
         rationale = text_check(
-            data.get("rationale", ""), field="Your rationale", max_length=MAX_RATIONALE
+            data.get("rationale", ""), field=gettext("Your rationale"), max_length=MAX_RATIONALE
         )
-        rewrite = text_check(data.get("rewrite", ""), field="Your rewrite", max_length=MAX_REWRITE)
+        rewrite = text_check(
+            data.get("rewrite", ""), field=gettext("Your rewrite"), max_length=MAX_REWRITE
+        )
     except ValidationError as exc:
         return lease_id, {}, exc.messages[0]
     raw = data.get("ranking", "")
@@ -126,14 +150,19 @@ def _parse(data, *, campaign: Campaign) -> tuple[int, dict, str]:
     except ValueError:
         ranking = None
     if not isinstance(ranking, list) or not ranking:
-        return lease_id, {}, "Rank the responses first: press their numbers, best first."
+        return lease_id, {}, gettext("Rank the responses first: press their numbers, best first.")
     aspects = {}
     for row in aspect_keys(campaign):
         value = data.get(f"aspect_{row.name}", "")
         if value:
             number = id_parse(value)
             if number is None:
-                return lease_id, {}, f"For {row.name}, give the number of the best response."
+                return (
+                    lease_id,
+                    {},
+                    gettext("For %(name)s, give the number of the best response.")
+                    % {"name": row.name},
+                )
             aspects[row.name] = number
     return (
         lease_id,
@@ -194,9 +223,10 @@ def _reveal(vote) -> str:
         shown = ranking_to_shown(ranking, shown_order=vote.shown_order)
         return " > ".join(" = ".join(str(n) for n in sorted(group)) for group in shown)
 
-    return (
-        f"The AI judge ranked the last set {spoken(groups)}; you ranked it {spoken(vote.ranking)}."
-    )
+    return gettext("The AI judge ranked the last set %(judge)s; you ranked it %(yours)s.") % {
+        "judge": spoken(groups),
+        "yours": spoken(vote.ranking),
+    }
 
 
 @login_required
@@ -206,7 +236,9 @@ def rank_skip(request: HttpRequest, slug: str) -> HttpResponse:
     lease_id = id_parse(request.POST.get("lease", "")) or 0
     reason = request.POST.get("reason", "")
     try:
-        reason = text_check(reason, field="The reason", max_length=MAX_REASON, one_line=True)
+        reason = text_check(
+            reason, field=gettext("The reason"), max_length=MAX_REASON, one_line=True
+        )
         set_assignment_skip(lease_id=lease_id, rater=request.user, reason=reason)
     except (AssignmentError, ValidationError) as exc:
         message = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)

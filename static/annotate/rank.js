@@ -28,6 +28,23 @@
     return n + (s[(v - 20) % 10] || s[v] || s[0]);
   };
 
+  // What this file says to the rater, in the page's language (views/rank.py JS_STRINGS, handed over
+  // with json_script); the English words stay as the fallback. "{n}" and "{ordinal}" are filled in.
+  let strings = null;
+  function t(name, fallback, values = {}) {
+    if (!strings) {
+      const el = document.getElementById("rank-strings");
+      try {
+        strings = el ? JSON.parse(el.textContent) : {};
+      } catch (_) {
+        strings = {};
+      }
+    }
+    return (strings[name] || fallback).replace(/\{(\w+)\}/g, (m, key) =>
+      key in values ? String(values[key]) : m
+    );
+  }
+
   function hint(text) {
     const el = document.getElementById("rank-hint");
     if (el) el.textContent = text;
@@ -39,7 +56,7 @@
     li.draggable = true;
     li.dataset.chip = String(n);
     li.textContent = String(n);
-    li.title = `Response ${n}`;
+    li.title = t("response", "Response {n}", { n });
     return li;
   }
 
@@ -58,7 +75,7 @@
         tie.type = "button";
         tie.className = "link tie-toggle";
         tie.dataset.tieWith = String(i);
-        tie.title = "Tie with the previous rank";
+        tie.title = t("tieWithPrevious", "Tie with the previous rank");
         tie.textContent = "=";
         li.appendChild(tie);
       }
@@ -69,7 +86,7 @@
           eq.className = "link tie-toggle";
           eq.dataset.untie = `${i}:${j}`;
           eq.setAttribute("aria-pressed", "true");
-          eq.title = "Tied: click to untie";
+          eq.title = t("untie", "Tied: click to untie");
           eq.textContent = "=";
           li.appendChild(eq);
         }
@@ -91,8 +108,12 @@
       const n = Number(badge.dataset.badge);
       const card = badge.closest(".rank-card");
       if (ranks.has(n)) {
-        const tied = groups[ranks.get(n)].length > 1 ? " (tie)" : "";
-        badge.textContent = `${ordinal(ranks.get(n) + 1)}${tied}`;
+        const place = ranks.get(n) + 1;
+        const values = { n: place, ordinal: ordinal(place) };
+        badge.textContent =
+          groups[ranks.get(n)].length > 1
+            ? t("placeTied", "{ordinal} (tie)", values)
+            : t("place", "{ordinal}", values);
         card.classList.add("ranked");
       } else {
         badge.textContent = "";
@@ -103,14 +124,18 @@
     $("#ranking", f).value = groups.length ? JSON.stringify(groups) : "";
     const left = unranked().length;
     $("#rank-submit", f).disabled = left > 1 || groups.length === 0;
-    if (left === 0) hint("Ready: Enter submits");
-    else if (left === 1 && groups.length) hint("Enter ranks the last one last and submits");
-    else hint(groups.length ? `${left} left to rank` : "Press the numbers, best first");
+    if (left === 0) hint(t("ready", "Ready: Enter submits"));
+    else if (left === 1 && groups.length) hint(t("lastOne", "Enter ranks the last one last and submits"));
+    else hint(
+        groups.length
+          ? t("left", "{n} left to rank", { n: left })
+          : t("pressNumbers", "Press the numbers, best first")
+      );
   }
 
   function add(n) {
     if (!Number.isInteger(n) || n < 1 || n > k()) return;
-    if (ranked().includes(n)) return hint(`${n} is ranked already (Backspace takes the last one back)`);
+    if (ranked().includes(n)) return hint(t("rankedAlready", "{n} is ranked already (Backspace takes the last one back)", { n }));
     if (tieNext && groups.length) groups[groups.length - 1].push(n);
     else groups.push([n]);
     tieNext = false;
@@ -151,7 +176,7 @@
       groups.push([left[0]]);
       render();
     }
-    if (unranked().length) return hint("Rank every response first");
+    if (unranked().length) return hint(t("rankEvery", "Rank every response first"));
     if (!f.reportValidity()) return;
     f.dataset.sent = "1";
     if (window.htmx) window.htmx.process(f);
@@ -161,7 +186,7 @@
   function openReader(n) {
     const card = document.getElementById(`card-${n}`);
     if (!card) return;
-    $("#reader-title").textContent = `Response ${n}`;
+    $("#reader-title").textContent = t("response", "Response {n}", { n });
     $("#reader-body").replaceChildren(...Array.from($(".response-body", card).childNodes).map((c) => c.cloneNode(true)));
     openOverlay("reader");
   }
@@ -185,7 +210,7 @@
   function arm(name) {
     pending = name;
     $$(".aspect").forEach((a) => a.classList.toggle("armed", a.dataset.aspect === name));
-    if (name === "full") hint("Which response? Press its number");
+    if (name === "full") hint(t("whichResponse", "Which response? Press its number"));
   }
   function disarm() {
     pending = null;
