@@ -53,16 +53,17 @@ RANK_KEYS = (
 )
 
 # What rank.js says to the rater, in the page's language (handed over with json_script, as
-# rate.py's JS_STRINGS). "{n}" is a response's number or a count; "{ordinal}" is the English
-# ordinal of a rank (1st, 2nd …), which other languages can ignore in favour of "{n}".
+# rate.py's JS_STRINGS). "{n}" is a response's number or a count.
 JS_STRINGS = {
     "response": gettext_lazy("Response {n}"),
     "tieWithPrevious": gettext_lazy("Tie with the previous rank"),
     "untie": gettext_lazy("Tied: click to untie"),
-    # Translators: a response's rank on its card; {ordinal} is 1st, 2nd …, {n} is 1, 2 …
-    "place": gettext_lazy("{ordinal}"),
-    # Translators: a tied response's rank on its card; {ordinal} is 1st, 2nd …, {n} is 1, 2 …
-    "placeTied": gettext_lazy("{ordinal} (tie)"),
+    # Translators: the endings of a rank on its card, for numbers ending in 0 (and 4 to 9), 1, 2
+    # and 3, separated by spaces: 1st, 2nd, 3rd, 4th, 11th. One ending for all, if the language
+    # has one.
+    "ordinalEndings": gettext_lazy("th st nd rd"),
+    # Translators: a tied response's rank on its card; {place} is 1st, 2nd …
+    "placeTied": gettext_lazy("{place} (tie)"),
     "ready": gettext_lazy("Ready: Enter submits"),
     "lastOne": gettext_lazy("Enter ranks the last one last and submits"),
     "left": gettext_lazy("{n} left to rank"),

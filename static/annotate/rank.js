@@ -22,14 +22,15 @@
     const done = new Set(ranked());
     return Array.from({ length: k() }, (_, i) => i + 1).filter((n) => !done.has(n));
   };
+  // 1st, 2nd, 3rd, 4th … 11th, 21st; the endings come in the page's language ("th st nd rd").
   const ordinal = (n) => {
-    const s = ["th", "st", "nd", "rd"];
+    const s = t("ordinalEndings", "th st nd rd").split(/\s+/).filter(Boolean);
     const v = n % 100;
-    return n + (s[(v - 20) % 10] || s[v] || s[0]);
+    return n + (s.length < 4 ? s[0] || "" : s[(v - 20) % 10] || s[v] || s[0]);
   };
 
   // What this file says to the rater, in the page's language (views/rank.py JS_STRINGS, handed over
-  // with json_script); the English words stay as the fallback. "{n}" and "{ordinal}" are filled in.
+  // with json_script); the English words stay as the fallback, "{name}" filled in from values.
   let strings = null;
   function t(name, fallback, values = {}) {
     if (!strings) {
@@ -108,12 +109,9 @@
       const n = Number(badge.dataset.badge);
       const card = badge.closest(".rank-card");
       if (ranks.has(n)) {
-        const place = ranks.get(n) + 1;
-        const values = { n: place, ordinal: ordinal(place) };
+        const place = ordinal(ranks.get(n) + 1);
         badge.textContent =
-          groups[ranks.get(n)].length > 1
-            ? t("placeTied", "{ordinal} (tie)", values)
-            : t("place", "{ordinal}", values);
+          groups[ranks.get(n)].length > 1 ? t("placeTied", "{place} (tie)", { place }) : place;
         card.classList.add("ranked");
       } else {
         badge.textContent = "";
