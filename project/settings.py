@@ -303,6 +303,8 @@ SPECTACULAR_SETTINGS = {
         "PromptImportStatusEnum": "annotate.models.PromptImport.Status",
         "JudgeProviderEnum": "annotate.models.JudgeConfig.Provider",
         "JudgeRunModeEnum": "annotate.models.JudgeConfig.Mode",
+        # A pair's label in its own terms (a = candidate_a): a gold answer, an adjudication.
+        "PairLabelEnum": ["a", "b", "tie", "both_bad"],
         # One provider each, in the shapes of a generator's or the judge's target (api/targets.py).
         "AnthropicProviderEnum": "annotate.api.targets.ANTHROPIC",
         "OpenAICompatibleProviderEnum": "annotate.api.targets.OPENAI_COMPATIBLE",
