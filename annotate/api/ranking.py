@@ -157,7 +157,6 @@ class RankVoteApi(APIView):
         responses={
             200: RankVoteOutputSerializer,
             201: RankVoteOutputSerializer,
-            400: DetailSerializer,
             404: DetailSerializer,
             409: DetailSerializer,
         },

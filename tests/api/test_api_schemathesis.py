@@ -84,6 +84,13 @@ checks.positive_data_acceptance.enabled = false
 [[operations]]
 include-path = "/api/campaigns/{{slug}}/pairs/{{pair_id}}/adjudicate/"
 checks.positive_data_acceptance.enabled = false
+
+# Crowd settings: an https completion URL with a host, a Prolific study id of 24 hex characters,
+# codes and return hosts of their own alphabets: the model's rules, which the schema states only
+# as strings.
+[[operations]]
+include-path = "/api/campaigns/{{slug}}/crowd/update/"
+checks.positive_data_acceptance.enabled = false
 """
 
 RATER_CONFIG = """
