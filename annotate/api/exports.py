@@ -27,6 +27,7 @@ from annotate import export_files
 from annotate.access import campaign_for_researcher
 from annotate.api.serializers import InputSerializer, OpenRangeFloatField
 from annotate.exports.options import (
+    ADJUDICATED,
     BON_METHODS,
     BOTH_BAD_POLICIES,
     DEFAULT_FORMAT,
@@ -172,6 +173,12 @@ class ExportFiltersSerializer(InputSerializer):
         required=False,
         help_text="Ranking campaigns: the pairs each ranking gives, all K(K-1)/2 or the best "
         "against each other. Default all.",
+    )
+    adjudicated = serializers.ChoiceField(
+        choices=ADJUDICATED,
+        required=False,
+        help_text="Human-source exports: prefer takes an adjudicated pair's final label over the "
+        "aggregate of its votes; ignore lets the votes decide. Default prefer.",
     )
 
 

@@ -51,7 +51,7 @@ RAW_GLOSSARY = """## Columns (raw votes)
 |---|---|
 | `judgment_id`, `pair_id`, `prompt_id`, `prompt_external_id` | ids of the vote, the pair and the prompt |
 | `rater` | pseudonymous rater id (stable within this server; never a username; a crowd participant's is a salted pseudonym of their platform id, or the id itself with `raw_participant_ids`), `judge` for AI labels |
-| `source` | `human` or `judge` (RLAIF) |
+| `source` | `human`, `judge` (RLAIF), or `adjudicated` (an adjudicator's final label, with `source: all`) |
 | `choice`, `strength` | a / b / tie / both_bad in the pair's canonical terms; 1–3 on the graded scale |
 | `scale_value` | signed score for A: +strength for a, −strength for b, 0 tie, empty for both_bad |
 | `aspects` | per-aspect choices as a JSON object |
@@ -188,6 +188,26 @@ trace, `</think>`, a blank line, then the reply (without it, only the reply is w
 """
 
 
+def _adjudication_note(options: ExportOptions, summary: ExportSummary) -> str:
+    if options.is_raw:
+        return (
+            "Adjudicators' final labels are rows of their own (`source: adjudicated`, the reason "
+            "in `rationale`) when `source` is `all`.\n\n"
+        )
+    if options.source != "human":
+        return ""
+    if options.adjudicated == "ignore":
+        return (
+            "Adjudicators' final labels are not used (`adjudicated: ignore`): the votes decide.\n\n"
+        )
+    return (
+        "A pair an adjudicator settled takes the adjudicator's latest label instead of the "
+        "aggregate of its votes (`adjudicated: prefer`), whatever the number of votes; its "
+        "margin is that label's strength, as for one vote; earlier adjudications of the pair are "
+        f"its audit trail. Pairs labelled so: {summary.adjudicated_pairs:,}.\n\n"
+    )
+
+
 def render_card(context: CardContext, options: ExportOptions, summary: ExportSummary) -> str:
     meta = yaml.safe_dump(
         front_matter(context, options, summary), sort_keys=False, allow_unicode=True, width=1000
@@ -296,7 +316,7 @@ not a rewrite: raters cannot submit one (the vote is refused with a message), an
 before that rule is not used for any row. Gold pairs are
 {"included" if options.include_gold else "excluded"}. {f"Raters whose accuracy on gold pairs (first, blind votes) is below {options.min_gold_accuracy:.0%} are left out; raters who answered no gold pair are kept." if options.min_gold_accuracy > 0 else "No rater is left out for gold accuracy."}
 
-{_ranking_note(context, options)}{_format_rules(options)}{_REASONING_NOTE if options.include_reasoning else ""}
+{_adjudication_note(options, summary)}{_ranking_note(context, options)}{_format_rules(options)}{_REASONING_NOTE if options.include_reasoning else ""}
 ## Row rules
 
 What is left out before anything is written (counted above when it happens):

@@ -327,7 +327,7 @@ def raw_records(
             "pair_id": item["pair_id"],
             "prompt_id": item["prompt_id"],
             "prompt_external_id": item.get("prompt_external_id") or "",
-            "rater": "judge" if row["source"] == "judge" else rater_names.get(row["rater_id"], ""),
+            "rater": _raw_rater(row, rater_names),
             "source": row["source"],
             "choice": row["choice"],
             "strength": row["strength"],
@@ -347,6 +347,15 @@ def raw_records(
             "gold_answer": item.get("gold_answer") or "",
             "created_at": _iso(row["created_at"]),
         }
+
+
+def _raw_rater(row: dict, rater_names: dict) -> str:
+    if row["source"] == "judge":
+        return "judge"
+    name = rater_names.get(row["rater_id"], "")
+    if row["source"] == "adjudicated":  # an adjudicator need not be one of the campaign's raters
+        return f"adjudicator:{name}" if name else "adjudicator"
+    return name
 
 
 def _iso(value) -> str:

@@ -46,6 +46,9 @@ METHODS = ("majority", "mean_strength")
 TIE_POLICIES = ("drop", "keep", "split")
 BOTH_BAD_POLICIES = ("drop", "rewrite")
 SOURCES = ("human", "judge", "all")
+# A pair an adjudicator settled (annotate/services/adjudication.py): its final label replaces the
+# aggregate of the human votes ("prefer"), or the votes decide as if it were not there ("ignore").
+ADJUDICATED = ("prefer", "ignore")
 KTO_CONTESTED = ("drop", "desirable", "undesirable")
 # Filters that only the KTO format reads (the card lists them for KTO exports only).
 KTO_FILTERS = ("kto_contested", "kto_threshold")
@@ -86,6 +89,8 @@ class ExportOptions:
     # Crowd participants are named in the ``rater`` column by a salted pseudonym of their platform
     # id; a researcher who needs to join with the platform's own records asks for the raw id.
     raw_participant_ids: bool = False
+    # Human-source exports: an adjudicated pair's final label over the aggregate of its votes.
+    adjudicated: str = "prefer"
 
     @property
     def is_raw(self) -> bool:
@@ -173,6 +178,7 @@ def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOpti
     choice("source", SOURCES)
     choice("kto_contested", KTO_CONTESTED)
     choice("ranking_pairs", RANKING_PAIRS)
+    choice("adjudicated", ADJUDICATED)
 
     for flag in ("include_gold", "include_reasoning", "bon_correct_only", "raw_participant_ids"):
         if flag in filters:

@@ -40,6 +40,8 @@ from annotate.exports.texts import SeenOnce
 from annotate.exports.validate import InvalidRow, Validator
 from annotate.exports.writers import RowWriter, open_writer, write_sha256sums
 
+ADJUDICATED = "adjudicated"  # Judgment.Source.ADJUDICATED (this module imports no model)
+
 __all__ = ["EmptyExport", "ExportFailed", "ExportSummary", "InvalidExport", "write_export"]
 
 
@@ -225,8 +227,9 @@ class _PromptRows:
         if self.is_raw:
             self.records += self._raw(item, votes)
             return
+        final = self._adjudicated(votes)
         counted = self._counted(votes)
-        if not counted:
+        if not counted and final is None:
             s.dropped["no_votes"] += 1
             return
         if self.is_sft:
@@ -242,7 +245,7 @@ class _PromptRows:
             s.pairs_exported += bool(found)
             self.records += found
             return
-        found = self._comparisons(item, counted)
+        found = self._comparisons(item, counted, final)
         if not found or self._prompt_refused(item):
             return
         s.pairs_compared += 1
@@ -273,12 +276,33 @@ class _PromptRows:
             self.records = self._kto_records(self.item)
         return self.item, self.records
 
+    def _adjudicated(self, votes: list[dict]) -> dict | None:
+        """The pair's final label when an adjudicator settled it and the export prefers that
+        (human source only): the latest adjudicated row; the earlier ones are its audit trail."""
+        if self.options.adjudicated != "prefer" or self.options.source != "human":
+            return None
+        if len(votes) == 1 and votes[0]["source"] != ADJUDICATED:  # the common case, kept cheap
+            return None
+        final = None
+        for vote in votes:
+            if vote["source"] == ADJUDICATED and (
+                final is None or vote["judgment_id"] > final["judgment_id"]
+            ):
+                final = vote
+        return final
+
     def _counted(self, votes: list[dict]) -> list[dict]:
         options, s = self.options, self.summary
         counted = counted_votes(votes, source=options.source, excluded_raters=self.excluded)
         s.votes_counted += len(counted)
         if len(counted) != len(votes):
-            other = sum(1 for v in votes if v["source"] != options.source)
+            adjudicated = (
+                sum(1 for v in votes if v["source"] == ADJUDICATED)
+                if options.adjudicated == "prefer" and options.source == "human"
+                else 0
+            )
+            s.adjudication_rows += adjudicated
+            other = sum(1 for v in votes if v["source"] != options.source) - adjudicated
             excluded = sum(
                 1
                 for v in votes
@@ -286,15 +310,24 @@ class _PromptRows:
             )
             s.votes_left_out["other_source"] += other
             s.votes_left_out["excluded_rater"] += excluded
-            s.votes_left_out["superseded"] += len(votes) - len(counted) - other - excluded
+            s.votes_left_out["superseded"] += (
+                len(votes) - len(counted) - other - excluded - adjudicated
+            )
         return counted
 
-    def _comparisons(self, item: dict, votes: list[dict]) -> list[formats.Comparison]:
+    def _comparisons(
+        self, item: dict, votes: list[dict], final: dict | None = None
+    ) -> list[formats.Comparison]:
+        """The pair's comparisons from its counted votes, or from ``final``, the adjudicator's
+        label, when there is one (it stands whatever the number of votes)."""
         options, s = self.options, self.summary
-        if len(votes) < max(1, options.min_votes):
+        if final is not None:
+            decision = aggregate_pair([final], method=options.method)
+            s.adjudicated_pairs += 1
+        elif len(votes) < max(1, options.min_votes):
             s.dropped["too_few_votes"] += 1
             return []
-        if len(votes) == 1:
+        elif len(votes) == 1:
             key = (votes[0]["choice"], votes[0]["strength"])
             decision = self.single.get(key)
             if decision is None:
@@ -341,7 +374,7 @@ class _PromptRows:
 
     def _raw(self, item: dict, rows_of_pair: list[dict]) -> list[dict]:
         options, s = self.options, self.summary
-        sources = ("human", "judge") if options.source == "all" else (options.source,)
+        sources = ("human", "judge", ADJUDICATED) if options.source == "all" else (options.source,)
         # The judge's verdict on the pair: its JudgeVerdict when the row carries one, else the
         # latest judge-source label (auto-label / RLAIF rows).
         judge_rows = [r for r in rows_of_pair if r["source"] == "judge"]

@@ -50,6 +50,8 @@ class ExportSummary:
     multi_vote_pairs: int = 0
     unanimous_pairs: int = 0
     generator_wins: Counter = field(default_factory=Counter)  # (winner, loser) model -> count
+    adjudication_rows: int = 0  # adjudicators' rows read (adjudicated=prefer), audit trail included
+    adjudicated_pairs: int = 0  # pairs labelled by their adjudicator instead of the votes
     files: list[str] = field(default_factory=list)
 
     @property
@@ -104,6 +106,11 @@ def funnel(summary: ExportSummary, options: ExportOptions) -> list[str]:
     out += _lines(s.votes_left_out, _vote_reasons(options), "votes")
     with_votes = s.pairs_seen - s.dropped["gold"] - s.dropped["no_votes"]
     out.append(f"- {s.votes_counted:,} votes counted, on {with_votes:,} pairs")
+    if s.adjudication_rows:
+        out.append(
+            f"- {s.adjudication_rows:,} adjudication rows read; the latest of each pair is its "
+            "final label (adjudicated=prefer)"
+        )
     if options.is_raw:
         out.append(f"- {s.row_count:,} rows written (one per counted vote, revisions included)")
         return out
@@ -111,6 +118,11 @@ def funnel(summary: ExportSummary, options: ExportOptions) -> list[str]:
     reasons.pop("no_votes")
     out += _lines(s.dropped, reasons, "pairs")
     what = "rewrites" if options.format == "sft-messages" else "comparisons"
+    if s.adjudicated_pairs:
+        out.append(
+            f"- {s.adjudicated_pairs:,} pairs take their adjudicator's label instead of the "
+            "aggregate of their votes"
+        )
     out.append(f"- {s.pairs_compared:,} pairs give {s.comparisons:,} {what}")
     out += _lines(s.rows_left_out, ROW_REASONS, "rows:")
     if options.format == "trl-kto":

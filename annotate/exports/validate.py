@@ -472,7 +472,7 @@ class Validator:
         self._once(("", str(record["vote_id"])), "ranking_row", f"ranking {record['vote_id']}")
 
     def _raw(self, record: dict) -> None:
-        if record["source"] not in ("human", "judge"):
+        if record["source"] not in ("human", "judge", "adjudicated"):
             raise _Broken("raw_vote", f"source {record['source']!r}")
         if record["choice"] not in CHOICES:
             raise _Broken("raw_vote", f"choice {record['choice']!r}")

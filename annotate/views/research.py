@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from annotate import export_files
 from annotate.access import campaign_for_researcher
 from annotate.exports.options import (
+    ADJUDICATED,
     BON_METHODS,
     BOTH_BAD_POLICIES,
     DEFAULT_FORMAT,
@@ -46,6 +47,7 @@ FILTER_FIELDS = (
     "kto_contested",
     "bon_method",
     "ranking_pairs",
+    "adjudicated",
 )
 
 
@@ -77,6 +79,7 @@ def _form_context(campaign, *, values: dict | None = None, errors: dict | None =
             "kto_contested": KTO_CONTESTED,
             "bon_method": BON_METHODS,
             "ranking_pairs": RANKING_PAIRS,
+            "adjudicated": ADJUDICATED,
         },
         "values": values or {"format": DEFAULT_FORMAT},
         "errors": errors or {},

@@ -77,3 +77,28 @@ def test_a_pair_of_another_campaign_is_refused(campaign, other_campaign, researc
         adjudication_record(
             campaign=campaign, pair=elsewhere, adjudicator=researcher, choice="a", reason="r"
         )
+
+
+def test_an_export_takes_the_adjudicated_label_over_the_votes(campaign, pair, researcher, tmp_path):
+    import json
+
+    from annotate.exports.options import parse_options
+    from annotate.services.exports import export_build
+
+    raters = factories.UserFactory.create_batch(3)
+    for rater, choice in zip(raters, ["a", "a", "b"], strict=True):
+        Judgment.objects.create(campaign=campaign, pair=pair, rater=rater, choice=choice)
+    adjudication_record(
+        campaign=campaign, pair=pair, adjudicator=researcher, choice="b", reason="A is wrong."
+    )
+    a, b = pair.candidate_a.text, pair.candidate_b.text
+    for adjudicated, chosen in (("prefer", b), ("ignore", a)):
+        out = tmp_path / adjudicated
+        summary = export_build(
+            campaign=campaign,
+            options=parse_options("trl-dpo-standard", {"adjudicated": adjudicated}),
+            out_dir=out,
+        )
+        (row,) = [json.loads(x) for x in (out / "data/train.jsonl").read_text().splitlines()]
+        assert row["chosen"] == chosen
+        assert summary.adjudicated_pairs == (adjudicated == "prefer")
