@@ -33,6 +33,7 @@ from annotate.exports.options import (
     DEFAULT_FORMAT,
     FORMATS,
     KTO_CONTESTED,
+    MAX_VIEW,
     METHODS,
     RANKING_FORMATS,
     RANKING_PAIRS,
@@ -173,6 +174,13 @@ class ExportFiltersSerializer(InputSerializer):
         required=False,
         help_text="Ranking campaigns: the pairs each ranking gives, all K(K-1)/2 or the best "
         "against each other. Default all.",
+    )
+    view = serializers.CharField(
+        max_length=MAX_VIEW,
+        required=False,
+        allow_blank=True,
+        help_text="Only the pairs of a browse view: the query string of the campaign's Pairs page "
+        "(e.g. q=sql&contested=on). Default: every pair.",
     )
     adjudicated = serializers.ChoiceField(
         choices=ADJUDICATED,

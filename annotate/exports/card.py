@@ -188,6 +188,15 @@ trace, `</think>`, a blank line, then the reply (without it, only the reply is w
 """
 
 
+def _view_note(options: ExportOptions) -> str:
+    if not options.view:
+        return ""
+    return (
+        f"Only the pairs of the browse view `?{options.view}` were read (the campaign's browse "
+        "page with these filters, as they matched when the export was built).\n\n"
+    )
+
+
 def _adjudication_note(options: ExportOptions, summary: ExportSummary) -> str:
     if options.is_raw:
         return (
@@ -316,7 +325,7 @@ not a rewrite: raters cannot submit one (the vote is refused with a message), an
 before that rule is not used for any row. Gold pairs are
 {"included" if options.include_gold else "excluded"}. {f"Raters whose accuracy on gold pairs (first, blind votes) is below {options.min_gold_accuracy:.0%} are left out; raters who answered no gold pair are kept." if options.min_gold_accuracy > 0 else "No rater is left out for gold accuracy."}
 
-{_adjudication_note(options, summary)}{_ranking_note(context, options)}{_format_rules(options)}{_REASONING_NOTE if options.include_reasoning else ""}
+{_view_note(options)}{_adjudication_note(options, summary)}{_ranking_note(context, options)}{_format_rules(options)}{_REASONING_NOTE if options.include_reasoning else ""}
 ## Row rules
 
 What is left out before anything is written (counted above when it happens):

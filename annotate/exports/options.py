@@ -52,6 +52,7 @@ ADJUDICATED = ("prefer", "ignore")
 KTO_CONTESTED = ("drop", "desirable", "undesirable")
 # Filters that only the KTO format reads (the card lists them for KTO exports only).
 KTO_FILTERS = ("kto_contested", "kto_threshold")
+MAX_VIEW = 2000  # characters of the ``view`` filter (a browse page's query string)
 
 
 class ExportOptionsError(ValueError):
@@ -91,6 +92,9 @@ class ExportOptions:
     raw_participant_ids: bool = False
     # Human-source exports: an adjudicated pair's final label over the aggregate of its votes.
     adjudicated: str = "prefer"
+    # Only the pairs of a browse view (its query string, e.g. "q=sql&contested=on"): "export
+    # exactly what this view shows". Checked against the campaign by annotate/selectors/browse.py.
+    view: str = ""
 
     @property
     def is_raw(self) -> bool:
@@ -209,6 +213,16 @@ def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOpti
             return
         values[name] = value
 
+    if "view" in filters:
+        view = filters["view"]
+        if not isinstance(view, str):
+            errors["view"] = f"expected a browse page's query string, got {view!r}"
+        elif len(view) > MAX_VIEW or any(c in view for c in "\r\n\x00"):
+            errors["view"] = (
+                f"a browse page's query string: one line, at most {MAX_VIEW} characters"
+            )
+        else:
+            values["view"] = view.strip().lstrip("?")
     number("min_gold_accuracy", False, 0.0, 1.0)
     number("min_votes", True, 1, 1000)
     number("test_fraction", False, 0.0, 1.0, high_open=True)
@@ -220,6 +234,8 @@ def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOpti
             f"{fmt} has no tie column, so a kept tie would read as a preference; use drop "
             f"or split (keep is for {', '.join(TIE_COLUMN_FORMATS)})"
         )
+    if values.get("view") and (fmt in BON_FORMATS or fmt in RANKING_FORMATS):
+        errors["view"] = "a browse view selects pairs and their votes; this format reads neither"
     if values.get("source") == "all" and fmt not in RAW_FORMATS:
         errors["source"] = (
             "human and judge labels are exported as separate sources; "

@@ -15,8 +15,11 @@ reads every pair of the campaign.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
+from urllib.parse import parse_qs
 
+from django import forms
 from django.db import connection
 from django.db.models import (
     Count,
@@ -31,7 +34,9 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce
 
-from annotate.models import Campaign, JudgeVerdict, Judgment, Pair, PairFlag
+from annotate.exports.options import MAX_VIEW
+from annotate.models import Campaign, Generator, JudgeVerdict, Judgment, Pair, PairFlag
+from annotate.validation import validate_one_line
 
 PAGE_SIZE = 50
 MAX_ID = 2**63 - 1  # a larger id in a URL is no pair (and would overflow SQLite's integer)
@@ -63,6 +68,104 @@ class BrowseFilters:
     )
     adjudicated: str = ""  # "" | yes | no
     sort: str = "id"
+
+
+CURSOR = re.compile(r"\d{1,18}(:\d{1,18})?")
+YES_NO = [("", "Any"), ("yes", "Yes"), ("no", "No")]
+
+
+class BrowseForm(forms.Form):
+    q = forms.CharField(
+        required=False, max_length=200, validators=[validate_one_line], label="Search"
+    )
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any"), ("open", "Wanting votes"), ("complete", "Fully voted")],
+    )
+    gold = forms.ChoiceField(required=False, choices=YES_NO)
+    flagged = forms.BooleanField(required=False, label="Flagged")
+    split = forms.BooleanField(required=False, label="Raters disagree")
+    judge = forms.ChoiceField(
+        required=False,
+        label="AI judge",
+        choices=[
+            ("", "Any"),
+            ("disagrees", "Disagrees with every rater"),
+            ("agrees", "Agrees with a rater"),
+            ("inconsistent", "Disagreed with itself on swap"),
+        ],
+    )
+    revised = forms.BooleanField(required=False, label="Revised after the judge's reveal")
+    generator = forms.ChoiceField(required=False)
+    rater = forms.CharField(required=False, max_length=150, validators=[validate_one_line])
+    min_votes = forms.IntegerField(required=False, min_value=0, max_value=10_000, label="Votes ≥")
+    contested = forms.BooleanField(required=False, label="Contested")
+    adjudicated = forms.ChoiceField(required=False, choices=YES_NO)
+    sort = forms.ChoiceField(
+        required=False,
+        initial="id",
+        choices=[
+            ("id", "Oldest first"),
+            ("-id", "Newest first"),
+            ("-votes", "Most votes"),
+            ("votes", "Fewest votes"),
+        ],
+    )
+    after = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
+
+    def __init__(self, data, *, generators: list[str]):
+        super().__init__(data)
+        self.fields["generator"].choices = [("", "Any")] + [(g, g) for g in generators]
+        self.unknown = sorted(set(data) - set(self.fields))
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.unknown:
+            raise forms.ValidationError(f"Unknown filter: {', '.join(self.unknown)}.")
+        after, sort = cleaned.get("after") or "", cleaned.get("sort") or "id"
+        if after and not (
+            CURSOR.fullmatch(after) and (":" in after) == (sort in ("votes", "-votes"))
+        ):
+            self.add_error("after", "This page cursor does not belong to this sort order.")
+        return cleaned
+
+    def filters(self) -> BrowseFilters:
+        data = {k: v for k, v in self.cleaned_data.items() if k != "after"}
+        data["sort"] = data.get("sort") or "id"
+        assert data["sort"] in SORTS
+        return BrowseFilters(**data)
+
+
+def view_form(campaign: Campaign, data) -> BrowseForm:
+    """The browse form of ``campaign`` over ``data`` (a QueryDict or a plain dict of strings)."""
+    generators = list(
+        Generator.objects.filter(campaign=campaign).order_by("name").values_list("name", flat=True)
+    )
+    return BrowseForm(data, generators=generators)
+
+
+def view_filters(campaign: Campaign, query: str) -> BrowseFilters:
+    """The filters of a browse view given as its query string (``q=sql&contested=on``), as an
+    export's ``view`` filter names it; ValueError says what is wrong with it."""
+    query = query.strip().lstrip("?")
+    if len(query) > MAX_VIEW:
+        raise ValueError(f"a view is at most {MAX_VIEW} characters")
+    try:
+        parsed = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise ValueError("not a query string of the browse page (name=value&…)") from None
+    repeated = sorted(k for k, v in parsed.items() if len(v) > 1)
+    if repeated:
+        raise ValueError(f"a filter given twice: {', '.join(repeated)}")
+    data = {k: v[0] for k, v in parsed.items() if k != "after"}  # a view is all its pages
+    form = view_form(campaign, data)
+    if not form.is_valid():
+        problems = [
+            f"{name}: {' '.join(errors)}" if name != "__all__" else " ".join(errors)
+            for name, errors in form.errors.items()
+        ]
+        raise ValueError("; ".join(problems))
+    return form.filters()
 
 
 @dataclass

@@ -113,13 +113,18 @@ def _columns(lean: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
 _REASONING = (("candidate_a__reasoning", "a_reasoning"), ("candidate_b__reasoning", "b_reasoning"))
 
 
-def export_vote_queryset(*, campaign_id: int, lean: bool = False, reasoning: bool = False):
+def export_vote_queryset(
+    *, campaign_id: int, lean: bool = False, reasoning: bool = False, pairs_in=None
+):
     """Every judgment of the campaign (all sources, revisions too) with its pair, ordered by
-    prompt, pair, judgment id."""
+    prompt, pair, judgment id; only of the pairs ``pairs_in`` (a queryset of pairs) when given."""
     columns, _ = _columns(lean)
     if reasoning:
         columns += tuple(column for column, _ in _REASONING)
-    pairs = Pair.objects.filter(campaign_id=campaign_id, judgments__id__isnull=False).annotate(
+    pairs = Pair.objects.filter(campaign_id=campaign_id, judgments__id__isnull=False)
+    if pairs_in is not None:
+        pairs = pairs.filter(id__in=pairs_in.values("id"))
+    pairs = pairs.annotate(
         **{
             name: Cast(field, output_field=TextField())
             for name, field in _JSON_TEXT.items()
@@ -156,7 +161,12 @@ def export_read_transaction() -> Iterator[None]:
 
 
 def export_vote_rows(
-    *, campaign_id: int, lean: bool = False, chunk_size: int = 5000, reasoning: bool = False
+    *,
+    campaign_id: int,
+    lean: bool = False,
+    chunk_size: int = 5000,
+    reasoning: bool = False,
+    pairs_in=None,
 ) -> Iterator[dict]:
     """The rows of export_vote_queryset as dicts, streamed ``chunk_size`` rows at a time.
 
@@ -168,9 +178,9 @@ def export_vote_rows(
     _, keys = _columns(lean)
     if reasoning:
         keys += tuple(key for _, key in _REASONING)
-    rows = export_vote_queryset(campaign_id=campaign_id, lean=lean, reasoning=reasoning).iterator(
-        chunk_size=chunk_size
-    )
+    rows = export_vote_queryset(
+        campaign_id=campaign_id, lean=lean, reasoning=reasoning, pairs_in=pairs_in
+    ).iterator(chunk_size=chunk_size)
     decode = msgspec.json.decode
     has_aspects = "aspects" in keys
     for values in rows:

@@ -183,7 +183,26 @@ def export_build(
         raise
 
 
+def view_pairs(*, campaign: Campaign, options: ExportOptions):
+    """The pairs of the browse view the export is limited to (its ``view`` filter), or None for
+    every pair; ExportOptionsError when the view does not fit the campaign."""
+    if not options.view:
+        return None
+    if campaign.is_ranking:
+        raise ExportOptionsError(
+            {"view": "browse views list pairs; a ranking campaign's units are sets"}
+        )
+    from annotate.selectors.browse import filtered_pairs, view_filters
+
+    try:
+        filters = view_filters(campaign, options.view)
+    except ValueError as exc:
+        raise ExportOptionsError({"view": str(exc)}) from None
+    return filtered_pairs(campaign, filters)
+
+
 def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) -> ExportSummary:
+    pairs_in = view_pairs(campaign=campaign, options=options)
     excluded = excluded_raters(campaign=campaign, options=options)
     if campaign.is_ranking:
         from annotate.selectors.sets import ranking_voters
@@ -231,6 +250,7 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
             chunk_size=chunk_size,
             reasoning=options.include_reasoning,
             ranking_pairs=options.ranking_pairs,
+            **({"pairs_in": pairs_in} if pairs_in is not None else {}),
         )
         if options.include_reasoning:
             rows = _with_reasoning(rows)
@@ -269,6 +289,7 @@ def export_create(
     options = parse_options(format, filters)
     if options.is_ranking and not campaign.is_ranking:
         raise ExportOptionsError({"format": "the ranking format is for ranking campaigns"})
+    view_pairs(campaign=campaign, options=options)  # a view that does not fit is refused now
     export = Export.objects.create(
         campaign=campaign, format=options.format, filters=options.filters(), created_by=actor
     )

@@ -11,7 +11,6 @@ or a bad value is a 400 that says which, never an empty page that looks like "no
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlencode
 
 from django import forms
@@ -22,79 +21,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from annotate.access import campaign_for_researcher
-from annotate.models import Generator
-from annotate.selectors.browse import SORTS, BrowseFilters, browse_page, pair_detail
+from annotate.selectors.browse import BrowseForm, browse_page, pair_detail, view_form
 from annotate.services.adjudication import (
     AdjudicationError,
     adjudication_choices,
     adjudication_record,
 )
-from annotate.validation import MAX_RATIONALE, validate_one_line
-
-CURSOR = re.compile(r"\d{1,18}(:\d{1,18})?")
-YES_NO = [("", "Any"), ("yes", "Yes"), ("no", "No")]
-
-
-class BrowseForm(forms.Form):
-    q = forms.CharField(
-        required=False, max_length=200, validators=[validate_one_line], label="Search"
-    )
-    status = forms.ChoiceField(
-        required=False,
-        choices=[("", "Any"), ("open", "Wanting votes"), ("complete", "Fully voted")],
-    )
-    gold = forms.ChoiceField(required=False, choices=YES_NO)
-    flagged = forms.BooleanField(required=False, label="Flagged")
-    split = forms.BooleanField(required=False, label="Raters disagree")
-    judge = forms.ChoiceField(
-        required=False,
-        label="AI judge",
-        choices=[
-            ("", "Any"),
-            ("disagrees", "Disagrees with every rater"),
-            ("agrees", "Agrees with a rater"),
-            ("inconsistent", "Disagreed with itself on swap"),
-        ],
-    )
-    revised = forms.BooleanField(required=False, label="Revised after the judge's reveal")
-    generator = forms.ChoiceField(required=False)
-    rater = forms.CharField(required=False, max_length=150, validators=[validate_one_line])
-    min_votes = forms.IntegerField(required=False, min_value=0, max_value=10_000, label="Votes ≥")
-    contested = forms.BooleanField(required=False, label="Contested")
-    adjudicated = forms.ChoiceField(required=False, choices=YES_NO)
-    sort = forms.ChoiceField(
-        required=False,
-        initial="id",
-        choices=[
-            ("id", "Oldest first"),
-            ("-id", "Newest first"),
-            ("-votes", "Most votes"),
-            ("votes", "Fewest votes"),
-        ],
-    )
-    after = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
-
-    def __init__(self, data, *, generators: list[str]):
-        super().__init__(data)
-        self.fields["generator"].choices = [("", "Any")] + [(g, g) for g in generators]
-        self.unknown = sorted(set(data) - set(self.fields))
-
-    def clean(self):
-        cleaned = super().clean()
-        if self.unknown:
-            raise forms.ValidationError(f"Unknown filter: {', '.join(self.unknown)}.")
-        after, sort = cleaned.get("after") or "", cleaned.get("sort") or "id"
-        if after and not (
-            CURSOR.fullmatch(after) and (":" in after) == (sort in ("votes", "-votes"))
-        ):
-            self.add_error("after", "This page cursor does not belong to this sort order.")
-        return cleaned
-
-    def filters(self) -> BrowseFilters:
-        data = {k: v for k, v in self.cleaned_data.items() if k != "after"}
-        data["sort"] = data.get("sort") or "id"
-        assert data["sort"] in SORTS
-        return BrowseFilters(**data)
+from annotate.validation import MAX_RATIONALE
 
 
 def _query(form: BrowseForm, **changes) -> str:
@@ -108,10 +41,7 @@ def _query(form: BrowseForm, **changes) -> str:
 @require_GET
 def browse(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_researcher(request.user, slug)
-    generators = list(
-        Generator.objects.filter(campaign=campaign).order_by("name").values_list("name", flat=True)
-    )
-    form = BrowseForm(request.GET, generators=generators)
+    form = view_form(campaign, request.GET)
     ctx = {"campaign": campaign, "form": form}
     if not form.is_valid():
         return render(request, "annotate/browse.html", ctx, status=400)
@@ -120,6 +50,7 @@ def browse(request: HttpRequest, slug: str) -> HttpResponse:
         page=page,
         next_query=_query(form, after=page.next_after) if page.next_after else "",
         first_query=_query(form, after=""),
+        export_query=urlencode({"view": _query(form, after="")}),
         deep=bool(form.cleaned_data["after"]),
     )
     return render(request, "annotate/browse.html", ctx)

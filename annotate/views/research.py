@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotate import export_files
 from annotate.access import campaign_for_researcher
+from annotate.exports import options as options_mod
 from annotate.exports.options import (
     ADJUDICATED,
     BON_METHODS,
@@ -48,6 +49,7 @@ FILTER_FIELDS = (
     "bon_method",
     "ranking_pairs",
     "adjudicated",
+    "view",
 )
 
 
@@ -108,7 +110,10 @@ def _page_context(campaign, **form) -> dict:
 @require_GET
 def research(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_researcher(request.user, slug)
-    return render(request, "annotate/research.html", _page_context(campaign))
+    # "Export exactly these pairs" on the browse page arrives with the view's query string.
+    view = request.GET.get("view", "")[: options_mod.MAX_VIEW]
+    values = {"format": DEFAULT_FORMAT, **({"view": view} if view else {})}
+    return render(request, "annotate/research.html", _page_context(campaign, values=values))
 
 
 @login_required

@@ -59,6 +59,10 @@ class Command(BaseCommand):
             help="ranking campaigns: pairs from each ranking, all (default) or best_vs_rest",
         )
         parser.add_argument(
+            "--view",
+            help="only the pairs of a browse view: the Pairs page's query string, e.g. 'q=sql&contested=on'",
+        )
+        parser.add_argument(
             "--adjudicated",
             help="human-source exports: prefer (default) an adjudicated pair's final label, or ignore it",
         )
@@ -84,7 +88,7 @@ class Command(BaseCommand):
 
         keys = ("method", "tie_policy", "both_bad_policy", "source", "min_gold_accuracy")
         keys += ("min_votes", "test_fraction", "seed", "kto_threshold", "kto_contested")
-        keys += ("ranking_pairs", "adjudicated")
+        keys += ("ranking_pairs", "adjudicated", "view")
         filters = {k: opts[k] for k in keys if opts[k] is not None}
         if opts["include_gold"]:
             filters["include_gold"] = True
