@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from annotate.analytics.crowd_models import MODEL_METHODS, MODEL_RULES
 from annotate.exports.aggregate import AGGREGATION_RULES
 from annotate.exports.formats import PROMPT_RULES, ROW_RULES
 from annotate.exports.kto import KTO_RULES
@@ -188,6 +189,17 @@ trace, `</think>`, a blank line, then the reply (without it, only the reply is w
 """
 
 
+def _model_note(options: ExportOptions) -> str:
+    if options.method not in MODEL_METHODS:
+        return ""
+    return (
+        f"\n**This export's method is `{options.method}`**: a model fitted to every counted human "
+        f"vote of the campaign at once (crowd-kit), not the majority of rule 3.\n\n{MODEL_RULES}\n\n"
+        "Margin: the mean strength of the votes for the label (1 on the binary scale) times the "
+        "model's probability of the label; agreement: the share of the pair's votes that chose it.\n"
+    )
+
+
 def _view_note(options: ExportOptions) -> str:
     if not options.view:
         return ""
@@ -315,7 +327,7 @@ Filters of this export:
 {filters}
 
 {AGGREGATION_RULES}
-
+{_model_note(options)}
 Tie policy `{options.tie_policy}`: drop leaves tied pairs out; keep writes them once (A as chosen)
 with `tie: true` (only formats with a `tie` column: {", ".join(TIE_COLUMN_FORMATS)}); split writes
 both orders (margin 0 in reward rows). Both-bad policy `{options.both_bad_policy}`: drop leaves

@@ -11,6 +11,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from annotate.analytics.crowd_models import MODEL_METHODS
+
 # Format name -> (short description, is aggregated per pair)
 FORMATS: dict[str, str] = {
     "trl-dpo-conversational": "TRL DPO, conversational (prompt/chosen/rejected as message lists)",
@@ -42,7 +44,8 @@ DEFAULT_FORMAT = "trl-dpo-conversational"
 RANKING_FORMATS = ("ranking",)
 RANKING_PAIRS = ("all", "best_vs_rest")
 
-METHODS = ("majority", "mean_strength")
+METHODS = ("majority", "mean_strength", "dawid_skene", "mace")
+# MODEL_METHODS are fitted to all of the campaign's human votes at once (crowd_models.py).
 TIE_POLICIES = ("drop", "keep", "split")
 BOTH_BAD_POLICIES = ("drop", "rewrite")
 SOURCES = ("human", "judge", "all")
@@ -66,7 +69,7 @@ class ExportOptionsError(ValueError):
 @dataclass(frozen=True)
 class ExportOptions:
     format: str = DEFAULT_FORMAT
-    method: str = "majority"  # majority | mean_strength
+    method: str = "majority"  # majority | mean_strength | dawid_skene | mace
     tie_policy: str = "drop"  # drop | keep | split
     both_bad_policy: str = "drop"  # drop | rewrite
     source: str = "human"  # human | judge | all (all: raw votes only)
@@ -233,6 +236,11 @@ def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOpti
         errors["tie_policy"] = (
             f"{fmt} has no tie column, so a kept tie would read as a preference; use drop "
             f"or split (keep is for {', '.join(TIE_COLUMN_FORMATS)})"
+        )
+    if values.get("method") in MODEL_METHODS and values.get("source", "human") != "human":
+        errors["method"] = (
+            f"{values['method']} estimates each human rater's reliability; the judge is one "
+            "voice, so judge labels take majority or mean_strength"
         )
     if values.get("view") and (fmt in BON_FORMATS or fmt in RANKING_FORMATS):
         errors["view"] = "a browse view selects pairs and their votes; this format reads neither"

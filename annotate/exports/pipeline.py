@@ -21,14 +21,16 @@ from __future__ import annotations
 import hashlib
 import itertools
 import operator
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from annotate.analytics.crowd_models import FittedLabels
 from annotate.exports import formats
-from annotate.exports.aggregate import aggregate_pair, counted_votes
+from annotate.exports.aggregate import Decision, aggregate_pair, counted_votes, signed_score
 from annotate.exports.card import CardContext, render_card
 from annotate.exports.kto import Completions
-from annotate.exports.options import ExportOptions
+from annotate.exports.options import MODEL_METHODS, ExportOptions
 from annotate.exports.summary import (
     EmptyExport,
     ExportFailed,
@@ -100,8 +102,10 @@ def write_export(
     excluded_raters: frozenset = frozenset(),
     progress: Callable[[int], None] | None = None,
     progress_every: int = 5000,
+    fitted: FittedLabels | None = None,
 ) -> ExportSummary:
-    """Write the export folder; returns what was written. ``progress(pairs_seen)`` is called as it goes."""
+    """Write the export folder; returns what was written. ``progress(pairs_seen)`` is called as it
+    goes. ``fitted``: the pairs' labels from a model method (dawid_skene, mace), fitted before."""
     out_dir = Path(out_dir)
     data_dir = out_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -123,6 +127,7 @@ def write_export(
         summary=summary,
         rater_names=rater_names or {},
         excluded_raters=excluded_raters,
+        fitted=fitted,
     )
     next_report = progress_every
 
@@ -185,8 +190,11 @@ def write_export(
 class _PromptRows:
     """Builds the records of one prompt from its vote rows, counting what is left out and why."""
 
-    def __init__(self, *, options, summary, rater_names, excluded_raters):
+    def __init__(self, *, options, summary, rater_names, excluded_raters, fitted=None):
         self.options = options
+        if (options.method in MODEL_METHODS) != (fitted is not None):
+            raise ValueError(f"method {options.method!r} needs its fitted labels, and only it")
+        self.fitted = fitted
         self.summary = summary
         self.rater_names = rater_names
         self.excluded = excluded_raters
@@ -327,6 +335,8 @@ class _PromptRows:
         elif len(votes) < max(1, options.min_votes):
             s.dropped["too_few_votes"] += 1
             return []
+        elif self.fitted is not None:
+            decision = self._fitted(item["pair_id"], votes)
         elif len(votes) == 1:
             key = (votes[0]["choice"], votes[0]["strength"])
             decision = self.single.get(key)
@@ -353,6 +363,21 @@ class _PromptRows:
         if reason:
             s.dropped[reason] += 1
         return found
+
+    def _fitted(self, pair_id: int, votes: list[dict]) -> Decision:
+        """The model's label for the pair. Margin: the mean strength of the votes for the label
+        (1 on the binary scale) times the model's probability of it, as majority discounts its
+        margin by disagreement; agreement is the share of the votes that chose it."""
+        label, probability = self.fitted.labels.get(pair_id, (None, 0.0))
+        counts = Counter(v["choice"] for v in votes)
+        margin = 0.0
+        if label in ("a", "b"):
+            strengths = [
+                abs(signed_score(label, v["strength"])) for v in votes if v["choice"] == label
+            ]
+            margin = (sum(strengths) / len(strengths) if strengths else 1.0) * probability
+        agreement = counts[label] / len(votes) if label else 0.0
+        return Decision(label, round(margin, 6), round(agreement, 6), len(votes), dict(counts))
 
     def _kto_records(self, item: dict) -> list[dict]:
         prompt = self._prompt(item)

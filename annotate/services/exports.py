@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import logging
+import operator
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +33,8 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from annotate import export_files
+from annotate.analytics.crowd_models import MODEL_METHODS
+from annotate.exports.aggregate import counted_votes
 from annotate.exports.card import CardContext
 from annotate.exports.options import ExportOptions, ExportOptionsError, parse_options
 from annotate.exports.pipeline import ExportFailed, ExportSummary, write_export
@@ -254,6 +258,21 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
         )
         if options.include_reasoning:
             rows = _with_reasoning(rows)
+        fitted = None
+        if options.method in MODEL_METHODS:
+            # A model method is fitted to every counted vote before the first row is written:
+            # one more pass over the same rows, in the same read transaction.
+            fitted = _fit(
+                protocol_for(campaign).export_rows(
+                    campaign_id=campaign.id,
+                    lean=True,
+                    chunk_size=chunk_size,
+                    ranking_pairs=options.ranking_pairs,
+                    **({"pairs_in": pairs_in} if pairs_in is not None else {}),
+                ),
+                options=options,
+                excluded=excluded,
+            )
         return write_export(
             rows,
             options=options,
@@ -263,7 +282,22 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
             excluded_raters=excluded,
             progress=progress,
             progress_every=progress_every or PROGRESS_EVERY,
+            fitted=fitted,
         )
+
+
+def _fit(rows, *, options: ExportOptions, excluded: frozenset):
+    """The model method's labels, from the votes that count (latest per rater, excluded raters
+    and gold pairs left out unless include_gold), as the pipeline counts them."""
+    from annotate.analytics.crowd_models import fit_labels
+
+    counted = []
+    for _, group in itertools.groupby(rows, key=operator.itemgetter("pair_id")):
+        votes = list(group)
+        if votes[0]["gold_answer"] and not options.include_gold:
+            continue
+        counted += counted_votes(votes, source="human", excluded_raters=excluded)
+    return fit_labels(counted, method=options.method, seed=options.seed)
 
 
 def _with_reasoning(rows):

@@ -38,7 +38,10 @@ class Command(BaseCommand):
         parser.add_argument("--out", type=Path, help="output folder (created; must be empty)")
         parser.add_argument("--format", default="trl-dpo-conversational", help="see --list-formats")
         parser.add_argument("--list-formats", action="store_true", help="list formats and exit")
-        parser.add_argument("--method", help="aggregation: majority (default) or mean_strength")
+        parser.add_argument(
+            "--method",
+            help="aggregation: majority (default), mean_strength, dawid_skene or mace",
+        )
         parser.add_argument("--tie-policy", help="drop (default), keep or split")
         parser.add_argument("--both-bad-policy", help="drop (default) or rewrite")
         parser.add_argument("--source", help="human (default), judge, or all (raw formats)")
