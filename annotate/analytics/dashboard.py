@@ -6,6 +6,25 @@ from collections import Counter
 from collections.abc import Sequence
 
 from annotate.analytics import agreement, bias, plots, ranking
+from annotate.analytics.crowd_models import fit_labels
+
+RELIABILITY_MAX_VOTES = 20_000  # Dawid–Skene in the page request up to here (a few seconds)
+
+
+def rater_reliability(rows: Sequence[dict]) -> dict[int, float]:
+    """Each rater's reliability by Dawid–Skene (annotate/analytics/crowd_models.py) over the
+    counted votes of pairs with two or more raters; empty past RELIABILITY_MAX_VOTES votes."""
+    if len(rows) > RELIABILITY_MAX_VOTES:
+        return {}
+    counted = [
+        v
+        for votes in agreement.latest_votes_by_pair(rows).values()
+        if len(votes) > 1
+        for v in votes
+    ]
+    if not counted:
+        return {}
+    return fit_labels(counted, method="dawid_skene").reliability
 
 
 def dashboard(
@@ -20,6 +39,7 @@ def dashboard(
         n_boot = 200 if len(rows) <= 20_000 else 50
     votes = Counter(r["rater_id"] for r in rows if not r.get("revises_id"))
     majority = agreement.rater_agreement_with_majority(rows)
+    reliability = rater_reliability(rows)
     gold = agreement.gold_accuracy(rows)
     position = bias.position_bias(rows)
     length = bias.length_bias(rows)
@@ -30,6 +50,7 @@ def dashboard(
             "votes": votes[rater_id],
             "majority": majority.get(rater_id),
             "gold": gold.get(rater_id),
+            "reliability": reliability.get(rater_id),
             "left": position["raters"].get(rater_id),
             "longer": length["raters"].get(rater_id),
             "time": timing["raters"].get(rater_id),
@@ -60,6 +81,7 @@ def dashboard(
 
     return {
         "vote_rows": len(rows),
+        "reliability_computed": len(rows) <= RELIABILITY_MAX_VOTES,
         "alpha": agreement.alpha_with_ci(rows, n_boot=n_boot),
         "raters": raters,
         "position": position["overall"],

@@ -110,3 +110,21 @@ def test_a_model_method_needs_human_votes_and_its_fit():
             out_dir="/tmp/never-written",
             context=CardContext("T", "t"),
         )
+
+
+def test_the_dashboard_shows_each_raters_reliability_beside_gold_and_majority():
+    from annotate.analytics.dashboard import dashboard
+
+    truth, votes = _simulated(pairs=40)
+    rows = [
+        vote(i + 1, pair_id=v["pair_id"] + 1, rater_id=v["rater_id"], choice=v["choice"])
+        for i, v in enumerate(sorted(votes, key=lambda v: v["pair_id"]))
+    ]
+    for r in rows:
+        r.update(a_len=10, b_len=20)
+    result = dashboard(rows, days=[], usernames={}, n_boot=10)
+    by_rater = {r["name"]: r["reliability"] for r in result["raters"]}
+    assert min(by_rater[f"rater {i}"] for i in (1, 2, 3)) > max(
+        by_rater[f"rater {i}"] for i in (4, 5, 6)
+    )
+    assert result["reliability_computed"] is True

@@ -83,7 +83,10 @@ def test_a_judge_export_never_takes_the_adjudication(tmp_path):
 
 
 def test_an_adjudicated_tie_follows_the_tie_policy(tmp_path):
-    rows = [vote(1, rater_id=1, choice="a"), vote(2, rater_id=9, choice="tie", source="adjudicated")]
+    rows = [
+        vote(1, rater_id=1, choice="a"),
+        vote(2, rater_id=9, choice="tie", source="adjudicated"),
+    ]
     summary, out, _ = _export(tmp_path, rows, "trl-dpo-standard", tie_policy="keep")
     assert [(r["chosen"], r["rejected"], r["tie"]) for r in out] == [("A1", "B1", True)]
     assert summary.labels == {"tie": 1}
