@@ -14,7 +14,20 @@ from django.db import connections
 from annotate.work import workers
 from project.celery import app as celery_app
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+
+
+def _redis_url() -> str:
+    """TEST_REDIS_URL, and under pytest-xdist one database per worker (gw0 the given one, gw1 the
+    next, …): every worker flushes its own broker, never another's queued tasks."""
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    base, _, db = url.rpartition("/")
+    return f"{base}/{(int(db or 0) + int(worker[2:])) % 16}"
+
+
+REDIS_URL = _redis_url()
 
 
 @test_worker_stopped.connect

@@ -222,6 +222,7 @@ def _problem(persona: str, process: subprocess.Popen, folder: Path) -> tuple[str
     return summary, None
 
 
+@pytest.mark.timeout(700)  # two runs of every operation; slower beside other tests (xdist)
 def test_the_api_conforms_to_its_schema_as_an_admin_and_as_a_rater(
     live_server, seeded, no_nagle, tmp_path
 ):
@@ -234,7 +235,7 @@ def test_the_api_conforms_to_its_schema_as_an_admin_and_as_a_rater(
     runs = {p: _start(p, url=url, seeded=seeded, folder=tmp_path / p) for p in RUNS}
     try:
         for process in runs.values():
-            process.wait(timeout=240)
+            process.wait(timeout=600)
     finally:
         for process in runs.values():
             if process.poll() is None:
