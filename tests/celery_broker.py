@@ -15,7 +15,6 @@ from annotate.work import workers
 from project.celery import app as celery_app
 
 
-
 def _redis_url() -> str:
     """TEST_REDIS_URL, and under pytest-xdist one database per worker (gw0 the given one, gw1 the
     next, …): every worker flushes its own broker, never another's queued tasks."""
