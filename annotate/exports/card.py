@@ -62,6 +62,9 @@ RAW_GLOSSARY = """## Columns (raw votes)
 | `judge_verdict` | the AI judge's verdict on the pair, if it judged it |
 | `revises_id`, `is_latest` | a revision points at the first vote; `is_latest` marks the vote that counts |
 | `generator_a`, `generator_b`, `gold_answer`, `created_at` | who wrote a and b; the gold answer; when |
+| `model_a`, `model_b`, `params_a`, `params_b` | each generator's model and its parameters (a JSON object) |
+| `input_tokens_*`, `output_tokens_*`, `cost_usd_*` | what generating each response took and cost (USD; 0 for an imported response) |
+| `judge_rubric_version` | the version of the rubric of the judge's verdict on the pair, if it judged it |
 
 """
 
@@ -82,6 +85,8 @@ class CardContext:
     alpha: float | None = None  # Krippendorff's α (ordinal) over the campaign's human votes
     protocol: str = "pairwise"  # ranking: the pairs were derived from rankings (see below)
     ranking_k: int = 0
+    generation_cost_usd: float = 0.0  # every candidate the campaign generated
+    judge_cost_usd: float = 0.0  # every verdict of the campaign's AI judge
 
 
 def size_category(n: int) -> str:
@@ -187,6 +192,17 @@ _REASONING_NOTE = """### Reasoning traces
 include_reasoning is on: a response that came with a reasoning trace is written as `<think>`, the
 trace, `</think>`, a blank line, then the reply (without it, only the reply is written).
 """
+
+
+def _cost_line(context: CardContext, summary: ExportSummary) -> str:
+    total = context.generation_cost_usd + context.judge_cost_usd
+    line = (
+        f"Model cost of the campaign: ${total:,.4f} (generation ${context.generation_cost_usd:,.4f}, "
+        f"AI judge ${context.judge_cost_usd:,.4f})"
+    )
+    if summary.pairs_exported:
+        line += f"; ${total / summary.pairs_exported:,.4f} per labelled pair in this export"
+    return line + ". Raters' pay is not included."
 
 
 def _model_note(options: ExportOptions) -> str:
@@ -303,6 +319,7 @@ What was read, and what each filter and rule left out:
 - Rating scale: `{context.scale}`; aspects: {", ".join(context.aspects) or "none"};
   votes wanted per pair (k): {context.overlap}; AI judge mode: `{context.judge_mode}`{f" (`{context.judge_model}`)" if context.judge_model else ""}.
 - Raters who voted: {context.raters:,}; excluded by the gold-accuracy filter: {context.excluded_raters:,}.
+- {_cost_line(context, summary)}
 
 ### Guidelines (summary)
 

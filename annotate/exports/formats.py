@@ -308,13 +308,48 @@ RAW_COLUMNS = [
     "generator_b",
     "gold_answer",
     "created_at",
+    # Provenance: each response's generator and what it cost, the judge rubric's version.
+    "model_a",
+    "model_b",
+    "params_a",
+    "params_b",
+    "input_tokens_a",
+    "output_tokens_a",
+    "cost_usd_a",
+    "input_tokens_b",
+    "output_tokens_b",
+    "cost_usd_b",
+    "judge_rubric_version",
 ]
 
 
+def raw_provenance(item: dict, generators: dict[str, dict]) -> dict:
+    """The pair's provenance columns: each side's generator model and parameters (from
+    ``generators``, name -> provider/model/params), tokens and cost; the judge rubric's version."""
+    out = {}
+    for side in ("a", "b"):
+        info = generators.get(item[f"{side}_generator"]) or {}
+        cost = item.get(f"{side}_cost_usd")
+        out[f"model_{side}"] = info.get("model", "")
+        out[f"params_{side}"] = json.dumps(
+            info.get("params") or {}, sort_keys=True, ensure_ascii=False
+        )
+        out[f"input_tokens_{side}"] = item.get(f"{side}_input_tokens")
+        out[f"output_tokens_{side}"] = item.get(f"{side}_output_tokens")
+        out[f"cost_usd_{side}"] = None if cost is None else float(cost)
+    out["judge_rubric_version"] = item.get("judge_rubric_version")
+    return out
+
+
 def raw_records(
-    item: dict, rows: list[dict], rater_names: dict, judge_verdict: str | None
+    item: dict,
+    rows: list[dict],
+    rater_names: dict,
+    judge_verdict: str | None,
+    generators: dict[str, dict] | None = None,
 ) -> Iterator[dict]:
     """One row per judgment, revisions included. ``rater`` is a pseudonym, never a username."""
+    provenance = raw_provenance(item, generators or {})
     latest_ids = {}
     for row in rows:
         key = (row["source"], row["rater_id"])
@@ -346,6 +381,7 @@ def raw_records(
             "generator_b": item["b_generator"],
             "gold_answer": item.get("gold_answer") or "",
             "created_at": _iso(row["created_at"]),
+            **provenance,
         }
 
 

@@ -103,9 +103,11 @@ def write_export(
     progress: Callable[[int], None] | None = None,
     progress_every: int = 5000,
     fitted: FittedLabels | None = None,
+    generators: dict[str, dict] | None = None,
 ) -> ExportSummary:
     """Write the export folder; returns what was written. ``progress(pairs_seen)`` is called as it
-    goes. ``fitted``: the pairs' labels from a model method (dawid_skene, mace), fitted before."""
+    goes. ``fitted``: the pairs' labels from a model method (dawid_skene, mace), fitted before.
+    ``generators``: name -> provider, model and parameters, for the raw formats' provenance."""
     out_dir = Path(out_dir)
     data_dir = out_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -128,6 +130,7 @@ def write_export(
         rater_names=rater_names or {},
         excluded_raters=excluded_raters,
         fitted=fitted,
+        generators=generators or {},
     )
     next_report = progress_every
 
@@ -190,8 +193,11 @@ def write_export(
 class _PromptRows:
     """Builds the records of one prompt from its vote rows, counting what is left out and why."""
 
-    def __init__(self, *, options, summary, rater_names, excluded_raters, fitted=None):
+    def __init__(
+        self, *, options, summary, rater_names, excluded_raters, fitted=None, generators=None
+    ):
         self.options = options
+        self.generators = generators or {}
         if (options.method in MODEL_METHODS) != (fitted is not None):
             raise ValueError(f"method {options.method!r} needs its fitted labels, and only it")
         self.fitted = fitted
@@ -419,4 +425,4 @@ class _PromptRows:
             s.dropped["no_votes"] += 1
             return []
         s.pairs_exported += 1
-        return list(formats.raw_records(item, kept, self.rater_names, verdict))
+        return list(formats.raw_records(item, kept, self.rater_names, verdict, self.generators))

@@ -103,6 +103,17 @@ def raw_schema() -> pa.Schema:
             ("generator_b", pa.string()),
             ("gold_answer", pa.string()),
             ("created_at", pa.string()),
+            ("model_a", pa.string()),
+            ("model_b", pa.string()),
+            ("params_a", pa.string()),
+            ("params_b", pa.string()),
+            ("input_tokens_a", pa.int64()),
+            ("output_tokens_a", pa.int64()),
+            ("cost_usd_a", pa.float64()),
+            ("input_tokens_b", pa.int64()),
+            ("output_tokens_b", pa.int64()),
+            ("cost_usd_b", pa.float64()),
+            ("judge_rubric_version", pa.int64()),
         ]
     )
 

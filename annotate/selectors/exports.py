@@ -7,10 +7,10 @@ from contextlib import contextmanager
 
 import msgspec
 from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery, TextField
+from django.db.models import OuterRef, Subquery, Sum, TextField
 from django.db.models.functions import Cast
 
-from annotate.models import Generator, JudgeVerdict, Pair
+from annotate.models import Candidate, Generator, JudgeVerdict, Pair
 from annotate.sql import exports as export_sql
 
 # Columns of one vote row (one per judgment, with its pair's prompt and both responses).
@@ -46,6 +46,13 @@ _VOTE_COLUMNS = (
     "judgments__revises_id",
     "judgments__created_at",
     "judge_verdict",  # annotated in export_vote_queryset (full rows only)
+    "judge_rubric_version",  # likewise
+    "candidate_a__input_tokens",
+    "candidate_a__output_tokens",
+    "candidate_a__cost_usd",
+    "candidate_b__input_tokens",
+    "candidate_b__output_tokens",
+    "candidate_b__cost_usd",
 )
 _VOTE_KEYS = (
     "judgment_id",
@@ -73,11 +80,38 @@ _VOTE_KEYS = (
     "revises_id",
     "created_at",
     "judge_verdict",
+    "judge_rubric_version",
+    "a_input_tokens",
+    "a_output_tokens",
+    "a_cost_usd",
+    "b_input_tokens",
+    "b_output_tokens",
+    "b_cost_usd",
 )
 
 
 def generator_names(*, campaign_id: int) -> dict[int, str]:
     return dict(Generator.objects.filter(campaign_id=campaign_id).values_list("id", "name"))
+
+
+def campaign_costs(*, campaign_id: int) -> dict[str, float]:
+    """What the campaign's models cost so far (USD): generation and the AI judge."""
+    generation = Candidate.objects.filter(prompt__campaign_id=campaign_id).aggregate(
+        c=Sum("cost_usd")
+    )["c"]
+    judge = JudgeVerdict.objects.filter(campaign_id=campaign_id).aggregate(c=Sum("cost_usd"))["c"]
+    return {"generation_cost_usd": float(generation or 0), "judge_cost_usd": float(judge or 0)}
+
+
+def generator_provenance(*, campaign_id: int) -> dict[str, dict]:
+    """Generator name -> its provider, model and parameters (what the raw exports' provenance
+    columns say of each response's generator)."""
+    return {
+        name: {"provider": provider, "model": model, "params": params}
+        for name, provider, model, params in Generator.objects.filter(
+            campaign_id=campaign_id
+        ).values_list("name", "provider", "model", "params")
+    }
 
 
 # What the aggregated formats need: the raw-vote columns (aspects, rationale, timing, …) are left
@@ -136,7 +170,10 @@ def export_vote_queryset(
         latest_verdict = JudgeVerdict.objects.filter(
             pair_id=OuterRef("pk"), status=JudgeVerdict.Status.DONE
         ).order_by("-id")
-        pairs = pairs.annotate(judge_verdict=Subquery(latest_verdict.values("choice")[:1]))
+        pairs = pairs.annotate(
+            judge_verdict=Subquery(latest_verdict.values("choice")[:1]),
+            judge_rubric_version=Subquery(latest_verdict.values("rubric__version")[:1]),
+        )
     return pairs.order_by("prompt_id", "id", "judgments__id").values_list(*columns)
 
 

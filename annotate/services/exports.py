@@ -145,6 +145,7 @@ def _card_context(*, campaign: Campaign, voters: list[dict], excluded: frozenset
         alpha=alpha,
         protocol=campaign.protocol,
         ranking_k=campaign.ranking_k,
+        **export_reads.campaign_costs(campaign_id=campaign.id),
     )
 
 
@@ -283,6 +284,7 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
             progress=progress,
             progress_every=progress_every or PROGRESS_EVERY,
             fitted=fitted,
+            generators=export_reads.generator_provenance(campaign_id=campaign.id),
         )
 
 
