@@ -20,74 +20,48 @@ from annotate.sql import exports as export_sql
 # JSONField decodes each value with json.loads through a converter called per row and field, which
 # was the largest part of reading a million votes.
 _JSON_TEXT = {"messages_json": "prompt__messages", "aspects_json": "judgments__aspects"}
-_VOTE_COLUMNS = (
-    "judgments__id",
-    "id",
-    "prompt_id",
-    "prompt__content_hash",
-    "prompt__external_id",
-    "messages_json",
-    "prompt__system",
-    "candidate_a__text",
-    "candidate_b__text",
-    "candidate_a__generator_id",
-    "candidate_b__generator_id",
-    "gold_answer",
-    "judgments__rater_id",
-    "judgments__source",
-    "judgments__choice",
-    "judgments__strength",
-    "aspects_json",
-    "judgments__rationale",
-    "judgments__rewrite",
-    "judgments__left_is_a",
-    "judgments__time_on_task_ms",
-    "judgments__judge_shown",
-    "judgments__revises_id",
-    "judgments__created_at",
-    "judge_verdict",  # annotated in export_vote_queryset (full rows only)
-    "judge_rubric_version",  # likewise
-    "candidate_a__input_tokens",
-    "candidate_a__output_tokens",
-    "candidate_a__cost_usd",
-    "candidate_b__input_tokens",
-    "candidate_b__output_tokens",
-    "candidate_b__cost_usd",
+LEAN, FULL = True, False  # read by every export / by the raw-vote formats only
+# (key in the row, column read, lean): the aggregated formats read the lean keys only; the raw-vote
+# columns (aspects, rationale, timing, provenance …) are left out there, so a million-pair export
+# does not decode and convert what it never writes. ``judge_verdict`` and ``judge_rubric_version``
+# are annotated in export_vote_queryset (full rows only).
+_VOTE_FIELDS = (
+    ("judgment_id", "judgments__id", LEAN),
+    ("pair_id", "id", LEAN),
+    ("prompt_id", "prompt_id", LEAN),
+    ("prompt_hash", "prompt__content_hash", LEAN),
+    ("prompt_external_id", "prompt__external_id", FULL),
+    ("messages", "messages_json", LEAN),
+    ("system", "prompt__system", LEAN),
+    ("a_text", "candidate_a__text", LEAN),
+    ("b_text", "candidate_b__text", LEAN),
+    ("a_generator", "candidate_a__generator_id", LEAN),
+    ("b_generator", "candidate_b__generator_id", LEAN),
+    ("gold_answer", "gold_answer", LEAN),
+    ("rater_id", "judgments__rater_id", LEAN),
+    ("source", "judgments__source", LEAN),
+    ("choice", "judgments__choice", LEAN),
+    ("strength", "judgments__strength", LEAN),
+    ("aspects", "aspects_json", FULL),
+    ("rationale", "judgments__rationale", FULL),
+    ("rewrite", "judgments__rewrite", LEAN),
+    ("left_is_a", "judgments__left_is_a", FULL),
+    ("time_on_task_ms", "judgments__time_on_task_ms", FULL),
+    ("judge_shown", "judgments__judge_shown", FULL),
+    ("revises_id", "judgments__revises_id", FULL),
+    ("created_at", "judgments__created_at", FULL),
+    ("judge_verdict", "judge_verdict", FULL),
+    ("judge_rubric_version", "judge_rubric_version", FULL),
+    ("a_input_tokens", "candidate_a__input_tokens", FULL),
+    ("a_output_tokens", "candidate_a__output_tokens", FULL),
+    ("a_cost_usd", "candidate_a__cost_usd", FULL),
+    ("b_input_tokens", "candidate_b__input_tokens", FULL),
+    ("b_output_tokens", "candidate_b__output_tokens", FULL),
+    ("b_cost_usd", "candidate_b__cost_usd", FULL),
 )
-_VOTE_KEYS = (
-    "judgment_id",
-    "pair_id",
-    "prompt_id",
-    "prompt_hash",
-    "prompt_external_id",
-    "messages",
-    "system",
-    "a_text",
-    "b_text",
-    "a_generator",
-    "b_generator",
-    "gold_answer",
-    "rater_id",
-    "source",
-    "choice",
-    "strength",
-    "aspects",
-    "rationale",
-    "rewrite",
-    "left_is_a",
-    "time_on_task_ms",
-    "judge_shown",
-    "revises_id",
-    "created_at",
-    "judge_verdict",
-    "judge_rubric_version",
-    "a_input_tokens",
-    "a_output_tokens",
-    "a_cost_usd",
-    "b_input_tokens",
-    "b_output_tokens",
-    "b_cost_usd",
-)
+_VOTE_KEYS = tuple(key for key, _, _ in _VOTE_FIELDS)
+_VOTE_COLUMNS = tuple(column for _, column, _ in _VOTE_FIELDS)
+_LEAN_KEYS = tuple(key for key, _, lean in _VOTE_FIELDS if lean)
 
 
 def generator_names(*, campaign_id: int) -> dict[int, str]:
@@ -112,28 +86,6 @@ def generator_provenance(*, campaign_id: int) -> dict[str, dict]:
             campaign_id=campaign_id
         ).values_list("name", "provider", "model", "params")
     }
-
-
-# What the aggregated formats need: the raw-vote columns (aspects, rationale, timing, …) are left
-# out so a million-pair export does not decode and convert what it never writes.
-_LEAN_KEYS = (
-    "judgment_id",
-    "pair_id",
-    "prompt_id",
-    "prompt_hash",
-    "messages",
-    "system",
-    "a_text",
-    "b_text",
-    "a_generator",
-    "b_generator",
-    "gold_answer",
-    "rater_id",
-    "source",
-    "choice",
-    "strength",
-    "rewrite",
-)
 
 
 def _columns(lean: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
