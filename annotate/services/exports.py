@@ -141,6 +141,8 @@ def _card_context(*, campaign: Campaign, voters: list[dict], excluded: frozenset
         alpha=alpha,
         protocol=campaign.protocol,
         ranking_k=campaign.ranking_k,
+        rating_k=campaign.rating_k,
+        rating_scale=(campaign.rating_min, campaign.rating_max),
     )
 
 
@@ -189,6 +191,10 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
         from annotate.selectors.sets import ranking_voters
 
         voters = ranking_voters(campaign_id=campaign.id)
+    elif campaign.is_rating:
+        from annotate.selectors.ratings import rating_voters
+
+        voters = rating_voters(campaign_id=campaign.id)
     else:
         voters = campaign_reads.campaign_voters(campaign_id=campaign.id)
     names = {
@@ -204,8 +210,7 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
 
         rows = bon_choice_rows(campaign=campaign, method=options.bon_method)
         return write_best_of_n_export(rows, options=options, out_dir=out_dir, context=context)
-    if options.is_ranking and not campaign.is_ranking:
-        raise ExportOptionsError({"format": "the ranking format is for ranking campaigns"})
+    _format_fits(campaign=campaign, options=options)
     if campaign.is_ranking and options.source != "human":
         from annotate.services.sets import judge_set_rankings_record
 
@@ -223,6 +228,18 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
                 rater_names=names,
                 excluded_raters=excluded,
             )
+        if options.is_rating or (campaign.is_rating and options.format == "trl-kto"):
+            from annotate.exports.ratings import write_rating_export
+            from annotate.selectors.ratings import rating_rows_for_raw
+
+            return write_rating_export(
+                rating_rows_for_raw(campaign_id=campaign.id),
+                options=options,
+                out_dir=out_dir,
+                context=context,
+                rater_names=names,
+                excluded_raters=excluded,
+            )
         # The campaign's protocol turns its votes into pairwise vote rows (a ranking campaign
         # derives them from each ranking, annotate/selectors/sets.py).
         rows = protocol_for(campaign).export_rows(
@@ -231,6 +248,7 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
             chunk_size=chunk_size,
             reasoning=options.include_reasoning,
             ranking_pairs=options.ranking_pairs,
+            **_rating_kwargs(campaign=campaign, options=options, excluded=excluded),
         )
         if options.include_reasoning:
             rows = _with_reasoning(rows)
@@ -246,6 +264,27 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
         )
 
 
+def _rating_kwargs(*, campaign: Campaign, options: ExportOptions, excluded: frozenset) -> dict:
+    """What a rating campaign's pairs are derived with (annotate/selectors/ratings.py)."""
+    if not campaign.is_rating:
+        return {}
+    return {
+        "rating_pairs": options.rating_pairs,
+        "min_gap": options.rating_min_gap,
+        "seed": options.seed,
+        "source": options.source,
+        "excluded_raters": excluded,
+    }
+
+
+def _format_fits(*, campaign: Campaign, options: ExportOptions) -> None:
+    """The raw formats of a protocol's own votes are for campaigns of that protocol."""
+    if options.is_ranking and not campaign.is_ranking:
+        raise ExportOptionsError({"format": "the ranking format is for ranking campaigns"})
+    if options.is_rating and not campaign.is_rating:
+        raise ExportOptionsError({"format": "the ratings format is for rating campaigns"})
+
+
 def _with_reasoning(rows):
     """Vote rows whose response texts carry their traces (include_reasoning)."""
     from annotate.exports.best_of_n import with_reasoning
@@ -259,6 +298,8 @@ def _with_reasoning(rows):
 def export_pairs_to_read(*, campaign: Campaign) -> int:
     if campaign.is_ranking:  # progress counts sets read, roughly (a set gives several pairs)
         return campaign.ranking_votes.values("candidate_set_id").distinct().count()
+    if campaign.is_rating:  # prompts read (each gives its pairs)
+        return campaign.rating_votes.values("candidate_set__prompt_id").distinct().count()
     return Judgment.objects.filter(campaign=campaign).values("pair_id").distinct().count()
 
 
@@ -267,8 +308,7 @@ def export_create(
 ) -> Export:
     """Validate (ExportOptionsError on a bad format/filter), save a QUEUED Export, run it in a worker."""
     options = parse_options(format, filters)
-    if options.is_ranking and not campaign.is_ranking:
-        raise ExportOptionsError({"format": "the ranking format is for ranking campaigns"})
+    _format_fits(campaign=campaign, options=options)
     export = Export.objects.create(
         campaign=campaign, format=options.format, filters=options.filters(), created_by=actor
     )

@@ -22,6 +22,7 @@ from annotate.exports.options import (
     KTO_CONTESTED,
     METHODS,
     RANKING_PAIRS,
+    RATING_PAIRS,
     SOURCES,
     TIE_POLICIES,
     ExportOptionsError,
@@ -46,6 +47,8 @@ FILTER_FIELDS = (
     "kto_contested",
     "bon_method",
     "ranking_pairs",
+    "rating_pairs",
+    "rating_min_gap",
 )
 
 
@@ -77,6 +80,7 @@ def _form_context(campaign, *, values: dict | None = None, errors: dict | None =
             "kto_contested": KTO_CONTESTED,
             "bon_method": BON_METHODS,
             "ranking_pairs": RANKING_PAIRS,
+            "rating_pairs": RATING_PAIRS,
         },
         "values": values or {"format": DEFAULT_FORMAT},
         "errors": errors or {},
