@@ -43,6 +43,7 @@ TAGS = {
     "bon-sft": ["trl", "sft", "best-of-n", "rejection-sampling"],
     "bon-dpo": ["trl", "dpo", "preference", "best-of-n"],
     "ranking": ["preference", "ranking", "annotations"],
+    "ratings": ["preference", "rating", "annotations"],
 }
 BUILDER = {"raw-csv": "csv", "raw-parquet": "parquet"}
 
