@@ -86,6 +86,8 @@ def rating_clean(entries: object, *, shown_order: Sequence[int], scale: Scale) -
     for number in range(1, k + 1):
         entry = by_number[number]
         label = gettext("Response %(n)s") % {"n": number}
+        if entry.get("overall") is None:
+            raise RatingInvalid(gettext("%(label)s: give the overall score.") % {"label": label})
         overall = _score(entry.get("overall"), scale=scale, what=label + " " + gettext("overall"))
         aspects = entry.get("aspects") or {}
         if not isinstance(aspects, Mapping):

@@ -42,6 +42,7 @@ def test_it_maps_shown_numbers_to_candidates_in_shown_order():
         ([_entry(1, 0), _entry(2), _entry(3)], "from 1 to 5"),
         ([_entry(1, 2.5), _entry(2), _entry(3)], "from 1 to 5"),
         ([_entry(1, True), _entry(2), _entry(3)], "from 1 to 5"),
+        ([{"number": 1}, _entry(2), _entry(3)], "Response 1: give the overall score"),
         ([_entry(1, extra=1), _entry(2), _entry(3)], "Unknown field: extra"),
         ([{**_entry(1), "aspects": {"helpful": 4}}, _entry(2), _entry(3)], "missing: honest"),
         (
