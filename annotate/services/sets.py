@@ -1,7 +1,9 @@
 """Candidate sets (the units of ranking and rating): build them, lease them, record votes.
 
-**Build** (``sets_build_report``, idempotent): one set per prompt, of ``campaign.ranking_k``
-candidates (fewer, down to 2, when a prompt has fewer distinct eligible responses), picked from
+**Build** (``sets_build_report``, idempotent): ranking makes one set per prompt, of
+``campaign.ranking_k`` candidates (fewer, down to 2, when a prompt has fewer distinct eligible
+responses); rating splits each prompt's distinct candidates into sets of ``rating_k`` (numbered
+by ``part``, the last one may be smaller). Candidates are picked from
 the prompt's DONE candidates as pairing picks them (services/pairing.py: self-identifying ones
 hidden under the "hide" policy, twins of an earlier text left out), round-robin over generators
 so a cap keeps every model before a second sample of any; the seed's best-of-N samples of one
@@ -396,11 +398,19 @@ def ranking_vote_validate(
 
 
 def _refusal(lease: SetAssignment | None, *, rater: User, campaign: Campaign, now: datetime):
-    not_recorded = gettext("Your ranking was not recorded.")
+    rating = campaign.is_rating
+    not_recorded = (
+        gettext("Your rating was not recorded.")
+        if rating
+        else gettext("Your ranking was not recorded.")
+    )
     if lease is None:
-        return VoteRefused(
-            gettext("There is no such set to rank.") + " " + not_recorded, code="missing"
+        missing = (
+            gettext("There is no such unit to rate.")
+            if rating
+            else gettext("There is no such set to rank.")
         )
+        return VoteRefused(missing + " " + not_recorded, code="missing")
     if lease.rater_id != rater.pk:
         return VoteRefused(
             gettext("This set was not assigned to you.") + " " + not_recorded, code="foreign"
@@ -417,6 +427,14 @@ def _refusal(lease: SetAssignment | None, *, rater: User, campaign: Campaign, no
             gettext("An admin released this set from you.") + " " + not_recorded, code="released"
         )
     if lease.status == Status.EXPIRED or lease.expires_at <= now:
+        if rating:
+            return VoteRefused(
+                gettext(
+                    "Your time on this unit ran out, so it went back to the pool. "
+                    "Your rating was not recorded; here is the next unit."
+                ),
+                code="expired",
+            )
         return VoteRefused(
             gettext(
                 "Your time on this set ran out, so it went back to the pool. "
