@@ -37,8 +37,8 @@ TEMPLATE = "annotate/rating.html"
 # Keys of the rating page (the help overlay lists them; static/annotate/rating.js acts on them).
 RATING_KEYS = (
     (gettext_lazy("a number"), gettext_lazy("score the selected cell, then move to the next")),
-    ("← →", gettext_lazy("previous / next response")),
-    ("↑ ↓", gettext_lazy("previous / next criterion (overall, then each aspect)")),
+    ("← → h l", gettext_lazy("previous / next response")),
+    ("↑ ↓ k j", gettext_lazy("previous / next criterion (overall, then each aspect)")),
     ("Backspace", gettext_lazy("clear the selected cell")),
     ("Enter", gettext_lazy("submit (every cell scored)")),
     ("r", gettext_lazy("write why, for the selected response")),

@@ -99,6 +99,7 @@ def test_it_leases_a_unit_to_k_raters_never_twice_to_one_and_rotates_the_order()
     with pytest.raises(VoteRefused) as refused:
         rating_vote_record(lease=leases[1], rater=raters[1], campaign=campaign, scores=_scores(3))
     assert refused.value.code == "expired"
+    assert "Your rating was not recorded; here is the next unit" in refused.value.messages[0]
 
 
 def test_it_stores_one_score_row_per_response_in_candidate_ids():
@@ -165,6 +166,9 @@ def test_it_refuses_another_raters_lease_and_another_campaigns():
     with pytest.raises(VoteRefused) as refused:
         rating_vote_record(lease=10**9, rater=owner, campaign=campaign, scores=_scores(2))
     assert refused.value.code == "missing"
+    assert refused.value.messages[0] == (
+        "There is no such unit to rate. Your rating was not recorded."
+    )
 
 
 def test_the_database_holds_one_human_rating_per_rater_and_unit():
