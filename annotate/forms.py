@@ -23,6 +23,17 @@ from annotate.validation import (
     json_loads,
 )
 
+# Protocol settings a post may leave out (forms written before there was a choice).
+_KEPT_WHEN_LEFT_OUT = (
+    "protocol",
+    "ranking_k",
+    "rating_k",
+    "rating_min",
+    "rating_max",
+    "rating_low_label",
+    "rating_high_label",
+)
+
 
 class CampaignForm(forms.ModelForm):
     aspects = forms.CharField(
@@ -51,13 +62,18 @@ class CampaignForm(forms.ModelForm):
             "gold_min_answered": _("Gold answers before judging accuracy"),
             "judge_mode": _("AI judge"),
             "ranking_k": _("Responses per set (K, ranking)"),
+            "rating_k": _("Responses per unit (rating)"),
+            "rating_min": _("Lowest score (rating)"),
+            "rating_max": _("Highest score (rating)"),
+            "rating_low_label": _("Label of the lowest score"),
+            "rating_high_label": _("Label of the highest score"),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk and not self.is_bound:
             self.initial["aspects"] = ", ".join(self.instance.aspects or [])
-        for name in ("protocol", "ranking_k"):
+        for name in _KEPT_WHEN_LEFT_OUT:
             self.fields[name].required = False
 
     # The protocol and K may be left out of a post (forms written before there was a choice):
@@ -66,9 +82,27 @@ class CampaignForm(forms.ModelForm):
     def clean_protocol(self) -> str:
         return self.cleaned_data.get("protocol") or self.instance.protocol
 
+    def _kept(self, name: str) -> Any:
+        value = self.cleaned_data.get(name)
+        return getattr(self.instance, name) if value in (None, "") else value
+
     def clean_ranking_k(self) -> int:
-        value = self.cleaned_data.get("ranking_k")
-        return self.instance.ranking_k if value is None else value
+        return self._kept("ranking_k")
+
+    def clean_rating_k(self) -> int:
+        return self._kept("rating_k")
+
+    def clean_rating_min(self) -> int:
+        return self._kept("rating_min")
+
+    def clean_rating_max(self) -> int:
+        return self._kept("rating_max")
+
+    def clean_rating_low_label(self) -> str:
+        return self._kept("rating_low_label")
+
+    def clean_rating_high_label(self) -> str:
+        return self._kept("rating_high_label")
 
     def clean_aspects(self) -> list[str]:
         # Only the comma-separated parsing; Campaign.aspects' validator judges the list.

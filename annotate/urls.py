@@ -21,6 +21,7 @@ from annotate.views import leases as lease_views
 from annotate.views import participants as crowd_views
 from annotate.views import rank as rank_views
 from annotate.views import rate as rate_views
+from annotate.views import rating as rating_views
 
 app_name = "annotate"
 
@@ -100,6 +101,11 @@ urlpatterns += [
     path("campaigns/<slug:slug>/rank/vote/", rank_views.rank_vote, name="rank-vote"),
     path("campaigns/<slug:slug>/rank/skip/", rank_views.rank_skip, name="rank-skip"),
     path("campaigns/<slug:slug>/rank/heartbeat/", rank_views.rank_heartbeat, name="rank-heartbeat"),
+    # The rating protocol's workbench (annotate/views/rating.py); its leases are set leases, so
+    # the ranking page's heartbeat renews them.
+    path("campaigns/<slug:slug>/rating/", rating_views.rating, name="rating"),
+    path("campaigns/<slug:slug>/rating/vote/", rating_views.rating_vote, name="rating-vote"),
+    path("campaigns/<slug:slug>/rating/skip/", rating_views.rating_skip, name="rating-skip"),
     path("campaigns/<slug:slug>/rate/vote/", rate_views.rate_vote, name="rate-vote"),
     path("campaigns/<slug:slug>/rate/skip/", rate_views.rate_skip, name="rate-skip"),
     path("campaigns/<slug:slug>/rate/flag/", rate_views.rate_flag, name="rate-flag"),

@@ -102,7 +102,7 @@ class PairFactory(factory.django.DjangoModelFactory):
         return super()._create(model_class, *args, **kwargs)
 
 
-def ranking_set(*, campaign, k: int = 4, prompt=None, gold=None):
+def ranking_set(*, campaign, k: int = 4, prompt=None, gold=None, part: int = 0):
     """A candidate set of k fresh candidates (one generator each) of one prompt, slots 0..k-1."""
     prompt = prompt or PromptFactory(campaign=campaign)
     candidates = [
@@ -110,7 +110,11 @@ def ranking_set(*, campaign, k: int = 4, prompt=None, gold=None):
         for _ in range(k)
     ]
     unit = models.CandidateSet.objects.create(
-        campaign=campaign, prompt=prompt, needed=campaign.overlap, gold_ranking=gold or []
+        campaign=campaign,
+        prompt=prompt,
+        part=part,
+        needed=campaign.overlap,
+        gold_ranking=gold or [],
     )
     models.CandidateSetMember.objects.bulk_create(
         models.CandidateSetMember(candidate_set=unit, candidate=c, slot=i)

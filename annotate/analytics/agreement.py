@@ -46,7 +46,7 @@ def reliability_matrix(by_pair: dict[int, list[dict]]) -> np.ndarray:
     return np.column_stack(columns)
 
 
-def _alpha(matrix: np.ndarray) -> float | None:
+def _alpha(matrix: np.ndarray, *, level: str = "ordinal") -> float | None:
     if matrix.shape[1] == 0:
         return None
     values = np.unique(matrix[~np.isnan(matrix)])
@@ -54,7 +54,7 @@ def _alpha(matrix: np.ndarray) -> float | None:
         # Every vote identical: α is undefined (no variation to explain), not "perfect".
         return None
     value = krippendorff.alpha(
-        reliability_data=matrix, level_of_measurement="ordinal", value_domain=values
+        reliability_data=matrix, level_of_measurement=level, value_domain=values
     )
     return None if math.isnan(value) else float(value)
 
@@ -120,3 +120,32 @@ def gold_accuracy(rows: Iterable[dict]) -> dict[int, dict]:
         stats["answered"] += 1
         stats["correct"] += row["choice"] == row["gold_answer"]
     return {rater: {**s, "share": s["correct"] / s["answered"]} for rater, s in sorted(out.items())}
+
+
+def interval_alpha_by_aspect(
+    scores: Iterable[tuple[object, int, dict]], *, aspects: list[str]
+) -> dict[str, dict]:
+    """Krippendorff's α (interval) per aspect over ratings: ``scores`` are (unit, rater id,
+    {aspect: score}) with a unit per rated response. Only units scored by two raters or more
+    count; α is None when it is not defined (no such unit, or every score the same).
+
+    Returns {aspect: {"alpha", "units"}} in ``aspects`` order."""
+    scores = list(scores)
+    raters = sorted({r for _, r, _ in scores})
+    row = {r: i for i, r in enumerate(raters)}
+    out = {}
+    for name in aspects:
+        by_unit: dict[object, dict[int, float]] = defaultdict(dict)
+        for unit, rater, values in scores:
+            if name in values:
+                by_unit[unit][rater] = float(values[name])
+        columns = []
+        for given in by_unit.values():
+            if len(given) >= 2:
+                column = np.full(len(raters), np.nan)
+                for rater, value in given.items():
+                    column[row[rater]] = value
+                columns.append(column)
+        matrix = np.column_stack(columns) if columns else np.empty((len(raters), 0))
+        out[name] = {"alpha": _alpha(matrix, level="interval"), "units": len(columns)}
+    return out

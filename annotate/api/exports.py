@@ -37,6 +37,8 @@ from annotate.exports.options import (
     METHODS,
     RANKING_FORMATS,
     RANKING_PAIRS,
+    RATING_FORMATS,
+    RATING_PAIRS,
     RAW_FORMATS,
     SOURCES,
     TIE_POLICIES,
@@ -188,6 +190,19 @@ class ExportFiltersSerializer(InputSerializer):
         help_text="Human-source exports: prefer takes an adjudicated pair's final label over the "
         "aggregate of its votes; ignore lets the votes decide. Default prefer.",
     )
+    rating_pairs = serializers.ChoiceField(
+        choices=RATING_PAIRS,
+        required=False,
+        help_text="Rating campaigns: each prompt's best-scored response against each lower one, "
+        "or against one drawn with the seed. Default best_vs_each.",
+    )
+    rating_min_gap = serializers.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=9.0,
+        help_text="Rating campaigns: the least score gap (of aggregated overall scores) a pair "
+        "needs. Default 1.",
+    )
 
 
 class DatasetExportFiltersSerializer(ExportFiltersSerializer):
@@ -233,6 +248,9 @@ class ExportCreateApi(APIView):
         data.is_valid(raise_exception=True)
         if data.validated_data["format"] in RANKING_FORMATS and not campaign.is_ranking:
             detail = "The ranking format is for ranking campaigns; this one compares pairs."
+            return Response({"detail": detail}, status=status.HTTP_409_CONFLICT)
+        if data.validated_data["format"] in RATING_FORMATS and not campaign.is_rating:
+            detail = "The ratings format is for rating campaigns; this one does not rate."
             return Response({"detail": detail}, status=status.HTTP_409_CONFLICT)
         try:
             export = export_create(

@@ -28,12 +28,15 @@ class DetailSerializer(serializers.Serializer):
     code = serializers.CharField(required=False)
 
 
-def _not_ranking() -> Response:
+def wrong_protocol(doing: str = "rank sets of responses") -> Response:
     return Response(
-        {"detail": "This campaign does not rank sets of responses (see its protocol).",
-         "code": "protocol"},
+        {"detail": f"This campaign does not {doing} (see its protocol).", "code": "protocol"},
         status=status.HTTP_409_CONFLICT,
-    )  # fmt: skip
+    )
+
+
+def _not_ranking() -> Response:
+    return wrong_protocol()
 
 
 # Plain shapes for the schema: the rules across items (every response once, no empty group, a
@@ -72,6 +75,39 @@ class _ResponseSerializer(serializers.Serializer):
     html = serializers.CharField(allow_blank=True, help_text="Sanitised HTML of the text.")
 
 
+def lease_body(lease) -> dict:
+    """What a set lease shows its rater: the prompt and the responses, numbered as shown."""
+    prompt = lease.candidate_set.prompt
+    if not prompt.rendered:
+        prompt_rendered_ensure(prompt=prompt)
+    by_id = {
+        c["pk"]: c
+        for c in Candidate.objects.filter(pk__in=lease.shown_order).values("pk", "text", "html")
+    }
+    return {
+        "lease": lease.pk,
+        "expires_at": lease.expires_at,
+        "system": prompt.system,
+        "messages": [
+            {"role": m.get("role", ""), "content": m.get("content", "")} for m in prompt.messages
+        ],
+        "responses": [
+            {"number": i + 1, "text": by_id[cid]["text"], "html": by_id[cid]["html"]}
+            for i, cid in enumerate(lease.shown_order)
+        ],
+    }
+
+
+def refusal_response(refused: VoteRefused) -> Response:
+    """A refused set vote: 404 for a lease that is not the rater's, 409 for one that ended."""
+    code = status.HTTP_400_BAD_REQUEST
+    if refused.code in ("missing", "foreign", "other_campaign"):
+        code = status.HTTP_404_NOT_FOUND
+    elif refused.code in ("done", "skipped", "released", "expired"):
+        code = status.HTTP_409_CONFLICT
+    return Response({"detail": refused.messages[0], "code": refused.code}, status=code)
+
+
 class RankNextApi(APIView):
     """Claim the rater's next set (or return the live lease: a repeat returns the same set)."""
 
@@ -103,25 +139,8 @@ class RankNextApi(APIView):
         lease = set_assignment_next(campaign=campaign, rater=request.user)
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        prompt = lease.candidate_set.prompt
-        if not prompt.rendered:
-            prompt_rendered_ensure(prompt=prompt)
-        by_id = {
-            c["pk"]: c
-            for c in Candidate.objects.filter(pk__in=lease.shown_order).values("pk", "text", "html")
-        }
         body = {
-            "lease": lease.pk,
-            "expires_at": lease.expires_at,
-            "system": prompt.system,
-            "messages": [
-                {"role": m.get("role", ""), "content": m.get("content", "")}
-                for m in prompt.messages
-            ],
-            "responses": [
-                {"number": i + 1, "text": by_id[cid]["text"], "html": by_id[cid]["html"]}
-                for i, cid in enumerate(lease.shown_order)
-            ],
+            **lease_body(lease),
             "aspects": list(campaign.aspects or []),
             "allow_all_bad": campaign.allow_both_bad,
         }
@@ -181,11 +200,6 @@ class RankVoteApi(APIView):
                 rewrite=data.get("rewrite", ""),
             )
         except VoteRefused as refused:
-            code = status.HTTP_400_BAD_REQUEST
-            if refused.code in ("missing", "foreign", "other_campaign"):
-                code = status.HTTP_404_NOT_FOUND
-            elif refused.code in ("done", "skipped", "released", "expired"):
-                code = status.HTTP_409_CONFLICT
-            return Response({"detail": refused.messages[0], "code": refused.code}, status=code)
+            return refusal_response(refused)
         body = {"id": vote.pk, "lease": data["lease"], "replayed": vote.replayed}
         return Response(body, status=200 if vote.replayed else 201)

@@ -11,6 +11,7 @@ from annotate.api import gold as gold_api
 from annotate.api import imports as import_api
 from annotate.api import judge as judge_api
 from annotate.api import ranking as ranking_api
+from annotate.api import rating as rating_api
 
 app_name = "api"
 
@@ -182,6 +183,13 @@ urlpatterns += [
 urlpatterns += [
     path("campaigns/<slug:slug>/rank/next/", ranking_api.RankNextApi.as_view(), name="rank-next"),
     path("campaigns/<slug:slug>/rank/vote/", ranking_api.RankVoteApi.as_view(), name="rank-vote"),
+    # --- rating for raters (annotate/api/rating.py) ---
+    path(
+        "campaigns/<slug:slug>/rating/next/", rating_api.RateNextApi.as_view(), name="rating-next"
+    ),
+    path(
+        "campaigns/<slug:slug>/rating/vote/", rating_api.RateVoteApi.as_view(), name="rating-vote"
+    ),
 ]
 
 # --- crowd platforms: settings and the participants report (annotate/api/crowd.py) ---

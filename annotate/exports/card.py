@@ -20,6 +20,7 @@ from annotate.exports.options import (
     BON_FILTERS,
     FORMATS,
     KTO_FILTERS,
+    RATING_FILTERS,
     TIE_COLUMN_FORMATS,
     ExportOptions,
 )
@@ -43,6 +44,7 @@ TAGS = {
     "bon-sft": ["trl", "sft", "best-of-n", "rejection-sampling"],
     "bon-dpo": ["trl", "dpo", "preference", "best-of-n"],
     "ranking": ["preference", "ranking", "annotations"],
+    "ratings": ["preference", "rating", "annotations"],
 }
 BUILDER = {"raw-csv": "csv", "raw-parquet": "parquet"}
 
@@ -87,6 +89,8 @@ class CardContext:
     ranking_k: int = 0
     generation_cost_usd: float = 0.0  # every candidate the campaign generated
     judge_cost_usd: float = 0.0  # every verdict of the campaign's AI judge
+    rating_k: int = 0
+    rating_scale: tuple[int, int] = (1, 5)
 
 
 def size_category(n: int) -> str:
@@ -164,8 +168,32 @@ def _format_rules(options: ExportOptions) -> str:
     return ""
 
 
+def rating_pairs_note(context: CardContext, options: ExportOptions) -> str:
+    """How a rating campaign's pairs were derived."""
+    low, high = context.rating_scale
+    how = (
+        "against every other response of the prompt"
+        if options.rating_pairs == "best_vs_each"
+        else f"against one other response of the prompt, drawn with seed {options.seed} "
+        "(the same seed draws the same pairs)"
+    )
+    return f"""### Pairs derived from ratings (rating_pairs: `{options.rating_pairs}`, rating_min_gap: `{options.rating_min_gap:g}`)
+
+Raters scored responses (up to {context.rating_k} per unit) from {low} to {high}, overall and
+per aspect. Per prompt, each response's **aggregated score** is the mean of its counted human
+overall scores. The response with the highest aggregated score (a tie goes to the earlier
+response) is the chosen one, paired {how} whose aggregated score is at least
+{options.rating_min_gap:g} lower (UltraFeedback-style binarisation); responses closer than that
+give no pair. One pair is one derived vote whose strength (the reward margin) is the score gap,
+so `min_votes` counts pairs, not raters. The raw scores are the `ratings` format.
+
+"""
+
+
 def _ranking_note(context: CardContext, options: ExportOptions) -> str:
-    """How a ranking campaign's pairs were derived (nothing for a pairwise campaign)."""
+    """How a ranking or rating campaign's pairs were derived (nothing for a pairwise campaign)."""
+    if context.protocol == "rating":
+        return rating_pairs_note(context, options)
     if context.protocol != "ranking":
         return ""
     how = (
@@ -256,6 +284,7 @@ def render_card(context: CardContext, options: ExportOptions, summary: ExportSum
         if (options.format == "trl-kto" or k not in KTO_FILTERS)
         and k not in BON_FILTERS
         and (context.protocol == "ranking" or k != "ranking_pairs")
+        and (context.protocol == "rating" or k not in RATING_FILTERS)
     )
     labels = ", ".join(f"{k}: {v:,}" for k, v in sorted(summary.labels.items())) or "none"
     gens = "\n".join(

@@ -28,6 +28,7 @@ FORMATS: dict[str, str] = {
     "bon-sft": "Best-of-N SFT: each prompt's chosen sample as a messages conversation",
     "bon-dpo": "Best-of-N preference pairs: best vs worst sample (TRL DPO, conversational)",
     "ranking": "Raw rankings, one row per ranking (prompt, completions, ranks, shown order)",
+    "ratings": "Raw ratings, one row per rated response with a column per aspect (HelpSteer-style)",
 }
 RAW_FORMATS = {"raw-jsonl", "raw-csv", "raw-parquet"}
 # Formats written from the stored best-of-N choices (annotate/exports/best_of_n.py), not votes.
@@ -43,6 +44,11 @@ DEFAULT_FORMAT = "trl-dpo-conversational"
 # rankings.py), and how the pairwise formats derive pairs from a ranking.
 RANKING_FORMATS = ("ranking",)
 RANKING_PAIRS = ("all", "best_vs_rest")
+# Rating campaigns: the raw format (annotate/exports/ratings.py), and how the pairwise formats
+# binarise the scores (annotate/protocols/rating.py). Filters only rating campaigns read.
+RATING_FORMATS = ("ratings",)
+RATING_PAIRS = ("best_vs_each", "best_vs_random")
+RATING_FILTERS = ("rating_pairs", "rating_min_gap")
 
 METHODS = ("majority", "mean_strength", "dawid_skene", "mace")
 # MODEL_METHODS are fitted to all of the campaign's human votes at once (crowd_models.py).
@@ -90,6 +96,10 @@ class ExportOptions:
     bon_correct_only: bool = False
     # Ranking campaigns: the pairs each ranking gives (all K(K-1)/2, or best vs each other).
     ranking_pairs: str = "all"
+    # Rating campaigns: the best response against each lower one or one drawn with the seed,
+    # when its aggregated score is at least rating_min_gap lower.
+    rating_pairs: str = "best_vs_each"
+    rating_min_gap: float = 1.0
     # Crowd participants are named in the ``rater`` column by a salted pseudonym of their platform
     # id; a researcher who needs to join with the platform's own records asks for the raw id.
     raw_participant_ids: bool = False
@@ -106,6 +116,10 @@ class ExportOptions:
     @property
     def is_ranking(self) -> bool:
         return self.format in RANKING_FORMATS
+
+    @property
+    def is_rating(self) -> bool:
+        return self.format in RATING_FORMATS
 
     @property
     def is_best_of_n(self) -> bool:
@@ -186,6 +200,7 @@ def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOpti
     choice("kto_contested", KTO_CONTESTED)
     choice("ranking_pairs", RANKING_PAIRS)
     choice("adjudicated", ADJUDICATED)
+    choice("rating_pairs", RATING_PAIRS)
 
     for flag in ("include_gold", "include_reasoning", "bon_correct_only", "raw_participant_ids"):
         if flag in filters:
@@ -231,6 +246,7 @@ def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOpti
     number("test_fraction", False, 0.0, 1.0, high_open=True)
     number("seed", True, 0, 2**31 - 1)
     number("kto_threshold", False, 0.5, 1.0, low_open=True)
+    number("rating_min_gap", False, 0.0, 9.0)
 
     if values.get("tie_policy") == "keep" and fmt in ("hh-rlhf", "openai-dpo"):
         errors["tie_policy"] = (
@@ -242,7 +258,7 @@ def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOpti
             f"{values['method']} estimates each human rater's reliability; the judge is one "
             "voice, so judge labels take majority or mean_strength"
         )
-    if values.get("view") and (fmt in BON_FORMATS or fmt in RANKING_FORMATS):
+    if values.get("view") and fmt in (*BON_FORMATS, *RANKING_FORMATS, *RATING_FORMATS):
         errors["view"] = "a browse view selects pairs and their votes; this format reads neither"
     if values.get("source") == "all" and fmt not in RAW_FORMATS:
         errors["source"] = (

@@ -21,7 +21,7 @@ or both.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import yaml
@@ -87,44 +87,73 @@ def write_ranking_export(
     rater_names: dict | None = None,
     excluded_raters: frozenset = frozenset(),
 ) -> ExportSummary:
+    sources = ("human", "judge") if options.source == "all" else (options.source,)
+
+    def records():
+        for row in rows:
+            vote, facts = row["vote"], row["set"]
+            if facts["gold_ranking"] and not options.include_gold:
+                why = "gold"
+            elif vote["source"] not in sources:
+                why = "other_source"
+            elif vote["source"] == "human" and vote["rater_id"] in excluded_raters:
+                why = "excluded_rater"
+            else:
+                why = None
+            record = None if why else ranking_record(row, rater_names or {})
+            yield facts["prompt_id"], facts["prompt__content_hash"], record, why
+
+    return write_records_export(
+        records(),
+        validator=lambda: Validator("ranking"),
+        options=options,
+        out_dir=out_dir,
+        card=lambda summary: _card(context, options, summary),
+        left_out_labels=LEFT_OUT,
+        what="rankings",
+    )
+
+
+def write_records_export(
+    items: Iterable[tuple[int, str, dict | None, str | None]],
+    *,
+    validator: Callable[[], Validator],
+    options: ExportOptions,
+    out_dir: Path,
+    card: Callable[[ExportSummary], str],
+    left_out_labels: dict[str, str],
+    what: str,
+) -> ExportSummary:
+    """A folder of JSON Lines records (the formats written from a protocol's own votes: ranking,
+    ratings, a rating campaign's KTO). ``items``: (prompt id, prompt hash, record or None, why it
+    was left out or None) in prompt order; each record is checked, then written to its split."""
     out_dir = Path(out_dir)
     data_dir = out_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     splits = ["train", "test"] if options.test_fraction > 0 else ["train"]
     files = {
         split: _CheckedFile(
-            open_writer("jsonl", data_dir / f"{split}.jsonl"),
-            Validator("ranking"),
-            f"data/{split}.jsonl",
+            open_writer("jsonl", data_dir / f"{split}.jsonl"), validator(), f"data/{split}.jsonl"
         )
         for split in splits
     }
     summary = ExportSummary()
     left_out: Counter = Counter()
-    sources = ("human", "judge") if options.source == "all" else (options.source,)
     last_prompt = None
     try:
-        for row in rows:
-            vote, facts = row["vote"], row["set"]
+        for prompt_id, prompt_hash, record, why in items:
             summary.votes_seen += 1
-            if facts["prompt_id"] != last_prompt:
-                last_prompt = facts["prompt_id"]
+            if prompt_id != last_prompt:
+                last_prompt = prompt_id
                 summary.prompts_seen += 1
-            if facts["gold_ranking"] and not options.include_gold:
-                left_out["gold"] += 1
-            elif vote["source"] not in sources:
-                left_out["other_source"] += 1
-            elif vote["source"] == "human" and vote["rater_id"] in excluded_raters:
-                left_out["excluded_rater"] += 1
-            else:
-                summary.votes_counted += 1
-                test = in_test_split(
-                    facts["prompt__content_hash"],
-                    seed=options.seed,
-                    test_fraction=options.test_fraction,
-                )
-                record = ranking_record(row, rater_names or {})
-                files["test" if test else "train"].write(record, facts["prompt_id"])
+            if why:
+                left_out[why] += 1
+                continue
+            summary.votes_counted += 1
+            test = in_test_split(
+                prompt_hash, seed=options.seed, test_fraction=options.test_fraction
+            )
+            files["test" if test else "train"].write(record, prompt_id)
     except BaseException:
         for out in files.values():
             out.writer.close()
@@ -135,10 +164,8 @@ def write_ranking_export(
     for split, out in files.items():
         summary.rows[split] = out.rows
     if summary.row_count == 0:
-        why = ", ".join(f"{n} {LEFT_OUT[k]}" for k, n in left_out.items()) or "none stored"
-        raise EmptyExport(
-            f"No rows to export: {summary.votes_seen} rankings read ({why}).", summary
-        )
+        why = ", ".join(f"{n} {left_out_labels[k]}" for k, n in left_out.items()) or "none stored"
+        raise EmptyExport(f"No rows to export: {summary.votes_seen} {what} read ({why}).", summary)
     for split in [s for s, n in summary.rows.items() if n == 0]:
         (data_dir / f"{split}.jsonl").unlink()
         del summary.rows[split]
@@ -146,7 +173,7 @@ def write_ranking_export(
     summary.sizes = {
         s: (out_dir / f).stat().st_size for s, f in zip(summary.rows, summary.files, strict=True)
     }
-    (out_dir / "README.md").write_text(_card(context, options, summary), encoding="utf-8")
+    (out_dir / "README.md").write_text(card(summary), encoding="utf-8")
     write_sha256sums(out_dir)
     return summary
 

@@ -57,6 +57,10 @@ RULES: dict[str, str] = {
         "a raw vote has a known source and choice, a finite scale value, and appears once"
     ),
     "grouping": "the rows of one prompt are written together",
+    "rating_row": (
+        "a rating row has a response text, whole-number scores (overall and each aspect) and a "
+        "known source, and each (rating, response) appears once"
+    ),
     "ranking_row": (
         "a ranking row ranks every completion (dense ranks from 1), its shown order is a "
         "permutation of the completions, and each ranking appears once"
@@ -245,6 +249,23 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "gold_ranks",
         "created_at",
     ),  # fmt: skip
+    # and one column per aspect of the campaign (Validator's raw_columns)
+    "ratings": (
+        "rating_id",
+        "set_id",
+        "prompt_id",
+        "prompt_external_id",
+        "prompt",
+        "response",
+        "generator",
+        "position",
+        "overall",
+        "rationale",
+        "rater",
+        "source",
+        "time_on_task_ms",
+        "created_at",
+    ),  # fmt: skip
 }
 
 
@@ -254,8 +275,12 @@ class Validator:
 
     def __init__(self, fmt: str, *, tie_policy: str = "drop", raw_columns: Iterable[str] = ()):
         self.fmt = fmt
+        self._aspect_columns: tuple[str, ...] = ()
         self.tie_policy = tie_policy
         columns = COLUMNS.get(fmt, tuple(raw_columns))
+        if fmt == "ratings":
+            columns += tuple(raw_columns)
+            self._aspect_columns = tuple(raw_columns)
         if tie_policy == "keep" and fmt in TIE_COLUMN_FORMATS:
             columns += ("tie",)
         self.columns = frozenset(columns)
@@ -274,6 +299,7 @@ class Validator:
             "hh-rlhf": self._hh,
             "openai-dpo": self._openai,
             "ranking": self._ranking,
+            "ratings": self._rating,
         }.get(fmt, self._raw)
 
     def check(self, record: dict, *, group: object = None) -> None:
@@ -470,6 +496,18 @@ class Validator:
         if sorted(record["shown_order"]) != list(range(n)):
             raise _Broken("ranking_row", "shown_order is not a permutation of the completions")
         self._once(("", str(record["vote_id"])), "ranking_row", f"ranking {record['vote_id']}")
+
+    def _rating(self, record: dict) -> None:
+        self._prompt(record["prompt"])
+        _text(record["response"], "response")
+        for name in ("overall", *self._aspect_columns):
+            value = record[name]
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
+                raise _Broken("rating_row", f"{name} {value!r} is not a score")
+        if record["source"] not in ("human", "judge"):
+            raise _Broken("rating_row", f"source {record['source']!r}")
+        key = f"{record['rating_id']}:{record['response']}"
+        self._once(("", key), "rating_row", f"rating {record['rating_id']}")
 
     def _raw(self, record: dict) -> None:
         if record["source"] not in ("human", "judge", "adjudicated"):

@@ -10,7 +10,8 @@ what the rater saw on the left is recorded separately (``left_is_a``).
     campaigns.py   Campaign, Enrollment, Prompt
     generation.py  Generator, GenerationJob, Candidate, ModelPrice, RateLimitBucket
     rating.py      Pair, Assignment, Judgment, PairFlag
-    sets.py        CandidateSet, CandidateSetMember, SetAssignment, RankingVote (ranking protocol)
+    sets.py        CandidateSet, CandidateSetMember, SetAssignment, RankingVote (ranking protocol),
+                   RatingVote, RatingScore (rating protocol)
     judge.py       JudgeConfig, JudgeRubric, JudgeJob, JudgeVerdict
     exports.py     Export
     imports.py     PromptImport (a prompt file imported in the background)
@@ -45,7 +46,14 @@ from annotate.models.participants import (
     TrainingUnit,
 )
 from annotate.models.rating import Assignment, Judgment, Pair, PairFlag
-from annotate.models.sets import CandidateSet, CandidateSetMember, RankingVote, SetAssignment
+from annotate.models.sets import (
+    CandidateSet,
+    CandidateSetMember,
+    RankingVote,
+    RatingScore,
+    RatingVote,
+    SetAssignment,
+)
 from annotate.models.ttc import BestOfNChoice, CandidateReview, TTCConfig
 from annotate.models.users import User
 from annotate.models.work import WorkerProcess, WorkLease, WorkRecovery
@@ -75,6 +83,8 @@ __all__ = [
     "Prompt",
     "PromptImport",
     "RankingVote",
+    "RatingScore",
+    "RatingVote",
     "RateLimitBucket",
     "SetAssignment",
     "TTCConfig",

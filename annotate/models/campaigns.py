@@ -59,6 +59,7 @@ class Campaign(models.Model):
 
         PAIRWISE = "pairwise", "Pairwise: compare two responses"
         RANKING = "ranking", "Ranking: order K responses best to worst"
+        RATING = "rating", "Rating: score each response on the campaign's aspects"
 
     class SelfIdPolicy(models.TextChoices):
         HIDE = "hide", _("Hide candidates that name a model or vendor")
@@ -119,6 +120,34 @@ class Campaign(models.Model):
             MaxValueValidator(9, "Rank at most 9 responses (the keys are 1 to 9)."),
         ],
     )
+    # Rating: responses per unit, and the scale every aspect (and the overall score) is rated on.
+    rating_k = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="Rating: responses per unit (1 to 9).",
+        validators=[
+            MinValueValidator(1, "Rate at least 1 response per unit."),
+            MaxValueValidator(9, "Rate at most 9 responses per unit (the keys are 1 to 9)."),
+        ],
+    )
+    rating_min = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="Rating: the lowest score (0 or 1).",
+        validators=[MaxValueValidator(1, "The scale starts at 0 or 1.")],
+    )
+    rating_max = models.PositiveSmallIntegerField(
+        default=5,
+        help_text="Rating: the highest score (2 to 9, a number key).",
+        validators=[
+            MinValueValidator(2, "The scale ends at 2 or more."),
+            MaxValueValidator(9, "The scale ends at 9 at most (the number keys)."),
+        ],
+    )
+    rating_low_label = models.CharField(
+        max_length=60, blank=True, default="Poor", validators=[validate_one_line]
+    )
+    rating_high_label = models.CharField(
+        max_length=60, blank=True, default="Excellent", validators=[validate_one_line]
+    )
     pairing = models.CharField(max_length=20, choices=Pairing, default=Pairing.CROSS_GENERATOR)
     max_pairs_per_prompt = models.PositiveSmallIntegerField(
         default=6, validators=[MaxValueValidator(1000)]
@@ -156,6 +185,13 @@ class Campaign(models.Model):
             models.CheckConstraint(
                 condition=Q(ranking_k__gte=3, ranking_k__lte=9), name="campaign_ranking_k_range"
             ),
+            models.CheckConstraint(
+                condition=Q(rating_k__gte=1, rating_k__lte=9), name="campaign_rating_k_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(rating_min__lte=1, rating_max__gte=2, rating_max__lte=9),
+                name="campaign_rating_scale_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -168,6 +204,24 @@ class Campaign(models.Model):
     @property
     def is_ranking(self) -> bool:
         return self.protocol == self.Protocol.RANKING
+
+    @property
+    def is_rating(self) -> bool:
+        return self.protocol == self.Protocol.RATING
+
+    @property
+    def uses_sets(self) -> bool:
+        """Ranking and rating hand out candidate sets (annotate/models/sets.py), not pairs."""
+        return self.protocol in (self.Protocol.RANKING, self.Protocol.RATING)
+
+    @property
+    def set_size(self) -> int:
+        """Candidates per set: K for ranking, the unit size for rating."""
+        return self.rating_k if self.is_rating else self.ranking_k
+
+    @property
+    def rating_scale(self) -> range:
+        return range(self.rating_min, self.rating_max + 1)
 
 
 class Enrollment(models.Model):

@@ -23,13 +23,17 @@ from annotate.validation import MAX_RATIONALE, MAX_REWRITE, validate_json, valid
 
 
 class CandidateSet(models.Model):
-    """K different candidates of one prompt, ranked by ``needed`` raters (k)."""
+    """K different candidates of one prompt, ranked (or rated) by ``needed`` raters (k).
+
+    A ranking campaign has one set per prompt; a rating campaign splits a prompt's candidates
+    into sets of ``rating_k``, numbered by ``part``."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="candidate_sets")
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="candidate_sets")
     # Gold: the known ranking, best first, ties grouped: [[id], [id, id], ...]; [] = not gold.
     gold_ranking = models.JSONField(default=list, blank=True, validators=[validate_json])
-    needed = models.PositiveSmallIntegerField(default=1, help_text="Rankings wanted (k).")
+    part = models.PositiveSmallIntegerField(default=0)
+    needed = models.PositiveSmallIntegerField(default=1, help_text="Votes wanted (k).")
     # Claim counter: live leases + votes (as Pair.assigned).
     assigned = models.PositiveSmallIntegerField(default=0)
     completed = models.PositiveSmallIntegerField(default=0)
@@ -39,7 +43,9 @@ class CandidateSet(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["campaign", "prompt"], name="set_one_per_prompt"),
+            models.UniqueConstraint(
+                fields=["campaign", "prompt", "part"], name="set_one_per_prompt_part"
+            ),
             models.CheckConstraint(condition=Q(assigned__lte=F("needed")), name="set_not_over_k"),
         ]
         indexes = [
@@ -191,3 +197,69 @@ class RankingVote(models.Model):
 
     def __str__(self) -> str:
         return f"ranking {self.pk} of set {self.candidate_set_id}"
+
+
+class RatingVote(models.Model):
+    """An immutable rating of a set's candidates: one RatingScore row per candidate."""
+
+    Source = RankingVote.Source
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="rating_votes")
+    candidate_set = models.ForeignKey(
+        CandidateSet, on_delete=models.CASCADE, related_name="rating_votes"
+    )
+    # One vote per lease: a double submit stores one row.
+    lease = models.OneToOneField(
+        SetAssignment,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rating_vote",
+    )
+    rater = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rating_votes",
+    )
+    source = models.CharField(max_length=8, choices=RankingVote.Source, default="human")
+    shown_order = models.JSONField(default=list, validators=[validate_json])
+    time_on_task_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["candidate_set", "rater"],
+                condition=Q(source="human"),
+                name="rating_vote_one_per_rater",
+            ),
+        ]
+        indexes = [models.Index(fields=["campaign", "created_at"], name="rating_vote_time")]
+
+    def __str__(self) -> str:
+        return f"rating {self.pk} of set {self.candidate_set_id}"
+
+
+class RatingScore(models.Model):
+    """One candidate's scores in a rating vote: overall, per aspect, and an optional rationale."""
+
+    vote = models.ForeignKey(RatingVote, on_delete=models.CASCADE, related_name="scores")
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
+    overall = models.PositiveSmallIntegerField()
+    aspects = models.JSONField(default=dict, blank=True, validators=[validate_json])
+    rationale = models.TextField(
+        blank=True, validators=[validate_text, MaxLengthValidator(MAX_RATIONALE)]
+    )
+
+    class Meta:
+        ordering = ["vote_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["vote", "candidate"], name="rating_score_unique"),
+            models.CheckConstraint(condition=Q(overall__lte=9), name="rating_score_on_scale"),
+        ]
+
+    def __str__(self) -> str:
+        return f"score {self.overall} of candidate {self.candidate_id} in rating {self.vote_id}"

@@ -3,6 +3,7 @@
     base.py      the Protocol record and the registry (name → protocol)
     pairwise.py  two candidates, A / B / tie / both bad (today's code, delegated to)
     ranking.py   K candidates of one prompt ranked best to worst, ties allowed
+    rating.py    one or several candidates of a prompt, each scored per aspect on a scale
 
 A new protocol (per-aspect rating, live conversations) is a module that builds a ``Protocol`` and
 registers it; campaigns, exports and analytics reach it only through ``protocol_for``.

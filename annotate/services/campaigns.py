@@ -47,6 +47,11 @@ CAMPAIGN_FIELDS = (
     "ordering",
     "protocol",
     "ranking_k",
+    "rating_k",
+    "rating_min",
+    "rating_max",
+    "rating_low_label",
+    "rating_high_label",
     "pairing",
     "max_pairs_per_prompt",
     "self_id_policy",
@@ -110,14 +115,19 @@ def campaign_update(*, campaign: Campaign, **settings: Any) -> Campaign:
     """Change settings. The slug stays (links and exports keep working)."""
     fixed = [
         name
-        for name in ("overlap", "protocol", "ranking_k")
+        for name in ("overlap", "protocol", "ranking_k", "rating_k")
         if name in settings and settings[name] != getattr(campaign, name)
     ]
     if fixed and protocol_for(campaign).units_exist(campaign=campaign):
         # Pair.needed (CandidateSet.needed, a set's size) is fixed at creation; changing it
         # afterwards would silently mean two things.
         unit = protocol_for(campaign).unit
-        names = {"overlap": "Overlap", "protocol": "The protocol", "ranking_k": "K"}
+        names = {
+            "overlap": "Overlap",
+            "protocol": "The protocol",
+            "ranking_k": "K",
+            "rating_k": "Responses per unit",
+        }
         raise CampaignError(f"{names[fixed[0]]} cannot change once {unit}s exist.")
     _apply(campaign, settings)
     campaign.save()
@@ -176,6 +186,8 @@ def _no_pairs_reason(campaign: Campaign, report: BuildReport) -> str:
         why = "cross-generator pairing needs responses from two generators on the same prompt"
     elif campaign.is_ranking:
         why = "no prompt has two different responses to rank"
+    elif campaign.is_rating:
+        why = "no response is ready to rate"
     else:
         why = "no prompt has two different, pairable responses"
     hidden = f" ({report.flagged} hidden for naming a model)" if report.flagged else ""

@@ -146,6 +146,8 @@ def _card_context(*, campaign: Campaign, voters: list[dict], excluded: frozenset
         protocol=campaign.protocol,
         ranking_k=campaign.ranking_k,
         **export_reads.campaign_costs(campaign_id=campaign.id),
+        rating_k=campaign.rating_k,
+        rating_scale=(campaign.rating_min, campaign.rating_max),
     )
 
 
@@ -193,9 +195,9 @@ def view_pairs(*, campaign: Campaign, options: ExportOptions):
     every pair; ExportOptionsError when the view does not fit the campaign."""
     if not options.view:
         return None
-    if campaign.is_ranking:
+    if campaign.protocol != "pairwise":
         raise ExportOptionsError(
-            {"view": "browse views list pairs; a ranking campaign's units are sets"}
+            {"view": f"browse views list pairs; a {campaign.protocol} campaign's units are sets"}
         )
     from annotate.selectors.browse import filtered_pairs, view_filters
 
@@ -213,6 +215,10 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
         from annotate.selectors.sets import ranking_voters
 
         voters = ranking_voters(campaign_id=campaign.id)
+    elif campaign.is_rating:
+        from annotate.selectors.ratings import rating_voters
+
+        voters = rating_voters(campaign_id=campaign.id)
     else:
         voters = campaign_reads.campaign_voters(campaign_id=campaign.id)
     names = {
@@ -228,8 +234,7 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
 
         rows = bon_choice_rows(campaign=campaign, method=options.bon_method)
         return write_best_of_n_export(rows, options=options, out_dir=out_dir, context=context)
-    if options.is_ranking and not campaign.is_ranking:
-        raise ExportOptionsError({"format": "the ranking format is for ranking campaigns"})
+    _format_fits(campaign=campaign, options=options)
     if campaign.is_ranking and options.source != "human":
         from annotate.services.sets import judge_set_rankings_record
 
@@ -247,15 +252,31 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
                 rater_names=names,
                 excluded_raters=excluded,
             )
+        if options.is_rating or (campaign.is_rating and options.format == "trl-kto"):
+            from annotate.exports.ratings import write_rating_export
+            from annotate.selectors.ratings import rating_rows_for_raw
+
+            return write_rating_export(
+                rating_rows_for_raw(campaign_id=campaign.id),
+                options=options,
+                out_dir=out_dir,
+                context=context,
+                rater_names=names,
+                excluded_raters=excluded,
+            )
         # The campaign's protocol turns its votes into pairwise vote rows (a ranking campaign
         # derives them from each ranking, annotate/selectors/sets.py).
+        how = {
+            "chunk_size": chunk_size,
+            "ranking_pairs": options.ranking_pairs,
+            **({"pairs_in": pairs_in} if pairs_in is not None else {}),
+            **_rating_kwargs(campaign=campaign, options=options, excluded=excluded),
+        }
         rows = protocol_for(campaign).export_rows(
             campaign_id=campaign.id,
             lean=not options.is_raw,
-            chunk_size=chunk_size,
             reasoning=options.include_reasoning,
-            ranking_pairs=options.ranking_pairs,
-            **({"pairs_in": pairs_in} if pairs_in is not None else {}),
+            **how,
         )
         if options.include_reasoning:
             rows = _with_reasoning(rows)
@@ -264,13 +285,7 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
             # A model method is fitted to every counted vote before the first row is written:
             # one more pass over the same rows, in the same read transaction.
             fitted = _fit(
-                protocol_for(campaign).export_rows(
-                    campaign_id=campaign.id,
-                    lean=True,
-                    chunk_size=chunk_size,
-                    ranking_pairs=options.ranking_pairs,
-                    **({"pairs_in": pairs_in} if pairs_in is not None else {}),
-                ),
+                protocol_for(campaign).export_rows(campaign_id=campaign.id, lean=True, **how),
                 options=options,
                 excluded=excluded,
             )
@@ -302,6 +317,27 @@ def _fit(rows, *, options: ExportOptions, excluded: frozenset):
     return fit_labels(counted, method=options.method, seed=options.seed)
 
 
+def _rating_kwargs(*, campaign: Campaign, options: ExportOptions, excluded: frozenset) -> dict:
+    """What a rating campaign's pairs are derived with (annotate/selectors/ratings.py)."""
+    if not campaign.is_rating:
+        return {}
+    return {
+        "rating_pairs": options.rating_pairs,
+        "min_gap": options.rating_min_gap,
+        "seed": options.seed,
+        "source": options.source,
+        "excluded_raters": excluded,
+    }
+
+
+def _format_fits(*, campaign: Campaign, options: ExportOptions) -> None:
+    """The raw formats of a protocol's own votes are for campaigns of that protocol."""
+    if options.is_ranking and not campaign.is_ranking:
+        raise ExportOptionsError({"format": "the ranking format is for ranking campaigns"})
+    if options.is_rating and not campaign.is_rating:
+        raise ExportOptionsError({"format": "the ratings format is for rating campaigns"})
+
+
 def _with_reasoning(rows):
     """Vote rows whose response texts carry their traces (include_reasoning)."""
     from annotate.exports.best_of_n import with_reasoning
@@ -315,6 +351,8 @@ def _with_reasoning(rows):
 def export_pairs_to_read(*, campaign: Campaign) -> int:
     if campaign.is_ranking:  # progress counts sets read, roughly (a set gives several pairs)
         return campaign.ranking_votes.values("candidate_set_id").distinct().count()
+    if campaign.is_rating:  # prompts read (each gives its pairs)
+        return campaign.rating_votes.values("candidate_set__prompt_id").distinct().count()
     return Judgment.objects.filter(campaign=campaign).values("pair_id").distinct().count()
 
 
@@ -323,8 +361,7 @@ def export_create(
 ) -> Export:
     """Validate (ExportOptionsError on a bad format/filter), save a QUEUED Export, run it in a worker."""
     options = parse_options(format, filters)
-    if options.is_ranking and not campaign.is_ranking:
-        raise ExportOptionsError({"format": "the ranking format is for ranking campaigns"})
+    _format_fits(campaign=campaign, options=options)
     view_pairs(campaign=campaign, options=options)  # a view that does not fit is refused now
     export = Export.objects.create(
         campaign=campaign, format=options.format, filters=options.filters(), created_by=actor

@@ -153,8 +153,10 @@ def judge_best_pairs_build(*, campaign: Campaign, actor: User | None):
     from annotate.services.judging import verdicts_link_pairs
     from annotate.services.pairing import pairs_build_report
 
-    if campaign.is_ranking:
-        raise JudgeRefused("This campaign ranks sets of responses; it has no pairs to build.")
+    if campaign.uses_sets:
+        raise JudgeRefused(
+            f"This campaign's protocol is {campaign.protocol}: it has no pairs to build."
+        )
     if not judge_rankings(campaign=campaign):
         raise JudgeRefused("Rank the candidates first (best-of-N), then build the pairs.")
     if campaign.pairing != Campaign.Pairing.JUDGE_RANKED:

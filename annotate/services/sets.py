@@ -1,7 +1,9 @@
-"""Ranking sets: build them, lease them to raters, record rankings.
+"""Candidate sets (the units of ranking and rating): build them, lease them, record votes.
 
-**Build** (``sets_build_report``, idempotent): one set per prompt, of ``campaign.ranking_k``
-candidates (fewer, down to 2, when a prompt has fewer distinct eligible responses), picked from
+**Build** (``sets_build_report``, idempotent): ranking makes one set per prompt, of
+``campaign.ranking_k`` candidates (fewer, down to 2, when a prompt has fewer distinct eligible
+responses); rating splits each prompt's distinct candidates into sets of ``rating_k`` (numbered
+by ``part``, the last one may be smaller). Candidates are picked from
 the prompt's DONE candidates as pairing picks them (services/pairing.py: self-identifying ones
 hidden under the "hide" policy, twins of an earlier text left out), round-robin over generators
 so a cap keeps every model before a second sample of any; the seed's best-of-N samples of one
@@ -24,8 +26,9 @@ serialises claimers. Both are the ORM (``select_for_update(skip_locked=True)`` t
 rotation (shown order) is chosen while the UPDATE holds the set's row lock, so two claimers of
 one set cannot pick the same rotation off the same counts.
 
-**Vote** (``ranking_vote_record``): the lease row is locked, the ranking (in shown numbers) is
-mapped to candidate ids and checked, and the vote, the lease's close and both counters are
+**Vote** (``ranking_vote_record``, ``rating_vote_record``, one path: ``_set_vote_record``): the lease row is locked, the ranking (in shown numbers) is
+mapped to candidate ids and checked (a rating: each response's scores, protocols/rating.py), and
+the vote, the lease's close and both counters are
 written in one transaction. A second submit on the same lease returns the stored vote (the
 one-to-one lease key backs it up).
 """
@@ -34,7 +37,9 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef
@@ -48,6 +53,8 @@ from annotate.models import (
     CandidateSetMember,
     Enrollment,
     RankingVote,
+    RatingScore,
+    RatingVote,
     SetAssignment,
     User,
 )
@@ -59,6 +66,8 @@ from annotate.protocols.ranking import (
     shown_order_for,
     top,
 )
+from annotate.protocols.rating import RatingInvalid, rating_clean
+from annotate.protocols.rating import Scale as RatingScale
 from annotate.services.judgments import VoteRefused
 from annotate.services.pairing import BuildReport, candidates_scan, normalised_text
 
@@ -96,10 +105,14 @@ def _pick(candidates: list[Candidate], k: int, rng: random.Random) -> list[Candi
 
 
 def sets_build_report(*, campaign: Campaign) -> BuildReport:
-    """Create the missing sets (one per prompt). Builds of a campaign run one at a time."""
+    """Create the missing sets of each prompt. Builds of a campaign run one at a time.
+
+    Ranking: one set per prompt of up to K candidates (at least 2). Rating: the prompt's distinct
+    candidates (picked in the same order) split into sets of ``rating_k``, numbered by part."""
+    size = campaign.set_size
     with transaction.atomic():
         Campaign.objects.select_for_update().filter(pk=campaign.pk).values_list("pk").first()
-        report = BuildReport(strategy="ranking")
+        report = BuildReport(strategy=campaign.protocol)
         report.flagged, report.duplicates = candidates_scan(campaign=campaign)
         eligible = Candidate.objects.filter(
             prompt__campaign=campaign, status=Candidate.Status.DONE
@@ -118,25 +131,32 @@ def sets_build_report(*, campaign: Campaign) -> BuildReport:
             if prompt_id in have:
                 continue
             rng = random.Random(f"{campaign.pk}:{prompt_id}:set")
-            members = _pick(candidates, campaign.ranking_k, rng)
-            if len(members) < MIN_SET_SIZE:
-                continue
-            short += len(members) < campaign.ranking_k
-            rng.shuffle(members)
-            unit = CandidateSet.objects.create(
-                campaign=campaign,
-                prompt_id=prompt_id,
-                needed=campaign.overlap,
-                random_key=random.random(),
-            )
-            CandidateSetMember.objects.bulk_create(
-                CandidateSetMember(candidate_set=unit, candidate=c, slot=i)
-                for i, c in enumerate(members)
-            )
-            report.created += 1
+            if campaign.is_rating:
+                picked = _pick(candidates, len(candidates), rng)
+                parts = [picked[i : i + size] for i in range(0, len(picked), size)]
+            else:
+                members = _pick(candidates, size, rng)
+                if len(members) < MIN_SET_SIZE:
+                    continue
+                short += len(members) < size
+                parts = [members]
+            for part, members in enumerate(parts):
+                rng.shuffle(members)
+                unit = CandidateSet.objects.create(
+                    campaign=campaign,
+                    prompt_id=prompt_id,
+                    part=part,
+                    needed=campaign.overlap,
+                    random_key=random.random(),
+                )
+                CandidateSetMember.objects.bulk_create(
+                    CandidateSetMember(candidate_set=unit, candidate=c, slot=i)
+                    for i, c in enumerate(members)
+                )
+                report.created += 1
         if short:
             report.notes.append(
-                f"{short} prompts have fewer than {campaign.ranking_k} distinct responses: "
+                f"{short} prompts have fewer than {size} distinct responses: "
                 "their sets rank what there is."
             )
     return report
@@ -378,11 +398,19 @@ def ranking_vote_validate(
 
 
 def _refusal(lease: SetAssignment | None, *, rater: User, campaign: Campaign, now: datetime):
-    not_recorded = gettext("Your ranking was not recorded.")
+    rating = campaign.is_rating
+    not_recorded = (
+        gettext("Your rating was not recorded.")
+        if rating
+        else gettext("Your ranking was not recorded.")
+    )
     if lease is None:
-        return VoteRefused(
-            gettext("There is no such set to rank.") + " " + not_recorded, code="missing"
+        missing = (
+            gettext("There is no such unit to rate.")
+            if rating
+            else gettext("There is no such set to rank.")
         )
+        return VoteRefused(missing + " " + not_recorded, code="missing")
     if lease.rater_id != rater.pk:
         return VoteRefused(
             gettext("This set was not assigned to you.") + " " + not_recorded, code="foreign"
@@ -399,6 +427,14 @@ def _refusal(lease: SetAssignment | None, *, rater: User, campaign: Campaign, no
             gettext("An admin released this set from you.") + " " + not_recorded, code="released"
         )
     if lease.status == Status.EXPIRED or lease.expires_at <= now:
+        if rating:
+            return VoteRefused(
+                gettext(
+                    "Your time on this unit ran out, so it went back to the pool. "
+                    "Your rating was not recorded; here is the next unit."
+                ),
+                code="expired",
+            )
         return VoteRefused(
             gettext(
                 "Your time on this set ran out, so it went back to the pool. "
@@ -433,32 +469,137 @@ def ranking_vote_record(
         campaign=campaign, all_bad=bool(all_bad), aspects=aspects, rationale=rationale,
         rewrite=rewrite,
     )  # fmt: skip
+
+    def clean(row: SetAssignment) -> tuple[list, dict]:
+        shown = list(row.shown_order)
+        try:
+            groups = ranking_clean(ranking_from_shown(ranking, shown_order=shown), members=shown)
+        except RankingInvalid as exc:
+            raise VoteRefused(str(exc), code="ranking") from None
+        by_aspect = {}
+        for name, number in aspects.items():
+            if (
+                isinstance(number, bool)
+                or not isinstance(number, int)
+                or not 1 <= number <= len(shown)
+            ):
+                raise VoteRefused(
+                    gettext("For %(name)s, give the number (1 to %(k)s) of the best response.")
+                    % {"name": name, "k": len(shown)},
+                    code="aspects",
+                )
+            by_aspect[name] = shown[number - 1]
+        return groups, by_aspect
+
+    def write(row: SetAssignment, cleaned: tuple[list, dict]) -> RankingVote:
+        groups, by_aspect = cleaned
+        return RankingVote.objects.create(
+            campaign=campaign,
+            candidate_set_id=row.candidate_set_id,
+            lease_id=row.pk,
+            rater=rater,
+            ranking=groups,
+            shown_order=list(row.shown_order),
+            all_bad=bool(all_bad),
+            aspects=by_aspect,
+            rationale=rationale,
+            rewrite=rewrite,
+            time_on_task_ms=max(0, int((now - row.created_at).total_seconds() * 1000)),
+            created_at=now,
+        )
+
+    return _set_vote_record(
+        lease=lease,
+        rater=rater,
+        campaign=campaign,
+        now=now,
+        model=RankingVote,
+        clean=clean,
+        write=write,
+        done=gettext("You already ranked this set."),
+    )
+
+
+def rating_scale(campaign: Campaign) -> RatingScale:
+    return RatingScale(
+        low=campaign.rating_min,
+        high=campaign.rating_max,
+        aspects=tuple(campaign.aspects or ()),
+        rationale=campaign.rationale,
+        rationale_min=campaign.rationale_min_length,
+    )
+
+
+def rating_vote_record(
+    *,
+    lease: SetAssignment | int,
+    rater: User,
+    campaign: Campaign,
+    scores: object,
+    now: datetime | None = None,
+) -> RatingVote:
+    """Store the rater's rating of their leased set (annotate/protocols/rating.py: ``scores`` is
+    one entry per shown response). The same refusals and replay as ``ranking_vote_record``."""
+    now = now or timezone.now()
+    scale = rating_scale(campaign)
+
+    def clean(row: SetAssignment) -> list[dict]:
+        try:
+            return rating_clean(scores, shown_order=list(row.shown_order), scale=scale)
+        except RatingInvalid as exc:
+            raise VoteRefused(str(exc), code="scores") from None
+
+    def write(row: SetAssignment, cleaned: list[dict]) -> RatingVote:
+        vote = RatingVote.objects.create(
+            campaign=campaign,
+            candidate_set_id=row.candidate_set_id,
+            lease_id=row.pk,
+            rater=rater,
+            shown_order=list(row.shown_order),
+            time_on_task_ms=max(0, int((now - row.created_at).total_seconds() * 1000)),
+            created_at=now,
+        )
+        RatingScore.objects.bulk_create(RatingScore(vote=vote, **entry) for entry in cleaned)
+        return vote
+
+    return _set_vote_record(
+        lease=lease,
+        rater=rater,
+        campaign=campaign,
+        now=now,
+        model=RatingVote,
+        clean=clean,
+        write=write,
+        done=gettext("You already rated this set."),
+    )
+
+
+def _set_vote_record(
+    *,
+    lease: SetAssignment | int,
+    rater: User,
+    campaign: Campaign,
+    now: datetime,
+    model: type[RankingVote] | type[RatingVote],
+    clean: Callable[[SetAssignment], Any],
+    write: Callable[[SetAssignment, Any], RankingVote | RatingVote],
+    done: str,
+):
+    """The one vote path of set leases: check the lease, ``clean`` the vote against it, then
+    close the lease and ``write`` the vote in one transaction (see the module docstring)."""
     lease_id = lease if isinstance(lease, int) else lease.pk
     # Read and check outside the write: a refusal raises before any transaction is touched.
     row = SetAssignment.objects.select_related("candidate_set").filter(pk=lease_id).first()
     if row is not None and row.status == Status.DONE and row.rater_id == rater.pk:
-        replayed = _replayed(lease_id, rater)
+        replayed = _replayed(model, lease_id, rater)
         if replayed is not None:
             return replayed
     refused = _refusal(row, rater=rater, campaign=campaign, now=now)
     if refused is None and row.status != Status.ACTIVE:
-        refused = VoteRefused(gettext("You already ranked this set."), code="done")
+        refused = VoteRefused(done, code="done")
     if refused is not None:
         raise refused
-    shown = list(row.shown_order)
-    try:
-        groups = ranking_clean(ranking_from_shown(ranking, shown_order=shown), members=shown)
-    except RankingInvalid as exc:
-        raise VoteRefused(str(exc), code="ranking") from None
-    by_aspect = {}
-    for name, number in aspects.items():
-        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= len(shown):
-            raise VoteRefused(
-                gettext("For %(name)s, give the number (1 to %(k)s) of the best response.")
-                % {"name": name, "k": len(shown)},
-                code="aspects",
-            )
-        by_aspect[name] = shown[number - 1]
+    cleaned = clean(row)
     # The guarded UPDATE is the lock and the check: it closes only this rater's active, unexpired
     # lease, so of two submits at once one writes and the other finds nothing to close.
     # savepoint=False: inside the page's transaction (vote + next claim, one commit) this adds
@@ -468,20 +609,7 @@ def ranking_vote_record(
             pk=lease_id, rater=rater, campaign=campaign, status=Status.ACTIVE, expires_at__gt=now
         ).update(status=Status.DONE, completed_at=now)
         if closed:
-            vote = RankingVote.objects.create(
-                campaign=campaign,
-                candidate_set_id=row.candidate_set_id,
-                lease_id=lease_id,
-                rater=rater,
-                ranking=groups,
-                shown_order=shown,
-                all_bad=bool(all_bad),
-                aspects=by_aspect,
-                rationale=rationale,
-                rewrite=rewrite,
-                time_on_task_ms=max(0, int((now - row.created_at).total_seconds() * 1000)),
-                created_at=now,
-            )
+            vote = write(row, cleaned)
             CandidateSet.objects.filter(pk=row.candidate_set_id).update(
                 completed=F("completed") + 1
             )
@@ -489,20 +617,20 @@ def ranking_vote_record(
             if row.candidate_set.gold_ranking:
                 ranking_gold_check(campaign=campaign, rater=rater)
     if not closed:  # changed since it was read: a twin submit won, or the lease ended
-        replayed = _replayed(lease_id, rater)
+        replayed = _replayed(model, lease_id, rater)
         if replayed is not None:
             return replayed
         fresh = SetAssignment.objects.filter(pk=lease_id).first()
         raise _refusal(fresh, rater=rater, campaign=campaign, now=now) or VoteRefused(
-            gettext("This set changed while your ranking was being saved; please try again."),
+            gettext("This set changed while your vote was being saved; please try again."),
             code="retry",
         )
     vote.replayed = False
     return vote
 
 
-def _replayed(lease_id: int, rater: User) -> RankingVote | None:
-    vote = RankingVote.objects.filter(lease_id=lease_id, rater=rater).first()
+def _replayed(model, lease_id: int, rater: User):
+    vote = model.objects.filter(lease_id=lease_id, rater=rater).first()
     if vote is not None:
         vote.replayed = True
     return vote

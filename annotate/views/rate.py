@@ -204,6 +204,8 @@ def rate(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_rater(request.user, slug)
     if campaign.is_ranking:
         return redirect("annotate:rank", slug=slug)
+    if campaign.is_rating:
+        return redirect("annotate:rating", slug=slug)
     participant = crowd_participant(request, campaign)
     if participant is not None:
         # Consent and training come first; a finished participant is sent to the finish.

@@ -24,6 +24,7 @@ from annotate.exports.options import (
     KTO_CONTESTED,
     METHODS,
     RANKING_PAIRS,
+    RATING_PAIRS,
     SOURCES,
     TIE_POLICIES,
     ExportOptionsError,
@@ -50,6 +51,8 @@ FILTER_FIELDS = (
     "ranking_pairs",
     "adjudicated",
     "view",
+    "rating_pairs",
+    "rating_min_gap",
 )
 
 
@@ -82,6 +85,7 @@ def _form_context(campaign, *, values: dict | None = None, errors: dict | None =
             "bon_method": BON_METHODS,
             "ranking_pairs": RANKING_PAIRS,
             "adjudicated": ADJUDICATED,
+            "rating_pairs": RATING_PAIRS,
         },
         "values": values or {"format": DEFAULT_FORMAT},
         "errors": errors or {},
@@ -183,6 +187,10 @@ def research_analytics(request: HttpRequest, slug: str) -> HttpResponse:
         # The ranking protocol's own statistics (annotate/selectors/sets.py).
         context = {"campaign": campaign, **protocol_for(campaign).agreement(campaign=campaign)}
         partial = "annotate/partials/_ranking_analytics.html"
+    elif campaign.is_rating:
+        # Interval α per aspect (annotate/selectors/ratings.py).
+        context = {"campaign": campaign, **protocol_for(campaign).agreement(campaign=campaign)}
+        partial = "annotate/partials/_rating_analytics.html"
     else:
         context = {"campaign": campaign, **analytics_reads.research_analytics(campaign=campaign)}
         partial = "annotate/partials/_research_analytics.html"

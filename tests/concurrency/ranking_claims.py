@@ -1,4 +1,4 @@
-"""The ranking claim's concurrency scenarios on a SQLite file database, in its own process.
+"""The ranking (and rating) claim's concurrency scenarios on a SQLite file database, in its own process.
 
 Run by test_ranking_concurrency.py with DATABASE_URL=sqlite:///<tmp file>; prints one JSON line.
 """
@@ -34,6 +34,10 @@ def main() -> None:
     report["claim16"] = {**claim_sets_once(campaign, users), **set_invariants(campaign)}
     campaign, users = make_ranking_campaign(overlap=3, sets=15, raters=24, k=4, tag="sqk3")
     report["k3"] = {**rank_until_done(campaign, users), **set_invariants(campaign)}
+    campaign, users = make_ranking_campaign(
+        overlap=3, sets=15, raters=24, k=3, tag="sqrt3", protocol="rating"
+    )
+    report["rating_k3"] = {**rank_until_done(campaign, users), **set_invariants(campaign)}
     print(json.dumps(report))
 
 

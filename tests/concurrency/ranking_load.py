@@ -1,5 +1,7 @@
-"""Many raters ranking sets at once, each on its own thread and connection (ranking_claims.py runs
-the same on SQLite). Returns plain numbers the callers assert on."""
+"""Many raters ranking (or rating) sets at once, each on its own thread and connection
+(ranking_claims.py runs the same on SQLite). Returns plain numbers the callers assert on.
+
+``protocol="rating"`` runs the same scenarios on rating units (same leases, RatingVote rows)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,8 @@ from collections import Counter
 
 from django.db.models import Count, F
 
-from annotate.models import Campaign, CandidateSet, RankingVote, SetAssignment, User
-from annotate.services.sets import ranking_vote_record, set_assignment_next
+from annotate.models import Campaign, CandidateSet, RankingVote, RatingVote, SetAssignment, User
+from annotate.services.sets import ranking_vote_record, rating_vote_record, set_assignment_next
 from tests import factories
 from tests.concurrency.rating_load import _run_threads
 
@@ -16,10 +18,15 @@ LIVE = [SetAssignment.Status.ACTIVE, SetAssignment.Status.DONE]
 
 
 def make_ranking_campaign(
-    *, overlap: int, sets: int, raters: int, k: int, tag: str
+    *, overlap: int, sets: int, raters: int, k: int, tag: str, protocol: str = "ranking"
 ) -> tuple[Campaign, list[User]]:
     campaign = factories.CampaignFactory(
-        slug=f"rank-{tag}", overlap=overlap, protocol="ranking", ranking_k=max(3, k)
+        slug=f"{protocol[:4]}-{tag}",
+        overlap=overlap,
+        protocol=protocol,
+        ranking_k=max(3, k),
+        rating_k=k,
+        aspects=["helpful", "honest"] if protocol == "rating" else [],
     )
     users = []
     for i in range(raters):
@@ -45,17 +52,33 @@ def claim_sets_once(campaign: Campaign, users: list[User]) -> dict:
     }
 
 
+def vote_once(*, campaign: Campaign, lease: SetAssignment | int, user: User, k: int):
+    """One vote on a lease of k responses: the shown order reversed (ranking) or each response
+    scored by its number on every aspect (rating)."""
+    if campaign.is_rating:
+        scores = [
+            {"number": n, "overall": n % 5 + 1, "aspects": dict.fromkeys(campaign.aspects, 3)}
+            for n in range(1, k + 1)
+        ]
+        return rating_vote_record(lease=lease, rater=user, campaign=campaign, scores=scores)
+    ranking = [[n] for n in range(k, 0, -1)]
+    return ranking_vote_record(lease=lease, rater=user, campaign=campaign, ranking=ranking)
+
+
+def vote_model(campaign: Campaign):
+    return RatingVote if campaign.is_rating else RankingVote
+
+
 def rank_until_done(campaign: Campaign, users: list[User]) -> dict:
-    """Every rater loops claim -> rank (the shown order, reversed) until no work is left."""
+    """Every rater loops claim -> vote until no work is left."""
 
     def work(user):
         fresh = Campaign.objects.get(pk=campaign.pk)
         while (lease := set_assignment_next(campaign=fresh, rater=user)) is not None:
-            ranking = [[n] for n in range(len(lease.shown_order), 0, -1)]
-            ranking_vote_record(lease=lease, rater=user, campaign=fresh, ranking=ranking)
+            vote_once(campaign=fresh, lease=lease, user=user, k=len(lease.shown_order))
 
     errors = _run_threads(work, users)
-    concurrent = RankingVote.objects.filter(campaign=campaign).count()
+    concurrent = vote_model(campaign).objects.filter(campaign=campaign).count()
     for user in users:
         work(user)
     return {"errors": [repr(e) for e in errors], "concurrent_votes": concurrent}
@@ -69,7 +92,7 @@ def set_invariants(campaign: Campaign) -> dict:
         .values("candidate_set_id")
         .annotate(n=Count("id"))
     )
-    votes = RankingVote.objects.filter(campaign=campaign)
+    votes = vote_model(campaign).objects.filter(campaign=campaign)
     # Position balance: per set, how often each candidate was shown in each position.
     unbalanced = 0
     for set_id in needed:

@@ -1,4 +1,5 @@
-"""Exactly-k for ranking sets under many simultaneous raters, on PostgreSQL and on SQLite."""
+"""Exactly-k for ranking sets and rating units under many simultaneous raters, on PostgreSQL and
+on SQLite; one vote per lease under simultaneous submits."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from tests.concurrency.ranking_load import (
     make_ranking_campaign,
     rank_until_done,
     set_invariants,
+    vote_model,
+    vote_once,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -69,17 +72,38 @@ def test_it_keeps_exactly_k_for_sets_on_sqlite(tmp_path):
     assert run["over_k_leases"] == run["over_k_votes"] == run["rater_twice"] == 0
     assert run["counter_mismatch"] == run["incomplete"] == run["unbalanced"] == 0
     assert run["votes"] == 45
+    run = report["rating_k3"]
+    assert run["errors"] == []
+    assert run["over_k_leases"] == run["over_k_votes"] == run["rater_twice"] == 0
+    assert run["counter_mismatch"] == run["incomplete"] == run["unbalanced"] == 0
+    assert run["votes"] == 45
 
 
-def test_two_submits_of_one_lease_at_once_store_one_ranking():
+@pytest.mark.parametrize("overlap, k", [(1, 1), (3, 4)])
+def test_it_keeps_exactly_k_for_rating_units_with_32_raters(overlap, k):
+    campaign, users = make_ranking_campaign(
+        overlap=overlap, sets=16, raters=32, k=k, tag=f"pg32r{overlap}K{k}", protocol="rating"
+    )
+    result = rank_until_done(campaign, users)
+    assert result["errors"] == []
+    counts = set_invariants(campaign)
+    assert counts["over_k_leases"] == counts["over_k_votes"] == counts["rater_twice"] == 0
+    assert counts["counter_mismatch"] == counts["incomplete"] == counts["unbalanced"] == 0
+    assert counts["votes"] == 16 * overlap
+
+
+@pytest.mark.parametrize("protocol", ["ranking", "rating"])
+def test_two_submits_of_one_lease_at_once_store_one_vote(protocol):
     import threading
 
     from django.db import connection
 
-    from annotate.models import Campaign, RankingVote
-    from annotate.services.sets import ranking_vote_record, set_assignment_next
+    from annotate.models import Campaign
+    from annotate.services.sets import set_assignment_next
 
-    campaign, (user,) = make_ranking_campaign(overlap=1, sets=1, raters=1, k=4, tag="twin")
+    campaign, (user,) = make_ranking_campaign(
+        overlap=1, sets=1, raters=1, k=4, tag=f"twin{protocol}", protocol=protocol
+    )
     lease = set_assignment_next(campaign=campaign, rater=user)
     barrier, results, errors = threading.Barrier(4), [], []
 
@@ -87,9 +111,7 @@ def test_two_submits_of_one_lease_at_once_store_one_ranking():
         try:
             barrier.wait(timeout=30)
             fresh = Campaign.objects.get(pk=campaign.pk)
-            vote = ranking_vote_record(
-                lease=lease.pk, rater=user, campaign=fresh, ranking=[[1], [2], [3], [4]]
-            )
+            vote = vote_once(campaign=fresh, lease=lease.pk, user=user, k=4)
             results.append((vote.pk, vote.replayed))
         except BaseException as exc:  # noqa: BLE001 - reported to the test
             errors.append(repr(exc))
@@ -102,5 +124,9 @@ def test_two_submits_of_one_lease_at_once_store_one_ranking():
     for t in threads:
         t.join(timeout=60)
     assert errors == []
-    assert RankingVote.objects.filter(campaign=campaign).count() == 1
+    assert vote_model(campaign).objects.filter(campaign=campaign).count() == 1
     assert len({pk for pk, _ in results}) == 1 and sum(not r for _, r in results) == 1
+    if protocol == "rating":
+        from annotate.models import RatingScore
+
+        assert RatingScore.objects.filter(vote__campaign=campaign).count() == 4

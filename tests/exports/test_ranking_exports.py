@@ -103,7 +103,12 @@ def test_ties_follow_the_tie_policy(ranked, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "fmt", [f for f in FORMATS if f not in BON_FORMATS and f not in ("ranking", "sft-messages")]
+    "fmt",
+    [
+        f
+        for f in FORMATS
+        if f not in BON_FORMATS and f not in ("ranking", "ratings", "sft-messages")
+    ],
 )
 def test_every_pairwise_format_builds_from_rankings(ranked, tmp_path, fmt):
     filters = (

@@ -18,8 +18,8 @@ from annotate.protocols.ranking import (
 )
 
 
-def test_it_registers_both_protocols_behind_one_seam():
-    assert set(protocols()) == {"pairwise", "ranking"}
+def test_it_registers_every_protocol_behind_one_seam():
+    assert set(protocols()) == {"pairwise", "ranking", "rating"}
     assert protocol_for("ranking").unit == "set"
     assert protocol_for("pairwise").rate_url == "annotate:rate"
 

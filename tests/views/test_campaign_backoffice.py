@@ -35,7 +35,7 @@ def test_a_sets_gold_ranking_is_checked_against_its_members_in_the_back_office(d
     a, b, c = unit.member_ids()
     url = reverse("admin:annotate_candidateset_change", args=[unit.pk])
     form = {
-        "campaign": campaign.pk, "prompt": unit.prompt_id, "needed": 1, "random_key": 0,
+        "campaign": campaign.pk, "prompt": unit.prompt_id, "part": 0, "needed": 1, "random_key": 0,
         "created_at_0": "2026-01-01", "created_at_1": "00:00:00",
         "members-TOTAL_FORMS": 3, "members-INITIAL_FORMS": 3,
         "members-MIN_NUM_FORMS": 0, "members-MAX_NUM_FORMS": 1000,

@@ -70,6 +70,13 @@ class Command(BaseCommand):
             help="human-source exports: prefer (default) an adjudicated pair's final label, or ignore it",
         )
         parser.add_argument(
+            "--rating-pairs",
+            help="rating campaigns: best_vs_each (default) or best_vs_random (seeded)",
+        )
+        parser.add_argument(
+            "--rating-min-gap", help="rating campaigns: least score gap of a pair (default 1)"
+        )
+        parser.add_argument(
             "--raw-participant-ids",
             action="store_true",
             help="crowd participants' platform ids in the rater column (default: a pseudonym)",
@@ -91,7 +98,7 @@ class Command(BaseCommand):
 
         keys = ("method", "tie_policy", "both_bad_policy", "source", "min_gold_accuracy")
         keys += ("min_votes", "test_fraction", "seed", "kto_threshold", "kto_contested")
-        keys += ("ranking_pairs", "adjudicated", "view")
+        keys += ("ranking_pairs", "adjudicated", "view", "rating_pairs", "rating_min_gap")
         filters = {k: opts[k] for k in keys if opts[k] is not None}
         if opts["include_gold"]:
             filters["include_gold"] = True

@@ -105,6 +105,19 @@ class Command(BaseCommand):
                 )
             )
 
+        if not Campaign.objects.filter(slug=RATING_SLUG).exists():
+            with transaction.atomic():
+                rating, units = _rating_create(
+                    admin=users["admin"], raters=[users["rater1"], users["rater2"]]
+                )
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Created “{rating.title}” ({RATING_SLUG}): {units} units of two answers to "
+                    f"score on three aspects, open for rater1 and rater2 at "
+                    f"/campaigns/{RATING_SLUG}/rating/."
+                )
+            )
+
         self.stdout.write("\nDemo logins (local demo accounts only):")
         for username, role in USERS:
             self.stdout.write(f"  {role.label:<10}  {username:<10}  password: {username}-demo")
@@ -257,8 +270,6 @@ def _ranking_create(*, admin: User, raters: list[User]) -> tuple[Campaign, int]:
     """The shipped answers (two models × two samples per prompt) as imported responses, one set of
     four per prompt, two rankings wanted per set; open, with the demo raters enrolled."""
     from annotate.markdown import render_markdown
-    from annotate.services.prompts import prompts_import
-    from annotate.services.responses import responses_import
     from annotate.services.sets import sets_build_report
 
     campaign = Campaign.objects.create(
@@ -272,6 +283,21 @@ def _ranking_create(*, admin: User, raters: list[User]) -> tuple[Campaign, int]:
         rationale=Campaign.Rationale.OPTIONAL,
         created_by=admin,
     )
+    _shipped_answers_import(campaign=campaign)
+    report = sets_build_report(campaign=campaign)
+    for rater in raters:
+        Enrollment.objects.get_or_create(campaign=campaign, rater=rater)
+    campaign.status = Campaign.Status.OPEN
+    campaign.save(update_fields=["status"])
+    return campaign, report.created
+
+
+def _shipped_answers_import(*, campaign: Campaign) -> None:
+    """The shipped prompts and their offline answers (two models × two samples per prompt), as
+    imported responses."""
+    from annotate.services.prompts import prompts_import
+    from annotate.services.responses import responses_import
+
     prompts_import(
         campaign=campaign, file_name="prompts.jsonl", data=(DEMO_DIR / "prompts.jsonl").read_bytes()
     )
@@ -281,6 +307,41 @@ def _ranking_create(*, admin: User, raters: list[User]) -> tuple[Campaign, int]:
         for r in rows
     )
     responses_import(campaign=campaign, file_name="answers.jsonl", data=answers.encode())
+
+
+# --- rating: the shipped answers, two per unit, each scored overall and on three aspects ---
+RATING_SLUG = "demo-rating"
+RATING_GUIDELINES = """\
+Score each answer from **1 (poor) to 5 (excellent)**: overall, then for how helpful, how correct
+and how concise it is. A number key scores the highlighted cell and moves on; the arrows move
+between answers and criteria; `r` writes why for the answer (optional); Enter submits.
+"""
+
+
+def _rating_create(*, admin: User, raters: list[User]) -> tuple[Campaign, int]:
+    """The shipped answers as imported responses, split into units of two per prompt, each
+    unit rated by two raters; open, with the demo raters enrolled."""
+    from annotate.markdown import render_markdown
+    from annotate.services.sets import sets_build_report
+
+    campaign = Campaign.objects.create(
+        title="Demo: score answers on three aspects",
+        slug=RATING_SLUG,
+        guidelines=RATING_GUIDELINES,
+        guidelines_html=render_markdown(RATING_GUIDELINES),
+        protocol=Campaign.Protocol.RATING,
+        rating_k=2,
+        rating_min=1,
+        rating_max=5,
+        rating_low_label="Poor",
+        rating_high_label="Excellent",
+        aspects=["helpful", "correct", "concise"],
+        overlap=2,
+        rationale=Campaign.Rationale.OPTIONAL,
+        created_by=admin,
+    )
+    campaign.full_clean(exclude=["created_by"])
+    _shipped_answers_import(campaign=campaign)
     report = sets_build_report(campaign=campaign)
     for rater in raters:
         Enrollment.objects.get_or_create(campaign=campaign, rater=rater)
