@@ -44,7 +44,9 @@ def test_the_admin_invites_a_csv_and_downloads_the_links(admin_client, campaign)
     new = User.objects.get(email="jisoo@example.org")
     assert new.first_name == "Park Jisoo" and new.role == "rater"
     assert not new.has_usable_password()
-    assert set(Enrollment.objects.filter(campaign=campaign).values_list("rater__email", flat=True)) == {
+    assert set(
+        Enrollment.objects.filter(campaign=campaign).values_list("rater__email", flat=True)
+    ) == {
         "Minji@Example.org",
         "jisoo@example.org",
     }
@@ -64,12 +66,15 @@ def test_the_csv_may_be_an_uploaded_file(admin_client, campaign):
 @pytest.mark.parametrize(
     "body, expected",
     [
-        ("name,email\nA,a@example.org\nB,not-an-email\nC,c@example.org,extra\n", ["Line 3", "Line 4"]),
+        (
+            "name,email\nA,a@example.org\nB,not-an-email\nC,c@example.org,extra\n",
+            ["Line 3", "Line 4"],
+        ),
         ("name,email,phone\nA,a@example.org,1\n", ["Line 1: unknown column"]),
         ("name\nA\n", ["email column"]),
         ("name,email\nA,a@example.org\nA2,A@example.org\n", ["Line 3", "already on line 2"]),
         ("name,email\nA\x00,a@example.org\n", ["NUL"]),  # the page's guard answers first
-        ("name,email\n\"A\nB,a@example.org\n", ["Line"]),
+        ('name,email\n"A\nB,a@example.org\n', ["Line"]),
         ("name,email\n", ["no rater"]),
         ("name,email,email\na,a@example.org,b@example.org\n", ["named twice"]),
     ],
