@@ -192,12 +192,21 @@ def invite_csv_parse(text: str) -> list[InviteLine]:
 # --- creating invitations -----------------------------------------------------------------------
 
 
-def _username_for(email: str) -> str:
-    base = _USERNAME_UNSAFE.sub("-", email.lower())[:130]
-    name = base
-    while User.objects.filter(username__iexact=name).exists():
-        name = f"{base}-{secrets.token_hex(3)}"
-    return name
+def _usernames_for(emails: list[str]) -> list[str]:
+    """An account name per email: the email itself (made safe for a username), or with a random
+    suffix when that name is taken. One query for the whole list."""
+    bases = [_USERNAME_UNSAFE.sub("-", email.lower())[:130] for email in emails]
+    taken = set(
+        User.objects.annotate(name=Lower("username"))
+        .filter(name__in=bases)
+        .values_list("name", flat=True)
+    )
+    names = []
+    for base in bases:
+        name = base if base not in taken else f"{base}-{secrets.token_hex(4)}"
+        taken.add(name)
+        names.append(name)
+    return names
 
 
 def _existing_accounts(lines: list[InviteLine]) -> dict[str, User]:
@@ -225,12 +234,15 @@ def _existing_accounts(lines: list[InviteLine]) -> dict[str, User]:
     return {email: users[0] for email, users in found.items()}
 
 
-def _new_rater(*, username: str, email: str = "", name: str = "") -> User:
-    user = User(username=username, email=email, first_name=name, role=User.Role.RATER)
-    user.set_unusable_password()
-    user.full_clean(exclude=["password"])
-    user.save()
-    return user
+def _new_raters(people: list[tuple[str, str, str]]) -> list[User]:
+    """New rater accounts without a password, one insert for all: (username, email, name) each,
+    already checked (the CSV's rules, or a generated name)."""
+    users = []
+    for username, email, name in people:
+        user = User(username=username, email=email, first_name=name, role=User.Role.RATER)
+        user.set_unusable_password()
+        users.append(user)
+    return User.objects.bulk_create(users)
 
 
 def _invite(
@@ -264,16 +276,22 @@ def invitations_csv_create(
     lines = invite_csv_parse(text)
     with transaction.atomic():
         existing = _existing_accounts(lines)
-        users = []
-        for line in lines:
-            user = existing.get(line.email.lower())
-            if user is None:
-                user = _new_rater(
-                    username=_username_for(line.email), email=line.email, name=line.name
+        fresh = [line for line in lines if line.email.lower() not in existing]
+        made = _new_raters(
+            list(
+                zip(
+                    _usernames_for([line.email for line in fresh]),
+                    [line.email for line in fresh],
+                    [line.name for line in fresh],
+                    strict=True,
                 )
-                users.append((user, True))
-            else:
-                users.append((user, False))
+            )
+        )
+        by_email = {user.email.lower(): user for user in made}
+        users = [
+            (existing[key], False) if key in existing else (by_email[key], True)
+            for key in (line.email.lower() for line in lines)
+        ]
         return _invite(
             campaign=campaign, users=users, kind=Invitation.Kind.EMAIL, created_by=created_by
         )
@@ -293,10 +311,10 @@ def invitations_anonymous_create(
     """``count`` new rater accounts without names, enrolled, each with a link that signs in."""
     count = invite_count_check(count)
     with transaction.atomic():
-        users = [
-            (_new_rater(username=f"guest-{campaign.pk}-{secrets.token_hex(5)}"), True)
-            for _ in range(count)
-        ]
+        made = _new_raters(
+            [(f"guest-{campaign.pk}-{secrets.token_hex(5)}", "", "") for _ in range(count)]
+        )
+        users = [(user, True) for user in made]
         return _invite(
             campaign=campaign, users=users, kind=Invitation.Kind.ANONYMOUS, created_by=created_by
         )

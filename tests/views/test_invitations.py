@@ -239,3 +239,12 @@ def test_only_admins_may_invite(
 def test_the_people_and_crowd_pages_link_to_invitations(admin_client, campaign):
     for page in ("campaign-detail", "crowd-admin"):
         assert _u("invitations").encode() in admin_client.get(_u(page)).content
+
+
+def test_account_names_never_clash(admin_client, campaign):
+    factories.UserFactory(username="kim@example.org", email="someone@else.org")
+    body = "email\nkim@example.org\nkim!x@example.org\nkim#x@example.org\n"
+    assert admin_client.post(_u("invitations-csv"), {"text": body}).status_code == 201
+    names = list(Invitation.objects.order_by("id").values_list("user__username", flat=True))
+    assert len(set(names)) == 3 and all(n != "kim@example.org" for n in names)
+    assert names[1].startswith("kim-x@example.org")
