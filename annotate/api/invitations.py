@@ -34,17 +34,13 @@ class InvitationOutputSerializer(serializers.Serializer):
     expires_at = serializers.CharField()
 
 
-class _InviteErrorSerializer(serializers.Serializer):
-    problems = serializers.ListField(child=serializers.CharField())
-
-
 def _answer(request: Request, made: list[Invitation]) -> Response:
     rows = invitation_rows(made, absolute=request.build_absolute_uri)
     return Response(InvitationOutputSerializer(rows, many=True).data, status=201)
 
 
 class InvitationCsvCreateApi(APIView):
-    class InputSerializer(InputSerializer):
+    class InvitationCsvInputSerializer(InputSerializer):
         csv = serializers.CharField(
             max_length=MAX_INVITE_CSV_CHARS,
             trim_whitespace=False,
@@ -52,47 +48,44 @@ class InvitationCsvCreateApi(APIView):
         )
 
     @extend_schema(
-        request=InputSerializer,
-        responses={
-            201: InvitationOutputSerializer(many=True),
-            400: OpenApiResponse(
-                _InviteErrorSerializer, description="Every bad line by number; nothing stored."
-            ),
-        },
+        request=InvitationCsvInputSerializer,
+        # A refused CSV is the usual 400 body, its messages under "csv": every bad line by its
+        # number (nothing is stored then).
+        responses={201: InvitationOutputSerializer(many=True)},
         operation_id="invitations_csv_create",
     )
     def post(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_admin(request.user, slug)
-        body = self.InputSerializer(data=request.data)
+        body = self.InvitationCsvInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
             made = invitations_csv_create(
                 campaign=campaign, text=body.validated_data["csv"], created_by=request.user
             )
         except InviteError as exc:
-            return Response({"problems": exc.problems}, status=400)
+            return Response({"csv": exc.problems}, status=400)
         return _answer(request, made)
 
 
 class InvitationAnonymousCreateApi(APIView):
-    class InputSerializer(InputSerializer):
+    class InvitationAnonymousInputSerializer(InputSerializer):
         count = serializers.IntegerField(min_value=1, max_value=MAX_INVITES)
 
     @extend_schema(
-        request=InputSerializer,
+        request=InvitationAnonymousInputSerializer,
         responses={201: InvitationOutputSerializer(many=True)},
         operation_id="invitations_anonymous_create",
     )
     def post(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_admin(request.user, slug)
-        body = self.InputSerializer(data=request.data)
+        body = self.InvitationAnonymousInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
             made = invitations_anonymous_create(
                 campaign=campaign, count=body.validated_data["count"], created_by=request.user
             )
         except InviteError as exc:
-            return Response({"problems": exc.problems}, status=400)
+            return Response({"count": exc.problems}, status=400)
         return _answer(request, made)
 
 

@@ -63,7 +63,7 @@ def test_it_makes_anonymous_accounts(admin_user, campaign):
 def test_it_reports_bad_lines_and_stores_nothing(admin_user, campaign, body, words):
     response = _api(admin_user).post(f"{BASE}/csv/", body, format="json")
     assert response.status_code == 400, response.content
-    text = " ".join(response.json().get("problems", [])) or response.content.decode()
+    text = " ".join(response.json().get("csv", [])) or response.content.decode()
     for w in words:
         assert w in text
     assert not Invitation.objects.exists() and not User.objects.filter(email="a@example.org")
