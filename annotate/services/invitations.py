@@ -29,7 +29,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -242,7 +242,15 @@ def _new_raters(people: list[tuple[str, str, str]]) -> list[User]:
         user = User(username=username, email=email, first_name=name, role=User.Role.RATER)
         user.set_unusable_password()
         users.append(user)
-    return User.objects.bulk_create(users)
+    try:
+        with transaction.atomic():
+            return User.objects.bulk_create(users)
+    except IntegrityError:
+        # An account name taken between the check and the insert (two admins inviting the
+        # same people at once): nothing is stored, and sending again picks fresh names.
+        raise InviteError(
+            [gettext("Some of these accounts were made at the same moment; send it again.")]
+        ) from None
 
 
 def _invite(

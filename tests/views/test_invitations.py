@@ -248,3 +248,14 @@ def test_account_names_never_clash(admin_client, campaign):
     names = list(Invitation.objects.order_by("id").values_list("user__username", flat=True))
     assert len(set(names)) == 3 and all(n != "kim@example.org" for n in names)
     assert names[1].startswith("kim-x@example.org")
+
+
+def test_a_name_taken_at_the_same_moment_is_a_400_not_a_500(admin_client, campaign, monkeypatch):
+    from annotate.services import invitations
+
+    factories.UserFactory(username="taken")
+    # As if another admin's invitation took the name between the check and the insert.
+    monkeypatch.setattr(invitations, "_usernames_for", lambda emails: ["taken"] * len(emails))
+    response = admin_client.post(_u("invitations-csv"), {"text": "email\nnew@example.org\n"})
+    assert response.status_code == 400 and b"same moment" in response.content
+    assert not Invitation.objects.exists() and not User.objects.filter(email="new@example.org")
