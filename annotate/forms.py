@@ -11,6 +11,12 @@ from django.utils.translation import gettext_lazy as _
 from annotate import endpoints
 from annotate.models import Campaign, CrowdSettings, Generator, User
 from annotate.services.campaigns import CAMPAIGN_FIELDS
+from annotate.services.invitations import (
+    MAX_INVITE_CSV_CHARS,
+    MAX_INVITES,
+    InviteError,
+    invite_csv_decode,
+)
 from annotate.services.participants import CROWD_FIELDS
 from annotate.validation import (
     MAX_ASPECT_NAME,
@@ -290,4 +296,48 @@ class TrainingUnitForm(forms.Form):
     pair = forms.IntegerField(min_value=1, label=_("Gold pair id"))
     explanation = forms.CharField(
         required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+# --- bulk invitations (annotate/views/invitations.py) --------------------------------------------
+
+
+class InviteCsvForm(forms.Form):
+    """A CSV of raters, as a file or pasted; the rules are services/invitations.py's."""
+
+    file = forms.FileField(
+        required=False,
+        label=_("CSV file"),
+        help_text=_("A header row, then one rater a line: name,email (UTF-8)."),
+    )
+    text = forms.CharField(
+        required=False,
+        label=_("…or paste the CSV"),
+        max_length=MAX_INVITE_CSV_CHARS,
+        strip=False,
+        widget=forms.Textarea(
+            attrs={"rows": 5, "placeholder": "name,email\nKim Minji,minji@example.org"}
+        ),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        upload, text = data.get("file"), data.get("text") or ""
+        if bool(upload) == bool(text.strip()):
+            raise forms.ValidationError(_("Give either a CSV file or pasted CSV text."))
+        if upload:
+            if upload.size > MAX_INVITE_CSV_CHARS * 4:
+                raise forms.ValidationError(_("The file is too large."))
+            try:
+                data["csv"] = invite_csv_decode(upload.read())
+            except InviteError as exc:
+                raise forms.ValidationError(exc.problems) from None
+        else:
+            data["csv"] = text
+        return data
+
+
+class InviteAnonymousForm(forms.Form):
+    count = forms.IntegerField(
+        min_value=1, max_value=MAX_INVITES, label=_("Number of anonymous accounts")
     )

@@ -16,6 +16,7 @@ from annotate.views import (
     ttc,
 )
 from annotate.views import gold as gold_views
+from annotate.views import invitations as invite_views
 from annotate.views import judge as judge_views
 from annotate.views import leases as lease_views
 from annotate.views import participants as crowd_views
@@ -150,6 +151,32 @@ urlpatterns += [
         crowd_admin.crowd_csv,
         name="crowd-csv",
     ),
+]
+# --- bulk invitations and their one-time links (views/invitations.py) ---
+
+urlpatterns += [
+    path(
+        "campaigns/<slug:slug>/invitations/",
+        invite_views.invitations_page,
+        name="invitations",
+    ),
+    path(
+        "campaigns/<slug:slug>/invitations/csv/",
+        invite_views.invitations_csv_view,
+        name="invitations-csv",
+    ),
+    path(
+        "campaigns/<slug:slug>/invitations/anonymous/",
+        invite_views.invitations_anonymous_view,
+        name="invitations-anonymous",
+    ),
+    path(
+        "campaigns/<slug:slug>/invitations/links.csv",
+        invite_views.invitations_links_csv,
+        name="invitations-links",
+    ),
+    path("invite/password/", invite_views.invite_password, name="invite-password"),
+    path("invite/<str:token>/", invite_views.invite, name="invite"),
 ]
 if settings.BENCH_HOOKS:  # bench/settings.py only: the benchmark's floor, absent otherwise
     urlpatterns += [path("bench/noop/", rate_views.bench_noop, name="bench-noop")]

@@ -268,6 +268,8 @@ CROWD_MTURK_FRAME_ANCESTORS = [
 CROWD_ALLOW_LOOPBACK = env_bool("CROWD_ALLOW_LOOPBACK", False)
 # Heartbeats and votes further apart than this are idle time, not counted as active.
 CROWD_IDLE_SECONDS = env_int("CROWD_IDLE_SECONDS", 60)
+# A bulk invitation's one-time link works for this many days (annotate/services/invitations.py).
+INVITE_LINK_DAYS = env_int("INVITE_LINK_DAYS", 7)
 # With a token, workers poll Prolific for returned / timed-out / rejected submissions.
 PROLIFIC_API_TOKEN = env_secret("PROLIFIC_API_TOKEN")
 PROLIFIC_API_URL = env_str("PROLIFIC_API_URL", "https://api.prolific.com")

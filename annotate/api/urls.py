@@ -9,6 +9,7 @@ from annotate.api import exports as export_api
 from annotate.api import generation as generation_api
 from annotate.api import gold as gold_api
 from annotate.api import imports as import_api
+from annotate.api import invitations as invitations_api
 from annotate.api import judge as judge_api
 from annotate.api import ranking as ranking_api
 from annotate.api import rating as rating_api
@@ -214,5 +215,25 @@ urlpatterns += [
         "campaigns/<slug:slug>/participants.csv",
         crowd_api.ParticipantCsvApi.as_view(),
         name="participant-csv",
+    ),
+]
+
+# --- bulk invitations with one-time links (annotate/api/invitations.py) ---
+
+urlpatterns += [
+    path(
+        "campaigns/<slug:slug>/invitations/csv/",
+        invitations_api.InvitationCsvCreateApi.as_view(),
+        name="invitations-csv",
+    ),
+    path(
+        "campaigns/<slug:slug>/invitations/anonymous/",
+        invitations_api.InvitationAnonymousCreateApi.as_view(),
+        name="invitations-anonymous",
+    ),
+    path(
+        "campaigns/<slug:slug>/invitations/links.csv",
+        invitations_api.InvitationLinksCsvApi.as_view(),
+        name="invitations-links",
     ),
 ]

@@ -13,7 +13,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotate', '0013_participants'),
+        ('annotate', '0014_invitations'),
     ]
 
     operations = [

@@ -17,6 +17,7 @@ what the rater saw on the left is recorded separately (``left_is_a``).
     imports.py     PromptImport (a prompt file imported in the background)
     ttc.py         TTCConfig, CandidateReview, BestOfNChoice (test-time compute: answers, best-of-N)
     participants.py CrowdSettings, Participant, TrainingUnit, TrainingAnswer (crowd platforms)
+    invitations.py Invitation (raters invited in bulk, one-time links)
     work.py        WorkerProcess, WorkLease, WorkRecovery (background work shared by every kind)
 
 Every model is importable from ``annotate.models``.
@@ -32,6 +33,7 @@ from annotate.models.generation import (
     RateLimitBucket,
 )
 from annotate.models.imports import PromptImport
+from annotate.models.invitations import Invitation
 from annotate.models.judge import (
     JudgeConfig,
     JudgeJob,
@@ -66,6 +68,7 @@ __all__ = [
     "CandidateSet",
     "CandidateSetMember",
     "CrowdSettings",
+    "Invitation",
     "CandidateReview",
     "Enrollment",
     "Export",

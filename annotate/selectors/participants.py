@@ -40,7 +40,12 @@ def participants_report(*, campaign: Campaign, raw_ids: bool = True) -> list[dic
 
     crowd = CrowdSettings.objects.filter(campaign=campaign).first()
     salt = crowd.pseudonym_salt if crowd else ""
-    gold = rater_gold_accuracy(campaign_id=campaign.pk)
+    if campaign.is_ranking:
+        from annotate.services.sets import ranking_gold_accuracy
+
+        gold = ranking_gold_accuracy(campaign=campaign)
+    else:
+        gold = rater_gold_accuracy(campaign_id=campaign.pk)
     votes = dict(Enrollment.objects.filter(campaign=campaign).values_list("rater_id", "votes"))
     rows = []
     for p in campaign_participants(campaign=campaign):

@@ -32,11 +32,13 @@ from annotate.models import (
     Judgment,
     Pair,
     Participant,
+    SetAssignment,
     TrainingAnswer,
     TrainingUnit,
     User,
 )
 from annotate.services.assignment import assignment_release
+from annotate.services.sets import ranking_gold_accuracy, set_assignment_release
 
 S = Participant.Status
 FINAL = (S.COMPLETED, S.SCREENED_OUT, S.RETURNED, S.FAILED_ATTENTION)
@@ -327,14 +329,25 @@ def participant_finish(*, participant: Participant, status: str, reason: str = "
             ).values_list("pk", flat=True)
             for lease_id in list(live):
                 assignment_release(campaign=participant.campaign, assignment_id=lease_id)
+            # A ranking campaign leases sets: those go back too.
+            live_sets = SetAssignment.objects.filter(
+                campaign_id=participant.campaign_id,
+                rater_id=participant.user_id,
+                status=SetAssignment.Status.ACTIVE,
+            ).values_list("pk", flat=True)
+            for lease_id in list(live_sets):
+                set_assignment_release(campaign=participant.campaign, lease_id=lease_id)
     participant.refresh_from_db()
     return participant
 
 
-def gold_stats(*, campaign_id: int, rater_id: int) -> tuple[int, int]:
-    """(correct, answered) on gold pairs, first (blind) votes."""
+def gold_stats(*, campaign: Campaign, rater_id: int) -> tuple[int, int]:
+    """(correct, answered) on the campaign's gold units: first (blind) votes on gold pairs, or
+    rankings of gold sets (ranking campaigns: right when the best response is one of gold's best)."""
+    if campaign.is_ranking:
+        return ranking_gold_accuracy(campaign=campaign, rater_id=rater_id).get(rater_id, (0, 0))
     stats = Judgment.objects.filter(
-        campaign_id=campaign_id,
+        campaign_id=campaign.pk,
         rater_id=rater_id,
         source=Judgment.Source.HUMAN,
         revises__isnull=True,
@@ -351,9 +364,7 @@ def participant_check(
         return participant
     crowd = participant.campaign.crowd
     if crowd.attention_min_accuracy > 0:
-        correct, answered = gold_stats(
-            campaign_id=participant.campaign_id, rater_id=participant.user_id
-        )
+        correct, answered = gold_stats(campaign=participant.campaign, rater_id=participant.user_id)
         if answered >= crowd.attention_min_answered and (
             correct / answered < crowd.attention_min_accuracy
         ):

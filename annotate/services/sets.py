@@ -641,12 +641,17 @@ def ranking_gold_correct(vote_ranking, gold_ranking) -> bool:
     return bool(top(vote_ranking) & top(gold_ranking))
 
 
-def ranking_gold_accuracy(*, campaign: Campaign) -> dict[int, tuple[int, int]]:
-    """{rater id: (correct, answered)} over the campaign's gold sets."""
+def ranking_gold_accuracy(
+    *, campaign: Campaign, rater_id: int | None = None
+) -> dict[int, tuple[int, int]]:
+    """{rater id: (correct, answered)} over the campaign's gold sets (one rater's, with
+    ``rater_id``)."""
     out: dict[int, list[int]] = {}
     votes = RankingVote.objects.filter(campaign=campaign, source=RankingVote.Source.HUMAN).exclude(
         candidate_set__gold_ranking=[]
     )
+    if rater_id is not None:
+        votes = votes.filter(rater_id=rater_id)
     for rater_id, ranking, gold in votes.values_list(
         "rater_id", "ranking", "candidate_set__gold_ranking"
     ):
@@ -660,7 +665,9 @@ def ranking_gold_check(*, campaign: Campaign, rater: User) -> None:
     """Pause the rater when their gold accuracy falls below the campaign's threshold."""
     if campaign.gold_min_accuracy <= 0:
         return
-    correct, answered = ranking_gold_accuracy(campaign=campaign).get(rater.pk, (0, 0))
+    correct, answered = ranking_gold_accuracy(campaign=campaign, rater_id=rater.pk).get(
+        rater.pk, (0, 0)
+    )
     if (
         answered < max(1, campaign.gold_min_answered)
         or correct / answered >= campaign.gold_min_accuracy

@@ -6,8 +6,9 @@ same platform id is the same participant). Every page after the entry needs the 
 session. Only the MTurk pages may be framed, by MTurk's origins (``_mturk_frame``); every other
 response keeps ``X-Frame-Options: DENY`` and ``frame-ancestors 'none'``.
 
-The rating workbench (views/rate.py) calls ``crowd_participant`` / ``crowd_after`` so a participant
-rates like any rater but is sent to the finish when their session ends.
+Both workbenches (views/rate.py for pairs, views/rank.py for sets) run the crowd checks of
+views/crowd_hooks.py, so a participant works like any rater but is sent to the finish when their
+session ends.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from django.utils.csp import CSP
 from django.utils.translation import gettext
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.http import HttpResponseClientRedirect
 
 from annotate.models import Campaign, CrowdSettings, Pair, Participant
 from annotate.models.participants import PROLIFIC_ID, url_problem
@@ -34,7 +34,6 @@ from annotate.services.participants import (
     CrowdError,
     finish_code,
     participant_arrive,
-    participant_check,
     participant_consent,
     participant_for_user,
     training_answer,
@@ -284,7 +283,7 @@ def _mine(request: HttpRequest, slug: str) -> Participant:
     return participant
 
 
-def _next_url(participant: Participant) -> str:
+def next_url(participant: Participant) -> str:
     slug = participant.campaign.slug
     if not participant.is_working:
         return reverse("annotate:crowd-done", args=[slug])
@@ -292,13 +291,15 @@ def _next_url(participant: Participant) -> str:
         return reverse("annotate:crowd-consent", args=[slug])
     if not participant.training_done:
         return reverse("annotate:crowd-training", args=[slug])
+    if participant.campaign.is_ranking:
+        return reverse("annotate:rank", args=[slug])
     return reverse("annotate:rate", args=[slug])
 
 
 @login_required
 @require_GET
 def crowd_next(request: HttpRequest, slug: str) -> HttpResponse:
-    return redirect(_next_url(_mine(request, slug)))
+    return redirect(next_url(_mine(request, slug)))
 
 
 @login_required
@@ -306,13 +307,13 @@ def crowd_next(request: HttpRequest, slug: str) -> HttpResponse:
 def crowd_consent(request: HttpRequest, slug: str) -> HttpResponse:
     participant = _mine(request, slug)
     if not participant.is_working or participant.consented_at is not None:
-        return redirect(_next_url(participant))
+        return redirect(next_url(participant))
     if request.method == "POST":
         answer = request.POST.get("consent", "")
         if answer not in ("yes", "no"):
             return _bad_link(request, gettext("Choose whether you consent."))
         participant = participant_consent(participant=participant, accept=answer == "yes")
-        return redirect(_next_url(participant))
+        return redirect(next_url(participant))
     crowd = participant.campaign.crowd
     ctx = {"campaign": participant.campaign, "crowd": crowd, "participant": participant}
     return render(request, "annotate/crowd_consent.html", ctx)
@@ -339,7 +340,7 @@ def crowd_training(request: HttpRequest, slug: str) -> HttpResponse:
             "campaign": participant.campaign,
             "feedback": feedback,
             "expected": Pair.Gold(feedback.expected).label,
-            "next_url": _next_url(participant),
+            "next_url": next_url(participant),
             "participant": participant,
             "total": participant.campaign.crowd.training_units,
         }
@@ -349,7 +350,7 @@ def crowd_training(request: HttpRequest, slug: str) -> HttpResponse:
         training_decide(participant=participant)  # nothing left to ask: pass or screen out now
         participant.refresh_from_db()
     if unit is None or not participant.is_working or participant.consented_at is None:
-        return redirect(_next_url(participant))
+        return redirect(next_url(participant))
     pair = unit.pair
     choices = [
         c for c in Pair.Gold.choices if c[0] != "both_bad" or participant.campaign.allow_both_bad
@@ -377,7 +378,7 @@ def crowd_done(request: HttpRequest, slug: str) -> HttpResponse:
     that posts the assignment to externalSubmit."""
     participant = _mine(request, slug)
     if participant.is_working:
-        return redirect(_next_url(participant))
+        return redirect(next_url(participant))
     crowd = participant.campaign.crowd
     code = finish_code(participant)
     if participant.platform == Participant.Platform.PROLIFIC and code:
@@ -393,36 +394,3 @@ def crowd_done(request: HttpRequest, slug: str) -> HttpResponse:
         response = render(request, "annotate/crowd_done.html", ctx)
         return _submit_allowed(response, origin) if origin else response
     return render(request, "annotate/crowd_done.html", ctx)
-
-
-# --- hooks for the rating workbench -------------------------------------------------------------
-
-
-def crowd_participant(request: HttpRequest, campaign: Campaign) -> Participant | None:
-    """The participant behind this session (None for every other rater, without a query)."""
-    if SESSION_KEY not in request.session:
-        return None
-    return participant_for_user(user=request.user, campaign=campaign)
-
-
-def crowd_leave(request: HttpRequest, participant: Participant) -> HttpResponse:
-    """Off the workbench, to wherever the participant belongs (the finish, consent, training)."""
-    url = _next_url(participant)
-    if request.htmx:
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
-
-
-def crowd_after(
-    request: HttpRequest,
-    participant: Participant,
-    *,
-    votes: int | None = None,
-    out_of_work: bool = False,
-) -> HttpResponse | None:
-    """After a vote or an empty claim: a response sending the participant on if their session
-    ended (quota, attention, out of work), else None (keep rating)."""
-    participant = participant_check(participant=participant, votes=votes, out_of_work=out_of_work)
-    if participant.is_working:
-        return None
-    return crowd_leave(request, participant)

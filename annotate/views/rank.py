@@ -33,6 +33,13 @@ from annotate.services.sets import (
     set_assignment_skip,
 )
 from annotate.validation import MAX_RATIONALE, MAX_REASON, MAX_REWRITE, id_parse, text_check
+from annotate.views.crowd_hooks import (
+    crowd_after_vote,
+    crowd_beat,
+    crowd_context,
+    crowd_gate,
+    crowd_out_of_work,
+)
 from annotate.views.scale_keys import aspect_keys
 
 TEMPLATE = "annotate/rank.html"
@@ -92,6 +99,8 @@ def _context(
         "enrollment": (
             rater_enrollment(campaign=campaign, rater=request.user) if lease is None else None
         ),
+        # A crowd participant's session quota ("12 of 40"); None for every other rater.
+        **crowd_context(request),
     }
     if lease is not None:
         if SetAssignment.candidate_set.is_cached(lease):
@@ -125,7 +134,14 @@ def rank(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _ranking_campaign(request, slug)
     if not campaign.is_ranking:
         return redirect("annotate:rate", slug=slug)
+    participant, elsewhere = crowd_gate(request, campaign)
+    if elsewhere is not None:
+        return elsewhere
     lease = set_assignment_next(campaign=campaign, rater=request.user)
+    if lease is None and participant is not None:
+        left = crowd_out_of_work(request, campaign, participant)
+        if left is not None:
+            return left
     ctx = _context(request, campaign=campaign, lease=lease)
     ctx["show_guidelines"] = ctx["my_votes"] == 0 and bool(campaign.guidelines_html)
     return _render(request, ctx)
@@ -184,6 +200,10 @@ def _after(request: HttpRequest, *, campaign: Campaign, error: str = "") -> Http
             messages.error(request, error)
         return redirect("annotate:rank", slug=campaign.slug)
     lease = set_assignment_next(campaign=campaign, rater=request.user)
+    if lease is None:
+        left = crowd_out_of_work(request, campaign)
+        if left is not None:
+            return left
     return _render(request, _context(request, campaign=campaign, lease=lease, error=error))
 
 
@@ -202,6 +222,10 @@ def rank_vote(request: HttpRequest, slug: str) -> HttpResponse:
             nxt = set_assignment_next(campaign=campaign, rater=request.user, after_vote=True)
     except VoteRefused as refused:
         return _after(request, campaign=campaign, error=refused.messages[0])
+    # A crowd participant's session may end here: quota reached, attention failed, no set left.
+    left = crowd_after_vote(request, campaign, votes=None, out_of_work=nxt is None)
+    if left is not None:
+        return left
     if not request.htmx:
         return redirect("annotate:rank", slug=campaign.slug)
     ctx = _context(request, campaign=campaign, lease=nxt)
@@ -251,6 +275,7 @@ def rank_skip(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def rank_heartbeat(request: HttpRequest, slug: str) -> HttpResponse:
     _ranking_campaign(request, slug)
+    crowd_beat(request)
     lease_id = id_parse(request.POST.get("lease", "")) or 0
     alive = set_assignment_renew(lease_id=lease_id, rater=request.user)
     return HttpResponse(status=204 if alive else 410)

@@ -38,15 +38,14 @@ from annotate.services.assignment import (
 )
 from annotate.services.corrections import judgment_correct, judgment_undoable, undo_seconds
 from annotate.services.judgments import VoteRefused, judgment_record, pair_flag, required_read_ms
-from annotate.services.participants import participant_seen
 from annotate.sides import left_and_right, to_shown
 from annotate.validation import MAX_NOTE, MAX_REASON, id_parse, text_check
-from annotate.views.participants import (
-    QUOTA_KEY,
-    SESSION_KEY,
-    crowd_after,
-    crowd_leave,
-    crowd_participant,
+from annotate.views.crowd_hooks import (
+    crowd_after_vote,
+    crowd_beat,
+    crowd_context,
+    crowd_gate,
+    crowd_out_of_work,
 )
 from annotate.views.rate_support import diff_html, parse_vote
 from annotate.views.scale_keys import (
@@ -130,7 +129,7 @@ def _workbench_context(
         "correcting": None,
         "form_url": "",
         # A crowd participant's session quota ("12 of 40"); None for every other rater.
-        "quota": request.session.get(QUOTA_KEY),
+        **crowd_context(request),
         "my_votes": (
             my_votes
             if my_votes is not None
@@ -206,15 +205,12 @@ def rate(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect("annotate:rank", slug=slug)
     if campaign.is_rating:
         return redirect("annotate:rating", slug=slug)
-    participant = crowd_participant(request, campaign)
-    if participant is not None:
-        # Consent and training come first; a finished participant is sent to the finish.
-        if not (participant.is_working and participant.training_done):
-            return crowd_leave(request, participant)
-        participant_seen(participant_id=participant.pk)
+    participant, elsewhere = crowd_gate(request, campaign)
+    if elsewhere is not None:
+        return elsewhere
     assignment = assignment_next(campaign=campaign, rater=request.user)
-    if participant is not None and assignment is None and campaign.is_open:
-        left = crowd_after(request, participant, out_of_work=True)
+    if assignment is None and participant is not None:
+        left = crowd_out_of_work(request, campaign, participant)
         if left is not None:
             return left
     ctx = _workbench_context(
@@ -246,10 +242,9 @@ def _after_action(
         return redirect("annotate:rate", slug=campaign.slug)
     if assignment is None:
         assignment = assignment_next(campaign=campaign, rater=request.user)
-    if assignment is None and campaign.is_open and SESSION_KEY in request.session:
-        participant = crowd_participant(request, campaign)
-        left = participant and crowd_after(request, participant, out_of_work=True)
-        if left:
+    if assignment is None:
+        left = crowd_out_of_work(request, campaign)
+        if left is not None:
             return left
     if kept and (assignment is None or assignment.pk != kept.get("assignment_id")):
         kept = None  # the form belonged to another lease; nothing to restore
@@ -291,19 +286,15 @@ def rate_vote(request: HttpRequest, slug: str) -> HttpResponse:
             nxt = assignment_next(campaign=campaign, rater=request.user, after_vote=True)
     except VoteRefused as refused:
         return _after_action(request, campaign=campaign, error=refused.messages[0], kept=vote.kept)
-    if SESSION_KEY in request.session:
-        participant = crowd_participant(request, campaign)
-        if participant is not None:
-            # The session may end here: quota reached, attention failed, or no pair left.
-            participant_seen(participant_id=participant.pk)
-            left = crowd_after(
-                request,
-                participant,
-                votes=getattr(judgment, "rater_votes", None),
-                out_of_work=nxt is None and campaign.is_open,
-            )
-            if left is not None:
-                return left
+    # A crowd participant's session may end here: quota reached, attention failed, no pair left.
+    left = crowd_after_vote(
+        request,
+        campaign,
+        votes=getattr(judgment, "rater_votes", None),
+        out_of_work=nxt is None,
+    )
+    if left is not None:
+        return left
     if not request.htmx:
         return redirect("annotate:rate", slug=campaign.slug)
     ctx = _workbench_context(
@@ -514,8 +505,7 @@ def rate_flag(request: HttpRequest, slug: str) -> HttpResponse:
 def rate_heartbeat(request: HttpRequest, slug: str) -> HttpResponse:
     """Renew the lease while the rater is active. 204 when renewed, 410 when the lease is gone."""
     campaign_for_rater(request.user, slug)
-    if SESSION_KEY in request.session:  # a crowd participant: active time (idle gaps not counted)
-        participant_seen(participant_id=request.session[SESSION_KEY])
+    crowd_beat(request)
     if assignment_renew(assignment_id=_assignment_id(request), rater=request.user):
         return HttpResponse(status=204)
     return HttpResponse(

@@ -391,7 +391,10 @@
     if (heartbeat) clearInterval(heartbeat);
     heartbeat = null;
     if (wb && wb.dataset.lease && wb.dataset.heartbeatUrl) {
-      const every = Math.max(15, Math.min(120, Number(wb.dataset.leaseSeconds) / 3)) * 1000;
+      // A crowd participant's page beats more often (data-beat-seconds): their active time is
+      // summed from the beats (CROWD_IDLE_SECONDS on the server), as on the pairwise page.
+      const beat = Number(wb.dataset.beatSeconds || 0);
+      const every = (beat || Math.max(15, Math.min(120, Number(wb.dataset.leaseSeconds) / 3))) * 1000;
       heartbeat = setInterval(() => {
         if (Date.now() - lastActivity > every * 2) return;
         const body = new URLSearchParams({ lease: wb.dataset.lease });

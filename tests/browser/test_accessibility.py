@@ -166,3 +166,36 @@ def test_the_admin_pages(live_server, scheme_page, rich_campaign, screenshot_dir
     ):
         page.goto(url)
         _axe(page, name, screenshot_dir)
+
+
+@pytest.mark.parametrize("scheme_page", SCHEMES, indirect=True)
+def test_the_invitation_pages(live_server, scheme_page, campaign, screenshot_dir):
+    """The admin's invitations page (empty, with bad lines, with new links), the invited rater's
+    link page, its used-link page and the first-password page."""
+    from annotate.models import Invitation
+    from annotate.services.invitations import invitation_token
+
+    page = scheme_page
+    factories.UserFactory(username="alice", role=User.Role.ADMIN)
+    login(page, live_server, "alice")
+    base = f"{live_server.url}/campaigns/{campaign.slug}/invitations/"
+    page.goto(base)
+    _axe(page, "invitations", screenshot_dir)
+    page.fill("textarea[name=text]", "name,email\nKim,not-an-email\n")
+    page.click("#invite-csv button[type=submit]")
+    page.wait_for_selector("#invite-problems")
+    _axe(page, "invitations-problems", screenshot_dir)
+    page.fill("textarea[name=text]", "name,email\nKim Minji,minji@example.org\n")
+    page.click("#invite-csv button[type=submit]")
+    page.wait_for_selector("#invite-links")
+    _axe(page, "invitations-links", screenshot_dir)
+    link = f"{live_server.url}/invite/{invitation_token(Invitation.objects.get())}/"
+    page.context.clear_cookies()
+    page.goto(link)
+    _axe(page, "invite", screenshot_dir)
+    page.click("#invite-accept")
+    page.wait_for_url("**/invite/password/**")
+    _axe(page, "invite-password", screenshot_dir)
+    page.context.clear_cookies()
+    page.goto(link)
+    _axe(page, "invite-used", screenshot_dir)

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import pytest
 
-from annotate.models import Assignment, Participant, User
+from annotate.models import Assignment, Participant, RankingVote, SetAssignment, User
 from annotate.services.participants import participant_arrive, participant_finish
 from tests import factories
 from tests.browser.test_accessibility import SCHEMES, _axe
-from tests.fakes.crowd import CaptureServer, crowd_campaign, gold_pairs_first, prolific_id
+from tests.fakes.crowd import (
+    CaptureServer,
+    crowd_campaign,
+    crowd_ranking_campaign,
+    gold_pairs_first,
+    prolific_id,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -179,6 +185,47 @@ def test_an_mturk_preview_then_a_hit_submitted_to_external_submit(
     assert posted[-1]["form"]["status"] == ["completed"]
     assert Participant.objects.get().status == "completed"
     assert not task.js_errors
+
+
+def rank_set(page) -> str:
+    """Rank the current set from the keyboard (1, 2, then Enter ranks the last one last); returns
+    the lease id the page showed before."""
+    before = page.get_attribute("#workbench", "data-lease")
+    page.keyboard.press("1")
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    return before
+
+
+def test_a_prolific_participant_ranks_sets_to_the_completion_code(
+    live_server, page, capture, screenshot_dir
+):
+    crowd_ranking_campaign(
+        quota=2, sets=4, k=3, completion_url=f"{capture.url}/submissions/complete?cc="
+    )
+    pid = prolific_id()
+    page.goto(_study_link(live_server, pid))
+    _consent(page)
+    page.wait_for_url(f"{live_server.url}/campaigns/study/rank/")
+    _close_guidelines(page)
+    assert page.inner_text("#my-quota") == "2"
+    assert page.get_attribute("#workbench", "data-beat-seconds") == "20"
+    page.screenshot(path=str(screenshot_dir / "crowd-rank.png"))
+    before = rank_set(page)
+    page.wait_for_function(
+        "b => document.querySelector('#workbench')?.dataset.lease !== b", arg=before
+    )
+    assert page.inner_text("#my-votes") == "1"
+    rank_set(page)
+    page.wait_for_url(f"{capture.url}/submissions/complete?cc=C0MPLETE")
+    assert _captured(capture, "/submissions/complete")[-1]["query"] == {"cc": ["C0MPLETE"]}
+    participant = Participant.objects.get(external_id=pid)
+    assert participant.status == "completed"
+    assert RankingVote.objects.filter(rater=participant.user).count() == 2
+    assert not SetAssignment.objects.filter(rater=participant.user, status="active").exists()
+    assert not page.js_errors
+    page.goto(f"{live_server.url}/campaigns/study/rank/")  # back again: the finish, no new lease
+    page.wait_for_url(f"{capture.url}/submissions/complete?cc=C0MPLETE")
 
 
 # --- axe on every crowd page ------------------------------------------------------------------

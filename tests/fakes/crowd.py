@@ -44,6 +44,59 @@ def crowd_campaign(
                 campaign=campaign, pair=pair, explanation=f"Response A answers the question ({n})."
             )
         )
+    _crowd_settings(
+        campaign,
+        quota=quota,
+        training=training,
+        attention=attention,
+        attention_min=attention_min,
+        completion_url=completion_url,
+        **crowd_values,
+    )
+    return campaign, regular, golds, units
+
+
+def crowd_ranking_campaign(
+    *,
+    slug: str = "study",
+    sets: int = 4,
+    k: int = 3,
+    quota: int = 3,
+    gold: int = 0,
+    attention: float = 0.0,
+    attention_min: int = 2,
+    completion_url: str = "https://app.prolific.com/submissions/complete?cc=",
+    **crowd_values,
+):
+    """An open ranking campaign (protocol "ranking", sets of ``k``) with ``sets`` regular sets,
+    ``gold`` gold sets (gold: the set's first member best, the rest tied) and enabled crowd
+    settings. Returns (campaign, regular sets, gold sets)."""
+    campaign = factories.CampaignFactory(
+        slug=slug, title=f"Study {slug}", protocol="ranking", ranking_k=k
+    )
+    regular = [factories.ranking_set(campaign=campaign, k=k) for _ in range(sets)]
+    golds = []
+    for _ in range(gold):
+        unit = factories.ranking_set(campaign=campaign, k=k)
+        ids = unit.member_ids()
+        unit.gold_ranking = [[ids[0]], ids[1:]]
+        unit.save(update_fields=["gold_ranking"])
+        golds.append(unit)
+    _crowd_settings(
+        campaign,
+        quota=quota,
+        training=0,
+        attention=attention,
+        attention_min=attention_min,
+        completion_url=completion_url,
+        **crowd_values,
+    )
+    return campaign, regular, golds
+
+
+def _crowd_settings(
+    campaign, *, quota, training, attention, attention_min, completion_url, **crowd_values
+) -> CrowdSettings:
     values = {
         "enabled": True,
         "completion_code": "C0MPLETE",
@@ -63,7 +116,7 @@ def crowd_campaign(
     crowd.full_clean()
     crowd.consent_html = render_markdown(crowd.consent)
     crowd.save()
-    return campaign, regular, golds, units
+    return crowd
 
 
 def gold_pairs_first(campaign) -> None:

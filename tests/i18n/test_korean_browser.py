@@ -141,3 +141,155 @@ def test_the_switcher_changes_the_language_without_a_button(live_server, korean_
     assert page.is_visible("text=Log out")
     assert not page.is_visible(".lang-switch [type=submit]")  # language.js sends the form on change
     assert _axe(page) == []
+
+
+# --- the ranking page and the crowd pages in Korean ---------------------------------------------
+
+CODE_ANSWER = (
+    "반지름으로 원의 넓이를 구하는 함수입니다.\n\n"
+    "```python\ndef area(r: float) -> float:\n    # 원의 넓이\n    return 3.14159 * r * r\n```\n\n"
+    "`area(3)`을 부르면 약 28.27이 나옵니다. 단위를 꼭 확인하십시오."
+)
+# The code font and leading of code in a Korean page, next to the body text's.
+FONTS = """() => {
+  const out = {};
+  const sels = ['.rank-card .md pre', '.rank-card .md pre code', '.rank-card .md p code',
+                '.rank-card .md p', 'kbd'];
+  for (const sel of sels) {
+    const cs = getComputedStyle(document.querySelector(sel));
+    out[sel] = {family: cs.fontFamily, leading: parseFloat(cs.lineHeight) / parseFloat(cs.fontSize),
+                wordBreak: cs.wordBreak};
+  }
+  return out;
+}"""
+RANK_BOXES = [".topbar", ".rate-status", ".prompt", ".rank-card .response-body", "#rank-form"]
+
+
+@pytest.fixture
+def capture():
+    from tests.fakes.crowd import CaptureServer
+
+    server = CaptureServer().start()
+    yield server
+    server.stop()
+
+
+def _korean_ranking_study(capture):
+    from tests.fakes.crowd import crowd_ranking_campaign
+
+    campaign, sets, _ = crowd_ranking_campaign(
+        quota=2,
+        sets=3,
+        k=3,
+        completion_url=f"{capture.url}/submissions/complete?cc=",
+        consent="답변은 연구에 **보관**됩니다. 동의하십니까?",
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(
+        title="한국어 응답 순위", guidelines="가장 **좋은** 응답부터 순서대로 고르십시오."
+    )
+    for unit in sets:
+        prompt = unit.prompt
+        prompt.messages = [{"role": "user", "content": PROMPT}]
+        prompt.rendered = [{"role": "user", "html": render_markdown(PROMPT)}]
+        prompt.save()
+        for i, member in enumerate(unit.members.select_related("candidate")):
+            text = CODE_ANSWER + f" ({i})"
+            member.candidate.text = text
+            member.candidate.html = render_markdown(text)
+            member.candidate.save()
+    return campaign
+
+
+def test_a_korean_participant_ranks_with_code_kept_monospace(
+    live_server, korean_page, capture, tmp_path
+):
+    from tests.browser.conftest import SCREENSHOTS
+    from tests.fakes.crowd import prolific_id
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    _korean_ranking_study(capture)
+    page = korean_page
+    page.goto(
+        f"{live_server.url}/p/study/prolific/?PROLIFIC_PID={prolific_id()}"
+        f"&STUDY_ID={'a' * 24}&SESSION_ID={prolific_id()}"
+    )
+    page.wait_for_selector("button[value=yes]")
+    assert page.get_attribute("html", "lang") == "ko"
+    page.screenshot(path=str(SCREENSHOTS / "korean-crowd-consent.png"))
+    assert _axe(page) == []
+    page.click("button[value=yes]")
+    page.wait_for_url(f"{live_server.url}/campaigns/study/rank/")
+    page.screenshot(path=str(SCREENSHOTS / "korean-rank-guidelines.png"))
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(50)
+    shot = SCREENSHOTS / "korean-rank-1366x768.png"
+    page.screenshot(path=str(shot))
+    assert "2" in page.inner_text(".rate-status") and page.inner_text("#my-quota") == "2"
+    fonts = page.evaluate(FONTS)
+    for sel in (".rank-card .md pre", ".rank-card .md pre code", ".rank-card .md p code", "kbd"):
+        assert fonts[sel]["family"].startswith("ui-monospace"), (sel, fonts[sel])
+        assert fonts[sel]["wordBreak"] == "normal", (sel, fonts[sel])
+    for sel in (".rank-card .md pre", ".rank-card .md pre code"):
+        assert fonts[sel]["leading"] < 1.55, (sel, fonts[sel])  # not the Hangul leading
+    body = fonts[".rank-card .md p"]
+    assert "Noto Sans CJK KR" in body["family"]  # the text around the code stays Korean
+    assert body["wordBreak"] == "keep-all"
+    assert page.evaluate(OVERFLOW, RANK_BOXES) == [], shot
+    assert _axe(page) == []
+    page.keyboard.press("?")
+    page.screenshot(path=str(SCREENSHOTS / "korean-rank-help.png"))
+    assert _axe(page) == []
+    page.keyboard.press("Escape")
+    for _ in range(2):
+        before = page.get_attribute("#workbench", "data-lease")
+        page.keyboard.press("1")
+        page.keyboard.press("2")
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            "b => !document.querySelector('#workbench') ||"
+            " document.querySelector('#workbench').dataset.lease !== b",
+            arg=before,
+        )
+    page.wait_for_url(f"{capture.url}/submissions/complete?cc=C0MPLETE")
+    assert not page.js_errors
+
+
+def test_the_korean_admin_crowd_and_invitation_pages(live_server, korean_page, capture):
+    from annotate.models import User
+    from tests.browser.conftest import SCREENSHOTS
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    _korean_ranking_study(capture)
+    factories.UserFactory(username="minji", role=User.Role.ADMIN)
+    page = korean_page
+    _login(page, live_server)
+    page.goto(f"{live_server.url}/campaigns/study/crowd/")
+    page.screenshot(path=str(SCREENSHOTS / "korean-crowd-admin.png"), full_page=True)
+    assert _axe(page) == []
+    page.goto(f"{live_server.url}/campaigns/study/invitations/")
+    assert page.inner_text("h1").startswith("평가자 초대")
+    page.fill("textarea[name=text]", "name,email\n김민지,minji@example.org\n이서연,틀린주소\n")
+    page.click("#invite-csv button[type=submit]")
+    page.wait_for_selector("#invite-problems")
+    assert "3번째 줄" in page.inner_text("#invite-problems")
+    page.screenshot(path=str(SCREENSHOTS / "korean-invitations-problems.png"), full_page=True)
+    page.fill("textarea[name=text]", "name,email\n김민지,minji@example.org\n")
+    page.click("#invite-csv button[type=submit]")
+    page.wait_for_selector("#invite-links")
+    page.screenshot(path=str(SCREENSHOTS / "korean-invitations-links.png"), full_page=True)
+    assert page.evaluate(OVERFLOW, [".topbar", ".card"]) == []
+    assert _axe(page) == []
+    link = page.input_value("#invite-links input")
+    page.context.clear_cookies()
+    page.goto(link)
+    page.screenshot(path=str(SCREENSHOTS / "korean-invite.png"))
+    assert _axe(page) == []
+    page.click("#invite-accept")
+    page.wait_for_url("**/invite/password/**")
+    page.screenshot(path=str(SCREENSHOTS / "korean-invite-password.png"))
+    assert _axe(page) == []
+    page.context.clear_cookies()
+    page.goto(link)
+    assert "이미 사용" in page.inner_text("main")
+    page.screenshot(path=str(SCREENSHOTS / "korean-invite-used.png"))
+    assert not page.js_errors
