@@ -85,7 +85,9 @@ def _take(key: str, *, per_minute: float, amount: float, force: bool = False) ->
         # A single request bigger than the whole bucket may still go once the bucket is full.
         need = min(amount, per_minute)
         wait = 0.0
-        if force or tokens >= need:
+        if amount < 0:  # tokens given back (settle): never more than the bucket holds
+            tokens = min(per_minute, tokens - amount)
+        elif force or tokens >= need:
             tokens -= amount
         else:
             wait = (need - tokens) / rate

@@ -353,11 +353,24 @@ def _budget_left() -> float:
 def test_n_samples_settle_the_rate_limiter_with_what_the_call_used(n_samples):
     from annotate.services.generation import candidates_generate_n
 
+    import time
+
+    started = time.monotonic()
     assert candidates_generate_n(candidate_ids=n_samples).status == "done"
     used = sum(c.input_tokens + c.output_tokens for c in Candidate.objects.filter(id__in=n_samples))
+    refilled = 10_000 / 60 * (time.monotonic() - started)  # the bucket refills 167 a second
     # The estimate (3 × max_tokens and more, over 3,000) was taken before the call; all but what
-    # was used came back after it (the bucket also refills, 167 a second).
-    assert 10_000 - used <= _budget_left() <= 10_000 - used + 100
+    # was used came back after it, and the bucket never holds more than its minute's budget.
+    left = _budget_left()
+    assert min(10_000, 10_000 - used) <= left <= min(10_000, 10_000 - used + refilled + 1)
+
+
+def test_tokens_given_back_never_fill_a_bucket_past_its_budget(db):
+    from annotate.services.ratelimit import _take
+
+    assert _take("acct|tpm", per_minute=600, amount=500) == 0
+    _take("acct|tpm", per_minute=600, amount=-2_000)  # more back than was ever taken
+    assert _budget_left() == 600
 
 
 @pytest.mark.parametrize("fault", ["429", "unexpected"])
