@@ -43,7 +43,7 @@ def fit_labels(votes: Iterable[dict], *, method: str, seed: int = 0) -> FittedLa
     import pandas as pd
 
     data = pd.DataFrame(
-        [(v["pair_id"], v["rater_id"], v["choice"]) for v in votes],
+        [(v["pair_id"], _worker(v["rater_id"]), v["choice"]) for v in votes],
         columns=["task", "worker", "label"],
     )
     if data.empty:
@@ -64,6 +64,14 @@ def fit_labels(votes: Iterable[dict], *, method: str, seed: int = 0) -> FittedLa
     return FittedLabels(method, labels, reliability, votes=len(data))
 
 
+def _worker(rater_id):
+    return "judge" if rater_id is None else rater_id  # the AI judge's rows have no rater
+
+
+def _rater(worker):
+    return worker if isinstance(worker, str) else int(worker)
+
+
 def _dawid_skene(data):
     from crowdkit.aggregation import DawidSkene
 
@@ -72,7 +80,7 @@ def _dawid_skene(data):
     reliability = {}
     for worker in data["worker"].unique():
         matrix = errors.loc[worker]
-        reliability[int(worker)] = round(
+        reliability[_rater(worker)] = round(
             float(sum(priors[c] * matrix.at[c, c] for c in priors.index if c in matrix.index)), 6
         )
     return model, reliability

@@ -11,8 +11,6 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from annotate.analytics.crowd_models import MODEL_METHODS
-
 # Format name -> (short description, is aggregated per pair)
 FORMATS: dict[str, str] = {
     "trl-dpo-conversational": "TRL DPO, conversational (prompt/chosen/rejected as message lists)",
@@ -51,7 +49,7 @@ RATING_PAIRS = ("best_vs_each", "best_vs_random")
 RATING_FILTERS = ("rating_pairs", "rating_min_gap")
 
 METHODS = ("majority", "mean_strength", "dawid_skene", "mace")
-# MODEL_METHODS are fitted to all of the campaign's human votes at once (crowd_models.py).
+# dawid_skene and mace are fitted to every counted vote at once (analytics/crowd_models.py).
 TIE_POLICIES = ("drop", "keep", "split")
 BOTH_BAD_POLICIES = ("drop", "rewrite")
 SOURCES = ("human", "judge", "all")
@@ -252,11 +250,6 @@ def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOpti
         errors["tie_policy"] = (
             f"{fmt} has no tie column, so a kept tie would read as a preference; use drop "
             f"or split (keep is for {', '.join(TIE_COLUMN_FORMATS)})"
-        )
-    if values.get("method") in MODEL_METHODS and values.get("source", "human") != "human":
-        errors["method"] = (
-            f"{values['method']} estimates each human rater's reliability; the judge is one "
-            "voice, so judge labels take majority or mean_strength"
         )
     if values.get("view") and fmt in (*BON_FORMATS, *RANKING_FORMATS, *RATING_FORMATS):
         errors["view"] = "a browse view selects pairs and their votes; this format reads neither"

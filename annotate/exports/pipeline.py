@@ -25,12 +25,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from annotate.analytics.crowd_models import FittedLabels
+from annotate.analytics.crowd_models import MODEL_METHODS, FittedLabels
 from annotate.exports import formats
 from annotate.exports.aggregate import Decision, aggregate_pair, counted_votes, signed_score
 from annotate.exports.card import CardContext, render_card
 from annotate.exports.kto import Completions
-from annotate.exports.options import MODEL_METHODS, ExportOptions
+from annotate.exports.options import ExportOptions
 from annotate.exports.summary import (
     EmptyExport,
     ExportFailed,
@@ -198,7 +198,7 @@ class _PromptRows:
     ):
         self.options = options
         self.generators = generators or {}
-        if (options.method in MODEL_METHODS) != (fitted is not None):
+        if (options.method in MODEL_METHODS and not options.is_raw) != (fitted is not None):
             raise ValueError(f"method {options.method!r} needs its fitted labels, and only it")
         self.fitted = fitted
         self.summary = summary

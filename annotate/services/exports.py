@@ -281,7 +281,7 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
         if options.include_reasoning:
             rows = _with_reasoning(rows)
         fitted = None
-        if options.method in MODEL_METHODS:
+        if options.method in MODEL_METHODS and not options.is_raw:  # raw rows aggregate nothing
             # A model method is fitted to every counted vote before the first row is written:
             # one more pass over the same rows, in the same read transaction.
             fitted = _fit(
@@ -305,7 +305,8 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
 
 def _fit(rows, *, options: ExportOptions, excluded: frozenset):
     """The model method's labels, from the votes that count (latest per rater, excluded raters
-    and gold pairs left out unless include_gold), as the pipeline counts them."""
+    and gold pairs left out unless include_gold), as the pipeline counts them. With source=judge
+    the judge is the one voice, so the model gives back the judge's labels."""
     from annotate.analytics.crowd_models import fit_labels
 
     counted = []
@@ -313,7 +314,7 @@ def _fit(rows, *, options: ExportOptions, excluded: frozenset):
         votes = list(group)
         if votes[0]["gold_answer"] and not options.include_gold:
             continue
-        counted += counted_votes(votes, source="human", excluded_raters=excluded)
+        counted += counted_votes(votes, source=options.source, excluded_raters=excluded)
     return fit_labels(counted, method=options.method, seed=options.seed)
 
 

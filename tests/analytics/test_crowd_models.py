@@ -99,10 +99,13 @@ def test_an_export_by_dawid_skene_writes_the_models_label_with_its_margin(tmp_pa
     assert "method is `dawid_skene`" in card and "Dawid–Skene" in card
 
 
-def test_a_model_method_needs_human_votes_and_its_fit():
-    with pytest.raises(ExportOptionsError) as exc:
-        parse_options("trl-dpo-standard", {"method": "mace", "source": "judge"})
-    assert "method" in exc.value.errors
+def test_a_model_method_needs_its_fit_and_over_the_judge_alone_gives_the_judges_labels():
+    judge = [{"pair_id": p, "rater_id": None, "choice": c} for p, c in enumerate("abab")]
+    assert {
+        p: label for p, (label, _) in fit_labels(judge, method="dawid_skene").labels.items()
+    } == {0: "a", 1: "b", 2: "a", 3: "b"}
+    with pytest.raises(ExportOptionsError):
+        parse_options("trl-dpo-standard", {"method": "glad"})
     with pytest.raises(ValueError, match="needs its fitted labels"):
         write_export(
             iter([vote(1)]),
@@ -128,3 +131,13 @@ def test_the_dashboard_shows_each_raters_reliability_beside_gold_and_majority():
         by_rater[f"rater {i}"] for i in (4, 5, 6)
     )
     assert result["reliability_computed"] is True
+
+
+def test_a_raw_export_by_a_model_method_writes_every_vote_unfitted(tmp_path):
+    summary = write_export(
+        iter([vote(1), vote(2, rater_id=2, choice="b")]),
+        options=parse_options("raw-jsonl", {"method": "mace", "source": "all"}),
+        out_dir=tmp_path / "raw",
+        context=CardContext("T", "t"),
+    )
+    assert summary.rows == {"train": 2}

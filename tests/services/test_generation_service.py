@@ -351,9 +351,9 @@ def _budget_left() -> float:
 
 
 def test_n_samples_settle_the_rate_limiter_with_what_the_call_used(n_samples):
-    from annotate.services.generation import candidates_generate_n
-
     import time
+
+    from annotate.services.generation import candidates_generate_n
 
     started = time.monotonic()
     assert candidates_generate_n(candidate_ids=n_samples).status == "done"
