@@ -51,13 +51,17 @@ class CampaignForm(forms.ModelForm):
             "gold_min_answered": _("Gold answers before judging accuracy"),
             "judge_mode": _("AI judge"),
             "ranking_k": _("Responses per set (K, ranking)"),
+            "step_split": _("Split responses into steps (step labels)"),
+            "step_pattern": _("Step pattern (regular expression between steps)"),
+            "step_source": _("Steps of (step labels)"),
+            "step_stop_at_wrong": _("The first wrong step ends the trace"),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk and not self.is_bound:
             self.initial["aspects"] = ", ".join(self.instance.aspects or [])
-        for name in ("protocol", "ranking_k"):
+        for name in ("protocol", "ranking_k", "step_split", "step_source"):
             self.fields[name].required = False
 
     # The protocol and K may be left out of a post (forms written before there was a choice):
@@ -69,6 +73,12 @@ class CampaignForm(forms.ModelForm):
     def clean_ranking_k(self) -> int:
         value = self.cleaned_data.get("ranking_k")
         return self.instance.ranking_k if value is None else value
+
+    def clean_step_split(self) -> str:
+        return self.cleaned_data.get("step_split") or self.instance.step_split
+
+    def clean_step_source(self) -> str:
+        return self.cleaned_data.get("step_source") or self.instance.step_source
 
     def clean_aspects(self) -> list[str]:
         # Only the comma-separated parsing; Campaign.aspects' validator judges the list.

@@ -11,6 +11,7 @@ what the rater saw on the left is recorded separately (``left_is_a``).
     generation.py  Generator, GenerationJob, Candidate, ModelPrice, RateLimitBucket
     rating.py      Pair, Assignment, Judgment, PairFlag
     sets.py        CandidateSet, CandidateSetMember, SetAssignment, RankingVote (ranking protocol)
+    steps.py       StepTrace, StepVote (step labels: sets of one candidate, split into steps)
     judge.py       JudgeConfig, JudgeRubric, JudgeJob, JudgeVerdict
     exports.py     Export
     imports.py     PromptImport (a prompt file imported in the background)
@@ -46,6 +47,7 @@ from annotate.models.participants import (
 )
 from annotate.models.rating import Assignment, Judgment, Pair, PairFlag
 from annotate.models.sets import CandidateSet, CandidateSetMember, RankingVote, SetAssignment
+from annotate.models.steps import StepTrace, StepVote
 from annotate.models.ttc import BestOfNChoice, CandidateReview, TTCConfig
 from annotate.models.users import User
 from annotate.models.work import WorkerProcess, WorkLease, WorkRecovery
@@ -77,6 +79,8 @@ __all__ = [
     "RankingVote",
     "RateLimitBucket",
     "SetAssignment",
+    "StepTrace",
+    "StepVote",
     "TTCConfig",
     "TrainingAnswer",
     "TrainingUnit",

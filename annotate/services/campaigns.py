@@ -47,6 +47,10 @@ CAMPAIGN_FIELDS = (
     "ordering",
     "protocol",
     "ranking_k",
+    "step_split",
+    "step_pattern",
+    "step_source",
+    "step_stop_at_wrong",
     "pairing",
     "max_pairs_per_prompt",
     "self_id_policy",
@@ -106,11 +110,15 @@ def campaign_create(*, actor: User, title: str, **settings: Any) -> Campaign:
     raise CampaignError("Could not find a free address for this title; try another title.")
 
 
+# The steps are split once, when the traces are built: the rule cannot change afterwards.
+_STEP_FIXED = ("step_split", "step_pattern", "step_source")
+
+
 def campaign_update(*, campaign: Campaign, **settings: Any) -> Campaign:
     """Change settings. The slug stays (links and exports keep working)."""
     fixed = [
         name
-        for name in ("overlap", "protocol", "ranking_k")
+        for name in ("overlap", "protocol", "ranking_k", *_STEP_FIXED)
         if name in settings and settings[name] != getattr(campaign, name)
     ]
     if fixed and protocol_for(campaign).units_exist(campaign=campaign):
@@ -118,6 +126,7 @@ def campaign_update(*, campaign: Campaign, **settings: Any) -> Campaign:
         # afterwards would silently mean two things.
         unit = protocol_for(campaign).unit
         names = {"overlap": "Overlap", "protocol": "The protocol", "ranking_k": "K"}
+        names.update(dict.fromkeys(_STEP_FIXED, "The step split"))
         raise CampaignError(f"{names[fixed[0]]} cannot change once {unit}s exist.")
     _apply(campaign, settings)
     campaign.save()
