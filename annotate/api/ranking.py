@@ -36,6 +36,17 @@ def _not_ranking() -> Response:
     )  # fmt: skip
 
 
+def vote_refused_response(refused: VoteRefused) -> Response:
+    """A set lease's refusal as the API says it: 404 for a lease that is not the rater's, 409
+    for one that ended, 400 for the vote itself (every set protocol's vote operation)."""
+    code = status.HTTP_400_BAD_REQUEST
+    if refused.code in ("missing", "foreign", "other_campaign"):
+        code = status.HTTP_404_NOT_FOUND
+    elif refused.code in ("done", "skipped", "released", "expired"):
+        code = status.HTTP_409_CONFLICT
+    return Response({"detail": refused.messages[0], "code": refused.code}, status=code)
+
+
 # Plain shapes for the schema: the rules across items (every response once, no empty group, a
 # number per aspect within 1 … K) are the service's, which names what is wrong; nested bounds in
 # the schema only made generated examples slow to find (schemathesis's too_slow health check).
@@ -181,11 +192,6 @@ class RankVoteApi(APIView):
                 rewrite=data.get("rewrite", ""),
             )
         except VoteRefused as refused:
-            code = status.HTTP_400_BAD_REQUEST
-            if refused.code in ("missing", "foreign", "other_campaign"):
-                code = status.HTTP_404_NOT_FOUND
-            elif refused.code in ("done", "skipped", "released", "expired"):
-                code = status.HTTP_409_CONFLICT
-            return Response({"detail": refused.messages[0], "code": refused.code}, status=code)
+            return vote_refused_response(refused)
         body = {"id": vote.pk, "lease": data["lease"], "replayed": vote.replayed}
         return Response(body, status=200 if vote.replayed else 201)

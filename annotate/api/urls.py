@@ -11,6 +11,7 @@ from annotate.api import gold as gold_api
 from annotate.api import imports as import_api
 from annotate.api import judge as judge_api
 from annotate.api import ranking as ranking_api
+from annotate.api import steps as steps_api
 
 app_name = "api"
 
@@ -182,6 +183,13 @@ urlpatterns += [
 urlpatterns += [
     path("campaigns/<slug:slug>/rank/next/", ranking_api.RankNextApi.as_view(), name="rank-next"),
     path("campaigns/<slug:slug>/rank/vote/", ranking_api.RankVoteApi.as_view(), name="rank-vote"),
+]
+
+# --- step labels for raters (annotate/api/steps.py) ---
+
+urlpatterns += [
+    path("campaigns/<slug:slug>/steps/next/", steps_api.StepsNextApi.as_view(), name="steps-next"),
+    path("campaigns/<slug:slug>/steps/vote/", steps_api.StepsVoteApi.as_view(), name="steps-vote"),
 ]
 
 # --- crowd platforms: settings and the participants report (annotate/api/crowd.py) ---

@@ -131,10 +131,11 @@ def _child_code() -> str:
     )
 
 
-def regex_split_many(texts: list[str], *, pattern: str, seconds: float = REGEX_SECONDS) -> list:
+def regex_split_many(texts: list[str], *, pattern: str, seconds: float | None = None) -> list:
     """``_split_regex`` of each text, run in a child interpreter that is killed after ``seconds``
     (the same ``_split_regex``, its source handed to the child)."""
     pattern_check(pattern)
+    seconds = seconds or REGEX_SECONDS
     if not texts:
         return []
     try:
