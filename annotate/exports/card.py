@@ -42,6 +42,8 @@ TAGS = {
     "bon-sft": ["trl", "sft", "best-of-n", "rejection-sampling"],
     "bon-dpo": ["trl", "dpo", "preference", "best-of-n"],
     "ranking": ["preference", "ranking", "annotations"],
+    "trl-stepwise": ["trl", "prm", "stepwise-supervision", "process-supervision"],
+    "steps": ["process-supervision", "step-labels", "annotations"],
 }
 BUILDER = {"raw-csv": "csv", "raw-parquet": "parquet"}
 
@@ -199,6 +201,7 @@ def render_card(context: CardContext, options: ExportOptions, summary: ExportSum
         if (options.format == "trl-kto" or k not in KTO_FILTERS)
         and k not in BON_FILTERS
         and (context.protocol == "ranking" or k != "ranking_pairs")
+        and k != "step_neutral"
     )
     labels = ", ".join(f"{k}: {v:,}" for k, v in sorted(summary.labels.items())) or "none"
     gens = "\n".join(

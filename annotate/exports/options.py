@@ -26,6 +26,8 @@ FORMATS: dict[str, str] = {
     "bon-sft": "Best-of-N SFT: each prompt's chosen sample as a messages conversation",
     "bon-dpo": "Best-of-N preference pairs: best vs worst sample (TRL DPO, conversational)",
     "ranking": "Raw rankings, one row per ranking (prompt, completions, ranks, shown order)",
+    "trl-stepwise": "TRL stepwise supervision (PRM): prompt, completions = steps, labels = booleans",
+    "steps": "Raw step labels, one row per vote (every rater's +1 / 0 / -1 per step)",
 }
 RAW_FORMATS = {"raw-jsonl", "raw-csv", "raw-parquet"}
 # Formats written from the stored best-of-N choices (annotate/exports/best_of_n.py), not votes.
@@ -41,6 +43,10 @@ DEFAULT_FORMAT = "trl-dpo-conversational"
 # rankings.py), and how the pairwise formats derive pairs from a ranking.
 RANKING_FORMATS = ("ranking",)
 RANKING_PAIRS = ("all", "best_vs_rest")
+# Step-label campaigns (annotate/exports/steps.py): TRL's stepwise format and the raw labels; a
+# neutral step (0) becomes True or False in TRL's booleans, or is left out of the row.
+STEP_FORMATS = ("trl-stepwise", "steps")
+STEP_NEUTRAL = ("true", "false", "drop")
 
 METHODS = ("majority", "mean_strength")
 TIE_POLICIES = ("drop", "keep", "split")
@@ -83,6 +89,8 @@ class ExportOptions:
     bon_correct_only: bool = False
     # Ranking campaigns: the pairs each ranking gives (all K(K-1)/2, or best vs each other).
     ranking_pairs: str = "all"
+    # Step-label campaigns, trl-stepwise: what a neutral step's boolean is (annotate/exports/steps.py).
+    step_neutral: str = "true"
     # Crowd participants are named in the ``rater`` column by a salted pseudonym of their platform
     # id; a researcher who needs to join with the platform's own records asks for the raw id.
     raw_participant_ids: bool = False
@@ -94,6 +102,10 @@ class ExportOptions:
     @property
     def is_ranking(self) -> bool:
         return self.format in RANKING_FORMATS
+
+    @property
+    def is_steps(self) -> bool:
+        return self.format in STEP_FORMATS
 
     @property
     def is_best_of_n(self) -> bool:
@@ -173,6 +185,7 @@ def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOpti
     choice("source", SOURCES)
     choice("kto_contested", KTO_CONTESTED)
     choice("ranking_pairs", RANKING_PAIRS)
+    choice("step_neutral", STEP_NEUTRAL)
 
     for flag in ("include_gold", "include_reasoning", "bon_correct_only", "raw_participant_ids"):
         if flag in filters:

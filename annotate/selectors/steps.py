@@ -5,6 +5,7 @@ A trace row (``step_export_rows``), one per trace that has votes, sorted by prom
 
     {"set_id", "prompt_id", "prompt_hash", "prompt_external_id", "messages", "system",
      "candidate_id", "generator", "source", "steps": [...], "gold_labels": [...] or [],
+     "stop_at_wrong": the campaign's setting,
      "votes": [{"vote_id", "rater_id", "source", "labels", "notes", "time_on_task_ms",
                 "created_at"}, ...]}
 
@@ -69,7 +70,10 @@ def _trace_facts(set_id: int) -> dict:
 
 def step_export_rows(*, campaign_id: int) -> Iterator[dict]:
     """One row per trace with votes (the module docstring), by prompt then set."""
+    from annotate.models import Campaign
+
     names = generator_names(campaign_id=campaign_id)
+    stop = Campaign.objects.values_list("step_stop_at_wrong", flat=True).get(pk=campaign_id)
     for set_id, votes in groupby(
         step_votes(campaign_id=campaign_id), key=lambda v: v["candidate_set_id"]
     ):
@@ -86,6 +90,7 @@ def step_export_rows(*, campaign_id: int) -> Iterator[dict]:
             "source": f["source"],
             "steps": f["steps"],
             "gold_labels": f["gold_labels"] or [],
+            "stop_at_wrong": stop,
             "votes": list(votes),
         }
 

@@ -106,6 +106,10 @@ def excluded_raters(*, campaign: Campaign, options: ExportOptions) -> frozenset[
         from annotate.services.sets import ranking_gold_accuracy
 
         accuracy = ranking_gold_accuracy(campaign=campaign)
+    elif campaign.is_steps:
+        from annotate.services.steps import step_gold_accuracy
+
+        accuracy = step_gold_accuracy(campaign=campaign)
     else:
         accuracy = campaign_reads.rater_gold_accuracy(campaign_id=campaign.id)
     return frozenset(
@@ -189,6 +193,10 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
         from annotate.selectors.sets import ranking_voters
 
         voters = ranking_voters(campaign_id=campaign.id)
+    elif campaign.is_steps:
+        from annotate.selectors.steps import step_voters
+
+        voters = step_voters(campaign_id=campaign.id)
     else:
         voters = campaign_reads.campaign_voters(campaign_id=campaign.id)
     names = {
@@ -206,6 +214,20 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
         return write_best_of_n_export(rows, options=options, out_dir=out_dir, context=context)
     if options.is_ranking and not campaign.is_ranking:
         raise ExportOptionsError({"format": "the ranking format is for ranking campaigns"})
+    if problem := step_format_problem(campaign=campaign, options=options):
+        raise ExportOptionsError({"format": problem})
+    if campaign.is_steps:
+        from annotate.exports.steps import write_steps_export
+
+        with export_reads.export_read_transaction():
+            return write_steps_export(
+                protocol_for(campaign).export_rows(campaign_id=campaign.id),
+                options=options,
+                out_dir=out_dir,
+                context=context,
+                rater_names=names,
+                excluded_raters=excluded,
+            )
     if campaign.is_ranking and options.source != "human":
         from annotate.services.sets import judge_set_rankings_record
 
@@ -256,7 +278,19 @@ def _with_reasoning(rows):
         yield row
 
 
+def step_format_problem(*, campaign: Campaign, options: ExportOptions) -> str:
+    """Why the format does not fit the campaign's protocol ("" when it does): step labels export
+    as the step formats (or best-of-N, which reads no votes), and the step formats need them."""
+    if options.is_steps and not campaign.is_steps:
+        return "the step formats (trl-stepwise, steps) are for step-label campaigns"
+    if campaign.is_steps and not (options.is_steps or options.is_best_of_n):
+        return "a step-label campaign exports trl-stepwise or steps (or a best-of-N format)"
+    return ""
+
+
 def export_pairs_to_read(*, campaign: Campaign) -> int:
+    if campaign.is_steps:  # progress counts traces read
+        return campaign.step_votes.values("candidate_set_id").distinct().count()
     if campaign.is_ranking:  # progress counts sets read, roughly (a set gives several pairs)
         return campaign.ranking_votes.values("candidate_set_id").distinct().count()
     return Judgment.objects.filter(campaign=campaign).values("pair_id").distinct().count()
@@ -269,6 +303,8 @@ def export_create(
     options = parse_options(format, filters)
     if options.is_ranking and not campaign.is_ranking:
         raise ExportOptionsError({"format": "the ranking format is for ranking campaigns"})
+    if problem := step_format_problem(campaign=campaign, options=options):
+        raise ExportOptionsError({"format": problem})
     export = Export.objects.create(
         campaign=campaign, format=options.format, filters=options.filters(), created_by=actor
     )
