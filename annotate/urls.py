@@ -21,6 +21,7 @@ from annotate.views import leases as lease_views
 from annotate.views import participants as crowd_views
 from annotate.views import rank as rank_views
 from annotate.views import rate as rate_views
+from annotate.views import steps as steps_views
 
 app_name = "annotate"
 
@@ -100,6 +101,15 @@ urlpatterns += [
     path("campaigns/<slug:slug>/rank/vote/", rank_views.rank_vote, name="rank-vote"),
     path("campaigns/<slug:slug>/rank/skip/", rank_views.rank_skip, name="rank-skip"),
     path("campaigns/<slug:slug>/rank/heartbeat/", rank_views.rank_heartbeat, name="rank-heartbeat"),
+    # The step-labels protocol's workbench (annotate/views/steps.py).
+    path("campaigns/<slug:slug>/steps/", steps_views.steps, name="steps"),
+    path("campaigns/<slug:slug>/steps/vote/", steps_views.steps_vote, name="steps-vote"),
+    path("campaigns/<slug:slug>/steps/skip/", steps_views.steps_skip, name="steps-skip"),
+    path(
+        "campaigns/<slug:slug>/steps/heartbeat/",
+        steps_views.steps_heartbeat,
+        name="steps-heartbeat",
+    ),
     path("campaigns/<slug:slug>/rate/vote/", rate_views.rate_vote, name="rate-vote"),
     path("campaigns/<slug:slug>/rate/skip/", rate_views.rate_skip, name="rate-skip"),
     path("campaigns/<slug:slug>/rate/flag/", rate_views.rate_flag, name="rate-flag"),

@@ -68,7 +68,9 @@ TRACES_LEFT_OUT = {
 _NEUTRAL = {"true": True, "false": False}
 
 
-def stepwise_record(row: dict, votes: list[dict], options: ExportOptions) -> tuple[dict | None, str]:
+def stepwise_record(
+    row: dict, votes: list[dict], options: ExportOptions
+) -> tuple[dict | None, str]:
     """The trace's TRL row from its counted votes, or (None, why it gives none)."""
     if len(votes) < max(1, options.min_votes):
         return None, "too_few_votes"
@@ -220,7 +222,9 @@ def _card(context: CardContext, options: ExportOptions, summary: ExportSummary) 
     meta = front_matter(context, options, summary)
     files = ", ".join(f'"{s}": "{p}"' for s, p in zip(summary.rows, summary.files, strict=True))
     splits = ", ".join(f"{s}: {n:,} rows" for s, n in summary.rows.items())
-    left = "\n".join(f"  - −{n:,} votes {LEFT_OUT[k]}" for k, n in sorted(summary.votes_left_out.items()))
+    left = "\n".join(
+        f"  - −{n:,} votes {LEFT_OUT[k]}" for k, n in sorted(summary.votes_left_out.items())
+    )
     dropped = "\n".join(
         f"  - −{n:,} traces: {TRACES_LEFT_OUT[k]}" for k, n in sorted(summary.dropped.items())
     )

@@ -254,8 +254,19 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),  # fmt: skip
     "trl-stepwise": ("prompt", "completions", "labels"),
     "steps": (
-        "vote_id", "set_id", "prompt_id", "prompt_external_id", "prompt", "completions",
-        "generator", "labels", "notes", "rater", "source", "time_on_task_ms", "gold_labels",
+        "vote_id",
+        "set_id",
+        "prompt_id",
+        "prompt_external_id",
+        "prompt",
+        "completions",
+        "generator",
+        "labels",
+        "notes",
+        "rater",
+        "source",
+        "time_on_task_ms",
+        "gold_labels",
         "created_at",
     ),  # fmt: skip
 }

@@ -71,9 +71,7 @@ def pattern_check(pattern: str) -> re.Pattern:
     try:
         return re.compile(pattern, re.MULTILINE)
     except (re.error, RecursionError, OverflowError) as exc:
-        raise SplitError(
-            gettext("Not a regular expression: %(error)s.") % {"error": exc}
-        ) from None
+        raise SplitError(gettext("Not a regular expression: %(error)s.") % {"error": exc}) from None
 
 
 def _clean(parts: Sequence[str]) -> list[str]:
@@ -185,9 +183,7 @@ def step_labels_clean(
     steps, or LabelsInvalid. Notes are strings, "" for none; their text rules are the caller's
     (annotate.validation.text_check), lengths are checked here."""
     if not isinstance(labels, list) or len(labels) != n:
-        raise LabelsInvalid(
-            gettext("Give one label per step (%(n)s steps).") % {"n": n}
-        )
+        raise LabelsInvalid(gettext("Give one label per step (%(n)s steps).") % {"n": n})
     for label in labels:
         if label is not None and (type(label) is not int or label not in LABELS):
             raise LabelsInvalid(

@@ -133,7 +133,10 @@ def step_units_build_report(*, campaign: Campaign) -> BuildReport:
             traces.append((candidate, steps))
         CandidateSet.objects.bulk_create(units, batch_size=500)
         CandidateSetMember.objects.bulk_create(
-            (CandidateSetMember(candidate_set=u, candidate_id=u.candidate_id, slot=0) for u in units),
+            (
+                CandidateSetMember(candidate_set=u, candidate_id=u.candidate_id, slot=0)
+                for u in units
+            ),
             batch_size=500,
         )
         StepTrace.objects.bulk_create(
@@ -156,7 +159,9 @@ def step_units_build_report(*, campaign: Campaign) -> BuildReport:
         if named:
             report.notes.append(f"{named} reasoning traces name a model and were left out.")
         if long:
-            report.notes.append(f"{long} responses have more than {MAX_STEPS} steps and were left out.")
+            report.notes.append(
+                f"{long} responses have more than {MAX_STEPS} steps and were left out."
+            )
     return report
 
 
@@ -221,9 +226,7 @@ def step_vote_record(
     now = now or timezone.now()
     step_notes_check(notes)
     lease_id = lease if isinstance(lease, int) else lease.pk
-    row = (
-        SetAssignment.objects.select_related("candidate_set__trace").filter(pk=lease_id).first()
-    )
+    row = SetAssignment.objects.select_related("candidate_set__trace").filter(pk=lease_id).first()
     if row is not None and row.status == Status.DONE and row.rater_id == rater.pk:
         replayed = _replayed(lease_id, rater)
         if replayed is not None:
@@ -265,9 +268,13 @@ def step_vote_record(
             return replayed
         fresh = SetAssignment.objects.filter(pk=lease_id).first()
         refused = _refusal(fresh, rater=rater, campaign=campaign, now=now)
-        raise _step_refusal(refused) if refused else VoteRefused(
-            gettext("This trace changed while your labels were being saved; please try again."),
-            code="retry",
+        raise (
+            _step_refusal(refused)
+            if refused
+            else VoteRefused(
+                gettext("This trace changed while your labels were being saved; please try again."),
+                code="retry",
+            )
         )
     vote.replayed = False
     return vote
@@ -326,4 +333,3 @@ def step_gold_mark(*, candidate_set: CandidateSet, labels: object) -> StepTrace:
         candidate_set.save(update_fields=["gold_ranking"])
         trace.save(update_fields=["gold_labels"])
     return trace
-

@@ -9,7 +9,13 @@ import pytest
 
 from annotate.exports.card import CardContext
 from annotate.exports.formats import RAW_COLUMNS
-from annotate.exports.options import BON_FORMATS, FORMATS, RANKING_FORMATS, parse_options
+from annotate.exports.options import (
+    BON_FORMATS,
+    FORMATS,
+    RANKING_FORMATS,
+    STEP_FORMATS,
+    parse_options,
+)
 from annotate.exports.pipeline import write_export
 from annotate.exports.texts import text_key
 from annotate.exports.validate import validate_records
@@ -334,8 +340,9 @@ def test_raw_votes_of_the_tricky_pairs_load_and_validate(tmp_path, hf_offline, f
 
 def test_every_format_is_covered_here():
     # The best-of-N formats load in tests/exports/test_export_best_of_n.py, the raw rankings of a
-    # ranking campaign in tests/exports/test_ranking_exports.py.
-    loaded_elsewhere = {*BON_FORMATS, *RANKING_FORMATS}
+    # ranking campaign in tests/exports/test_ranking_exports.py, the step formats of a step-label
+    # campaign in tests/exports/test_step_exports.py.
+    loaded_elsewhere = {*BON_FORMATS, *RANKING_FORMATS, *STEP_FORMATS}
     assert set(EXPECTED) | {"raw-jsonl", "raw-csv", "raw-parquet", *loaded_elsewhere} == set(
         FORMATS
     )

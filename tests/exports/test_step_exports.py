@@ -64,9 +64,7 @@ def test_stepwise_rows_are_the_majority_per_step_ending_at_the_first_wrong(
 ):
     out, summary = _build(labelled, tmp_path, "trl-stepwise", step_neutral=neutral)
     rows = _rows(out)
-    assert rows == [
-        {"prompt": rows[0]["prompt"], "completions": completions, "labels": labels}
-    ]
+    assert rows == [{"prompt": rows[0]["prompt"], "completions": completions, "labels": labels}]
     assert isinstance(rows[0]["prompt"], str) and rows[0]["prompt"].startswith("Question")
     assert validate_records("trl-stepwise", rows) == 1
     assert summary.votes_counted == 3
