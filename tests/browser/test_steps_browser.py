@@ -143,9 +143,7 @@ def steps_scheme_page(browser, request):
 
 
 @pytest.mark.parametrize("steps_scheme_page", SCHEMES, indirect=True)
-def test_the_steps_page_passes_axe(
-    live_server, steps_scheme_page, campaign, rater, screenshot_dir
-):
+def test_the_steps_page_passes_axe(live_server, steps_scheme_page, campaign, rater, screenshot_dir):
     _traces(campaign, traces=1)
     page = steps_scheme_page
     login(page, live_server, "bob")
