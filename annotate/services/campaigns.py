@@ -179,6 +179,8 @@ def _no_pairs_reason(campaign: Campaign, report: BuildReport) -> str:
         prompt__campaign=campaign, status=Candidate.Status.DONE
     ).exists():
         why = "no responses are ready yet; add generators and run generation, or import responses"
+    elif campaign.is_steps:
+        why = "no response has text to split into steps (or every one has too many)"
     elif report.eligible and campaign.pairing == Campaign.Pairing.WITHIN_GENERATOR:
         why = "within-generator pairing needs at least two samples per generator on a prompt"
     elif report.eligible and campaign.pairing == Campaign.Pairing.CROSS_GENERATOR:
