@@ -19,7 +19,7 @@ from annotate.protocols.ranking import (
 
 
 def test_it_registers_both_protocols_behind_one_seam():
-    assert set(protocols()) == {"pairwise", "ranking"}
+    assert {"pairwise", "ranking"} <= set(protocols())  # and the others (their own tests)
     assert protocol_for("ranking").unit == "set"
     assert protocol_for("pairwise").rate_url == "annotate:rate"
 

@@ -20,6 +20,14 @@ from annotate.protocols.steps import (
 )
 
 
+def test_it_registers_behind_the_seam():
+    from annotate.protocols import protocol_for, protocols
+
+    assert "steps" in protocols()
+    assert protocol_for("steps").unit == "trace"
+    assert protocol_for("steps").rate_url == "annotate:steps"
+
+
 def test_it_splits_by_paragraph_dropping_blank_blocks():
     text = "First, add.\n\n  \n\nThen carry the one.\r\n\r\nSo 12.\n"
     assert steps_split(text, rule="paragraph") == ["First, add.", "Then carry the one.", "So 12."]
