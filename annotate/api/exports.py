@@ -37,12 +37,14 @@ from annotate.exports.options import (
     RANKING_PAIRS,
     RAW_FORMATS,
     SOURCES,
+    STEP_NEUTRAL,
     TIE_POLICIES,
     ExportOptions,
     ExportOptionsError,
+    parse_options,
 )
 from annotate.models import Export
-from annotate.services.exports import export_create, export_lost_work
+from annotate.services.exports import export_create, export_lost_work, step_format_problem
 
 
 class ExportOutputSerializer(serializers.ModelSerializer):
@@ -173,6 +175,12 @@ class ExportFiltersSerializer(InputSerializer):
         help_text="Ranking campaigns: the pairs each ranking gives, all K(K-1)/2 or the best "
         "against each other. Default all.",
     )
+    step_neutral = serializers.ChoiceField(
+        choices=STEP_NEUTRAL,
+        required=False,
+        help_text="trl-stepwise: a neutral step's label, true or false, or drop the step. "
+        "Default true.",
+    )
 
 
 class DatasetExportFiltersSerializer(ExportFiltersSerializer):
@@ -219,6 +227,10 @@ class ExportCreateApi(APIView):
         if data.validated_data["format"] in RANKING_FORMATS and not campaign.is_ranking:
             detail = "The ranking format is for ranking campaigns; this one compares pairs."
             return Response({"detail": detail}, status=status.HTTP_409_CONFLICT)
+        if problem := step_format_problem(
+            campaign=campaign, options=parse_options(data.validated_data["format"], {})
+        ):
+            return Response({"detail": f"Not for this campaign: {problem}."}, status=409)
         try:
             export = export_create(
                 campaign=campaign,

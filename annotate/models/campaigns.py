@@ -201,8 +201,9 @@ class Campaign(models.Model):
 
     def clean(self) -> None:
         super().clean()
-        # The step pattern is judged when it is used (the regex split) or given at all.
-        if self.step_split == self.StepSplit.REGEX or (self.step_pattern or "").strip():
+        # A pattern given is judged now; a regex split without one is refused when the campaign
+        # opens (a draft may be saved before its pattern is written).
+        if (self.step_pattern or "").strip():
             from annotate.protocols.steps import SplitError, pattern_check
 
             try:

@@ -111,7 +111,8 @@ def step_units_build_report(*, campaign: Campaign) -> BuildReport:
                 pattern=campaign.step_pattern,
             )
         except SplitError as exc:
-            raise CampaignError(str(exc), invalid=True) from None
+            # The campaign's settings, as they stand, cannot build: a conflict to resolve (409).
+            raise CampaignError(str(exc)) from None
         long = 0
         units, traces = [], []
         for candidate, steps in zip(picked, splits, strict=True):

@@ -113,3 +113,26 @@ def test_the_operations_are_in_the_schema(admin_user):
     assert "/api/campaigns/{slug}/steps/next/" in paths
     vote = paths["/api/campaigns/{slug}/steps/vote/"]["post"]
     assert vote["operationId"] == "steps_vote"
+
+
+def test_exports_of_another_protocol_answer_409_and_step_neutral_is_a_filter(
+    admin_user, campaign, stepped
+):
+    client = _api(admin_user)
+    url = "/api/campaigns/helpfulness/exports/create/"
+    wrong = client.post(url, {"format": "trl-dpo-conversational"}, format="json")
+    assert wrong.status_code == 409 and "trl-stepwise" in wrong.json()["detail"]
+    made = client.post(
+        url, {"format": "trl-stepwise", "filters": {"step_neutral": "drop"}}, format="json"
+    )
+    assert made.status_code == 201, made.json()
+    bad = client.post(
+        url, {"format": "trl-stepwise", "filters": {"step_neutral": "maybe"}}, format="json"
+    )
+    assert bad.status_code == 400
+    other = factories.CampaignFactory(slug="pairs-only")
+    factories.EnrollmentFactory(campaign=other, rater=admin_user)
+    refused = client.post(
+        "/api/campaigns/pairs-only/exports/create/", {"format": "steps"}, format="json"
+    )
+    assert refused.status_code == 409

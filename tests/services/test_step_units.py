@@ -86,10 +86,13 @@ def test_a_hostile_pattern_fails_the_build_with_a_clear_error_and_builds_nothing
     assert not CandidateSet.objects.exists()
 
 
-@pytest.mark.parametrize("pattern", ["", "(unclosed"])
-def test_it_refuses_a_regex_split_without_a_usable_pattern(pattern):
+def test_it_refuses_a_pattern_that_is_no_regex_and_a_regex_split_without_one_at_open():
     with pytest.raises(CampaignError, match="step_pattern"):
-        campaign_update(campaign=steps_campaign(), step_split="regex", step_pattern=pattern)
+        campaign_update(campaign=steps_campaign(), step_split="regex", step_pattern="(unclosed")
+    campaign = steps_campaign(step_split="regex")  # a draft may wait for its pattern
+    factories.CandidateFactory(prompt=factories.PromptFactory(campaign=campaign), text="a;b")
+    with pytest.raises(CampaignError, match="needs a pattern"):
+        campaign_set_status(campaign=campaign, action="open")
 
 
 def test_leases_give_each_trace_to_k_raters_never_twice():
