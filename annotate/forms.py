@@ -38,6 +38,8 @@ _KEPT_WHEN_LEFT_OUT = (
     "rating_max",
     "rating_low_label",
     "rating_high_label",
+    "step_split",
+    "step_source",
 )
 
 
@@ -73,6 +75,10 @@ class CampaignForm(forms.ModelForm):
             "rating_max": _("Highest score (rating)"),
             "rating_low_label": _("Label of the lowest score"),
             "rating_high_label": _("Label of the highest score"),
+            "step_split": _("Split responses into steps (step labels)"),
+            "step_pattern": _("Step pattern (regular expression between steps)"),
+            "step_source": _("Steps of (step labels)"),
+            "step_stop_at_wrong": _("The first wrong step ends the trace"),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -109,6 +115,12 @@ class CampaignForm(forms.ModelForm):
 
     def clean_rating_high_label(self) -> str:
         return self._kept("rating_high_label")
+
+    def clean_step_split(self) -> str:
+        return self.cleaned_data.get("step_split") or self.instance.step_split
+
+    def clean_step_source(self) -> str:
+        return self.cleaned_data.get("step_source") or self.instance.step_source
 
     def clean_aspects(self) -> list[str]:
         # Only the comma-separated parsing; Campaign.aspects' validator judges the list.

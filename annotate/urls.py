@@ -23,6 +23,7 @@ from annotate.views import participants as crowd_views
 from annotate.views import rank as rank_views
 from annotate.views import rate as rate_views
 from annotate.views import rating as rating_views
+from annotate.views import steps as steps_views
 
 app_name = "annotate"
 
@@ -107,6 +108,15 @@ urlpatterns += [
     path("campaigns/<slug:slug>/rating/", rating_views.rating, name="rating"),
     path("campaigns/<slug:slug>/rating/vote/", rating_views.rating_vote, name="rating-vote"),
     path("campaigns/<slug:slug>/rating/skip/", rating_views.rating_skip, name="rating-skip"),
+    # The step-labels protocol's workbench (annotate/views/steps.py).
+    path("campaigns/<slug:slug>/steps/", steps_views.steps, name="steps"),
+    path("campaigns/<slug:slug>/steps/vote/", steps_views.steps_vote, name="steps-vote"),
+    path("campaigns/<slug:slug>/steps/skip/", steps_views.steps_skip, name="steps-skip"),
+    path(
+        "campaigns/<slug:slug>/steps/heartbeat/",
+        steps_views.steps_heartbeat,
+        name="steps-heartbeat",
+    ),
     path("campaigns/<slug:slug>/rate/vote/", rate_views.rate_vote, name="rate-vote"),
     path("campaigns/<slug:slug>/rate/skip/", rate_views.rate_skip, name="rate-skip"),
     path("campaigns/<slug:slug>/rate/flag/", rate_views.rate_flag, name="rate-flag"),

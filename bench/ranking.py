@@ -44,12 +44,13 @@ LEASE_RE = re.compile(rb'name="lease" value="(\d+)"')
 K_RE = re.compile(rb'data-k="(\d+)"')
 
 
-def run_child(command: str, *args: str) -> dict:
+def run_child(command: str, *args: str, script: str = __file__) -> dict:
+    """``script command args`` in a child (Django set up there, not in this load process)."""
     import subprocess
 
     data_dir = ROOT / "data" / "bench"
     out = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), __file__, command, *args],
+        [str(ROOT / ".venv" / "bin" / "python"), script, command, *args],
         env=child_env(PG_URL, data_dir),
         cwd=ROOT,
         capture_output=True,
@@ -172,8 +173,12 @@ class RankRater(Rater):
         self._take_set(payload)
 
 
-def load(port: int, slug: str, raters: int, seconds: float, mode: str) -> dict:
-    clients = [RankRater(port, f"bench-r{i}", slug) for i in range(raters)]
+def load(
+    port: int, slug: str, raters: int, seconds: float, mode: str, rater_class: type = RankRater
+) -> dict:
+    """``raters`` closed loops for ``seconds``: mode "rank" votes (``rank()``: the rater class's
+    vote, then the next unit's fragment), "noop" the no-op view (the floor)."""
+    clients = [rater_class(port, f"bench-r{i}", slug) for i in range(raters)]
     for c in clients:
         c.login()
         if mode == "rank":

@@ -121,3 +121,24 @@ def ranking_set(*, campaign, k: int = 4, prompt=None, gold=None, part: int = 0):
         for i, c in enumerate(candidates)
     )
     return unit
+
+
+def step_trace(*, campaign, steps=("Add 2 and 2: 4.", "Double it: 8.", "So 8."), prompt=None):
+    """A step unit (a candidate set of one with its stored split) of a fresh candidate."""
+    prompt = prompt or PromptFactory(campaign=campaign)
+    candidate = CandidateFactory(
+        prompt=prompt, generator=GeneratorFactory(campaign=campaign), text="\n\n".join(steps)
+    )
+    unit = models.CandidateSet.objects.create(
+        campaign=campaign, prompt=prompt, candidate=candidate, needed=campaign.overlap
+    )
+    models.CandidateSetMember.objects.create(candidate_set=unit, candidate=candidate, slot=0)
+    models.StepTrace.objects.create(
+        candidate_set=unit,
+        candidate=candidate,
+        source="answer",
+        split="paragraph",
+        steps=list(steps),
+        steps_html=[f"<p>{s}</p>" for s in steps],
+    )
+    return unit

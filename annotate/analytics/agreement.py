@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import krippendorff
 import numpy as np
@@ -46,7 +46,7 @@ def reliability_matrix(by_pair: dict[int, list[dict]]) -> np.ndarray:
     return np.column_stack(columns)
 
 
-def _alpha(matrix: np.ndarray, *, level: str = "ordinal") -> float | None:
+def _alpha(matrix: np.ndarray, level: str = "ordinal") -> float | None:
     if matrix.shape[1] == 0:
         return None
     values = np.unique(matrix[~np.isnan(matrix)])
@@ -62,6 +62,23 @@ def _alpha(matrix: np.ndarray, *, level: str = "ordinal") -> float | None:
 def krippendorff_alpha(rows: Iterable[dict]) -> float | None:
     """Krippendorff's α (ordinal) over the signed scores; None when it is not defined."""
     return _alpha(reliability_matrix(latest_votes_by_pair(rows)))
+
+
+def units_alpha(units: Mapping[object, Mapping[int, float]], *, level: str = "ordinal") -> dict:
+    """α over any units (a step of a trace, …): ``{unit: {rater id: value}}``. Units with fewer
+    than two values carry no information and are left out; None when α is not defined."""
+    raters = sorted({r for values in units.values() for r in values})
+    index = {r: i for i, r in enumerate(raters)}
+    columns = []
+    for values in units.values():
+        if len(values) < 2:
+            continue
+        column = np.full(len(raters), np.nan)
+        for rater, value in values.items():
+            column[index[rater]] = value
+        columns.append(column)
+    matrix = np.column_stack(columns) if columns else np.empty((len(raters), 0))
+    return {"alpha": _alpha(matrix, level), "units": matrix.shape[1]}
 
 
 def alpha_with_ci(

@@ -11,7 +11,7 @@ responses are in annotate/api/imports.py.
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -95,9 +95,19 @@ class CampaignListApi(APIView):
         return Response(data)
 
 
+@extend_schema_field({"type": "string", "format": "regex", "maxLength": 200})
+class _StepPatternField(serializers.CharField):
+    """A step pattern: a (Python) regular expression the model's rules compile."""
+
+
+def _step_pattern_field() -> serializers.CharField:
+    return _StepPatternField(required=False, allow_blank=True, max_length=200)
+
+
 class CampaignCreateApi(APIView):
     class CampaignCreateInputSerializer(InputModelSerializer):
         aspects = _aspects_field(required=False, validators=[validate_aspects])
+        step_pattern = _step_pattern_field()
 
         class Meta:
             model = Campaign
@@ -131,6 +141,7 @@ class CampaignDetailApi(APIView):
 class CampaignUpdateApi(APIView):
     class CampaignUpdateInputSerializer(InputModelSerializer):
         aspects = _aspects_field(required=False, validators=[validate_aspects])
+        step_pattern = _step_pattern_field()
 
         class Meta:
             model = Campaign

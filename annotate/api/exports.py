@@ -37,16 +37,17 @@ from annotate.exports.options import (
     METHODS,
     RANKING_FORMATS,
     RANKING_PAIRS,
-    RATING_FORMATS,
     RATING_PAIRS,
     RAW_FORMATS,
     SOURCES,
+    STEP_NEUTRAL,
     TIE_POLICIES,
     ExportOptions,
     ExportOptionsError,
+    parse_options,
 )
 from annotate.models import Export
-from annotate.services.exports import export_create, export_lost_work
+from annotate.services.exports import export_create, export_lost_work, format_problem
 
 
 class ExportOutputSerializer(serializers.ModelSerializer):
@@ -203,6 +204,12 @@ class ExportFiltersSerializer(InputSerializer):
         help_text="Rating campaigns: the least score gap (of aggregated overall scores) a pair "
         "needs. Default 1.",
     )
+    step_neutral = serializers.ChoiceField(
+        choices=STEP_NEUTRAL,
+        required=False,
+        help_text="trl-stepwise: a neutral step's label, true or false, or drop the step. "
+        "Default true.",
+    )
 
 
 class DatasetExportFiltersSerializer(ExportFiltersSerializer):
@@ -249,9 +256,10 @@ class ExportCreateApi(APIView):
         if data.validated_data["format"] in RANKING_FORMATS and not campaign.is_ranking:
             detail = "The ranking format is for ranking campaigns; this one compares pairs."
             return Response({"detail": detail}, status=status.HTTP_409_CONFLICT)
-        if data.validated_data["format"] in RATING_FORMATS and not campaign.is_rating:
-            detail = "The ratings format is for rating campaigns; this one does not rate."
-            return Response({"detail": detail}, status=status.HTTP_409_CONFLICT)
+        if problem := format_problem(
+            campaign=campaign, options=parse_options(data.validated_data["format"], {})
+        ):
+            return Response({"detail": f"Not for this campaign: {problem}."}, status=409)
         try:
             export = export_create(
                 campaign=campaign,

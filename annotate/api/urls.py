@@ -13,6 +13,7 @@ from annotate.api import invitations as invitations_api
 from annotate.api import judge as judge_api
 from annotate.api import ranking as ranking_api
 from annotate.api import rating as rating_api
+from annotate.api import steps as steps_api
 
 app_name = "api"
 
@@ -191,6 +192,13 @@ urlpatterns += [
     path(
         "campaigns/<slug:slug>/rating/vote/", rating_api.RateVoteApi.as_view(), name="rating-vote"
     ),
+]
+
+# --- step labels for raters (annotate/api/steps.py) ---
+
+urlpatterns += [
+    path("campaigns/<slug:slug>/steps/next/", steps_api.StepsNextApi.as_view(), name="steps-next"),
+    path("campaigns/<slug:slug>/steps/vote/", steps_api.StepsVoteApi.as_view(), name="steps-vote"),
 ]
 
 # --- crowd platforms: settings and the participants report (annotate/api/crowd.py) ---

@@ -45,6 +45,8 @@ TAGS = {
     "bon-dpo": ["trl", "dpo", "preference", "best-of-n"],
     "ranking": ["preference", "ranking", "annotations"],
     "ratings": ["preference", "rating", "annotations"],
+    "trl-stepwise": ["trl", "prm", "stepwise-supervision", "process-supervision"],
+    "steps": ["process-supervision", "step-labels", "annotations"],
 }
 BUILDER = {"raw-csv": "csv", "raw-parquet": "parquet"}
 
@@ -285,6 +287,7 @@ def render_card(context: CardContext, options: ExportOptions, summary: ExportSum
         and k not in BON_FILTERS
         and (context.protocol == "ranking" or k != "ranking_pairs")
         and (context.protocol == "rating" or k not in RATING_FILTERS)
+        and k != "step_neutral"
     )
     labels = ", ".join(f"{k}: {v:,}" for k, v in sorted(summary.labels.items())) or "none"
     gens = "\n".join(

@@ -27,6 +27,8 @@ FORMATS: dict[str, str] = {
     "bon-dpo": "Best-of-N preference pairs: best vs worst sample (TRL DPO, conversational)",
     "ranking": "Raw rankings, one row per ranking (prompt, completions, ranks, shown order)",
     "ratings": "Raw ratings, one row per rated response with a column per aspect (HelpSteer-style)",
+    "trl-stepwise": "TRL stepwise supervision (PRM): prompt, completions = steps, labels = booleans",
+    "steps": "Raw step labels, one row per vote (every rater's +1 / 0 / -1 per step)",
 }
 RAW_FORMATS = {"raw-jsonl", "raw-csv", "raw-parquet"}
 # Formats written from the stored best-of-N choices (annotate/exports/best_of_n.py), not votes.
@@ -47,6 +49,10 @@ RANKING_PAIRS = ("all", "best_vs_rest")
 RATING_FORMATS = ("ratings",)
 RATING_PAIRS = ("best_vs_each", "best_vs_random")
 RATING_FILTERS = ("rating_pairs", "rating_min_gap")
+# Step-label campaigns (annotate/exports/steps.py): TRL's stepwise format and the raw labels; a
+# neutral step (0) becomes True or False in TRL's booleans, or is left out of the row.
+STEP_FORMATS = ("trl-stepwise", "steps")
+STEP_NEUTRAL = ("true", "false", "drop")
 
 METHODS = ("majority", "mean_strength", "dawid_skene", "mace")
 # dawid_skene and mace are fitted to every counted vote at once (analytics/crowd_models.py).
@@ -98,6 +104,8 @@ class ExportOptions:
     # when its aggregated score is at least rating_min_gap lower.
     rating_pairs: str = "best_vs_each"
     rating_min_gap: float = 1.0
+    # Step-label campaigns, trl-stepwise: what a neutral step's boolean is (annotate/exports/steps.py).
+    step_neutral: str = "true"
     # Crowd participants are named in the ``rater`` column by a salted pseudonym of their platform
     # id; a researcher who needs to join with the platform's own records asks for the raw id.
     raw_participant_ids: bool = False
@@ -118,6 +126,9 @@ class ExportOptions:
     @property
     def is_rating(self) -> bool:
         return self.format in RATING_FORMATS
+
+    def is_steps(self) -> bool:
+        return self.format in STEP_FORMATS
 
     @property
     def is_best_of_n(self) -> bool:
@@ -199,6 +210,7 @@ def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOpti
     choice("ranking_pairs", RANKING_PAIRS)
     choice("adjudicated", ADJUDICATED)
     choice("rating_pairs", RATING_PAIRS)
+    choice("step_neutral", STEP_NEUTRAL)
 
     for flag in ("include_gold", "include_reasoning", "bon_correct_only", "raw_participant_ids"):
         if flag in filters:

@@ -65,6 +65,13 @@ RULES: dict[str, str] = {
         "a ranking row ranks every completion (dense ranks from 1), its shown order is a "
         "permutation of the completions, and each ranking appears once"
     ),
+    "stepwise_row": (
+        "a stepwise row has a string prompt, at least one step, and one boolean label per step"
+    ),
+    "steps_row": (
+        "a step-label row has at least one step, one label (1, 0, -1 or null) and one note per "
+        "step, and each vote appears once"
+    ),
 }
 
 ROLES = ("system", "user", "assistant")
@@ -266,6 +273,23 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "time_on_task_ms",
         "created_at",
     ),  # fmt: skip
+    "trl-stepwise": ("prompt", "completions", "labels"),
+    "steps": (
+        "vote_id",
+        "set_id",
+        "prompt_id",
+        "prompt_external_id",
+        "prompt",
+        "completions",
+        "generator",
+        "labels",
+        "notes",
+        "rater",
+        "source",
+        "time_on_task_ms",
+        "gold_labels",
+        "created_at",
+    ),  # fmt: skip
 }
 
 
@@ -300,6 +324,8 @@ class Validator:
             "openai-dpo": self._openai,
             "ranking": self._ranking,
             "ratings": self._rating,
+            "trl-stepwise": self._stepwise,
+            "steps": self._steps,
         }.get(fmt, self._raw)
 
     def check(self, record: dict, *, group: object = None) -> None:
@@ -508,6 +534,44 @@ class Validator:
             raise _Broken("rating_row", f"source {record['source']!r}")
         key = f"{record['rating_id']}:{record['response']}"
         self._once(("", key), "rating_row", f"rating {record['rating_id']}")
+
+    def _step_texts(self, completions: object, rule: str) -> int:
+        if not isinstance(completions, list) or not completions:
+            raise _Broken(rule, "no steps")
+        for i, text in enumerate(completions):
+            _text(text, f"step {i + 1}")
+        return len(completions)
+
+    def _stepwise(self, record: dict) -> None:
+        _text(record["prompt"], "prompt")
+        n = self._step_texts(record["completions"], "stepwise_row")
+        labels = record["labels"]
+        if not isinstance(labels, list) or len(labels) != n:
+            raise _Broken("stepwise_row", f"{n} steps but labels {labels!r}")
+        if any(type(label) is not bool for label in labels):
+            raise _Broken("stepwise_row", f"labels {labels!r} are not all booleans")
+        self._once(
+            (record["prompt"], "\x1f".join(record["completions"])),
+            "duplicate",
+            "the same prompt and steps",
+        )
+
+    def _steps(self, record: dict) -> None:
+        self._prompt(record["prompt"])
+        n = self._step_texts(record["completions"], "steps_row")
+        labels, notes = record["labels"], record["notes"]
+        if (
+            not isinstance(labels, list)
+            or len(labels) != n
+            or any(x is not None and (type(x) is not int or x not in (1, 0, -1)) for x in labels)
+        ):
+            raise _Broken("steps_row", f"labels {labels!r} for {n} steps")
+        if not isinstance(notes, list) or len(notes) != n or any(type(x) is not str for x in notes):
+            raise _Broken("steps_row", f"notes for {n} steps")
+        gold = record["gold_labels"]
+        if gold is not None and (not isinstance(gold, list) or len(gold) != n):
+            raise _Broken("steps_row", f"gold labels {gold!r} for {n} steps")
+        self._once(("", str(record["vote_id"])), "steps_row", f"vote {record['vote_id']}")
 
     def _raw(self, record: dict) -> None:
         if record["source"] not in ("human", "judge", "adjudicated"):

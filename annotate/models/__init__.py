@@ -12,6 +12,7 @@ what the rater saw on the left is recorded separately (``left_is_a``).
     rating.py      Pair, Assignment, Judgment, PairFlag
     sets.py        CandidateSet, CandidateSetMember, SetAssignment, RankingVote (ranking protocol),
                    RatingVote, RatingScore (rating protocol)
+    steps.py       StepTrace, StepVote (step labels: sets of one candidate, split into steps)
     judge.py       JudgeConfig, JudgeRubric, JudgeJob, JudgeVerdict
     exports.py     Export
     imports.py     PromptImport (a prompt file imported in the background)
@@ -56,6 +57,7 @@ from annotate.models.sets import (
     RatingVote,
     SetAssignment,
 )
+from annotate.models.steps import StepTrace, StepVote
 from annotate.models.ttc import BestOfNChoice, CandidateReview, TTCConfig
 from annotate.models.users import User
 from annotate.models.work import WorkerProcess, WorkLease, WorkRecovery
@@ -90,6 +92,8 @@ __all__ = [
     "RatingVote",
     "RateLimitBucket",
     "SetAssignment",
+    "StepTrace",
+    "StepVote",
     "TTCConfig",
     "TrainingAnswer",
     "TrainingUnit",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -60,6 +61,18 @@ class Campaign(models.Model):
         PAIRWISE = "pairwise", "Pairwise: compare two responses"
         RANKING = "ranking", "Ranking: order K responses best to worst"
         RATING = "rating", "Rating: score each response on the campaign's aspects"
+        STEPS = "steps", "Step labels: mark each step of a response correct, neutral or wrong"
+
+    class StepSplit(models.TextChoices):
+        """How the steps protocol splits a response into steps (annotate/protocols/steps.py)."""
+
+        PARAGRAPH = "paragraph", _("By paragraph (blank lines)")
+        NUMBERED = "numbered", _("By numbered lines (1. 2. … or Step 1:)")
+        REGEX = "regex", _("By the campaign's pattern")
+
+    class StepSource(models.TextChoices):
+        ANSWER = "answer", _("The final answer")
+        REASONING = "reasoning", _("The reasoning trace")
 
     class SelfIdPolicy(models.TextChoices):
         HIDE = "hide", _("Hide candidates that name a model or vendor")
@@ -169,6 +182,19 @@ class Campaign(models.Model):
     judge_mode = models.CharField(max_length=16, choices=JudgeMode, default=JudgeMode.OFF)
     # Responses with a reasoning trace: raters see the final answer, and the trace one key away.
     reasoning_for_raters = models.BooleanField(default=False)
+    # Step labels (protocol "steps"): how a response is split, which text, and whether the first
+    # wrong step ends the trace (later steps are then left unlabelled, as in PRM800K).
+    step_split = models.CharField(max_length=16, choices=StepSplit, default=StepSplit.PARAGRAPH)
+    step_pattern = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Steps: the regular expression between steps (regex split only).",
+        validators=[validate_text],
+    )
+    step_source = models.CharField(max_length=16, choices=StepSource, default=StepSource.ANSWER)
+    step_stop_at_wrong = models.BooleanField(
+        default=True, help_text="Steps: the first wrong step ends the trace."
+    )
 
     raters = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Enrollment", related_name="rated_campaigns", blank=True
@@ -222,6 +248,22 @@ class Campaign(models.Model):
     @property
     def rating_scale(self) -> range:
         return range(self.rating_min, self.rating_max + 1)
+
+    @property
+    def is_steps(self) -> bool:
+        return self.protocol == self.Protocol.STEPS
+
+    def clean(self) -> None:
+        super().clean()
+        # A pattern given is judged now; a regex split without one is refused when the campaign
+        # opens (a draft may be saved before its pattern is written).
+        if (self.step_pattern or "").strip():
+            from annotate.protocols.steps import SplitError, pattern_check
+
+            try:
+                pattern_check(self.step_pattern)
+            except SplitError as exc:
+                raise ValidationError({"step_pattern": str(exc)}) from None
 
 
 class Enrollment(models.Model):

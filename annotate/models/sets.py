@@ -39,12 +39,24 @@ class CandidateSet(models.Model):
     completed = models.PositiveSmallIntegerField(default=0)
     random_key = models.FloatField(default=0.0)
     created_at = models.DateTimeField(default=timezone.now)
+    # A set of one (step labels, annotate/models/steps.py) names its candidate: such sets are one
+    # per candidate, not one per prompt.
+    candidate = models.ForeignKey(
+        Candidate, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
 
     class Meta:
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["campaign", "prompt", "part"], name="set_one_per_prompt_part"
+                fields=["campaign", "prompt", "part"],
+                condition=Q(candidate__isnull=True),
+                name="set_one_per_prompt_part",
+            ),
+            models.UniqueConstraint(
+                fields=["campaign", "candidate"],
+                condition=Q(candidate__isnull=False),
+                name="set_one_per_candidate",
             ),
             models.CheckConstraint(condition=Q(assigned__lte=F("needed")), name="set_not_over_k"),
         ]

@@ -52,6 +52,10 @@ CAMPAIGN_FIELDS = (
     "rating_max",
     "rating_low_label",
     "rating_high_label",
+    "step_split",
+    "step_pattern",
+    "step_source",
+    "step_stop_at_wrong",
     "pairing",
     "max_pairs_per_prompt",
     "self_id_policy",
@@ -111,11 +115,15 @@ def campaign_create(*, actor: User, title: str, **settings: Any) -> Campaign:
     raise CampaignError("Could not find a free address for this title; try another title.")
 
 
+# The steps are split once, when the traces are built: the rule cannot change afterwards.
+_STEP_FIXED = ("step_split", "step_pattern", "step_source")
+
+
 def campaign_update(*, campaign: Campaign, **settings: Any) -> Campaign:
     """Change settings. The slug stays (links and exports keep working)."""
     fixed = [
         name
-        for name in ("overlap", "protocol", "ranking_k", "rating_k")
+        for name in ("overlap", "protocol", "ranking_k", "rating_k", *_STEP_FIXED)
         if name in settings and settings[name] != getattr(campaign, name)
     ]
     if fixed and protocol_for(campaign).units_exist(campaign=campaign):
@@ -128,6 +136,7 @@ def campaign_update(*, campaign: Campaign, **settings: Any) -> Campaign:
             "ranking_k": "K",
             "rating_k": "Responses per unit",
         }
+        names.update(dict.fromkeys(_STEP_FIXED, "The step split"))
         raise CampaignError(f"{names[fixed[0]]} cannot change once {unit}s exist.")
     _apply(campaign, settings)
     campaign.save()
@@ -180,6 +189,8 @@ def _no_pairs_reason(campaign: Campaign, report: BuildReport) -> str:
         prompt__campaign=campaign, status=Candidate.Status.DONE
     ).exists():
         why = "no responses are ready yet; add generators and run generation, or import responses"
+    elif campaign.is_steps:
+        why = "no response has text to split into steps (or every one has too many)"
     elif report.eligible and campaign.pairing == Campaign.Pairing.WITHIN_GENERATOR:
         why = "within-generator pairing needs at least two samples per generator on a prompt"
     elif report.eligible and campaign.pairing == Campaign.Pairing.CROSS_GENERATOR:

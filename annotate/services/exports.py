@@ -110,6 +110,10 @@ def excluded_raters(*, campaign: Campaign, options: ExportOptions) -> frozenset[
         from annotate.services.sets import ranking_gold_accuracy
 
         accuracy = ranking_gold_accuracy(campaign=campaign)
+    elif campaign.is_steps:
+        from annotate.services.steps import step_gold_accuracy
+
+        accuracy = step_gold_accuracy(campaign=campaign)
     else:
         accuracy = campaign_reads.rater_gold_accuracy(campaign_id=campaign.id)
     return frozenset(
@@ -219,6 +223,10 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
         from annotate.selectors.ratings import rating_voters
 
         voters = rating_voters(campaign_id=campaign.id)
+    elif campaign.is_steps:
+        from annotate.selectors.steps import step_voters
+
+        voters = step_voters(campaign_id=campaign.id)
     else:
         voters = campaign_reads.campaign_voters(campaign_id=campaign.id)
     names = {
@@ -235,6 +243,18 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
         rows = bon_choice_rows(campaign=campaign, method=options.bon_method)
         return write_best_of_n_export(rows, options=options, out_dir=out_dir, context=context)
     _format_fits(campaign=campaign, options=options)
+    if campaign.is_steps:
+        from annotate.exports.steps import write_steps_export
+
+        with export_reads.export_read_transaction():
+            return write_steps_export(
+                protocol_for(campaign).export_rows(campaign_id=campaign.id),
+                options=options,
+                out_dir=out_dir,
+                context=context,
+                rater_names=names,
+                excluded_raters=excluded,
+            )
     if campaign.is_ranking and options.source != "human":
         from annotate.services.sets import judge_set_rankings_record
 
@@ -332,11 +352,8 @@ def _rating_kwargs(*, campaign: Campaign, options: ExportOptions, excluded: froz
 
 
 def _format_fits(*, campaign: Campaign, options: ExportOptions) -> None:
-    """The raw formats of a protocol's own votes are for campaigns of that protocol."""
-    if options.is_ranking and not campaign.is_ranking:
-        raise ExportOptionsError({"format": "the ranking format is for ranking campaigns"})
-    if options.is_rating and not campaign.is_rating:
-        raise ExportOptionsError({"format": "the ratings format is for rating campaigns"})
+    if problem := format_problem(campaign=campaign, options=options):
+        raise ExportOptionsError({"format": problem})
 
 
 def _with_reasoning(rows):
@@ -349,7 +366,24 @@ def _with_reasoning(rows):
         yield row
 
 
+def format_problem(*, campaign: Campaign, options: ExportOptions) -> str:
+    """Why the format does not fit the campaign's protocol ("" when it does): the raw formats of
+    a protocol's own votes are for campaigns of that protocol, and step labels export as the step
+    formats (or best-of-N, which reads no votes) only."""
+    if options.is_ranking and not campaign.is_ranking:
+        return "the ranking format is for ranking campaigns"
+    if options.is_rating and not campaign.is_rating:
+        return "the ratings format is for rating campaigns"
+    if options.is_steps and not campaign.is_steps:
+        return "the step formats (trl-stepwise, steps) are for step-label campaigns"
+    if campaign.is_steps and not (options.is_steps or options.is_best_of_n):
+        return "a step-label campaign exports trl-stepwise or steps (or a best-of-N format)"
+    return ""
+
+
 def export_pairs_to_read(*, campaign: Campaign) -> int:
+    if campaign.is_steps:  # progress counts traces read
+        return campaign.step_votes.values("candidate_set_id").distinct().count()
     if campaign.is_ranking:  # progress counts sets read, roughly (a set gives several pairs)
         return campaign.ranking_votes.values("candidate_set_id").distinct().count()
     if campaign.is_rating:  # prompts read (each gives its pairs)

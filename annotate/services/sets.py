@@ -605,15 +605,10 @@ def _set_vote_record(
     # savepoint=False: inside the page's transaction (vote + next claim, one commit) this adds
     # no SAVEPOINT round trips; nothing in the block raises on a refusal.
     with transaction.atomic(savepoint=False):
-        closed = SetAssignment.objects.filter(
-            pk=lease_id, rater=rater, campaign=campaign, status=Status.ACTIVE, expires_at__gt=now
-        ).update(status=Status.DONE, completed_at=now)
+        closed = set_lease_close(lease_id=lease_id, rater=rater, campaign=campaign, now=now)
         if closed:
             vote = write(row, cleaned)
-            CandidateSet.objects.filter(pk=row.candidate_set_id).update(
-                completed=F("completed") + 1
-            )
-            Enrollment.objects.filter(campaign=campaign, rater=rater).update(votes=F("votes") + 1)
+            set_vote_counted(campaign=campaign, rater=rater, set_id=row.candidate_set_id)
             if row.candidate_set.gold_ranking:
                 ranking_gold_check(campaign=campaign, rater=rater)
     if not closed:  # changed since it was read: a twin submit won, or the lease ended
@@ -627,6 +622,24 @@ def _set_vote_record(
         )
     vote.replayed = False
     return vote
+
+
+def set_lease_close(*, lease_id: int, rater: User, campaign: Campaign, now: datetime) -> bool:
+    """Close the rater's active, unexpired lease as done; False when it is not that (any more).
+    The guarded UPDATE is the lock and the check: of two submits at once one closes the lease and
+    writes its vote (in the caller's transaction, with ``set_vote_counted``), the other finds
+    nothing to close. Every set protocol's vote goes through here."""
+    return bool(
+        SetAssignment.objects.filter(
+            pk=lease_id, rater=rater, campaign=campaign, status=Status.ACTIVE, expires_at__gt=now
+        ).update(status=Status.DONE, completed_at=now)
+    )
+
+
+def set_vote_counted(*, campaign: Campaign, rater: User, set_id: int) -> None:
+    """Count a vote on the set and on the rater's enrollment (in the vote's transaction)."""
+    CandidateSet.objects.filter(pk=set_id).update(completed=F("completed") + 1)
+    Enrollment.objects.filter(campaign=campaign, rater=rater).update(votes=F("votes") + 1)
 
 
 def _replayed(model, lease_id: int, rater: User):
@@ -668,6 +681,13 @@ def ranking_gold_check(*, campaign: Campaign, rater: User) -> None:
     correct, answered = ranking_gold_accuracy(campaign=campaign, rater_id=rater.pk).get(
         rater.pk, (0, 0)
     )
+    set_gold_pause(campaign=campaign, rater=rater, correct=correct, answered=answered)
+
+
+def set_gold_pause(*, campaign: Campaign, rater: User, correct: int, answered: int) -> None:
+    """Pause the rater when ``correct`` of ``answered`` gold units is below the threshold."""
+    if campaign.gold_min_accuracy <= 0:
+        return
     if (
         answered < max(1, campaign.gold_min_answered)
         or correct / answered >= campaign.gold_min_accuracy

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotate.access import campaign_for_rater
 from annotate.models import Assignment, Campaign, Judgment, PairFlag
+from annotate.protocols import protocol_for
 from annotate.selectors.rating import rater_history, rater_progress, rater_vote_count
 from annotate.services.assignment import (
     AssignmentError,
@@ -201,10 +202,8 @@ def _undo_ms(campaign: Campaign, rater, *, first=None) -> int:
 @require_GET
 def rate(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_rater(request.user, slug)
-    if campaign.is_ranking:
-        return redirect("annotate:rank", slug=slug)
-    if campaign.is_rating:
-        return redirect("annotate:rating", slug=slug)
+    if campaign.protocol != Campaign.Protocol.PAIRWISE:
+        return redirect(protocol_for(campaign).rate_url, slug=slug)
     participant, elsewhere = crowd_gate(request, campaign)
     if elsewhere is not None:
         return elsewhere

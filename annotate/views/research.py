@@ -191,6 +191,10 @@ def research_analytics(request: HttpRequest, slug: str) -> HttpResponse:
         # Interval α per aspect (annotate/selectors/ratings.py).
         context = {"campaign": campaign, **protocol_for(campaign).agreement(campaign=campaign)}
         partial = "annotate/partials/_rating_analytics.html"
+    elif campaign.is_steps:
+        # Agreement per step (annotate/selectors/steps.py).
+        context = {"campaign": campaign, **protocol_for(campaign).agreement(campaign=campaign)}
+        partial = "annotate/partials/_step_analytics.html"
     else:
         context = {"campaign": campaign, **analytics_reads.research_analytics(campaign=campaign)}
         partial = "annotate/partials/_research_analytics.html"

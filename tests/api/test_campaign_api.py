@@ -226,3 +226,30 @@ def test_it_serves_the_api_docs_without_a_cdn(researcher_client):
     page = response.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in page
     assert "cdn." not in page and "jsdelivr" not in page and "unpkg" not in page
+
+
+def test_it_creates_a_step_campaign_opens_it_and_refuses_a_hostile_pattern(admin_api):
+    bad = admin_api.post(
+        "/api/campaigns/create/",
+        {"title": "Steps", "protocol": "steps", "step_split": "regex", "step_pattern": "("},
+        format="json",
+    )
+    assert bad.status_code == 400 and "step_pattern" in str(bad.json())
+    created = admin_api.post(
+        "/api/campaigns/create/",
+        {"title": "Steps", "protocol": "steps", "step_split": "numbered"},
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    slug = created.json()["slug"]
+    rows = [{"prompt": "Q1", "responses": [{"model": "a", "text": "1. add\n2. carry"}]}]
+    admin_api.post(f"/api/campaigns/{slug}/responses/import/", {"rows": rows}, format="json")
+    opened = admin_api.post(f"/api/campaigns/{slug}/status/", {"action": "open"}, format="json")
+    assert opened.status_code == 200, opened.json()
+    from annotate.models import StepTrace
+
+    assert StepTrace.objects.get(candidate_set__campaign__slug=slug).steps == ["1. add", "2. carry"]
+    changed = admin_api.patch(
+        f"/api/campaigns/{slug}/update/", {"step_split": "paragraph"}, format="json"
+    )
+    assert changed.status_code in (400, 409) and "step split" in str(changed.json())

@@ -14,6 +14,7 @@ from annotate.exports.options import (
     FORMATS,
     RANKING_FORMATS,
     RATING_FORMATS,
+    STEP_FORMATS,
     parse_options,
 )
 from annotate.exports.pipeline import write_export
@@ -341,8 +342,9 @@ def test_raw_votes_of_the_tricky_pairs_load_and_validate(tmp_path, hf_offline, f
 def test_every_format_is_covered_here():
     # The best-of-N formats load in tests/exports/test_export_best_of_n.py, the raw rankings of a
     # ranking campaign in tests/exports/test_ranking_exports.py, the raw ratings of a rating
-    # campaign in tests/exports/test_rating_exports.py.
-    loaded_elsewhere = {*BON_FORMATS, *RANKING_FORMATS, *RATING_FORMATS}
+    # campaign in tests/exports/test_rating_exports.py, the step formats of a step-label campaign
+    # in tests/exports/test_step_exports.py.
+    loaded_elsewhere = {*BON_FORMATS, *RANKING_FORMATS, *RATING_FORMATS, *STEP_FORMATS}
     assert set(EXPECTED) | {"raw-jsonl", "raw-csv", "raw-parquet", *loaded_elsewhere} == set(
         FORMATS
     )

@@ -10,7 +10,13 @@ from pathlib import Path
 import datasets
 import pytest
 
-from annotate.exports.options import BON_FORMATS, FORMATS, ExportOptionsError, parse_options
+from annotate.exports.options import (
+    BON_FORMATS,
+    FORMATS,
+    STEP_FORMATS,
+    ExportOptionsError,
+    parse_options,
+)
 from annotate.exports.validate import validate_records
 from annotate.models import Campaign
 from annotate.services.exports import export_build, export_create
@@ -107,7 +113,8 @@ def test_ties_follow_the_tie_policy(ranked, tmp_path):
     [
         f
         for f in FORMATS
-        if f not in BON_FORMATS and f not in ("ranking", "ratings", "sft-messages")
+        if f not in (*BON_FORMATS, *STEP_FORMATS)
+        and f not in ("ranking", "ratings", "sft-messages")
     ],
 )
 def test_every_pairwise_format_builds_from_rankings(ranked, tmp_path, fmt):

@@ -303,3 +303,24 @@ def test_it_creates_a_ranking_campaign_and_refuses_k_outside_3_to_9(admin_client
     admin_client.post(_url("campaign-edit", campaign), _form(title="Coding"))  # fields left out
     campaign.refresh_from_db()
     assert campaign.title == "Coding" and campaign.is_ranking and campaign.ranking_k == 5
+
+
+def test_it_creates_a_step_campaign_and_refuses_a_bad_step_pattern(admin_client):
+    page = admin_client.get(reverse("annotate:campaign-create")).content.decode()
+    assert 'name="step_split"' in page and 'name="step_pattern"' in page
+    refused = admin_client.post(
+        reverse("annotate:campaign-create"),
+        _form(protocol="steps", step_split="regex", step_pattern="(unclosed"),
+    )
+    assert refused.status_code == 200 and not Campaign.objects.exists()
+    assert "Not a regular expression" in refused.content.decode()
+    admin_client.post(
+        reverse("annotate:campaign-create"),
+        _form(protocol="steps", step_split="numbered", step_source="reasoning"),
+    )
+    campaign = Campaign.objects.get(title="Coding help")
+    assert campaign.is_steps and campaign.step_split == "numbered"
+    assert campaign.step_source == "reasoning"
+    admin_client.post(_url("campaign-edit", campaign), _form(title="Coding"))  # fields left out
+    campaign.refresh_from_db()
+    assert campaign.step_split == "numbered" and campaign.step_source == "reasoning"

@@ -117,6 +117,17 @@ class Command(BaseCommand):
                     f"/campaigns/{RATING_SLUG}/rating/."
                 )
             )
+        if not Campaign.objects.filter(slug=STEPS_SLUG).exists():
+            with transaction.atomic():
+                stepped, traces = _steps_create(
+                    admin=users["admin"], raters=[users["rater1"], users["rater2"]]
+                )
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Created “{stepped.title}” ({STEPS_SLUG}): {traces} reasoning traces to "
+                    f"label step by step, open for rater1 and rater2 at /campaigns/{STEPS_SLUG}/steps/."
+                )
+            )
 
         self.stdout.write("\nDemo logins (local demo accounts only):")
         for username, role in USERS:
@@ -350,6 +361,57 @@ def _rating_create(*, admin: User, raters: list[User]) -> tuple[Campaign, int]:
     return campaign, report.created
 
 
+# --- step labels: the arithmetic reasoner's traces, paragraph by paragraph ---
+STEPS_SLUG = "demo-steps"
+STEPS_SAMPLES = 2
+STEPS_GUIDELINES = """\
+Each answer shows the demo reasoner's working, one paragraph per step. Mark every step **correct**
+(`1` or `+`), **neutral** (`2` or `0`: reasonable, but it does not move the solution on) or
+**wrong** (`3` or `-`). The first wrong step ends the trace: the steps after it need no label.
+`j`/`k` move between steps, `n` writes a note on a step, Enter submits, `?` lists the keys.
+"""
+
+
+def _steps_create(*, admin: User, raters: list[User]) -> tuple[Campaign, int]:
+    """The arithmetic prompts, two samples each from the offline demo reasoner, their reasoning
+    split by paragraph into step traces, two raters wanted per trace; open, the demo raters in."""
+    from annotate.markdown import render_markdown
+    from annotate.services.prompts import prompts_import
+    from annotate.services.steps import step_units_build_report
+
+    campaign = Campaign.objects.create(
+        title="Demo: label the steps of arithmetic",
+        slug=STEPS_SLUG,
+        guidelines=STEPS_GUIDELINES,
+        guidelines_html=render_markdown(STEPS_GUIDELINES),
+        protocol=Campaign.Protocol.STEPS,
+        step_source=Campaign.StepSource.REASONING,
+        step_split=Campaign.StepSplit.PARAGRAPH,
+        step_stop_at_wrong=True,
+        overlap=2,
+        created_by=admin,
+    )
+    prompts_import(
+        campaign=campaign,
+        file_name="arithmetic.jsonl",
+        data=(DEMO_DIR / "arithmetic.jsonl").read_bytes(),
+    )
+    generator = Generator.objects.create(
+        campaign=campaign,
+        name="reasoner",
+        provider=Generator.Provider.DEMO,
+        model="demo-reasoner",
+        samples_per_prompt=STEPS_SAMPLES,
+    )
+    _arithmetic_samples(campaign=campaign, generator=generator, samples=STEPS_SAMPLES)
+    report = step_units_build_report(campaign=campaign)
+    for rater in raters:
+        Enrollment.objects.get_or_create(campaign=campaign, rater=rater)
+    campaign.status = Campaign.Status.OPEN
+    campaign.save(update_fields=["status"])
+    return campaign, report.created
+
+
 # --- test-time compute: arithmetic with reference answers, 8 samples each, judged offline ---
 TTC_SLUG = "demo-arithmetic"
 TTC_SAMPLES = 8
@@ -368,7 +430,6 @@ def _ttc_create(*, admin: User) -> tuple[Campaign, int]:
     final answers extracted and the best-of-N choices stored."""
     from annotate.markdown import render_markdown
     from annotate.models import CandidateReview, JudgeConfig, JudgeVerdict, ModelPrice
-    from annotate.providers.demo import DemoProvider
     from annotate.services import pricing
     from annotate.services.judging import judge_pair_run, rubric_current
     from annotate.services.prompts import prompts_import
@@ -405,43 +466,7 @@ def _ttc_create(*, admin: User) -> tuple[Campaign, int]:
         samples_per_prompt=TTC_SAMPLES,
         params={"temperature": 1.0},
     )
-    provider = DemoProvider()
-    price = pricing.price_for(provider="demo", model="demo-reasoner")
-    rows = []
-    for prompt in campaign.prompts.order_by("id"):
-        for i in range(TTC_SAMPLES):
-            c = provider.complete(
-                messages=prompt.messages,
-                system="",
-                model=generator.model,
-                params={},
-                sample_index=i,
-            )
-            rows.append(
-                Candidate(
-                    prompt=prompt,
-                    generator=generator,
-                    sample_index=i,
-                    status=Candidate.Status.DONE,
-                    text=c.text,
-                    html=render_markdown(c.text),
-                    reasoning=c.reasoning,
-                    reasoning_html=render_markdown(c.reasoning),
-                    reasoning_tokens=c.reasoning_tokens,
-                    reasoning_cost_usd=pricing.cost_usd(
-                        price=price, input_tokens=0, output_tokens=c.reasoning_tokens
-                    ),
-                    stop_reason=c.stop_reason,
-                    input_tokens=c.input_tokens,
-                    output_tokens=c.output_tokens,
-                    cost_usd=pricing.cost_usd(
-                        price=price, input_tokens=c.input_tokens, output_tokens=c.output_tokens
-                    ),
-                    request_id=c.request_id,
-                    attempts=1,
-                )
-            )
-    Candidate.objects.bulk_create(rows)
+    rows = _arithmetic_samples(campaign=campaign, generator=generator, samples=TTC_SAMPLES)
 
     JudgeConfig.objects.create(campaign=campaign, provider="demo", model="demo-judge")
     rubric = rubric_current(campaign=campaign)
@@ -481,3 +506,49 @@ def _ttc_create(*, admin: User) -> tuple[Campaign, int]:
     ttc_config_update(campaign=campaign, actor=admin, answer_rule="convention")
     best_of_n_select(campaign=campaign, actor=admin)
     return campaign, len(rows)
+
+
+def _arithmetic_samples(*, campaign: Campaign, generator: Generator, samples: int) -> list:
+    """``samples`` answers per prompt from the offline demo reasoner (with reasoning traces,
+    right or wrong by each prompt's difficulty), written in this process: no worker needed."""
+    from annotate.markdown import render_markdown
+    from annotate.providers.demo import DemoProvider
+    from annotate.services import pricing
+
+    provider = DemoProvider()
+    price = pricing.price_for(provider="demo", model="demo-reasoner")
+    rows = []
+    for prompt in campaign.prompts.order_by("id"):
+        for i in range(samples):
+            c = provider.complete(
+                messages=prompt.messages,
+                system="",
+                model=generator.model,
+                params={},
+                sample_index=i,
+            )
+            rows.append(
+                Candidate(
+                    prompt=prompt,
+                    generator=generator,
+                    sample_index=i,
+                    status=Candidate.Status.DONE,
+                    text=c.text,
+                    html=render_markdown(c.text),
+                    reasoning=c.reasoning,
+                    reasoning_html=render_markdown(c.reasoning),
+                    reasoning_tokens=c.reasoning_tokens,
+                    reasoning_cost_usd=pricing.cost_usd(
+                        price=price, input_tokens=0, output_tokens=c.reasoning_tokens
+                    ),
+                    stop_reason=c.stop_reason,
+                    input_tokens=c.input_tokens,
+                    output_tokens=c.output_tokens,
+                    cost_usd=pricing.cost_usd(
+                        price=price, input_tokens=c.input_tokens, output_tokens=c.output_tokens
+                    ),
+                    request_id=c.request_id,
+                    attempts=1,
+                )
+            )
+    return Candidate.objects.bulk_create(rows)
