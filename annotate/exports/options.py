@@ -127,6 +127,7 @@ class ExportOptions:
     def is_rating(self) -> bool:
         return self.format in RATING_FORMATS
 
+    @property
     def is_steps(self) -> bool:
         return self.format in STEP_FORMATS
 

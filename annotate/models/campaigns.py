@@ -237,12 +237,15 @@ class Campaign(models.Model):
 
     @property
     def uses_sets(self) -> bool:
-        """Ranking and rating hand out candidate sets (annotate/models/sets.py), not pairs."""
-        return self.protocol in (self.Protocol.RANKING, self.Protocol.RATING)
+        """Every protocol but pairwise hands out candidate sets (annotate/models/sets.py), not
+        pairs: K responses to rank, responses to rate, one response to label step by step."""
+        return self.protocol != self.Protocol.PAIRWISE
 
     @property
     def set_size(self) -> int:
-        """Candidates per set: K for ranking, the unit size for rating."""
+        """Candidates per set: K for ranking, the unit size for rating, one for step labels."""
+        if self.is_steps:
+            return 1
         return self.rating_k if self.is_rating else self.ranking_k
 
     @property

@@ -199,7 +199,7 @@ def view_pairs(*, campaign: Campaign, options: ExportOptions):
     every pair; ExportOptionsError when the view does not fit the campaign."""
     if not options.view:
         return None
-    if campaign.protocol != "pairwise":
+    if campaign.uses_sets:
         raise ExportOptionsError(
             {"view": f"browse views list pairs; a {campaign.protocol} campaign's units are sets"}
         )

@@ -129,7 +129,7 @@ def pairs_build_view(request: HttpRequest, slug: str) -> HttpResponse:
     report = protocol_for(campaign).units_build(campaign=campaign)
     for note in report.notes:
         messages.info(request, note)
-    how = campaign.protocol if campaign.protocol != "pairwise" else campaign.get_pairing_display()
+    how = campaign.protocol if campaign.uses_sets else campaign.get_pairing_display()
     unit = protocol_for(campaign).unit
     text = (
         f"{report.created} new {unit}s ({how}); "
