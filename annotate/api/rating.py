@@ -111,8 +111,8 @@ class RateVoteApi(APIView):
 
     class RateVoteInputSerializer(InputSerializer):
         lease = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-        scores = _EntrySerializer(
-            many=True,
+        scores = serializers.ListField(
+            child=_EntrySerializer(),
             max_length=9,
             help_text="One entry per response on the page (every response once).",
         )
