@@ -132,3 +132,25 @@ def step_agreement(*, campaign) -> dict:
         "step_units": ordinal["units"],
         "step_labels": dict(counts),
     }
+
+
+def step_judge_reveal(*, campaign, candidate_set_id: int) -> dict | None:
+    """The judge's labels of a trace, for the rater who has just voted on it: only where the
+    campaign's judge mode shows the judge after the vote, and the judge has labelled the trace.
+    ``{"labels": [1, 0, -1, None...], "reasons": ["...", ...]}``, or None. Callers ask only after
+    the rater's vote is stored (blind first, then reveal)."""
+    from annotate.models import Campaign
+
+    if campaign.judge_mode != Campaign.JudgeMode.AFTER_VOTE:
+        return None
+    vote = (
+        StepVote.objects.filter(
+            campaign=campaign, candidate_set_id=candidate_set_id, source=StepVote.Source.JUDGE
+        )
+        .order_by("-id")
+        .values("labels", "notes")
+        .first()
+    )
+    if vote is None:
+        return None
+    return {"labels": vote["labels"], "reasons": vote["notes"]}
