@@ -151,3 +151,21 @@ def test_a_good_answer_keeps_every_label_without_stop_at_wrong():
         [1, -1, 0],
         ["r1", "r-1", "r0"],
     )
+
+
+def test_the_judge_page_starts_the_step_judge_in_a_worker(
+    admin_client, rater_client, stepped, sent, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    judge_config(stepped, provider="demo", model="demo-judge")
+    page = admin_client.get(reverse("annotate:judge", args=[stepped.slug])).content.decode()
+    assert 'name="kind" value="steps"' in page
+    start = reverse("annotate:judge-start", args=[stepped.slug])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(start, {"kind": "steps"}, follow=True)
+    assert "1 traces, every step labelled" in response.content.decode()
+    # Queued for a worker, not judged in the request.
+    assert sent == [StepJudgement.objects.get().id] and not StepVote.objects.exists()
+    assert StepJudgement.objects.get().status == "pending"
+    assert rater_client.post(start, {"kind": "steps"}).status_code in (403, 404)
