@@ -163,12 +163,11 @@ def _reveal(campaign: Campaign, vote) -> dict | None:
     judge = step_judge_reveal(campaign=campaign, candidate_set_id=vote.candidate_set_id)
     if judge is None:
         return None
-    trace = StepTrace.objects.only("steps_html").get(candidate_set_id=vote.candidate_set_id)
     return {
         "steps": [
-            {"number": i + 1, "html": html, "mine": mine, "judge": label, "reason": reason}
-            for i, (html, mine, label, reason) in enumerate(
-                zip(trace.steps_html, vote.labels, judge["labels"], judge["reasons"], strict=False)
+            {"number": i + 1, "mine": mine, "judge": label, "reason": reason}
+            for i, (mine, label, reason) in enumerate(
+                zip(vote.labels, judge["labels"], judge["reasons"], strict=False)
             )
         ]
     }
