@@ -18,6 +18,7 @@ from annotate.access import campaign_for_rater
 from annotate.api.ranking import DetailSerializer, _MessageSerializer, refusal_response
 from annotate.api.serializers import InputSerializer, NoInputSerializer
 from annotate.protocols.steps import MAX_STEP_NOTE, MAX_STEPS
+from annotate.selectors.steps import step_judge_reveal
 from annotate.services.judgments import VoteRefused
 from annotate.services.prompts import prompt_rendered_ensure
 from annotate.services.sets import set_assignment_next
@@ -54,6 +55,11 @@ class _StepSerializer(serializers.Serializer):
     number = serializers.IntegerField(help_text="The step's number, 1 … n.")
     text = serializers.CharField(allow_blank=True)
     html = serializers.CharField(allow_blank=True, help_text="Sanitised HTML of the step.")
+
+
+class _JudgeStepsSerializer(serializers.Serializer):
+    labels = serializers.ListField(child=serializers.IntegerField(allow_null=True))
+    reasons = serializers.ListField(child=serializers.CharField(allow_blank=True))
 
 
 class StepsNextApi(APIView):
@@ -133,6 +139,11 @@ class StepsVoteApi(APIView):
         id = serializers.IntegerField()
         lease = serializers.IntegerField()
         replayed = serializers.BooleanField(help_text="True: this lease was already labelled.")
+        judge = _JudgeStepsSerializer(
+            allow_null=True,
+            help_text="The AI judge's labels of this trace, shown only after your vote is stored "
+            "and only where the campaign reveals the judge after the vote; else null.",
+        )
 
     @extend_schema(
         request=StepsVoteInputSerializer,
@@ -161,5 +172,10 @@ class StepsVoteApi(APIView):
             )
         except VoteRefused as refused:
             return refusal_response(refused)
-        body = {"id": vote.pk, "lease": data["lease"], "replayed": vote.replayed}
+        body = {
+            "id": vote.pk,
+            "lease": data["lease"],
+            "replayed": vote.replayed,
+            "judge": step_judge_reveal(campaign=campaign, candidate_set_id=vote.candidate_set_id),
+        }
         return Response(body, status=200 if vote.replayed else 201)

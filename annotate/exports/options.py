@@ -52,6 +52,8 @@ RATING_FILTERS = ("rating_pairs", "rating_min_gap")
 # Step-label campaigns (annotate/exports/steps.py): TRL's stepwise format and the raw labels; a
 # neutral step (0) becomes True or False in TRL's booleans, or is left out of the row.
 STEP_FORMATS = ("trl-stepwise", "steps")
+# Formats of one row per vote, which can carry human and judge rows side by side (source=all).
+ALL_SOURCE_FORMATS = (*RAW_FORMATS, "steps")
 STEP_NEUTRAL = ("true", "false", "drop")
 
 METHODS = ("majority", "mean_strength", "dawid_skene", "mace")
@@ -82,7 +84,7 @@ class ExportOptions:
     method: str = "majority"  # majority | mean_strength | dawid_skene | mace
     tie_policy: str = "drop"  # drop | keep | split
     both_bad_policy: str = "drop"  # drop | rewrite
-    source: str = "human"  # human | judge | all (all: raw votes only)
+    source: str = "human"  # human | judge | all (all: one-row-per-vote formats only)
     include_gold: bool = False
     min_gold_accuracy: float = 0.0  # raters below it on gold pairs are left out (0 = keep all)
     min_votes: int = 1  # pairs with fewer counted votes are left out
@@ -266,10 +268,10 @@ def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOpti
         )
     if values.get("view") and fmt in (*BON_FORMATS, *RANKING_FORMATS, *RATING_FORMATS):
         errors["view"] = "a browse view selects pairs and their votes; this format reads neither"
-    if values.get("source") == "all" and fmt not in RAW_FORMATS:
+    if values.get("source") == "all" and fmt not in ALL_SOURCE_FORMATS:
         errors["source"] = (
             "human and judge labels are exported as separate sources; "
-            "'all' is only for the raw-vote formats"
+            "'all' is only for the raw-vote formats (raw-*, steps)"
         )
     # Like the KTO filters, the best-of-N filters are read by their formats only (the card lists
     # them there), and include_reasoning by every format that writes response texts (not raw).

@@ -12,7 +12,8 @@ what the rater saw on the left is recorded separately (``left_is_a``).
     rating.py      Pair, Assignment, Judgment, PairFlag
     sets.py        CandidateSet, CandidateSetMember, SetAssignment, RankingVote (ranking protocol),
                    RatingVote, RatingScore (rating protocol)
-    steps.py       StepTrace, StepVote (step labels: sets of one candidate, split into steps)
+    steps.py       StepTrace, StepVote (step labels: sets of one candidate, split into steps),
+                   StepJudgement (the judge labelling a trace's steps)
     judge.py       JudgeConfig, JudgeRubric, JudgeJob, JudgeVerdict
     exports.py     Export
     imports.py     PromptImport (a prompt file imported in the background)
@@ -57,7 +58,7 @@ from annotate.models.sets import (
     RatingVote,
     SetAssignment,
 )
-from annotate.models.steps import StepTrace, StepVote
+from annotate.models.steps import StepJudgement, StepTrace, StepVote
 from annotate.models.ttc import BestOfNChoice, CandidateReview, TTCConfig
 from annotate.models.users import User
 from annotate.models.work import WorkerProcess, WorkLease, WorkRecovery
@@ -93,6 +94,7 @@ __all__ = [
     "RateLimitBucket",
     "SetAssignment",
     "StepTrace",
+    "StepJudgement",
     "StepVote",
     "TTCConfig",
     "TrainingAnswer",

@@ -221,6 +221,10 @@ class DemoProvider(BaseProvider):
         yield dataclasses.replace(completion, latency_ms=int((time.monotonic() - started) * 1000))
 
     def judge(self, call: JudgeCall) -> JudgeReply:
+        from annotate.judge.steps import STEP_TOOL
+
+        if call.tool is not None and call.tool_name == STEP_TOOL:
+            return _demo_step_labels(call)
         if call.tool is not None:
             return _demo_sample_review(call)
         return _demo_judge(call)
@@ -271,6 +275,39 @@ def _demo_sample_review(call: JudgeCall) -> JudgeReply:
         input_tokens=len((call.rubric + " " + call.user_text).split()),
         output_tokens=12,
         request_id=f"demo_review_{digest[:16]}",
+        model=call.model,
+    )
+
+
+_EQUATION = re.compile(r"(-?\d+)\s*([-+*×x])\s*(-?\d+)\s*=\s*(-?\d+)")
+
+
+def _demo_step_labels(call: JudgeCall) -> JudgeReply:
+    """The demo judge on a trace's steps: a step whose arithmetic ("a op b = c") does not check
+    out is wrong, and so is every step after it; the others are correct."""
+    steps = re.findall(
+        r"\[Step \d+\]\n(.*?)(?=\n\[Step \d+\]\n|\n\[The End of the Response\])",
+        call.user_text,
+        re.S,
+    )
+    entries, broken = [], False
+    for step in steps:
+        for a, op, b, c in _EQUATION.findall(step):
+            x, y = int(a), int(b)
+            value = x + y if op == "+" else x - y if op == "-" else x * y
+            broken = broken or value != int(c)
+        entries.append(
+            {"label": -1, "reason": "The arithmetic does not check out."}
+            if broken
+            else {"label": 1, "reason": "The step checks out."}
+        )
+    digest = hashlib.sha256(f"{call.custom_id}|{call.user_text}".encode()).hexdigest()
+    return JudgeReply(
+        custom_id=call.custom_id,
+        tool_input={"steps": entries},
+        input_tokens=len((call.rubric + " " + call.user_text).split()),
+        output_tokens=8 * len(entries),
+        request_id=f"demo_steps_{digest[:16]}",
         model=call.model,
     )
 

@@ -131,4 +131,60 @@ def step_agreement(*, campaign) -> dict:
         "step_alpha_nominal": nominal["alpha"],
         "step_units": ordinal["units"],
         "step_labels": dict(counts),
+        **step_judge_agreement(campaign=campaign),
     }
+
+
+def step_judge_agreement(*, campaign) -> dict:
+    """Human–judge agreement per step: over the steps where both the raters' majority
+    (``trace_majority``, the trl-stepwise aggregate) and the judge's latest labels give a label,
+    the share where they are the same. ``step_judge_agreement`` is None with no such step."""
+    from annotate.protocols.steps import trace_majority
+
+    judge: dict[int, list] = {}
+    for set_id, labels in (
+        StepVote.objects.filter(campaign=campaign, source=StepVote.Source.JUDGE)
+        .order_by("id")
+        .values_list("candidate_set_id", "labels")
+    ):
+        judge[set_id] = labels  # the latest wins
+    human: dict[int, list] = {}
+    for set_id, labels in StepVote.objects.filter(
+        campaign=campaign, source=StepVote.Source.HUMAN, candidate_set_id__in=list(judge)
+    ).values_list("candidate_set_id", "labels"):
+        human.setdefault(set_id, []).append(labels)
+    same = compared = 0
+    for set_id, votes in human.items():
+        labels = judge[set_id]
+        majority = trace_majority(votes, n=len(labels), stop_at_wrong=campaign.step_stop_at_wrong)
+        for mine, theirs in zip(majority, labels, strict=True):
+            if mine is not None and theirs is not None:
+                compared += 1
+                same += mine == theirs
+    return {
+        "step_judge_agreement": same / compared if compared else None,
+        "step_judge_steps": compared,
+        "step_judge_traces": len(judge),
+    }
+
+
+def step_judge_reveal(*, campaign, candidate_set_id: int) -> dict | None:
+    """The judge's labels of a trace, for the rater who has just voted on it: only where the
+    campaign's judge mode shows the judge after the vote, and the judge has labelled the trace.
+    ``{"labels": [1, 0, -1, None...], "reasons": ["...", ...]}``, or None. Callers ask only after
+    the rater's vote is stored (blind first, then reveal)."""
+    from annotate.models import Campaign
+
+    if campaign.judge_mode != Campaign.JudgeMode.AFTER_VOTE:
+        return None
+    vote = (
+        StepVote.objects.filter(
+            campaign=campaign, candidate_set_id=candidate_set_id, source=StepVote.Source.JUDGE
+        )
+        .order_by("-id")
+        .values("labels", "notes")
+        .first()
+    )
+    if vote is None:
+        return None
+    return {"labels": vote["labels"], "reasons": vote["notes"]}

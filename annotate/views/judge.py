@@ -153,6 +153,8 @@ def judge_start(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_admin(request.user, slug)
     kind = request.POST.get("kind", JudgeJob.Kind.PAIRS)
     mode = request.POST.get("mode") or None
+    if campaign.is_steps:
+        return _steps_start(request, campaign)
     start = judge_rank_start if kind == JudgeJob.Kind.RANK else judge_pairs_start
     try:
         job = start(campaign=campaign, actor=request.user, mode=mode)
@@ -169,6 +171,22 @@ def judge_start(request: HttpRequest, slug: str) -> HttpResponse:
                 request,
                 "Nothing to judge: every one already has a verdict for this rubric and model.",
             )
+    return _back(campaign, "#judge-progress")
+
+
+def _steps_start(request: HttpRequest, campaign) -> HttpResponse:
+    """A step campaign's judge labels its traces' steps (services/judging_steps.py)."""
+    from annotate.services.judging_steps import step_judge_start
+
+    try:
+        pending = step_judge_start(campaign=campaign, actor=request.user)
+    except JudgeRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        if pending:
+            messages.success(request, f"Judging started: {pending} traces, every step labelled.")
+        else:
+            messages.info(request, "Nothing to judge: every trace has the judge's labels.")
     return _back(campaign, "#judge-progress")
 
 

@@ -23,6 +23,7 @@ from annotate.access import campaign_for_rater
 from annotate.models import Campaign, Prompt, SetAssignment, StepTrace
 from annotate.protocols.steps import MAX_STEPS
 from annotate.selectors.rating import rater_vote_count
+from annotate.selectors.steps import step_judge_reveal
 from annotate.services.assignment import AssignmentError, rater_enrollment
 from annotate.services.judgments import VoteRefused
 from annotate.services.prompts import prompt_rendered_ensure
@@ -146,13 +147,30 @@ def steps_vote(request: HttpRequest, slug: str) -> HttpResponse:
         return _after(request, campaign=campaign, error=error)
     try:
         with transaction.atomic():
-            step_vote_record(lease=lease_id, rater=request.user, campaign=campaign, **vote)
+            stored = step_vote_record(lease=lease_id, rater=request.user, campaign=campaign, **vote)
             nxt = set_assignment_next(campaign=campaign, rater=request.user, after_vote=True)
     except VoteRefused as refused:
         return _after(request, campaign=campaign, error=refused.messages[0])
     if not request.htmx:
         return redirect("annotate:steps", slug=campaign.slug)
-    return _render(request, _context(request, campaign=campaign, lease=nxt))
+    ctx = _context(request, campaign=campaign, lease=nxt)
+    # Blind first, then reveal: the judge's labels of the trace just labelled, after the vote.
+    ctx["reveal"] = _reveal(campaign, stored)
+    return _render(request, ctx)
+
+
+def _reveal(campaign: Campaign, vote) -> dict | None:
+    judge = step_judge_reveal(campaign=campaign, candidate_set_id=vote.candidate_set_id)
+    if judge is None:
+        return None
+    return {
+        "steps": [
+            {"number": i + 1, "mine": mine, "judge": label, "reason": reason}
+            for i, (mine, label, reason) in enumerate(
+                zip(vote.labels, judge["labels"], judge["reasons"], strict=False)
+            )
+        ]
+    }
 
 
 @login_required

@@ -155,3 +155,35 @@ def test_the_steps_page_passes_axe(live_server, steps_scheme_page, campaign, rat
     page.keyboard.press("n")
     page.keyboard.press("Escape")
     _axe(page, "steps", screenshot_dir)
+
+
+@pytest.mark.parametrize("steps_scheme_page", SCHEMES, indirect=True)
+def test_the_judges_labels_show_after_the_vote_and_pass_axe(
+    live_server, steps_scheme_page, campaign, rater, screenshot_dir
+):
+    units = _traces(campaign, step_stop_at_wrong=True, judge_mode="after_vote")
+    for unit in units:
+        StepVote.objects.create(
+            campaign=campaign,
+            candidate_set=unit,
+            source="judge",
+            labels=[1, 1, -1, None],
+            notes=["Adds up.", "Keeps the value.", "4 doubled is 8, not 9.", ""],
+        )
+    page = steps_scheme_page
+    login(page, live_server, "bob")
+    page.goto(f"{live_server.url}/campaigns/{campaign.slug}/steps/")
+    if page.is_visible("#guidelines"):
+        page.keyboard.press("Enter")
+    assert not page.is_visible("#judge-reveal") and "not 9" not in page.content()
+    lease = SetAssignment.objects.get(rater=rater, status="active")
+    for key in ("1", "1", "3"):
+        page.keyboard.press(key)
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "id => document.querySelector('#workbench')?.dataset.lease !== id", arg=str(lease.pk)
+    )
+    assert page.is_visible("#judge-reveal")
+    assert "4 doubled is 8, not 9." in page.inner_text("#judge-reveal")
+    page.screenshot(path=str(screenshot_dir / f"steps-judge-reveal-{page.scheme}-1366x768.png"))
+    _axe(page, "steps-judge-reveal", screenshot_dir)

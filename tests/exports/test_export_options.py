@@ -86,3 +86,9 @@ def test_it_refuses_to_keep_ties_in_a_format_without_a_tie_column(fmt):
     assert list(exc.value.errors) == ["tie_policy"]
     assert parse_options(fmt, {"tie_policy": "split"}).tie_policy == "split"
     assert parse_options("trl-reward", {"tie_policy": "keep"}).tie_policy == "keep"
+
+
+def test_source_all_fits_the_raw_step_labels_but_not_trl_stepwise():
+    assert parse_options("steps", {"source": "all"}).source == "all"
+    with pytest.raises(ExportOptionsError, match="raw-vote formats"):
+        parse_options("trl-stepwise", {"source": "all"})

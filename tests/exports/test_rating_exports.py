@@ -153,8 +153,7 @@ def test_the_raw_ratings_format_has_a_row_per_rated_response_and_a_column_per_as
     [
         f
         for f in FORMATS
-        if f not in (*BON_FORMATS, *STEP_FORMATS)
-        and f not in ("ranking", "ratings", "sft-messages")
+        if f not in (*BON_FORMATS, *STEP_FORMATS, "ranking", "ratings", "sft-messages")
     ],
 )
 def test_every_pairwise_format_builds_from_ratings_and_loads(rated, tmp_path, fmt):

@@ -125,3 +125,36 @@ def test_the_validator_refuses_broken_stepwise_rows():
             validate_records("trl-stepwise", [bad])
     with pytest.raises(InvalidRow, match="duplicate"):
         validate_records("trl-stepwise", [good, dict(good)])
+
+
+def _judge_labels(campaign, labels, notes):
+    from annotate.models import StepVote
+
+    return StepVote.objects.create(
+        campaign=campaign,
+        candidate_set=campaign.candidate_sets.get(),
+        source="judge",
+        labels=labels,
+        notes=notes,
+    )
+
+
+def test_the_judges_step_labels_are_their_own_source(labelled, tmp_path):
+    _judge_labels(labelled, [1, 1, -1, None], ["ok", "ok", "4 doubled is 8", ""])
+    # Human by default: the judge's row is left out.
+    out, summary = _build(labelled, tmp_path, "steps")
+    assert [r["source"] for r in _rows(out)] == ["human"] * 3
+    assert summary.votes_left_out["other_source"] == 1
+    # source=judge: the judge's row alone, named as the judge; source=all: both.
+    out, _ = _build(labelled, tmp_path, "steps", source="judge")
+    (row,) = _rows(out)
+    assert (row["source"], row["rater"], row["labels"]) == ("judge", "judge", [1, 1, -1, None])
+    assert row["notes"] == ["ok", "ok", "4 doubled is 8", ""]
+    assert validate_records("steps", [row]) == 1
+    out, _ = _build(labelled, tmp_path, "steps", source="all")
+    assert sorted(r["source"] for r in _rows(out)) == ["human"] * 3 + ["judge"]
+    # trl-stepwise over the judge alone: the judge's labels (humans say step 2 is neutral).
+    out, summary = _build(labelled, tmp_path, "trl-stepwise", source="judge", step_neutral="false")
+    (row,) = _rows(out)
+    assert row["completions"] == list(STEPS[:3]) and row["labels"] == [True, True, False]
+    assert summary.votes_counted == 1

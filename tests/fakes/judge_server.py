@@ -71,8 +71,44 @@ class JudgeFakeServer(FakeProviderServer):
             verdict = {"choice": "C", "rationale": "", "confidence": 7}
         return verdict, fault
 
+    def _step_labels(self, user: str) -> dict[str, Any]:
+        """record_step_labels: a step holding ``[[wrong]]`` is -1, the others +1; the one-shot
+        ``malformed`` fault answers one label short with a label out of range."""
+        with self._lock:
+            self.judge_calls += 1
+            fault = self._verdict_faults.popleft() if self._verdict_faults else None
+        steps = re.findall(r"\[Step \d+\]\n(.*?)(?=\n\[Step \d+\]|\n\[The End of)", user, re.S)
+        entries = [
+            {"label": -1 if "[[wrong]]" in step else 1, "reason": f"Step {i} checked."}
+            for i, step in enumerate(steps, start=1)
+        ]
+        if fault == "malformed":
+            entries = [{"label": 5, "reason": "?"}] * max(0, len(steps) - 1)
+        return {"steps": entries}
+
     def _anthropic_message(self, body: dict[str, Any]) -> dict[str, Any]:
         tools = body.get("tools") or []
+        if any(t.get("name") == "record_step_labels" for t in tools):
+            user = body["messages"][-1]["content"]
+            user = user if isinstance(user, str) else json.dumps(user)
+            content = [
+                {
+                    "type": "tool_use",
+                    "id": f"toolu_{uuid.uuid4().hex[:20]}",
+                    "name": "record_step_labels",
+                    "input": self._step_labels(user),
+                }
+            ]
+            return {
+                "id": f"msg_{uuid.uuid4().hex[:24]}",
+                "type": "message",
+                "role": "assistant",
+                "model": body.get("model", ""),
+                "content": content,
+                "stop_reason": "tool_use",
+                "stop_sequence": None,
+                "usage": self._usage(body, user, content),
+            }
         if not any(t.get("name") == "record_verdict" for t in tools):
             return super()._anthropic_message(body)
         user = body["messages"][-1]["content"]

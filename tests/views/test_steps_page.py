@@ -130,3 +130,25 @@ def test_the_research_page_shows_agreement_per_step(admin_client, stepped):
     html = response.content.decode()
     assert response.status_code == 200 and "per step (ordinal" in html
     assert "Over 3 steps labelled by two or more raters" in html
+
+
+def test_the_research_page_shows_human_judge_agreement_per_step(admin_client, stepped):
+    from annotate.selectors.steps import step_judge_agreement
+
+    unit = stepped.candidate_sets.first()
+    for labels in ([1, 1, -1], [1, 0, -1], [1, 1, 1]):  # majority: 1, 1, -1
+        StepVote.objects.create(
+            campaign=stepped, candidate_set=unit, rater=factories.UserFactory(), labels=labels
+        )
+    assert step_judge_agreement(campaign=stepped)["step_judge_agreement"] is None
+    StepVote.objects.create(campaign=stepped, candidate_set=unit, source="judge", labels=[1, 1, 1])
+    StepVote.objects.create(campaign=stepped, candidate_set=unit, source="judge", labels=[1, -1, 0])
+    # The latest judge labels count: step 1 agrees, steps 2 and 3 do not.
+    got = step_judge_agreement(campaign=stepped)
+    assert got["step_judge_agreement"] == pytest.approx(1 / 3) and got["step_judge_steps"] == 3
+    html = admin_client.get(
+        reverse("annotate:research-analytics", args=[stepped.slug]), headers={"HX-Request": "true"}
+    ).content.decode()
+    assert 'id="analytics-step-judge"' in html and "<strong>33%</strong>" in html
+    # The human agreement is over human votes only.
+    assert "Over 3 steps labelled by two or more raters" in html
