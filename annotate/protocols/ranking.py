@@ -26,6 +26,7 @@ from typing import NamedTuple
 from django.utils.translation import gettext
 
 from annotate.protocols.base import Protocol, register
+from annotate.protocols.sets import set_unit_next, set_units_build, set_units_exist
 
 RANKING_PAIRS = ("all", "best_vs_rest")
 
@@ -140,24 +141,6 @@ def rotation_choose(used: Iterable[int], *, k: int, rng: random.Random | None = 
 # --- the protocol record --------------------------------------------------------------------------
 
 
-def _units_build(*, campaign):
-    from annotate.services.sets import sets_build_report
-
-    return sets_build_report(campaign=campaign)
-
-
-def _units_exist(*, campaign) -> bool:
-    from annotate.models import CandidateSet
-
-    return CandidateSet.objects.filter(campaign=campaign).exists()
-
-
-def _unit_next(*, campaign, rater, **kwargs):
-    from annotate.services.sets import set_assignment_next
-
-    return set_assignment_next(campaign=campaign, rater=rater, **kwargs)
-
-
 def _vote_record(**vote):
     from annotate.services.sets import ranking_vote_record
 
@@ -180,9 +163,9 @@ RANKING = register(
     Protocol(
         name="ranking",
         unit="set",
-        units_build=_units_build,
-        units_exist=_units_exist,
-        unit_next=_unit_next,
+        units_build=set_units_build,
+        units_exist=set_units_exist,
+        unit_next=set_unit_next,
         vote_record=_vote_record,
         export_rows=_export_rows,
         agreement=_agreement,

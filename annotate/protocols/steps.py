@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from django.utils.translation import gettext
 
 from annotate.protocols.base import Protocol, register
+from annotate.protocols.sets import set_unit_next
 
 SPLITS = ("paragraph", "numbered", "regex")
 SOURCES = ("answer", "reasoning")
@@ -256,12 +257,6 @@ def _units_exist(*, campaign) -> bool:
     return StepTrace.objects.filter(candidate_set__campaign=campaign).exists()
 
 
-def _unit_next(*, campaign, rater, **kwargs):
-    from annotate.services.sets import set_assignment_next
-
-    return set_assignment_next(campaign=campaign, rater=rater, **kwargs)
-
-
 def _vote_record(**vote):
     from annotate.services.steps import step_vote_record
 
@@ -286,7 +281,7 @@ STEPS = register(
         unit="trace",
         units_build=_units_build,
         units_exist=_units_exist,
-        unit_next=_unit_next,
+        unit_next=set_unit_next,
         vote_record=_vote_record,
         export_rows=_export_rows,
         agreement=_agreement,
