@@ -93,41 +93,40 @@ class Command(BaseCommand):
                 )
             )
 
-        if not Campaign.objects.filter(slug=RANKING_SLUG).exists():
-            with transaction.atomic():
-                ranking, sets = _ranking_create(
-                    admin=users["admin"], raters=[users["rater1"], users["rater2"]]
-                )
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"Created “{ranking.title}” ({RANKING_SLUG}): {sets} sets of four answers "
+        # The protocol demos: each made once, in one transaction, open for the two demo raters.
+        raters = [users["rater1"], users["rater2"]]
+        for slug, create, said in (
+            (
+                RANKING_SLUG,
+                _ranking_create,
+                lambda made, n: (
+                    f"Created “{made.title}” ({RANKING_SLUG}): {n} sets of four answers "
                     f"to rank, open for rater1 and rater2 at /campaigns/{RANKING_SLUG}/rank/."
-                )
-            )
-
-        if not Campaign.objects.filter(slug=RATING_SLUG).exists():
-            with transaction.atomic():
-                rating, units = _rating_create(
-                    admin=users["admin"], raters=[users["rater1"], users["rater2"]]
-                )
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"Created “{rating.title}” ({RATING_SLUG}): {units} units of two answers to "
+                ),
+            ),
+            (
+                RATING_SLUG,
+                _rating_create,
+                lambda made, n: (
+                    f"Created “{made.title}” ({RATING_SLUG}): {n} units of two answers to "
                     f"score on three aspects, open for rater1 and rater2 at "
                     f"/campaigns/{RATING_SLUG}/rating/."
-                )
-            )
-        if not Campaign.objects.filter(slug=STEPS_SLUG).exists():
-            with transaction.atomic():
-                stepped, traces = _steps_create(
-                    admin=users["admin"], raters=[users["rater1"], users["rater2"]]
-                )
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"Created “{stepped.title}” ({STEPS_SLUG}): {traces} reasoning traces to "
+                ),
+            ),
+            (
+                STEPS_SLUG,
+                _steps_create,
+                lambda made, n: (
+                    f"Created “{made.title}” ({STEPS_SLUG}): {n} reasoning traces to "
                     f"label step by step, open for rater1 and rater2 at /campaigns/{STEPS_SLUG}/steps/."
-                )
-            )
+                ),
+            ),
+        ):
+            if Campaign.objects.filter(slug=slug).exists():
+                continue
+            with transaction.atomic():
+                made, units = create(admin=users["admin"], raters=raters)
+            self.stdout.write(self.style.SUCCESS(said(made, units)))
 
         self.stdout.write("\nDemo logins (local demo accounts only):")
         for username, role in USERS:
