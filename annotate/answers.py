@@ -7,7 +7,9 @@ Rules (``TTCConfig.answer_rule``):
   heading marks around it allowed), its text after the colon.
 * ``regex`` — the campaign's pattern, searched in the whole response: the last match's first group
   (the whole match when the pattern has no group). Multi-line (``^``/``$`` per line) and
-  case-insensitive.
+  case-insensitive. The pattern is the admin's, so it runs under the ``regex`` package's time
+  limit (``REGEX_SECONDS`` per response): one that backtracks past it raises ``PatternTimeout``
+  instead of holding a worker or a request for minutes.
 * ``last_line`` — the last line that is not blank, without list, quote or heading marks.
 * ``judge`` — the campaign's judge reads the response and names the answer (a background call,
   annotate/services/ttc_reviews.py); nothing is extracted here.
@@ -25,6 +27,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+import regex
+
 RULES = {
     "convention": "\\boxed{…}, else an “Answer:” line",
     "regex": "a regular expression (its first group)",
@@ -33,6 +37,7 @@ RULES = {
 }
 MAX_PATTERN = 300
 MAX_ANSWER = 500
+REGEX_SECONDS = 0.5  # per response; a fair pattern takes microseconds on a long answer
 
 _ANSWER_LINE = re.compile(
     r"^[\s>#*_`-]*(?:final\s+)?answer[*_`]*\s*[:：][*_`]*\s*(?P<answer>.*?)\s*$",
@@ -48,15 +53,20 @@ class PatternError(ValueError):
     """A campaign pattern that cannot be used; the message says why."""
 
 
-def compile_pattern(pattern: str) -> re.Pattern:
-    """The campaign's pattern, compiled, or PatternError (too long, empty, or not a regex)."""
+class PatternTimeout(PatternError):
+    """A pattern that ran past ``REGEX_SECONDS`` on one response (it backtracks too much)."""
+
+
+def compile_pattern(pattern: str) -> regex.Pattern:
+    """The campaign's pattern, compiled, or PatternError (too long, empty, or not a regex). The
+    ``regex`` package reads Python's ``re`` syntax (its version 0) and can stop a search."""
     if not pattern or not pattern.strip():
         raise PatternError("The regex rule needs a pattern.")
     if len(pattern) > MAX_PATTERN:
         raise PatternError(f"A pattern has at most {MAX_PATTERN} characters.")
     try:
-        return re.compile(pattern, re.IGNORECASE | re.MULTILINE)
-    except re.error as exc:
+        return regex.compile(pattern, regex.IGNORECASE | regex.MULTILINE | regex.VERSION0)
+    except (regex.error, RecursionError, OverflowError) as exc:
         raise PatternError(f"Not a regular expression: {exc}.") from None
 
 
@@ -82,8 +92,11 @@ def _clip(answer: str | None) -> str | None:
     return answer[:MAX_ANSWER] if answer else None
 
 
-def extract_answer(text: str, *, rule: str, pattern: str = "") -> str | None:
-    """The final answer of ``text`` under ``rule`` (a key of RULES), or None."""
+def extract_answer(
+    text: str, *, rule: str, pattern: str = "", seconds: float | None = None
+) -> str | None:
+    """The final answer of ``text`` under ``rule`` (a key of RULES), or None. A regex that runs
+    past ``seconds`` (default ``REGEX_SECONDS``) raises PatternTimeout."""
     if rule == "convention":
         boxed = _last_boxed(text)
         if boxed is not None and boxed.strip():
@@ -93,8 +106,14 @@ def extract_answer(text: str, *, rule: str, pattern: str = "") -> str | None:
     if rule == "regex":
         compiled = compile_pattern(pattern)
         last = None
-        for last in compiled.finditer(text):  # noqa: B007 (the last match is the one kept)
-            pass
+        try:
+            for last in compiled.finditer(text, timeout=seconds or REGEX_SECONDS):  # noqa: B007
+                pass  # the last match is the one kept
+        except TimeoutError:
+            raise PatternTimeout(
+                f"The answer pattern took longer than {seconds or REGEX_SECONDS:g} s on a "
+                "response (it backtracks too much); simplify it."
+            ) from None
         if last is None:
             return None
         return _clip(last.group(1) if compiled.groups else last.group(0))

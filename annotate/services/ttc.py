@@ -16,10 +16,11 @@ import logging
 import re
 
 from django.db import transaction
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from annotate.analytics import ttc
-from annotate.answers import PatternError, compile_pattern, extract_answer
+from annotate.answers import PatternError, PatternTimeout, compile_pattern, extract_answer
 from annotate.models import BestOfNChoice, Campaign, Candidate, CandidateReview, TTCConfig, User
 from annotate.selectors import ttc as ttc_reads
 
@@ -54,6 +55,7 @@ def ttc_config_update(
     if answer_rule == "regex":
         try:
             compile_pattern(answer_pattern)
+            _pattern_trial(campaign, answer_pattern)
         except PatternError as exc:
             errors["answer_pattern"] = str(exc)
     reference_key = (reference_key or "").strip() or ttc_reads.DEFAULT_REFERENCE_KEY
@@ -78,6 +80,23 @@ def ttc_config_update(
     # Only samples not read under this rule are read (all of them when the rule changed).
     answers_extract(campaign=campaign, config=config)
     return config
+
+
+PATTERN_TRIAL = 200  # responses a new pattern is tried on before it is saved
+
+
+def _pattern_trial(campaign: Campaign, pattern: str) -> None:
+    """Run a new answer pattern on the campaign's longest responses (up to PATTERN_TRIAL) before
+    it is saved: one that backtracks past the time limit is refused here, with the reason, rather
+    than found out by the extraction that follows."""
+    texts = (
+        Candidate.objects.filter(prompt__campaign=campaign, status=Candidate.Status.DONE)
+        .annotate(size=Length("text"))
+        .order_by("-size")
+        .values_list("text", flat=True)[:PATTERN_TRIAL]
+    )
+    for text in texts:
+        extract_answer(text, rule="regex", pattern=pattern)
 
 
 def answers_extract(*, campaign: Campaign, config: TTCConfig | None = None) -> int:
@@ -105,20 +124,32 @@ def answers_extract(*, campaign: Campaign, config: TTCConfig | None = None) -> i
         stale = stale.filter(id__in=list(read))
     else:
         read = None
-    written = 0
+    written = timed_out = 0
     batch: list[Candidate] = []
     for cid, text in stale.values_list("id", "text").iterator(chunk_size=EXTRACT_CHUNK):
         if read is not None:
             answer = read.get(cid) or ""
         else:
-            answer = (
-                extract_answer(text, rule=config.answer_rule, pattern=config.answer_pattern) or ""
-            )
+            try:
+                answer = (
+                    extract_answer(text, rule=config.answer_rule, pattern=config.answer_pattern)
+                    or ""
+                )
+            except PatternTimeout:
+                # The pattern passed its trial but backtracks on this one: no answer (it then
+                # never matches a reference and casts no vote), counted in the log.
+                answer, timed_out = "", timed_out + 1
         batch.append(Candidate(id=cid, final_answer=answer, answer_rule=rule_key))
         if len(batch) >= EXTRACT_CHUNK:
             written += _write_answers(batch)
             batch = []
     written += _write_answers(batch)
+    if timed_out:
+        log.warning(
+            "answers_extract on %s: the pattern timed out on %d responses (no answer kept)",
+            campaign.slug,
+            timed_out,
+        )
     return written
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from annotate.models import BestOfNChoice, Candidate, CandidateReview, JudgeConfig, TTCConfig
 from annotate.services.judging import judge_pair_run, judge_rank_start
-from annotate.services.ttc import best_of_n_select, ttc_config_update
+from annotate.services.ttc import TTCRefused, best_of_n_select, ttc_config_update
 from annotate.services.ttc_reviews import review_run, reviews_start
 from tests import factories
 
@@ -89,3 +89,31 @@ def test_it_refuses_an_unknown_task(arithmetic, admin_user):
 
     with pytest.raises(JudgeRefused):
         reviews_start(campaign=arithmetic, actor=admin_user, task="vibes")
+
+
+def test_a_pattern_that_backtracks_on_a_response_is_refused_before_it_is_saved(
+    arithmetic, admin_user
+):
+    Candidate.objects.filter(id=Candidate.objects.first().id).update(text="a" * 40 + "b")
+    with pytest.raises(TTCRefused) as refused:
+        ttc_config_update(
+            campaign=arithmetic, actor=admin_user, answer_rule="regex", answer_pattern=r"(a|aa)+$"
+        )
+    assert "took longer than" in refused.value.errors["answer_pattern"]
+    assert not TTCConfig.objects.filter(answer_rule="regex").exists()
+
+
+def test_a_response_the_saved_pattern_times_out_on_keeps_no_answer(
+    arithmetic, admin_user, monkeypatch
+):
+    ttc_config_update(
+        campaign=arithmetic, actor=admin_user, answer_rule="regex", answer_pattern=r"(a|aa)+$"
+    )
+    Candidate.objects.update(answer_rule="")  # a new sample arrives that the pattern chokes on
+    slow = Candidate.objects.first()
+    Candidate.objects.filter(id=slow.id).update(text="a" * 40 + "b")
+    from annotate.services import ttc
+
+    assert ttc.answers_extract(campaign=arithmetic) == 3
+    slow.refresh_from_db()
+    assert (slow.final_answer, slow.answer_rule) == ("", TTCConfig.objects.get().rule_key)

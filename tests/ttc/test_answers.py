@@ -6,6 +6,7 @@ import pytest
 
 from annotate.answers import (
     PatternError,
+    PatternTimeout,
     answer_key,
     answers_match,
     compile_pattern,
@@ -37,6 +38,13 @@ def test_it_extracts_the_last_match_of_a_regex():
     assert extract_answer(text, rule="regex", pattern=r"\d+") == "15"  # no group: whole match
     assert extract_answer(text, rule="regex", pattern=r"total (\d+)") is None
     assert extract_answer("RESULT IS 3", rule="regex", pattern=r"result is (\d+)") == "3"
+
+
+def test_a_pattern_that_backtracks_stops_at_the_time_limit():
+    # (a|aa)+$ on 40 a's and a b backtracks for hours under Python's re.
+    with pytest.raises(PatternTimeout, match="took longer than 0.1 s"):
+        extract_answer("a" * 40 + "b", rule="regex", pattern=r"(a|aa)+$", seconds=0.1)
+    assert extract_answer("a" * 40, rule="regex", pattern=r"(a|aa)+$", seconds=0.1) == "a"
 
 
 def test_it_extracts_the_last_line():
