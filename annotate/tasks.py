@@ -158,3 +158,19 @@ def prolific_poll_task() -> None:
     from annotate.services.prolific_poll import prolific_poll
 
     prolific_poll()
+
+
+# --- the "active" ordering ---
+
+
+@shared_task
+def priorities_refresh_task(*, campaign_id: int | None = None) -> None:
+    from annotate.models import Campaign
+    from annotate.services.priorities import priorities_refresh, priorities_refresh_due
+
+    if campaign_id is None:
+        priorities_refresh_due()
+        return
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is not None and campaign.ordering == Campaign.Ordering.ACTIVE:
+        priorities_refresh(campaign=campaign)

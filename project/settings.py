@@ -274,6 +274,9 @@ INVITE_LINK_DAYS = env_int("INVITE_LINK_DAYS", 7)
 PROLIFIC_API_TOKEN = env_secret("PROLIFIC_API_TOKEN")
 PROLIFIC_API_URL = env_str("PROLIFIC_API_URL", "https://api.prolific.com")
 PROLIFIC_POLL_SECONDS = env_int("PROLIFIC_POLL_SECONDS", 120)
+# The "active" ordering rescores its campaigns' open pairs about this often, in a worker
+# (annotate/services/priorities.py).
+PRIORITIES_REFRESH_SECONDS = env_int("PRIORITIES_REFRESH_SECONDS", 30)
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -57,7 +57,13 @@ def bradley_terry(
     rows: Iterable[dict], *, n_boot: int = 200, seed: int = 0, level: float = 0.95
 ) -> list[dict]:
     """Leaderboard rows sorted best first: name, score, low, high, comparisons."""
-    counts = outcomes(rows)
+    return bradley_terry_counts(outcomes(rows), n_boot=n_boot, seed=seed, level=level)
+
+
+def bradley_terry_counts(
+    counts: Counter, *, n_boot: int = 200, seed: int = 0, level: float = 0.95
+) -> list[dict]:
+    """``bradley_terry`` from (winner, loser, weight) counts, e.g. counted in SQL."""
     names = sorted({k[0] for k in counts} | {k[1] for k in counts})
     if len(names) < 2:
         return []

@@ -47,6 +47,11 @@ class Campaign(models.Model):
     class Ordering(models.TextChoices):
         FINISH_STARTED = "finish_started", _("Finish pairs that already have votes first")
         RANDOM = "random", _("Random")
+        # Pairwise: the pairs that carry the most information first (annotate/services/priorities.py).
+        ACTIVE = (
+            "active",
+            _("Most informative first (judge unsure, judge and raters disagree, close generators)"),
+        )
 
     class Pairing(models.TextChoices):
         CROSS_GENERATOR = "cross_generator", _("Cross-generator (model vs model on each prompt)")
@@ -123,6 +128,8 @@ class Campaign(models.Model):
         default=600, validators=[MinValueValidator(30), MaxValueValidator(86_400)]
     )
     ordering = models.CharField(max_length=20, choices=Ordering, default=Ordering.FINISH_STARTED)
+    # When the "active" ordering last scored the open pairs (annotate/services/priorities.py).
+    priorities_at = models.DateTimeField(null=True, blank=True, editable=False)
     protocol = models.CharField(max_length=16, choices=Protocol, default=Protocol.PAIRWISE)
     # Ranking: candidates per set (fewer when a prompt has fewer distinct responses).
     ranking_k = models.PositiveSmallIntegerField(
@@ -258,6 +265,10 @@ class Campaign(models.Model):
 
     def clean(self) -> None:
         super().clean()
+        if self.ordering == self.Ordering.ACTIVE and self.protocol != self.Protocol.PAIRWISE:
+            raise ValidationError(
+                {"ordering": _("“Most informative first” orders pairs: choose it for pairwise.")}
+            )
         # A pattern given is judged now; a regex split without one is refused when the campaign
         # opens (a draft may be saved before its pattern is written).
         if (self.step_pattern or "").strip():

@@ -47,6 +47,9 @@ class Pair(models.Model):
     completed = models.PositiveSmallIntegerField(default=0)
     left_a_count = models.PositiveSmallIntegerField(default=0)  # for left/right balancing at k >= 2
     random_key = models.FloatField(default=0.0)  # fixed random order for the "random" ordering
+    # How much a vote on this pair is worth now, for the "active" ordering (higher first);
+    # rescored by annotate/services/priorities.py, 0 under the other orderings.
+    priority = models.FloatField(default=0.0)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -68,6 +71,15 @@ class Pair(models.Model):
                 fields=["campaign", "completed", "random_key"],
                 condition=Q(assigned__lt=F("needed")),
                 name="pair_open_idx",
+            ),
+            # The "active" ordering's claim: most informative open pair first.
+            models.Index(
+                F("campaign"),
+                F("priority").desc(),
+                F("completed"),
+                F("random_key"),
+                condition=Q(assigned__lt=F("needed")),
+                name="pair_active_idx",
             ),
         ]
 

@@ -138,8 +138,16 @@ def campaign_update(*, campaign: Campaign, **settings: Any) -> Campaign:
         }
         names.update(dict.fromkeys(_STEP_FIXED, "The step split"))
         raise CampaignError(f"{names[fixed[0]]} cannot change once {unit}s exist.")
+    rescore = (
+        settings.get("ordering") == Campaign.Ordering.ACTIVE
+        and campaign.ordering != Campaign.Ordering.ACTIVE
+    )
     _apply(campaign, settings)
     campaign.save()
+    if rescore:
+        from annotate.tasks import priorities_refresh_task
+
+        transaction.on_commit(lambda: priorities_refresh_task.delay(campaign_id=campaign.pk))
     return campaign
 
 

@@ -128,6 +128,8 @@ _ORDER = {
     Campaign.Ordering.FINISH_STARTED: f"p.{P.completed} DESC, p.{P.random_key} DESC",
     # "Random": the fixed random order among the pairs with the fewest votes (breadth first).
     Campaign.Ordering.RANDOM: f"p.{P.completed}, p.{P.random_key}",
+    # "Active": the most informative open pair first (pair_active_idx), breadth first among equals.
+    Campaign.Ordering.ACTIVE: f"p.{P.priority} DESC, p.{P.completed}, p.{P.random_key}",
 }
 _GOLD = {None: "", True: f"AND p.{P.gold_answer} <> ''", False: f"AND p.{P.gold_answer} = ''"}
 

@@ -129,6 +129,7 @@ def _keep(serving: _Serving) -> None:
                 if serving.sweep:
                     _maybe_sweep(serving)
                     _maybe_poll_prolific(serving)
+                    _maybe_refresh_priorities(serving)
             except Exception:  # the database may be away for a while: try again next tick
                 log.warning("work keeper: heartbeat failed", exc_info=True)
                 connection.close()
@@ -183,6 +184,19 @@ def _maybe_poll_prolific(serving: _Serving) -> None:
         from annotate.tasks import prolific_poll_task
 
         prolific_poll_task.delay()
+
+
+PRIORITIES_LEASE = "pair-priorities"
+
+
+def _maybe_refresh_priorities(serving: _Serving) -> None:
+    """One worker enqueues the rescoring of "active"-ordering campaigns about once per
+    PRIORITIES_REFRESH_SECONDS (annotate/services/priorities.py); the task finds which are due."""
+    period = float(getattr(settings, "PRIORITIES_REFRESH_SECONDS", 30))
+    if lease(PRIORITIES_LEASE, period=period, worker_id=serving.worker_id):
+        from annotate.tasks import priorities_refresh_task
+
+        priorities_refresh_task.delay()
 
 
 def _sweep() -> None:

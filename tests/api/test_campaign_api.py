@@ -253,3 +253,24 @@ def test_it_creates_a_step_campaign_opens_it_and_refuses_a_hostile_pattern(admin
         f"/api/campaigns/{slug}/update/", {"step_split": "paragraph"}, format="json"
     )
     assert changed.status_code in (400, 409) and "step split" in str(changed.json())
+
+
+def test_the_active_ordering_is_set_through_the_api_and_rescores_at_once(
+    admin_api, campaign, django_capture_on_commit_callbacks, monkeypatch
+):
+    sent = []
+    from annotate import tasks
+
+    monkeypatch.setattr(tasks.priorities_refresh_task, "delay", lambda **kw: sent.append(kw))
+    with django_capture_on_commit_callbacks(execute=True):
+        patched = admin_api.patch(
+            f"/api/campaigns/{campaign.slug}/update/", {"ordering": "active"}, format="json"
+        )
+    assert patched.status_code == 200 and patched.json()["ordering"] == "active"
+    assert sent == [{"campaign_id": campaign.pk}]
+    refused = admin_api.patch(
+        f"/api/campaigns/{campaign.slug}/update/",
+        {"ordering": "active", "protocol": "ranking"},
+        format="json",
+    )
+    assert refused.status_code == 400 and "pairwise" in str(refused.json())
