@@ -125,6 +125,22 @@ class Client:
             timeout=timeout,
         )
 
+    # -- reading and settling pairs (researchers) --------------------------------------------------
+
+    def pair(self, slug: str, pair_id: int) -> dict:
+        """One pair whole: prompt, both candidates with their generators, every vote with its
+        rationale, the judge's verdicts in both orders, flags, and ``final`` (the adjudication)."""
+        return self._get(f"/api/campaigns/{slug}/pairs/{pair_id}/")
+
+    def adjudicate(
+        self, slug: str, pair_id: int, choice: str, reason: str, *, strength: int | None = None
+    ) -> dict:
+        """Record the pair's final label (in the pair's own terms: a = candidate_a)."""
+        body: dict[str, Any] = {"choice": choice, "reason": reason}
+        if strength is not None:
+            body["strength"] = strength
+        return self._post(f"/api/campaigns/{slug}/pairs/{pair_id}/adjudicate/", json=body)
+
     # -- exports ---------------------------------------------------------------------------------
 
     def export(self, slug: str, format: str, *, wait: bool = True, **filters: Any) -> dict:

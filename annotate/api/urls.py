@@ -174,6 +174,11 @@ urlpatterns += [
 
 urlpatterns += [
     path(
+        "campaigns/<slug:slug>/pairs/<int:pair_id>/",
+        adjudication_api.PairDetailApi.as_view(),
+        name="pair-detail",
+    ),
+    path(
         "campaigns/<slug:slug>/pairs/<int:pair_id>/adjudicate/",
         adjudication_api.PairAdjudicateApi.as_view(),
         name="pair-adjudicate",

@@ -56,3 +56,61 @@ def test_who_may_adjudicate(campaign, other_campaign, rater, outsider, researche
     )
     too_big = _api(researcher).post(_url(campaign, 10**22), body, format="json")
     assert too_big.status_code == 404
+
+
+def _detail_url(campaign, pair_id) -> str:
+    return f"/api/campaigns/{campaign.slug}/pairs/{pair_id}/"
+
+
+def test_a_researcher_reads_a_pair_whole_with_votes_verdicts_and_the_final_label(
+    campaign, researcher, rater
+):
+    from annotate.models import JudgeRubric, JudgeVerdict
+
+    pair = factories.PairFactory(campaign=campaign)
+    Judgment.objects.create(
+        campaign=campaign, pair=pair, rater=rater, choice="a", rationale="Shorter.", left_is_a=False
+    )
+    rubric = JudgeRubric.objects.create(campaign=campaign, version=3, text="Be fair.")
+    JudgeVerdict.objects.create(
+        campaign=campaign,
+        prompt=pair.prompt,
+        pair=pair,
+        candidate_a=pair.candidate_a,
+        candidate_b=pair.candidate_b,
+        rubric=rubric,
+        provider="demo",
+        model="demo-judge",
+        status="done",
+        choice="inconsistent",
+        consistent=False,
+        order1={"choice": "a"},
+        order2={"choice": "b"},
+        rationale="A is terse; B is thorough.",
+    )
+    api = _api(researcher)
+    api.post(_url(campaign, pair.id), {"choice": "b", "reason": "B is right."}, format="json")
+    body = api.get(_detail_url(campaign, pair.id)).json()
+    assert body["candidate_a"]["generator"] == pair.candidate_a.generator.name
+    assert body["candidate_a"]["text"] == pair.candidate_a.text
+    assert [(v["source"], v["choice"], v["rationale"]) for v in body["votes"]] == [
+        ("human", "a", "Shorter."),
+        ("adjudicated", "b", "B is right."),
+    ]
+    assert body["votes"][0]["rater"] == rater.username and body["votes"][0]["left_is_a"] is False
+    verdict = body["verdicts"][0]
+    assert (verdict["consistent"], verdict["order1"], verdict["order2"], verdict["rubric_version"]) == (
+        False, {"choice": "a"}, {"choice": "b"}, 3,
+    )  # fmt: skip
+    assert verdict["rationale"] == "A is terse; B is thorough."
+    assert body["final"] == body["votes"][1]["id"]
+
+
+def test_who_may_read_a_pair(campaign, other_campaign, rater, outsider, researcher):
+    pair = factories.PairFactory(campaign=campaign)
+    assert _api(rater).get(_detail_url(campaign, pair.id)).status_code == 403
+    assert _api(outsider).get(_detail_url(campaign, pair.id)).status_code == 404
+    assert _api().get(_detail_url(campaign, pair.id)).status_code == 401
+    elsewhere = factories.PairFactory(campaign=other_campaign)
+    assert _api(researcher).get(_detail_url(campaign, elsewhere.id)).status_code == 404
+    assert _api(researcher).get(_detail_url(campaign, 10**22)).status_code == 404
