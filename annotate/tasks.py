@@ -174,3 +174,23 @@ def priorities_refresh_task(*, campaign_id: int | None = None) -> None:
     campaign = Campaign.objects.filter(pk=campaign_id).first()
     if campaign is not None and campaign.ordering == Campaign.Ordering.ACTIVE:
         priorities_refresh(campaign=campaign)
+
+
+# --- webhooks ---
+
+
+@shared_task(bind=True, max_retries=None)
+def webhook_deliver_task(self, *, delivery_id: int) -> None:
+    from annotate.services.webhooks import delivery_send
+
+    wait = delivery_send(delivery_id=delivery_id)
+    if wait is not None:
+        raise self.retry(countdown=wait)
+
+
+@shared_task
+def webhooks_sweep_task() -> None:
+    from annotate.services.webhooks import campaigns_complete_emit, deliveries_resend_lost
+
+    campaigns_complete_emit()
+    deliveries_resend_lost()

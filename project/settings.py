@@ -277,6 +277,10 @@ PROLIFIC_POLL_SECONDS = env_int("PROLIFIC_POLL_SECONDS", 120)
 # The "active" ordering rescores its campaigns' open pairs about this often, in a worker
 # (annotate/services/priorities.py).
 PRIORITIES_REFRESH_SECONDS = env_int("PRIORITIES_REFRESH_SECONDS", 30)
+# Webhooks (annotate/services/webhooks.py): payloads are signed with WEBHOOK_SECRET (or the file
+# named by WEBHOOK_SECRET_FILE), shared with the receivers; without it no webhook can be added.
+WEBHOOK_SECRET = env_secret("WEBHOOK_SECRET")
+WEBHOOKS_SWEEP_SECONDS = env_int("WEBHOOKS_SWEEP_SECONDS", 30)
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -14,6 +14,7 @@ from annotate.api import judge as judge_api
 from annotate.api import ranking as ranking_api
 from annotate.api import rating as rating_api
 from annotate.api import steps as steps_api
+from annotate.api import webhooks as webhooks_api
 
 app_name = "api"
 
@@ -248,5 +249,20 @@ urlpatterns += [
         "campaigns/<slug:slug>/invitations/links.csv",
         invitations_api.InvitationLinksCsvApi.as_view(),
         name="invitations-links",
+    ),
+]
+
+# --- webhooks (annotate/api/webhooks.py) ---
+
+urlpatterns += [
+    path(
+        "campaigns/<slug:slug>/webhooks/",
+        webhooks_api.WebhookListApi.as_view(),
+        name="webhook-list",
+    ),
+    path(
+        "campaigns/<slug:slug>/webhooks/<int:webhook_id>/",
+        webhooks_api.WebhookDeleteApi.as_view(),
+        name="webhook-delete",
     ),
 ]

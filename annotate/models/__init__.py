@@ -20,6 +20,7 @@ what the rater saw on the left is recorded separately (``left_is_a``).
     ttc.py         TTCConfig, CandidateReview, BestOfNChoice (test-time compute: answers, best-of-N)
     participants.py CrowdSettings, Participant, TrainingUnit, TrainingAnswer (crowd platforms)
     invitations.py Invitation (raters invited in bulk, one-time links)
+    webhooks.py    Webhook, WebhookDelivery (signed event notifications to a campaign's URLs)
     work.py        WorkerProcess, WorkLease, WorkRecovery (background work shared by every kind)
 
 Every model is importable from ``annotate.models``.
@@ -61,6 +62,7 @@ from annotate.models.sets import (
 from annotate.models.steps import StepJudgement, StepTrace, StepVote
 from annotate.models.ttc import BestOfNChoice, CandidateReview, TTCConfig
 from annotate.models.users import User
+from annotate.models.webhooks import Webhook, WebhookDelivery
 from annotate.models.work import WorkerProcess, WorkLease, WorkRecovery
 
 __all__ = [
@@ -68,15 +70,15 @@ __all__ = [
     "BestOfNChoice",
     "Campaign",
     "Candidate",
+    "CandidateReview",
     "CandidateSet",
     "CandidateSetMember",
     "CrowdSettings",
-    "Invitation",
-    "CandidateReview",
     "Enrollment",
     "Export",
     "GenerationJob",
     "Generator",
+    "Invitation",
     "JudgeConfig",
     "JudgeJob",
     "JudgeRubric",
@@ -89,17 +91,19 @@ __all__ = [
     "Prompt",
     "PromptImport",
     "RankingVote",
+    "RateLimitBucket",
     "RatingScore",
     "RatingVote",
-    "RateLimitBucket",
     "SetAssignment",
-    "StepTrace",
     "StepJudgement",
+    "StepTrace",
     "StepVote",
     "TTCConfig",
     "TrainingAnswer",
     "TrainingUnit",
     "User",
+    "Webhook",
+    "WebhookDelivery",
     "WorkLease",
     "WorkRecovery",
     "WorkerProcess",

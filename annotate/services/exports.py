@@ -43,6 +43,7 @@ from annotate.protocols import protocol_for
 from annotate.selectors import analytics as analytics_reads
 from annotate.selectors import campaigns as campaign_reads
 from annotate.selectors import exports as export_reads
+from annotate.services import webhooks
 from annotate.work import Kind, claims
 from annotate.work.kinds import send_each_on_commit
 
@@ -487,6 +488,8 @@ def export_run(*, export_id: int) -> None:
             error="",
             finished_at=timezone.now(),
         )
+        if written:
+            webhooks.export_finished(export)
         if not written:
             # Taken over while publishing: the other build publishes the same bytes under the
             # same name (exports are deterministic), so the file is left to it.
@@ -503,6 +506,7 @@ def export_run(*, export_id: int) -> None:
         claims.fail(
             EXPORTS, export_id, token, f"The export took longer than {limit} s.", job_id=None
         )
+        webhooks.export_finished(export)
     except Exception as exc:  # any failure must show on the page, never leave it RUNNING
         if isinstance(exc, ExportFailed):  # empty or invalid: the message says why
             logger.warning("export %s failed: %s", export_id, exc)
@@ -511,3 +515,4 @@ def export_run(*, export_id: int) -> None:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
         claims.fail(EXPORTS, export_id, token, str(exc) or type(exc).__name__, job_id=None)
+        webhooks.export_finished(export)

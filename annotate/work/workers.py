@@ -130,6 +130,7 @@ def _keep(serving: _Serving) -> None:
                     _maybe_sweep(serving)
                     _maybe_poll_prolific(serving)
                     _maybe_refresh_priorities(serving)
+                    _maybe_sweep_webhooks(serving)
             except Exception:  # the database may be away for a while: try again next tick
                 log.warning("work keeper: heartbeat failed", exc_info=True)
                 connection.close()
@@ -197,6 +198,19 @@ def _maybe_refresh_priorities(serving: _Serving) -> None:
         from annotate.tasks import priorities_refresh_task
 
         priorities_refresh_task.delay()
+
+
+WEBHOOKS_LEASE = "webhooks-sweep"
+
+
+def _maybe_sweep_webhooks(serving: _Serving) -> None:
+    """One worker enqueues, about once per WEBHOOKS_SWEEP_SECONDS, the search for completed
+    campaigns and lost webhook deliveries (annotate/services/webhooks.py)."""
+    period = float(getattr(settings, "WEBHOOKS_SWEEP_SECONDS", 30))
+    if lease(WEBHOOKS_LEASE, period=period, worker_id=serving.worker_id):
+        from annotate.tasks import webhooks_sweep_task
+
+        webhooks_sweep_task.delay()
 
 
 def _sweep() -> None:

@@ -33,7 +33,7 @@ from django.core.servers.basehttp import WSGIRequestHandler
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from annotate.models import Export, PromptImport, User
+from annotate.models import Export, PromptImport, User, Webhook
 from annotate.services.exports import export_run
 from tests import factories
 from tests.exports.builders import campaign_with_votes
@@ -64,6 +64,7 @@ fail-on = {fail_on}
 "path.generator_id" = {generator_id}
 "path.import_id" = {import_id}
 "path.pair_id" = {pair_id}
+"path.webhook_id" = {webhook_id}
 
 [phases.coverage]
 unexpected-methods = ["PUT", "DELETE"]
@@ -109,6 +110,12 @@ checks.positive_data_acceptance.enabled = false
 [[operations]]
 include-path = "/api/campaigns/{{slug}}/invitations/csv/"
 checks.positive_data_acceptance.enabled = false
+
+# A webhook's URL is an http or https URL without credentials, at most ten per campaign and each
+# once: rules of the string's content and of the campaign's other rows.
+[[operations]]
+include-path = "/api/campaigns/{{slug}}/webhooks/"
+checks.positive_data_acceptance.enabled = false
 """
 
 RATER_CONFIG = """
@@ -121,12 +128,14 @@ slugs = {{ values = ["{slug}", "{other_slug}"] }}
 exports = {{ values = [{export_id}] }}
 generators = {{ values = [{generator_id}] }}
 pairs = {{ values = [{pair_id}] }}
+webhooks = {{ values = [{webhook_id}] }}
 
 [parameters]
 "path.slug" = {{ dictionary = "slugs", probability = 0.5 }}
 "path.id" = {{ dictionary = "exports", probability = 0.5 }}
 "path.generator_id" = {{ dictionary = "generators", probability = 0.5 }}
 "path.pair_id" = {{ dictionary = "pairs", probability = 0.5 }}
+"path.webhook_id" = {{ dictionary = "webhooks", probability = 0.5 }}
 """
 
 RUNS = {
@@ -136,7 +145,10 @@ RUNS = {
         "args": ["--phases", "examples,coverage,fuzzing", "--max-examples", "2"],
         # The seeded objects must be found: only the spare generator may answer nothing but 404,
         # once its first DELETE has removed it.
-        "may_only_404": {"DELETE /api/campaigns/{slug}/generators/{generator_id}/"},
+        "may_only_404": {
+            "DELETE /api/campaigns/{slug}/generators/{generator_id}/",
+            "DELETE /api/campaigns/{slug}/webhooks/{webhook_id}/",
+        },
     },
     "rater": {
         "config": RATER_CONFIG,
@@ -152,6 +164,7 @@ def seeded(transactional_db, redis_app, settings, tmp_path):
     """A campaign with prompts, pairs, votes and a finished export; a generator with nothing
     generated yet (deletable); an admin, and a rater enrolled in this campaign but not the other."""
     settings.EXPORT_ROOT = str(tmp_path / "exports")
+    settings.WEBHOOK_SECRET = "whsec-tests-only"
     campaign = factories.CampaignFactory(title="Fuzzed", slug="fuzzed")
     campaign_with_votes(campaign)
     other = factories.CampaignFactory(title="Other", slug="other")
@@ -173,6 +186,9 @@ def seeded(transactional_db, redis_app, settings, tmp_path):
         "generator_id": generator.id,
         "import_id": finished_import.id,
         "pair_id": campaign.pairs.order_by("id").first().id,
+        "webhook_id": Webhook.objects.create(
+            campaign=campaign, url="https://hooks.example.org/a", events=["export.done"]
+        ).id,
         "tokens": {
             "admin": Token.objects.create(user=admin).key,
             "rater": Token.objects.create(user=rater).key,
