@@ -142,3 +142,33 @@ def step_trace(*, campaign, steps=("Add 2 and 2: 4.", "Double it: 8.", "So 8."),
         steps_html=[f"<p>{s}</p>" for s in steps],
     )
     return unit
+
+
+def judge_verdict(pair, *, choice: str = "a", **fields):
+    """A finished judge verdict on a pair (rubric version 1 of its campaign unless given)."""
+    rubric = (
+        fields.pop("rubric", None)
+        or (
+            models.JudgeRubric.objects.get_or_create(
+                campaign=pair.campaign, version=1, defaults={"text": "Be fair."}
+            )[0]
+        )
+    )
+    values = {
+        "provider": "demo",
+        "model": "demo-judge",
+        "status": "done",
+        "consistent": choice != "inconsistent",
+        "finished_at": timezone.now(),
+        **fields,
+    }
+    return models.JudgeVerdict.objects.create(
+        campaign=pair.campaign,
+        prompt=pair.prompt,
+        pair=pair,
+        candidate_a=pair.candidate_a,
+        candidate_b=pair.candidate_b,
+        rubric=rubric,
+        choice=choice,
+        **values,
+    )

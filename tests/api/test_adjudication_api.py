@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from annotate.models import Judgment
+from annotate.models import JudgeRubric, Judgment
 from tests import factories
 from tests.api.test_campaign_api import _api
 
@@ -65,25 +65,14 @@ def _detail_url(campaign, pair_id) -> str:
 def test_a_researcher_reads_a_pair_whole_with_votes_verdicts_and_the_final_label(
     campaign, researcher, rater
 ):
-    from annotate.models import JudgeRubric, JudgeVerdict
-
     pair = factories.PairFactory(campaign=campaign)
     Judgment.objects.create(
         campaign=campaign, pair=pair, rater=rater, choice="a", rationale="Shorter.", left_is_a=False
     )
-    rubric = JudgeRubric.objects.create(campaign=campaign, version=3, text="Be fair.")
-    JudgeVerdict.objects.create(
-        campaign=campaign,
-        prompt=pair.prompt,
-        pair=pair,
-        candidate_a=pair.candidate_a,
-        candidate_b=pair.candidate_b,
-        rubric=rubric,
-        provider="demo",
-        model="demo-judge",
-        status="done",
+    factories.judge_verdict(
+        pair,
         choice="inconsistent",
-        consistent=False,
+        rubric=JudgeRubric.objects.create(campaign=campaign, version=3, text="Be fair."),
         order1={"choice": "a"},
         order2={"choice": "b"},
         rationale="A is terse; B is thorough.",

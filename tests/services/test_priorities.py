@@ -7,7 +7,6 @@ from collections import Counter
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from annotate.analytics.informativeness import (
     JUDGE_WEIGHT,
@@ -16,7 +15,7 @@ from annotate.analytics.informativeness import (
     interval_overlap,
     pair_priority,
 )
-from annotate.models import Campaign, JudgeRubric, JudgeVerdict, Judgment, Pair, User
+from annotate.models import Campaign, Judgment, Pair, User
 from annotate.services.assignment import assignment_next
 from annotate.services.priorities import priorities_due, priorities_refresh
 from tests import factories
@@ -61,23 +60,7 @@ def _pair(campaign, gen_a, gen_b):
 
 
 def _verdict(pair, *, choice, consistent):
-    rubric = JudgeRubric.objects.get_or_create(
-        campaign=pair.campaign, version=1, defaults={"text": "Be fair."}
-    )[0]
-    return JudgeVerdict.objects.create(
-        campaign=pair.campaign,
-        prompt=pair.prompt,
-        pair=pair,
-        candidate_a=pair.candidate_a,
-        candidate_b=pair.candidate_b,
-        rubric=rubric,
-        provider="demo",
-        model="demo-judge",
-        status="done",
-        choice=choice,
-        consistent=consistent,
-        finished_at=timezone.now(),
-    )
+    return factories.judge_verdict(pair, choice=choice, consistent=consistent)
 
 
 def _vote(pair, rater, choice):
