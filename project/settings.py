@@ -339,6 +339,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 1)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
+# Live replies stream for as long as a model writes: their own queue, so a threads-pool worker
+# (``celery worker -Q live --pool threads --concurrency 50``) can hold many streams at once while
+# generation keeps its prefork workers. The embedded default's one worker consumes both (bin/run).
+CELERY_TASK_ROUTES = {"annotate.tasks.live_reply_stream": {"queue": "live"}}
 # Background work (annotate/work): every process that claims work beats every
 # WORK_HEARTBEAT_SECONDS; one that has not beaten for WORK_DEAD_AFTER_SECONDS is dead, and the sweep
 # (which some live worker runs every WORK_SWEEP_SECONDS) sends its work again. A live worker's claim

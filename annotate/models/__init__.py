@@ -20,6 +20,7 @@ what the rater saw on the left is recorded separately (``left_is_a``).
     ttc.py         TTCConfig, CandidateReview, BestOfNChoice (test-time compute: answers, best-of-N)
     participants.py CrowdSettings, Participant, TrainingUnit, TrainingAnswer (crowd platforms)
     invitations.py Invitation (raters invited in bulk, one-time links)
+    live.py        LiveSettings, LiveConversation, LiveTurn, LiveReply (live conversations)
     work.py        WorkerProcess, WorkLease, WorkRecovery (background work shared by every kind)
 
 Every model is importable from ``annotate.models``.
@@ -43,6 +44,7 @@ from annotate.models.judge import (
     JudgeVerdict,
     _default_judge_model,  # noqa: F401 (named by migration 0001)
 )
+from annotate.models.live import LiveConversation, LiveReply, LiveSettings, LiveTurn
 from annotate.models.participants import (
     CrowdSettings,
     Participant,
@@ -81,6 +83,10 @@ __all__ = [
     "JudgeJob",
     "JudgeRubric",
     "JudgeVerdict",
+    "LiveConversation",
+    "LiveReply",
+    "LiveSettings",
+    "LiveTurn",
     "Judgment",
     "ModelPrice",
     "Pair",

@@ -47,6 +47,9 @@ class Pair(models.Model):
     completed = models.PositiveSmallIntegerField(default=0)
     left_a_count = models.PositiveSmallIntegerField(default=0)  # for left/right balancing at k >= 2
     random_key = models.FloatField(default=0.0)  # fixed random order for the "random" ordering
+    # Left out of the leaderboard and every export, votes kept (a live reply named its model under
+    # the campaign's "exclude" policy: FastChat's rule for anonymous votes).
+    excluded = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
