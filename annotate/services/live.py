@@ -390,7 +390,7 @@ def message_send(
             code="turns",
         )
     last = conversation.turn_rows.order_by("-index").first()
-    if last is not None and not last.continued_with:
+    if last is not None and last.voted_at is None:
         raise LiveRefused(
             gettext("Vote on the two replies before writing the next message."), code="vote_first"
         )
@@ -644,7 +644,7 @@ def reply_retry(*, rater: User, candidate_id: int) -> LiveReply:
     if reply.status != Candidate.Status.FAILED:
         raise LiveRefused(gettext("Only a failed reply can be tried again."), code="retry")
     turn = LiveTurn.objects.select_related("conversation").get(prompt_id=reply.prompt_id)
-    if turn.conversation.status != LiveConversation.Status.ACTIVE or turn.continued_with:
+    if turn.conversation.status != LiveConversation.Status.ACTIVE or turn.voted_at:
         raise LiveRefused(gettext("This turn is over."), code="retry")
     with transaction.atomic():
         LiveReply.objects.filter(id=reply.id, status=Candidate.Status.FAILED).update(
@@ -680,9 +680,9 @@ class Vote:
 CONTINUE_WITH = ("left", "right", "rewrite")
 
 
-def _continuation(turn: LiveTurn, vote: Vote) -> tuple[str, str]:
+def _continuation(turn: LiveTurn, vote: Vote, *, final: bool) -> tuple[str, str]:
     """(continued_with in canonical terms a | b | rewrite, the text the conversation continues
-    with), or LiveRefused."""
+    with), or LiveRefused. The last turn continues nowhere: a tie there needs no answer."""
     rewrite = (vote.rewrite or "").strip()
     wanted = vote.continue_with
     if wanted and wanted not in CONTINUE_WITH:
@@ -690,6 +690,8 @@ def _continuation(turn: LiveTurn, vote: Vote) -> tuple[str, str]:
     if not wanted:
         if vote.choice in ("left", "right"):
             wanted = vote.choice
+        elif final:
+            return "", ""
         else:
             raise LiveRefused(
                 gettext(
@@ -717,8 +719,9 @@ def turn_vote(*, turn: LiveTurn, rater: User, vote: Vote) -> Judgment:
     campaign = conversation.campaign
     if conversation.rater_id != rater.pk:
         raise LiveRefused(gettext("This is not your conversation."), code="owner")
-    if turn.continued_with:
+    if turn.voted_at is not None:
         raise LiveRefused(gettext("This turn already has your vote."), code="voted")
+    settings = live_settings(campaign=campaign)
     replies = {c.id: c for c in Candidate.objects.filter(id__in=(turn.reply_a_id, turn.reply_b_id))}
     if any(r.status != Candidate.Status.DONE for r in replies.values()):
         raise LiveRefused(
@@ -726,11 +729,11 @@ def turn_vote(*, turn: LiveTurn, rater: User, vote: Vote) -> Judgment:
             code="not_done",
         )
     turn.reply_a, turn.reply_b = replies[turn.reply_a_id], replies[turn.reply_b_id]
-    continued_with, continuation = _continuation(turn, vote)
+    final = turn.index >= settings.max_turns
+    continued_with, continuation = _continuation(turn, vote, final=final)
     assignment = Assignment.objects.filter(pair_id=turn.pair_id, rater=rater).first()
     if assignment is None:
         raise LiveRefused(gettext("This turn has no lease; reload the page."))
-    settings = live_settings(campaign=campaign)
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -746,7 +749,7 @@ def turn_vote(*, turn: LiveTurn, rater: User, vote: Vote) -> Judgment:
                 idempotency_key=vote.key,
                 in_shown_terms=True,
             )
-            updated = LiveTurn.objects.filter(id=turn.id, continued_with="").update(
+            updated = LiveTurn.objects.filter(id=turn.id, voted_at__isnull=True).update(
                 choice=judgment.choice,
                 continued_with=continued_with,
                 continuation=continuation,
@@ -754,7 +757,7 @@ def turn_vote(*, turn: LiveTurn, rater: User, vote: Vote) -> Judgment:
             )
             if not updated:
                 raise LiveRefused(gettext("This turn already has your vote."), code="voted")
-            if turn.index >= settings.max_turns:
+            if final:
                 _end(conversation, settings=settings, now=now)
     except VoteRefused as refused:
         raise LiveRefused(refused.messages[0], code=refused.code) from None
@@ -780,7 +783,7 @@ def conversation_end(*, conversation: LiveConversation, rater: User) -> LiveConv
     settings = live_settings(campaign=conversation.campaign)
     now = timezone.now()
     with transaction.atomic():
-        for turn in conversation.turn_rows.filter(continued_with=""):
+        for turn in conversation.turn_rows.filter(voted_at__isnull=True):
             for reply_id in (turn.reply_a_id, turn.reply_b_id):
                 relay.request_stop(channel(reply_id))
             left = Assignment.objects.filter(
@@ -846,7 +849,8 @@ def conversation_view(*, conversation: LiveConversation) -> dict:
                 "user_message": turn.user_message,
                 "left": _reply_view(left),
                 "right": _reply_view(right),
-                "voted": bool(turn.continued_with),
+                "voted": turn.voted_at is not None,
+                "final": turn.index >= settings.max_turns,
                 "choice": shown_choice,
                 "continued_with": continued,
                 "continuation": turn.continuation,
