@@ -18,8 +18,8 @@ from annotate.views import (
 from annotate.views import gold as gold_views
 from annotate.views import invitations as invite_views
 from annotate.views import judge as judge_views
-from annotate.views import live as live_views
 from annotate.views import leases as lease_views
+from annotate.views import live as live_views
 from annotate.views import participants as crowd_views
 from annotate.views import rank as rank_views
 from annotate.views import rate as rate_views
