@@ -13,8 +13,8 @@ order; nothing is lost between a publish and a reader that comes later, since re
     error {"message": "..."} the reply failed
 
 ``end`` and ``error`` are terminal: ``events`` stops after one, and an EventSource that comes
-back after it gets a 204, which tells the browser to stop reconnecting. A retry publishes to a new
-channel (or ``reset`` on the same one, before any reader has given up).
+back after it gets a 204, which tells the browser to stop reconnecting. A retry after an
+``error`` calls ``clear(channel)`` and starts the channel over (new readers replay from its start).
 
 Every event has an id, an opaque string that grows with each event of a channel whoever writes
 it; ``events(channel, after=id)`` gives the events strictly after that one, so a reader that lost
@@ -24,7 +24,9 @@ its connection (the browser's ``Last-Event-ID``) resumes with nothing lost or re
 one key lookup, or one ``stat``), then publishes ``end`` with what it has.
 
 Two backends, chosen by ``LIVE_RELAY_URL`` (settings; by default the Redis of
-``CELERY_BROKER_URL`` when that is ``redis://``, else the embedded one in ``DATA_DIR/live``):
+``CELERY_BROKER_URL`` when that is ``redis://``, else the embedded one in ``DATA_DIR``). Names
+start with ``LIVE_RELAY_PREFIX`` (``live``; the tests use one of their own per run, as their
+databases number rows from 1 again each time):
 
 - **Redis Streams** (``redis://…``), for web and worker processes on several machines. A channel
   is the stream ``live:<channel>``: ``XADD`` (bounded ``MAXLEN ~ LIVE_RELAY_MAXLEN``) gives the id
@@ -32,11 +34,11 @@ Two backends, chosen by ``LIVE_RELAY_URL`` (settings; by default the Redis of
   they have (``redis.asyncio`` under ASGI: a blocked reader costs a connection, not a thread). The
   stop flag is the key ``live:<channel>:stop`` with a TTL. Each publish renews the stream's TTL.
 - **Embedded** (``file:///path``), for one machine with no server (SQLite and Celery's
-  filesystem broker). A channel is the file ``<channel>.jsonl``, one JSON line per event, appended
+  filesystem broker). A channel is the file ``live/<channel>.jsonl``, one JSON line per event, appended
   with one ``write`` under ``O_APPEND`` and an exclusive ``flock`` (so two writers' lines never
   interleave); an event's id is the byte offset just past its line, so "after id" is "from that
   offset". Readers tail the file, polling its size with short sleeps (5 ms, backing off to 50 ms
-  while nothing comes). The stop flag is the file ``<channel>.stop``. A channel holds at most
+  while nothing comes). The stop flag is the file ``live/<channel>.stop``. A channel holds at most
   ``LIVE_RELAY_MAX_BYTES``; past that ``publish`` raises ``ChannelFull``.
 
 Retention: a channel (and its stop flag) expires ``LIVE_RELAY_RETENTION_SECONDS`` (24 h) after its
@@ -108,20 +110,28 @@ class FileBackend:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._made = False
+        self._made: set[Path] = set()
         self._last_purge = 0.0
 
+    @property
+    def folder(self) -> Path:
+        return self.root / settings.LIVE_RELAY_PREFIX
+
     def _path(self, channel: str, suffix: str = ".jsonl") -> Path:
-        return self.root / f"{_check_channel(channel)}{suffix}"
+        return self.folder / f"{_check_channel(channel)}{suffix}"
+
+    def _mkdir(self) -> None:
+        folder = self.folder
+        if folder not in self._made:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made.add(folder)
 
     def publish(self, channel: str, kind: str, data: dict[str, Any]) -> str:
         _encode(kind, data)  # checks kind and data
         # ASCII JSON escapes every line break, so a line is exactly one event.
         line = (json.dumps({"k": kind, "d": data}, separators=(",", ":")) + "\n").encode()
         path = self._path(channel)
-        if not self._made:
-            self.root.mkdir(parents=True, exist_ok=True)
-            self._made = True
+        self._mkdir()
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # released by close
@@ -141,8 +151,12 @@ class FileBackend:
         return str(end)
 
     def request_stop(self, channel: str) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._mkdir()
         self._path(channel, ".stop").touch()
+
+    def clear(self, channel: str) -> None:
+        for suffix in (".jsonl", ".stop"):
+            self._path(channel, suffix).unlink(missing_ok=True)
 
     def stop_requested(self, channel: str) -> bool:
         return self._path(channel, ".stop").exists()
@@ -152,7 +166,7 @@ class FileBackend:
         cutoff = (now or time.time()) - settings.LIVE_RELAY_RETENTION_SECONDS
         removed = 0
         try:
-            entries = list(os.scandir(self.root))
+            entries = list(os.scandir(self.folder))
         except FileNotFoundError:
             return 0
         for entry in entries:
@@ -288,7 +302,7 @@ class RedisBackend:
 
     @staticmethod
     def key(channel: str) -> str:
-        return f"live:{_check_channel(channel)}"
+        return f"{settings.LIVE_RELAY_PREFIX}:{_check_channel(channel)}"
 
     def _aclient(self):
         import redis.asyncio
@@ -317,6 +331,9 @@ class RedisBackend:
 
     def stop_requested(self, channel: str) -> bool:
         return bool(self.client.exists(f"{self.key(channel)}:stop"))
+
+    def clear(self, channel: str) -> None:
+        self.client.delete(self.key(channel), f"{self.key(channel)}:stop")
 
     def purge_expired(self, now: float | None = None) -> int:
         return 0  # Redis expires the keys itself
@@ -408,6 +425,12 @@ def request_stop(channel: str) -> None:
 
 def stop_requested(channel: str) -> bool:
     return backend().stop_requested(channel)
+
+
+def clear(channel: str) -> None:
+    """Forget a channel and its stop flag (a retried reply starts over on it). Readers must then
+    start from the beginning: an id of the old events means nothing in the new ones."""
+    backend().clear(channel)
 
 
 def purge_expired() -> int:

@@ -23,9 +23,7 @@ pytestmark = [pytest.mark.django_db(transaction=False), pytest.mark.timeout(60)]
 
 @pytest.fixture(params=["file", "redis"])
 def backend_kind(request, settings, tmp_path):
-    settings.LIVE_RELAY_URL = (
-        f"file://{tmp_path / 'live'}" if request.param == "file" else REDIS_URL
-    )
+    settings.LIVE_RELAY_URL = f"file://{tmp_path}" if request.param == "file" else REDIS_URL
     return request.param
 
 
@@ -124,6 +122,17 @@ def test_the_stop_flag_is_raised_per_channel(backend_kind, channel):
     assert (time.perf_counter() - started) / 100 < 0.005  # cheap enough to ask between deltas
 
 
+def test_clear_forgets_a_channel_and_a_retry_starts_it_over(backend_kind, channel):
+    relay.publish(channel, "delta", {"text": "par"})
+    relay.publish(channel, "error", {"message": "The provider is overloaded."})
+    relay.request_stop(channel)
+    relay.clear(channel)
+    assert not relay.stop_requested(channel)
+    relay.publish(channel, "delta", {"text": "Again."})
+    relay.publish(channel, "end", {})
+    assert [e.data.get("text") for e in collect(channel)] == ["Again.", None]
+
+
 def test_a_reader_stops_after_an_error_event(backend_kind, channel):
     relay.publish(channel, "delta", {"text": "par"})
     relay.publish(channel, "error", {"message": "The provider is overloaded."})
@@ -142,18 +151,18 @@ def test_bad_names_kinds_and_ids_are_refused(backend_kind, channel):
 
 
 def test_embedded_channels_expire_after_the_retention(settings, tmp_path, channel):
-    settings.LIVE_RELAY_URL = f"file://{tmp_path / 'live'}"
+    settings.LIVE_RELAY_URL = f"file://{tmp_path}"
     last = relay.publish(channel, "end", {})
     relay.request_stop(channel)
     fresh = relay.publish(channel + "-fresh", "delta", {"text": "x"})
     old = time.time() - settings.LIVE_RELAY_RETENTION_SECONDS - 60
     for suffix in (".jsonl", ".stop"):
-        os.utime(tmp_path / "live" / f"{channel}{suffix}", (old, old))
+        os.utime(tmp_path / settings.LIVE_RELAY_PREFIX / f"{channel}{suffix}", (old, old))
     assert relay.purge_expired() == 2
     assert fresh
     assert not relay.stop_requested(channel)
     assert relay.finished(channel, last)  # gone: an EventSource coming back is told to stop
-    assert (tmp_path / "live" / f"{channel}-fresh.jsonl").exists()
+    assert (tmp_path / settings.LIVE_RELAY_PREFIX / f"{channel}-fresh.jsonl").exists()
 
 
 def test_redis_channels_expire_after_the_retention(settings, channel):
@@ -162,12 +171,17 @@ def test_redis_channels_expire_after_the_retention(settings, channel):
     settings.LIVE_RELAY_URL = REDIS_URL
     client = redis.Redis.from_url(REDIS_URL)
     relay.publish(channel, "delta", {"text": "x"})
-    assert 0 < client.ttl(f"live:{channel}") <= settings.LIVE_RELAY_RETENTION_SECONDS
+    assert (
+        0
+        < client.ttl(f"{settings.LIVE_RELAY_PREFIX}:{channel}")
+        <= settings.LIVE_RELAY_RETENTION_SECONDS
+    )
     settings.LIVE_RELAY_RETENTION_SECONDS = 1
     relay.publish(channel, "end", {})
     relay.request_stop(channel)
     time.sleep(1.3)
-    assert not client.exists(f"live:{channel}", f"live:{channel}:stop")
+    key = f"{settings.LIVE_RELAY_PREFIX}:{channel}"
+    assert not client.exists(key, f"{key}:stop")
     assert not relay.stop_requested(channel)
 
 
@@ -178,11 +192,11 @@ def test_redis_channels_are_bounded(settings, channel):
     settings.LIVE_RELAY_MAXLEN = 10
     for i in range(500):
         relay.publish(channel, "delta", {"text": str(i)})
-    assert redis.Redis.from_url(REDIS_URL).xlen(f"live:{channel}") < 500
+    assert redis.Redis.from_url(REDIS_URL).xlen(f"{settings.LIVE_RELAY_PREFIX}:{channel}") < 500
 
 
 def test_embedded_channels_are_bounded(settings, tmp_path, channel):
-    settings.LIVE_RELAY_URL = f"file://{tmp_path / 'live'}"
+    settings.LIVE_RELAY_URL = f"file://{tmp_path}"
     settings.LIVE_RELAY_MAX_BYTES = 200
     with pytest.raises(relay.ChannelFull):
         for _ in range(20):
