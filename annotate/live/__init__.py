@@ -1,2 +1,2 @@
-"""Live conversations' transport: the relay between the workers that stream replies and the web
-processes that send them to browsers as Server-Sent Events (relay.py)."""
+"""Live conversations: the relay between the workers that stream model replies and the web
+processes that serve them to the browser (relay.py)."""

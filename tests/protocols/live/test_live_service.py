@@ -31,7 +31,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _events(candidate_id: int) -> list[relay.Event]:
-    return list(relay._after(live.channel(candidate_id), None))
+    return relay.backend().read(live.channel(candidate_id), None)
 
 
 def test_it_makes_a_turn_of_ordinary_pairwise_rows():
