@@ -145,6 +145,16 @@ def blocklist_compile(entries) -> list:
     return compiled
 
 
+def live_settings_save(*, campaign: Campaign, **values) -> LiveSettings:
+    """Set a live campaign's settings (the campaign form's live part; validated by the model)."""
+    settings = live_settings(campaign=campaign)
+    for name, value in values.items():
+        setattr(settings, name, value)
+    settings.full_clean(exclude=["campaign"])
+    settings.save()
+    return settings
+
+
 def blocklist_parse(text: str) -> list[str]:
     """One entry per line (the campaign form's text area)."""
     return [line.strip() for line in (text or "").splitlines() if line.strip()]

@@ -168,3 +168,44 @@ def test_events_resume_after_the_last_event_id(chat):
 
 def test_a_pairwise_campaign_has_no_live_page(campaign, rater_client):
     assert rater_client.get(reverse("annotate:live", args=[campaign.slug])).status_code == 404
+
+
+def _campaign_form(**overrides):
+    from tests.views.test_campaign_pages import _form
+
+    return _form(protocol="live", **overrides)
+
+
+def test_an_admin_creates_and_edits_a_live_campaign_with_its_settings():
+    admin = _client(factories.UserFactory(username="alice", role=User.Role.ADMIN))
+    live_fields = {
+        "live-start": "either",
+        "live-max_turns": 4,
+        "live-max_message_chars": 500,
+        "live-draw": "widest_intervals",
+        "live-arena_reveal": "on",
+        "live-self_id_policy": "exclude",
+        "live-rater_token_budget": 10_000,
+        "live-rater_usd_budget": "1.50",
+        "live-campaign_token_budget": 0,
+        "live-campaign_usd_budget": "0",
+        "live-blocklist": "password\n/\\bssn\\b/",
+    }
+    page = admin.get(reverse("annotate:campaign-create")).content.decode()
+    assert 'name="live-max_turns"' in page
+    response = admin.post(reverse("annotate:campaign-create"), _campaign_form(**live_fields))
+    assert response.status_code == 302
+    from annotate.models import Campaign
+
+    made = Campaign.objects.get(title="Coding help")
+    assert made.is_live
+    assert made.live.max_turns == 4 and made.live.draw == "widest_intervals"
+    assert made.live.blocklist == ["password", "/\\bssn\\b/"] and made.live.arena_reveal
+    bad = admin.post(
+        reverse("annotate:campaign-edit", args=[made.slug]),
+        _campaign_form(**{**live_fields, "live-blocklist": "/(oops/", "live-max_turns": 30}),
+    )
+    assert bad.status_code == 200
+    assert "not a valid pattern" in bad.content.decode()
+    made.live.refresh_from_db()
+    assert made.live.max_turns == 4
