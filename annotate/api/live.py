@@ -21,7 +21,14 @@ from annotate.api.ranking import DetailSerializer, wrong_protocol
 from annotate.api.serializers import InputSerializer, NoInputSerializer
 from annotate.models import Campaign, LiveConversation, LiveReply
 from annotate.services import live
-from annotate.validation import MAX_ASPECT_NAME, MAX_ASPECTS, MAX_KEY, MAX_RATIONALE, MAX_REWRITE
+from annotate.validation import (
+    MAX_ASPECT_NAME,
+    MAX_ASPECTS,
+    MAX_ID,
+    MAX_KEY,
+    MAX_RATIONALE,
+    MAX_REWRITE,
+)
 
 
 class _ReplySerializer(serializers.Serializer):
@@ -79,6 +86,8 @@ def _live(request: Request, slug: str) -> Campaign:
 
 
 def _conversation(request: Request, campaign: Campaign, conversation_id: int):
+    if not 0 < conversation_id <= MAX_ID:
+        return None
     try:
         return live.conversation_for(
             campaign=campaign, rater=request.user, conversation_id=conversation_id
@@ -232,7 +241,11 @@ class LiveVoteApi(APIView):
 class LiveEndApi(APIView):
     """End the conversation (a turn without a vote gives its lease up)."""
 
-    @extend_schema(request=NoInputSerializer, responses=_RESPONSES, operation_id="live_end")
+    @extend_schema(
+        request=NoInputSerializer,
+        responses={**_RESPONSES, 409: DetailSerializer},
+        operation_id="live_end",
+    )
     def post(self, request: Request, slug: str, conversation_id: int) -> Response:
         campaign = _live(request, slug)
         NoInputSerializer(data=request.data).is_valid(raise_exception=True)
@@ -257,6 +270,8 @@ class _ReplyActionApi(APIView):
         NoInputSerializer(data=request.data).is_valid(raise_exception=True)
         if not campaign.is_live:
             return wrong_protocol("hold live conversations")
+        if not 0 < reply_id <= MAX_ID:
+            return _not_found()
         try:
             action = live.reply_stop if self.action_name == "stop" else live.reply_retry
             reply = action(rater=request.user, candidate_id=reply_id)
@@ -279,7 +294,12 @@ class LiveStopApi(_ReplyActionApi):
 
     @extend_schema(
         request=NoInputSerializer,
-        responses={202: _ReplyStateSerializer, 404: DetailSerializer, 409: DetailSerializer},
+        responses={
+            202: _ReplyStateSerializer,
+            400: DetailSerializer,
+            404: DetailSerializer,
+            409: DetailSerializer,
+        },
         operation_id="live_stop",
     )
     def post(self, request: Request, slug: str, reply_id: int) -> Response:

@@ -233,7 +233,7 @@ def live_end(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _reply_of(user, slug: str, candidate_id: int) -> LiveReply:
     campaign = campaign_for_rater(user, slug)
-    if not campaign.is_live:
+    if not campaign.is_live or not id_parse(candidate_id):
         raise Http404("Not a live campaign")
     try:
         return live.reply_for(rater=user, candidate_id=candidate_id)
