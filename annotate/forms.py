@@ -9,7 +9,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from annotate import endpoints
-from annotate.models import Campaign, CrowdSettings, Generator, User
+from annotate.models import Campaign, CrowdSettings, Generator, LiveSettings, User
+from annotate.models.live import MAX_BLOCK_ENTRY, MAX_BLOCKLIST
 from annotate.services.campaigns import CAMPAIGN_FIELDS
 from annotate.services.invitations import (
     MAX_INVITE_CSV_CHARS,
@@ -129,6 +130,65 @@ class CampaignForm(forms.ModelForm):
 
     def settings(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class LiveSettingsForm(forms.ModelForm):
+    """A live campaign's settings (annotate/models/live.py), beside the campaign form; read only
+    when the protocol is live. The blocklist is one word or /pattern/ per line."""
+
+    blocklist = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=MAX_BLOCKLIST * (MAX_BLOCK_ENTRY + 1),
+        label=_("Blocked words or /patterns/ in rater messages (one per line)"),
+    )
+
+    class Meta:
+        model = LiveSettings
+        fields = [
+            "start",
+            "max_turns",
+            "max_message_chars",
+            "draw",
+            "arena_reveal",
+            "self_id_policy",
+            "rater_token_budget",
+            "rater_usd_budget",
+            "campaign_token_budget",
+            "campaign_usd_budget",
+        ]
+        labels = {
+            "start": _("How a conversation starts"),
+            "max_turns": _("Turns per conversation (1 to 20)"),
+            "max_message_chars": _("Longest rater message (characters)"),
+            "draw": _("Which two generators meet"),
+            "arena_reveal": _("Reveal the model names after the last vote (arena)"),
+            "self_id_policy": _("A reply that names its model"),
+            "rater_token_budget": _("Tokens per rater (0: no limit)"),
+            "rater_usd_budget": _("Dollars per rater (0: no limit)"),
+            "campaign_token_budget": _("Tokens for the campaign (0: no limit)"),
+            "campaign_usd_budget": _("Dollars for the campaign (0: no limit)"),
+        }
+        help_texts = {"arena_reveal": ""}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "live")
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["blocklist"] = "\n".join(self.instance.blocklist or [])
+
+    def clean_blocklist(self) -> list[str]:
+        from annotate.services.live import BlocklistError, blocklist_compile, blocklist_parse
+
+        entries = blocklist_parse(self.cleaned_data.get("blocklist") or "")
+        try:
+            blocklist_compile(entries)
+        except BlocklistError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return entries
+
+    def settings(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in [*self.Meta.fields, "blocklist"]}
 
 
 class _UploadForm(forms.Form):

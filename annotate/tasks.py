@@ -65,6 +65,19 @@ def generation_batch_recover_task(*, job_id: int) -> None:
     batches_recover(job_id=job_id)
 
 
+# --- live conversations ---
+
+
+# Queue "live" (settings.CELERY_TASK_ROUTES): a threads-pool worker holds many streams at once.
+@shared_task(bind=True, max_retries=None)
+def live_reply_stream(self, *, candidate_id: int) -> None:
+    from annotate.services.live import reply_stream
+
+    outcome = reply_stream(candidate_id=candidate_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+
+
 # --- exports ---
 
 

@@ -19,6 +19,7 @@ from annotate.views import gold as gold_views
 from annotate.views import invitations as invite_views
 from annotate.views import judge as judge_views
 from annotate.views import leases as lease_views
+from annotate.views import live as live_views
 from annotate.views import participants as crowd_views
 from annotate.views import rank as rank_views
 from annotate.views import rate as rate_views
@@ -109,6 +110,18 @@ urlpatterns += [
     path("campaigns/<slug:slug>/rating/vote/", rating_views.rating_vote, name="rating-vote"),
     path("campaigns/<slug:slug>/rating/skip/", rating_views.rating_skip, name="rating-skip"),
     # The step-labels protocol's workbench (annotate/views/steps.py).
+    path("campaigns/<slug:slug>/live/", live_views.live_page, name="live"),
+    path("campaigns/<slug:slug>/live/start/", live_views.live_start, name="live-start"),
+    path("campaigns/<slug:slug>/live/send/", live_views.live_send, name="live-send"),
+    path("campaigns/<slug:slug>/live/vote/", live_views.live_vote, name="live-vote"),
+    path("campaigns/<slug:slug>/live/stop/", live_views.live_stop, name="live-stop"),
+    path("campaigns/<slug:slug>/live/retry/", live_views.live_retry, name="live-retry"),
+    path("campaigns/<slug:slug>/live/end/", live_views.live_end, name="live-end"),
+    path(
+        "campaigns/<slug:slug>/live/replies/<int:candidate_id>/events/",
+        live_views.live_events,
+        name="live-events",
+    ),
     path("campaigns/<slug:slug>/steps/", steps_views.steps, name="steps"),
     path("campaigns/<slug:slug>/steps/vote/", steps_views.steps_vote, name="steps-vote"),
     path("campaigns/<slug:slug>/steps/skip/", steps_views.steps_skip, name="steps-skip"),

@@ -164,6 +164,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
     }
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_annotate.sqlite3")}
+# Under ASGI (project/asgi.py sets SERVER_GATEWAY) Django asks for no persistent connections: a
+# request's sync code runs in whichever thread is free, so a kept connection would be left in a
+# thread no later request may use. Each request closes its connection; PostgreSQL's come from
+# psycopg's pool (per process, DB_POOL_MAX_SIZE), so the close only hands it back.
+SERVER_GATEWAY = env_str("SERVER_GATEWAY", "wsgi")
+if SERVER_GATEWAY == "asgi":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": env_int("DB_POOL_MIN_SIZE", 2),
+            "max_size": env_int("DB_POOL_MAX_SIZE", 8),
+            "timeout": 10,
+        }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "annotate.User"
@@ -363,6 +376,24 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # tasks as Django's request cycle does (CONN_MAX_AGE, health checks), and the fixup still recycles
 # a thread's connection after this many tasks.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
+# Live replies stream for as long as a model writes: I/O-bound work, kept off the queue that
+# generation and exports share. A scaled-out deployment runs a worker for it alone
+# (`celery -A project worker -Q live --pool threads --concurrency 64`); bin/run's worker takes both.
+CELERY_TASK_ROUTES = {"annotate.tasks.live_reply_stream": {"queue": "live"}}
+
+# --- the live relay (annotate/live/relay.py) ------------------------------------------------
+# Workers publish each piece of a live reply; web processes stream it to the browser. Redis
+# Streams when scaled out (by default the broker's Redis), else files in DATA_DIR/live (one
+# machine, no server). LIVE_RELAY_URL: redis://host:port/db or file:///folder.
+LIVE_RELAY_URL = env_str("LIVE_RELAY_URL") or (
+    CELERY_BROKER_URL
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+    else f"file://{DATA_DIR}"
+)
+LIVE_RELAY_PREFIX = env_str("LIVE_RELAY_PREFIX", "live")  # Redis keys live:…, files DATA_DIR/live/…
+LIVE_RELAY_RETENTION_SECONDS = env_int("LIVE_RELAY_RETENTION_SECONDS", 24 * 3600)
+LIVE_RELAY_MAXLEN = env_int("LIVE_RELAY_MAXLEN", 100_000)  # events per channel (Redis)
+LIVE_RELAY_MAX_BYTES = env_int("LIVE_RELAY_MAX_BYTES", 32 * 1024 * 1024)  # per channel (files)
 
 # --- export files (annotate/export_files.py) --------------------------------------------------
 # A worker builds an export in EXPORT_WORK_DIR on its own disk, then publishes the zip to the

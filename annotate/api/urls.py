@@ -11,6 +11,7 @@ from annotate.api import gold as gold_api
 from annotate.api import imports as import_api
 from annotate.api import invitations as invitations_api
 from annotate.api import judge as judge_api
+from annotate.api import live as live_api
 from annotate.api import ranking as ranking_api
 from annotate.api import rating as rating_api
 from annotate.api import steps as steps_api
@@ -197,6 +198,37 @@ urlpatterns += [
     ),
     path(
         "campaigns/<slug:slug>/rating/vote/", rating_api.RateVoteApi.as_view(), name="rating-vote"
+    ),
+]
+
+# --- live conversations for raters (annotate/api/live.py) ---
+
+_LIVE = "campaigns/<slug:slug>/live"
+urlpatterns += [
+    path(f"{_LIVE}/start/", live_api.LiveStartApi.as_view(), name="live-start"),
+    path(
+        f"{_LIVE}/conversations/<int:conversation_id>/",
+        live_api.LiveConversationApi.as_view(),
+        name="live-conversation",
+    ),
+    path(
+        f"{_LIVE}/conversations/<int:conversation_id>/messages/",
+        live_api.LiveMessageApi.as_view(),
+        name="live-message",
+    ),
+    path(
+        f"{_LIVE}/conversations/<int:conversation_id>/vote/",
+        live_api.LiveVoteApi.as_view(),
+        name="live-vote",
+    ),
+    path(
+        f"{_LIVE}/conversations/<int:conversation_id>/end/",
+        live_api.LiveEndApi.as_view(),
+        name="live-end",
+    ),
+    path(f"{_LIVE}/replies/<int:reply_id>/stop/", live_api.LiveStopApi.as_view(), name="live-stop"),
+    path(
+        f"{_LIVE}/replies/<int:reply_id>/retry/", live_api.LiveRetryApi.as_view(), name="live-retry"
     ),
 ]
 

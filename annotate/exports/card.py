@@ -47,6 +47,7 @@ TAGS = {
     "ratings": ["preference", "rating", "annotations"],
     "trl-stepwise": ["trl", "prm", "stepwise-supervision", "process-supervision"],
     "steps": ["process-supervision", "step-labels", "annotations"],
+    "conversations": ["preference", "dialogue", "chatbot-arena", "annotations"],
 }
 BUILDER = {"raw-csv": "csv", "raw-parquet": "parquet"}
 

@@ -29,6 +29,8 @@ FORMATS: dict[str, str] = {
     "ratings": "Raw ratings, one row per rated response with a column per aspect (HelpSteer-style)",
     "trl-stepwise": "TRL stepwise supervision (PRM): prompt, completions = steps, labels = booleans",
     "steps": "Raw step labels, one row per vote (every rater's +1 / 0 / -1 per step)",
+    "conversations": "Live conversations, one row per conversation (every turn, both replies, "
+    "the choice, the positions and what it continued with)",
 }
 RAW_FORMATS = {"raw-jsonl", "raw-csv", "raw-parquet"}
 # Formats written from the stored best-of-N choices (annotate/exports/best_of_n.py), not votes.
@@ -52,6 +54,9 @@ RATING_FILTERS = ("rating_pairs", "rating_min_gap")
 # Step-label campaigns (annotate/exports/steps.py): TRL's stepwise format and the raw labels; a
 # neutral step (0) becomes True or False in TRL's booleans, or is left out of the row.
 STEP_FORMATS = ("trl-stepwise", "steps")
+# Live campaigns: whole conversations (annotate/exports/conversations.py); their per-turn pairs
+# come out of every pairwise format.
+CONVERSATION_FORMATS = ("conversations",)
 # Formats of one row per vote, which can carry human and judge rows side by side (source=all).
 ALL_SOURCE_FORMATS = (*RAW_FORMATS, "steps")
 STEP_NEUTRAL = ("true", "false", "drop")
@@ -132,6 +137,10 @@ class ExportOptions:
     @property
     def is_steps(self) -> bool:
         return self.format in STEP_FORMATS
+
+    @property
+    def is_conversations(self) -> bool:
+        return self.format in CONVERSATION_FORMATS
 
     @property
     def is_best_of_n(self) -> bool:

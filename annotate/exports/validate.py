@@ -72,6 +72,10 @@ RULES: dict[str, str] = {
         "a step-label row has at least one step, one label (1, 0, -1 or null) and one note per "
         "step, and each vote appears once"
     ),
+    "conversation_row": (
+        "a conversation row has at least one turn, each with a user message, two response texts, "
+        "a known choice (or none) and continuation, and each conversation appears once"
+    ),
 }
 
 ROLES = ("system", "user", "assistant")
@@ -273,6 +277,17 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "time_on_task_ms",
         "created_at",
     ),  # fmt: skip
+    "conversations": (
+        "conversation_id",
+        "rater",
+        "status",
+        "generators",
+        "system",
+        "turns",
+        "messages",
+        "created_at",
+        "ended_at",
+    ),  # fmt: skip
     "trl-stepwise": ("prompt", "completions", "labels"),
     "steps": (
         "vote_id",
@@ -326,6 +341,7 @@ class Validator:
             "ratings": self._rating,
             "trl-stepwise": self._stepwise,
             "steps": self._steps,
+            "conversations": self._conversation,
         }.get(fmt, self._raw)
 
     def check(self, record: dict, *, group: object = None) -> None:
@@ -555,6 +571,33 @@ class Validator:
             "duplicate",
             "the same prompt and steps",
         )
+
+    def _conversation(self, record: dict) -> None:
+        turns = record["turns"]
+        if not isinstance(turns, list) or not turns:
+            raise _Broken("conversation_row", "no turns")
+        for i, turn in enumerate(turns, start=1):
+            _text(turn["user"], f"turn {i}'s user message")
+            responses = turn["responses"]
+            if not isinstance(responses, list) or len(responses) != 2:
+                raise _Broken("conversation_row", f"turn {i} does not have two responses")
+            for text in responses:
+                if not isinstance(text, str) or "\x00" in text:
+                    raise _Broken("conversation_row", f"turn {i} has a response that is not text")
+            if turn["choice"] not in ("", *CHOICES):
+                raise _Broken("conversation_row", f"turn {i}'s choice {turn['choice']!r}")
+            if turn["continued_with"] not in ("", "a", "b", "rewrite"):
+                raise _Broken(
+                    "conversation_row", f"turn {i} continued with {turn['continued_with']!r}"
+                )
+            if turn["shown_left"] not in (0, 1):
+                raise _Broken("conversation_row", f"turn {i}'s shown_left")
+        self._messages_ok(record["messages"])
+        key = str(record["conversation_id"])
+        self._once(("", key), "conversation_row", f"conversation {key}")
+
+    def _messages_ok(self, messages: object) -> None:
+        _messages(messages, "messages")
 
     def _steps(self, record: dict) -> None:
         self._prompt(record["prompt"])

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotate', '0017_step_judgements'),
+        ('annotate', '0018_live'),
     ]
 
     operations = [

@@ -21,6 +21,7 @@ what the rater saw on the left is recorded separately (``left_is_a``).
     participants.py CrowdSettings, Participant, TrainingUnit, TrainingAnswer (crowd platforms)
     invitations.py Invitation (raters invited in bulk, one-time links)
     webhooks.py    Webhook, WebhookDelivery (signed event notifications to a campaign's URLs)
+    live.py        LiveSettings, LiveConversation, LiveTurn, LiveReply (live conversations)
     work.py        WorkerProcess, WorkLease, WorkRecovery (background work shared by every kind)
 
 Every model is importable from ``annotate.models``.
@@ -44,6 +45,7 @@ from annotate.models.judge import (
     JudgeVerdict,
     _default_judge_model,  # noqa: F401 (named by migration 0001)
 )
+from annotate.models.live import LiveConversation, LiveReply, LiveSettings, LiveTurn
 from annotate.models.participants import (
     CrowdSettings,
     Participant,
@@ -84,6 +86,10 @@ __all__ = [
     "JudgeRubric",
     "JudgeVerdict",
     "Judgment",
+    "LiveConversation",
+    "LiveReply",
+    "LiveSettings",
+    "LiveTurn",
     "ModelPrice",
     "Pair",
     "PairFlag",

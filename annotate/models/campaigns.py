@@ -67,6 +67,7 @@ class Campaign(models.Model):
         RANKING = "ranking", "Ranking: order K responses best to worst"
         RATING = "rating", "Rating: score each response on the campaign's aspects"
         STEPS = "steps", "Step labels: mark each step of a response correct, neutral or wrong"
+        LIVE = "live", "Live: chat with two anonymous models, pick the better reply each turn"
 
     class StepSplit(models.TextChoices):
         """How the steps protocol splits a response into steps (annotate/protocols/steps.py)."""
@@ -244,9 +245,10 @@ class Campaign(models.Model):
 
     @property
     def uses_sets(self) -> bool:
-        """Every protocol but pairwise hands out candidate sets (annotate/models/sets.py), not
-        pairs: K responses to rank, responses to rate, one response to label step by step."""
-        return self.protocol != self.Protocol.PAIRWISE
+        """Ranking, rating and steps hand out candidate sets (annotate/models/sets.py), not pairs:
+        K responses to rank, responses to rate, one response to label step by step. (Pairwise
+        and live campaigns vote on pairs.)"""
+        return self.protocol in (self.Protocol.RANKING, self.Protocol.RATING, self.Protocol.STEPS)
 
     @property
     def set_size(self) -> int:
@@ -258,6 +260,10 @@ class Campaign(models.Model):
     @property
     def rating_scale(self) -> range:
         return range(self.rating_min, self.rating_max + 1)
+
+    @property
+    def is_live(self) -> bool:
+        return self.protocol == self.Protocol.LIVE
 
     @property
     def is_steps(self) -> bool:

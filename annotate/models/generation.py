@@ -141,6 +141,8 @@ class Candidate(models.Model):
     cache_write_tokens = models.PositiveIntegerField(default=0)
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Time to the first streamed token (live replies; null for replies not streamed).
+    ttft_ms = models.PositiveIntegerField(null=True, blank=True)
     request_id = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

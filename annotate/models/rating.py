@@ -50,6 +50,9 @@ class Pair(models.Model):
     # How much a vote on this pair is worth now, for the "active" ordering (higher first);
     # rescored by annotate/services/priorities.py, 0 under the other orderings.
     priority = models.FloatField(default=0.0)
+    # Left out of the leaderboard and every export, votes kept (a live reply named its model under
+    # the campaign's "exclude" policy: FastChat's rule for anonymous votes).
+    excluded = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

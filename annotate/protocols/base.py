@@ -64,4 +64,4 @@ def protocol_for(campaign) -> Protocol:
 
 def _load() -> None:
     # Importing a protocol's module registers it (once: a module runs once per process).
-    from annotate.protocols import pairwise, ranking, rating, steps  # noqa: F401
+    from annotate.protocols import live, pairwise, ranking, rating, steps  # noqa: F401

@@ -17,7 +17,10 @@ def analytics_vote_rows(*, campaign_id: int, limit: int = ANALYTICS_ROW_LIMIT) -
     Korean answer look shorter to read than an English one of the same content)."""
     names = generator_names(campaign_id=campaign_id)
     rows = list(
-        Judgment.objects.filter(campaign_id=campaign_id, source=Judgment.Source.HUMAN)
+        # A pair left out (Pair.excluded: a live reply named its model) counts nowhere.
+        Judgment.objects.filter(
+            campaign_id=campaign_id, source=Judgment.Source.HUMAN, pair__excluded=False
+        )
         .order_by("pair_id", "id")
         .values(
             "id",

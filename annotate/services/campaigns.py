@@ -191,7 +191,9 @@ def campaign_set_status(*, campaign: Campaign, action: str) -> BuildReport | Non
 
 
 def _no_pairs_reason(campaign: Campaign, report: BuildReport) -> str:
-    if not campaign.prompts.exists():
+    if campaign.is_live:
+        why = "a live campaign needs two generators that can reply (not imported ones)"
+    elif not campaign.prompts.exists():
         why = "it has no prompts yet; import some"
     elif not Candidate.objects.filter(
         prompt__campaign=campaign, status=Candidate.Status.DONE

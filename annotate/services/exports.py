@@ -261,6 +261,17 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
 
         judge_set_rankings_record(campaign=campaign)  # the judge's rankings, once fully judged
     with export_reads.export_read_transaction():
+        if options.is_conversations:
+            from annotate.exports.conversations import write_conversations_export
+            from annotate.selectors.live import conversation_rows
+
+            return write_conversations_export(
+                conversation_rows(campaign_id=campaign.id),
+                options=options,
+                out_dir=out_dir,
+                context=context,
+                rater_names=names,
+            )
         if options.is_ranking:
             from annotate.exports.rankings import write_ranking_export
             from annotate.selectors.sets import ranking_rows_for_raw
@@ -375,6 +386,8 @@ def format_problem(*, campaign: Campaign, options: ExportOptions) -> str:
         return "the ranking format is for ranking campaigns"
     if options.is_rating and not campaign.is_rating:
         return "the ratings format is for rating campaigns"
+    if options.is_conversations and not campaign.is_live:
+        return "the conversations format is for live campaigns"
     if options.is_steps and not campaign.is_steps:
         return "the step formats (trl-stepwise, steps) are for step-label campaigns"
     if campaign.is_steps and not (options.is_steps or options.is_best_of_n):

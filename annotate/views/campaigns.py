@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext
@@ -19,11 +20,12 @@ from annotate.forms import (
     CampaignForm,
     EnrollForm,
     GeneratorForm,
+    LiveSettingsForm,
     PromptImportForm,
     RaterCreateForm,
     ResponseImportForm,
 )
-from annotate.models import Campaign
+from annotate.models import Campaign, LiveSettings
 from annotate.protocols import protocol_for
 from annotate.selectors import campaigns as campaign_reads
 from annotate.selfid import self_identification
@@ -68,9 +70,12 @@ def detail_context(request: HttpRequest, campaign: Campaign, **extra) -> dict:
 def campaign_create_view(request: HttpRequest) -> HttpResponse:
     require_admin(request.user)
     form = CampaignForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    live_form = LiveSettingsForm(request.POST or None)
+    if request.method == "POST" and form.is_valid() and _live_valid(form, live_form):
         try:
-            campaign = campaign_create(actor=request.user, **form.settings())
+            with transaction.atomic():
+                campaign = campaign_create(actor=request.user, **form.settings())
+                _live_save(campaign, live_form)
         except CampaignError as exc:
             form.add_error(None, str(exc))
         else:
@@ -79,7 +84,23 @@ def campaign_create_view(request: HttpRequest) -> HttpResponse:
                 gettext("Campaign “%(title)s” created as a draft.") % {"title": campaign.title},
             )
             return redirect("annotate:campaign-detail", slug=campaign.slug)
-    return render(request, "annotate/campaign_form.html", {"form": form, "campaign": None})
+    return render(
+        request,
+        "annotate/campaign_form.html",
+        {"form": form, "live_form": live_form, "campaign": None},
+    )
+
+
+def _live_valid(form: CampaignForm, live_form: LiveSettingsForm) -> bool:
+    """The live settings are read (and must be valid) only for a live campaign."""
+    return form.cleaned_data.get("protocol") != Campaign.Protocol.LIVE or live_form.is_valid()
+
+
+def _live_save(campaign: Campaign, live_form: LiveSettingsForm) -> None:
+    if campaign.protocol == Campaign.Protocol.LIVE:
+        from annotate.services.live import live_settings_save
+
+        live_settings_save(campaign=campaign, **live_form.settings())
 
 
 @login_required
@@ -92,15 +113,26 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def campaign_edit(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_admin(request.user, slug)
     form = CampaignForm(request.POST or None, instance=campaign)
-    if request.method == "POST" and form.is_valid():
+    live_form = LiveSettingsForm(
+        request.POST or None, instance=LiveSettings.objects.filter(campaign=campaign).first()
+    )
+    if request.method == "POST" and form.is_valid() and _live_valid(form, live_form):
         try:
-            campaign_update(campaign=Campaign.objects.get(pk=campaign.pk), **form.settings())
+            with transaction.atomic():
+                updated = campaign_update(
+                    campaign=Campaign.objects.get(pk=campaign.pk), **form.settings()
+                )
+                _live_save(updated, live_form)
         except CampaignError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, gettext("Settings saved."))
             return redirect("annotate:campaign-detail", slug=campaign.slug)
-    return render(request, "annotate/campaign_form.html", {"form": form, "campaign": campaign})
+    return render(
+        request,
+        "annotate/campaign_form.html",
+        {"form": form, "live_form": live_form, "campaign": campaign},
+    )
 
 
 @login_required

@@ -99,10 +99,11 @@ def all_kinds() -> tuple[Kind, ...]:
     from annotate.services.generation import CANDIDATES
     from annotate.services.judging import VERDICTS
     from annotate.services.judging_steps import STEP_JUDGEMENTS
+    from annotate.services.live import LIVE_REPLIES
     from annotate.services.prompt_imports import PROMPT_IMPORTS
     from annotate.services.ttc_reviews import REVIEWS
 
-    return (CANDIDATES, VERDICTS, EXPORTS, PROMPT_IMPORTS, REVIEWS, STEP_JUDGEMENTS)
+    return (CANDIDATES, VERDICTS, EXPORTS, PROMPT_IMPORTS, REVIEWS, STEP_JUDGEMENTS, LIVE_REPLIES)
 
 
 def all_batch_kinds() -> tuple:

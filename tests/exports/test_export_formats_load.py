@@ -11,6 +11,7 @@ from annotate.exports.card import CardContext
 from annotate.exports.formats import RAW_COLUMNS
 from annotate.exports.options import (
     BON_FORMATS,
+    CONVERSATION_FORMATS,
     FORMATS,
     RANKING_FORMATS,
     RATING_FORMATS,
@@ -343,8 +344,15 @@ def test_every_format_is_covered_here():
     # The best-of-N formats load in tests/exports/test_export_best_of_n.py, the raw rankings of a
     # ranking campaign in tests/exports/test_ranking_exports.py, the raw ratings of a rating
     # campaign in tests/exports/test_rating_exports.py, the step formats of a step-label campaign
-    # in tests/exports/test_step_exports.py.
-    loaded_elsewhere = {*BON_FORMATS, *RANKING_FORMATS, *RATING_FORMATS, *STEP_FORMATS}
+    # in tests/exports/test_step_exports.py, a live campaign's conversations in
+    # tests/exports/test_export_live.py.
+    loaded_elsewhere = {
+        *BON_FORMATS,
+        *RANKING_FORMATS,
+        *RATING_FORMATS,
+        *STEP_FORMATS,
+        *CONVERSATION_FORMATS,
+    }
     assert set(EXPECTED) | {"raw-jsonl", "raw-csv", "raw-parquet", *loaded_elsewhere} == set(
         FORMATS
     )

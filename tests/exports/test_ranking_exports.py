@@ -12,6 +12,7 @@ import pytest
 
 from annotate.exports.options import (
     BON_FORMATS,
+    CONVERSATION_FORMATS,
     FORMATS,
     STEP_FORMATS,
     ExportOptionsError,
@@ -113,7 +114,7 @@ def test_ties_follow_the_tie_policy(ranked, tmp_path):
     [
         f
         for f in FORMATS
-        if f not in (*BON_FORMATS, *STEP_FORMATS)
+        if f not in (*BON_FORMATS, *STEP_FORMATS, *CONVERSATION_FORMATS)
         and f not in ("ranking", "ratings", "sft-messages")
     ],
 )

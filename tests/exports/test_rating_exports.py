@@ -13,6 +13,7 @@ import pytest
 
 from annotate.exports.options import (
     BON_FORMATS,
+    CONVERSATION_FORMATS,
     FORMATS,
     STEP_FORMATS,
     ExportOptionsError,
@@ -153,7 +154,8 @@ def test_the_raw_ratings_format_has_a_row_per_rated_response_and_a_column_per_as
     [
         f
         for f in FORMATS
-        if f not in (*BON_FORMATS, *STEP_FORMATS, "ranking", "ratings", "sft-messages")
+        if f not in (*BON_FORMATS, *STEP_FORMATS, *CONVERSATION_FORMATS)
+        and f not in ("ranking", "ratings", "sft-messages")
     ],
 )
 def test_every_pairwise_format_builds_from_ratings_and_loads(rated, tmp_path, fmt):

@@ -19,7 +19,7 @@ from annotate.protocols.ranking import (
 
 
 def test_it_registers_every_protocol_behind_one_seam():
-    assert set(protocols()) == {"pairwise", "ranking", "rating", "steps"}
+    assert set(protocols()) == {"pairwise", "ranking", "rating", "steps", "live"}
     assert protocol_for("ranking").unit == "set"
     assert protocol_for("pairwise").rate_url == "annotate:rate"
 

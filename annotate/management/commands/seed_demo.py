@@ -114,6 +114,15 @@ class Command(BaseCommand):
                 ),
             ),
             (
+                LIVE_SLUG,
+                _live_create,
+                lambda made, n: (
+                    f"Created “{made.title}” ({LIVE_SLUG}): chat with two anonymous demo "
+                    f"models ({n} seed prompts), open for rater1 and rater2 at "
+                    f"/campaigns/{LIVE_SLUG}/live/."
+                ),
+            ),
+            (
                 STEPS_SLUG,
                 _steps_create,
                 lambda made, n: (
@@ -358,6 +367,54 @@ def _rating_create(*, admin: User, raters: list[User]) -> tuple[Campaign, int]:
     campaign.status = Campaign.Status.OPEN
     campaign.save(update_fields=["status"])
     return campaign, report.created
+
+
+# --- live conversations: two demo models streaming side by side ---
+LIVE_SLUG = "demo-live"
+LIVE_GUIDELINES = """\
+Chat with two anonymous assistants at once: write a message (or start from the suggested prompt),
+watch both replies arrive side by side, then choose the better one (`1`/`a` A, `2`/`b` B, `t` tie,
+`x` both bad; Enter votes). The conversation continues from the reply you chose, for up to three
+turns. The models' names are shown when the conversation ends.
+"""
+
+
+def _live_create(*, admin: User, raters: list[User]) -> tuple[Campaign, int]:
+    """Two offline demo models that stream at a model's pace (``tokens_per_second``), the demo
+    prompts as seeds (the rater may write their own instead), arena reveal; open, raters in."""
+    from annotate.markdown import render_markdown
+    from annotate.models import LiveSettings
+    from annotate.services.prompts import prompts_import
+
+    campaign = Campaign.objects.create(
+        title="Demo: chat with two models (live)",
+        slug=LIVE_SLUG,
+        guidelines=LIVE_GUIDELINES,
+        guidelines_html=render_markdown(LIVE_GUIDELINES),
+        protocol=Campaign.Protocol.LIVE,
+        allow_rewrite=True,
+        rationale=Campaign.Rationale.OPTIONAL,
+        created_by=admin,
+    )
+    prompts_import(
+        campaign=campaign, file_name="prompts.jsonl", data=(DEMO_DIR / "prompts.jsonl").read_bytes()
+    )
+    for name, model, pace in (("concise", "demo-concise", 45), ("thorough", "demo-thorough", 30)):
+        Generator.objects.create(
+            campaign=campaign,
+            name=name,
+            provider=Generator.Provider.DEMO,
+            model=model,
+            params={"tokens_per_second": pace},
+        )
+    LiveSettings.objects.create(
+        campaign=campaign, start=LiveSettings.Start.EITHER, max_turns=3, arena_reveal=True
+    )
+    for rater in raters:
+        Enrollment.objects.get_or_create(campaign=campaign, rater=rater)
+    campaign.status = Campaign.Status.OPEN
+    campaign.save(update_fields=["status"])
+    return campaign, campaign.prompts.count()
 
 
 # --- step labels: the arithmetic reasoner's traces, paragraph by paragraph ---
