@@ -103,15 +103,33 @@ urlpatterns += [
     path("campaigns/<slug:slug>/rank/vote/", rank_views.rank_vote, name="rank-vote"),
     path("campaigns/<slug:slug>/rank/skip/", rank_views.rank_skip, name="rank-skip"),
     path("campaigns/<slug:slug>/rank/heartbeat/", rank_views.rank_heartbeat, name="rank-heartbeat"),
+    path("campaigns/<slug:slug>/rank/undo/", rank_views.rank_undo, name="rank-undo"),
+    path(
+        "campaigns/<slug:slug>/rank/correct/<int:vote_id>/",
+        rank_views.rank_correct,
+        name="rank-correct",
+    ),
     # The rating protocol's workbench (annotate/views/rating.py); its leases are set leases, so
     # the ranking page's heartbeat renews them.
     path("campaigns/<slug:slug>/rating/", rating_views.rating, name="rating"),
     path("campaigns/<slug:slug>/rating/vote/", rating_views.rating_vote, name="rating-vote"),
     path("campaigns/<slug:slug>/rating/skip/", rating_views.rating_skip, name="rating-skip"),
+    path("campaigns/<slug:slug>/rating/undo/", rating_views.rating_undo, name="rating-undo"),
+    path(
+        "campaigns/<slug:slug>/rating/correct/<int:vote_id>/",
+        rating_views.rating_correct,
+        name="rating-correct",
+    ),
     # The step-labels protocol's workbench (annotate/views/steps.py).
     path("campaigns/<slug:slug>/steps/", steps_views.steps, name="steps"),
     path("campaigns/<slug:slug>/steps/vote/", steps_views.steps_vote, name="steps-vote"),
     path("campaigns/<slug:slug>/steps/skip/", steps_views.steps_skip, name="steps-skip"),
+    path("campaigns/<slug:slug>/steps/undo/", steps_views.steps_undo, name="steps-undo"),
+    path(
+        "campaigns/<slug:slug>/steps/correct/<int:vote_id>/",
+        steps_views.steps_correct,
+        name="steps-correct",
+    ),
     path(
         "campaigns/<slug:slug>/steps/heartbeat/",
         steps_views.steps_heartbeat,
