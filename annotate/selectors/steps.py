@@ -183,6 +183,21 @@ def step_judge_reveal(*, campaign, candidate_set_id: int) -> dict | None:
 
     if campaign.judge_mode != Campaign.JudgeMode.AFTER_VOTE:
         return None
+    return _judge_labels(campaign=campaign, candidate_set_id=candidate_set_id)
+
+
+def step_judge_suggestion(*, campaign, candidate_set_id: int) -> dict | None:
+    """The judge's labels of a trace shown *before* the rater votes on it: only where the
+    campaign's judge mode says "before_vote" (never in after-vote mode: blind first there).
+    The same shape as ``step_judge_reveal``, or None."""
+    from annotate.models import Campaign
+
+    if campaign.judge_mode != Campaign.JudgeMode.BEFORE_VOTE:
+        return None
+    return _judge_labels(campaign=campaign, candidate_set_id=candidate_set_id)
+
+
+def _judge_labels(*, campaign, candidate_set_id: int) -> dict | None:
     vote = (
         StepVote.objects.filter(
             campaign=campaign, candidate_set_id=candidate_set_id, source=StepVote.Source.JUDGE

@@ -137,7 +137,28 @@ def _context(
             ],
             k=len(lease.shown_order),
         )
+        if campaign.judge_mode == Campaign.JudgeMode.BEFORE_VOTE:
+            # Shown before the vote only where the campaign says so; after-vote mode reveals the
+            # judge only once the ranking is stored (rank_vote's _reveal).
+            ctx["suggestion"] = _suggestion(lease)
     return ctx
+
+
+def _suggestion(lease: SetAssignment) -> dict | None:
+    """The judge's ranking of the leased set in the numbers the rater sees, or None."""
+    from annotate.protocols.ranking import ranking_to_shown
+    from annotate.services.sets import judge_set_ranking
+
+    unit = lease.candidate_set
+    groups = judge_set_ranking(candidate_set=unit)
+    if groups is None:
+        return None
+    shown = ranking_to_shown(groups, shown_order=lease.shown_order)
+    return {"judge": _spoken(shown), "rationale": ""}
+
+
+def _spoken(shown) -> str:
+    return " > ".join(" = ".join(str(n) for n in sorted(group)) for group in shown)
 
 
 def _render(request: HttpRequest, ctx: dict, status: int = 200) -> HttpResponse:
@@ -262,8 +283,7 @@ def _reveal(vote) -> str:
         return ""
 
     def spoken(ranking) -> str:
-        shown = ranking_to_shown(ranking, shown_order=vote.shown_order)
-        return " > ".join(" = ".join(str(n) for n in sorted(group)) for group in shown)
+        return _spoken(ranking_to_shown(ranking, shown_order=vote.shown_order))
 
     return gettext("The AI judge ranked the last set %(judge)s; you ranked it %(yours)s.") % {
         "judge": spoken(groups),

@@ -23,7 +23,7 @@ from annotate.access import campaign_for_rater
 from annotate.models import Campaign, Prompt, SetAssignment, StepTrace
 from annotate.protocols.steps import MAX_STEPS
 from annotate.selectors.rating import rater_vote_count
-from annotate.selectors.steps import step_judge_reveal
+from annotate.selectors.steps import step_judge_reveal, step_judge_suggestion
 from annotate.services.assignment import AssignmentError, rater_enrollment
 from annotate.services.corrections import undo_seconds
 from annotate.services.judgments import VoteRefused
@@ -115,7 +115,20 @@ def _context(
             ],
             n=len(trace.steps_html),
         )
+        # Before-vote mode only: the judge's labels up front (selectors/steps.py gates it).
+        judge = step_judge_suggestion(campaign=campaign, candidate_set_id=lease.candidate_set_id)
+        if judge is not None:
+            ctx["suggestion"] = {
+                "judge": " · ".join(
+                    f"{i}: {_spoken(label)}" for i, label in enumerate(judge["labels"], start=1)
+                ),
+                "rationale": "",
+            }
     return ctx
+
+
+def _spoken(label) -> str:
+    return {1: "+1", 0: "0", -1: "−1"}.get(label, "–")
 
 
 def _render(request: HttpRequest, ctx: dict, status: int = 200) -> HttpResponse:
