@@ -16,6 +16,7 @@ from annotate.views import (
     ttc,
 )
 from annotate.views import gold as gold_views
+from annotate.views import gold_sets as gold_set_views
 from annotate.views import invitations as invite_views
 from annotate.views import judge as judge_views
 from annotate.views import leases as lease_views
@@ -67,6 +68,12 @@ urlpatterns += [
     path("campaigns/<slug:slug>/raters/", campaign_people.enroll, name="enroll"),
     path("campaigns/<slug:slug>/gold/", gold_views.gold_pairs, name="gold-pairs"),
     path("campaigns/<slug:slug>/gold/<int:pair_id>/", gold_views.gold_pair, name="gold-pair"),
+    path("campaigns/<slug:slug>/gold/sets/", gold_set_views.gold_sets, name="gold-sets"),
+    path(
+        "campaigns/<slug:slug>/gold/sets/<int:set_id>/",
+        gold_set_views.gold_set,
+        name="gold-set",
+    ),
 ]
 
 # --- generation (annotate/views/generation.py) ---
