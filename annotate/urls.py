@@ -16,6 +16,7 @@ from annotate.views import (
     ttc,
 )
 from annotate.views import gold as gold_views
+from annotate.views import gold_sets as gold_set_views
 from annotate.views import invitations as invite_views
 from annotate.views import judge as judge_views
 from annotate.views import leases as lease_views
@@ -68,6 +69,12 @@ urlpatterns += [
     path("campaigns/<slug:slug>/raters/", campaign_people.enroll, name="enroll"),
     path("campaigns/<slug:slug>/gold/", gold_views.gold_pairs, name="gold-pairs"),
     path("campaigns/<slug:slug>/gold/<int:pair_id>/", gold_views.gold_pair, name="gold-pair"),
+    path("campaigns/<slug:slug>/gold/sets/", gold_set_views.gold_sets, name="gold-sets"),
+    path(
+        "campaigns/<slug:slug>/gold/sets/<int:set_id>/",
+        gold_set_views.gold_set,
+        name="gold-set",
+    ),
 ]
 
 # --- generation (annotate/views/generation.py) ---
@@ -104,11 +111,23 @@ urlpatterns += [
     path("campaigns/<slug:slug>/rank/vote/", rank_views.rank_vote, name="rank-vote"),
     path("campaigns/<slug:slug>/rank/skip/", rank_views.rank_skip, name="rank-skip"),
     path("campaigns/<slug:slug>/rank/heartbeat/", rank_views.rank_heartbeat, name="rank-heartbeat"),
+    path("campaigns/<slug:slug>/rank/undo/", rank_views.rank_undo, name="rank-undo"),
+    path(
+        "campaigns/<slug:slug>/rank/correct/<int:vote_id>/",
+        rank_views.rank_correct,
+        name="rank-correct",
+    ),
     # The rating protocol's workbench (annotate/views/rating.py); its leases are set leases, so
     # the ranking page's heartbeat renews them.
     path("campaigns/<slug:slug>/rating/", rating_views.rating, name="rating"),
     path("campaigns/<slug:slug>/rating/vote/", rating_views.rating_vote, name="rating-vote"),
     path("campaigns/<slug:slug>/rating/skip/", rating_views.rating_skip, name="rating-skip"),
+    path("campaigns/<slug:slug>/rating/undo/", rating_views.rating_undo, name="rating-undo"),
+    path(
+        "campaigns/<slug:slug>/rating/correct/<int:vote_id>/",
+        rating_views.rating_correct,
+        name="rating-correct",
+    ),
     # The step-labels protocol's workbench (annotate/views/steps.py).
     path("campaigns/<slug:slug>/live/", live_views.live_page, name="live"),
     path("campaigns/<slug:slug>/live/start/", live_views.live_start, name="live-start"),
@@ -125,6 +144,12 @@ urlpatterns += [
     path("campaigns/<slug:slug>/steps/", steps_views.steps, name="steps"),
     path("campaigns/<slug:slug>/steps/vote/", steps_views.steps_vote, name="steps-vote"),
     path("campaigns/<slug:slug>/steps/skip/", steps_views.steps_skip, name="steps-skip"),
+    path("campaigns/<slug:slug>/steps/undo/", steps_views.steps_undo, name="steps-undo"),
+    path(
+        "campaigns/<slug:slug>/steps/correct/<int:vote_id>/",
+        steps_views.steps_correct,
+        name="steps-correct",
+    ),
     path(
         "campaigns/<slug:slug>/steps/heartbeat/",
         steps_views.steps_heartbeat,

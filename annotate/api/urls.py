@@ -14,6 +14,7 @@ from annotate.api import judge as judge_api
 from annotate.api import live as live_api
 from annotate.api import ranking as ranking_api
 from annotate.api import rating as rating_api
+from annotate.api import set_undo as set_undo_api
 from annotate.api import steps as steps_api
 from annotate.api import webhooks as webhooks_api
 
@@ -237,6 +238,35 @@ urlpatterns += [
 urlpatterns += [
     path("campaigns/<slug:slug>/steps/next/", steps_api.StepsNextApi.as_view(), name="steps-next"),
     path("campaigns/<slug:slug>/steps/vote/", steps_api.StepsVoteApi.as_view(), name="steps-vote"),
+]
+
+# --- undo the last vote on a set protocol (annotate/api/set_undo.py) ---
+
+urlpatterns += [
+    path("campaigns/<slug:slug>/rank/undo/", set_undo_api.RankUndoApi.as_view(), name="rank-undo"),
+    path(
+        "campaigns/<slug:slug>/rank/correct/",
+        set_undo_api.RankCorrectApi.as_view(),
+        name="rank-correct",
+    ),
+    path(
+        "campaigns/<slug:slug>/rating/undo/",
+        set_undo_api.RateUndoApi.as_view(),
+        name="rating-undo",
+    ),
+    path(
+        "campaigns/<slug:slug>/rating/correct/",
+        set_undo_api.RateCorrectApi.as_view(),
+        name="rating-correct",
+    ),
+    path(
+        "campaigns/<slug:slug>/steps/undo/", set_undo_api.StepsUndoApi.as_view(), name="steps-undo"
+    ),
+    path(
+        "campaigns/<slug:slug>/steps/correct/",
+        set_undo_api.StepsCorrectApi.as_view(),
+        name="steps-correct",
+    ),
 ]
 
 # --- crowd platforms: settings and the participants report (annotate/api/crowd.py) ---

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotate', '0018_live'),
+        ('annotate', '0019_set_vote_revisions'),
     ]
 
     operations = [

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from annotate.models.campaigns import Campaign, Prompt
@@ -32,6 +32,10 @@ class CandidateSet(models.Model):
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="candidate_sets")
     # Gold: the known ranking, best first, ties grouped: [[id], [id, id], ...]; [] = not gold.
     gold_ranking = models.JSONField(default=list, blank=True, validators=[validate_json])
+    # Gold of a rating set: each member's known overall score, {"<candidate id>": 4, ...}; {} = not
+    # gold. A gold rating set's gold_ranking is the ranking those scores make (so the lease's gold
+    # pool, which reads gold_ranking, finds it; the CHECK below keeps the two together).
+    gold_scores = models.JSONField(default=dict, blank=True, validators=[validate_json])
     part = models.PositiveSmallIntegerField(default=0)
     needed = models.PositiveSmallIntegerField(default=1, help_text="Votes wanted (k).")
     # Claim counter: live leases + votes (as Pair.assigned).
@@ -59,6 +63,9 @@ class CandidateSet(models.Model):
                 name="set_one_per_candidate",
             ),
             models.CheckConstraint(condition=Q(assigned__lte=F("needed")), name="set_not_over_k"),
+            models.CheckConstraint(
+                condition=Q(gold_scores={}) | ~Q(gold_ranking=[]), name="set_gold_scores_ranked"
+            ),
         ]
         indexes = [
             models.Index(
@@ -80,8 +87,21 @@ class CandidateSet(models.Model):
         return list(self.members.order_by("slot").values_list("candidate_id", flat=True))
 
     def clean(self) -> None:
-        """A gold ranking ranks exactly this set's members (ties allowed)."""
+        """A gold ranking ranks exactly this set's members (ties allowed); gold scores score each
+        member once, on the campaign's scale and aspects."""
         super().clean()
+        if self.gold_scores and self.pk:
+            from annotate.protocols.rating import RatingInvalid, rating_gold_clean
+            from annotate.services.sets import rating_scale
+
+            try:
+                self.gold_scores = rating_gold_clean(
+                    self.gold_scores,
+                    members=self.member_ids(),
+                    scale=rating_scale(self.campaign),
+                )
+            except RatingInvalid as exc:
+                raise ValidationError({"gold_scores": str(exc)}) from None
         if self.gold_ranking and self.pk:
             from annotate.protocols.ranking import RankingInvalid, ranking_clean
 
@@ -194,6 +214,11 @@ class RankingVote(models.Model):
         blank=True, validators=[validate_text, MaxLengthValidator(MAX_REWRITE)]
     )
     time_on_task_ms = models.PositiveIntegerField(null=True, blank=True)
+    # A correction of an undone vote (services/set_corrections.py): a new row pointing at the
+    # rater's first vote on the set; the latest row per (set, rater) is the one that counts.
+    revises = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="revisions"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -201,7 +226,7 @@ class RankingVote(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["candidate_set", "rater"],
-                condition=Q(source="human"),
+                condition=Q(source="human", revises__isnull=True),
                 name="ranking_vote_one_per_rater",
             ),
         ]
@@ -238,6 +263,11 @@ class RatingVote(models.Model):
     source = models.CharField(max_length=8, choices=RankingVote.Source, default="human")
     shown_order = models.JSONField(default=list, validators=[validate_json])
     time_on_task_ms = models.PositiveIntegerField(null=True, blank=True)
+    # A correction of an undone vote (services/set_corrections.py): a new row pointing at the
+    # rater's first vote on the set; the latest row per (set, rater) is the one that counts.
+    revises = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="revisions"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -245,7 +275,7 @@ class RatingVote(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["candidate_set", "rater"],
-                condition=Q(source="human"),
+                condition=Q(source="human", revises__isnull=True),
                 name="rating_vote_one_per_rater",
             ),
         ]
@@ -275,3 +305,17 @@ class RatingScore(models.Model):
 
     def __str__(self) -> str:
         return f"score {self.overall} of candidate {self.candidate_id} in rating {self.vote_id}"
+
+
+def counted_votes(votes: models.QuerySet) -> models.QuerySet:
+    """The rows of ``votes`` that count: a human vote only while no later correction of it exists
+    (the latest row per (set, rater)); the judge's rows as they are. One rule for ranking, rating
+    and step votes (exports, agreement, gold accuracy)."""
+    later = votes.model.objects.filter(
+        candidate_set=OuterRef("candidate_set"),
+        rater=OuterRef("rater"),
+        source="human",
+        revises__isnull=False,
+        pk__gt=OuterRef("pk"),
+    )
+    return votes.exclude(Q(source="human") & Exists(later))

@@ -70,6 +70,11 @@ class StepVote(models.Model):
     labels = models.JSONField(validators=[validate_json])
     notes = models.JSONField(default=list, validators=[validate_json])
     time_on_task_ms = models.PositiveIntegerField(null=True, blank=True)
+    # A correction of an undone vote (services/set_corrections.py): a new row pointing at the
+    # rater's first vote on the set; the latest row per (set, rater) is the one that counts.
+    revises = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="revisions"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -77,7 +82,7 @@ class StepVote(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["candidate_set", "rater"],
-                condition=Q(source="human"),
+                condition=Q(source="human", revises__isnull=True),
                 name="step_vote_one_per_rater",
             ),
         ]

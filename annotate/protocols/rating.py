@@ -135,6 +135,56 @@ def rating_clean(entries: object, *, shown_order: Sequence[int], scale: Scale) -
     return out
 
 
+# Gold of a rating set: each response's known overall score. A rater's vote on a gold set counts
+# as right when every response's overall score is within GOLD_TOLERANCE of gold's (|score − gold|
+# ≤ 1 on the campaign's scale): raters differ by a point on a Likert scale without either being
+# careless, while a reversed or random rating misses by more.
+GOLD_TOLERANCE = 1
+
+
+def rating_gold_clean(gold: object, *, members: Sequence[int], scale: Scale) -> dict[str, int]:
+    """Gold scores as stored: {"<candidate id>": overall} for exactly the set's members, each a
+    whole number on the scale; RatingInvalid otherwise."""
+    if not isinstance(gold, Mapping) or not gold:
+        raise RatingInvalid(gettext("Gold scores give each response its overall score."))
+    out: dict[str, int] = {}
+    wanted = {str(m) for m in members}
+    for key, value in gold.items():
+        if str(key) not in wanted:
+            raise RatingInvalid(gettext("Gold scores only score this unit's responses."))
+        out[str(key)] = _score(value, scale=scale, what=gettext("A gold score"))
+    if set(out) != wanted:
+        raise RatingInvalid(
+            gettext("Give every response a gold score (%(n)s missing).")
+            % {"n": len(wanted - set(out))}
+        )
+    return {str(m): out[str(m)] for m in members}
+
+
+def rating_gold_from_shown(numbers: Sequence[object], *, slots: Sequence[int]) -> dict:
+    """Gold scores given as one overall score per response numbered in slot order (1 … K), as
+    the back office shows the unit: {"<candidate id>": score}. The scores' rules are
+    ``rating_gold_clean``'s."""
+    if not isinstance(numbers, (list, tuple)) or len(numbers) != len(slots):
+        raise RatingInvalid(gettext("Give every response a gold score."))
+    return {str(cid): value for cid, value in zip(slots, numbers, strict=True)}
+
+
+def rating_gold_correct(scores: Mapping[int, int], gold: Mapping[str, int]) -> bool:
+    """A rating of a gold set is right when each response's overall score is within
+    GOLD_TOLERANCE of its gold score (``scores``: candidate id -> overall)."""
+    return all(
+        str(cid) in gold and abs(score - gold[str(cid)]) <= GOLD_TOLERANCE
+        for cid, score in scores.items()
+    )
+
+
+def rating_gold_ranking(gold: Mapping[str, int]) -> list[list[int]]:
+    """The ranking gold scores make, best first, equal scores tied (the set's gold_ranking)."""
+    levels = sorted(set(gold.values()), reverse=True)
+    return [sorted(int(c) for c, v in gold.items() if v == level) for level in levels]
+
+
 def aggregated_scores(scores: Mapping[int, Sequence[float]]) -> dict[int, float]:
     """candidate id -> mean of its scores (candidates without scores are left out)."""
     return {c: sum(v) / len(v) for c, v in scores.items() if v}

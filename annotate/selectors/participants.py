@@ -44,6 +44,10 @@ def participants_report(*, campaign: Campaign, raw_ids: bool = True) -> list[dic
         from annotate.services.sets import ranking_gold_accuracy
 
         gold = ranking_gold_accuracy(campaign=campaign)
+    elif campaign.is_rating:
+        from annotate.services.sets import rating_gold_accuracy
+
+        gold = rating_gold_accuracy(campaign=campaign)
     else:
         gold = rater_gold_accuracy(campaign_id=campaign.pk)
     votes = dict(Enrollment.objects.filter(campaign=campaign).values_list("rater_id", "votes"))

@@ -19,6 +19,7 @@ from itertools import groupby
 from django.db.models import Count, Max
 
 from annotate.models import Candidate, RatingScore, RatingVote
+from annotate.models.sets import counted_votes
 from annotate.protocols.rating import aggregated_scores, rating_pairs
 from annotate.selectors.exports import generator_names
 
@@ -40,9 +41,12 @@ _SCORE_FIELDS = (
 
 
 def rating_scores(*, campaign_id: int, chunk_size: int = 2000) -> Iterator[dict]:
-    """Every score row of the campaign's ratings, ordered by prompt, vote, score."""
+    """Every score row of the campaign's counted ratings (a rater's latest row per set:
+    ``counted_votes``), ordered by prompt, vote, score."""
     rows = (
-        RatingScore.objects.filter(vote__campaign_id=campaign_id)
+        RatingScore.objects.filter(
+            vote__in=counted_votes(RatingVote.objects.filter(campaign_id=campaign_id))
+        )
         .order_by("vote__candidate_set__prompt_id", "vote_id", "id")
         .values_list(*_SCORE_FIELDS)
         .iterator(chunk_size=chunk_size)
@@ -165,7 +169,9 @@ def rating_rows_for_raw(*, campaign_id: int) -> Iterator[dict]:
 def rating_voters(*, campaign_id: int) -> list[dict]:
     """Raters who rated in the campaign, with their counts (as campaign_voters for pairs)."""
     return list(
-        RatingVote.objects.filter(campaign_id=campaign_id, source=RatingVote.Source.HUMAN)
+        counted_votes(
+            RatingVote.objects.filter(campaign_id=campaign_id, source=RatingVote.Source.HUMAN)
+        )
         .values("rater_id", "rater__username")
         .annotate(votes=Count("id"), last_vote=Max("created_at"))
         .order_by("rater__username")

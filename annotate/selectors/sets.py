@@ -18,6 +18,7 @@ from itertools import groupby
 from django.db.models import Count, Max
 
 from annotate.models import CandidateSet, CandidateSetMember, RankingVote
+from annotate.models.sets import counted_votes
 from annotate.protocols.ranking import derived_pairs
 from annotate.selectors.exports import generator_names
 
@@ -34,14 +35,16 @@ _VOTE_FIELDS = (
     "rationale",
     "rewrite",
     "time_on_task_ms",
+    "revises_id",
     "created_at",
 )
 
 
 def ranking_votes(*, campaign_id: int, chunk_size: int = 2000) -> Iterator[dict]:
-    """Every ranking vote of the campaign, ordered by prompt, set, vote id."""
+    """Every counted ranking vote of the campaign (a rater's latest row per set:
+    ``counted_votes``), ordered by prompt, set, vote id."""
     rows = (
-        RankingVote.objects.filter(campaign_id=campaign_id)
+        counted_votes(RankingVote.objects.filter(campaign_id=campaign_id))
         .order_by("candidate_set__prompt_id", "candidate_set_id", "id")
         .values_list(*_VOTE_FIELDS)
         .iterator(chunk_size=chunk_size)
@@ -143,7 +146,7 @@ def ranking_export_rows(
                     "left_is_a": shown[ma["candidate_id"]] < shown[mb["candidate_id"]],
                     "time_on_task_ms": vote["time_on_task_ms"],
                     "judge_shown": False,
-                    "revises_id": None,
+                    "revises_id": vote["revises_id"],
                     "created_at": vote["created_at"],
                     "judge_verdict": None,
                 }
@@ -177,7 +180,9 @@ def ranking_rows_for_raw(*, campaign_id: int) -> Iterator[dict]:
 def ranking_voters(*, campaign_id: int) -> list[dict]:
     """Raters who ranked in the campaign, with their counts (as campaign_voters for pairs)."""
     return list(
-        RankingVote.objects.filter(campaign_id=campaign_id, source=RankingVote.Source.HUMAN)
+        counted_votes(
+            RankingVote.objects.filter(campaign_id=campaign_id, source=RankingVote.Source.HUMAN)
+        )
         .values("rater_id", "rater__username")
         .annotate(votes=Count("id"), last_vote=Max("created_at"))
         .order_by("rater__username")

@@ -21,6 +21,7 @@ from itertools import groupby
 from django.db.models import Count, Max
 
 from annotate.models import StepTrace, StepVote
+from annotate.models.sets import counted_votes
 from annotate.selectors.exports import generator_names
 
 _VOTE_FIELDS = (
@@ -36,9 +37,10 @@ _VOTE_FIELDS = (
 
 
 def step_votes(*, campaign_id: int, chunk_size: int = 2000) -> Iterator[dict]:
-    """Every step vote of the campaign, ordered by prompt, set, vote id."""
+    """Every counted step vote of the campaign (a rater's latest row per trace:
+    ``counted_votes``), ordered by prompt, set, vote id."""
     rows = (
-        StepVote.objects.filter(campaign_id=campaign_id)
+        counted_votes(StepVote.objects.filter(campaign_id=campaign_id))
         .order_by("candidate_set__prompt_id", "candidate_set_id", "id")
         .values_list(*_VOTE_FIELDS)
         .iterator(chunk_size=chunk_size)
@@ -98,7 +100,9 @@ def step_export_rows(*, campaign_id: int) -> Iterator[dict]:
 def step_voters(*, campaign_id: int) -> list[dict]:
     """Raters who labelled steps in the campaign, with their counts (as ranking_voters)."""
     return list(
-        StepVote.objects.filter(campaign_id=campaign_id, source=StepVote.Source.HUMAN)
+        counted_votes(
+            StepVote.objects.filter(campaign_id=campaign_id, source=StepVote.Source.HUMAN)
+        )
         .values("rater_id", "rater__username")
         .annotate(votes=Count("id"), last_vote=Max("created_at"))
         .order_by("rater__username")
@@ -113,9 +117,9 @@ def step_agreement(*, campaign) -> dict:
 
     units: dict[tuple[int, int], dict[int, int]] = {}
     counts: Counter = Counter()
-    votes = StepVote.objects.filter(campaign=campaign, source=StepVote.Source.HUMAN).values_list(
-        "candidate_set_id", "rater_id", "labels"
-    )
+    votes = counted_votes(
+        StepVote.objects.filter(campaign=campaign, source=StepVote.Source.HUMAN)
+    ).values_list("candidate_set_id", "rater_id", "labels")
     for set_id, rater_id, labels in votes:
         for i, label in enumerate(labels):
             if label is None:
@@ -149,8 +153,10 @@ def step_judge_agreement(*, campaign) -> dict:
     ):
         judge[set_id] = labels  # the latest wins
     human: dict[int, list] = {}
-    for set_id, labels in StepVote.objects.filter(
-        campaign=campaign, source=StepVote.Source.HUMAN, candidate_set_id__in=list(judge)
+    for set_id, labels in counted_votes(
+        StepVote.objects.filter(
+            campaign=campaign, source=StepVote.Source.HUMAN, candidate_set_id__in=list(judge)
+        )
     ).values_list("candidate_set_id", "labels"):
         human.setdefault(set_id, []).append(labels)
     same = compared = 0
@@ -177,6 +183,21 @@ def step_judge_reveal(*, campaign, candidate_set_id: int) -> dict | None:
 
     if campaign.judge_mode != Campaign.JudgeMode.AFTER_VOTE:
         return None
+    return _judge_labels(campaign=campaign, candidate_set_id=candidate_set_id)
+
+
+def step_judge_suggestion(*, campaign, candidate_set_id: int) -> dict | None:
+    """The judge's labels of a trace shown *before* the rater votes on it: only where the
+    campaign's judge mode says "before_vote" (never in after-vote mode: blind first there).
+    The same shape as ``step_judge_reveal``, or None."""
+    from annotate.models import Campaign
+
+    if campaign.judge_mode != Campaign.JudgeMode.BEFORE_VOTE:
+        return None
+    return _judge_labels(campaign=campaign, candidate_set_id=candidate_set_id)
+
+
+def _judge_labels(*, campaign, candidate_set_id: int) -> dict | None:
     vote = (
         StepVote.objects.filter(
             campaign=campaign, candidate_set_id=candidate_set_id, source=StepVote.Source.JUDGE

@@ -111,6 +111,10 @@ def excluded_raters(*, campaign: Campaign, options: ExportOptions) -> frozenset[
         from annotate.services.sets import ranking_gold_accuracy
 
         accuracy = ranking_gold_accuracy(campaign=campaign)
+    elif campaign.is_rating:
+        from annotate.services.sets import rating_gold_accuracy
+
+        accuracy = rating_gold_accuracy(campaign=campaign)
     elif campaign.is_steps:
         from annotate.services.steps import step_gold_accuracy
 

@@ -346,6 +346,10 @@ def gold_stats(*, campaign: Campaign, rater_id: int) -> tuple[int, int]:
     rankings of gold sets (ranking campaigns: right when the best response is one of gold's best)."""
     if campaign.is_ranking:
         return ranking_gold_accuracy(campaign=campaign, rater_id=rater_id).get(rater_id, (0, 0))
+    if campaign.is_rating:
+        from annotate.services.sets import rating_gold_accuracy
+
+        return rating_gold_accuracy(campaign=campaign, rater_id=rater_id).get(rater_id, (0, 0))
     stats = Judgment.objects.filter(
         campaign_id=campaign.pk,
         rater_id=rater_id,

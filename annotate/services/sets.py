@@ -58,6 +58,7 @@ from annotate.models import (
     SetAssignment,
     User,
 )
+from annotate.models.sets import counted_votes
 from annotate.protocols.ranking import (
     RankingInvalid,
     ranking_clean,
@@ -66,7 +67,14 @@ from annotate.protocols.ranking import (
     shown_order_for,
     top,
 )
-from annotate.protocols.rating import RatingInvalid, rating_clean
+from annotate.protocols.rating import (
+    RatingInvalid,
+    rating_clean,
+    rating_gold_clean,
+    rating_gold_correct,
+    rating_gold_from_shown,
+    rating_gold_ranking,
+)
 from annotate.protocols.rating import Scale as RatingScale
 from annotate.services.judgments import VoteRefused
 from annotate.services.pairing import BuildReport, candidates_scan, normalised_text
@@ -456,13 +464,15 @@ def ranking_vote_record(
     rationale: str = "",
     rewrite: str = "",
     now: datetime | None = None,
+    revises: RankingVote | None = None,
 ) -> RankingVote:
     """Store the rater's ranking of their leased set. ``ranking``: groups of shown numbers (1 … K),
     best first; ``aspects``: {aspect: shown number of the best response on it}.
 
     Refuses (VoteRefused) a lease that is not the rater's, not active, or expired, and a ranking
     that is not a ranking of the set. A second submit on a lease already voted returns that vote
-    (``replayed`` set on it).
+    (``replayed`` set on it). With ``revises`` (the rater's first vote on a set, checked by
+    services/set_corrections.py), the ranking is a correction of it: the same rules, a new row.
     """
     now = now or timezone.now()
     aspects, rationale, rewrite = ranking_vote_validate(
@@ -491,12 +501,13 @@ def ranking_vote_record(
             by_aspect[name] = shown[number - 1]
         return groups, by_aspect
 
-    def write(row: SetAssignment, cleaned: tuple[list, dict]) -> RankingVote:
+    def write(row: SetAssignment, cleaned: tuple[list, dict], revises) -> RankingVote:
         groups, by_aspect = cleaned
         return RankingVote.objects.create(
             campaign=campaign,
             candidate_set_id=row.candidate_set_id,
-            lease_id=row.pk,
+            lease_id=None if revises else row.pk,
+            revises=revises,
             rater=rater,
             ranking=groups,
             shown_order=list(row.shown_order),
@@ -504,7 +515,7 @@ def ranking_vote_record(
             aspects=by_aspect,
             rationale=rationale,
             rewrite=rewrite,
-            time_on_task_ms=max(0, int((now - row.created_at).total_seconds() * 1000)),
+            time_on_task_ms=_time_on_task(row, now, revises),
             created_at=now,
         )
 
@@ -517,6 +528,7 @@ def ranking_vote_record(
         clean=clean,
         write=write,
         done=gettext("You already ranked this set."),
+        revises=revises,
     )
 
 
@@ -537,6 +549,7 @@ def rating_vote_record(
     campaign: Campaign,
     scores: object,
     now: datetime | None = None,
+    revises: RatingVote | None = None,
 ) -> RatingVote:
     """Store the rater's rating of their leased set (annotate/protocols/rating.py: ``scores`` is
     one entry per shown response). The same refusals and replay as ``ranking_vote_record``."""
@@ -549,14 +562,15 @@ def rating_vote_record(
         except RatingInvalid as exc:
             raise VoteRefused(str(exc), code="scores") from None
 
-    def write(row: SetAssignment, cleaned: list[dict]) -> RatingVote:
+    def write(row: SetAssignment, cleaned: list[dict], revises) -> RatingVote:
         vote = RatingVote.objects.create(
             campaign=campaign,
             candidate_set_id=row.candidate_set_id,
-            lease_id=row.pk,
+            lease_id=None if revises else row.pk,
+            revises=revises,
             rater=rater,
             shown_order=list(row.shown_order),
-            time_on_task_ms=max(0, int((now - row.created_at).total_seconds() * 1000)),
+            time_on_task_ms=_time_on_task(row, now, revises),
             created_at=now,
         )
         RatingScore.objects.bulk_create(RatingScore(vote=vote, **entry) for entry in cleaned)
@@ -571,6 +585,7 @@ def rating_vote_record(
         clean=clean,
         write=write,
         done=gettext("You already rated this set."),
+        revises=revises,
     )
 
 
@@ -582,11 +597,21 @@ def _set_vote_record(
     now: datetime,
     model: type[RankingVote] | type[RatingVote],
     clean: Callable[[SetAssignment], Any],
-    write: Callable[[SetAssignment, Any], RankingVote | RatingVote],
+    write: Callable[[SetAssignment, Any, Any], RankingVote | RatingVote],
     done: str,
+    revises: RankingVote | RatingVote | None = None,
 ):
     """The one vote path of set leases: check the lease, ``clean`` the vote against it, then
-    close the lease and ``write`` the vote in one transaction (see the module docstring)."""
+    close the lease and ``write`` the vote in one transaction (see the module docstring). With
+    ``revises``, the vote corrects that first vote instead (``set_vote_revise``)."""
+    if revises is not None:
+        return set_vote_revise(
+            revises=revises,
+            rater=rater,
+            campaign=campaign,
+            clean=clean,
+            write=lambda row, cleaned: write(row, cleaned, revises),
+        )
     lease_id = lease if isinstance(lease, int) else lease.pk
     # Read and check outside the write: a refusal raises before any transaction is touched.
     row = SetAssignment.objects.select_related("candidate_set").filter(pk=lease_id).first()
@@ -607,10 +632,10 @@ def _set_vote_record(
     with transaction.atomic(savepoint=False):
         closed = set_lease_close(lease_id=lease_id, rater=rater, campaign=campaign, now=now)
         if closed:
-            vote = write(row, cleaned)
+            vote = write(row, cleaned, None)
             set_vote_counted(campaign=campaign, rater=rater, set_id=row.candidate_set_id)
             if row.candidate_set.gold_ranking:
-                ranking_gold_check(campaign=campaign, rater=rater)
+                set_gold_check(campaign=campaign, rater=rater)
     if not closed:  # changed since it was read: a twin submit won, or the lease ended
         replayed = _replayed(model, lease_id, rater)
         if replayed is not None:
@@ -620,6 +645,41 @@ def _set_vote_record(
             gettext("This set changed while your vote was being saved; please try again."),
             code="retry",
         )
+    vote.replayed = False
+    return vote
+
+
+def _time_on_task(row: SetAssignment, now: datetime, revises) -> int | None:
+    """Milliseconds from the lease to the vote; a correction has none of its own."""
+    if revises is not None:
+        return None
+    return max(0, int((now - row.created_at).total_seconds() * 1000))
+
+
+def set_vote_revise(
+    *,
+    revises,
+    rater: User,
+    campaign: Campaign,
+    clean: Callable[[SetAssignment], Any],
+    write: Callable[[SetAssignment, Any], Any],
+):
+    """Write a correction of ``revises`` (the rater's first vote on a set): the lease it was given
+    on, ``clean`` against that lease (its shown order), a new row; the lease and the counters
+    stay as the first vote left them (a correction is not one more vote). The undo window and
+    "only the last vote" are services/set_corrections.py's to check, before this."""
+    row = (
+        SetAssignment.objects.select_related("candidate_set")
+        .filter(pk=revises.lease_id or 0)
+        .first()
+    )
+    if row is None or row.rater_id != rater.pk or row.campaign_id != campaign.pk:
+        raise VoteRefused(gettext("This unit is no longer there to correct."), code="gone")
+    cleaned = clean(row)
+    with transaction.atomic(savepoint=False):
+        vote = write(row, cleaned)
+        if row.candidate_set.gold_ranking:
+            set_gold_check(campaign=campaign, rater=rater)
     vote.replayed = False
     return vote
 
@@ -660,9 +720,9 @@ def ranking_gold_accuracy(
     """{rater id: (correct, answered)} over the campaign's gold sets (one rater's, with
     ``rater_id``)."""
     out: dict[int, list[int]] = {}
-    votes = RankingVote.objects.filter(campaign=campaign, source=RankingVote.Source.HUMAN).exclude(
-        candidate_set__gold_ranking=[]
-    )
+    votes = counted_votes(
+        RankingVote.objects.filter(campaign=campaign, source=RankingVote.Source.HUMAN)
+    ).exclude(candidate_set__gold_ranking=[])
     if rater_id is not None:
         votes = votes.filter(rater_id=rater_id)
     for rater_id, ranking, gold in votes.values_list(
@@ -682,6 +742,76 @@ def ranking_gold_check(*, campaign: Campaign, rater: User) -> None:
         rater.pk, (0, 0)
     )
     set_gold_pause(campaign=campaign, rater=rater, correct=correct, answered=answered)
+
+
+def set_gold_check(*, campaign: Campaign, rater: User) -> None:
+    """The gold check of the campaign's protocol, after a vote (or a correction) on a gold set."""
+    if campaign.is_rating:
+        rating_gold_check(campaign=campaign, rater=rater)
+    elif campaign.is_steps:
+        from annotate.services.steps import step_gold_check
+
+        step_gold_check(campaign=campaign, rater=rater)
+    else:
+        ranking_gold_check(campaign=campaign, rater=rater)
+
+
+def rating_gold_accuracy(
+    *, campaign: Campaign, rater_id: int | None = None
+) -> dict[int, tuple[int, int]]:
+    """{rater id: (correct, answered)} over the campaign's gold rating sets: a rating is right
+    when every response's overall score is within GOLD_TOLERANCE of its gold score
+    (annotate/protocols/rating.py). Each rater's latest vote per set counts."""
+    votes = counted_votes(
+        RatingVote.objects.filter(campaign=campaign, source=RatingVote.Source.HUMAN)
+    ).exclude(candidate_set__gold_scores={})
+    if rater_id is not None:
+        votes = votes.filter(rater_id=rater_id)
+    scores: dict[int, dict[int, int]] = {}
+    meta: dict[int, tuple[int, dict]] = {}
+    for vote_id, rater, gold in votes.values_list("pk", "rater_id", "candidate_set__gold_scores"):
+        meta[vote_id] = (rater, gold)
+    for vote_id, candidate_id, overall in RatingScore.objects.filter(
+        vote_id__in=list(meta)
+    ).values_list("vote_id", "candidate_id", "overall"):
+        scores.setdefault(vote_id, {})[candidate_id] = overall
+    out: dict[int, list[int]] = {}
+    for vote_id, (rater, gold) in meta.items():
+        tally = out.setdefault(rater, [0, 0])
+        tally[0] += rating_gold_correct(scores.get(vote_id, {}), gold)
+        tally[1] += 1
+    return {r: (c, n) for r, (c, n) in out.items()}
+
+
+def rating_gold_check(*, campaign: Campaign, rater: User) -> None:
+    """Pause the rater when their rating gold accuracy falls below the campaign's threshold."""
+    if campaign.gold_min_accuracy <= 0:
+        return
+    correct, answered = rating_gold_accuracy(campaign=campaign, rater_id=rater.pk).get(
+        rater.pk, (0, 0)
+    )
+    set_gold_pause(campaign=campaign, rater=rater, correct=correct, answered=answered)
+
+
+def rating_gold_mark(*, candidate_set: CandidateSet, scores: object) -> CandidateSet:
+    """Mark a rating set gold with one overall score per response, numbered in slot order (as
+    the back office shows the unit); None or [] unmarks. The set's gold_ranking follows."""
+    if scores in (None, [], {}):
+        candidate_set.gold_scores, candidate_set.gold_ranking = {}, []
+    else:
+        try:
+            gold = rating_gold_clean(
+                rating_gold_from_shown(scores, slots=candidate_set.member_ids()),
+                members=candidate_set.member_ids(),
+                scale=rating_scale(candidate_set.campaign),
+            )
+        except RatingInvalid as exc:
+            raise VoteRefused(str(exc), code="scores") from None
+        candidate_set.gold_scores = gold
+        candidate_set.gold_ranking = rating_gold_ranking(gold)
+    candidate_set.full_clean()
+    candidate_set.save(update_fields=["gold_scores", "gold_ranking"])
+    return candidate_set
 
 
 def set_gold_pause(*, campaign: Campaign, rater: User, correct: int, answered: int) -> None:

@@ -38,6 +38,7 @@ from annotate.models import (
     StepVote,
     User,
 )
+from annotate.models.sets import counted_votes
 from annotate.protocols.steps import (
     MAX_STEP_NOTE,
     MAX_STEPS,
@@ -55,6 +56,7 @@ from annotate.services.sets import (
     set_gold_pause,
     set_lease_close,
     set_vote_counted,
+    set_vote_revise,
 )
 from annotate.validation import text_check
 
@@ -216,6 +218,7 @@ def step_vote_record(
     labels: object,
     notes: object = None,
     now: datetime | None = None,
+    revises: StepVote | None = None,
 ) -> StepVote:
     """Store the rater's labels of their leased trace. ``labels``: one of 1, 0, -1 per step (None
     for steps after the first wrong one where the campaign ends the trace there); ``notes``: one
@@ -223,9 +226,27 @@ def step_vote_record(
 
     Refuses (VoteRefused) a lease that is not the rater's, not active or expired, and labels that
     do not fit the trace. A second submit on a lease already voted returns that vote (``replayed``).
+    With ``revises`` (the rater's first vote on the trace, checked by services/set_corrections.py)
+    the labels correct it: the same rules, a new row (services/sets.py ``set_vote_revise``).
     """
     now = now or timezone.now()
     step_notes_check(notes)
+    if revises is not None:
+        return set_vote_revise(
+            revises=revises,
+            rater=rater,
+            campaign=campaign,
+            clean=lambda row: _labels_clean(row, campaign=campaign, labels=labels, notes=notes),
+            write=lambda row, cleaned: StepVote.objects.create(
+                campaign=campaign,
+                candidate_set_id=row.candidate_set_id,
+                rater=rater,
+                labels=cleaned[0],
+                notes=cleaned[1],
+                revises=revises,
+                created_at=now,
+            ),
+        )
     lease_id = lease if isinstance(lease, int) else lease.pk
     row = SetAssignment.objects.select_related("candidate_set__trace").filter(pk=lease_id).first()
     if row is not None and row.status == Status.DONE and row.rater_id == rater.pk:
@@ -240,12 +261,7 @@ def step_vote_record(
     if refused is not None:
         raise _step_refusal(refused)
     trace = row.candidate_set.trace
-    try:
-        cleaned, kept = step_labels_clean(
-            labels, n=len(trace.steps), stop_at_wrong=campaign.step_stop_at_wrong, notes=notes
-        )
-    except LabelsInvalid as exc:
-        raise VoteRefused(str(exc), code="labels") from None
+    cleaned, kept = _labels_clean(row, campaign=campaign, labels=labels, notes=notes)
     # savepoint=False: inside the page's transaction (vote + next claim, one commit).
     with transaction.atomic(savepoint=False):
         closed = set_lease_close(lease_id=lease_id, rater=rater, campaign=campaign, now=now)
@@ -281,6 +297,18 @@ def step_vote_record(
     return vote
 
 
+def _labels_clean(row: SetAssignment, *, campaign: Campaign, labels, notes) -> tuple[list, list]:
+    try:
+        return step_labels_clean(
+            labels,
+            n=len(row.candidate_set.trace.steps),
+            stop_at_wrong=campaign.step_stop_at_wrong,
+            notes=notes,
+        )
+    except LabelsInvalid as exc:
+        raise VoteRefused(str(exc), code="labels") from None
+
+
 def _replayed(lease_id: int, rater: User) -> StepVote | None:
     vote = StepVote.objects.filter(lease_id=lease_id, rater=rater).first()
     if vote is not None:
@@ -294,9 +322,9 @@ def _replayed(lease_id: int, rater: User) -> StepVote | None:
 def step_gold_accuracy(*, campaign: Campaign) -> dict[int, tuple[int, int]]:
     """{rater id: (correct, answered)} over the campaign's gold traces (``step_gold_correct``)."""
     out: dict[int, list[int]] = {}
-    votes = StepVote.objects.filter(campaign=campaign, source=StepVote.Source.HUMAN).exclude(
-        candidate_set__trace__gold_labels=[]
-    )
+    votes = counted_votes(
+        StepVote.objects.filter(campaign=campaign, source=StepVote.Source.HUMAN)
+    ).exclude(candidate_set__trace__gold_labels=[])
     for rater_id, labels, gold in votes.values_list(
         "rater_id", "labels", "candidate_set__trace__gold_labels"
     ):

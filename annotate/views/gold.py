@@ -38,6 +38,8 @@ def _pair_for_admin(campaign: Campaign, pair_id: int) -> Pair:
 def gold_pairs(request: HttpRequest, slug: str) -> HttpResponse:
     """The campaign's pairs, 50 a page, with their gold answers; ``?show=gold`` or ``not_gold``."""
     campaign = campaign_for_admin(request.user, slug)
+    if campaign.uses_sets:  # ranking, rating, steps: gold on the unit (views/gold_sets.py)
+        return redirect("annotate:gold-sets", slug=campaign.slug)
     show = request.GET.get("show", "all")
     pairs = Pair.objects.filter(campaign=campaign).select_related("prompt").order_by("id")
     if show == "gold":

@@ -10,6 +10,7 @@ Raters never see model names, generators, gold rankings or others' votes.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -24,6 +25,7 @@ from annotate.access import campaign_for_rater
 from annotate.models import Campaign, Candidate, Prompt, SetAssignment
 from annotate.selectors.rating import rater_vote_count
 from annotate.services.assignment import AssignmentError, rater_enrollment
+from annotate.services.corrections import undo_seconds
 from annotate.services.judgments import VoteRefused
 from annotate.services.prompts import prompt_rendered_ensure
 from annotate.services.sets import (
@@ -41,6 +43,7 @@ from annotate.views.crowd_hooks import (
     crowd_out_of_work,
 )
 from annotate.views.scale_keys import aspect_keys
+from annotate.views.set_undo import set_correct, set_undo, undo_context
 
 TEMPLATE = "annotate/rank.html"
 # Keys of the ranking page (the help overlay lists them; static/annotate/rank.js acts on them).
@@ -55,6 +58,7 @@ RANK_KEYS = (
     ("r", gettext_lazy("write the rationale")),
     ("w", gettext_lazy("write a better response")),
     ("s", gettext_lazy("skip this set")),
+    ("u", gettext_lazy("undo your last vote (for a short while after it)")),
     ("g", gettext_lazy("guidelines")),
     ("?", gettext_lazy("this help")),
 )
@@ -86,13 +90,23 @@ def _ranking_campaign(request: HttpRequest, slug: str) -> Campaign:
 
 
 def _context(
-    request: HttpRequest, *, campaign: Campaign, lease: SetAssignment | None, error: str = ""
+    request: HttpRequest,
+    *,
+    campaign: Campaign,
+    lease: SetAssignment | None,
+    error: str = "",
+    prefill: dict | None = None,
+    undo_ms: int | None = None,
 ) -> dict:
+    """The page's context; ``prefill`` (a vote in shown numbers) fills the form in again when the
+    rater undoes their last vote (views/set_undo.py)."""
+    chosen = (prefill or {}).get("aspects") or {}
     ctx = {
+        **undo_context(campaign, request.user, undo_ms=undo_ms),
         "campaign": campaign,
         "lease": lease,
         "error": error,
-        "aspect_rows": aspect_keys(campaign),
+        "aspect_rows": [replace(a, value=chosen.get(a.name, "")) for a in aspect_keys(campaign)],
         "rank_keys": RANK_KEYS,
         "js_strings": JS_STRINGS,
         "my_votes": rater_vote_count(campaign=campaign, rater=request.user),
@@ -102,6 +116,9 @@ def _context(
         # A crowd participant's session quota ("12 of 40"); None for every other rater.
         **crowd_context(request),
     }
+    if prefill:
+        ctx["prefill"] = prefill
+        ctx["prefill_ranking"] = json.dumps(prefill.get("ranking") or [])
     if lease is not None:
         if SetAssignment.candidate_set.is_cached(lease):
             prompt = lease.candidate_set.prompt
@@ -120,7 +137,28 @@ def _context(
             ],
             k=len(lease.shown_order),
         )
+        if campaign.judge_mode == Campaign.JudgeMode.BEFORE_VOTE:
+            # Shown before the vote only where the campaign says so; after-vote mode reveals the
+            # judge only once the ranking is stored (rank_vote's _reveal).
+            ctx["suggestion"] = _suggestion(lease)
     return ctx
+
+
+def _suggestion(lease: SetAssignment) -> dict | None:
+    """The judge's ranking of the leased set in the numbers the rater sees, or None."""
+    from annotate.protocols.ranking import ranking_to_shown
+    from annotate.services.sets import judge_set_ranking
+
+    unit = lease.candidate_set
+    groups = judge_set_ranking(candidate_set=unit)
+    if groups is None:
+        return None
+    shown = ranking_to_shown(groups, shown_order=lease.shown_order)
+    return {"judge": _spoken(shown), "rationale": ""}
+
+
+def _spoken(shown) -> str:
+    return " > ".join(" = ".join(str(n) for n in sorted(group)) for group in shown)
 
 
 def _render(request: HttpRequest, ctx: dict, status: int = 200) -> HttpResponse:
@@ -228,7 +266,7 @@ def rank_vote(request: HttpRequest, slug: str) -> HttpResponse:
         return left
     if not request.htmx:
         return redirect("annotate:rank", slug=campaign.slug)
-    ctx = _context(request, campaign=campaign, lease=nxt)
+    ctx = _context(request, campaign=campaign, lease=nxt, undo_ms=undo_seconds() * 1000)
     if campaign.judge_mode == Campaign.JudgeMode.AFTER_VOTE:
         ctx["reveal"] = _reveal(voted)
     return _render(request, ctx)
@@ -245,8 +283,7 @@ def _reveal(vote) -> str:
         return ""
 
     def spoken(ranking) -> str:
-        shown = ranking_to_shown(ranking, shown_order=vote.shown_order)
-        return " > ".join(" = ".join(str(n) for n in sorted(group)) for group in shown)
+        return _spoken(ranking_to_shown(ranking, shown_order=vote.shown_order))
 
     return gettext("The AI judge ranked the last set %(judge)s; you ranked it %(yours)s.") % {
         "judge": spoken(groups),
@@ -279,3 +316,23 @@ def rank_heartbeat(request: HttpRequest, slug: str) -> HttpResponse:
     lease_id = id_parse(request.POST.get("lease", "")) or 0
     alive = set_assignment_renew(lease_id=lease_id, rater=request.user)
     return HttpResponse(status=204 if alive else 410)
+
+
+# --- undo the last ranking (views/set_undo.py, services/set_corrections.py) -----------------------
+
+
+@login_required
+@require_POST
+def rank_undo(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = _ranking_campaign(request, slug)
+    return set_undo(request, campaign, context=_context, render=_render)
+
+
+@login_required
+@require_POST
+def rank_correct(request: HttpRequest, slug: str, vote_id: int) -> HttpResponse:
+    campaign = _ranking_campaign(request, slug)
+    _, vote, error = _parse(request.POST, campaign=campaign)
+    return set_correct(
+        request, campaign, vote_id, vote=vote, error=error, context=_context, render=_render
+    )

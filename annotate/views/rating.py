@@ -24,6 +24,7 @@ from annotate.access import campaign_for_rater
 from annotate.models import Campaign, Candidate, Prompt, SetAssignment
 from annotate.selectors.rating import rater_vote_count
 from annotate.services.assignment import AssignmentError, rater_enrollment
+from annotate.services.corrections import undo_seconds
 from annotate.services.judgments import VoteRefused
 from annotate.services.prompts import prompt_rendered_ensure
 from annotate.services.sets import (
@@ -32,6 +33,7 @@ from annotate.services.sets import (
     set_assignment_skip,
 )
 from annotate.validation import MAX_RATIONALE, MAX_REASON, id_parse, text_check
+from annotate.views.set_undo import set_correct, set_undo, undo_context
 
 TEMPLATE = "annotate/rating.html"
 # Keys of the rating page (the help overlay lists them; static/annotate/rating.js acts on them).
@@ -43,6 +45,7 @@ RATING_KEYS = (
     ("Enter", gettext_lazy("submit (every cell scored)")),
     ("r", gettext_lazy("write why, for the selected response")),
     ("s", gettext_lazy("skip this unit")),
+    ("u", gettext_lazy("undo your last vote (for a short while after it)")),
     ("g", gettext_lazy("guidelines")),
     ("?", gettext_lazy("this help")),
 )
@@ -52,7 +55,7 @@ JS_STRINGS = {
     "ready": gettext_lazy("Ready: Enter submits"),
     "offScale": gettext_lazy("Scores go from {low} to {high}"),
 }
-_FIXED_FIELDS = {"csrfmiddlewaretoken", "lease"}
+_FIXED_FIELDS = {"csrfmiddlewaretoken", "lease", "prior"}
 
 
 def _criteria(campaign: Campaign) -> list[dict]:
@@ -64,9 +67,18 @@ def _criteria(campaign: Campaign) -> list[dict]:
 
 
 def _context(
-    request: HttpRequest, *, campaign: Campaign, lease: SetAssignment | None, error: str = ""
+    request: HttpRequest,
+    *,
+    campaign: Campaign,
+    lease: SetAssignment | None,
+    error: str = "",
+    prefill: dict | None = None,
+    undo_ms: int | None = None,
 ) -> dict:
+    """The page's context; ``prefill`` (a rating in shown numbers) fills the grid in again when
+    the rater undoes their last vote (views/set_undo.py)."""
     ctx = {
+        **undo_context(campaign, request.user, undo_ms=undo_ms),
         "campaign": campaign,
         "lease": lease,
         "error": error,
@@ -89,15 +101,35 @@ def _context(
         if not prompt.rendered:
             prompt_rendered_ensure(prompt=prompt)
         html = dict(Candidate.objects.filter(pk__in=lease.shown_order).values_list("pk", "html"))
-        ctx.update(
-            prompt=prompt,
-            cards=[
-                {"number": i + 1, "html": html.get(cid, "")}
-                for i, cid in enumerate(lease.shown_order)
-            ],
-            k=len(lease.shown_order),
-        )
+        cards = [
+            {"number": i + 1, "html": html.get(cid, "")} for i, cid in enumerate(lease.shown_order)
+        ]
+        ctx.update(prompt=prompt, cards=cards, k=len(lease.shown_order))
+        ctx.update(_grid(ctx["criteria"], cards, prefill))
     return ctx
+
+
+def _grid(criteria: list[dict], cards: list[dict], prefill: dict | None) -> dict:
+    """The score grid's rows, each cell with the value to show (a prefilled vote's, else "")."""
+    entries = {e.get("number"): e for e in (prefill or {}).get("scores") or []}
+
+    def value(number: int, criterion: dict):
+        entry = entries.get(number) or {}
+        got = entry.get("overall") if criterion["index"] == 0 else None
+        if criterion["index"]:
+            got = (entry.get("aspects") or {}).get(criterion["name"])
+        return "" if got is None else got
+
+    return {
+        "grid": [
+            {**c, "cells": [{"number": d["number"], "value": value(d["number"], c)} for d in cards]}
+            for c in criteria
+        ],
+        "whys": [
+            {"number": d["number"], "value": (entries.get(d["number"]) or {}).get("rationale", "")}
+            for d in cards
+        ],
+    }
 
 
 def _render(request: HttpRequest, ctx: dict, status: int = 200) -> HttpResponse:
@@ -191,7 +223,8 @@ def rating_vote(request: HttpRequest, slug: str) -> HttpResponse:
         return _after(request, campaign=campaign, error=refused.messages[0])
     if not request.htmx:
         return redirect("annotate:rating", slug=campaign.slug)
-    return _render(request, _context(request, campaign=campaign, lease=nxt))
+    ctx = _context(request, campaign=campaign, lease=nxt, undo_ms=undo_seconds() * 1000)
+    return _render(request, ctx)
 
 
 @login_required
@@ -211,3 +244,28 @@ def rating_skip(request: HttpRequest, slug: str) -> HttpResponse:
         message = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
         return _after(request, campaign=campaign, error=message)
     return _after(request, campaign=campaign)
+
+
+# --- undo the last rating (views/set_undo.py, services/set_corrections.py) ------------------------
+
+
+@login_required
+@require_POST
+def rating_undo(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = campaign_for_rater(request.user, slug)
+    if not campaign.is_rating:
+        return redirect("annotate:rate", slug=slug)
+    return set_undo(request, campaign, context=_context, render=_render)
+
+
+@login_required
+@require_POST
+def rating_correct(request: HttpRequest, slug: str, vote_id: int) -> HttpResponse:
+    campaign = campaign_for_rater(request.user, slug)
+    if not campaign.is_rating:
+        return redirect("annotate:rate", slug=slug)
+    _, scores, error = scores_from_form(request.POST, campaign=campaign)
+    vote = {"scores": scores} if scores else {}
+    return set_correct(
+        request, campaign, vote_id, vote=vote, error=error, context=_context, render=_render
+    )

@@ -23,8 +23,9 @@ from annotate.access import campaign_for_rater
 from annotate.models import Campaign, Prompt, SetAssignment, StepTrace
 from annotate.protocols.steps import MAX_STEPS
 from annotate.selectors.rating import rater_vote_count
-from annotate.selectors.steps import step_judge_reveal
+from annotate.selectors.steps import step_judge_reveal, step_judge_suggestion
 from annotate.services.assignment import AssignmentError, rater_enrollment
+from annotate.services.corrections import undo_seconds
 from annotate.services.judgments import VoteRefused
 from annotate.services.prompts import prompt_rendered_ensure
 from annotate.services.sets import (
@@ -34,6 +35,7 @@ from annotate.services.sets import (
 )
 from annotate.services.steps import step_vote_record
 from annotate.validation import MAX_REASON, id_parse, text_check
+from annotate.views.set_undo import set_correct, set_undo, undo_context
 
 TEMPLATE = "annotate/steps.html"
 # Keys of the step page (the help overlay lists them; static/annotate/steps.js acts on them).
@@ -46,6 +48,7 @@ STEP_KEYS = (
     ("n", gettext_lazy("write a note on this step")),
     ("Enter", gettext_lazy("submit")),
     ("s", gettext_lazy("skip this trace")),
+    ("u", gettext_lazy("undo your last vote (for a short while after it)")),
     ("g", gettext_lazy("guidelines")),
     ("?", gettext_lazy("this help")),
 )
@@ -64,9 +67,18 @@ _FORM_LABELS = {"1": 1, "+1": 1, "0": 0, "-1": -1, "": None}
 
 
 def _context(
-    request: HttpRequest, *, campaign: Campaign, lease: SetAssignment | None, error: str = ""
+    request: HttpRequest,
+    *,
+    campaign: Campaign,
+    lease: SetAssignment | None,
+    error: str = "",
+    prefill: dict | None = None,
+    undo_ms: int | None = None,
 ) -> dict:
+    """The page's context; ``prefill`` (labels and notes) fills the steps in again when the rater
+    undoes their last vote (views/set_undo.py)."""
     ctx = {
+        **undo_context(campaign, request.user, undo_ms=undo_ms),
         "campaign": campaign,
         "lease": lease,
         "error": error,
@@ -86,13 +98,37 @@ def _context(
         trace = StepTrace.objects.only("steps_html", "source").get(
             candidate_set_id=lease.candidate_set_id
         )
+        labels = list((prefill or {}).get("labels") or [])
+        notes = list((prefill or {}).get("notes") or [])
         ctx.update(
             prompt=prompt,
             trace=trace,
-            steps=[{"number": i + 1, "html": html} for i, html in enumerate(trace.steps_html)],
+            steps=[
+                {
+                    "number": i + 1,
+                    "html": html,
+                    # The radio's value ("1", "0", "-1"; "" none) and note of a prefilled vote.
+                    "label": "" if i >= len(labels) or labels[i] is None else str(labels[i]),
+                    "note": notes[i] if i < len(notes) and isinstance(notes[i], str) else "",
+                }
+                for i, html in enumerate(trace.steps_html)
+            ],
             n=len(trace.steps_html),
         )
+        # Before-vote mode only: the judge's labels up front (selectors/steps.py gates it).
+        judge = step_judge_suggestion(campaign=campaign, candidate_set_id=lease.candidate_set_id)
+        if judge is not None:
+            ctx["suggestion"] = {
+                "judge": " · ".join(
+                    f"{i}: {_spoken(label)}" for i, label in enumerate(judge["labels"], start=1)
+                ),
+                "rationale": "",
+            }
     return ctx
+
+
+def _spoken(label) -> str:
+    return {1: "+1", 0: "0", -1: "−1"}.get(label, "–")
 
 
 def _render(request: HttpRequest, ctx: dict, status: int = 200) -> HttpResponse:
@@ -153,7 +189,7 @@ def steps_vote(request: HttpRequest, slug: str) -> HttpResponse:
         return _after(request, campaign=campaign, error=refused.messages[0])
     if not request.htmx:
         return redirect("annotate:steps", slug=campaign.slug)
-    ctx = _context(request, campaign=campaign, lease=nxt)
+    ctx = _context(request, campaign=campaign, lease=nxt, undo_ms=undo_seconds() * 1000)
     # Blind first, then reveal: the judge's labels of the trace just labelled, after the vote.
     ctx["reveal"] = _reveal(campaign, stored)
     return _render(request, ctx)
@@ -199,3 +235,27 @@ def steps_heartbeat(request: HttpRequest, slug: str) -> HttpResponse:
     lease_id = id_parse(request.POST.get("lease", "")) or 0
     alive = set_assignment_renew(lease_id=lease_id, rater=request.user)
     return HttpResponse(status=204 if alive else 410)
+
+
+# --- undo the last labels (views/set_undo.py, services/set_corrections.py) ------------------------
+
+
+@login_required
+@require_POST
+def steps_undo(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = campaign_for_rater(request.user, slug)
+    if not campaign.is_steps:
+        return redirect("annotate:rate", slug=slug)
+    return set_undo(request, campaign, context=_context, render=_render)
+
+
+@login_required
+@require_POST
+def steps_correct(request: HttpRequest, slug: str, vote_id: int) -> HttpResponse:
+    campaign = campaign_for_rater(request.user, slug)
+    if not campaign.is_steps:
+        return redirect("annotate:rate", slug=slug)
+    _, vote, error = step_form_parse(request.POST)
+    return set_correct(
+        request, campaign, vote_id, vote=vote, error=error, context=_context, render=_render
+    )

@@ -387,6 +387,15 @@
     tieNext = false;
     disarm();
     const wb = workbench();
+    // An undone vote comes back with its ranking (shown numbers, best first) to correct.
+    if (wb && wb.dataset.prefill) {
+      try {
+        const given = JSON.parse(wb.dataset.prefill);
+        if (Array.isArray(given)) groups = given.map((g) => g.map(Number));
+      } catch (_) {
+        groups = [];
+      }
+    }
     if (wb) wb.dataset.ready = "1";
     if (heartbeat) clearInterval(heartbeat);
     heartbeat = null;

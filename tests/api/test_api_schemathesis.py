@@ -98,6 +98,11 @@ checks.positive_data_acceptance.enabled = false
 include-path = "/api/campaigns/{{slug}}/rating/vote/"
 checks.positive_data_acceptance.enabled = false
 
+# The same scores in a correction of the last rating (annotate/api/set_undo.py).
+[[operations]]
+include-path = "/api/campaigns/{{slug}}/rating/correct/"
+checks.positive_data_acceptance.enabled = false
+
 # Crowd settings: an https completion URL with a host, a Prolific study id of 24 hex characters,
 # codes and return hosts of their own alphabets: the model's rules, which the schema states only
 # as strings.

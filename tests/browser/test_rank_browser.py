@@ -176,3 +176,51 @@ def test_the_ranking_page_passes_axe(
     page.keyboard.press("=")
     page.keyboard.press("4")
     _axe(page, "rank", screenshot_dir)
+
+
+def test_u_undoes_the_last_ranking_and_the_correction_is_a_new_row(
+    live_server, page, campaign, rater, screenshot_dir
+):
+    """After a vote the Undo button counts down; u brings the set back in the same order with the
+    ranking filled in; Enter sends the correction (a new row), and the waiting set comes back.
+    The correcting state fits 1366 x 768 and passes axe."""
+    _ranking(campaign, k=4, sets=2, long=True, aspects=["honest"], rationale="optional")
+    _open(page, live_server, campaign, (1366, 768))
+    lease = SetAssignment.objects.get(rater=rater, status="active")
+    page.scheme = "light"
+    for key in ("2", "1", "4", "3"):
+        page.keyboard.press(key)
+    page.check(".aspect[data-aspect='honest'] input[value='2']")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "id => document.querySelector('#workbench')?.dataset.lease !== id", arg=str(lease.pk)
+    )
+    waiting = page.evaluate("document.querySelector('#workbench').dataset.lease")
+    assert page.is_visible("#undo-button")
+    assert "s left" in page.inner_text("#undo-button")
+    page.keyboard.press("u")
+    page.wait_for_selector(".correcting")
+    assert page.evaluate("document.querySelector('#workbench').dataset.lease") == str(lease.pk)
+    assert _order(page) == "[[2],[1],[4],[3]]"
+    assert page.is_checked(".aspect[data-aspect='honest'] input[value='2']")
+    shot = screenshot_dir / "rank-correcting-1366x768.png"
+    page.screenshot(path=str(shot))
+    cards = [f"#card-{n} .response-body" for n in range(1, 5)]
+    controls = ["#rank-submit", "#order", "#rationale", ".aspect"]
+    problems = page.evaluate(MEASURE, {"controls": controls, "firstLines": cards, "minLines": 2})
+    assert problems == [], f"correcting: {problems} (see {shot.name})"
+    _axe(page, "rank-correcting", screenshot_dir)
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Backspace")
+    page.keyboard.press("3")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "id => document.querySelector('#workbench')?.dataset.lease === id", arg=waiting
+    )
+    assert "corrected" in page.inner_text(".rate-status")
+    first = RankingVote.objects.get(revises__isnull=True)
+    fixed = RankingVote.objects.get(revises=first)
+    s = lease.shown_order
+    assert fixed.ranking == [[s[1]], [s[0]], [s[2]], [s[3]]]
+    assert first.ranking == [[s[1]], [s[0]], [s[3]], [s[2]]]  # never updated
+    assert not page.js_errors
