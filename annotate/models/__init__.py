@@ -9,7 +9,7 @@ what the rater saw on the left is recorded separately (``left_is_a``).
     users.py       User (and its role)
     campaigns.py   Campaign, Enrollment, Prompt
     generation.py  Generator, GenerationJob, Candidate, ModelPrice, RateLimitBucket
-    rating.py      Pair, Assignment, Judgment, PairFlag
+    rating.py      Pair, Assignment, Judgment, PairFlag, PairSearch (the words a pair is found by)
     sets.py        CandidateSet, CandidateSetMember, SetAssignment, RankingVote (ranking protocol),
                    RatingVote, RatingScore (rating protocol)
     steps.py       StepTrace, StepVote (step labels: sets of one candidate, split into steps),
@@ -52,7 +52,7 @@ from annotate.models.participants import (
     TrainingAnswer,
     TrainingUnit,
 )
-from annotate.models.rating import Assignment, Judgment, Pair, PairFlag
+from annotate.models.rating import Assignment, Judgment, Pair, PairFlag, PairSearch
 from annotate.models.sets import (
     CandidateSet,
     CandidateSetMember,
@@ -93,6 +93,7 @@ __all__ = [
     "ModelPrice",
     "Pair",
     "PairFlag",
+    "PairSearch",
     "Participant",
     "Prompt",
     "PromptImport",
