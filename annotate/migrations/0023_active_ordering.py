@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotate', '0019_set_vote_revisions'),
+        ('annotate', '0020_search'),
     ]
 
     operations = [
