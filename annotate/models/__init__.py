@@ -20,11 +20,13 @@ what the rater saw on the left is recorded separately (``left_is_a``).
     ttc.py         TTCConfig, CandidateReview, BestOfNChoice (test-time compute: answers, best-of-N)
     participants.py CrowdSettings, Participant, TrainingUnit, TrainingAnswer (crowd platforms)
     invitations.py Invitation (raters invited in bulk, one-time links)
+    analytics.py   CampaignStats (the dashboard's figures over every vote, cached)
     work.py        WorkerProcess, WorkLease, WorkRecovery (background work shared by every kind)
 
 Every model is importable from ``annotate.models``.
 """
 
+from annotate.models.analytics import CampaignStats
 from annotate.models.campaigns import Campaign, Enrollment, Prompt
 from annotate.models.exports import Export
 from annotate.models.generation import (
@@ -67,6 +69,7 @@ __all__ = [
     "Assignment",
     "BestOfNChoice",
     "Campaign",
+    "CampaignStats",
     "Candidate",
     "CandidateSet",
     "CandidateSetMember",
