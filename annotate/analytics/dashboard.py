@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from annotate.analytics import agreement, bias, plots, ranking
 from annotate.analytics.crowd_models import fit_labels
 
+PLOT_RATERS = 40  # the position-bias figure shows at most this many raters
 RELIABILITY_MAX_VOTES = 20_000  # Dawid–Skene in the page request up to here (a few seconds)
 
 
@@ -92,6 +93,12 @@ def dashboard_from_parts(
     if days:
         figures["progress"] = plots.votes_over_time([d for d, _ in days], [n for _, n in days])
     with_left = [r for r in raters if r["left"] and r["left"]["n"]]
+    if len(with_left) > PLOT_RATERS:
+        # A figure of 500 rows says nothing: the raters most clearly off 50 %, by name (the table
+        # lists everyone).
+        ranked = sorted(with_left, key=lambda r: (r["left"]["p_value"], r["name"]))
+        keep = {id(r) for r in ranked[:PLOT_RATERS]}
+        with_left = [r for r in with_left if id(r) in keep]
     if with_left:
         figures["position"] = plots.share_intervals(
             [r["name"] for r in with_left],

@@ -90,7 +90,6 @@ class CardContext:
     alpha_low: float | None = None  # its 95% bootstrap interval (pairs resampled)
     alpha_high: float | None = None
     alpha_votes: int = 0  # the human votes it was computed over (every one of them)
-    alpha_computed_at: str = ""  # when the research page's figures were made, if the card uses them
     protocol: str = "pairwise"  # ranking: the pairs were derived from rankings (see below)
     ranking_k: int = 0
     generation_cost_usd: float = 0.0  # every candidate the campaign generated
@@ -314,8 +313,6 @@ def render_card(context: CardContext, options: ExportOptions, summary: ExportSum
         if context.alpha_low is not None and context.alpha_high is not None:
             alpha += f" (95% bootstrap CI {context.alpha_low:.3f} – {context.alpha_high:.3f})"
         alpha += f" over all {context.alpha_votes:,} human votes"
-        if context.alpha_computed_at:
-            alpha += f", the research page's figures computed {context.alpha_computed_at}"
     source = {
         "human": "human raters",
         "judge": "the AI judge (RLAIF labels)",
