@@ -90,6 +90,17 @@ def export_run_task(*, export_id: int) -> None:
     export_run(export_id=export_id)
 
 
+# --- analytics ---
+
+
+# A run over a million votes takes tens of seconds; a claim older than the hard limit is free.
+@shared_task(bind=True, soft_time_limit=600, time_limit=660)
+def campaign_stats_task(self, *, campaign_id: int) -> None:
+    from annotate.services.campaign_stats import stats_refresh
+
+    stats_refresh(campaign_id=campaign_id, claim=self.request.id or "")
+
+
 # --- AI judge ---
 
 

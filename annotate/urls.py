@@ -245,6 +245,11 @@ urlpatterns += [
         research.research_analytics,
         name="research-analytics",
     ),
+    path(
+        "campaigns/<slug:slug>/research/analytics/recompute/",
+        research.research_analytics_recompute,
+        name="research-analytics-recompute",
+    ),
     path("campaigns/<slug:slug>/exports/", research.export_list, name="export-list"),
     path("campaigns/<slug:slug>/exports/new/", research.export_create_view, name="export-create"),
     path("exports/<int:pk>/progress/", research.export_progress, name="export-progress"),

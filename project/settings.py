@@ -370,6 +370,11 @@ WORK_DEAD_AFTER_SECONDS = float(env_str("WORK_DEAD_AFTER_SECONDS", "12"))
 WORK_SWEEP_SECONDS = float(env_str("WORK_SWEEP_SECONDS", "6"))
 WORK_STALE_SECONDS = float(env_str("WORK_STALE_SECONDS", "0"))
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The researcher dashboard's figures (annotate/services/campaign_stats.py): a vote asks for a
+# recompute this many seconds later (votes meanwhile join the same run); a campaign with no figures
+# yet and at most ANALYTICS_INLINE_MAX_VOTES votes is computed in the page request instead.
+ANALYTICS_REFRESH_SECONDS = env_int("ANALYTICS_REFRESH_SECONDS", 60)
+ANALYTICS_INLINE_MAX_VOTES = env_int("ANALYTICS_INLINE_MAX_VOTES", 5000)
 # Celery's Django fixup closes every database connection before and after each task unless this is
 # set, so each generation task opened a new PostgreSQL connection (measured in bench/generation.py:
 # the claim took 29 ms instead of 9 ms). With it set, project/celery.py closes connections around

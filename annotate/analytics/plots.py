@@ -113,10 +113,14 @@ def win_matrix(
         return _svg(fig)
 
 
-def histogram(values: Sequence[float], *, xlabel: str) -> str:
+def histogram(
+    values: Sequence[float], *, xlabel: str, weights: Sequence[float] | None = None
+) -> str:
+    """``weights``: how many votes each value stands for (a histogram of counts from SQL)."""
+    total = int(sum(weights)) if weights is not None else len(values)
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.4, 2.2))
-        ax.hist(values, bins=min(30, max(5, len(values) // 5)), color=ACCENT)
+        ax.hist(values, weights=weights, bins=min(30, max(5, total // 5)), color=ACCENT)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("votes")
         return _svg(fig)

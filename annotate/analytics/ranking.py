@@ -63,11 +63,12 @@ def bradley_terry(
 def bradley_terry_counts(
     counts: Counter, *, n_boot: int = 200, seed: int = 0, level: float = 0.95
 ) -> list[dict]:
-    """``bradley_terry`` from (winner, loser, weight) counts, e.g. counted in SQL."""
+    """bradley_terry from (winner, loser, weight) counts (``outcomes``, or SQL's GROUP BY): the
+    bootstrap resamples the win/loss counts per generator pair, never single votes."""
     names = sorted({k[0] for k in counts} | {k[1] for k in counts})
     if len(names) < 2:
         return []
-    keys = list(counts)
+    keys = sorted(counts)  # a fixed order: the same draws whichever way the counts were made
     observed = np.array([counts[k] for k in keys], dtype=float)
     params = _fit(_matrix(names, keys, observed))
 
@@ -99,7 +100,11 @@ def win_rates(rows: Iterable[dict], *, order: list[str] | None = None) -> dict:
 
     ``order`` lists the names in display order (e.g. the leaderboard's); others follow sorted.
     """
-    counts = outcomes(rows)
+    return win_rates_counts(outcomes(rows), order=order)
+
+
+def win_rates_counts(counts: Counter, *, order: list[str] | None = None) -> dict:
+    """win_rates from (winner, loser, weight) counts."""
     present = {k[0] for k in counts} | {k[1] for k in counts}
     names = [n for n in (order or []) if n in present]
     names += sorted(present - set(names))

@@ -88,6 +88,9 @@ class CardContext:
     raters: int = 0
     excluded_raters: int = 0
     alpha: float | None = None  # Krippendorff's α (ordinal) over the campaign's human votes
+    alpha_low: float | None = None  # its 95% bootstrap interval (pairs resampled)
+    alpha_high: float | None = None
+    alpha_votes: int = 0  # the human votes it was computed over (every one of them)
     protocol: str = "pairwise"  # ranking: the pairs were derived from rankings (see below)
     ranking_k: int = 0
     generation_cost_usd: float = 0.0  # every candidate the campaign generated
@@ -304,12 +307,13 @@ def render_card(context: CardContext, options: ExportOptions, summary: ExportSum
         if summary.mean_agreement is not None
         else "no pair has two or more counted votes, so agreement is not measured"
     )
-    alpha = (
-        f"{context.alpha:.3f}"
-        if context.alpha is not None
-        else "not given here (not defined for these votes, or too many votes to compute it inside"
-        " an export; see the campaign's research page)"
-    )
+    if context.alpha is None:
+        alpha = "not defined for these votes (it needs pairs with two or more votes that differ)"
+    else:
+        alpha = f"{context.alpha:.3f}"
+        if context.alpha_low is not None and context.alpha_high is not None:
+            alpha += f" (95% bootstrap CI {context.alpha_low:.3f} – {context.alpha_high:.3f})"
+        alpha += f" over all {context.alpha_votes:,} human votes"
     source = {
         "human": "human raters",
         "judge": "the AI judge (RLAIF labels)",

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotate', '0020_search'),
+        ('annotate', '0021_campaign_stats'),
     ]
 
     operations = [

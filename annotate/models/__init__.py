@@ -22,11 +22,13 @@ what the rater saw on the left is recorded separately (``left_is_a``).
     invitations.py Invitation (raters invited in bulk, one-time links)
     webhooks.py    Webhook, WebhookDelivery (signed event notifications to a campaign's URLs)
     live.py        LiveSettings, LiveConversation, LiveTurn, LiveReply (live conversations)
+    analytics.py   CampaignStats (the dashboard's figures over every vote, cached)
     work.py        WorkerProcess, WorkLease, WorkRecovery (background work shared by every kind)
 
 Every model is importable from ``annotate.models``.
 """
 
+from annotate.models.analytics import CampaignStats
 from annotate.models.campaigns import Campaign, Enrollment, Prompt
 from annotate.models.exports import Export
 from annotate.models.generation import (
@@ -71,6 +73,7 @@ __all__ = [
     "Assignment",
     "BestOfNChoice",
     "Campaign",
+    "CampaignStats",
     "Candidate",
     "CandidateReview",
     "CandidateSet",

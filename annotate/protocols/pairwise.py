@@ -37,10 +37,10 @@ def _export_rows(*, campaign_id: int, **kwargs):
 
 
 def _agreement(*, campaign) -> dict:
-    from annotate.analytics.agreement import krippendorff_alpha
-    from annotate.selectors.analytics import analytics_vote_rows
+    from annotate.selectors.analytics import campaign_alpha
 
-    return {"alpha": krippendorff_alpha(analytics_vote_rows(campaign_id=campaign.id))}
+    # Over every vote, from the counts per pair × score (annotate/analytics/counted.py).
+    return {"alpha": campaign_alpha(campaign_id=campaign.id)["alpha"]}
 
 
 PAIRWISE = register(

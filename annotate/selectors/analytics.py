@@ -1,26 +1,43 @@
-"""Reads behind the researcher dashboard: human votes with what the statistics need."""
+"""Reads behind the researcher dashboard, over every vote.
+
+* ``dashboard_parts`` — the statistics' inputs as counts (GROUP BY in the database: votes per pair ×
+  score for α, per rater × side for position bias, per generator pair × choice for the leaderboard,
+  per rater × milliseconds for time on task), plus two passes that stream one pair at a time
+  (majority agreement, length bias); memory grows with pairs and raters, not with votes.
+* ``research_analytics`` — the page's figures computed now (annotate/analytics/dashboard.py); the
+  page itself shows the cached ones (annotate/services/campaign_stats.py).
+* ``analytics_vote_rows`` — every vote as a dict: the reference path the tests compare against, and
+  Dawid–Skene's input on campaigns small enough to fit it in a worker run.
+
+``upto`` (a vote id) limits every read to the votes up to it: one run's figures are a consistent
+snapshot while votes keep arriving.
+"""
 
 from __future__ import annotations
 
-from annotate.models import Campaign, Candidate, Judgment, Pair
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass
+from itertools import groupby
+
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+
+from annotate.analytics import counted
+from annotate.exports.aggregate import signed_score
+from annotate.models import Campaign, CampaignStats, Candidate, JudgeVerdict, Judgment, Pair
 from annotate.reading import reading_length
 from annotate.selectors.campaigns import campaign_voters, votes_per_day
 from annotate.selectors.exports import generator_names
 
-# The dashboard reads at most this many votes (the first ones, by pair); the page says so when hit.
-ANALYTICS_ROW_LIMIT = 200_000
+STREAM_CHUNK = 20_000  # rows per fetch of the streamed passes
 
 
-def analytics_vote_rows(*, campaign_id: int, limit: int = ANALYTICS_ROW_LIMIT) -> list[dict]:
+def analytics_vote_rows(*, campaign_id: int, upto: int | None = None) -> list[dict]:
     """Human votes with what the statistics need; ``a_len`` and ``b_len`` are the two responses'
     reading lengths (annotate/reading.py: fair across scripts, where a character count makes a
     Korean answer look shorter to read than an English one of the same content)."""
     names = generator_names(campaign_id=campaign_id)
     rows = list(
-        # A pair left out (Pair.excluded: a live reply named its model) counts nowhere.
-        Judgment.objects.filter(
-            campaign_id=campaign_id, source=Judgment.Source.HUMAN, pair__excluded=False
-        )
+        human_votes(campaign_id=campaign_id, upto=upto)
         .order_by("pair_id", "id")
         .values(
             "id",
@@ -34,9 +51,9 @@ def analytics_vote_rows(*, campaign_id: int, limit: int = ANALYTICS_ROW_LIMIT) -
             "pair__gold_answer",
             "pair__candidate_a__generator_id",
             "pair__candidate_b__generator_id",
-        )[:limit]
+        )
     )
-    lengths = _pair_reading_lengths(campaign_id=campaign_id, pair_ids={r["pair_id"] for r in rows})
+    lengths = pair_reading_lengths(campaign_id=campaign_id)
     for row in rows:
         row["a_len"], row["b_len"] = lengths.get(row["pair_id"], (None, None))
         row["judgment_id"] = row.pop("id")
@@ -47,31 +64,278 @@ def analytics_vote_rows(*, campaign_id: int, limit: int = ANALYTICS_ROW_LIMIT) -
     return rows
 
 
-def _pair_reading_lengths(*, campaign_id: int, pair_ids: set[int]) -> dict[int, tuple[int, int]]:
-    """Pair id → (reading length of a, of b), each candidate's text measured once."""
-    if not pair_ids:
-        return {}
-    pairs = Pair.objects.filter(campaign_id=campaign_id).values_list(
-        "id", "candidate_a_id", "candidate_b_id"
+def pair_reading_lengths(*, campaign_id: int) -> dict[int, tuple[int, int]]:
+    """Pair id → (reading length of a, of b), each candidate's text measured once (streamed)."""
+    pairs = list(
+        Pair.objects.filter(campaign_id=campaign_id).values_list(
+            "id", "candidate_a_id", "candidate_b_id"
+        )
     )
-    wanted = [(pid, a, b) for pid, a, b in pairs if pid in pair_ids]
-    candidate_ids = {c for _, a, b in wanted for c in (a, b)}
+    if not pairs:
+        return {}
+    wanted = {c for _, a, b in pairs for c in (a, b)}
     texts = Candidate.objects.filter(prompt__campaign_id=campaign_id).values_list("id", "text")
-    length = {cid: reading_length(text) for cid, text in texts.iterator() if cid in candidate_ids}
-    return {pid: (length.get(a), length.get(b)) for pid, a, b in wanted}
+    length = {
+        cid: reading_length(text)
+        for cid, text in texts.iterator(chunk_size=STREAM_CHUNK)
+        if cid in wanted
+    }
+    return {pid: (length.get(a), length.get(b)) for pid, a, b in pairs}
 
 
-def research_analytics(*, campaign: Campaign) -> dict:
-    """Every statistic and figure of the researcher dashboard (annotate.analytics.dashboard)."""
-    from annotate.analytics.dashboard import dashboard
+# --- counts -------------------------------------------------------------------------------------
 
-    rows = analytics_vote_rows(campaign_id=campaign.id, limit=ANALYTICS_ROW_LIMIT)
+
+def human_votes(*, campaign_id: int, upto: int | None = None) -> QuerySet[Judgment]:
+    # A pair left out (Pair.excluded: a live reply named its model) counts nowhere.
+    votes = Judgment.objects.filter(
+        campaign_id=campaign_id, source=Judgment.Source.HUMAN, pair__excluded=False
+    )
+    return votes if upto is None else votes.filter(id__lte=upto)
+
+
+def last_vote_id(*, campaign_id: int) -> int | None:
+    """The newest human vote's id (the snapshot a run computes over)."""
+    return human_votes(campaign_id=campaign_id).order_by("-id").values_list("id", flat=True).first()
+
+
+def votes_since(*, campaign_id: int, after: int | None) -> int:
+    """Human votes newer than ``after`` (a range scan of the newest ids)."""
+    votes = human_votes(campaign_id=campaign_id)
+    return (votes if after is None else votes.filter(id__gt=after)).count()
+
+
+def counted_votes(*, campaign_id: int, upto: int | None = None) -> QuerySet[Judgment]:
+    """The votes that count (as exports.aggregate.counted_votes): each rater's latest on a pair."""
+    later = human_votes(campaign_id=campaign_id, upto=upto).filter(
+        pair_id=OuterRef("pair_id"), rater_id=OuterRef("rater_id"), id__gt=OuterRef("id")
+    )
+    return human_votes(campaign_id=campaign_id, upto=upto).filter(~Exists(later))
+
+
+def first_votes(*, campaign_id: int, upto: int | None = None) -> QuerySet[Judgment]:
+    """First (blind) votes: no revisions."""
+    return human_votes(campaign_id=campaign_id, upto=upto).filter(revises__isnull=True)
+
+
+def alpha_unit_counts(*, campaign_id: int, upto: int | None = None):
+    """(pair id, signed score, votes) of the counted votes, by pair: α's counts per unit × value."""
+    rows = (
+        counted_votes(campaign_id=campaign_id, upto=upto)
+        .exclude(choice=Judgment.Choice.BOTH_BAD)
+        .values("pair_id", "choice", "strength")
+        .annotate(n=Count("id"))
+        .order_by("pair_id")
+        .values_list("pair_id", "choice", "strength", "n")
+    )
+    for pair_id, choice, strength, n in rows.iterator(chunk_size=STREAM_CHUNK):
+        yield pair_id, signed_score(choice, strength), n
+
+
+def campaign_alpha(*, campaign_id: int, n_boot: int = 0) -> dict:
+    """α (and its CI when ``n_boot``) over every counted vote, from the counts."""
+    return counted.alpha_from_units(alpha_unit_counts(campaign_id=campaign_id), n_boot=n_boot)
+
+
+def _position(first: QuerySet[Judgment]) -> dict[int, tuple[int, int]]:
+    per_rater: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for rater, choice, left_is_a, n in (
+        first.filter(choice__in=("a", "b"), left_is_a__isnull=False)
+        .values("rater_id", "choice", "left_is_a")
+        .annotate(n=Count("id"))
+        .values_list("rater_id", "choice", "left_is_a", "n")
+    ):
+        per_rater[rater][0] += n if (choice == "a") == left_is_a else 0
+        per_rater[rater][1] += n
+    return {r: (k, n) for r, (k, n) in per_rater.items()}
+
+
+def _length(first: QuerySet[Judgment], lengths: dict[int, tuple]) -> dict[int, tuple[int, int]]:
+    per_rater: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    votes = first.filter(choice__in=("a", "b")).values_list("rater_id", "pair_id", "choice")
+    for rater, pair_id, choice in votes.iterator(chunk_size=STREAM_CHUNK):
+        a_len, b_len = lengths.get(pair_id, (None, None))
+        if a_len is None or b_len is None or a_len == b_len:
+            continue
+        per_rater[rater][0] += (choice == "a") == (a_len > b_len)
+        per_rater[rater][1] += 1
+    return {r: (k, n) for r, (k, n) in per_rater.items()}
+
+
+def _gold(first: QuerySet[Judgment]) -> dict[int, dict]:
+    rows = (
+        first.exclude(pair__gold_answer="")
+        .values("rater_id")
+        .annotate(
+            answered=Count("id"), correct=Count("id", filter=Q(choice=F("pair__gold_answer")))
+        )
+        .values_list("rater_id", "correct", "answered")
+    )
+    return {r: {"correct": c, "answered": a, "share": c / a} for r, c, a in rows}
+
+
+def _times(first: QuerySet[Judgment]) -> dict[int, dict[int, int]]:
+    per_rater: dict[int, dict[int, int]] = defaultdict(dict)
+    rows = (
+        first.filter(time_on_task_ms__isnull=False)
+        .values("rater_id", "time_on_task_ms")
+        .annotate(n=Count("id"))
+        .values_list("rater_id", "time_on_task_ms", "n")
+    )
+    for rater, ms, n in rows.iterator(chunk_size=STREAM_CHUNK):
+        per_rater[rater][ms] = n
+    return per_rater
+
+
+def _outcomes(votes: QuerySet[Judgment], campaign_id: int) -> Counter:
+    names = generator_names(campaign_id=campaign_id)
+    rows = (
+        votes.values("pair__candidate_a__generator_id", "pair__candidate_b__generator_id", "choice")
+        .annotate(n=Count("id"))
+        .values_list(
+            "pair__candidate_a__generator_id", "pair__candidate_b__generator_id", "choice", "n"
+        )
+    )
+    return counted.outcome_counts(
+        (names.get(a, ""), names.get(b, ""), choice, n) for a, b, choice, n in rows
+    )
+
+
+def _majority(votes: QuerySet[Judgment]) -> dict[int, dict]:
+    stream = (
+        votes.order_by("pair_id", "id")
+        .values_list("pair_id", "rater_id", "choice")
+        .iterator(chunk_size=STREAM_CHUNK)
+    )
+    return counted.majority_agreement(
+        [(rater, choice) for _, rater, choice in group]
+        for _, group in groupby(stream, key=lambda row: row[0])
+    )
+
+
+def dashboard_parts(*, campaign_id: int, upto: int | None = None, n_boot: int = 200) -> dict:
+    """What annotate.analytics.dashboard.parts_from_rows gives, from counts over every vote up to
+    ``upto`` (all of them when None)."""
+    from annotate.analytics.dashboard import RELIABILITY_MAX_VOTES, rater_reliability
+
+    every = human_votes(campaign_id=campaign_id, upto=upto)
+    first = first_votes(campaign_id=campaign_id, upto=upto)
+    latest = counted_votes(campaign_id=campaign_id, upto=upto)
+    total = every.count()
+    reliability = {}
+    if total <= RELIABILITY_MAX_VOTES:
+        reliability = rater_reliability(analytics_vote_rows(campaign_id=campaign_id, upto=upto))
+    lengths = pair_reading_lengths(campaign_id=campaign_id)
+    times = _times(first)
+    seconds: Counter = Counter()
+    for histogram in times.values():
+        seconds.update(histogram)
+    return {
+        "vote_rows": total,
+        "votes": dict(
+            first.values("rater_id").annotate(n=Count("id")).values_list("rater_id", "n")
+        ),
+        "majority": _majority(latest),
+        "reliability": reliability,
+        "reliability_computed": total <= RELIABILITY_MAX_VOTES,
+        "gold": _gold(first),
+        "position": counted.shares(_position(first)),
+        "length": counted.shares(_length(first, lengths)),
+        "time": counted.time_summary(times),
+        "outcomes": _outcomes(latest, campaign_id),
+        "alpha": counted.alpha_from_units(
+            alpha_unit_counts(campaign_id=campaign_id, upto=upto), n_boot=n_boot
+        ),
+        "seconds": dict(seconds),
+    }
+
+
+def judge_figures(*, campaign_id: int, upto: int | None = None) -> dict | None:
+    """Cohen's κ between the judge and the humans' blind majority, and the judge's swap
+    consistency (annotate/analytics/judge.py), from counts; None without a finished verdict."""
+    from annotate.analytics import judge as stats
+
+    done = JudgeVerdict.objects.filter(campaign_id=campaign_id, status=JudgeVerdict.Status.DONE)
+    if not done.exists():
+        return None
+    by_pair: dict[int, Counter] = defaultdict(Counter)
+    blind = (
+        first_votes(campaign_id=campaign_id, upto=upto)
+        .filter(judge_shown=False)
+        .values("pair_id", "choice")
+        .annotate(n=Count("id"))
+        .values_list("pair_id", "choice", "n")
+    )
+    for pair_id, choice, n in blind.iterator(chunk_size=STREAM_CHUNK):
+        by_pair[pair_id][choice] += n
+    human = stats._majorities(by_pair)
+    judge = dict(
+        done.filter(pair__isnull=False)
+        .order_by("finished_at", "id")
+        .values_list("pair_id", "choice")
+        .iterator(chunk_size=STREAM_CHUNK)
+    )
+    swap = (
+        done.values("order1__choice", "order2__choice")
+        .annotate(n=Count("id"))
+        .values_list("order1__choice", "order2__choice", "n")
+    )
+    same = compared = 0
+    for one, two, n in swap:
+        if one and two:
+            compared += n
+            same += n if one == two else 0
+    return {
+        "kappa": asdict(stats.kappa(judge, human)),
+        "swap": {**asdict(swap_rate := stats.rate(same, compared)), "rate": swap_rate.rate},
+        "judged_pairs": len(judge),
+    }
+
+
+def research_analytics(*, campaign: Campaign, upto: int | None = None) -> dict:
+    """Every statistic and figure of the researcher dashboard, computed now over every vote."""
+    from annotate.analytics.dashboard import dashboard_from_parts
+
     usernames = {
         v["rater_id"]: v["rater__username"] for v in campaign_voters(campaign_id=campaign.id)
     }
     days = votes_per_day(campaign_id=campaign.id)
     return {
-        **dashboard(rows, days=days, usernames=usernames),
-        "row_limit": ANALYTICS_ROW_LIMIT,
-        "truncated": len(rows) >= ANALYTICS_ROW_LIMIT,
+        **dashboard_from_parts(
+            dashboard_parts(campaign_id=campaign.id, upto=upto), days=days, usernames=usernames
+        ),
+        "judge": judge_figures(campaign_id=campaign.id, upto=upto),
     }
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """The cached figures of a campaign and what the page says about them."""
+
+    stats: CampaignStats | None
+    new_votes: int
+
+    @property
+    def computed(self) -> bool:
+        return self.stats is not None and self.stats.computed_at is not None
+
+    @property
+    def computing(self) -> bool:
+        return self.stats is not None and self.stats.computing_since is not None
+
+
+def campaign_stats(*, campaign: Campaign) -> Freshness:
+    """The campaign's cached figures (or none yet) and the human votes cast since they were made."""
+    stats = CampaignStats.objects.filter(campaign=campaign).first()
+    if stats is None or stats.computed_at is None:
+        return Freshness(stats, votes_since(campaign_id=campaign.id, after=None))
+    return Freshness(stats, votes_since(campaign_id=campaign.id, after=stats.last_vote_id))
+
+
+def campaign_alphas(*, campaign_ids: list[int]) -> dict[int, float | None]:
+    """Campaign id → the α of its cached figures (absent: not computed yet)."""
+    return dict(
+        CampaignStats.objects.filter(
+            campaign_id__in=campaign_ids, computed_at__isnull=False
+        ).values_list("campaign_id", "figures__headline_alpha")
+    )

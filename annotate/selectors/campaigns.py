@@ -25,12 +25,14 @@ def campaigns_for(*, user: User) -> QuerySet[Campaign]:
 @dataclass(frozen=True)
 class CampaignGlance:
     """A campaign at a glance on the campaign list: units voted of units wanted (pairs or sets,
-    each counted to its k), units finished in the last hour, and the money spent on it."""
+    each counted to its k), units finished in the last hour, the money spent on it, and the raters'
+    α from the cached figures (None: not computed yet, or not defined)."""
 
     done: int = 0
     wanted: int = 0
     last_hour: int = 0
     cost_usd: Decimal = Decimal("0")
+    alpha: float | None = None
 
     @property
     def share(self) -> float | None:
@@ -44,7 +46,7 @@ class CampaignGlance:
 
 
 def campaign_glances(*, campaign_ids: list[int], now=None) -> dict[int, CampaignGlance]:
-    """Campaign id -> CampaignGlance, in six grouped queries whatever the number of campaigns.
+    """Campaign id -> CampaignGlance, in seven grouped queries whatever the number of campaigns.
     Units are pairs and candidate sets (every protocol leases one or the other); the pace is the
     leases completed in the last hour, so it counts every protocol's votes alike."""
     from annotate.models import Assignment, CandidateSet, JudgeVerdict, SetAssignment
@@ -86,6 +88,10 @@ def campaign_glances(*, campaign_ids: list[int], now=None) -> dict[int, Campaign
         .annotate(cost=Sum("cost_usd")),
         cost_usd="cost",
     )
+    from annotate.selectors.analytics import campaign_alphas
+
+    for campaign_id, alpha in campaign_alphas(campaign_ids=campaign_ids).items():
+        found[campaign_id]["alpha"] = alpha
     return {i: CampaignGlance(**values) for i, values in found.items()}
 
 

@@ -82,8 +82,6 @@ __all__ = [
 
 # Progress is written every this many pairs (one small UPDATE on its own connection).
 PROGRESS_EVERY = 5000
-# Krippendorff's α needs every vote in memory; above this many votes the card leaves it out.
-CARD_ALPHA_MAX_VOTES = 50_000  # keeps an export's memory flat; the research page shows α
 
 
 def rater_pseudonym(*, campaign_id: int, rater_id: int | None) -> str:
@@ -128,13 +126,30 @@ def excluded_raters(*, campaign: Campaign, options: ExportOptions) -> frozenset[
     )
 
 
-def _card_context(*, campaign: Campaign, voters: list[dict], excluded: frozenset) -> CardContext:
-    from annotate.analytics.agreement import krippendorff_alpha
+def card_alpha(*, campaign: Campaign) -> dict:
+    """α for the dataset card, over every human vote: the research page's cached figures when they
+    cover every vote, else computed now from the counts per pair × score (memory flat). Both give
+    the same numbers (the same bootstrap draws), so the card's bytes do not depend on the cache."""
+    fresh = analytics_reads.campaign_stats(campaign=campaign)
+    cached = (fresh.stats.figures or {}).get("alpha") if fresh.computed else None
+    if cached and not fresh.new_votes:
+        return {
+            "alpha": cached["alpha"],
+            "alpha_low": cached["low"],
+            "alpha_high": cached["high"],
+            "alpha_votes": fresh.stats.votes_seen,
+        }
+    now = analytics_reads.campaign_alpha(campaign_id=campaign.id, n_boot=200)
+    return {
+        "alpha": now["alpha"],
+        "alpha_low": now["low"],
+        "alpha_high": now["high"],
+        "alpha_votes": analytics_reads.human_votes(campaign_id=campaign.id).count(),
+    }
 
-    alpha = None
-    if sum(v["votes"] for v in voters) <= CARD_ALPHA_MAX_VOTES:
-        rows = analytics_reads.analytics_vote_rows(campaign_id=campaign.id)
-        alpha = krippendorff_alpha(rows)
+
+def _card_context(*, campaign: Campaign, voters: list[dict], excluded: frozenset) -> CardContext:
+    alpha = card_alpha(campaign=campaign)
     judge = JudgeConfig.objects.filter(campaign=campaign).first()
     return CardContext(
         judge_model=f"{judge.provider}/{judge.model}" if judge else "",
@@ -151,7 +166,7 @@ def _card_context(*, campaign: Campaign, voters: list[dict], excluded: frozenset
         ],
         raters=len(voters),
         excluded_raters=len(excluded),
-        alpha=alpha,
+        **alpha,
         protocol=campaign.protocol,
         ranking_k=campaign.ranking_k,
         **export_reads.campaign_costs(campaign_id=campaign.id),

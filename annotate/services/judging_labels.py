@@ -23,6 +23,7 @@ from annotate.selectors.judging import (
     judge_rankings,
     verdict_for_pair,
 )
+from annotate.services.campaign_stats import stats_vote_arrived_on_commit
 from annotate.services.judging import JudgeRefused, judge_config_get
 from annotate.services.judgments import VoteRefused, judgment_validate
 
@@ -76,6 +77,7 @@ def judgment_revise(
         return judgment
     try:
         with transaction.atomic():
+            stats_vote_arrived_on_commit(campaign_id=campaign.pk)
             return Judgment.objects.create(
                 campaign=campaign,
                 pair_id=judgment.pair_id,

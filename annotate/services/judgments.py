@@ -20,6 +20,7 @@ from django.utils.translation import gettext
 
 from annotate.exports.texts import same_text
 from annotate.models import Assignment, Campaign, Enrollment, Judgment, Pair, PairFlag, User
+from annotate.services.campaign_stats import stats_vote_arrived_on_commit
 from annotate.sides import to_shown, to_stored
 from annotate.sql import votes as votes_sql
 
@@ -252,6 +253,7 @@ def _record(
         if written is not None and written.gold_answer:
             judgment_gold_check(campaign=campaign, rater=rater)
     if written is not None:
+        stats_vote_arrived_on_commit(campaign_id=campaign.pk)
         return _judgment(vote, written, campaign=campaign, rater=rater)
     # Nothing was written; decide outside the transaction (raising here poisons no caller's block).
     return _refused_or_replayed(

@@ -76,6 +76,7 @@ from annotate.protocols.rating import (
     rating_gold_ranking,
 )
 from annotate.protocols.rating import Scale as RatingScale
+from annotate.services.campaign_stats import stats_vote_arrived_on_commit
 from annotate.services.judgments import VoteRefused
 from annotate.services.pairing import BuildReport, candidates_scan, normalised_text
 
@@ -634,6 +635,7 @@ def _set_vote_record(
         if closed:
             vote = write(row, cleaned, None)
             set_vote_counted(campaign=campaign, rater=rater, set_id=row.candidate_set_id)
+            stats_vote_arrived_on_commit(campaign_id=campaign.pk)
             if row.candidate_set.gold_ranking:
                 set_gold_check(campaign=campaign, rater=rater)
     if not closed:  # changed since it was read: a twin submit won, or the lease ended

@@ -49,6 +49,7 @@ from annotate.protocols.steps import (
     steps_split_many,
 )
 from annotate.selfid import self_identifies
+from annotate.services.campaign_stats import stats_vote_arrived_on_commit
 from annotate.services.judgments import VoteRefused
 from annotate.services.pairing import BuildReport, candidates_scan, normalised_text
 from annotate.services.sets import (
@@ -277,6 +278,7 @@ def step_vote_record(
                 created_at=now,
             )
             set_vote_counted(campaign=campaign, rater=rater, set_id=row.candidate_set_id)
+            stats_vote_arrived_on_commit(campaign_id=campaign.pk)
             if trace.gold_labels:
                 step_gold_check(campaign=campaign, rater=rater)
     if not closed:  # changed since it was read: a twin submit won, or the lease ended

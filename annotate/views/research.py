@@ -6,6 +6,7 @@ anyone else 404 (for exports, the check runs on the export's own campaign).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from annotate import export_files
-from annotate.access import campaign_for_researcher
+from annotate.access import campaign_for_admin, campaign_for_researcher
 from annotate.exports import options as options_mod
 from annotate.exports.options import (
     ADJUDICATED,
@@ -34,6 +35,7 @@ from annotate.models import Export
 from annotate.protocols import protocol_for
 from annotate.selectors import analytics as analytics_reads
 from annotate.selectors import campaigns as campaign_reads
+from annotate.services.campaign_stats import stats_request
 from annotate.services.exports import export_create, export_lost_work
 
 FILTER_FIELDS = (
@@ -178,6 +180,27 @@ def export_download(request: HttpRequest, pk: int) -> HttpResponse:
     return export_files.export_file_response(export=export)
 
 
+def _cached_analytics(campaign) -> dict:
+    """The worker's figures over every vote with their freshness; a small campaign that has none
+    yet is computed now (nothing is stored by a GET)."""
+    fresh = analytics_reads.campaign_stats(campaign=campaign)
+    if fresh.computed:
+        return {**fresh.stats.figures, "freshness": fresh, "cached": True}
+    if fresh.new_votes <= settings.ANALYTICS_INLINE_MAX_VOTES:
+        figures = analytics_reads.research_analytics(campaign=campaign)
+        return {**figures, "freshness": fresh, "cached": False}
+    return {"freshness": fresh, "cached": False, "pending": True}
+
+
+@login_required
+@require_POST
+def research_analytics_recompute(request: HttpRequest, slug: str) -> HttpResponse:
+    """Admins: recompute the campaign's figures now (in a worker)."""
+    campaign = campaign_for_admin(request.user, slug)
+    stats_request(campaign=campaign)
+    return redirect(reverse("annotate:research", args=[campaign.slug]) + "#analytics")
+
+
 @login_required
 @require_GET
 def research_analytics(request: HttpRequest, slug: str) -> HttpResponse:
@@ -196,7 +219,7 @@ def research_analytics(request: HttpRequest, slug: str) -> HttpResponse:
         context = {"campaign": campaign, **protocol_for(campaign).agreement(campaign=campaign)}
         partial = "annotate/partials/_step_analytics.html"
     else:
-        context = {"campaign": campaign, **analytics_reads.research_analytics(campaign=campaign)}
+        context = {"campaign": campaign, **_cached_analytics(campaign)}
         partial = "annotate/partials/_research_analytics.html"
     context["partial"] = partial
     if request.htmx:

@@ -331,3 +331,27 @@ def test_kto_from_the_database_writes_each_response_once_with_one_label(campaign
     # Even prompts: y beat x, x beat z, y beat z: y 2-0, x 1-1, z 0-2.
     assert labels[("Prompt 0?", "gen-y on 0")] is True and ("Prompt 0?", "gen-x on 0") not in labels
     assert summary.row_count == 12 and summary.kto["contested"] == 6
+
+
+def test_the_card_gives_alpha_over_every_vote_cached_or_not(campaign, tmp_path):
+    from annotate.models import CampaignStats
+    from annotate.services.campaign_stats import stats_refresh
+    from tests.analytics.varied import varied_campaign
+
+    varied_campaign(campaign, pairs=12)
+    votes = Judgment.objects.filter(campaign=campaign, source="human").count()
+    export_build(campaign=campaign, options=parse_options(None, {}), out_dir=tmp_path / "a")
+    computed = (tmp_path / "a/README.md").read_text()
+    assert f"over all {votes:,} human votes" in computed and "95% bootstrap CI" in computed
+    stats_refresh(campaign_id=campaign.id, claim="run")
+    CampaignStats.objects.filter(campaign=campaign).update(
+        figures={"alpha": {"alpha": 0.123456, "low": 0.1, "high": 0.2, "pairs": 3}}
+    )
+    export_build(campaign=campaign, options=parse_options(None, {}), out_dir=tmp_path / "b")
+    assert "0.123 (95% bootstrap CI 0.100 – 0.200)" in (tmp_path / "b/README.md").read_text()
+    # A vote since the figures: the card computes α now again, over every vote.
+    pair = campaign.pairs.last()
+    Judgment.objects.create(campaign=campaign, pair=pair, choice="a", left_is_a=True)
+    export_build(campaign=campaign, options=parse_options(None, {}), out_dir=tmp_path / "c")
+    card = (tmp_path / "c/README.md").read_text()
+    assert "0.123" not in card and f"over all {votes + 1:,} human votes" in card

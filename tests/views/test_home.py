@@ -53,7 +53,7 @@ def test_researchers_see_each_campaigns_progress_pace_eta_and_cost(
         )  # fmt: skip
     Candidate.objects.filter(prompt__campaign=campaign).update(cost_usd=Decimal("0.25"))
 
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         glances = campaign_glances(campaign_ids=[campaign.id, other_campaign.id], now=now)
     mine = glances[campaign.id]
     assert (mine.done, mine.wanted, mine.last_hour) == (3, 6, 2)
@@ -73,3 +73,20 @@ def test_a_rater_sees_their_own_votes(rater, rater_client, campaign):
     page = rater_client.get("/").content.decode()
     assert "Your votes" in page and "<td>7</td>" in page
     assert "<progress" not in page  # the campaign's totals are for researchers
+
+
+def test_researchers_see_each_campaigns_alpha_from_the_cached_figures(
+    researcher_client, rater_client, campaign, other_campaign
+):
+    from django.utils import timezone
+
+    from annotate.models import CampaignStats
+
+    CampaignStats.objects.create(
+        campaign=campaign, computed_at=timezone.now(), figures={"headline_alpha": 0.5234}
+    )
+    CampaignStats.objects.create(campaign=other_campaign)  # asked for, not computed yet
+    page = researcher_client.get("/").content.decode()
+    assert '<td class="alpha">0.52</td>' in page
+    assert page.count('title="not computed yet">—</span>') == 1
+    assert "0.52" not in rater_client.get("/").content.decode()  # researchers only

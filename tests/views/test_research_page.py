@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from annotate.models import Export
+from annotate.models import Export, Judgment
 from annotate.services.exports import export_run
 from tests.exports.builders import campaign_with_votes
 
@@ -138,17 +138,62 @@ def test_the_analytics_partial_shows_agreement_bias_and_the_leaderboard(
     assert "<html" in page.content.decode()  # without htmx: a page of its own
 
 
-def test_the_analytics_say_when_they_read_only_part_of_a_big_campaign(
-    researcher_client, campaign, monkeypatch
+def test_the_analytics_show_the_cached_figures_and_how_fresh_they_are(
+    researcher_client, campaign, settings
 ):
-    from annotate.selectors import analytics as selectors
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotate.models import CampaignStats
+    from annotate.services.campaign_stats import stats_refresh
 
     campaign_with_votes(campaign)
     url = reverse("annotate:research-analytics", args=[campaign.slug])
-    assert "These statistics use the first" not in researcher_client.get(url).content.decode()
-    monkeypatch.setattr(selectors, "ANALYTICS_ROW_LIMIT", 5)
+    # No figures yet, a small campaign: computed in the request, over every vote.
     body = researcher_client.get(url).content.decode()
-    assert "These statistics use the first 5 votes" in body
+    assert "Computed just now over all 12 votes." in body and "Krippendorff" in body
+    assert "Recompute" not in body  # admins only
+    stats_refresh(campaign_id=campaign.id, claim="run")
+    CampaignStats.objects.filter(campaign=campaign).update(
+        computed_at=timezone.now() - timedelta(minutes=2), votes_seen=1_000_000
+    )
+    for first in Judgment.objects.filter(campaign=campaign, choice="a")[:2]:  # two revisions
+        Judgment.objects.create(
+            campaign=campaign, pair=first.pair, rater=first.rater, choice="b", revises=first
+        )
+    body = researcher_client.get(url).content.decode()
+    assert "Computed 2\xa0minutes ago over 1,000,000 votes; 2 new votes since." in body
+    assert "Krippendorff" in body and body.count("<svg") >= 4
+    # A big campaign with no figures yet shows none and says why (a worker computes them).
+    CampaignStats.objects.all().delete()
+    settings.ANALYTICS_INLINE_MAX_VOTES = 5
+    body = researcher_client.get(url).content.decode()
+    assert "Not computed yet" in body and "Krippendorff" not in body
+
+
+def test_the_recompute_button_is_for_admins_and_asks_a_worker(
+    request, campaign, admin_client, django_capture_on_commit_callbacks
+):
+    from annotate.models import CampaignStats
+
+    url = reverse("annotate:research-analytics-recompute", args=[campaign.slug])
+    page = admin_client.get(reverse("annotate:research-analytics", args=[campaign.slug]))
+    assert url in page.content.decode()
+    for persona, status in (
+        ("researcher_client", 403),
+        ("rater_client", 403),
+        ("outsider_client", 404),
+    ):
+        assert request.getfixturevalue(persona).post(url).status_code == status
+    assert request.getfixturevalue("anon_client").post(url).status_code == 302
+    assert not CampaignStats.objects.exists()
+    assert admin_client.get(url).status_code == 405
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = admin_client.post(url)
+    assert response.status_code == 302 and response["Location"].endswith("#analytics")
+    assert CampaignStats.objects.get(campaign=campaign).due_at is not None
+    assert len(callbacks) == 1  # the task, sent once the request commits
 
 
 @pytest.mark.parametrize(
