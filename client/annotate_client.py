@@ -26,8 +26,10 @@ from __future__ import annotations
 import io
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -126,6 +128,19 @@ class Client:
         )
 
     # -- reading and settling pairs (researchers) --------------------------------------------------
+
+    def units(self, slug: str, **filters: Any) -> Iterator[dict]:
+        """Every pair the browse page's filters keep (``q="sql"``, ``contested="on"``, …; the
+        page's query string as keywords), page after page, best match first with ``q``."""
+        url: str | None = f"/api/campaigns/{slug}/units/"
+        params: dict[str, Any] | None = {k: v for k, v in filters.items() if v not in (None, "")}
+        while url:
+            body = self._request("GET", url, params=params).json()
+            yield from body["results"]
+            following = urlsplit(body["next"]) if body["next"] else None
+            # The next link carries the filters and the cursor; it is asked of this client's host.
+            url = f"{following.path}?{following.query}" if following else None
+            params = None
 
     def pair(self, slug: str, pair_id: int) -> dict:
         """One pair whole: prompt, both candidates with their generators, every vote with its

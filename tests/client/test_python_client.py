@@ -84,3 +84,50 @@ def test_a_bad_token_and_a_missing_campaign_raise_api_errors(live_server):
     with Client(live_server.url, token=token) as api, pytest.raises(ApiError) as missing:
         api.campaign("no-such-campaign")
     assert missing.value.status == 404
+
+
+def test_a_researcher_finds_the_contested_sql_pairs_reads_settles_and_exports_them(
+    request, live_server, worker, tmp_path, hf_offline
+):
+    """The workbench from Python: search the contested pairs about SQL, read each one's votes and
+    the judge's rationale, settle it, and export exactly that view with the adjudications."""
+    from annotate.models import Candidate, Pair
+
+    researcher = factories.UserFactory(username="rae", role=User.Role.RESEARCHER)
+    campaign = factories.CampaignFactory(slug="sql-or-not", overlap=2)
+    api = Client(live_server.url, token=Token.objects.create(user=researcher).key, poll=0.2)
+    request.addfinalizer(api.close)
+    raters = [factories.UserFactory(username=f"r{i}", role=User.Role.RATER) for i in range(2)]
+    topics = ["How do I join two tables in SQL?"] * 3 + ["How do I bake bread?"] * 2
+    expected = []
+    for i, topic in enumerate(topics):
+        prompt = factories.PromptFactory(
+            campaign=campaign, messages=[{"role": "user", "content": f"{topic} ({i})"}]
+        )
+        pair = factories.PairFactory(campaign=campaign, prompt=prompt, needed=2)
+        split = i != 1  # one SQL pair the raters and the judge agree on: not contested
+        if split and "SQL" in topic:
+            expected.append(pair.id)
+        for rater, choice in zip(raters, ("a", "b") if split else ("b", "b"), strict=True):
+            Judgment.objects.create(campaign=campaign, pair=pair, rater=rater, choice=choice)
+        Pair.objects.filter(pk=pair.pk).update(assigned=2, completed=2)
+        factories.judge_verdict(pair, choice="b", rationale=f"B answers question {i}.")
+    Candidate.objects.filter(prompt__campaign=campaign).update(status="done")
+
+    contested = list(api.units(campaign.slug, q="sql", contested="on"))
+    assert sorted(u["id"] for u in contested) == expected
+    for unit in contested:
+        pair = api.pair(campaign.slug, unit["id"])
+        assert sorted(v["choice"] for v in pair["votes"]) == ["a", "b"]  # the raters split
+        assert pair["verdicts"][0]["rationale"].startswith("B answers")
+        settled = api.adjudicate(campaign.slug, unit["id"], "b", "The judge is right.")
+        assert settled["choice"] == "b"
+        assert api.pair(campaign.slug, unit["id"])["final"] == settled["id"]
+
+    export = api.export(
+        campaign.slug, "trl-dpo-standard", view="q=sql&contested=on", adjudicated="prefer"
+    )
+    assert export["row_count"] == len(contested) == 2
+    ds = api.load(api.download(export, tmp_path / "sql"))
+    rows = list(ds["train"]) + (list(ds["test"]) if "test" in ds else [])
+    assert all("SQL" in row["prompt"] for row in rows)
