@@ -70,6 +70,10 @@ KINDS = frozenset({"delta", "reset", "end", "error"})
 TERMINAL = frozenset({"end", "error"})
 CHANNEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 RETRY_MS = 2000  # the EventSource's reconnect delay (the ``retry:`` hint)
+# The longest a reader waits in one read; then it reads again (or sends a heartbeat). Below the
+# Redis clients' socket timeout, which a blocked XREAD must not reach.
+MAX_WAIT = 5.0
+_REDIS_SOCKET_TIMEOUT = 15.0
 _PURGE_EVERY = 600.0
 
 
@@ -293,7 +297,9 @@ class RedisBackend:
         import redis
 
         self.url = url
-        self.client = redis.Redis.from_url(url, decode_responses=True)
+        self.client = redis.Redis.from_url(
+            url, decode_responses=True, socket_timeout=_REDIS_SOCKET_TIMEOUT
+        )
         # redis.asyncio clients belong to the event loop they were made in.
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
@@ -311,7 +317,9 @@ class RedisBackend:
         with self._lock:
             client = self._async.get(loop)
             if client is None:
-                client = redis.asyncio.Redis.from_url(self.url, decode_responses=True)
+                client = redis.asyncio.Redis.from_url(
+                    self.url, decode_responses=True, socket_timeout=_REDIS_SOCKET_TIMEOUT
+                )
                 self._async[loop] = client
         return client
 
@@ -463,7 +471,7 @@ async def events(channel: str, after: str | None = None) -> AsyncIterator[Event]
     b = backend()
     b.check_after(after)
     while True:
-        for event in await b.aread_wait(channel, after, 5.0):
+        for event in await b.aread_wait(channel, after, MAX_WAIT):
             yield event
             if event.kind in TERMINAL:
                 return
@@ -475,7 +483,7 @@ def events_sync(channel: str, after: str | None = None) -> Iterator[Event]:
     b = backend()
     b.check_after(after)
     while True:
-        for event in b.read_wait(channel, after, 5.0):
+        for event in b.read_wait(channel, after, MAX_WAIT):
             yield event
             if event.kind in TERMINAL:
                 return
@@ -507,30 +515,40 @@ _BEAT = b": keep-alive\n\n"
 async def _sse_async(channel: str, after: str | None, heartbeat: float) -> AsyncIterator[bytes]:
     b = backend()
     yield _HELLO
+    sent = time.monotonic()
     while True:
-        batch = await b.aread_wait(channel, after, heartbeat)
+        wait = min(MAX_WAIT, max(0.0, sent + heartbeat - time.monotonic()))
+        batch = await b.aread_wait(channel, after, wait)
         if not batch:
-            yield _BEAT
+            if time.monotonic() - sent >= heartbeat:
+                yield _BEAT
+                sent = time.monotonic()
             continue
         chunk, ended = _frames(batch)
         yield chunk
         if ended:
             return
+        sent = time.monotonic()
         after = batch[-1].id
 
 
 def _sse_sync(channel: str, after: str | None, heartbeat: float) -> Iterator[bytes]:
     b = backend()
     yield _HELLO
+    sent = time.monotonic()
     while True:
-        batch = b.read_wait(channel, after, heartbeat)
+        wait = min(MAX_WAIT, max(0.0, sent + heartbeat - time.monotonic()))
+        batch = b.read_wait(channel, after, wait)
         if not batch:
-            yield _BEAT  # also how a WSGI server learns the client has gone
+            if time.monotonic() - sent >= heartbeat:
+                yield _BEAT  # also how a WSGI server learns the client has gone
+                sent = time.monotonic()
             continue
         chunk, ended = _frames(batch)
         yield chunk
         if ended:
             return
+        sent = time.monotonic()
         after = batch[-1].id
 
 
