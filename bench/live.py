@@ -310,7 +310,8 @@ def cpu_sample() -> tuple[int, int]:
 
 # --- one step -----------------------------------------------------------------------------------
 def run_step(n: int, *, fake, publishers, client, web, args, prefix) -> dict:
-    channels = [f"b{n}-{i}-{side}" for i in range(n) for side in "ab"]
+    step = uuid.uuid4().hex[:6]  # channels of their own: a step never replays another's
+    channels = [f"{step}-{i}-{side}" for i in range(n) for side in "ab"]
     pids = web_pids(web.pid)
     rss_before = rss_kib(pids)
     fake.stdin.write("report\n")
@@ -404,7 +405,7 @@ def main() -> None:
     if args.role == "client":
         return role_client(args.port)
 
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    (DATA_DIR / "staticfiles").mkdir(parents=True, exist_ok=True)  # whitenoise looks there
     ensure_database()
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     env = env_for(prefix)

@@ -62,8 +62,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
+from django.db import connections
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 
 KINDS = frozenset({"delta", "reset", "end", "error"})
@@ -220,6 +222,21 @@ class FileBackend:
             row = json.loads(line)
             events.append(Event(str(offset), row["k"], row["d"]))
         return events
+
+    def check_position(self, channel: str, after: str) -> None:
+        """Raise BadEventId unless ``after`` ends an event of the channel as it is now (an id from
+        before a ``clear`` may point past its end, or into a line)."""
+        offset = self.check_after(after)
+        size = self.size(channel)
+        if size < 0:
+            return  # gone: nothing more will come
+        if offset > size:
+            raise BadEventId(f"event id {after} is past the end of {channel}")
+        if offset:
+            with open(self._path(channel), "rb") as f:
+                f.seek(offset - 1)
+                if f.read(1) != b"\n":
+                    raise BadEventId(f"event id {after} is not an event's end")
 
     def size(self, channel: str) -> int:
         try:
@@ -457,7 +474,10 @@ def finished(channel: str, after: str | None) -> bool:
     if after is None:
         return False
     b = backend()
-    b.check_after(after)
+    if isinstance(b, FileBackend):
+        b.check_position(channel, after)
+    else:
+        b.check_after(after)
     last = b.last(channel)
     if last is None:
         return True
@@ -508,12 +528,23 @@ def _frames(batch: list[Event]) -> tuple[bytes, bool]:
     return "".join(out).encode(), False
 
 
+def _release_database() -> None:
+    """Hand back this thread's database connections before a stream that may last minutes: Django
+    closes them only when the response ends, so each open stream would hold one (under ASGI, a
+    slot of the pool, which a few streams use up)."""
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.close()
+
+
 _HELLO = f"retry: {RETRY_MS}\n\n".encode()
 _BEAT = b": keep-alive\n\n"
 
 
 async def _sse_async(channel: str, after: str | None, heartbeat: float) -> AsyncIterator[bytes]:
     b = backend()
+    # The request's sync code (its view, or an async view's sync_to_async) ran in this thread.
+    await sync_to_async(_release_database)()
     yield _HELLO
     sent = time.monotonic()
     while True:
@@ -534,6 +565,7 @@ async def _sse_async(channel: str, after: str | None, heartbeat: float) -> Async
 
 def _sse_sync(channel: str, after: str | None, heartbeat: float) -> Iterator[bytes]:
     b = backend()
+    _release_database()  # WSGI: the view's thread is this one
     yield _HELLO
     sent = time.monotonic()
     while True:
