@@ -19,7 +19,8 @@ The path measured, each piece its own process as deployed:
       -> clients: 2 N EventSource-like readers (asyncio sockets) in their own process
 
 Added delay = the time a client reads an event - the stamp the fake server put on that delta
-when it wrote it (one clock: one machine). Lost, repeated or reordered tokens are counted from
+when it wrote it (one clock: one machine); "wrk" columns are the part up to the publisher's
+publish() (the provider SDK reading the stream), the rest is the relay and the web process. Lost, repeated or reordered tokens are counted from
 the stamps' numbers. Memory per open stream = the web processes' RSS with every stream open minus
 their RSS before the clients connect, over 2 N. Time to first token: the fake server's own
 (request in -> first delta out; --model-ttft sets it) beside the tool's (publisher's call ->
@@ -128,6 +129,8 @@ def role_publisher(url: str) -> None:
     from annotate.providers.anthropic_api import AnthropicProvider
     from annotate.providers.base import Completion
 
+    lags: list[float] = []  # publish time - the fake's stamp: the provider -> worker part
+
     def stream(channel: str, started: dict[str, float]) -> None:
         provider = AnthropicProvider(api_key="bench", base_url=url, timeout=120)
         started[channel] = time.time()
@@ -140,6 +143,7 @@ def role_publisher(url: str) -> None:
             if isinstance(item, Completion):
                 relay.publish(channel, "end", {"stop_reason": item.stop_reason})
             else:
+                lags.append(time.time() - float(item.strip().partition("@")[2] or "nan"))
                 relay.publish(channel, "delta", {"text": item})
                 if relay.stop_requested(channel):
                     relay.publish(channel, "end", {"stop_reason": "stopped"})
@@ -152,6 +156,7 @@ def role_publisher(url: str) -> None:
     # Warm up: the SDK's first stream builds its models; a live worker has done that long before.
     warm = f"warm-{uuid.uuid4().hex}"
     stream(warm, {})
+    lags.clear()
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         job = json.loads(line)  # {"channels": [...], "spread": seconds}
@@ -165,7 +170,8 @@ def role_publisher(url: str) -> None:
             t.start()
         for t in threads:
             t.join()
-        print(json.dumps({"started": started}), flush=True)
+        print(json.dumps({"started": started, "lags": lags}), flush=True)
+        lags.clear()
 
 
 # --- clients: EventSource readers ---------------------------------------------------------------
@@ -328,8 +334,11 @@ def run_step(n: int, *, fake, publishers, client, web, args, prefix) -> dict:
     time.sleep(args.spread + min(2.0, args.tokens / args.rate / 2))
     rss_open = rss_kib(pids)
     started: dict[str, float] = {}
+    worker_lags: list[float] = []
     for proc in publishers:
-        started.update(read_json_line(proc)["started"])
+        done = read_json_line(proc)
+        started.update(done["started"])
+        worker_lags += done["lags"]
     streams = read_json_line(client)["streams"]
     cpu1 = cpu_sample()
     fake.stdin.write("report\n")
@@ -361,6 +370,8 @@ def run_step(n: int, *, fake, publishers, client, web, args, prefix) -> dict:
         "tokens": len(delays),
         "p50_ms": percentile(delays, 50) * 1000,
         "p99_ms": percentile(delays, 99) * 1000,
+        "worker_p50_ms": percentile(worker_lags, 50) * 1000,
+        "worker_p99_ms": percentile(worker_lags, 99) * 1000,
         "max_ms": max(delays, default=float("nan")) * 1000,
         "lost": lost,
         "reordered": reordered,
@@ -437,6 +448,7 @@ def main() -> None:
         )
         header = (
             f"{'battles':>7} {'streams':>7} {'tokens':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+            f"{'wrk p50':>7} {'wrk p99':>7} "
             f"{'lost':>5} {'reord':>5} {'dup':>4} {'KiB/str':>8} {'webMiB':>7} "
             f"{'TTFT fake':>9} {'TTFT tool':>9} {'(p99)':>7} {'cpu%':>5}"
         )
@@ -454,7 +466,8 @@ def main() -> None:
             )
             print(
                 f"{r['battles']:>7} {r['streams']:>7} {r['tokens']:>7} {r['p50_ms']:>7.1f} "
-                f"{r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} {r['lost']:>5} {r['reordered']:>5} "
+                f"{r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} {r['worker_p50_ms']:>7.1f} "
+                f"{r['worker_p99_ms']:>7.1f} {r['lost']:>5} {r['reordered']:>5} "
                 f"{r['repeated']:>4} {r['rss_per_stream_kib']:>8.1f} {r['rss_open_mib']:>7.1f} "
                 f"{r['server_ttft_ms']:>9.0f} {r['tool_ttft_ms']:>9.0f} {r['tool_ttft_p99_ms']:>7.0f} "
                 f"{r['cpu_busy_pct']:>5.0f}",
