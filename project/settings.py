@@ -101,6 +101,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "annotate.middleware.AsyncFileStreamsMiddleware",  # ASGI only: files stream, not read whole
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",  # SECURE_CSP below, on every response
     "whitenoise.middleware.WhiteNoiseMiddleware",

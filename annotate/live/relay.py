@@ -62,14 +62,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
+from django.db import connections
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 
 KINDS = frozenset({"delta", "reset", "end", "error"})
 TERMINAL = frozenset({"end", "error"})
 CHANNEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 RETRY_MS = 2000  # the EventSource's reconnect delay (the ``retry:`` hint)
+# The longest a reader waits in one read; then it reads again (or sends a heartbeat). Below the
+# Redis clients' socket timeout, which a blocked XREAD must not reach.
+MAX_WAIT = 5.0
+_REDIS_SOCKET_TIMEOUT = 15.0
 _PURGE_EVERY = 600.0
 
 
@@ -217,6 +223,21 @@ class FileBackend:
             events.append(Event(str(offset), row["k"], row["d"]))
         return events
 
+    def check_position(self, channel: str, after: str) -> None:
+        """Raise BadEventId unless ``after`` ends an event of the channel as it is now (an id from
+        before a ``clear`` may point past its end, or into a line)."""
+        offset = self.check_after(after)
+        size = self.size(channel)
+        if size < 0:
+            return  # gone: nothing more will come
+        if offset > size:
+            raise BadEventId(f"event id {after} is past the end of {channel}")
+        if offset:
+            with open(self._path(channel), "rb") as f:
+                f.seek(offset - 1)
+                if f.read(1) != b"\n":
+                    raise BadEventId(f"event id {after} is not an event's end")
+
     def size(self, channel: str) -> int:
         try:
             return os.stat(self._path(channel)).st_size
@@ -293,7 +314,9 @@ class RedisBackend:
         import redis
 
         self.url = url
-        self.client = redis.Redis.from_url(url, decode_responses=True)
+        self.client = redis.Redis.from_url(
+            url, decode_responses=True, socket_timeout=_REDIS_SOCKET_TIMEOUT
+        )
         # redis.asyncio clients belong to the event loop they were made in.
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
@@ -311,7 +334,9 @@ class RedisBackend:
         with self._lock:
             client = self._async.get(loop)
             if client is None:
-                client = redis.asyncio.Redis.from_url(self.url, decode_responses=True)
+                client = redis.asyncio.Redis.from_url(
+                    self.url, decode_responses=True, socket_timeout=_REDIS_SOCKET_TIMEOUT
+                )
                 self._async[loop] = client
         return client
 
@@ -449,7 +474,10 @@ def finished(channel: str, after: str | None) -> bool:
     if after is None:
         return False
     b = backend()
-    b.check_after(after)
+    if isinstance(b, FileBackend):
+        b.check_position(channel, after)
+    else:
+        b.check_after(after)
     last = b.last(channel)
     if last is None:
         return True
@@ -463,7 +491,7 @@ async def events(channel: str, after: str | None = None) -> AsyncIterator[Event]
     b = backend()
     b.check_after(after)
     while True:
-        for event in await b.aread_wait(channel, after, 5.0):
+        for event in await b.aread_wait(channel, after, MAX_WAIT):
             yield event
             if event.kind in TERMINAL:
                 return
@@ -475,7 +503,7 @@ def events_sync(channel: str, after: str | None = None) -> Iterator[Event]:
     b = backend()
     b.check_after(after)
     while True:
-        for event in b.read_wait(channel, after, 5.0):
+        for event in b.read_wait(channel, after, MAX_WAIT):
             yield event
             if event.kind in TERMINAL:
                 return
@@ -500,37 +528,59 @@ def _frames(batch: list[Event]) -> tuple[bytes, bool]:
     return "".join(out).encode(), False
 
 
+def _release_database() -> None:
+    """Hand back this thread's database connections before a stream that may last minutes: Django
+    closes them only when the response ends, so each open stream would hold one (under ASGI, a
+    slot of the pool, which a few streams use up)."""
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.close()
+
+
 _HELLO = f"retry: {RETRY_MS}\n\n".encode()
 _BEAT = b": keep-alive\n\n"
 
 
 async def _sse_async(channel: str, after: str | None, heartbeat: float) -> AsyncIterator[bytes]:
     b = backend()
+    # The request's sync code (its view, or an async view's sync_to_async) ran in this thread.
+    await sync_to_async(_release_database)()
     yield _HELLO
+    sent = time.monotonic()
     while True:
-        batch = await b.aread_wait(channel, after, heartbeat)
+        wait = min(MAX_WAIT, max(0.0, sent + heartbeat - time.monotonic()))
+        batch = await b.aread_wait(channel, after, wait)
         if not batch:
-            yield _BEAT
+            if time.monotonic() - sent >= heartbeat:
+                yield _BEAT
+                sent = time.monotonic()
             continue
         chunk, ended = _frames(batch)
         yield chunk
         if ended:
             return
+        sent = time.monotonic()
         after = batch[-1].id
 
 
 def _sse_sync(channel: str, after: str | None, heartbeat: float) -> Iterator[bytes]:
     b = backend()
+    _release_database()  # WSGI: the view's thread is this one
     yield _HELLO
+    sent = time.monotonic()
     while True:
-        batch = b.read_wait(channel, after, heartbeat)
+        wait = min(MAX_WAIT, max(0.0, sent + heartbeat - time.monotonic()))
+        batch = b.read_wait(channel, after, wait)
         if not batch:
-            yield _BEAT  # also how a WSGI server learns the client has gone
+            if time.monotonic() - sent >= heartbeat:
+                yield _BEAT  # also how a WSGI server learns the client has gone
+                sent = time.monotonic()
             continue
         chunk, ended = _frames(batch)
         yield chunk
         if ended:
             return
+        sent = time.monotonic()
         after = batch[-1].id
 
 

@@ -4,6 +4,8 @@ the conversation continues from the chosen reply, the names are revealed at the 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from celery.contrib.testing.worker import start_worker
 
@@ -14,6 +16,17 @@ from tests.protocols.live.helpers import live_campaign, live_rater
 
 def _stream_text(page, side: str, index: int) -> str:
     return page.locator(f"#reply-{side}-{index} .live-stream").text_content() or ""
+
+
+def _until_text(page, side: str, index: int, timeout: float = 20.0) -> str:
+    """The pane's text once some has streamed in (polled here: the page's CSP forbids eval)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = _stream_text(page, side, index)
+        if text:
+            return text
+        page.wait_for_timeout(50)
+    raise AssertionError("no text streamed into the pane")
 
 
 @pytest.mark.slow
@@ -35,11 +48,7 @@ def test_a_rater_chats_two_turns_in_the_browser(
         page.click("#live-start")
         page.fill("#live-message", "How do I brew green tea?")
         page.click("#live-send-submit")
-        page.wait_for_function(
-            "document.querySelector('#reply-left-1 .live-stream')?.textContent.length > 0",
-            timeout=20_000,
-        )
-        first = _stream_text(page, "left", 1)
+        first = _until_text(page, "left", 1)
         page.wait_for_timeout(400)
         assert len(_stream_text(page, "left", 1)) > len(first)  # still growing
         page.screenshot(path=str(screenshot_dir / "live-streaming.png"))

@@ -26,6 +26,12 @@ body is not JSON), slow (sleeps ``slow_seconds`` before answering, beyond a clie
 (closes the connection without answering), stream_error (a stream that breaks off after its first
 delta with an SSE ``error`` event, ``overloaded_error``). Every successful generation call is counted per prompt,
 so a test can tell how many times each candidate was really paid for.
+
+Streams go at ``tokens_per_second`` deltas a second (0: as fast as the socket takes them), paced
+from the first delta so they do not drift. With ``stamp_tokens=N`` a stream's text is N deltas
+``"<i>@<unix time> "``, each stamped as it is written, so a reader downstream can tell what was
+lost, reordered or late; ``first_token_seconds`` lists each stream's time from its request to
+its first delta (the server's own time to first token).
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -127,7 +133,12 @@ class FakeProviderServer:
         known_models: set[str] | None = None,
         redact_thinking: bool = False,
         reasoning_field: str | None = None,
+        tokens_per_second: float = 0.0,
+        stamp_tokens: int = 0,
     ) -> None:
+        self.tokens_per_second = tokens_per_second
+        self.stamp_tokens = stamp_tokens
+        self.first_token_seconds: list[float] = []
         self.redact_thinking = redact_thinking
         self.reasoning_field = reasoning_field
         self.latency = latency
@@ -309,6 +320,22 @@ class FakeProviderServer:
             def _sse(self, event: str, data: dict[str, Any]) -> None:
                 self._stream_write(f"event: {event}\ndata: {json.dumps(data)}\n\n")
 
+            def _text_pieces(self, pieces: list[str]) -> Iterator[str]:
+                """The stream's text deltas, paced (tokens_per_second) and stamped (stamp_tokens)."""
+                rate = server.tokens_per_second
+                count = server.stamp_tokens or len(pieces)
+                first = None
+                for i in range(count):
+                    if first is None:
+                        first = time.monotonic()
+                        with server._lock:
+                            server.first_token_seconds.append(first - self._received)
+                    elif rate:
+                        pause = first + i / rate - time.monotonic()
+                        if pause > 0:
+                            time.sleep(pause)
+                    yield f"{i}@{time.time():.6f} " if server.stamp_tokens else pieces[i]
+
             def _anthropic_stream(self, message: dict[str, Any], fault: str | None) -> None:
                 """The Messages API's SSE events for a message: per content block a start, its
                 deltas (``thinking_delta`` then one ``signature_delta`` for a thinking block,
@@ -330,9 +357,10 @@ class FakeProviderServer:
                         ] + [{"type": "signature_delta", "signature": block["signature"]}]
                     elif block["type"] == "text":
                         opening = {"type": "text", "text": ""}
-                        deltas = [
-                            {"type": "text_delta", "text": p} for p in stream_pieces(block["text"])
-                        ]
+                        deltas = (
+                            {"type": "text_delta", "text": p}
+                            for p in self._text_pieces(stream_pieces(block["text"]))
+                        )
                     else:
                         opening, deltas = block, []
                     self._sse(
@@ -386,7 +414,7 @@ class FakeProviderServer:
                 thought = thinking_text(body.get("_prompt", ""), 0) if field else ""
                 for piece in stream_pieces(thought):
                     chunk({field: piece}, None)
-                for piece in stream_pieces(text):
+                for piece in self._text_pieces(stream_pieces(text)):
                     chunk({"content": piece}, None)
                 chunk({}, "stop")
                 if include_usage:
@@ -452,6 +480,7 @@ class FakeProviderServer:
                     )
 
             def do_POST(self) -> None:  # noqa: N802
+                self._received = time.monotonic()
                 self._record_auth()
                 body = self._read_body()
                 with server._lock:

@@ -257,6 +257,10 @@ def test_a_reconnect_after_the_end_or_with_a_bad_id_is_told_so(backend_kind, cha
     assert done.status_code == 204  # EventSource stops reconnecting
     bad = relay.sse_response(RequestFactory().get("/", headers={"Last-Event-ID": "x\ny"}), channel)
     assert bad.status_code == 400
+    if backend_kind == "file":  # an offset inside a line, or past the end (from before a clear)
+        for stale in (str(int(end) - 3), str(int(end) + 40)):
+            request = RequestFactory().get("/", headers={"Last-Event-ID": stale})
+            assert relay.sse_response(request, channel).status_code == 400
     gone = relay.sse_response(RequestFactory().get("/"), channel + "-new")
     assert gone.status_code == 200  # not yet started: wait for it
 
@@ -301,3 +305,29 @@ def test_it_streams_each_event_as_it_comes_under_the_wsgi_live_server(
         "data: {}",
     ]
     assert arrivals[0][0] < published_end_at[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_hands_back_the_views_database_connection(backend_kind, channel):
+    """Django closes a request's connections when its response ends: a stream of minutes would
+    hold one (under ASGI a slot of the pool) unless it gives it back when it starts."""
+    from asgiref.sync import sync_to_async
+    from django.db import connection
+
+    relay.publish(channel, "delta", {"text": "a"})
+    connection.ensure_connection()
+    response = relay.sse_response(RequestFactory().get("/"), channel, heartbeat=0.05)
+    next(iter(response.streaming_content))
+    assert connection.connection is None
+    response.close()
+
+    async def under_asgi() -> bool:
+        await sync_to_async(connection.ensure_connection)()  # the view's thread
+        response = relay.sse_response(AsyncRequestFactory().get("/"), channel, heartbeat=0.05)
+        stream = aiter(response.streaming_content)
+        await anext(stream)
+        released = await sync_to_async(lambda: connection.connection is None)()
+        await stream.aclose()
+        return released
+
+    assert asyncio.run(under_asgi())

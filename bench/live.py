@@ -1,0 +1,496 @@
+"""Live benchmark: N concurrent live battles (two streaming replies each) through the production
+set-up, and the delay the tool adds to each token.
+
+Not a test; run it by hand on an otherwise quiet machine:
+
+    .venv/bin/python bench/live.py                      # N = 10, 25, 50, 100, 200 (stops past the mark)
+    .venv/bin/python bench/live.py --battles 10 50      # chosen steps
+
+The path measured, each piece its own process as deployed:
+
+    fake provider (tests/fakes/provider_server.py, tokens_per_second, each delta stamped
+    "<i>@<unix time>" as it is written)
+      -> publishers: threads that stream with the real AnthropicProvider.stream() and
+         relay.publish() each delta (what a live worker on --pool threads does), checking
+         relay.stop_requested() between deltas
+      -> Redis Streams (the relay, LIVE_RELAY_URL)
+      -> web: gunicorn -k uvicorn_worker.UvicornWorker, project.asgi, PostgreSQL through the pool;
+         /bench/live/<channel>/ makes one query, then relay.sse_response() (bench/live_urls.py)
+      -> clients: 2 N EventSource-like readers (asyncio sockets) in their own process
+
+Added delay = the time a client reads an event - the stamp the fake server put on that delta
+when it wrote it (one clock: one machine); "wrk" columns are the part up to the publisher's
+publish() (the provider SDK reading the stream), the rest is the relay and the web process. Lost, repeated or reordered tokens are counted from
+the stamps' numbers. Memory per open stream = the web processes' RSS with every stream open minus
+their RSS before the clients connect, over 2 N. Time to first token: the fake server's own
+(request in -> first delta out; --model-ttft sets it) beside the tool's (publisher's call ->
+first event at the client). A step passes when the added p99 is at most 100 ms; the run stops
+after the first step that does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PY = str(ROOT / ".venv" / "bin" / "python")
+PG_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/annotate_live_bench"
+)
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
+DATA_DIR = ROOT / "data" / "bench" / "live"
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def env_for(prefix: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.live_settings",
+        "DATABASE_URL": PG_URL,
+        "DATA_DIR": str(DATA_DIR),
+        "SECRET_KEY": "bench-only-not-secret",
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "LIVE_RELAY_URL": REDIS_URL,
+        "LIVE_RELAY_PREFIX": prefix,
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def child(role: str, *args: str, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [PY, __file__, "--role", role, *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def read_json_line(proc: subprocess.Popen) -> dict:
+    line = proc.stdout.readline()
+    if not line:
+        raise SystemExit(f"a {proc.args[3]} process ended early")
+    return json.loads(line)
+
+
+# --- the fake provider, in a process of its own -------------------------------------------------
+def role_fake(rate: float, tokens: int, ttft: float) -> None:
+    from tests.fakes import provider_server
+
+    # Hundreds of replies start within a second: a listen backlog of 5 would drop their SYNs.
+    provider_server._QuietServer.request_queue_size = 1024
+    server = provider_server.FakeProviderServer(
+        tokens_per_second=rate, stamp_tokens=tokens, latency=ttft
+    )
+    server.start()
+    print(json.dumps({"url": server.url}), flush=True)
+    for _line in sys.stdin:  # "report": its own times to first token since the last report
+        with server._lock:
+            seen, server.first_token_seconds = server.first_token_seconds, []
+        print(json.dumps({"first_token_seconds": seen}), flush=True)
+    server.stop()
+
+
+# --- publishers: what a live worker does per reply ----------------------------------------------
+def role_publisher(url: str) -> None:
+    import django
+
+    django.setup()
+    from annotate.live import relay
+    from annotate.providers.anthropic_api import AnthropicProvider
+    from annotate.providers.base import Completion
+
+    lags: list[float] = []  # publish time - the fake's stamp: the provider -> worker part
+
+    def stream(channel: str, started: dict[str, float]) -> None:
+        provider = AnthropicProvider(api_key="bench", base_url=url, timeout=120)
+        started[channel] = time.time()
+        for item in provider.stream(
+            messages=[{"role": "user", "content": channel}],
+            system="",
+            model="bench-model",
+            params={"max_tokens": 4096},
+        ):
+            if isinstance(item, Completion):
+                relay.publish(channel, "end", {"stop_reason": item.stop_reason})
+            else:
+                lags.append(time.time() - float(item.strip().partition("@")[2] or "nan"))
+                relay.publish(channel, "delta", {"text": item})
+                if relay.stop_requested(channel):
+                    relay.publish(channel, "end", {"stop_reason": "stopped"})
+                    return
+
+    def later(at: float, channel: str, started: dict[str, float]) -> None:
+        time.sleep(max(0.0, at - time.monotonic()))
+        stream(channel, started)
+
+    # Warm up: the SDK's first stream builds its models; a live worker has done that long before.
+    warm = f"warm-{uuid.uuid4().hex}"
+    stream(warm, {})
+    lags.clear()
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        job = json.loads(line)  # {"channels": [...], "spread": seconds}
+        started: dict[str, float] = {}
+        threads = []
+        t0 = time.monotonic()
+        for channel in job["channels"]:
+            at = t0 + random.uniform(0, job["spread"])
+            threads.append(threading.Thread(target=later, args=(at, channel, started), daemon=True))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print(json.dumps({"started": started, "lags": lags}), flush=True)
+        lags.clear()
+
+
+# --- clients: EventSource readers ---------------------------------------------------------------
+async def read_stream(port: int, channel: str, out: dict, connected: asyncio.Event) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+    writer.write(
+        f"GET /bench/live/{channel}/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n".encode()
+    )
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    chunked = b"transfer-encoding: chunked" in head.lower()
+    rec = out[channel] = {"status": status, "events": [], "first": None}
+    connected.set()
+    buffer = b""
+    while True:
+        if chunked:
+            size = int((await reader.readline()).strip() or b"0", 16)
+            if size == 0:
+                break
+            data = await reader.readexactly(size + 2)
+            data = data[:-2]
+        else:
+            data = await reader.read(65536)
+            if not data:
+                break
+        now = time.time()
+        buffer += data
+        *frames, buffer = buffer.split(b"\n\n")
+        done = False
+        for frame in frames:
+            kind, payload = "", None
+            for line in frame.split(b"\n"):
+                if line.startswith(b"event: "):
+                    kind = line[7:].decode()
+                elif line.startswith(b"data: "):
+                    payload = json.loads(line[6:])
+            if kind == "delta":
+                i, _, stamp = payload["text"].strip().partition("@")
+                rec["events"].append((int(i), now - float(stamp)))
+                if rec["first"] is None:
+                    rec["first"] = now
+            elif kind in ("end", "error"):
+                rec["end"] = kind
+                done = True
+        if done:
+            break
+    writer.close()
+
+
+def role_client(port: int) -> None:
+    async def main():
+        for line in sys.stdin:
+            job = json.loads(line)  # {"channels": [...]}
+            out: dict = {}
+            events = []
+            tasks = []
+            for channel in job["channels"]:
+                connected = asyncio.Event()
+                events.append(connected)
+                tasks.append(asyncio.create_task(read_stream(port, channel, out, connected)))
+                await asyncio.sleep(0.002)  # raters do not all open their page in one instant
+            await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), 120)
+            print(json.dumps({"connected": True}), flush=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            print(json.dumps({"streams": out}), flush=True)
+
+    asyncio.run(main())
+
+
+# --- the web processes --------------------------------------------------------------------------
+def web_pids(master: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
+                pids.append(int(entry))
+    return pids
+
+
+def rss_kib(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
+
+
+def start_web(env: dict[str, str], workers: int | None) -> tuple[subprocess.Popen, int]:
+    import http.client
+
+    port = free_port()
+    count = ["--workers", str(workers)] if workers else []
+    proc = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "project.asgi:application",
+            "-k",
+            "uvicorn_worker.UvicornWorker",
+            *count,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", "/login/")
+            if conn.getresponse().status == 200:
+                return proc, port
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("the web server did not start")
+
+
+def ensure_database() -> None:
+    import psycopg
+
+    base, _, name = PG_URL.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def cpu_sample() -> tuple[int, int]:
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+# --- one step -----------------------------------------------------------------------------------
+def run_step(n: int, *, fake, publishers, client, web, args, prefix) -> dict:
+    step = uuid.uuid4().hex[:6]  # channels of their own: a step never replays another's
+    channels = [f"{step}-{i}-{side}" for i in range(n) for side in "ab"]
+    pids = web_pids(web.pid)
+    rss_before = rss_kib(pids)
+    fake.stdin.write("report\n")
+    fake.stdin.flush()
+    read_json_line(fake)  # forget the warm-up's
+    client.stdin.write(json.dumps({"channels": channels}) + "\n")
+    client.stdin.flush()
+    read_json_line(client)  # every stream open (waiting on the relay)
+    cpu0 = cpu_sample()
+    shares = [channels[i :: len(publishers)] for i in range(len(publishers))]
+    for proc, share in zip(publishers, shares, strict=True):
+        proc.stdin.write(json.dumps({"channels": share, "spread": args.spread}) + "\n")
+        proc.stdin.flush()
+    time.sleep(args.spread + min(2.0, args.tokens / args.rate / 2))
+    rss_open = rss_kib(pids)
+    started: dict[str, float] = {}
+    worker_lags: list[float] = []
+    for proc in publishers:
+        done = read_json_line(proc)
+        started.update(done["started"])
+        worker_lags += done["lags"]
+    streams = read_json_line(client)["streams"]
+    cpu1 = cpu_sample()
+    fake.stdin.write("report\n")
+    fake.stdin.flush()
+    server_ttft = read_json_line(fake)["first_token_seconds"]
+
+    delays, lost, reordered, repeated, unended, bad_status = [], 0, 0, 0, 0, 0
+    tool_ttft = []
+    for channel in channels:
+        rec = streams.get(channel)
+        if not rec or rec["status"] != 200:
+            bad_status += 1
+            lost += args.tokens
+            continue
+        numbers = [i for i, _ in rec["events"]]
+        delays.extend(d for _, d in rec["events"])
+        seen = set(numbers)
+        lost += args.tokens - len(seen & set(range(args.tokens)))
+        repeated += len(numbers) - len(seen)
+        reordered += sum(1 for a, b in zip(numbers, numbers[1:], strict=False) if b <= a)
+        if rec.get("end") != "end":
+            unended += 1
+        if rec["first"] and channel in started:
+            tool_ttft.append(rec["first"] - started[channel])
+    busy, total = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+    return {
+        "battles": n,
+        "streams": len(channels),
+        "tokens": len(delays),
+        "p50_ms": percentile(delays, 50) * 1000,
+        "p99_ms": percentile(delays, 99) * 1000,
+        "worker_p50_ms": percentile(worker_lags, 50) * 1000,
+        "worker_p99_ms": percentile(worker_lags, 99) * 1000,
+        "max_ms": max(delays, default=float("nan")) * 1000,
+        "lost": lost,
+        "reordered": reordered,
+        "repeated": repeated,
+        "unended": unended,
+        "bad_status": bad_status,
+        "rss_per_stream_kib": (rss_open - rss_before) / len(channels),
+        "rss_open_mib": rss_open / 1024,
+        "server_ttft_ms": percentile(server_ttft, 50) * 1000,
+        "tool_ttft_ms": percentile(tool_ttft, 50) * 1000,
+        "tool_ttft_p99_ms": percentile(tool_ttft, 99) * 1000,
+        "cpu_busy_pct": 100.0 * busy / total if total else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--role", choices=["fake", "publisher", "client"], help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--battles", type=int, nargs="+", default=[10, 25, 50, 100, 200])
+    parser.add_argument("--rate", type=float, default=20.0, help="deltas a second per reply (20)")
+    parser.add_argument("--tokens", type=int, default=150, help="deltas per reply (150)")
+    parser.add_argument(
+        "--model-ttft", type=float, default=0.3, help="the fake's time to first token (0.3 s)"
+    )
+    parser.add_argument(
+        "--spread", type=float, default=1.0, help="battles start over this many seconds"
+    )
+    parser.add_argument("--publishers", type=int, default=2, help="publisher processes (2)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="web processes (gunicorn.conf.py)"
+    )
+    parser.add_argument("--keep-going", action="store_true", help="run every step")
+    args = parser.parse_args()
+    if args.role == "fake":
+        return role_fake(args.rate, args.tokens, args.model_ttft)
+    if args.role == "publisher":
+        return role_publisher(args.url)
+    if args.role == "client":
+        return role_client(args.port)
+
+    (DATA_DIR / "staticfiles").mkdir(parents=True, exist_ok=True)  # whitenoise looks there
+    ensure_database()
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    env = env_for(prefix)
+    procs: list[subprocess.Popen] = []
+    try:
+        fake = child(
+            "fake", "--rate", str(args.rate), "--tokens", str(args.tokens),
+            "--model-ttft", str(args.model_ttft), env=env,
+        )  # fmt: skip
+        procs.append(fake)
+        url = read_json_line(fake)["url"]
+        web, port = start_web(env, args.workers)
+        procs.append(web)
+        publishers = [child("publisher", "--url", url, env=env) for _ in range(args.publishers)]
+        procs += publishers
+        for proc in publishers:
+            read_json_line(proc)
+        client = child("client", "--port", str(port), env=env)
+        procs.append(client)
+        print(
+            f"live bench: fake provider at {args.rate:g} deltas/s, {args.tokens} per reply, "
+            f"its time to first token {args.model_ttft * 1000:.0f} ms; web: gunicorn + uvicorn "
+            f"workers ({args.workers or 'gunicorn.conf.py'}), PostgreSQL, Redis relay; "
+            f"{args.publishers} publisher processes; {os.cpu_count()} cores"
+        )
+        # Warm-up: every web process imports, connects its pool and its Redis client.
+        run_step(
+            10, fake=fake, publishers=publishers, client=client, web=web, args=args, prefix=prefix
+        )
+        header = (
+            f"{'battles':>7} {'streams':>7} {'tokens':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+            f"{'wrk p50':>7} {'wrk p99':>7} "
+            f"{'lost':>5} {'reord':>5} {'dup':>4} {'KiB/str':>8} {'webMiB':>7} "
+            f"{'TTFT fake':>9} {'TTFT tool':>9} {'(p99)':>7} {'cpu%':>5}"
+        )
+        print(header)
+        held = 0
+        for n in args.battles:
+            r = run_step(
+                n,
+                fake=fake,
+                publishers=publishers,
+                client=client,
+                web=web,
+                args=args,
+                prefix=prefix,
+            )
+            print(
+                f"{r['battles']:>7} {r['streams']:>7} {r['tokens']:>7} {r['p50_ms']:>7.1f} "
+                f"{r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} {r['worker_p50_ms']:>7.1f} "
+                f"{r['worker_p99_ms']:>7.1f} {r['lost']:>5} {r['reordered']:>5} "
+                f"{r['repeated']:>4} {r['rss_per_stream_kib']:>8.1f} {r['rss_open_mib']:>7.1f} "
+                f"{r['server_ttft_ms']:>9.0f} {r['tool_ttft_ms']:>9.0f} {r['tool_ttft_p99_ms']:>7.0f} "
+                f"{r['cpu_busy_pct']:>5.0f}",
+                flush=True,
+            )
+            if r["unended"] or r["bad_status"]:
+                print(f"  {r['unended']} streams without their end, {r['bad_status']} not 200")
+            ok = r["p99_ms"] <= 100 and not r["lost"] and not r["reordered"]
+            if ok:
+                held = n
+            elif not args.keep_going:
+                break
+        print(f"most battles held with the added p99 <= 100 ms and nothing lost: {held}")
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""ASGI serving (project/asgi.py, gunicorn with uvicorn workers): sync views and file downloads
+work as under WSGI, files stream in pieces instead of being read whole into memory, and the
+database settings follow Django's advice for ASGI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.test import AsyncClient
+
+from tests.project.asgi_urls import SIZE
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.urls("tests.project.asgi_urls")
+def test_a_file_download_streams_in_pieces_under_asgi(db):
+    async def fetch():
+        response = await AsyncClient().get("/big/")
+        assert response.is_async  # else Django reads it whole first (and warns: an error here)
+        sizes = [len(chunk) async for chunk in response]
+        return response, sizes
+
+    response, sizes = asyncio.run(fetch())
+    assert response.status_code == 200
+    assert sum(sizes) == SIZE and len(sizes) > 10
+    assert response["Content-Disposition"] == 'attachment; filename="big.bin"'
+
+
+def test_a_sync_page_answers_under_asgi(db):
+    async def fetch():
+        return await AsyncClient().get("/login/")
+
+    response = asyncio.run(fetch())
+    assert response.status_code == 200
+    assert "Content-Security-Policy" in response
+
+
+@pytest.mark.parametrize("database", ["postgres://postgres@127.0.0.1:5432/x", ""])
+def test_asgi_processes_keep_no_connection_and_pool_postgresql(database, tmp_path):
+    code = (
+        "import json, project.asgi; from django.conf import settings; "
+        "d = settings.DATABASES['default']; "
+        "print(json.dumps([settings.SERVER_GATEWAY, d['CONN_MAX_AGE'], 'pool' in d['OPTIONS']]))"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": database,
+        "DATA_DIR": str(tmp_path),
+        "SECRET_KEY": "x" * 50,
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+    }
+    env.pop("SERVER_GATEWAY", None)
+    if not database:
+        env.pop("DATABASE_URL")  # the embedded default: SQLite
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    gateway, max_age, pooled = json.loads(out.stdout)
+    assert (gateway, max_age, pooled) == ("asgi", 0, bool(database))
