@@ -14,6 +14,8 @@ clears it. Admins only (``campaign_for_admin``).
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -30,6 +32,7 @@ from annotate.services.sets import rating_gold_mark, set_gold_mark
 from annotate.services.steps import step_gold_mark
 
 MAX_ID = 2**63 - 1
+_WHOLE = re.compile(r"-?[0-9]{1,2}")
 
 
 def _set_for_admin(campaign: Campaign, set_id: int) -> CandidateSet:
@@ -87,7 +90,7 @@ def gold_sets(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _whole(value: str, *, low: int, high: int, what: str) -> int:
     text = value.strip() if isinstance(value, str) else ""
-    if not (text.lstrip("-").isascii() and text.lstrip("-").isdigit()) or len(text) > 3:
+    if not _WHOLE.fullmatch(text):
         raise ValidationError(gettext("%(what)s: choose a value.") % {"what": what})
     number = int(text)
     if not low <= number <= high:

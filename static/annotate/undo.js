@@ -44,7 +44,7 @@
 
   document.addEventListener("keydown", (e) => {
     if (e.key !== "u" || e.ctrlKey || e.metaKey || e.altKey) return;
-    if (e.target.closest && e.target.closest("textarea, input, select")) return;
+    if (e.target.closest && e.target.closest("textarea, input[type=text], input[type=number], select")) return;
     if (Array.from(document.querySelectorAll(".overlay")).some((o) => !o.hidden)) return;
     const u = document.getElementById("undo-form");
     if (!u) return;

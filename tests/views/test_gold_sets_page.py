@@ -46,7 +46,7 @@ def test_ranking_gold_is_an_order_of_the_numbered_responses(admin_client, campai
 @pytest.mark.parametrize(
     "data",
     [{"rank_1": "1", "rank_2": "2"}, {"rank_1": "1", "rank_2": "2", "rank_3": "9"},
-     {"rank_1": "zzz", "rank_2": "2", "rank_3": "3"},
+     {"rank_1": "zzz", "rank_2": "2", "rank_3": "3"}, {"rank_1": "--1", "rank_2": "2", "rank_3": "3"},
      {"rank_1": "1", "rank_2": "2", "rank_3": "3", "gold": "a"}],
 )  # fmt: skip
 def test_bad_ranking_gold_is_refused_with_a_message(admin_client, campaign, data):
