@@ -9,7 +9,7 @@ what the rater saw on the left is recorded separately (``left_is_a``).
     users.py       User (and its role)
     campaigns.py   Campaign, Enrollment, Prompt
     generation.py  Generator, GenerationJob, Candidate, ModelPrice, RateLimitBucket
-    rating.py      Pair, Assignment, Judgment, PairFlag
+    rating.py      Pair, Assignment, Judgment, PairFlag, PairSearch (the words a pair is found by)
     sets.py        CandidateSet, CandidateSetMember, SetAssignment, RankingVote (ranking protocol),
                    RatingVote, RatingScore (rating protocol)
     steps.py       StepTrace, StepVote (step labels: sets of one candidate, split into steps),
@@ -50,7 +50,7 @@ from annotate.models.participants import (
     TrainingAnswer,
     TrainingUnit,
 )
-from annotate.models.rating import Assignment, Judgment, Pair, PairFlag
+from annotate.models.rating import Assignment, Judgment, Pair, PairFlag, PairSearch
 from annotate.models.sets import (
     CandidateSet,
     CandidateSetMember,
@@ -87,6 +87,7 @@ __all__ = [
     "ModelPrice",
     "Pair",
     "PairFlag",
+    "PairSearch",
     "Participant",
     "Prompt",
     "PromptImport",

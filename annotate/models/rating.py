@@ -1,8 +1,10 @@
-"""Rating: pairs of candidates, the leases that hand them to raters, the votes, and flags."""
+"""Rating: pairs of candidates, the leases that hand them to raters, the votes, flags, and the words
+each pair is searched by."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorExact
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
@@ -230,3 +232,35 @@ class PairFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} flag on pair {self.pair_id}"
+
+
+class SearchDocumentField(models.TextField):
+    """A pair's search document: a ``tsvector`` on PostgreSQL (GIN-indexed; ``=`` a SearchQuery is
+    ``@@``), plain text on SQLite (indexed by the FTS5 table ``annotate_pairsearch_fts``, whose
+    external content it is)."""
+
+    def db_type(self, connection) -> str:
+        return "tsvector" if connection.vendor == "postgresql" else "text"
+
+
+SearchDocumentField.register_lookup(SearchVectorExact)
+
+
+class PairSearch(models.Model):
+    """The words a pair is found by: its prompt (system prompt and every turn), both responses, and
+    every rationale and rewrite written about it (votes, adjudications, the judge's verdicts).
+
+    Written only by the database's triggers (migration 0020_search): a pair's row is made when the
+    pair is inserted, however it is inserted (``bulk_create``, ``INSERT … SELECT``), and rebuilt when
+    a vote with a rationale or rewrite arrives, a verdict's rationale is stored, or a candidate's or
+    prompt's text changes. Python never writes it, so no write path can forget it.
+    """
+
+    pair = models.OneToOneField(
+        Pair, primary_key=True, on_delete=models.CASCADE, related_name="search"
+    )
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    document = SearchDocumentField(blank=True)
+
+    def __str__(self) -> str:
+        return f"search document of pair {self.pair_id}"

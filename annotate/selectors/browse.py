@@ -1,20 +1,22 @@
 """Browsing a campaign's pairs as a researcher: filters, full-text search, keyset pages, one pair whole.
 
 Every filter is a clause on the pair's own row or an ``EXISTS`` on its votes, verdicts and flags, so a
-page costs the same at any depth: pages are cut by the sort key of the last row shown (``after``),
-never by ``OFFSET``. A human vote counts as the rater's *latest* row for the pair (a revision after the
-judge's reveal or an undo correction replaces the first vote, as in the exports).
+page costs the same at any depth: pages are cut by the sort key of the row they start after
+(``after``, the next page) or before (``before``, the previous one), never by ``OFFSET``. A human
+vote counts as the rater's *latest* row for the pair (a revision after the judge's reveal or an undo
+correction replaces the first vote, as in the exports).
 
-Search: PostgreSQL full text search (``websearch_to_tsquery``, the ``simple`` configuration, so words
-of any language match as written) over the prompt, both responses, and the raters' rationales and
-rewrites. SQLite, the embedded default, matches each word as a case-insensitive substring of the same
-fields (``LIKE``, a scan), every word required. Neither has an index yet: at a million pairs a search
-reads every pair of the campaign.
+Search (``search_units``): the pair's search document (PairSearch, kept by the database's triggers,
+migration 0020_search) holds its prompt, both responses, and every rationale and rewrite written
+about it. PostgreSQL: ``websearch_to_tsquery`` in the ``simple`` configuration (words of any
+language as written) against a GIN-indexed tsvector, ranked by ``ts_rank`` (a word of the prompt
+weighs most, then the responses, then the notes). SQLite, the embedded default: the FTS5 table beside
+it, the same query syntax (annotate/sql/search.py), ranked by ``bm25``. Every sort but "best match"
+walks an index in its own order and stops at a page; "best match" ranks every match first.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
@@ -22,6 +24,7 @@ from urllib.parse import parse_qs
 from django import forms
 from django.db import connection
 from django.db.models import (
+    BigIntegerField,
     Count,
     Exists,
     F,
@@ -30,22 +33,27 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    TextField,
+    Value,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
 
 from annotate.exports.options import MAX_VIEW
 from annotate.models import Campaign, Generator, JudgeVerdict, Judgment, Pair, PairFlag
+from annotate.sql import search as search_sql
 from annotate.validation import validate_one_line
 
 PAGE_SIZE = 50
 MAX_ID = 2**63 - 1  # a larger id in a URL is no pair (and would overflow SQLite's integer)
 
-SORTS = {
+# Each sort's keys, most significant first; "-" is descending. A page cursor is the keys' values of
+# one row joined by ":" (``17`` or ``3:17``); the last key is always the id, so the order is total.
+SORTS: dict[str, tuple[str, ...]] = {
     "id": ("id",),
     "-id": ("-id",),
     "-votes": ("-completed", "-id"),
     "votes": ("completed", "id"),
+    "rank": ("-search_rank", "id"),  # best match first; only with a search
 }
 
 
@@ -71,12 +79,13 @@ class BrowseFilters:
 
 
 CURSOR = re.compile(r"\d{1,18}(:\d{1,18})?")
+MAX_QUERY = 200  # characters of a search
 YES_NO = [("", "Any"), ("yes", "Yes"), ("no", "No")]
 
 
 class BrowseForm(forms.Form):
     q = forms.CharField(
-        required=False, max_length=200, validators=[validate_one_line], label="Search"
+        required=False, max_length=MAX_QUERY, validators=[validate_one_line], label="Search"
     )
     status = forms.ChoiceField(
         required=False,
@@ -109,28 +118,41 @@ class BrowseForm(forms.Form):
             ("-id", "Newest first"),
             ("-votes", "Most votes"),
             ("votes", "Fewest votes"),
+            ("rank", "Best match"),
         ],
     )
     after = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
+    before = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
 
     def __init__(self, data, *, generators: list[str]):
         super().__init__(data)
         self.fields["generator"].choices = [("", "Any")] + [(g, g) for g in generators]
         self.unknown = sorted(set(data) - set(self.fields))
+        getlist = getattr(data, "getlist", None)
+        self.repeated = sorted(k for k in data if getlist and len(getlist(k)) > 1)
 
     def clean(self):
         cleaned = super().clean()
         if self.unknown:
             raise forms.ValidationError(f"Unknown filter: {', '.join(self.unknown)}.")
-        after, sort = cleaned.get("after") or "", cleaned.get("sort") or "id"
-        if after and not (
-            CURSOR.fullmatch(after) and (":" in after) == (sort in ("votes", "-votes"))
-        ):
-            self.add_error("after", "This page cursor does not belong to this sort order.")
+        if self.repeated:
+            raise forms.ValidationError(f"A filter given twice: {', '.join(self.repeated)}.")
+        sort = cleaned.get("sort") or "id"
+        if sort == "rank" and not cleaned.get("q"):
+            self.add_error(
+                "sort", "“Best match” sorts the results of a search: give words to search for."
+            )
+        keys = len(SORTS.get(sort, ()))
+        for name in ("after", "before"):
+            cursor = cleaned.get(name) or ""
+            if cursor and not (CURSOR.fullmatch(cursor) and cursor.count(":") + 1 == keys):
+                self.add_error(name, "This page cursor does not belong to this sort order.")
+        if cleaned.get("after") and cleaned.get("before"):
+            raise forms.ValidationError("A page starts after one pair or before one, not both.")
         return cleaned
 
     def filters(self) -> BrowseFilters:
-        data = {k: v for k, v in self.cleaned_data.items() if k != "after"}
+        data = {k: v for k, v in self.cleaned_data.items() if k not in ("after", "before")}
         data["sort"] = data.get("sort") or "id"
         assert data["sort"] in SORTS
         return BrowseFilters(**data)
@@ -157,7 +179,7 @@ def view_filters(campaign: Campaign, query: str) -> BrowseFilters:
     repeated = sorted(k for k, v in parsed.items() if len(v) > 1)
     if repeated:
         raise ValueError(f"a filter given twice: {', '.join(repeated)}")
-    data = {k: v[0] for k, v in parsed.items() if k != "after"}  # a view is all its pages
+    data = {k: v[0] for k, v in parsed.items() if k not in ("after", "before")}  # all its pages
     form = view_form(campaign, data)
     if not form.is_valid():
         problems = [
@@ -173,6 +195,7 @@ class BrowsePage:
     rows: list[Pair]
     next_after: str = ""  # the cursor of the next page; "" on the last one
     filters: BrowseFilters = field(default_factory=BrowseFilters)
+    previous_before: str = ""  # the cursor of the previous page; "" on the first one
 
 
 def latest_human_votes() -> QuerySet:
@@ -183,34 +206,32 @@ def latest_human_votes() -> QuerySet:
     return Judgment.objects.filter(source="human").exclude(Exists(later))
 
 
-def _search(queryset: QuerySet, q: str) -> QuerySet:
-    rationale = Judgment.objects.filter(pair=OuterRef("pk"))
+def search_units(campaign: Campaign, query: str, pairs: QuerySet | None = None) -> QuerySet:
+    """The campaign's pairs (or those of ``pairs``) whose prompt, responses, rationales or rewrites
+    match ``query``: words all required, ``"a phrase"``, ``a or b``, ``-word`` (websearch syntax,
+    on both databases). Each row carries ``search_rank``, an integer: higher is a better match.
+    Any text is a query (an empty or word-less one matches nothing), never a database error."""
+    if pairs is None:
+        pairs = Pair.objects.filter(campaign=campaign)
     if connection.vendor == "postgresql":
-        from django.contrib.postgres.search import SearchQuery, SearchVector
+        from django.contrib.postgres.search import SearchQuery, SearchRank
 
-        query = SearchQuery(q, config="simple", search_type="websearch")
-        pair_text = SearchVector(
-            Cast("prompt__messages", TextField()),
-            "candidate_a__text",
-            "candidate_b__text",
-            config="simple",
+        tsquery = SearchQuery(query.replace("\x00", " "), config="simple", search_type="websearch")
+        # normalization 1: divided by 1 + log(document length), so a long answer does not win by
+        # length alone.
+        rank = SearchRank(F("search__document"), tsquery, normalization=1)
+        return pairs.filter(search__document=tsquery).annotate(
+            search_rank=Cast(rank * 1_000_000, BigIntegerField())
         )
-        in_votes = rationale.annotate(
-            doc=SearchVector("rationale", "rewrite", config="simple")
-        ).filter(doc=query)
-        return queryset.annotate(doc=pair_text).filter(Q(doc=query) | Exists(in_votes))
-    for word in q.split():
-        in_votes = rationale.filter(Q(rationale__icontains=word) | Q(rewrite__icontains=word))
-        # SQLite keeps JSON as text with non-ASCII characters escaped (\ubcf4): match that form too.
-        escaped = json.dumps(word)[1:-1]
-        queryset = queryset.filter(
-            Q(prompt__messages__icontains=word)
-            | Q(prompt__messages__icontains=escaped)
-            | Q(candidate_a__text__icontains=word)
-            | Q(candidate_b__text__icontains=word)
-            | Exists(in_votes)
-        )
-    return queryset
+    fts = search_sql.fts_query(query)
+    if fts.empty:
+        return pairs.none().annotate(search_rank=Value(0, BigIntegerField()))
+    if fts.must:
+        pairs = pairs.filter(id__in=RawSQL(search_sql.MATCHING_IDS, [fts.must]))
+    if fts.must_not:
+        pairs = pairs.exclude(id__in=RawSQL(search_sql.MATCHING_IDS, [fts.must_not]))
+    rank = search_sql.FtsRank(fts.must) if fts.must else Value(0, BigIntegerField())
+    return pairs.annotate(search_rank=rank)
 
 
 def _judge_clause(judge: str) -> Q:
@@ -275,33 +296,52 @@ def filtered_pairs(campaign: Campaign, filters: BrowseFilters) -> QuerySet:
     if filters.min_votes is not None:
         pairs = pairs.filter(completed__gte=filters.min_votes)
     if filters.q:
-        pairs = _search(pairs, filters.q)
+        pairs = search_units(campaign, filters.q, pairs)
     return pairs
 
 
-def _after(pairs: QuerySet, sort: str, after: str) -> QuerySet:
-    """Rows strictly past the cursor in the sort's order. The cursor is ``id`` or ``votes:id``."""
-    if not after:
-        return pairs
-    if sort in ("id", "-id"):
-        last_id = int(after)
-        return pairs.filter(id__gt=last_id) if sort == "id" else pairs.filter(id__lt=last_id)
-    votes, last_id = (int(part) for part in after.split(":"))
-    if sort == "votes":
-        return pairs.filter(Q(completed__gt=votes) | Q(completed=votes, id__gt=last_id))
-    return pairs.filter(Q(completed__lt=votes) | Q(completed=votes, id__lt=last_id))
-
-
 def _cursor(pair: Pair, sort: str) -> str:
-    return str(pair.id) if sort in ("id", "-id") else f"{pair.completed}:{pair.id}"
+    return ":".join(str(getattr(pair, key.lstrip("-"))) for key in SORTS[sort])
+
+
+def _past(pairs: QuerySet, sort: str, cursor: str, *, backwards: bool) -> QuerySet:
+    """Rows strictly past the cursor's row in the sort's order (before it when ``backwards``):
+    for keys (k1, k2), ``k1 beyond v1 OR (k1 = v1 AND k2 beyond v2)``."""
+    if not cursor:
+        return pairs
+    keys, values = SORTS[sort], [int(part) for part in cursor.split(":")]
+    clause, equal = Q(), Q()
+    for key, value in zip(keys, values, strict=True):
+        name = key.lstrip("-")
+        beyond = "lt" if key.startswith("-") != backwards else "gt"
+        clause |= equal & Q(**{f"{name}__{beyond}": value})
+        equal &= Q(**{name: value})
+    return pairs.filter(clause)
+
+
+def _reversed(keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(key[1:] if key.startswith("-") else f"-{key}" for key in keys)
 
 
 def browse_page(
-    campaign: Campaign, filters: BrowseFilters, *, after: str = "", size: int = PAGE_SIZE
+    campaign: Campaign,
+    filters: BrowseFilters,
+    *,
+    after: str = "",
+    before: str = "",
+    size: int = PAGE_SIZE,
 ) -> BrowsePage:
     """One page of pairs with what the list shows of each: prompt, both generators, votes, flags,
-    and the judge's answer."""
-    pairs = _after(filtered_pairs(campaign, filters), filters.sort, after)
+    and the judge's answer. The page starts after the row of cursor ``after`` or ends before the
+    row of cursor ``before`` (at most one of them); with neither it is the first page."""
+    pairs = filtered_pairs(campaign, filters)
+    if filters.sort == "rank" and not filters.q:
+        raise ValueError("the best-match sort needs a search")
+    order = SORTS[filters.sort]
+    if before:
+        pairs, order = _past(pairs, filters.sort, before, backwards=True), _reversed(order)
+    else:
+        pairs = _past(pairs, filters.sort, after, backwards=False)
     flags = PairFlag.objects.filter(pair=OuterRef("pk")).order_by().values("pair")
     verdict = JudgeVerdict.objects.filter(pair=OuterRef("pk"), status="done").order_by("-id")
     rows = list(
@@ -319,16 +359,22 @@ def browse_page(
             ),
         )
         .defer("candidate_a__html", "candidate_b__html", "prompt__rendered")
-        .order_by(*SORTS[filters.sort])[: size + 1]
+        .order_by(*order)[: size + 1]
     )
     more = len(rows) > size
     rows = rows[:size]
+    if before:
+        rows.reverse()
     votes = _vote_summaries([p.id for p in rows])
     for pair in rows:
         pair.vote_summary = votes.get(pair.id, {})
+    # Past a cursor, the rows on its other side are there (the cursor's own row at least).
+    has_next = (more and not before) or bool(before)
+    has_previous = (more and bool(before)) or bool(after)
     return BrowsePage(
         rows=rows,
-        next_after=_cursor(rows[-1], filters.sort) if more and rows else "",
+        next_after=_cursor(rows[-1], filters.sort) if has_next and rows else "",
+        previous_before=_cursor(rows[0], filters.sort) if has_previous and rows else "",
         filters=filters,
     )
 

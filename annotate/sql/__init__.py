@@ -12,6 +12,8 @@ One module per hot path:
                   work left in the job?" (asked after every write of every kind of work)
 * ``imports``     the prompt import: staging table, checks by line number, one INSERT … SELECT
 * ``exports``     the settings of an export's one read transaction
+* ``search``      SQLite's full-text search (FTS5 ``MATCH`` and ``bm25``) and a search box's text
+                  as an FTS5 query that cannot be a syntax error
 
 ``rows`` turns what a statement returns into model instances, converted as the ORM converts them.
 

@@ -5,8 +5,11 @@ a reason, annotate/services/adjudication.py). The adjudication queue is this lis
 ``adjudicated=no``.
 
 Researchers and admins only (annotate.access: an enrolled rater gets 403, anyone else 404). The
-filter state lives in the query string, so a view can be shared; a query string with an unknown key
-or a bad value is a 400 that says which, never an empty page that looks like "no matches".
+filter state lives in the query string, so a view can be shared, and so do the page cursors ("next"
+carries ``after``, "previous" ``before``: keyset pages, as fast deep as first); a query string with
+an unknown key or a bad value is a 400 that says which, never an empty page that looks like "no
+matches". The API's ``GET /api/campaigns/<slug>/units/`` reads the same query string
+(annotate/api/browse.py).
 """
 
 from __future__ import annotations
@@ -45,13 +48,17 @@ def browse(request: HttpRequest, slug: str) -> HttpResponse:
     ctx = {"campaign": campaign, "form": form}
     if not form.is_valid():
         return render(request, "annotate/browse.html", ctx, status=400)
-    page = browse_page(campaign, form.filters(), after=form.cleaned_data["after"])
+    after, before = form.cleaned_data["after"], form.cleaned_data["before"]
+    page = browse_page(campaign, form.filters(), after=after, before=before)
     ctx.update(
         page=page,
-        next_query=_query(form, after=page.next_after) if page.next_after else "",
-        first_query=_query(form, after=""),
-        export_query=urlencode({"view": _query(form, after="")}),
-        deep=bool(form.cleaned_data["after"]),
+        next_query=_query(form, after=page.next_after, before="") if page.next_after else "",
+        previous_query=(
+            _query(form, before=page.previous_before, after="") if page.previous_before else ""
+        ),
+        first_query=_query(form, after="", before=""),
+        export_query=urlencode({"view": _query(form, after="", before="")}),
+        deep=bool(page.previous_before) or bool(after or before) and not page.rows,
     )
     return render(request, "annotate/browse.html", ctx)
 
