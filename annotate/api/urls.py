@@ -3,6 +3,7 @@
 from django.urls import path
 
 from annotate.api import adjudication as adjudication_api
+from annotate.api import browse as browse_api
 from annotate.api import campaigns as campaign_api
 from annotate.api import crowd as crowd_api
 from annotate.api import exports as export_api
@@ -169,6 +170,12 @@ urlpatterns += [
         gold_api.PairGoldApi.as_view(),
         name="pair-gold",
     ),
+]
+
+# --- browse and search (annotate/api/browse.py) ---
+
+urlpatterns += [
+    path("campaigns/<slug:slug>/units/", browse_api.UnitListApi.as_view(), name="unit-list"),
 ]
 
 # --- adjudication (annotate/api/adjudication.py) ---
