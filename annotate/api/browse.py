@@ -26,8 +26,7 @@ _PARAMETERS = [
         "q",
         str,
         description="Words in the prompt, responses, rationales or rewrites: all required; "
-        '"a phrase", a or b, -word excluded.',
-        max_length=MAX_QUERY,
+        f'"a phrase", a or b, -word excluded. One line, at most {MAX_QUERY} characters.',
     ),
     OpenApiParameter("status", str, enum=["", "open", "complete"]),
     OpenApiParameter("gold", str, enum=["", "yes", "no"]),

@@ -33,11 +33,15 @@ MATCHING_IDS = f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH %s"
 
 class FtsRank(Func):
     """How well a pair's document matches an FTS5 query, as an integer (higher is better:
-    -bm25 × 10⁶), or NULL when it does not match: FTS5 finds the row by rowid, then scores it.
+    -bm25 × 10¹², since FTS5 floors the weight of a word in most documents at 10⁻⁶), or NULL when
+    it does not match: FTS5 finds the row by rowid, then scores it.
     ``FtsRank(must)`` on a pair queryset; the pair's id column is the ORM's (so it stays right in
     a subquery), joined to the query by ``arg_joiner``."""
 
-    template = f"(SELECT CAST(-bm25({FTS}) * 1000000 AS INTEGER) FROM {FTS} WHERE {FTS} MATCH %(expressions)s)"
+    template = (
+        f"(SELECT CAST(-bm25({FTS}) * 1e12 AS INTEGER) FROM {FTS} "
+        f"WHERE {FTS} MATCH %(expressions)s)"
+    )
     arg_joiner = " AND rowid = "
     output_field = BigIntegerField()
 

@@ -180,3 +180,107 @@ def test_the_queue_holds_contested_pairs_until_they_are_adjudicated(campaign, vo
     assert _ids(campaign, adjudicated="yes") == [pairs[1].id]
     page = browse_page(campaign, BrowseFilters(adjudicated="yes"))
     assert [p.final_choice for p in page.rows] == ["a"]
+
+
+def _texts(campaign, texts: list[str]) -> list[Pair]:
+    made = []
+    for text in texts:
+        prompt = factories.PromptFactory(campaign=campaign)
+        made.append(
+            factories.PairFactory(
+                campaign=campaign,
+                prompt=prompt,
+                candidate_a=factories.CandidateFactory(prompt=prompt, text=text),
+            )
+        )
+    return made
+
+
+def test_the_best_match_comes_first(campaign):
+    once, thrice, none = _texts(
+        campaign,
+        [
+            "Use an ORM; raw sql is fine elsewhere, and many other words follow here.",
+            "sql sql sql: parameterised sql.",
+            "Nothing to see.",
+        ],
+    )
+    page = browse_page(campaign, BrowseFilters(q="sql", sort="rank"))
+    assert [p.id for p in page.rows] == [thrice.id, once.id]
+    assert page.rows[0].search_rank > page.rows[1].search_rank > 0
+
+
+def test_filters_and_search_narrow_each_other(campaign, voted):
+    pairs = _pairs(campaign)
+    assert _ids(campaign, q="Rewrite") == [pairs[3].id]
+    assert _ids(campaign, q="Rewrite", split=True) == []
+    assert _ids(campaign, q="answer", split=True) == [pairs[1].id]
+    assert _ids(campaign, q="answer -Rewrite") == [p.id for p in pairs[:3]]
+    assert _ids(campaign, q='"Y answer 2" or "X answer 0"') == [pairs[0].id, pairs[2].id]
+    assert _ids(campaign, q="-Rewrite", status="complete") == [p.id for p in pairs[:3]]
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        "'", '"', '""', "\\", "a & b | !c", "(sql", "sql)", "sql*", "NEAR(a b)", "AND OR NOT",
+        "col:sql", "^sql", "-", "--", "<->", "a:*", "'; DROP TABLE annotate_pair; --",
+        "%", "_", "\x00", "보안 취약점", "😀", "x" * 200, " ".join(["sql"] * 60),
+    ],
+)  # fmt: skip
+def test_any_search_text_is_a_query_never_an_error(campaign, voted, q):
+    for sort in ("id", "rank"):
+        page = browse_page(campaign, BrowseFilters(q=q, sort=sort))
+        assert isinstance(page.rows, list)
+    assert Pair.objects.filter(campaign=campaign).count() == 4
+
+
+@pytest.mark.parametrize("sort", ["id", "-id", "votes", "-votes", "rank"])
+def test_previous_pages_walk_back_over_the_same_rows(campaign, sort):
+    made = _texts(campaign, [f"word {'word ' * (i % 3)}{i}" for i in range(7)])
+    for i, pair in enumerate(made):
+        Pair.objects.filter(id=pair.id).update(completed=i % 2)
+    filters = BrowseFilters(q="word", sort=sort)
+    forward, after, pages = [], "", []
+    while True:
+        page = browse_page(campaign, filters, after=after, size=3)
+        pages.append([p.id for p in page.rows])
+        forward += pages[-1]
+        if not page.next_after:
+            break
+        after = page.next_after
+    assert sorted(forward) == sorted(p.id for p in made) and len(set(forward)) == 7
+    back, before = [], page.previous_before
+    while before:
+        page = browse_page(campaign, filters, before=before, size=3)
+        back = [p.id for p in page.rows] + back
+        before = page.previous_before
+    assert back + pages[-1] == forward
+    assert not browse_page(campaign, filters).previous_before
+
+
+def test_pages_have_no_gaps_or_repeats_while_pairs_arrive(campaign):
+    _texts(campaign, ["match me"] * 5)
+    seen, after = [], ""
+    filters = BrowseFilters(q="match", sort="-id")
+    while True:
+        page = browse_page(campaign, filters, after=after, size=2)
+        seen += [p.id for p in page.rows]
+        _texts(campaign, ["match me"])  # a newer pair: it sorts before every page already shown
+        if not page.next_after:
+            break
+        after = page.next_after
+    first_five = sorted(Pair.objects.filter(campaign=campaign).values_list("id", flat=True))[:5]
+    assert seen == sorted(first_five, reverse=True)
+    filters = BrowseFilters(q="match", sort="id")
+    seen, after = [], ""
+    while True:
+        page = browse_page(campaign, filters, after=after, size=2)
+        seen += [p.id for p in page.rows]
+        if len(seen) < 8:
+            _texts(campaign, ["match me"])  # arrives after the rows shown: listed once, in order
+        if not page.next_after:
+            break
+        after = page.next_after
+    everything = list(Pair.objects.filter(campaign=campaign).values_list("id", flat=True))
+    assert seen == sorted(everything)

@@ -1,5 +1,6 @@
-"""tests/selectors/test_browse.py once more on SQLite (the embedded default), in a pytest of its own:
-the browse filters and the word search there must give the same answers."""
+"""tests/selectors/test_browse.py, the browse API's tests and the exports of a browse view once more
+on SQLite (the embedded default), in a pytest of its own: the filters, the FTS5 search, its ranking
+and the keyset pages there must give the same answers."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def test_the_browse_tests_pass_on_sqlite(tmp_path):
     env = {**os.environ, "DATABASE_URL": url, "TEST_DATABASE_URL": url, "DATA_DIR": str(tmp_path)}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "tests/selectors/test_browse.py"],
+         "tests/selectors/test_browse.py", "tests/api/test_browse_api.py",
+         "tests/services/test_export_view.py"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -112,3 +112,19 @@ def test_best_of_n_and_ranking_formats_take_no_view():
         with pytest.raises(ExportOptionsError) as exc:
             parse_options(fmt, {"view": "split=on"})
         assert "view" in exc.value.errors
+
+
+@pytest.mark.parametrize(
+    "view",
+    ["q=answer", "q=answer -Rewrite&status=complete", 'q="X answer 1" or Rewrite', "q=é -Rewrite"],
+)
+def test_the_export_of_a_searched_view_holds_exactly_the_pages_pairs(
+    campaign, voted, researcher_client, tmp_path, view
+):
+    page = researcher_client.get(f"/campaigns/{campaign.slug}/browse/?{view}")
+    assert page.status_code == 200
+    shown = sorted(p.prompt_id for p in page.context["page"].rows)
+    out = tmp_path / "view"
+    export_build(campaign=campaign, options=parse_options("raw-jsonl", {"view": view}), out_dir=out)
+    exported = _prompts(out) if (out / "data/train.jsonl").exists() else []
+    assert exported == shown

@@ -166,3 +166,56 @@ def test_raters_cannot_adjudicate(request, campaign, voted, persona, status):
     )
     assert response.status_code == status
     assert not Judgment.objects.filter(source="adjudicated").exists()
+
+
+def test_previous_and_next_links_carry_the_filters_and_walk_both_ways(
+    researcher_client, campaign, voted, monkeypatch
+):
+    from annotate.selectors import browse
+
+    monkeypatch.setattr(
+        browse.browse_page, "__kwdefaults__", {"after": "", "before": "", "size": 1}
+    )
+    query = {"q": "answer", "sort": "rank"}
+    first = researcher_client.get(_browse(campaign), query)
+    assert first.context["previous_query"] == "" and 'rel="prev"' not in first.content.decode()
+    pages = [first]
+    while pages[-1].context["next_query"]:
+        pages.append(
+            researcher_client.get(_browse(campaign) + "?" + pages[-1].context["next_query"])
+        )
+    forward = [p.context["page"].rows[0].id for p in pages]
+    assert sorted(forward) == sorted(p.id for p in voted["pairs"])
+    last = pages[-1]
+    assert "q=answer&sort=rank&before=" in last.context["previous_query"]
+    assert 'rel="prev"' in last.content.decode()
+    back = researcher_client.get(_browse(campaign) + "?" + last.context["previous_query"])
+    assert back.context["page"].rows[0].id == forward[-2]
+
+
+@pytest.mark.parametrize(
+    "q",
+    ["'", '"', "a & b | !c", "(sql", "sql*", "NEAR(a b)", "-", "<->", "a:*", "보안 취약점",
+     "'; DROP TABLE annotate_pair; --", "%_", "😀", "x" * 200],
+)  # fmt: skip
+def test_hostile_searches_are_answered(researcher_client, campaign, voted, q):
+    for sort in ("id", "rank"):
+        response = researcher_client.get(_browse(campaign), {"q": q, "sort": sort})
+        assert response.status_code == 200, (q, sort)
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("q=" + "x" * 10_000, "at most 200 characters"),
+        ("q=a%00b", "NUL character"),
+        ("q=a&q=b", "A filter given twice: q."),
+        ("sort=rank", "sorts the results of a search"),
+        ("after=3&before=5", "not both"),
+        ("sort=votes&before=7", "does not belong to this sort order"),
+    ],
+)
+def test_more_bad_query_strings_are_400s(researcher_client, campaign, voted, query, says):
+    response = researcher_client.get(_browse(campaign) + "?" + query)
+    assert response.status_code == 400
+    assert says in response.content.decode()
