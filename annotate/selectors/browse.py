@@ -380,17 +380,21 @@ def browse_page(
 
 
 def _vote_summaries(pair_ids: list[int]) -> dict[int, dict[str, int]]:
-    """{pair id: {choice: latest human votes}} for the pairs of one page."""
-    summary: dict[int, dict[str, int]] = {}
+    """{pair id: {choice: latest human votes}} for the pairs of one page. Read as rows (a page's
+    pairs have a few votes each) and the latest per rater kept here: the same rule as
+    latest_human_votes(), whose anti-join PostgreSQL would hash over every vote of the table."""
+    latest: dict[tuple[int, int | None], str] = {}
     rows = (
-        latest_human_votes()
-        .filter(pair_id__in=pair_ids)
-        .order_by()
-        .values("pair_id", "choice")
-        .annotate(n=Count("id"))
+        Judgment.objects.filter(pair_id__in=pair_ids, source="human")
+        .order_by("id")
+        .values_list("pair_id", "rater_id", "choice")
     )
-    for row in rows:
-        summary.setdefault(row["pair_id"], {})[row["choice"]] = row["n"]
+    for pair_id, rater_id, choice in rows:
+        latest[(pair_id, rater_id)] = choice  # a later row of the same rater replaces it
+    summary: dict[int, dict[str, int]] = {}
+    for (pair_id, _), choice in latest.items():
+        counts = summary.setdefault(pair_id, {})
+        counts[choice] = counts.get(choice, 0) + 1
     return summary
 
 

@@ -162,6 +162,8 @@ def test_the_admin_pages(live_server, scheme_page, rich_campaign, screenshot_dir
         ("gold-pairs", f"{base}/gold/"),
         ("gold-pair", f"{base}/gold/{pair.pk}/"),
         ("browse", f"{base}/browse/?sort=-votes"),
+        ("browse-search", f"{base}/browse/?q=circle+area&sort=rank"),
+        ("browse-search-deep", f"{base}/browse/?q=circle&after={pair.pk}"),
         ("browse-pair", f"{base}/browse/{pair.pk}/"),
     ):
         page.goto(url)
