@@ -292,7 +292,7 @@ def _run(forward: bool):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("annotate", "0017_step_judgements")]
+    dependencies = [("annotate", "0024_webhooks")]
 
     operations = [
         migrations.CreateModel(
