@@ -158,12 +158,8 @@ def _undo_schema(operation: str):
 def _correct_schema(operation: str, request_serializer):
     return extend_schema(
         request=request_serializer,
-        responses={
-            201: CorrectOutputSerializer,
-            400: DetailSerializer,
-            404: DetailSerializer,
-            409: DetailSerializer,
-        },
+        # 400 is left undocumented, as on …/vote/: it is the vote's field errors or its rules'.
+        responses={201: CorrectOutputSerializer, 404: DetailSerializer, 409: DetailSerializer},
         operation_id=operation,
     )
 
