@@ -41,8 +41,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -70,6 +70,7 @@ from annotate.protocols.rating import RatingInvalid, rating_clean
 from annotate.protocols.rating import Scale as RatingScale
 from annotate.services.judgments import VoteRefused
 from annotate.services.pairing import BuildReport, candidates_scan, normalised_text
+from annotate.sql import set_leases
 
 SWEEP_INTERVAL_SECONDS = 2.0
 _last_sweep: dict[int, float] = {}
@@ -166,11 +167,9 @@ def sets_build_report(*, campaign: Campaign) -> BuildReport:
 
 
 def set_assignment_live(*, campaign: Campaign, rater: User) -> SetAssignment | None:
-    return (
-        SetAssignment.objects.filter(campaign=campaign, rater=rater, status=Status.ACTIVE)
-        .select_related("candidate_set__prompt")
-        .first()
-    )
+    """The rater's active lease (expired or not) with what the rater is shown (annotate/sql/
+    set_leases.py: ``candidate_set.prompt``, ``responses``, ``trace``)."""
+    return set_leases.live(campaign_id=campaign.pk, rater_id=rater.pk)
 
 
 def set_assignment_next(
@@ -187,8 +186,7 @@ def set_assignment_next(
             set_assignment_expire_stale(campaign=campaign, now=now)
     if not campaign.is_open:
         return None
-    if not Enrollment.objects.filter(campaign=campaign, rater=rater, paused=False).exists():
-        return None
+    # The claim's pick checks the enrollment (enrolled, not paused) in the same statement.
     if time.monotonic() - _last_sweep.get(campaign.pk, 0.0) > SWEEP_INTERVAL_SECONDS:
         set_assignment_expire_stale(campaign=campaign, now=now)
     lease = _claim(campaign=campaign, rater=rater, now=now)
@@ -213,65 +211,30 @@ def _claim(*, campaign: Campaign, rater: User, now: datetime) -> SetAssignment |
     return None
 
 
-_ORDER = {
-    Campaign.Ordering.FINISH_STARTED: ("-completed", "-random_key"),
-    Campaign.Ordering.RANDOM: ("completed", "random_key"),
-}
-
-
-def _open_sets(*, campaign: Campaign, rater: User, gold: bool | None):
-    seen = SetAssignment.objects.filter(candidate_set=OuterRef("pk"), rater=rater)
-    sets = CandidateSet.objects.filter(campaign=campaign, assigned__lt=F("needed")).exclude(
-        Exists(seen)
-    )
-    if gold is True:
-        sets = sets.exclude(gold_ranking=[])
-    elif gold is False:
-        sets = sets.filter(gold_ranking=[])
-    return sets.order_by(*_ORDER.get(campaign.ordering, _ORDER[Campaign.Ordering.RANDOM]))
-
-
 def _claim_once(*, campaign: Campaign, rater: User, now: datetime, gold: bool | None):
     # savepoint=False: inside the vote's transaction this adds no SAVEPOINT round trips (as the
-    # pairwise claim); the twin insert below keeps its own savepoint, the one failure it expects.
+    # pairwise claim); a twin's insert conflicts without raising (ON CONFLICT DO NOTHING).
     with transaction.atomic(savepoint=False):
-        sets = _open_sets(campaign=campaign, rater=rater, gold=gold)
-        if connection.vendor == "postgresql":
-            sets = sets.select_for_update(skip_locked=True)
-        set_id = sets.values_list("pk", flat=True).first()
-        if set_id is None:
-            # Nothing free, or every free set is locked by a claimer right now (SKIP LOCKED).
-            raced = _open_sets(campaign=campaign, rater=rater, gold=gold).exists()
-            return None, ("raced" if raced else "empty")
-        counted = CandidateSet.objects.filter(pk=set_id, assigned__lt=F("needed")).update(
-            assigned=F("assigned") + 1
-        )
-        if not counted:
+        claimed = set_leases.claim_set(campaign=campaign, rater_id=rater.pk, gold=gold)
+        if claimed is None:
+            return None, "empty"
+        if claimed == "raced":
             return None, "raced"
+        set_id, slots, used = claimed
         # The UPDATE holds the set's row lock until commit: the rotation counts cannot move.
-        slots = list(
-            CandidateSetMember.objects.filter(candidate_set_id=set_id)
-            .order_by("slot")
-            .values_list("candidate_id", flat=True)
-        )
-        used = SetAssignment.objects.filter(
-            candidate_set_id=set_id, status__in=[Status.ACTIVE, Status.DONE]
-        ).values_list("rotation", flat=True)
         rotation = rotation_choose(used, k=len(slots))
-        try:
-            with transaction.atomic():
-                lease = SetAssignment.objects.create(
-                    campaign=campaign,
-                    candidate_set_id=set_id,
-                    rater=rater,
-                    rotation=rotation,
-                    shown_order=shown_order_for(slots, rotation),
-                    created_at=now,
-                    expires_at=now + timedelta(seconds=campaign.lease_seconds),
-                )
-        except IntegrityError:
+        lease = set_leases.insert(
+            campaign_id=campaign.pk,
+            set_id=set_id,
+            rater_id=rater.pk,
+            rotation=rotation,
+            shown_order=shown_order_for(slots, rotation),
+            now=now,
+            expires_at=now + timedelta(seconds=campaign.lease_seconds),
+        )
+        if lease is None:
             # The same rater asking twice at once (two tabs): give the slot back.
-            CandidateSet.objects.filter(pk=set_id).update(assigned=F("assigned") - 1)
+            set_leases.give_back(set_id=set_id)
             return None, "twin"
     return lease, "claimed"
 
@@ -589,7 +552,7 @@ def _set_vote_record(
     close the lease and ``write`` the vote in one transaction (see the module docstring)."""
     lease_id = lease if isinstance(lease, int) else lease.pk
     # Read and check outside the write: a refusal raises before any transaction is touched.
-    row = SetAssignment.objects.select_related("candidate_set").filter(pk=lease_id).first()
+    row = set_leases.for_vote(lease_id=lease_id)
     if row is not None and row.status == Status.DONE and row.rater_id == rater.pk:
         replayed = _replayed(model, lease_id, rater)
         if replayed is not None:
@@ -608,7 +571,6 @@ def _set_vote_record(
         closed = set_lease_close(lease_id=lease_id, rater=rater, campaign=campaign, now=now)
         if closed:
             vote = write(row, cleaned)
-            set_vote_counted(campaign=campaign, rater=rater, set_id=row.candidate_set_id)
             if row.candidate_set.gold_ranking:
                 ranking_gold_check(campaign=campaign, rater=rater)
     if not closed:  # changed since it was read: a twin submit won, or the lease ended
@@ -625,21 +587,14 @@ def _set_vote_record(
 
 
 def set_lease_close(*, lease_id: int, rater: User, campaign: Campaign, now: datetime) -> bool:
-    """Close the rater's active, unexpired lease as done; False when it is not that (any more).
-    The guarded UPDATE is the lock and the check: of two submits at once one closes the lease and
-    writes its vote (in the caller's transaction, with ``set_vote_counted``), the other finds
-    nothing to close. Every set protocol's vote goes through here."""
-    return bool(
-        SetAssignment.objects.filter(
-            pk=lease_id, rater=rater, campaign=campaign, status=Status.ACTIVE, expires_at__gt=now
-        ).update(status=Status.DONE, completed_at=now)
+    """Close the rater's active, unexpired lease as done and count the vote on the set and on the
+    rater's enrollment; False (nothing written) when it is not that (any more). The guarded
+    UPDATE is the lock and the check: of two submits at once one closes the lease and writes its
+    vote (in the caller's transaction), the other finds nothing to close. Every set protocol's
+    vote goes through here (annotate/sql/set_leases.py: one statement on PostgreSQL)."""
+    return set_leases.close_and_count(
+        lease_id=lease_id, rater_id=rater.pk, campaign_id=campaign.pk, now=now
     )
-
-
-def set_vote_counted(*, campaign: Campaign, rater: User, set_id: int) -> None:
-    """Count a vote on the set and on the rater's enrollment (in the vote's transaction)."""
-    CandidateSet.objects.filter(pk=set_id).update(completed=F("completed") + 1)
-    Enrollment.objects.filter(campaign=campaign, rater=rater).update(votes=F("votes") + 1)
 
 
 def _replayed(model, lease_id: int, rater: User):

@@ -13,7 +13,7 @@ release and sweep): overlap k, expiry, the gold share, never twice to a rater.
 
 **Vote** (``step_vote_record``): the labels are checked against the trace
 (``step_labels_clean``), then the lease is closed and the vote written in one transaction
-(``set_lease_close``, ``set_vote_counted``: the guarded UPDATE of every set protocol). A second
+(``set_lease_close``: the guarded UPDATE of every set protocol, which counts the vote too). A second
 submit on the same lease returns the stored vote; votes are never updated.
 """
 
@@ -54,7 +54,6 @@ from annotate.services.sets import (
     _refusal,
     set_gold_pause,
     set_lease_close,
-    set_vote_counted,
 )
 from annotate.validation import text_check
 
@@ -260,7 +259,6 @@ def step_vote_record(
                 time_on_task_ms=max(0, int((now - row.created_at).total_seconds() * 1000)),
                 created_at=now,
             )
-            set_vote_counted(campaign=campaign, rater=rater, set_id=row.candidate_set_id)
             if trace.gold_labels:
                 step_gold_check(campaign=campaign, rater=rater)
     if not closed:  # changed since it was read: a twin submit won, or the lease ended
