@@ -313,7 +313,14 @@ PAINT_PROBE = """
     if (!pressed || current() === lease) return;
     const t0 = pressed;
     pressed = 0;
-    requestAnimationFrame(() => setTimeout(() => window.__paint.push(performance.now() - t0), 0));
+    const swapped = performance.now();
+    requestAnimationFrame(() => setTimeout(() => {
+      // The vote's request (vote + next set's fragment): when its response had arrived.
+      const sent = performance.getEntriesByType("resource").filter(
+        (r) => r.name.includes("/rank/vote/") && r.startTime >= t0).pop();
+      window.__paint.push([performance.now() - t0, sent ? sent.responseEnd - t0 : -1,
+                           swapped - t0]);
+    }, 0));
   }).observe(document, { childList: true, subtree: true });
 })();
 """
@@ -353,6 +360,11 @@ def ranking_keypress_to_paint(port: int, slug: str, units: int, k: int) -> dict:
             page.keyboard.press("Enter")
         while recorded() < units:
             page.wait_for_timeout(2)
-        timings = [float(t) for t in page.evaluate("window.__paint")]
+        found = page.evaluate("window.__paint")
         browser.close()
-    return {"timings": timings, **dom}
+    return {
+        "timings": [float(t[0]) for t in found],
+        "response": [float(t[1]) for t in found],
+        "swapped": [float(t[2]) for t in found],
+        **dom,
+    }

@@ -55,6 +55,7 @@ from annotate.services.sets import (
     set_gold_pause,
     set_lease_close,
 )
+from annotate.sql import set_leases
 from annotate.validation import text_check
 
 Status = SetAssignment.Status
@@ -226,7 +227,7 @@ def step_vote_record(
     now = now or timezone.now()
     step_notes_check(notes)
     lease_id = lease if isinstance(lease, int) else lease.pk
-    row = SetAssignment.objects.select_related("candidate_set__trace").filter(pk=lease_id).first()
+    row = set_leases.for_vote(lease_id=lease_id)
     if row is not None and row.status == Status.DONE and row.rater_id == rater.pk:
         replayed = _replayed(lease_id, rater)
         if replayed is not None:

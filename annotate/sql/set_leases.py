@@ -157,6 +157,9 @@ def claim_set(*, campaign: Campaign, rater_id: int, gold: bool | None):
             (exists,) = cursor.fetchone()
             return "raced" if exists else None
         set_id = row[0]
+        # A statement of its own, after the UPDATE took the row lock: it reads the leases
+        # committed up to now (a sub-query in RETURNING would read the UPDATE's older snapshot,
+        # and could miss a claimer that committed while this one waited for the lock).
         cursor.execute(_SLOTS, [set_id, set_id, Status.ACTIVE, Status.DONE])
         members, used = [], []
         for kind, value, slot in cursor.fetchall():
@@ -227,14 +230,18 @@ _VOTE_FIELDS = (
     "id", "campaign_id", "candidate_set_id", "rater_id", "status", "shown_order", "created_at",
     "expires_at",
 )  # fmt: skip
+_VOTE_TRACE_FIELDS = ("id", "candidate_set_id", "steps", "gold_labels")
 _FOR_VOTE = (
-    f"SELECT {SA.cols(*_VOTE_FIELDS, alias='a')}, s.{S.gold_ranking} FROM {SA} a "
-    f"JOIN {S} s ON s.{S.id} = a.{SA.candidate_set_id} WHERE a.{SA.id} = %s"
+    f"SELECT {SA.cols(*_VOTE_FIELDS, alias='a')}, s.{S.gold_ranking}, "
+    f"{T.cols(*_VOTE_TRACE_FIELDS, alias='t')} FROM {SA} a "
+    f"JOIN {S} s ON s.{S.id} = a.{SA.candidate_set_id} "
+    f"LEFT JOIN {T} t ON t.{T.candidate_set_id} = s.{S.id} WHERE a.{SA.id} = %s"
 )
 
 
 def for_vote(*, lease_id: int) -> SetAssignment | None:
-    """The lease a vote names, with its set's gold ranking (``candidate_set.gold_ranking``)."""
+    """The lease a vote names, with its set's gold ranking (``candidate_set.gold_ranking``) and,
+    for a step unit, its trace's steps and gold labels (``candidate_set.trace``)."""
     with connection.cursor() as cursor:
         cursor.execute(_FOR_VOTE, [lease_id])
         row = cursor.fetchone()
@@ -242,9 +249,10 @@ def for_vote(*, lease_id: int) -> SetAssignment | None:
         return None
     n = len(_VOTE_FIELDS)
     lease = rows.instance(SetAssignment, _VOTE_FIELDS, row[:n])
-    lease.candidate_set = rows.instance(
-        CandidateSet, ("id", "gold_ranking"), (lease.candidate_set_id, row[n])
-    )
+    unit = rows.instance(CandidateSet, ("id", "gold_ranking"), (lease.candidate_set_id, row[n]))
+    if row[n + 1] is not None:
+        unit.trace = rows.instance(StepTrace, _VOTE_TRACE_FIELDS, row[n + 1 :])
+    lease.candidate_set = unit
     return lease
 
 

@@ -165,3 +165,11 @@ def test_the_close_refuses_an_expired_lease(insert, close, campaign, rater):
     )
     assert SetAssignment.objects.get().status == "active"
     assert CandidateSet.objects.get().completed == 0
+
+
+def test_the_vote_read_of_a_step_unit_has_its_trace(insert, campaign, rater):
+    unit = factories.step_trace(campaign=campaign)
+    lease = _lease(insert, unit, rater, rotation=0)
+    row = set_leases.for_vote(lease_id=lease.pk)
+    assert row.candidate_set.trace.steps == unit.trace.steps
+    assert row.candidate_set.trace.gold_labels == []
