@@ -21,15 +21,16 @@ The claim picks an open set (``assigned < needed``, never one this rater had, go
 pool as ``gold_rate`` says) and counts the claim with a conditional UPDATE on the set's own row
 (``assigned < needed`` in its WHERE, the database CHECK ``assigned <= needed`` behind it). On
 PostgreSQL the pick is ``SELECT … FOR UPDATE SKIP LOCKED``; on SQLite the IMMEDIATE transaction
-serialises claimers. Both are the ORM (``select_for_update(skip_locked=True)`` then a filtered
-``update``): two statements, where pairwise's hot path folds them into one in annotate/sql. The
+serialises claimers. The statements are annotate/sql/set_leases.py's, as pairwise's are
+annotate/sql/leases.py's: the pick inside the UPDATE (with the enrollment guard), the slots and
+the rotations in use, then the lease inserted and read back with what the rater is shown. The
 rotation (shown order) is chosen while the UPDATE holds the set's row lock, so two claimers of
 one set cannot pick the same rotation off the same counts.
 
-**Vote** (``ranking_vote_record``, ``rating_vote_record``, one path: ``_set_vote_record``): the lease row is locked, the ranking (in shown numbers) is
-mapped to candidate ids and checked (a rating: each response's scores, protocols/rating.py), and
-the vote, the lease's close and both counters are
-written in one transaction. A second submit on the same lease returns the stored vote (the
+**Vote** (``ranking_vote_record``, ``rating_vote_record``, one path: ``_set_vote_record``): the
+lease is read, the ranking (in shown numbers) mapped to candidate ids and checked (a rating: each
+response's scores, protocols/rating.py), then the lease's guarded close, both counters
+(``set_lease_close``: one statement on PostgreSQL) and the vote are written in one transaction. A second submit on the same lease returns the stored vote (the
 one-to-one lease key backs it up).
 """
 
