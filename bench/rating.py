@@ -4,6 +4,18 @@ Not a test; run it by hand on an otherwise quiet machine:
 
     .venv/bin/python bench/rating.py                 # everything, ~2 minutes
     .venv/bin/python bench/rating.py --seconds 5     # shorter runs
+    .venv/bin/python bench/rating.py --protocol sets --seconds 5 --paint 50
+                                    # ranking K=4 and 9, rating 4 x 3 aspects, step labels
+    .venv/bin/python bench/rating.py --protocol ranking --k 9 --show-sql
+    .venv/bin/python bench/rating.py --protocol ranking --paint-only   # Chromium only
+
+With ``--protocol`` ranking, rating, steps or sets (all three), bench/sets.py's clients drive the
+rater API (POST next, then per unit POST vote + POST next) with 32 raters in a closed loop, in the
+same run as the no-op floor and pairwise's closed loop on the same gunicorn. It prints units/s,
+comparisons per unit, p50/p95 of a unit (vote + next), the ratio to the floor, statements per
+vote and per next (Django's test client, in-process, before the load) and, from the database,
+sets over k, a set given twice to one rater and leases with two votes. ``--paint N`` ranks N sets
+of K = 9 answers of 2,000 words in Chromium and prints keypress (Enter) -> next set painted.
 
 Each rater logs in through the login page (session cookie + CSRF), opens the rating page, then loops
 POST vote -> next pair fragment (one request per vote, as the browser does). It prints, from the same
@@ -27,6 +39,7 @@ import os
 import random
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -35,6 +48,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # bench.sets, when run as a script
 PY = str(ROOT / ".venv" / "bin" / "python")
 PG_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/annotate_rate_bench"
@@ -55,6 +69,23 @@ def cpu_sample() -> tuple[int, int]:
 def cpu_busy(before: tuple[int, int], after: tuple[int, int]) -> float:
     busy, total = after[0] - before[0], after[1] - before[1]
     return 100.0 * busy / total if total else 0.0
+
+
+def workers_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the gunicorn master ``pid``'s workers: what the
+    server's Python costs, apart from whatever else runs on the machine."""
+    total = 0.0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    for child in children:
+        try:
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def free_port() -> int:
@@ -326,7 +357,12 @@ class Rater:
         self.key: bytes | None = None
 
     def _request(
-        self, method: str, path: str, body: dict | None = None, headers: dict | None = None
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        headers: dict | None = None,
+        json_body: dict | None = None,
     ):
         hdrs = {"Host": f"127.0.0.1:{self.port}", "Connection": "close", **(headers or {})}
         if self.cookies:
@@ -335,6 +371,9 @@ class Rater:
         if body is not None:
             data = urlencode(body).encode()
             hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+        elif json_body is not None:
+            data = json.dumps(json_body).encode()
+            hdrs["Content-Type"] = "application/json"
         if method == "POST":
             hdrs["X-CSRFToken"] = self.cookies.get("csrftoken", "")
             hdrs["Referer"] = f"http://127.0.0.1:{self.port}/"
@@ -397,9 +436,19 @@ class Rater:
 
 
 def run_load(
-    port: int, slug: str, raters: int, seconds: float, think: float, mode: str, jitter: float = 0.0
+    port: int,
+    slug: str,
+    raters: int,
+    seconds: float,
+    think: float,
+    mode: str,
+    jitter: float = 0.0,
+    make_client=None,
+    server_pid: int | None = None,
 ) -> dict:
     """`raters` threads, each looping vote->next (or the no-op) for `seconds`, thinking `think` s.
+    ``make_client(i)`` makes rater i's client (default: the pairwise page's ``Rater``); its
+    ``vote()`` is one unit, vote and next, and ``assignment`` None means no work left.
 
     With ``jitter`` each pause is drawn uniformly from think × (1 ± jitter) and each rater starts
     after a random fraction of one pause, so raters are independent instead of arriving in a burst
@@ -410,7 +459,8 @@ def run_load(
         [think * (1 + jitter * (2 * rng.random() - 1)) for _ in range(4096)] for _ in range(raters)
     ]
     offsets = [think * rng.random() if jitter else 0.0 for _ in range(raters)]
-    clients = [Rater(port, f"bench-r{i}", slug) for i in range(raters)]
+    make_client = make_client or (lambda i: Rater(port, f"bench-r{i}", slug))
+    clients = [make_client(i) for i in range(raters)]
     for c in clients:
         c.login()
         if mode == "vote":
@@ -445,6 +495,7 @@ def run_load(
         t.start()
     cpu0 = cpu_sample()
     own0 = time.process_time()
+    server0 = workers_cpu(server_pid) if server_pid else 0.0
     t_start = time.perf_counter()
     stop_at[0] = t_start + seconds
     start_gate.wait()
@@ -453,6 +504,7 @@ def run_load(
     elapsed = time.perf_counter() - t_start
     cpu = cpu_busy(cpu0, cpu_sample())
     own = time.process_time() - own0
+    server = workers_cpu(server_pid) - server0 if server_pid else float("nan")
     flat = [x * 1000 for lat in latencies for x in lat]
     return {
         "requests": len(flat),
@@ -463,6 +515,8 @@ def run_load(
         "cpu": cpu,
         # This load generator's own CPU per request (it shares the 2 cores with the server).
         "client_cpu_ms": 1000 * own / max(1, sum(len(lat) for lat in latencies)),
+        # The gunicorn workers' CPU per request (a unit, for the set protocols' vote + next).
+        "server_cpu_ms": 1000 * server / max(1, len(flat)),
         "errors": errors[:3],
         "error_count": len(errors),
     }
@@ -522,8 +576,145 @@ def reset_postgres(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def main_sets(args) -> None:
+    """The set protocols through the rater API, beside the no-op floor and pairwise's closed loop,
+    all against one gunicorn (bench/sets.py: campaigns, clients, counts)."""
+    from bench import sets
+
+    protocols = ["ranking", "rating", "steps"] if args.protocol == "sets" else [args.protocol]
+    runs = []  # (slug, protocol, k)
+    for protocol in protocols:
+        ks = [args.k] if args.k else ([4, 9] if protocol == "ranking" else [4])
+        runs += [(f"{protocol}-k{k}", protocol, k) for k in ks]
+    if args.paint_only:
+        runs, args.skip_pairwise, args.paint = [], True, args.paint or 50
+    data_dir = ROOT / "data" / "bench"
+    (data_dir / "staticfiles").mkdir(parents=True, exist_ok=True)
+    n = args.raters
+    c0 = cpu_sample()
+    time.sleep(2)
+    print(
+        f"background CPU before the run: {cpu_busy(c0, cpu_sample()):.0f}% of {os.cpu_count()} "
+        f"cores; load average {os.getloadavg()[0]:.2f}; gunicorn: "
+        f"{args.workers or 'gunicorn.conf.py'} workers; {n} raters, closed loop"
+    )
+    reset_postgres(PG_URL)
+    units = int(400 * args.seconds) + 1000
+    if not args.skip_pairwise:
+        pairs = {"_raters": n, "closed": {"pairs": units, "overlap": 1}}
+        run_child("_setup", PG_URL, data_dir, json.dumps(pairs))
+    spec = {slug: {"protocol": p, "k": k, "units": units} for slug, p, k in runs}
+    if args.paint:  # K = 9 answers of 2,000 words, one set per measured keypress and a spare
+        spec["paint-k9"] = {"protocol": "ranking", "k": 9, "units": args.paint + 5, "words": 2000}
+    run_child("_setup_sets", PG_URL, data_dir, json.dumps({"_raters": n, **spec}))
+    queries = {slug: run_child("_queries", PG_URL, data_dir, slug, "40") for slug, _, _ in runs}
+    results = {}
+    server = Server(PG_URL, data_dir, args.workers)
+    try:
+        run_load(server.port, "", 4, 2, 0, "noop")  # warm the workers
+        if not args.paint_only:
+            results["floor"] = run_load(
+                server.port, "", n, args.seconds, 0, "noop", server_pid=server.proc.pid
+            )
+        if not args.skip_pairwise:
+            results["pairwise"] = run_load(
+                server.port, "closed", n, args.seconds, 0, "vote", server_pid=server.proc.pid
+            )
+        for slug, protocol, _ in runs:
+
+            def client(i, slug=slug, protocol=protocol):
+                return sets.ApiRater(server.port, f"bench-r{i}", slug, protocol)
+
+            results[slug] = run_load(
+                server.port, slug, n, args.seconds, 0, "vote", make_client=client,
+                server_pid=server.proc.pid,
+            )  # fmt: skip
+        if args.paint:
+            paint = sets.ranking_keypress_to_paint(server.port, "paint-k9", args.paint, k=9)
+    finally:
+        server.stop()
+    counts = {slug: run_child("_count_sets", PG_URL, data_dir, slug) for slug, _, _ in runs}
+    if not args.skip_pairwise:
+        counts["closed"] = run_child("_count", PG_URL, data_dir, "closed")
+    print()
+    if "floor" in results:
+        floor = results["floor"]["per_s"]
+        print(
+            fmt("no-op floor (req/s)", results["floor"])
+            + f"  server {results['floor']['server_cpu_ms']:.2f} ms CPU/req"
+        )
+    if "pairwise" in results:
+        r, d = results["pairwise"], counts["closed"]
+        print(
+            f"{'pairwise page, 1 req/vote':<26} {r['per_s']:>7.1f} votes/s  1 comparison/unit  "
+            f"p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms  floor ratio {r['per_s'] / floor:.3f}  "
+            f"server {r['server_cpu_ms']:.2f} ms CPU/vote  over k {d['over_k']}  rater twice {d['rater_twice']}  votes {d['votes']}"
+            + (f"  ERRORS {r['error_count']}: {r['errors']}" if r["error_count"] else "")
+        )
+    for slug, protocol, k in runs:
+        r, d, q = results[slug], counts[slug], queries[slug]
+        label = {"ranking": f"ranking K={k}", "rating": f"rating {k}x{len(sets.ASPECTS)} aspects",
+                 "steps": f"steps ({k} steps)"}[protocol]  # fmt: skip
+        per = sets.pairs_per_unit(protocol, k)
+        what = "labels" if protocol == "steps" else "comparisons"
+        print(
+            f"{label + ', API vote+next':<26} {r['per_s']:>7.1f} units/s  {per} {what}/unit "
+            f"({r['per_s'] * per:,.0f}/s)  p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms  "
+            f"floor ratio {r['per_s'] / floor:.3f}  server {r['server_cpu_ms']:.2f} ms CPU/unit  "
+            f"cpu {r['cpu']:.0f}%  queries vote "
+            f"{statistics.mode(q['vote'])} next {statistics.mode(q['next'])} (in-process {q['cpu_ms_per_unit']:.1f} ms "
+            f"CPU/unit)  over k {d['over_k']}  rater twice "
+            f"{d['rater_twice']}  votes/lease>1 {d['vote_twice']}  votes {d['votes']}"
+            + (f"  ERRORS {r['error_count']}: {r['errors']}" if r["error_count"] else "")
+        )
+    if args.paint:
+        t = paint["timings"]
+        print(
+            f"{'ranking K=9 page, Chromium':<26} keypress (Enter) -> next set painted, n={len(t)}: "
+            f"p50 {percentile(t, 50):.1f} ms  p95 {percentile(t, 95):.1f} ms  max {max(t):.1f} ms"
+            f"  (page: {paint['nodes']} elements, {paint['bytes'] / 1000:.0f} kB of HTML; "
+            "answers of 2,000 words)"
+        )
+        r, w = paint["response"], paint["swapped"]
+        print(
+            f"{'':<26} of which the response had arrived: p50 {percentile(r, 50):.1f} ms  p95 "
+            f"{percentile(r, 95):.1f} ms; the swap was done: p50 {percentile(w, 50):.1f} ms  p95 "
+            f"{percentile(w, 95):.1f} ms"
+        )
+    print(f"load average after the run: {os.getloadavg()[0]:.2f}")
+    if args.show_sql:
+        for slug, q in queries.items():
+            print(f"\n{slug}:")
+            for what, sql in q["sql"].items():
+                print(f"  {what} ({len(sql)} statements):")
+                for line in sql:
+                    print(f"    {line}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--protocol",
+        choices=["pairwise", "ranking", "rating", "steps", "sets"],
+        default="pairwise",
+        help="pairwise: the full pairwise suite; ranking / rating / steps: that protocol through "
+        "the rater API beside the floor and pairwise's closed loop; sets: all three",
+    )
+    parser.add_argument(
+        "--k", type=int, default=None, help="responses (steps) per unit; ranking default 4 and 9"
+    )
+    parser.add_argument("--skip-pairwise", action="store_true", help="sets: no pairwise run")
+    parser.add_argument(
+        "--paint-only", action="store_true", help="sets: only the Chromium phase (--paint N or 50)"
+    )
+    parser.add_argument("--show-sql", action="store_true", help="sets: print each request's SQL")
+    parser.add_argument(
+        "--paint",
+        type=int,
+        default=0,
+        metavar="N",
+        help="sets: also rank N sets of K = 9 answers of 2,000 words in Chromium (keypress -> paint)",
+    )
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--raters", type=int, default=32)
     parser.add_argument(
@@ -539,6 +730,8 @@ def main() -> None:
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-browser", action="store_true", help="no Chromium keypress phase")
     args = parser.parse_args()
+    if args.protocol != "pairwise":
+        return main_sets(args)
     data_dir = ROOT / "data" / "bench"
     (data_dir / "staticfiles").mkdir(parents=True, exist_ok=True)
     n = args.raters
@@ -655,6 +848,15 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1].startswith("_"):
-        {"_setup": cmd_setup, "_count": cmd_count, "_naive": cmd_naive}[sys.argv[1]](*sys.argv[2:])
+        from bench import sets
+
+        {
+            "_setup": cmd_setup,
+            "_count": cmd_count,
+            "_naive": cmd_naive,
+            "_setup_sets": sets.cmd_setup,
+            "_count_sets": sets.cmd_count,
+            "_queries": sets.cmd_queries,
+        }[sys.argv[1]](*sys.argv[2:])
     else:
         main()

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from annotate.access import campaign_for_rater
 from annotate.api.serializers import InputSerializer, NoInputSerializer
-from annotate.models import Candidate
+from annotate.selectors.sets import lease_responses
 from annotate.services.judgments import VoteRefused
 from annotate.services.prompts import prompt_rendered_ensure
 from annotate.services.sets import ranking_vote_record, set_assignment_next
@@ -80,10 +80,7 @@ def lease_body(lease) -> dict:
     prompt = lease.candidate_set.prompt
     if not prompt.rendered:
         prompt_rendered_ensure(prompt=prompt)
-    by_id = {
-        c["pk"]: c
-        for c in Candidate.objects.filter(pk__in=lease.shown_order).values("pk", "text", "html")
-    }
+    by_id = lease_responses(lease)
     return {
         "lease": lease.pk,
         "expires_at": lease.expires_at,
@@ -92,7 +89,7 @@ def lease_body(lease) -> dict:
             {"role": m.get("role", ""), "content": m.get("content", "")} for m in prompt.messages
         ],
         "responses": [
-            {"number": i + 1, "text": by_id[cid]["text"], "html": by_id[cid]["html"]}
+            {"number": i + 1, "text": by_id[cid][0], "html": by_id[cid][1]}
             for i, cid in enumerate(lease.shown_order)
         ],
     }

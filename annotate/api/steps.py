@@ -100,7 +100,7 @@ class StepsNextApi(APIView):
         prompt = lease.candidate_set.prompt
         if not prompt.rendered:
             prompt_rendered_ensure(prompt=prompt)
-        trace = lease.candidate_set.trace
+        trace = getattr(lease, "trace", None) or lease.candidate_set.trace
         body = {
             "lease": lease.pk,
             "expires_at": lease.expires_at,

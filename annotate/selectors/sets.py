@@ -17,7 +17,7 @@ from itertools import groupby
 
 from django.db.models import Count, Max
 
-from annotate.models import CandidateSet, CandidateSetMember, RankingVote
+from annotate.models import Candidate, CandidateSet, CandidateSetMember, RankingVote
 from annotate.models.sets import counted_votes
 from annotate.protocols.ranking import derived_pairs
 from annotate.selectors.exports import generator_names
@@ -216,3 +216,13 @@ def ranking_analytics(*, campaign, n_boot: int = 200) -> dict:
         "pl_board": stats.plackett_luce(all_rankings, generator_of, n_boot=n_boot),
         "ranking_position": stats.position_bias(shown),
     }
+
+
+def lease_responses(lease) -> dict[int, tuple[str, str]]:
+    """{candidate id: (text, html)} of the lease's responses: read with the lease by the claim
+    (annotate/sql/set_leases.py), else here."""
+    found = getattr(lease, "responses", None)
+    if found is not None:
+        return found
+    rows = Candidate.objects.filter(pk__in=lease.shown_order).values_list("pk", "text", "html")
+    return {pk: (text, html) for pk, text, html in rows}

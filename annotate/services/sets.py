@@ -21,15 +21,16 @@ The claim picks an open set (``assigned < needed``, never one this rater had, go
 pool as ``gold_rate`` says) and counts the claim with a conditional UPDATE on the set's own row
 (``assigned < needed`` in its WHERE, the database CHECK ``assigned <= needed`` behind it). On
 PostgreSQL the pick is ``SELECT … FOR UPDATE SKIP LOCKED``; on SQLite the IMMEDIATE transaction
-serialises claimers. Both are the ORM (``select_for_update(skip_locked=True)`` then a filtered
-``update``): two statements, where pairwise's hot path folds them into one in annotate/sql. The
+serialises claimers. The statements are annotate/sql/set_leases.py's, as pairwise's are
+annotate/sql/leases.py's: the pick inside the UPDATE (with the enrollment guard), the slots and
+the rotations in use, then the lease inserted and read back with what the rater is shown. The
 rotation (shown order) is chosen while the UPDATE holds the set's row lock, so two claimers of
 one set cannot pick the same rotation off the same counts.
 
-**Vote** (``ranking_vote_record``, ``rating_vote_record``, one path: ``_set_vote_record``): the lease row is locked, the ranking (in shown numbers) is
-mapped to candidate ids and checked (a rating: each response's scores, protocols/rating.py), and
-the vote, the lease's close and both counters are
-written in one transaction. A second submit on the same lease returns the stored vote (the
+**Vote** (``ranking_vote_record``, ``rating_vote_record``, one path: ``_set_vote_record``): the
+lease is read, the ranking (in shown numbers) mapped to candidate ids and checked (a rating: each
+response's scores, protocols/rating.py), then the lease's guarded close, both counters
+(``set_lease_close``: one statement on PostgreSQL) and the vote are written in one transaction. A second submit on the same lease returns the stored vote (the
 one-to-one lease key backs it up).
 """
 
@@ -41,8 +42,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -79,6 +80,7 @@ from annotate.protocols.rating import Scale as RatingScale
 from annotate.services.campaign_stats import stats_vote_arrived_on_commit
 from annotate.services.judgments import VoteRefused
 from annotate.services.pairing import BuildReport, candidates_scan, normalised_text
+from annotate.sql import set_leases
 
 SWEEP_INTERVAL_SECONDS = 2.0
 _last_sweep: dict[int, float] = {}
@@ -175,11 +177,9 @@ def sets_build_report(*, campaign: Campaign) -> BuildReport:
 
 
 def set_assignment_live(*, campaign: Campaign, rater: User) -> SetAssignment | None:
-    return (
-        SetAssignment.objects.filter(campaign=campaign, rater=rater, status=Status.ACTIVE)
-        .select_related("candidate_set__prompt")
-        .first()
-    )
+    """The rater's active lease (expired or not) with what the rater is shown (annotate/sql/
+    set_leases.py: ``candidate_set.prompt``, ``responses``, ``trace``)."""
+    return set_leases.live(campaign_id=campaign.pk, rater_id=rater.pk)
 
 
 def set_assignment_next(
@@ -196,8 +196,7 @@ def set_assignment_next(
             set_assignment_expire_stale(campaign=campaign, now=now)
     if not campaign.is_open:
         return None
-    if not Enrollment.objects.filter(campaign=campaign, rater=rater, paused=False).exists():
-        return None
+    # The claim's pick checks the enrollment (enrolled, not paused) in the same statement.
     if time.monotonic() - _last_sweep.get(campaign.pk, 0.0) > SWEEP_INTERVAL_SECONDS:
         set_assignment_expire_stale(campaign=campaign, now=now)
     lease = _claim(campaign=campaign, rater=rater, now=now)
@@ -222,65 +221,30 @@ def _claim(*, campaign: Campaign, rater: User, now: datetime) -> SetAssignment |
     return None
 
 
-_ORDER = {
-    Campaign.Ordering.FINISH_STARTED: ("-completed", "-random_key"),
-    Campaign.Ordering.RANDOM: ("completed", "random_key"),
-}
-
-
-def _open_sets(*, campaign: Campaign, rater: User, gold: bool | None):
-    seen = SetAssignment.objects.filter(candidate_set=OuterRef("pk"), rater=rater)
-    sets = CandidateSet.objects.filter(campaign=campaign, assigned__lt=F("needed")).exclude(
-        Exists(seen)
-    )
-    if gold is True:
-        sets = sets.exclude(gold_ranking=[])
-    elif gold is False:
-        sets = sets.filter(gold_ranking=[])
-    return sets.order_by(*_ORDER.get(campaign.ordering, _ORDER[Campaign.Ordering.RANDOM]))
-
-
 def _claim_once(*, campaign: Campaign, rater: User, now: datetime, gold: bool | None):
     # savepoint=False: inside the vote's transaction this adds no SAVEPOINT round trips (as the
-    # pairwise claim); the twin insert below keeps its own savepoint, the one failure it expects.
+    # pairwise claim); a twin's insert conflicts without raising (ON CONFLICT DO NOTHING).
     with transaction.atomic(savepoint=False):
-        sets = _open_sets(campaign=campaign, rater=rater, gold=gold)
-        if connection.vendor == "postgresql":
-            sets = sets.select_for_update(skip_locked=True)
-        set_id = sets.values_list("pk", flat=True).first()
-        if set_id is None:
-            # Nothing free, or every free set is locked by a claimer right now (SKIP LOCKED).
-            raced = _open_sets(campaign=campaign, rater=rater, gold=gold).exists()
-            return None, ("raced" if raced else "empty")
-        counted = CandidateSet.objects.filter(pk=set_id, assigned__lt=F("needed")).update(
-            assigned=F("assigned") + 1
-        )
-        if not counted:
+        claimed = set_leases.claim_set(campaign=campaign, rater_id=rater.pk, gold=gold)
+        if claimed is None:
+            return None, "empty"
+        if claimed == "raced":
             return None, "raced"
+        set_id, slots, used = claimed
         # The UPDATE holds the set's row lock until commit: the rotation counts cannot move.
-        slots = list(
-            CandidateSetMember.objects.filter(candidate_set_id=set_id)
-            .order_by("slot")
-            .values_list("candidate_id", flat=True)
-        )
-        used = SetAssignment.objects.filter(
-            candidate_set_id=set_id, status__in=[Status.ACTIVE, Status.DONE]
-        ).values_list("rotation", flat=True)
         rotation = rotation_choose(used, k=len(slots))
-        try:
-            with transaction.atomic():
-                lease = SetAssignment.objects.create(
-                    campaign=campaign,
-                    candidate_set_id=set_id,
-                    rater=rater,
-                    rotation=rotation,
-                    shown_order=shown_order_for(slots, rotation),
-                    created_at=now,
-                    expires_at=now + timedelta(seconds=campaign.lease_seconds),
-                )
-        except IntegrityError:
+        lease = set_leases.insert(
+            campaign_id=campaign.pk,
+            set_id=set_id,
+            rater_id=rater.pk,
+            rotation=rotation,
+            shown_order=shown_order_for(slots, rotation),
+            now=now,
+            expires_at=now + timedelta(seconds=campaign.lease_seconds),
+        )
+        if lease is None:
             # The same rater asking twice at once (two tabs): give the slot back.
-            CandidateSet.objects.filter(pk=set_id).update(assigned=F("assigned") - 1)
+            set_leases.give_back(set_id=set_id)
             return None, "twin"
     return lease, "claimed"
 
@@ -615,7 +579,7 @@ def _set_vote_record(
         )
     lease_id = lease if isinstance(lease, int) else lease.pk
     # Read and check outside the write: a refusal raises before any transaction is touched.
-    row = SetAssignment.objects.select_related("candidate_set").filter(pk=lease_id).first()
+    row = set_leases.for_vote(lease_id=lease_id)
     if row is not None and row.status == Status.DONE and row.rater_id == rater.pk:
         replayed = _replayed(model, lease_id, rater)
         if replayed is not None:
@@ -634,7 +598,6 @@ def _set_vote_record(
         closed = set_lease_close(lease_id=lease_id, rater=rater, campaign=campaign, now=now)
         if closed:
             vote = write(row, cleaned, None)
-            set_vote_counted(campaign=campaign, rater=rater, set_id=row.candidate_set_id)
             stats_vote_arrived_on_commit(campaign_id=campaign.pk)
             if row.candidate_set.gold_ranking:
                 set_gold_check(campaign=campaign, rater=rater)
@@ -687,21 +650,14 @@ def set_vote_revise(
 
 
 def set_lease_close(*, lease_id: int, rater: User, campaign: Campaign, now: datetime) -> bool:
-    """Close the rater's active, unexpired lease as done; False when it is not that (any more).
-    The guarded UPDATE is the lock and the check: of two submits at once one closes the lease and
-    writes its vote (in the caller's transaction, with ``set_vote_counted``), the other finds
-    nothing to close. Every set protocol's vote goes through here."""
-    return bool(
-        SetAssignment.objects.filter(
-            pk=lease_id, rater=rater, campaign=campaign, status=Status.ACTIVE, expires_at__gt=now
-        ).update(status=Status.DONE, completed_at=now)
+    """Close the rater's active, unexpired lease as done and count the vote on the set and on the
+    rater's enrollment; False (nothing written) when it is not that (any more). The guarded
+    UPDATE is the lock and the check: of two submits at once one closes the lease and writes its
+    vote (in the caller's transaction), the other finds nothing to close. Every set protocol's
+    vote goes through here (annotate/sql/set_leases.py: one statement on PostgreSQL)."""
+    return set_leases.close_and_count(
+        lease_id=lease_id, rater_id=rater.pk, campaign_id=campaign.pk, now=now
     )
-
-
-def set_vote_counted(*, campaign: Campaign, rater: User, set_id: int) -> None:
-    """Count a vote on the set and on the rater's enrollment (in the vote's transaction)."""
-    CandidateSet.objects.filter(pk=set_id).update(completed=F("completed") + 1)
-    Enrollment.objects.filter(campaign=campaign, rater=rater).update(votes=F("votes") + 1)
 
 
 def _replayed(model, lease_id: int, rater: User):

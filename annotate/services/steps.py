@@ -13,7 +13,7 @@ release and sweep): overlap k, expiry, the gold share, never twice to a rater.
 
 **Vote** (``step_vote_record``): the labels are checked against the trace
 (``step_labels_clean``), then the lease is closed and the vote written in one transaction
-(``set_lease_close``, ``set_vote_counted``: the guarded UPDATE of every set protocol). A second
+(``set_lease_close``: the guarded UPDATE of every set protocol, which counts the vote too). A second
 submit on the same lease returns the stored vote; votes are never updated.
 """
 
@@ -56,9 +56,9 @@ from annotate.services.sets import (
     _refusal,
     set_gold_pause,
     set_lease_close,
-    set_vote_counted,
     set_vote_revise,
 )
+from annotate.sql import set_leases
 from annotate.validation import text_check
 
 Status = SetAssignment.Status
@@ -249,7 +249,7 @@ def step_vote_record(
             ),
         )
     lease_id = lease if isinstance(lease, int) else lease.pk
-    row = SetAssignment.objects.select_related("candidate_set__trace").filter(pk=lease_id).first()
+    row = set_leases.for_vote(lease_id=lease_id)
     if row is not None and row.status == Status.DONE and row.rater_id == rater.pk:
         replayed = _replayed(lease_id, rater)
         if replayed is not None:
@@ -277,7 +277,6 @@ def step_vote_record(
                 time_on_task_ms=max(0, int((now - row.created_at).total_seconds() * 1000)),
                 created_at=now,
             )
-            set_vote_counted(campaign=campaign, rater=rater, set_id=row.candidate_set_id)
             stats_vote_arrived_on_commit(campaign_id=campaign.pk)
             if trace.gold_labels:
                 step_gold_check(campaign=campaign, rater=rater)

@@ -8,6 +8,9 @@ One module per hot path:
                   PostgreSQL, four on SQLite); the minimum read time's facts
 * ``leases``      the rating claim: pick and count the pair, the left-side count, insert the lease
                   and read what the page shows; the lease sweep
+* ``set_leases``  the same for the set protocols (ranking, rating, step labels): the claim, its
+                  slots and rotations, the insert with what the rater is shown; the vote's lease
+                  read and its close-and-count (one statement on PostgreSQL)
 * ``generation``  a candidate's claim with what its task reads, its guarded write, and "is any
                   work left in the job?" (asked after every write of every kind of work)
 * ``imports``     the prompt import: staging table, checks by line number, one INSERT … SELECT

@@ -22,8 +22,9 @@ from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from annotate.access import campaign_for_rater
-from annotate.models import Campaign, Candidate, Prompt, SetAssignment
+from annotate.models import Campaign, Prompt, SetAssignment
 from annotate.selectors.rating import rater_vote_count
+from annotate.selectors.sets import lease_responses
 from annotate.services.assignment import AssignmentError, rater_enrollment
 from annotate.services.corrections import undo_seconds
 from annotate.services.judgments import VoteRefused
@@ -128,7 +129,7 @@ def _context(
             )
         if not prompt.rendered:
             prompt_rendered_ensure(prompt=prompt)
-        html = dict(Candidate.objects.filter(pk__in=lease.shown_order).values_list("pk", "html"))
+        html = {cid: pair[1] for cid, pair in lease_responses(lease).items()}
         ctx.update(
             prompt=prompt,
             cards=[

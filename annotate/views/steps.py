@@ -90,14 +90,18 @@ def _context(
         ),
     }
     if lease is not None:
-        prompt = Prompt.objects.only("id", "system", "rendered", "messages").get(
-            candidate_sets=lease.candidate_set_id
-        )
+        trace = getattr(lease, "trace", None)
+        if trace is not None:  # read with the lease by the claim (annotate/sql/set_leases.py)
+            prompt = lease.candidate_set.prompt
+        else:
+            prompt = Prompt.objects.only("id", "system", "rendered", "messages").get(
+                candidate_sets=lease.candidate_set_id
+            )
+            trace = StepTrace.objects.only("steps_html", "source").get(
+                candidate_set_id=lease.candidate_set_id
+            )
         if not prompt.rendered:
             prompt_rendered_ensure(prompt=prompt)
-        trace = StepTrace.objects.only("steps_html", "source").get(
-            candidate_set_id=lease.candidate_set_id
-        )
         labels = list((prefill or {}).get("labels") or [])
         notes = list((prefill or {}).get("notes") or [])
         ctx.update(

@@ -101,3 +101,29 @@ def test_a_pairwise_campaign_answers_409(rater, campaign):
     response = _api(rater).post(NEXT, {}, format="json")
     assert response.status_code == 409 and response.json()["code"] == "protocol"
     assert _api(rater).post(NEXT, {"x": 1}, format="json").status_code == 400
+
+
+def test_vote_then_next_stays_within_its_statements(rater, ranked, monkeypatch):
+    """The hot path of every set protocol (annotate/sql/set_leases.py; bench/rating.py --protocol
+    sets --show-sql lists them): token auth (the lockout check, the token with its user) and the
+    campaign lookup, then the vote's read, close-and-count and insert; or the live lease's read,
+    the claim, the slots and the insert with what the rater is shown (the ORM's next was 17)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from annotate.services import sets as sets_service
+
+    factories.ranking_set(campaign=ranked, k=4)
+    client = _api(rater)
+    lease = client.post(NEXT, {}, format="json").json()["lease"]
+    vote = {"lease": lease, "ranking": [[2], [1, 4], [3]], "aspects": {"honest": 2}}
+    # The sweep runs every 2 s per process, not on this vote.
+    monkeypatch.setitem(sets_service._last_sweep, ranked.pk, float("inf"))
+    with CaptureQueriesContext(connection) as voted:
+        assert client.post(VOTE, vote, format="json").status_code == 201
+    with CaptureQueriesContext(connection) as nexted:
+        assert client.post(NEXT, {}, format="json").status_code == 200
+    listing = "\n".join(q["sql"][:120] for q in voted.captured_queries + nexted.captured_queries)
+    # Inside the test's transaction there is no BEGIN / COMMIT (a server adds those two).
+    assert len(voted) <= 6, listing
+    assert len(nexted) <= 7, listing
