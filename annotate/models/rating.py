@@ -253,7 +253,7 @@ class PairSearch(models.Model):
     """The words a pair is found by: its prompt (system prompt and every turn), both responses, and
     every rationale and rewrite written about it (votes, adjudications, the judge's verdicts).
 
-    Written only by the database's triggers (migration 0020_search): a pair's row is made when the
+    Written only by the database's triggers (migration 0022_search): a pair's row is made when the
     pair is inserted, however it is inserted (``bulk_create``, ``INSERT … SELECT``), and rebuilt when
     a vote with a rationale or rewrite arrives, a verdict's rationale is stored, or a candidate's or
     prompt's text changes. Python never writes it, so no write path can forget it.

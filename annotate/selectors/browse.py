@@ -7,7 +7,7 @@ vote counts as the rater's *latest* row for the pair (a revision after the judge
 correction replaces the first vote, as in the exports).
 
 Search (``search_units``): the pair's search document (PairSearch, kept by the database's triggers,
-migration 0020_search) holds its prompt, both responses, and every rationale and rewrite written
+migration 0022_search) holds its prompt, both responses, and every rationale and rewrite written
 about it. PostgreSQL: ``websearch_to_tsquery`` in the ``simple`` configuration (words of any
 language as written) against a GIN-indexed tsvector, ranked by ``ts_rank`` (a word of the prompt
 weighs most, then the responses, then the notes). SQLite, the embedded default: the FTS5 table beside

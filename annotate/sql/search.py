@@ -13,7 +13,7 @@ read here with the same rules as websearch_to_tsquery and written back as quoted
 
 A word is a run of letters and digits (``\\w``, any script: Korean is searched as written); any
 other character only separates words, so nothing the user types reaches FTS5 unquoted. The
-document is the FTS5 table annotate_pairsearch_fts (migration 0020_search: rowid = pair id).
+document is the FTS5 table annotate_pairsearch_fts (migration 0022_search: rowid = pair id).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""annotate/sql/search.py and the triggers of migration 0020_search: the search document of every
+"""annotate/sql/search.py and the triggers of migration 0022_search: the search document of every
 pair follows every write path (the ORM, ``bulk_create``, a raw ``INSERT … SELECT``, votes, verdicts,
 changed texts, deletes), and a search box's text becomes an FTS5 query that is never a syntax
 error. On PostgreSQL, and on SQLite through tests/sql/test_on_sqlite.py."""

@@ -18,6 +18,15 @@ costs one statement, not one call per row.
 SQLite: ``document`` is plain text, the external content of the FTS5 table
 ``annotate_pairsearch_fts`` (rowid = pair id), which three triggers on annotate_pairsearch keep
 in step, as the FTS5 documentation shows.
+
+On SQLite a later migration that rebuilds one of the tables these triggers read (annotate_pair,
+annotate_prompt, annotate_candidate, annotate_judgment, annotate_judgeverdict: Django rebuilds a
+table there to add a NOT NULL column or change a constraint) fails with "error in trigger …: no
+such table"; such a migration must drop the triggers first and create them again after (the
+trigger statements of this module, not its tables, whose rows would be lost). That is why the
+migrations before this one hold the changes to those tables made at the same time.
+tests/selectors/test_browse_on_sqlite.py migrates a fresh SQLite database and fails if one is
+added after it without that.
 """
 
 import django.db.models.deletion
@@ -292,7 +301,7 @@ def _run(forward: bool):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("annotate", "0019_set_vote_revisions")]
+    dependencies = [("annotate", "0021_webhooks")]
 
     operations = [
         migrations.CreateModel(

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotate', '0020_search'),
+        ('annotate', '0022_search'),
     ]
 
     operations = [

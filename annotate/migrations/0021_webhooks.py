@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotate', '0023_active_ordering'),
+        ('annotate', '0020_active_ordering'),
     ]
 
     operations = [

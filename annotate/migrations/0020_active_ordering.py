@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotate', '0021_campaign_stats'),
+        ('annotate', '0019_set_vote_revisions'),
     ]
 
     operations = [
