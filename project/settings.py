@@ -376,6 +376,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # yet and at most ANALYTICS_INLINE_MAX_VOTES votes is computed in the page request instead.
 ANALYTICS_REFRESH_SECONDS = env_int("ANALYTICS_REFRESH_SECONDS", 60)
 ANALYTICS_INLINE_MAX_VOTES = env_int("ANALYTICS_INLINE_MAX_VOTES", 5000)
+# PostgreSQL work_mem of a run's reads (SET LOCAL): its GROUP BYs over a million votes fit in it.
+ANALYTICS_WORK_MEM_MB = env_int("ANALYTICS_WORK_MEM_MB", 256)
 # Celery's Django fixup closes every database connection before and after each task unless this is
 # set, so each generation task opened a new PostgreSQL connection (measured in bench/generation.py:
 # the claim took 29 ms instead of 9 ms). With it set, project/celery.py closes connections around

@@ -106,11 +106,13 @@ def votes_since(*, campaign_id: int, after: int | None) -> int:
 
 
 def counted_votes(*, campaign_id: int, upto: int | None = None) -> QuerySet[Judgment]:
-    """The votes that count (as exports.aggregate.counted_votes): each rater's latest on a pair."""
-    later = human_votes(campaign_id=campaign_id, upto=upto).filter(
-        pair_id=OuterRef("pair_id"), rater_id=OuterRef("rater_id"), id__gt=OuterRef("id")
-    )
-    return human_votes(campaign_id=campaign_id, upto=upto).filter(~Exists(later))
+    """The votes that count (as exports.aggregate.counted_votes): each rater's latest on a pair.
+
+    A rater's votes on a pair are a first vote and at most one revision pointing at it
+    (services/judging_labels.judgment_revise), so the latest is every vote no other vote revises:
+    an anti-join on the few revisions, not on (pair, rater) over every vote."""
+    revised = human_votes(campaign_id=campaign_id, upto=upto).filter(revises_id=OuterRef("id"))
+    return human_votes(campaign_id=campaign_id, upto=upto).filter(~Exists(revised))
 
 
 def first_votes(*, campaign_id: int, upto: int | None = None) -> QuerySet[Judgment]:

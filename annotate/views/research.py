@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 from django.views.decorators.http import require_GET, require_POST
 
 from annotate import export_files
@@ -185,7 +188,16 @@ def _cached_analytics(campaign) -> dict:
     yet is computed now (nothing is stored by a GET)."""
     fresh = analytics_reads.campaign_stats(campaign=campaign)
     if fresh.computed:
-        return {**fresh.stats.figures, "freshness": fresh, "cached": True}
+        context = {**fresh.stats.figures, "campaign": campaign}
+        # The figures' HTML (a table per rater, SVGs) is the same for everyone until the next run:
+        # rendered once per run and language, in this process's cache.
+        key = f"analytics-body:{fresh.stats.pk}:{fresh.stats.computed_at.timestamp()}"
+        key += f":{translation.get_language()}"
+        body = cache.get(key)
+        if body is None:
+            body = render_to_string("annotate/partials/_research_analytics_body.html", context)
+            cache.set(key, body, timeout=24 * 3600)
+        return {"freshness": fresh, "cached": True, "body_html": body}
     if fresh.new_votes <= settings.ANALYTICS_INLINE_MAX_VOTES:
         figures = analytics_reads.research_analytics(campaign=campaign)
         return {**figures, "freshness": fresh, "cached": False}
