@@ -95,9 +95,9 @@ JOIN annotate_generator g ON g.campaign_id = p.campaign_id
 
 _PAIRS = """
 INSERT INTO annotate_pair (campaign_id, prompt_id, candidate_a_id, candidate_b_id, strategy,
-    gold_answer, needed, assigned, completed, left_a_count, random_key, created_at)
+    gold_answer, needed, assigned, completed, left_a_count, random_key, priority, created_at)
 SELECT p.campaign_id, p.id, min(c.id), max(c.id), 'cross_generator',
-       CASE WHEN p.id % 50 = 0 THEN 'a' ELSE '' END, {k}, {k}, {k}, 0, random(), now()
+       CASE WHEN p.id % 50 = 0 THEN 'a' ELSE '' END, {k}, {k}, {k}, 0, random(), 0, now()
 FROM annotate_prompt p
 JOIN annotate_campaign cp ON cp.id = p.campaign_id AND cp.slug = 'research'
 JOIN annotate_candidate c ON c.prompt_id = p.id

@@ -83,6 +83,25 @@ MAX_QUERY = 200  # characters of a search
 YES_NO = [("", "Any"), ("yes", "Yes"), ("no", "No")]
 
 
+class _RawCheckbox(forms.CheckboxInput):
+    def value_from_datadict(self, data, files, name):
+        return data.get(name)  # as sent: CheckboxInput would read any text as ticked
+
+
+class CheckboxFilter(forms.BooleanField):
+    """A checkbox filter: ``on`` (what a browser sends for a ticked box) or absent. Anything else is
+    refused, not read as "on" (``split=AAA`` is a mistake, never a filter)."""
+
+    widget = _RawCheckbox
+
+    def to_python(self, value):
+        if value in (None, "", False):
+            return False
+        if value in ("on", True):
+            return True
+        raise forms.ValidationError("Use “on” or leave it out.", code="invalid")
+
+
 class BrowseForm(forms.Form):
     q = forms.CharField(
         required=False, max_length=MAX_QUERY, validators=[validate_one_line], label="Search"
@@ -92,8 +111,8 @@ class BrowseForm(forms.Form):
         choices=[("", "Any"), ("open", "Wanting votes"), ("complete", "Fully voted")],
     )
     gold = forms.ChoiceField(required=False, choices=YES_NO)
-    flagged = forms.BooleanField(required=False, label="Flagged")
-    split = forms.BooleanField(required=False, label="Raters disagree")
+    flagged = CheckboxFilter(required=False, label="Flagged")
+    split = CheckboxFilter(required=False, label="Raters disagree")
     judge = forms.ChoiceField(
         required=False,
         label="AI judge",
@@ -104,11 +123,11 @@ class BrowseForm(forms.Form):
             ("inconsistent", "Disagreed with itself on swap"),
         ],
     )
-    revised = forms.BooleanField(required=False, label="Revised after the judge's reveal")
+    revised = CheckboxFilter(required=False, label="Revised after the judge's reveal")
     generator = forms.ChoiceField(required=False)
     rater = forms.CharField(required=False, max_length=150, validators=[validate_one_line])
     min_votes = forms.IntegerField(required=False, min_value=0, max_value=10_000, label="Votes ≥")
-    contested = forms.BooleanField(required=False, label="Contested")
+    contested = CheckboxFilter(required=False, label="Contested")
     adjudicated = forms.ChoiceField(required=False, choices=YES_NO)
     sort = forms.ChoiceField(
         required=False,

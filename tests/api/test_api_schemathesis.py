@@ -92,6 +92,13 @@ checks.positive_data_acceptance.enabled = false
 include-path = "/api/campaigns/{{slug}}/exports/create/"
 checks.positive_data_acceptance.enabled = false
 
+# The units list reads the browse page's query string with the page's form: a generator of the
+# campaign, a cursor of the chosen sort, "best match" only with a search, no key twice; the schema
+# states strings.
+[[operations]]
+include-path = "/api/campaigns/{{slug}}/units/"
+checks.positive_data_acceptance.enabled = false
+
 # A rating's aspects are the keys of an object, and no key may hold a NUL character (the JSON
 # parser refuses it for every body): OpenAPI 3.0 has no way to say what an object's keys may be.
 [[operations]]

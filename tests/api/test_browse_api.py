@@ -76,6 +76,8 @@ def test_next_and_previous_walk_the_pages(campaign, voted, researcher, monkeypat
         ("q=" + "x" * 10_000, "q", "at most 200"),
         ("q=a%07b", "q", "control character"),
         ("generator=nobody", "generator", "valid choice"),
+        ("split=AAA", "split", "“on”"),
+        ("contested=true", "contested", "“on”"),
     ],
 )
 def test_a_bad_query_is_a_400_naming_the_key(campaign, voted, researcher, query, field, says):
