@@ -5,6 +5,7 @@ Not a test; run it by hand on an otherwise quiet machine:
 
     .venv/bin/python bench/live.py                      # N = 10, 25, 50, 100, 200 (stops past the mark)
     .venv/bin/python bench/live.py --battles 10 50      # chosen steps
+    .venv/bin/python bench/live.py --source direct      # the relay and web alone (no provider SDK)
 
 The path measured, each piece its own process as deployed:
 
@@ -21,7 +22,8 @@ The path measured, each piece its own process as deployed:
 Added delay = the time a client reads an event - the stamp the fake server put on that delta
 when it wrote it (one clock: one machine); "wrk" columns are the part up to the publisher's
 publish() (the provider SDK reading the stream), the rest is the relay and the web process. Lost, repeated or reordered tokens are counted from
-the stamps' numbers. Memory per open stream = the web processes' RSS with every stream open minus
+the stamps' numbers. CPU per event (web processes, publishers) is machine-load-independent:
+what 2 N streams at the rate cost in cores is events/s x that. Memory per open stream = the web processes' RSS with every stream open minus
 their RSS before the clients connect, over 2 N. Time to first token: the fake server's own
 (request in -> first delta out; --model-ttft sets it) beside the tool's (publisher's call ->
 first event at the client). A step passes when the added p99 is at most 100 ms; the run stops
@@ -121,7 +123,7 @@ def role_fake(rate: float, tokens: int, ttft: float) -> None:
 
 
 # --- publishers: what a live worker does per reply ----------------------------------------------
-def role_publisher(url: str) -> None:
+def role_publisher(url: str, source: str, rate: float, tokens: int) -> None:
     import django
 
     django.setup()
@@ -131,7 +133,22 @@ def role_publisher(url: str) -> None:
 
     lags: list[float] = []  # publish time - the fake's stamp: the provider -> worker part
 
+    def direct(channel: str, started: dict[str, float]) -> None:
+        """The relay and web alone: the publisher stamps and paces the deltas itself."""
+        started[channel] = first = time.time()
+        for i in range(tokens):
+            pause = first + i / rate - time.time()
+            if pause > 0:
+                time.sleep(pause)
+            relay.publish(channel, "delta", {"text": f"{i}@{time.time():.6f} "})
+            lags.append(0.0)
+            if relay.stop_requested(channel):
+                break
+        relay.publish(channel, "end", {"stop_reason": "end_turn"})
+
     def stream(channel: str, started: dict[str, float]) -> None:
+        if source == "direct":
+            return direct(channel, started)
         provider = AnthropicProvider(api_key="bench", base_url=url, timeout=120)
         started[channel] = time.time()
         for item in provider.stream(
@@ -308,6 +325,18 @@ def ensure_database() -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_sample() -> tuple[int, int]:
     fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = fields[3] + fields[4]
@@ -327,6 +356,8 @@ def run_step(n: int, *, fake, publishers, client, web, args, prefix) -> dict:
     client.stdin.flush()
     read_json_line(client)  # every stream open (waiting on the relay)
     cpu0 = cpu_sample()
+    web_cpu0 = cpu_seconds(pids)
+    pub_cpu0 = cpu_seconds([p.pid for p in publishers])
     shares = [channels[i :: len(publishers)] for i in range(len(publishers))]
     for proc, share in zip(publishers, shares, strict=True):
         proc.stdin.write(json.dumps({"channels": share, "spread": args.spread}) + "\n")
@@ -341,6 +372,8 @@ def run_step(n: int, *, fake, publishers, client, web, args, prefix) -> dict:
         worker_lags += done["lags"]
     streams = read_json_line(client)["streams"]
     cpu1 = cpu_sample()
+    web_cpu = cpu_seconds(pids) - web_cpu0
+    pub_cpu = cpu_seconds([p.pid for p in publishers]) - pub_cpu0
     fake.stdin.write("report\n")
     fake.stdin.flush()
     server_ttft = read_json_line(fake)["first_token_seconds"]
@@ -384,6 +417,8 @@ def run_step(n: int, *, fake, publishers, client, web, args, prefix) -> dict:
         "tool_ttft_ms": percentile(tool_ttft, 50) * 1000,
         "tool_ttft_p99_ms": percentile(tool_ttft, 99) * 1000,
         "cpu_busy_pct": 100.0 * busy / total if total else 0.0,
+        "web_us_per_event": web_cpu / max(1, len(delays)) * 1e6,
+        "pub_us_per_event": pub_cpu / max(1, len(delays)) * 1e6,
     }
 
 
@@ -407,12 +442,19 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=None, help="web processes (gunicorn.conf.py)"
     )
+    parser.add_argument(
+        "--source",
+        choices=["provider", "direct"],
+        default="provider",
+        help="provider: publishers stream from the fake with the real SDK (default); direct: they "
+        "stamp and pace deltas themselves, measuring the relay and web alone",
+    )
     parser.add_argument("--keep-going", action="store_true", help="run every step")
     args = parser.parse_args()
     if args.role == "fake":
         return role_fake(args.rate, args.tokens, args.model_ttft)
     if args.role == "publisher":
-        return role_publisher(args.url)
+        return role_publisher(args.url, args.source, args.rate, args.tokens)
     if args.role == "client":
         return role_client(args.port)
 
@@ -430,7 +472,21 @@ def main() -> None:
         url = read_json_line(fake)["url"]
         web, port = start_web(env, args.workers)
         procs.append(web)
-        publishers = [child("publisher", "--url", url, env=env) for _ in range(args.publishers)]
+        publishers = [
+            child(
+                "publisher",
+                "--url",
+                url,
+                "--source",
+                args.source,
+                "--rate",
+                str(args.rate),
+                "--tokens",
+                str(args.tokens),
+                env=env,
+            )  # fmt: skip
+            for _ in range(args.publishers)
+        ]
         procs += publishers
         for proc in publishers:
             read_json_line(proc)
@@ -440,7 +496,8 @@ def main() -> None:
             f"live bench: fake provider at {args.rate:g} deltas/s, {args.tokens} per reply, "
             f"its time to first token {args.model_ttft * 1000:.0f} ms; web: gunicorn + uvicorn "
             f"workers ({args.workers or 'gunicorn.conf.py'}), PostgreSQL, Redis relay; "
-            f"{args.publishers} publisher processes; {os.cpu_count()} cores"
+            f"{args.publishers} publisher processes ({args.source}); {os.cpu_count()} cores; "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
         # Warm-up: every web process imports, connects its pool and its Redis client.
         run_step(
@@ -450,7 +507,8 @@ def main() -> None:
             f"{'battles':>7} {'streams':>7} {'tokens':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
             f"{'wrk p50':>7} {'wrk p99':>7} "
             f"{'lost':>5} {'reord':>5} {'dup':>4} {'KiB/str':>8} {'webMiB':>7} "
-            f"{'TTFT fake':>9} {'TTFT tool':>9} {'(p99)':>7} {'cpu%':>5}"
+            f"{'TTFT fake':>9} {'TTFT tool':>9} {'(p99)':>7} {'cpu%':>5} {'web µs/ev':>9} "
+            f"{'pub µs/ev':>9}"
         )
         print(header)
         held = 0
@@ -470,7 +528,8 @@ def main() -> None:
                 f"{r['worker_p99_ms']:>7.1f} {r['lost']:>5} {r['reordered']:>5} "
                 f"{r['repeated']:>4} {r['rss_per_stream_kib']:>8.1f} {r['rss_open_mib']:>7.1f} "
                 f"{r['server_ttft_ms']:>9.0f} {r['tool_ttft_ms']:>9.0f} {r['tool_ttft_p99_ms']:>7.0f} "
-                f"{r['cpu_busy_pct']:>5.0f}",
+                f"{r['cpu_busy_pct']:>5.0f} {r['web_us_per_event']:>9.0f} "
+                f"{r['pub_us_per_event']:>9.0f}",
                 flush=True,
             )
             if r["unended"] or r["bad_status"]:

@@ -152,8 +152,9 @@ class LiveTurn(models.Model):
     continuation = models.TextField(
         blank=True, validators=[validate_text, MaxLengthValidator(MAX_REWRITE)]
     )
-    # Self-identification: how many times a reply was generated again (the policy allows one).
-    regenerated = models.PositiveSmallIntegerField(default=0)
+    # Self-identification: each reply is generated again at most once (policy "regenerate").
+    regenerated_a = models.BooleanField(default=False)
+    regenerated_b = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     voted_at = models.DateTimeField(null=True, blank=True)
 

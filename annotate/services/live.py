@@ -592,7 +592,8 @@ def _finish(candidate, token, completion: Completion, *, text, ttft_ms, latency_
         prompt_id=candidate.prompt_id
     )
     policy = live_settings(campaign=turn.conversation.campaign).self_id_policy
-    if flagged and policy == LiveSettings.SelfId.REGENERATE and turn.regenerated == 0:
+    once = "regenerated_a" if candidate.id == turn.reply_a_id else "regenerated_b"
+    if flagged and policy == LiveSettings.SelfId.REGENERATE and not getattr(turn, once):
         # Generated again, once: the row goes back to PENDING (its attempt not counted) and the
         # page's pane starts over when the new stream begins.
         with transaction.atomic():
@@ -600,7 +601,7 @@ def _finish(candidate, token, completion: Completion, *, text, ttft_ms, latency_
                 status=Candidate.Status.PENDING, text="", html="", attempts=0, claimed_at=None
             )
             if again:
-                LiveTurn.objects.filter(id=turn.id).update(regenerated=1)
+                LiveTurn.objects.filter(id=turn.id).update(**{once: True})
                 _send(None, [candidate.id])
         if again:
             relay.publish(channel(candidate.id), "reset", {})

@@ -85,6 +85,9 @@ def live_page(request: HttpRequest, slug: str) -> HttpResponse:
     if conversation is not None and view["turns"] and not view["turns"][-1]["voted"]:
         open_turn = view["turns"][-1]
         open_turn["ready"] = all(open_turn[side]["status"] == "done" for side in ("left", "right"))
+        open_turn["failed"] = any(
+            open_turn[side]["status"] == "failed" for side in ("left", "right")
+        )
         open_turn["assignment"] = (
             Assignment.objects.filter(
                 pair__live_turn__conversation=conversation,

@@ -216,12 +216,15 @@ def test_a_self_identifying_reply_is_generated_again_once(monkeypatch):
     reply = Candidate.objects.get(id=turn.reply_a_id)
     assert reply.status == Candidate.Status.PENDING and reply.text == ""
     assert _events(reply.id)[-1].kind == "reset"
-    assert LiveTurn.objects.get(id=turn.id).regenerated == 1
+    assert LiveTurn.objects.get(id=turn.id).regenerated_a
     # The second one names itself too: kept, marked, and the pair left out.
     live.reply_stream(candidate_id=turn.reply_a_id)
     reply.refresh_from_db()
     assert reply.status == Candidate.Status.DONE and reply.self_identifies
     assert Pair.objects.get(id=turn.pair_id).excluded
+    # The other reply gets its own second chance.
+    live.reply_stream(candidate_id=turn.reply_b_id)
+    assert Candidate.objects.get(id=turn.reply_b_id).status == Candidate.Status.PENDING
 
 
 def test_a_self_identifying_reply_is_kept_out_under_exclude(monkeypatch):

@@ -209,3 +209,37 @@ def test_an_admin_creates_and_edits_a_live_campaign_with_its_settings():
     assert "not a valid pattern" in bad.content.decode()
     made.live.refresh_from_db()
     assert made.live.max_turns == 4
+
+
+def test_the_admin_and_research_pages_of_a_live_campaign_render(chat):
+    campaign, rater = chat
+    conversation, _ = live.conversation_start(campaign=campaign, rater=rater)
+    turn = live.message_send(conversation=conversation, rater=rater, text="Hi")
+    stream_turn(turn)
+    live.turn_vote(turn=turn, rater=rater, vote=live.Vote(choice="left", key="k"))
+    admin = _client(factories.UserFactory(username="alice", role=User.Role.ADMIN))
+    for name in ("campaign-detail", "campaign-edit", "research", "research-analytics", "browse"):
+        response = admin.get(reverse(f"annotate:{name}", args=[campaign.slug]))
+        assert response.status_code == 200, name
+    # The rater's pairwise workbench sends them to the live page.
+    response = _client(rater).get(reverse("annotate:rate", args=[campaign.slug]))
+    assert response.status_code == 302 and response.url.endswith("/live/")
+
+
+def test_a_failed_reply_shows_its_error_and_a_retry_on_the_page(chat):
+    from annotate.models import Candidate
+
+    campaign, rater = chat
+    conversation, _ = live.conversation_start(campaign=campaign, rater=rater)
+    turn = live.message_send(conversation=conversation, rater=rater, text="Hi")
+    Candidate.objects.filter(id=turn.reply_a_id).update(
+        status=Candidate.Status.FAILED, error="The server is overloaded (529)."
+    )
+    client = _client(rater)
+    page = client.get(reverse("annotate:live", args=[campaign.slug])).content.decode()
+    assert "The server is overloaded (529)." in page and 'id="live-failed"' in page
+    response = client.post(
+        reverse("annotate:live-retry", args=[campaign.slug]), {"reply": turn.reply_a_id}
+    )
+    assert response.status_code == 302
+    assert Candidate.objects.get(id=turn.reply_a_id).status == Candidate.Status.PENDING
