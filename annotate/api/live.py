@@ -96,7 +96,8 @@ def _conversation(request: Request, campaign: Campaign, conversation_id: int):
         return None
 
 
-_RESPONSES = {200: ConversationSerializer, 400: DetailSerializer, 404: DetailSerializer}
+# 400 is the schema's shared one (annotate/api/schema.py): refused fields, or a refusal's detail.
+_RESPONSES = {200: ConversationSerializer, 404: DetailSerializer}
 
 
 class LiveStartApi(APIView):
@@ -296,7 +297,6 @@ class LiveStopApi(_ReplyActionApi):
         request=NoInputSerializer,
         responses={
             202: _ReplyStateSerializer,
-            400: DetailSerializer,
             404: DetailSerializer,
             409: DetailSerializer,
         },
@@ -315,7 +315,6 @@ class LiveRetryApi(_ReplyActionApi):
         request=NoInputSerializer,
         responses={
             202: _ReplyStateSerializer,
-            400: DetailSerializer,
             404: DetailSerializer,
             409: DetailSerializer,
         },

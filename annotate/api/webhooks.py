@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotate.access import campaign_for_admin
-from annotate.api.serializers import InputSerializer
+from annotate.api.serializers import InputSerializer, NoInputSerializer
 from annotate.models import WebhookDelivery
 from annotate.models.webhooks import EVENTS
 from annotate.selectors.browse import MAX_ID
@@ -85,6 +85,7 @@ class WebhookDeleteApi(APIView):
     @extend_schema(request=None, responses={204: None}, operation_id="webhooks_delete")
     def delete(self, request: Request, slug: str, webhook_id: int) -> Response:
         campaign = campaign_for_admin(request.user, slug)
+        NoInputSerializer(data=request.data).is_valid(raise_exception=True)
         if not (
             0 < webhook_id <= MAX_ID and webhook_delete(campaign=campaign, webhook_id=webhook_id)
         ):

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='pair',
             name='priority',
-            field=models.FloatField(default=0.0),
+            field=models.FloatField(default=0.0, editable=False),
         ),
         migrations.AlterField(
             model_name='campaign',

@@ -51,7 +51,7 @@ class Pair(models.Model):
     random_key = models.FloatField(default=0.0)  # fixed random order for the "random" ordering
     # How much a vote on this pair is worth now, for the "active" ordering (higher first);
     # rescored by annotate/services/priorities.py, 0 under the other orderings.
-    priority = models.FloatField(default=0.0)
+    priority = models.FloatField(default=0.0, editable=False)
     # Left out of the leaderboard and every export, votes kept (a live reply named its model under
     # the campaign's "exclude" policy: FastChat's rule for anonymous votes).
     excluded = models.BooleanField(default=False)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
-from annotate.models import Campaign, Candidate, Pair
+from annotate.models import Campaign, Candidate, Pair, PairSearch
 from annotate.selfid import self_identifies
 
 log = logging.getLogger(__name__)
@@ -256,6 +256,8 @@ def _hidden_pairs_remove(*, campaign: Campaign) -> int:
     flagged = Q(candidate_a__self_identifies=True) | Q(candidate_b__self_identifies=True)
     untouched = Q(assigned=0, completed=0)
     for relation in Pair._meta.related_objects:
+        if relation.related_model is PairSearch:  # derived by the database, not someone's data
+            continue
         referrers = relation.related_model._base_manager.filter(
             **{relation.field.name: OuterRef("pk")}
         )

@@ -4,7 +4,6 @@ Server-Sent Events response streaming as events come (WSGI and ASGI)."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import threading
@@ -16,6 +15,7 @@ import pytest
 from django.test import AsyncRequestFactory, RequestFactory
 
 from annotate.live import relay
+from tests.async_run import run_async
 from tests.celery_broker import REDIS_URL
 
 pytestmark = [pytest.mark.django_db(transaction=False), pytest.mark.timeout(60)]
@@ -59,7 +59,7 @@ def test_it_delivers_every_event_once_in_order_while_a_writer_publishes(backend_
     async def read_async():
         return await acollect(channel)
 
-    got_async = asyncio.run(read_async())
+    got_async = run_async(read_async())
     thread.join()
     for got in (got_sync, got_async):
         assert [e.data["text"] for e in got[:-1]] == [f"{i} " for i in range(n)]
@@ -92,7 +92,7 @@ def test_it_replays_from_the_start_and_resumes_strictly_after_an_id(backend_kind
     ids.append(relay.publish(channel, "end", {"output_tokens": 3}))
     assert [e.id for e in collect(channel)] == ids
     assert [e.data for e in collect(channel, ids[1])] == [{"text": "three"}, {"output_tokens": 3}]
-    assert [e.kind for e in asyncio.run(acollect(channel, ids[0]))] == ["delta", "delta", "end"]
+    assert [e.kind for e in run_async(acollect(channel, ids[0]))] == ["delta", "delta", "end"]
 
 
 def test_a_second_writer_after_a_dead_one_resets_and_continues_the_channel(
@@ -244,7 +244,7 @@ def test_the_sse_response_under_asgi_streams_an_async_iterator(backend_kind, cha
     async def body() -> str:
         return b"".join([chunk async for chunk in response.streaming_content]).decode()
 
-    frames = parse_sse(asyncio.run(body()))
+    frames = parse_sse(run_async(body()))
     assert [f.get("data") for f in frames[1:]] == ['{"text":"b"}', "{}"]
 
 
@@ -328,4 +328,4 @@ def test_a_stream_hands_back_the_views_database_connection(backend_kind, channel
         await stream.aclose()
         return released
 
-    assert asyncio.run(under_asgi())
+    assert run_async(under_asgi())

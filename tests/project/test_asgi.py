@@ -4,7 +4,6 @@ database settings follow Django's advice for ASGI."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.test import AsyncClient
 
+from tests.async_run import run_async
 from tests.project.asgi_urls import SIZE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ def test_a_file_download_streams_in_pieces_under_asgi(db):
         sizes = [len(chunk) async for chunk in response]
         return response, sizes
 
-    response, sizes = asyncio.run(fetch())
+    response, sizes = run_async(fetch())
     assert response.status_code == 200
     assert sum(sizes) == SIZE and len(sizes) > 10
     assert response["Content-Disposition"] == 'attachment; filename="big.bin"'
@@ -37,7 +37,7 @@ def test_a_sync_page_answers_under_asgi(db):
     async def fetch():
         return await AsyncClient().get("/login/")
 
-    response = asyncio.run(fetch())
+    response = run_async(fetch())
     assert response.status_code == 200
     assert "Content-Security-Policy" in response
 

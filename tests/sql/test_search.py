@@ -110,7 +110,8 @@ def test_a_bulk_insert_and_a_raw_insert_select_are_indexed_too(campaign):
         cursor.execute(
             f"INSERT INTO {table} (campaign_id, prompt_id, candidate_a_id, candidate_b_id, "
             "strategy, gold_answer, needed, assigned, completed, left_a_count, random_key, "
-            "priority, created_at) SELECT %s, %s, %s, %s, 'x', '', 1, 0, 0, 0, 0, 0, %s",
+            "priority, excluded, created_at) "
+            "SELECT %s, %s, %s, %s, 'x', '', 1, 0, 0, 0, 0, 0, FALSE, %s",
             [campaign.id, a.prompt_id, min(a.id, b.id), max(a.id, b.id), made.created_at],
         )
         cursor.execute(f"SELECT count(*) FROM {search}")

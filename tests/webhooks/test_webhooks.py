@@ -28,6 +28,7 @@ def receiver():
     receiver, server = receiver_start()
     yield receiver
     server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture(autouse=True)
