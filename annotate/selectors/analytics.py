@@ -203,6 +203,12 @@ def _outcomes(votes: QuerySet[Judgment], campaign_id: int) -> Counter:
     )
 
 
+def leaderboard_outcomes(*, campaign_id: int, upto: int | None = None) -> Counter:
+    """(winner, loser, weight) counts over the votes that count, from one GROUP BY: what the
+    leaderboard is fitted from (the dashboard's, and the active ordering's overlaps)."""
+    return _outcomes(counted_votes(campaign_id=campaign_id, upto=upto), campaign_id)
+
+
 def _majority(votes: QuerySet[Judgment]) -> dict[int, dict]:
     stream = (
         votes.order_by("pair_id", "id")

@@ -7,15 +7,15 @@ index ``pair_active_idx``); the scoring runs beside it, in a worker: some servin
 annotate/work/workers.py), which rescores the campaigns whose votes or judge verdicts changed
 since their last scoring, and the campaign page's setting rescores at once. Only the ``priority``
 column is written, so a claim that counts a lease on the same row at the same moment loses nothing.
-Counting is done in SQL (votes per generator pair and choice); one pass over the open pairs.
+The leaderboard's counts are the dashboard's (selectors/analytics.leaderboard_outcomes: votes per
+generator pair and choice, counted in SQL); one pass over the open pairs.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from annotate.analytics.informativeness import (
@@ -26,38 +26,12 @@ from annotate.analytics.informativeness import (
 )
 from annotate.analytics.ranking import bradley_terry_counts
 from annotate.models import Campaign, JudgeVerdict, Judgment, Pair
+from annotate.selectors.analytics import leaderboard_outcomes
 from annotate.selectors.exports import generator_names
 
 log = logging.getLogger(__name__)
 
 WRITE_BATCH = 1000
-
-
-def _leaderboard_counts(campaign: Campaign, names: dict[int, str]) -> Counter:
-    """(winner, loser, weight) counts over each rater's latest vote (a vote no revision points at),
-    as annotate/analytics/ranking.outcomes counts them, from one GROUP BY."""
-    latest = (
-        Judgment.objects.filter(campaign=campaign, source=Judgment.Source.HUMAN)
-        .exclude(Exists(Judgment.objects.filter(revises=OuterRef("pk"))))
-        .values("pair__candidate_a__generator_id", "pair__candidate_b__generator_id", "choice")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    counts: Counter = Counter()
-    for row in latest:
-        a = names.get(row["pair__candidate_a__generator_id"], "")
-        b = names.get(row["pair__candidate_b__generator_id"], "")
-        if not a or not b or a == b:
-            continue
-        n, choice = row["n"], row["choice"]
-        if choice == "a":
-            counts[(a, b, 1.0)] += n
-        elif choice == "b":
-            counts[(b, a, 1.0)] += n
-        elif choice == "tie":
-            counts[(a, b, 0.5)] += n
-            counts[(b, a, 0.5)] += n
-    return counts
 
 
 def _judge_by_pair(campaign: Campaign) -> dict[int, tuple[bool, str]]:
@@ -92,7 +66,7 @@ def priorities_refresh(*, campaign: Campaign) -> int:
     """Rescore the campaign's open pairs; returns how many scores changed."""
     started = timezone.now()
     names = generator_names(campaign_id=campaign.pk)
-    counts = _leaderboard_counts(campaign, names)
+    counts = leaderboard_outcomes(campaign_id=campaign.pk)
     board = bradley_terry_counts(counts, n_boot=100) if counts else []
     overlap = interval_overlap(board)
     compared = comparisons_by_generators(counts)
