@@ -172,3 +172,25 @@ def test_every_row_shape_is_closed():
     for row in (import_rows.PROMPT_ROW, import_rows.RESPONSE_ROW):
         for shape in row["oneOf"]:
             assert shape["additionalProperties"] is False and shape["required"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_schema_is_built_for_requests_arriving_together(live_server, researcher):
+    """Two threads building the document at once used to trip over each other (a 500)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.request import Request, urlopen
+
+    from rest_framework.authtoken.models import Token
+
+    key = Token.objects.create(user=researcher).key
+    url = live_server.url.replace("localhost", "127.0.0.1") + "/api/schema/"
+
+    def fetch(_):
+        request = Request(url, headers={"Authorization": f"Token {key}"})
+        with urlopen(request, timeout=60) as response:
+            return response.status, len(response.read())
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(fetch, range(24)))
+    assert {status for status, _ in results} == {200}
+    assert len({size for _, size in results}) == 1  # the same document each time

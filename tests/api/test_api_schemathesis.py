@@ -30,7 +30,6 @@ from pathlib import Path
 
 import pytest
 from django.core.servers.basehttp import WSGIRequestHandler
-from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from annotate.models import Export, PromptImport, User, Webhook
@@ -263,7 +262,9 @@ def _problem(persona: str, process: subprocess.Popen, folder: Path) -> tuple[str
     if not (folder / "report.json").exists():
         return f"{persona}: no report", output
     report = json.loads((folder / "report.json").read_text())
-    operations, cases = report["operations"], report["test_cases"]
+    operations, cases = report.get("operations"), report.get("test_cases")
+    if not operations or not cases:  # the run stopped before testing (e.g. the schema did not load)
+        return f"{persona}: nothing tested", output
     summary = (
         f"{persona}: {operations['tested']} operations, {cases['generated']} test cases, "
         f"{len(report['failures'])} failures, {len(report['errors'])} errors, "
@@ -283,11 +284,6 @@ def test_the_api_conforms_to_its_schema_as_an_admin_and_as_a_rater(
     live_server, seeded, no_nagle, tmp_path
 ):
     url = live_server.url.replace("localhost", "127.0.0.1")  # no IPv6 attempt per connection
-    # drf-spectacular loads its extensions on the first schema it builds, racily: two threads
-    # building the first schema at once may fail (a 500). Production workers serve one request at
-    # a time; here the first schema is built before the two runs ask for it together.
-    warm = Client(HTTP_AUTHORIZATION=f"Token {seeded['tokens']['admin']}")
-    assert warm.get("/api/schema/").status_code == 200
     runs = {p: _start(p, url=url, seeded=seeded, folder=tmp_path / p) for p in RUNS}
     try:
         for process in runs.values():
