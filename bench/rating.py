@@ -10,10 +10,10 @@ Not a test; run it by hand on an otherwise quiet machine:
     .venv/bin/python bench/rating.py --protocol ranking --paint-only   # Chromium only
 
 With ``--protocol`` ranking, rating, steps or sets (all three), bench/sets.py's clients drive the
-rater API (POST next, then per unit POST vote + POST next) with 32 raters in a closed loop, in the
-same run as the no-op floor and pairwise's closed loop on the same gunicorn. It prints units/s,
-comparisons per unit, p50/p95 of a unit (vote + next), the ratio to the floor, statements per
-vote and per next (Django's test client, in-process, before the load) and, from the database,
+rater API (POST next, then per unit one POST vote with ``next: true``, which returns the next
+unit) with 32 raters in a closed loop, in the same run as the no-op floor and pairwise's closed
+loop on the same gunicorn. It prints units/s, comparisons per unit, p50/p95 of a unit, the ratio to
+the floor, statements per unit (Django's test client, in-process, before the load) and, from the database,
 sets over k, a set given twice to one rater and leases with two votes. ``--paint N`` ranks N sets
 of K = 9 answers of 2,000 words in Chromium and prints keypress (Enter) -> next set painted.
 
@@ -515,7 +515,7 @@ def run_load(
         "cpu": cpu,
         # This load generator's own CPU per request (it shares the 2 cores with the server).
         "client_cpu_ms": 1000 * own / max(1, sum(len(lat) for lat in latencies)),
-        # The gunicorn workers' CPU per request (a unit, for the set protocols' vote + next).
+        # The gunicorn workers' CPU per request (a unit, for the set protocols' vote with next).
         "server_cpu_ms": 1000 * server / max(1, len(flat)),
         "errors": errors[:3],
         "error_count": len(errors),
@@ -658,11 +658,11 @@ def main_sets(args) -> None:
         per = sets.pairs_per_unit(protocol, k)
         what = "labels" if protocol == "steps" else "comparisons"
         print(
-            f"{label + ', API vote+next':<26} {r['per_s']:>7.1f} units/s  {per} {what}/unit "
+            f"{label + ', API 1 req/unit':<26} {r['per_s']:>7.1f} units/s  {per} {what}/unit "
             f"({r['per_s'] * per:,.0f}/s)  p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms  "
             f"floor ratio {r['per_s'] / floor:.3f}  server {r['server_cpu_ms']:.2f} ms CPU/unit  "
-            f"cpu {r['cpu']:.0f}%  queries vote "
-            f"{statistics.mode(q['vote'])} next {statistics.mode(q['next'])} (in-process {q['cpu_ms_per_unit']:.1f} ms "
+            f"cpu {r['cpu']:.0f}%  queries/unit "
+            f"{statistics.mode(q['vote'])} (in-process {q['cpu_ms_per_unit']:.1f} ms "
             f"CPU/unit)  over k {d['over_k']}  rater twice "
             f"{d['rater_twice']}  votes/lease>1 {d['vote_twice']}  votes {d['votes']}"
             + (f"  ERRORS {r['error_count']}: {r['errors']}" if r["error_count"] else "")

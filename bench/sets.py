@@ -2,9 +2,9 @@
 API clients, and the database counts. Not run by itself: ``bench/rating.py --protocol ranking``.
 
 Each rater is a browser-like session (bench/rating.py's ``Rater``: login cookie, CSRF header) that
-drives the rater API as a client would: ``POST …/<protocol>/next/`` once, then per unit
-``POST …/vote/`` followed by ``POST …/next/`` — one unit is those two requests, and its latency is
-both together. The counts come from the database afterwards: sets leased beyond their k, a rater
+drives the rater API as a client would: ``POST …/<protocol>/next/`` once, then per unit one
+``POST …/vote/`` with ``next: true``, which stores the vote and returns the next unit (as the pages
+do: one request per unit). The counts come from the database afterwards: sets leased beyond their k, a rater
 given one set twice, and votes per lease.
 """
 
@@ -195,9 +195,9 @@ def cmd_count(slug: str) -> None:
 
 
 def cmd_queries(slug: str, units: str = "5", profile: str = "") -> None:
-    """Statements per request of vote and next (Django's test client, one rater), and this
-    process's CPU per unit (vote + next) over ``units`` units; ``profile``: print cProfile's top
-    functions too (to stderr)."""
+    """Statements per unit (one vote with ``next: true``; Django's test client, one rater), and
+    this process's CPU per unit over ``units`` units; ``profile``: print cProfile's top functions
+    too (to stderr)."""
     _django()
     from django.conf import settings
     from django.db import connection
@@ -212,7 +212,7 @@ def cmd_queries(slug: str, units: str = "5", profile: str = "") -> None:
     client = Client(enforce_csrf_checks=False)
     client.force_login(User.objects.get(username="bench-r31"))
     base = f"/api/campaigns/{slug}/{path}"
-    out = {"next": [], "vote": [], "sql": {}}
+    out = {"vote": [], "sql": {}}
     with CaptureQueriesContext(connection) as q:
         body = client.post(f"{base}/next/", content_type="application/json", data={}).json()
     out["next_first"] = len(q.captured_queries)
@@ -224,18 +224,14 @@ def cmd_queries(slug: str, units: str = "5", profile: str = "") -> None:
         profiler.enable()
     cpu0 = time.process_time()
     for i in range(int(units)):
-        vote = vote_body(campaign.protocol, body)
+        vote = {**vote_body(campaign.protocol, body), "next": True}
         with CaptureQueriesContext(connection) as q:
             r = client.post(f"{base}/vote/", content_type="application/json", data=vote)
         assert r.status_code == 201, r.content[:300]
+        body = r.json()["next"]
         out["vote"].append(len(q.captured_queries))
         if i == 0:
             out["sql"]["vote"] = [x["sql"][:160] for x in q.captured_queries]
-        with CaptureQueriesContext(connection) as q:
-            body = client.post(f"{base}/next/", content_type="application/json", data={}).json()
-        out["next"].append(len(q.captured_queries))
-        if i == 0:
-            out["sql"]["next"] = [x["sql"][:160] for x in q.captured_queries]
     out["cpu_ms_per_unit"] = 1000 * (time.process_time() - cpu0) / int(units)
     if profiler is not None:
         import pstats
@@ -291,10 +287,13 @@ class ApiRater(Rater):
         return True
 
     def vote(self) -> bool:
-        status, payload = self._post_json(f"{self.base}/vote/", vote_body(self.protocol, self.unit))
+        body = {**vote_body(self.protocol, self.unit), "next": True}
+        status, payload = self._post_json(f"{self.base}/vote/", body)
         if status != 201:
             raise RuntimeError(f"vote refused: {status} {payload[:300]!r}")
-        return self._next()
+        self.unit = json.loads(payload)["next"]
+        self.assignment = None if self.unit is None else self.unit["lease"]
+        return self.unit is not None
 
 
 # The page's own clock, installed before any of its scripts: the submitting keypress (Enter, in

@@ -95,6 +95,19 @@ def lease_body(lease) -> dict:
     }
 
 
+NEXT_HELP = (
+    "True: also claim your next unit and return it as `next` (null when none is left), as "
+    "the next operation would: one request per unit."
+)
+
+
+def next_unit(request: Request, campaign, body_of) -> dict | None:
+    """The rater's next unit as ``body_of(campaign, lease)`` shows it, or None when none is left:
+    what a vote with ``next: true`` returns beside the stored vote."""
+    lease = set_assignment_next(campaign=campaign, rater=request.user)
+    return None if lease is None else body_of(campaign, lease)
+
+
 def refusal_response(refused: VoteRefused) -> Response:
     """A refused set vote: 404 for a lease that is not the rater's, 409 for one that ended."""
     code = status.HTTP_400_BAD_REQUEST
@@ -136,12 +149,18 @@ class RankNextApi(APIView):
         lease = set_assignment_next(campaign=campaign, rater=request.user)
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        body = {
-            **lease_body(lease),
-            "aspects": list(campaign.aspects or []),
-            "allow_all_bad": campaign.allow_both_bad,
-        }
-        return Response(self.RankNextOutputSerializer(body).data)
+        # The body is the output serializer's shape already (the schema's); serializing it again
+        # would only copy its fields, on every unit.
+        return Response(rank_unit(campaign, lease))
+
+
+def rank_unit(campaign, lease) -> dict:
+    """A ranking lease as its rater is given it (RankNextOutputSerializer)."""
+    return {
+        **lease_body(lease),
+        "aspects": list(campaign.aspects or []),
+        "allow_all_bad": campaign.allow_both_bad,
+    }
 
 
 class RankVoteApi(APIView):
@@ -162,11 +181,15 @@ class RankVoteApi(APIView):
             required=False, allow_blank=True, max_length=MAX_RATIONALE
         )
         rewrite = serializers.CharField(required=False, allow_blank=True, max_length=MAX_REWRITE)
+        next = serializers.BooleanField(default=False, help_text=NEXT_HELP)
 
     class RankVoteOutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         lease = serializers.IntegerField()
         replayed = serializers.BooleanField(help_text="True: this lease was already ranked.")
+        next = RankNextApi.RankNextOutputSerializer(
+            allow_null=True, required=False, help_text="With `next: true`: your next set."
+        )
 
     @extend_schema(
         request=RankVoteInputSerializer,
@@ -199,4 +222,6 @@ class RankVoteApi(APIView):
         except VoteRefused as refused:
             return refusal_response(refused)
         body = {"id": vote.pk, "lease": data["lease"], "replayed": vote.replayed}
+        if data["next"]:
+            body["next"] = next_unit(request, campaign, rank_unit)
         return Response(body, status=200 if vote.replayed else 201)

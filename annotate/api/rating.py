@@ -16,10 +16,12 @@ from rest_framework.views import APIView
 
 from annotate.access import campaign_for_rater
 from annotate.api.ranking import (
+    NEXT_HELP,
     DetailSerializer,
     _MessageSerializer,
     _ResponseSerializer,
     lease_body,
+    next_unit,
     refusal_response,
     wrong_protocol,
 )
@@ -72,18 +74,22 @@ class RateNextApi(APIView):
         lease = set_assignment_next(campaign=campaign, rater=request.user)
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        body = {
-            **lease_body(lease),
-            "aspects": list(campaign.aspects or []),
-            "scale": {
-                "low": campaign.rating_min,
-                "high": campaign.rating_max,
-                "low_label": campaign.rating_low_label,
-                "high_label": campaign.rating_high_label,
-            },
-            "rationale": campaign.rationale,
-        }
-        return Response(self.RateNextOutputSerializer(body).data)
+        return Response(rating_unit(campaign, lease))  # the output serializer's shape
+
+
+def rating_unit(campaign, lease) -> dict:
+    """A rating lease as its rater is given it (RateNextOutputSerializer)."""
+    return {
+        **lease_body(lease),
+        "aspects": list(campaign.aspects or []),
+        "scale": {
+            "low": campaign.rating_min,
+            "high": campaign.rating_max,
+            "low_label": campaign.rating_low_label,
+            "high_label": campaign.rating_high_label,
+        },
+        "rationale": campaign.rationale,
+    }
 
 
 class _EntrySerializer(InputSerializer):
@@ -116,11 +122,15 @@ class RateVoteApi(APIView):
             max_length=9,
             help_text="One entry per response on the page (every response once).",
         )
+        next = serializers.BooleanField(default=False, help_text=NEXT_HELP)
 
     class RateVoteOutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         lease = serializers.IntegerField()
         replayed = serializers.BooleanField(help_text="True: this lease was already rated.")
+        next = RateNextApi.RateNextOutputSerializer(
+            allow_null=True, required=False, help_text="With `next: true`: your next unit."
+        )
 
     @extend_schema(
         request=RateVoteInputSerializer,
@@ -149,4 +159,6 @@ class RateVoteApi(APIView):
         except VoteRefused as refused:
             return refusal_response(refused)
         body = {"id": vote.pk, "lease": data["lease"], "replayed": vote.replayed}
+        if data["next"]:
+            body["next"] = next_unit(request, campaign, rating_unit)
         return Response(body, status=200 if vote.replayed else 201)

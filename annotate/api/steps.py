@@ -15,7 +15,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotate.access import campaign_for_rater
-from annotate.api.ranking import DetailSerializer, _MessageSerializer, refusal_response
+from annotate.api.ranking import (
+    NEXT_HELP,
+    DetailSerializer,
+    _MessageSerializer,
+    next_unit,
+    refusal_response,
+)
 from annotate.api.serializers import InputSerializer, NoInputSerializer
 from annotate.protocols.steps import MAX_STEP_NOTE, MAX_STEPS
 from annotate.selectors.steps import step_judge_reveal
@@ -97,26 +103,29 @@ class StepsNextApi(APIView):
         lease = set_assignment_next(campaign=campaign, rater=request.user)
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        prompt = lease.candidate_set.prompt
-        if not prompt.rendered:
-            prompt_rendered_ensure(prompt=prompt)
-        trace = getattr(lease, "trace", None) or lease.candidate_set.trace
-        body = {
-            "lease": lease.pk,
-            "expires_at": lease.expires_at,
-            "system": prompt.system,
-            "messages": [
-                {"role": m.get("role", ""), "content": m.get("content", "")}
-                for m in prompt.messages
-            ],
-            "source": trace.source,
-            "steps": [
-                {"number": i + 1, "text": text, "html": html}
-                for i, (text, html) in enumerate(zip(trace.steps, trace.steps_html, strict=True))
-            ],
-            "stop_at_wrong": campaign.step_stop_at_wrong,
-        }
-        return Response(self.StepsNextOutputSerializer(body).data)
+        return Response(steps_unit(campaign, lease))  # the output serializer's shape
+
+
+def steps_unit(campaign, lease) -> dict:
+    """A step-labels lease as its rater is given it (StepsNextOutputSerializer)."""
+    prompt = lease.candidate_set.prompt
+    if not prompt.rendered:
+        prompt_rendered_ensure(prompt=prompt)
+    trace = getattr(lease, "trace", None) or lease.candidate_set.trace
+    return {
+        "lease": lease.pk,
+        "expires_at": lease.expires_at,
+        "system": prompt.system,
+        "messages": [
+            {"role": m.get("role", ""), "content": m.get("content", "")} for m in prompt.messages
+        ],
+        "source": trace.source,
+        "steps": [
+            {"number": i + 1, "text": text, "html": html}
+            for i, (text, html) in enumerate(zip(trace.steps, trace.steps_html, strict=True))
+        ],
+        "stop_at_wrong": campaign.step_stop_at_wrong,
+    }
 
 
 class StepsVoteApi(APIView):
@@ -134,6 +143,7 @@ class StepsVoteApi(APIView):
             required=False,
             help_text="One note per step, empty for none (optional).",
         )
+        next = serializers.BooleanField(default=False, help_text=NEXT_HELP)
 
     class StepsVoteOutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
@@ -143,6 +153,9 @@ class StepsVoteApi(APIView):
             allow_null=True,
             help_text="The AI judge's labels of this trace, shown only after your vote is stored "
             "and only where the campaign reveals the judge after the vote; else null.",
+        )
+        next = StepsNextApi.StepsNextOutputSerializer(
+            allow_null=True, required=False, help_text="With `next: true`: your next trace."
         )
 
     @extend_schema(
@@ -178,4 +191,6 @@ class StepsVoteApi(APIView):
             "replayed": vote.replayed,
             "judge": step_judge_reveal(campaign=campaign, candidate_set_id=vote.candidate_set_id),
         }
+        if data["next"]:
+            body["next"] = next_unit(request, campaign, steps_unit)
         return Response(body, status=200 if vote.replayed else 201)

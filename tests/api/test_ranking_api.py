@@ -127,3 +127,25 @@ def test_vote_then_next_stays_within_its_statements(rater, ranked, monkeypatch):
     # Inside the test's transaction there is no BEGIN / COMMIT (a server adds those two).
     assert len(voted) <= 6, listing
     assert len(nexted) <= 7, listing
+
+
+def test_a_vote_with_next_returns_the_next_set_as_next_would(rater, ranked):
+    """One request per unit: the vote stores the ranking and claims the rater's next set."""
+    factories.ranking_set(campaign=ranked, k=4)
+    client = _api(rater)
+    first = client.post(NEXT, {}, format="json").json()
+    vote = {"lease": first["lease"], "ranking": [[1], [2], [3], [4]], "aspects": {"honest": 1}}
+    voted = client.post(VOTE, {**vote, "next": True}, format="json")
+    assert voted.status_code == 201
+    following = voted.json()["next"]
+    assert following["lease"] != first["lease"]
+    assert following == client.post(NEXT, {}, format="json").json()  # the same lease, the same body
+    assert RankingVote.objects.count() == 1
+    # A double submit stores nothing more and hands out the same live lease.
+    again = client.post(VOTE, {**vote, "next": True}, format="json")
+    assert again.status_code == 200 and again.json()["next"]["lease"] == following["lease"]
+    last = {**vote, "lease": following["lease"], "next": True}
+    done = client.post(VOTE, last, format="json")
+    assert done.status_code == 201 and done.json()["next"] is None  # nothing left
+    assert "next" not in client.post(VOTE, vote, format="json").json()  # not asked: not claimed
+    assert client.post(VOTE, {**vote, "next": "soon"}, format="json").status_code == 400

@@ -123,3 +123,20 @@ def test_the_schema_names_both_operations(admin_user):
     paths = schema.json()["paths"]
     assert "/api/campaigns/{slug}/rating/next/" in paths
     assert paths["/api/campaigns/{slug}/rating/vote/"]["post"]["operationId"] == "rating_vote"
+
+
+def test_a_vote_with_next_returns_the_next_unit_as_next_would(rater, rated):
+    factories.ranking_set(campaign=rated, k=3)
+    client = _api(rater)
+    first = client.post(NEXT, {}, format="json").json()
+    voted = client.post(
+        VOTE, {"lease": first["lease"], "scores": _scores(), "next": True}, format="json"
+    )
+    assert voted.status_code == 201
+    following = voted.json()["next"]
+    assert following["lease"] != first["lease"] and following["scale"]["high"] == 7
+    assert following == client.post(NEXT, {}, format="json").json()
+    done = client.post(
+        VOTE, {"lease": following["lease"], "scores": _scores(), "next": True}, format="json"
+    )
+    assert done.status_code == 201 and done.json()["next"] is None

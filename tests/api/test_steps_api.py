@@ -136,3 +136,22 @@ def test_exports_of_another_protocol_answer_409_and_step_neutral_is_a_filter(
         "/api/campaigns/pairs-only/exports/create/", {"format": "steps"}, format="json"
     )
     assert refused.status_code == 409
+
+
+def test_a_vote_with_next_returns_the_next_trace_as_next_would(rater, stepped):
+    factories.step_trace(campaign=stepped, steps=("One.", "Two."))
+    client = _api(rater)
+    first = client.post(NEXT, {}, format="json").json()
+    labels = [1] * len(first["steps"])
+    voted = client.post(
+        VOTE, {"lease": first["lease"], "labels": labels, "next": True}, format="json"
+    )
+    assert voted.status_code == 201
+    following = voted.json()["next"]
+    assert following["lease"] != first["lease"]
+    assert following == client.post(NEXT, {}, format="json").json()
+    labels = [1] * len(following["steps"])
+    done = client.post(
+        VOTE, {"lease": following["lease"], "labels": labels, "next": True}, format="json"
+    )
+    assert done.status_code == 201 and done.json()["next"] is None
