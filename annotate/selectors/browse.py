@@ -9,7 +9,8 @@ correction replaces the first vote, as in the exports).
 Search (``search_units``): the pair's search document (PairSearch, kept by the database's triggers,
 migration 0022_search) holds its prompt, both responses, and every rationale and rewrite written
 about it. PostgreSQL: ``websearch_to_tsquery`` in the ``simple`` configuration (words of any
-language as written) against a GIN-indexed tsvector, ranked by ``ts_rank`` (a word of the prompt
+language as written; a Korean word also finds its forms with particles) against a GIN-indexed
+tsvector, ranked by ``ts_rank`` (a word of the prompt
 weighs most, then the responses, then the notes). SQLite, the embedded default: the FTS5 table beside
 it, the same query syntax (annotate/sql/search.py), ranked by ``bm25``. Every sort but "best match"
 walks an index in its own order and stops at a page; "best match" ranks every match first.
@@ -233,9 +234,11 @@ def search_units(campaign: Campaign, query: str, pairs: QuerySet | None = None) 
     if pairs is None:
         pairs = Pair.objects.filter(campaign=campaign)
     if connection.vendor == "postgresql":
-        from django.contrib.postgres.search import SearchQuery, SearchRank
+        from django.contrib.postgres.search import SearchRank
 
-        tsquery = SearchQuery(query.replace("\x00", " "), config="simple", search_type="websearch")
+        tsquery = search_sql.KoreanPrefixQuery(
+            query.replace("\x00", " "), config="simple", search_type="websearch"
+        )
         # normalization 1: divided by 1 + log(document length), so a long answer does not win by
         # length alone.
         rank = SearchRank(F("search__document"), tsquery, normalization=1)

@@ -1,7 +1,8 @@
 """Full-text search on SQLite: the FTS5 statements the ORM cannot say (``MATCH``, ``bm25()``), and
-the translation of a search box's text into an FTS5 query that can never be a syntax error.
+the translation of a search box's text into an FTS5 query that can never be a syntax error; and
+on both databases, Korean words matched as prefixes.
 
-PostgreSQL needs nothing here: the ORM says ``document @@ websearch_to_tsquery('simple', %s)`` and
+PostgreSQL needs little here: the ORM says ``document @@ websearch_to_tsquery('simple', %s)`` and
 ``ts_rank`` (django.contrib.postgres.search), and websearch_to_tsquery accepts any text. FTS5's own
 query language does not (a stray quote, ``AND``, ``*``, ``:`` or ``^`` is an error), so the text is
 read here with the same rules as websearch_to_tsquery and written back as quoted phrases only:
@@ -14,6 +15,11 @@ read here with the same rules as websearch_to_tsquery and written back as quoted
 A word is a run of letters and digits (``\\w``, any script: Korean is searched as written); any
 other character only separates words, so nothing the user types reaches FTS5 unquoted. The
 document is the FTS5 table annotate_pairsearch_fts (migration 0022_search: rowid = pair id).
+
+Korean attaches particles and endings to the word (데이터를, 데이터가; 먹었다), which both indexes
+keep as one token, so a Korean word matches as a prefix: 데이터 finds 데이터를. PostgreSQL marks
+every Korean lexeme of the query a prefix (``KoreanPrefixQuery``); FTS5 can mark only a phrase's
+last word, so there a Korean word is a prefix when it ends its phrase (a bare word always does).
 """
 
 from __future__ import annotations
@@ -21,11 +27,30 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.contrib.postgres.search import SearchQuery
 from django.db.models import BigIntegerField, F, Func, Value
 
 FTS = "annotate_pairsearch_fts"
 _TERM = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 _WORD = re.compile(r"[^\W_]+")
+# Hangul jamo, compatibility jamo and syllables: a word with any of them is Korean.
+HANGUL = "\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3"
+_KOREAN = re.compile(f"[{HANGUL}]")
+# A Korean lexeme in a tsquery's text form ('데이터' & 'sql'), and the same as a prefix.
+_TSQUERY_KOREAN = f"'([^']*[{HANGUL}][^']*)'"
+_TSQUERY_PREFIX = "'\\1':*"
+
+
+class KoreanPrefixQuery(SearchQuery):
+    """websearch_to_tsquery's reading of the text, with every Korean lexeme a prefix."""
+
+    def as_sql(self, compiler, connection, **kwargs):
+        sql, params = super().as_sql(compiler, connection, **kwargs)
+        return (
+            f"regexp_replace(({sql})::text, %s, %s, 'g')::tsquery",
+            [*params, _TSQUERY_KOREAN, _TSQUERY_PREFIX],
+        )
+
 
 # Pair ids whose document matches; ``%s`` is an FTS5 query from fts_query().
 MATCHING_IDS = f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH %s"
@@ -61,7 +86,9 @@ class FtsQuery:
 
 def _phrase(text: str) -> str:
     words = _WORD.findall(text)
-    return '"' + " ".join(words) + '"' if words else ""
+    if not words:
+        return ""
+    return '"' + " ".join(words) + '"' + (" *" if _KOREAN.search(words[-1]) else "")
 
 
 def fts_query(text: str) -> FtsQuery:

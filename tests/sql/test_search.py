@@ -30,7 +30,8 @@ def _found(campaign, query: str) -> list[int]:
         ('-"my sql"', "", '"my sql"'),
         ('a"b AND c* NEAR(d) e:f ^g', '"a b" AND "AND" AND "c" AND "NEAR d" AND "e f" AND "g"', ""),
         ('"unterminated phrase', '"unterminated phrase"', ""),
-        ("웹 보안", '"웹" AND "보안"', ""),
+        ("웹 보안", '"웹" * AND "보안" *', ""),
+        ('"데이터 분석" -sql문', '"데이터 분석" *', '"sql문" *'),
         ("foo-bar", '"foo bar"', ""),
         ("or", "", ""),
         ("!!! ... \"\" ''", "", ""),
@@ -135,3 +136,18 @@ def test_another_campaigns_pairs_are_never_found(campaign, other_campaign):
     mine = _pair(campaign, prompt="shared words")
     _pair(other_campaign, prompt="shared words")
     assert _found(campaign, "shared") == [mine.id]
+
+
+def test_a_korean_word_finds_its_forms_with_particles_and_endings(campaign):
+    """Korean attaches particles to the word (데이터를): a bare Korean word matches as a prefix,
+    an English one still whole."""
+    korean = _pair(campaign, prompt="데이터를 정리하는 방법", a="먼저 데이터가 깨끗해야 합니다")
+    english = _pair(campaign, prompt="Clean data first", a="datasets and dataframes")
+    assert _found(campaign, "데이터") == [korean.id]
+    assert _found(campaign, "정리") == [korean.id]
+    assert _found(campaign, "데이터 방법") == [korean.id]
+    assert _found(campaign, "데이터 -깨끗") == []
+    assert _found(campaign, "없는단어") == []
+    assert _found(campaign, "data") == [english.id]  # not datasets' prefix only
+    assert _found(campaign, "데이터 or clean") == sorted([korean.id, english.id])
+    assert _found(campaign, "'데이터") == [korean.id]  # a stray quote is only a separator
