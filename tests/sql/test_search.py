@@ -151,3 +151,5 @@ def test_a_korean_word_finds_its_forms_with_particles_and_endings(campaign):
     assert _found(campaign, "data") == [english.id]  # not datasets' prefix only
     assert _found(campaign, "데이터 or clean") == sorted([korean.id, english.id])
     assert _found(campaign, "'데이터") == [korean.id]  # a stray quote is only a separator
+    for hostile in ("가'나:*\\", "데이터:* & !", "'''", '"데이터 *"', "데\x00이터", "' | '가"):
+        _found(campaign, hostile)  # any text is a query, never a database error
