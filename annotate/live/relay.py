@@ -32,7 +32,8 @@ databases number rows from 1 again each time):
   is the stream ``live:<channel>``: ``XADD`` (bounded ``MAXLEN ~ LIVE_RELAY_MAXLEN``) gives the id
   (Redis makes ids grow per stream, whichever client adds), readers ``XREAD BLOCK`` from the id
   they have (``redis.asyncio`` under ASGI: a blocked reader costs a connection, not a thread). The
-  stop flag is the key ``live:<channel>:stop`` with a TTL. Each publish renews the stream's TTL.
+  stop flag is the key ``live:<channel>:stop`` with a TTL. A writer renews the stream's TTL with
+  its first and last events and at most every 30 s between (a delta is one ``XADD``).
 - **Embedded** (``file:///path``), for one machine with no server (SQLite and Celery's
   filesystem broker). A channel is the file ``live/<channel>.jsonl``, one JSON line per event, appended
   with one ``write`` under ``O_APPEND`` and an exclusive ``flock`` (so two writers' lines never
@@ -77,6 +78,8 @@ RETRY_MS = 2000  # the EventSource's reconnect delay (the ``retry:`` hint)
 MAX_WAIT = 5.0
 _REDIS_SOCKET_TIMEOUT = 15.0
 _PURGE_EVERY = 600.0
+# A writer renews its stream's TTL on its first event, its last, and at most this often between.
+_RENEW_EVERY = 30.0
 
 
 class BadEventId(ValueError):
@@ -92,6 +95,8 @@ class Event:
     id: str
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
+    # The data as published (compact JSON), when the backend has it: sent on as it is.
+    raw: str | None = field(default=None, compare=False, repr=False)
 
 
 def _check_channel(channel: str) -> str:
@@ -322,6 +327,7 @@ class RedisBackend:
             weakref.WeakKeyDictionary()
         )
         self._lock = threading.Lock()
+        self._renewed: dict[str, float] = {}  # stream key -> when this process last renewed its TTL
 
     @staticmethod
     def key(channel: str) -> str:
@@ -343,12 +349,23 @@ class RedisBackend:
     def publish(self, channel: str, kind: str, data: dict[str, Any]) -> str:
         payload = _encode(kind, data)
         key = self.key(channel)
+        fields = {"k": kind, "d": payload}
+        now = time.monotonic()
+        if kind == "delta" and now - self._renewed.get(key, -_RENEW_EVERY) < _RENEW_EVERY:
+            # The stream's TTL (a day) was renewed a moment ago: the delta alone.
+            return self.client.xadd(
+                key, fields, maxlen=settings.LIVE_RELAY_MAXLEN, approximate=True
+            )
         pipe = self.client.pipeline(transaction=False)
-        pipe.xadd(
-            key, {"k": kind, "d": payload}, maxlen=settings.LIVE_RELAY_MAXLEN, approximate=True
-        )
+        pipe.xadd(key, fields, maxlen=settings.LIVE_RELAY_MAXLEN, approximate=True)
         pipe.expire(key, settings.LIVE_RELAY_RETENTION_SECONDS)
         event_id, _ = pipe.execute()
+        if kind in TERMINAL:
+            self._renewed.pop(key, None)
+        else:
+            if len(self._renewed) > 10_000:  # writers that died mid-reply: forget them
+                self._renewed.clear()
+            self._renewed[key] = now
         return event_id
 
     def request_stop(self, channel: str) -> None:
@@ -358,6 +375,7 @@ class RedisBackend:
         return bool(self.client.exists(f"{self.key(channel)}:stop"))
 
     def clear(self, channel: str) -> None:
+        self._renewed.pop(self.key(channel), None)
         self.client.delete(self.key(channel), f"{self.key(channel)}:stop")
 
     def purge_expired(self, now: float | None = None) -> int:
@@ -375,7 +393,7 @@ class RedisBackend:
         if not reply:
             return []
         entries = reply[0][1] if isinstance(reply, list) else next(iter(reply.values()))[0]
-        return [Event(eid, f["k"], json.loads(f["d"])) for eid, f in entries]
+        return [Event(eid, f["k"], json.loads(f["d"]), f["d"]) for eid, f in entries]
 
     def read(self, channel: str, after: str | None) -> list[Event]:
         start = self.check_after(after)
@@ -514,7 +532,9 @@ def events_sync(channel: str, after: str | None = None) -> Iterator[Event]:
 
 
 def format_event(event: Event) -> str:
-    data = json.dumps(event.data, separators=(",", ":"), ensure_ascii=False)
+    data = event.raw
+    if data is None:
+        data = json.dumps(event.data, separators=(",", ":"), ensure_ascii=False)
     return f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n"
 
 

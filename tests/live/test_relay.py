@@ -329,3 +329,25 @@ def test_a_stream_hands_back_the_views_database_connection(backend_kind, channel
         return released
 
     assert run_async(under_asgi())
+
+
+def test_a_redis_writer_renews_the_ttl_on_its_first_and_last_events_and_after_a_clear(
+    settings, channel
+):
+    """A delta between is one XADD (the TTL is a day; renewing it on every token cost a command)."""
+    import redis
+
+    settings.LIVE_RELAY_URL = REDIS_URL
+    client = redis.Redis.from_url(REDIS_URL)
+    key = f"{settings.LIVE_RELAY_PREFIX}:{channel}"
+    relay.publish(channel, "delta", {"text": "a"})
+    assert client.ttl(key) > 0
+    client.persist(key)  # as if renewed long ago: the next delta leaves the TTL alone
+    relay.publish(channel, "delta", {"text": "b"})
+    assert client.ttl(key) == -1
+    relay.publish(channel, "end", {})
+    assert client.ttl(key) > 0
+    relay.clear(channel)
+    relay.publish(channel, "delta", {"text": "again"})
+    assert client.ttl(key) > 0
+    assert [e.data for e in relay.backend().read(channel, None)] == [{"text": "again"}]
