@@ -24,7 +24,9 @@ the SQLite figures, the machine's background CPU, and double assignments counted
 plus a deliberately naive claim (SKIP LOCKED guarded only by NOT EXISTS) as a control that the count
 can fail.
 
-The server is gunicorn with the repository's gunicorn.conf.py (``--workers`` overrides the count).
+The server is gunicorn with the repository's gunicorn.conf.py (``--workers`` overrides the count),
+sync workers on project.wsgi, or with ``--asgi`` uvicorn workers on project.asgi (the production
+set-up when live campaigns run: sync views in a thread, PostgreSQL through psycopg's pool).
 Paced raters think 220 ms ± 50 % (uniform) and start staggered, as independent people do;
 ``--think-jitter 0`` puts all 32 in lockstep (the same fixed pause after a common start), which
 turns the paced run into a burst of 32 requests every cycle.
@@ -303,15 +305,17 @@ class Server:
     """gunicorn as deployed: the repository's gunicorn.conf.py (read from the working directory),
     with ``workers`` overriding its count when given."""
 
-    def __init__(self, db_url: str, data_dir: Path, workers: int | None):
+    def __init__(self, db_url: str, data_dir: Path, workers: int | None, asgi: bool = False):
         self.port = free_port()
         env = child_env(db_url, data_dir)
         env["ALLOWED_HOSTS"] = "127.0.0.1,localhost"
         count = ["--workers", str(workers)] if workers else []
+        # --asgi: production's set-up for live campaigns (uvicorn workers, project/asgi.py).
+        app = ["project.asgi:application", "-k", "uvicorn_worker.UvicornWorker"]
         self.proc = subprocess.Popen(
             [
                 str(ROOT / ".venv" / "bin" / "gunicorn"),
-                "project.wsgi:application",
+                *(app if asgi else ["project.wsgi:application"]),
                 *count,
                 "--bind",
                 f"127.0.0.1:{self.port}",
@@ -596,7 +600,7 @@ def main_sets(args) -> None:
     print(
         f"background CPU before the run: {cpu_busy(c0, cpu_sample()):.0f}% of {os.cpu_count()} "
         f"cores; load average {os.getloadavg()[0]:.2f}; gunicorn: "
-        f"{args.workers or 'gunicorn.conf.py'} workers; {n} raters, closed loop"
+        f"{args.workers or 'gunicorn.conf.py'} {'uvicorn (ASGI)' if args.asgi else 'sync'} workers; {n} raters, closed loop"
     )
     reset_postgres(PG_URL)
     units = int(400 * args.seconds) + 1000
@@ -609,7 +613,7 @@ def main_sets(args) -> None:
     run_child("_setup_sets", PG_URL, data_dir, json.dumps({"_raters": n, **spec}))
     queries = {slug: run_child("_queries", PG_URL, data_dir, slug, "40") for slug, _, _ in runs}
     results = {}
-    server = Server(PG_URL, data_dir, args.workers)
+    server = Server(PG_URL, data_dir, args.workers, args.asgi)
     try:
         run_load(server.port, "", 4, 2, 0, "noop")  # warm the workers
         if not args.paint_only:
@@ -720,6 +724,11 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=None, help="gunicorn workers (default: gunicorn.conf.py)"
     )
+    parser.add_argument(
+        "--asgi",
+        action="store_true",
+        help="uvicorn workers on project.asgi (production with live campaigns), not sync WSGI",
+    )
     parser.add_argument("--think-ms", type=float, default=220)
     parser.add_argument(
         "--think-jitter",
@@ -757,7 +766,7 @@ def main() -> None:
         "browser": {"pairs": 200, "overlap": 1},
     }
     run_child("_setup", PG_URL, data_dir, json.dumps(spec))
-    server = Server(PG_URL, data_dir, args.workers)
+    server = Server(PG_URL, data_dir, args.workers, args.asgi)
     try:
         run_load(server.port, "single", 4, 2, 0, "vote")  # warm the workers
         results["pg noop closed"] = run_load(server.port, "", n, args.seconds, 0, "noop")
@@ -794,7 +803,7 @@ def main() -> None:
         run_child(
             "_setup", sqlite_url, data_dir, json.dumps({"_raters": n, "closed": spec["closed"]})
         )
-        server = Server(sqlite_url, data_dir, args.workers)
+        server = Server(sqlite_url, data_dir, args.workers, args.asgi)
         try:
             run_load(server.port, "closed", 4, 1, 0, "vote")
             results["sqlite vote closed (k=1)"] = run_load(
