@@ -16,3 +16,7 @@ os.environ["SERVER_GATEWAY"] = "asgi"
 from django.core.asgi import get_asgi_application  # noqa: E402 (after the variables above)
 
 application = get_asgi_application()
+
+from project.startup import load_urls  # noqa: E402
+
+load_urls()

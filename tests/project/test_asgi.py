@@ -64,3 +64,17 @@ def test_asgi_processes_keep_no_connection_and_pool_postgresql(database, tmp_pat
     )
     gateway, max_age, pooled = json.loads(out.stdout)
     assert (gateway, max_age, pooled) == ("asgi", 0, bool(database))
+
+
+@pytest.mark.parametrize("module", ["project.asgi", "project.wsgi"])
+def test_the_web_applications_load_every_view_before_their_first_request(module, tmp_path):
+    """Under gunicorn's preload_app the master imports them once; no worker's first request
+    waits seconds for the URLconf and what its views import."""
+    code = f"import sys, {module}; print('annotate.api.urls' in sys.modules)"
+    env = {**os.environ, "DATA_DIR": str(tmp_path), "SECRET_KEY": "x" * 50}
+    env.pop("DATABASE_URL", None)
+    env["DJANGO_SETTINGS_MODULE"] = "project.settings"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "True"
