@@ -12,8 +12,8 @@ The path measured, each piece its own process as deployed:
     fake provider (tests/fakes/provider_server.py, tokens_per_second, each delta stamped
     "<i>@<unix time>" as it is written)
       -> publishers: threads that stream with the real AnthropicProvider.stream() and
-         relay.publish() each delta (what a live worker on --pool threads does), checking
-         relay.stop_requested() between deltas
+         relay.publish_delta() each delta, which also reads the stop flag (what a live worker on
+         --pool threads does)
       -> Redis Streams (the relay, LIVE_RELAY_URL)
       -> web: gunicorn -k uvicorn_worker.UvicornWorker, project.asgi, PostgreSQL through the pool;
          /bench/live/<channel>/ makes one query, then relay.sse_response() (bench/live_urls.py)
@@ -140,9 +140,8 @@ def role_publisher(url: str, source: str, rate: float, tokens: int) -> None:
             pause = first + i / rate - time.time()
             if pause > 0:
                 time.sleep(pause)
-            relay.publish(channel, "delta", {"text": f"{i}@{time.time():.6f} "})
             lags.append(0.0)
-            if relay.stop_requested(channel):
+            if relay.publish_delta(channel, f"{i}@{time.time():.6f} "):
                 break
         relay.publish(channel, "end", {"stop_reason": "end_turn"})
 
@@ -161,8 +160,7 @@ def role_publisher(url: str, source: str, rate: float, tokens: int) -> None:
                 relay.publish(channel, "end", {"stop_reason": item.stop_reason})
             else:
                 lags.append(time.time() - float(item.strip().partition("@")[2] or "nan"))
-                relay.publish(channel, "delta", {"text": item})
-                if relay.stop_requested(channel):
+                if relay.publish_delta(channel, item):
                     relay.publish(channel, "end", {"stop_reason": "stopped"})
                     return
 

@@ -21,7 +21,8 @@ it; ``events(channel, after=id)`` gives the events strictly after that one, so a
 its connection (the browser's ``Last-Event-ID``) resumes with nothing lost or repeated.
 
 ``request_stop(channel)`` raises a flag the writer checks between deltas (``stop_requested``:
-one key lookup, or one ``stat``), then publishes ``end`` with what it has.
+one key lookup, or one ``stat``; ``publish_delta`` publishes a delta and reads the flag in one
+round trip), then publishes ``end`` with what it has.
 
 Two backends, chosen by ``LIVE_RELAY_URL`` (settings; by default the Redis of
 ``CELERY_BROKER_URL`` when that is ``redis://``, else the embedded one in ``DATA_DIR``). Names
@@ -160,6 +161,10 @@ class FileBackend:
             self._last_purge = time.monotonic()
             self.purge_expired()
         return str(end)
+
+    def publish_delta(self, channel: str, text: str) -> bool:
+        self.publish(channel, "delta", {"text": text})
+        return self.stop_requested(channel)
 
     def request_stop(self, channel: str) -> None:
         self._mkdir()
@@ -347,26 +352,36 @@ class RedisBackend:
         return client
 
     def publish(self, channel: str, kind: str, data: dict[str, Any]) -> str:
+        return self._publish(channel, kind, data, check_stop=False)[0]
+
+    def publish_delta(self, channel: str, text: str) -> bool:
+        return self._publish(channel, "delta", {"text": text}, check_stop=True)[1]
+
+    def _publish(
+        self, channel: str, kind: str, data: dict[str, Any], *, check_stop: bool
+    ) -> tuple[str, bool]:
+        """XADD the event (renewing the stream's TTL when due) and, with ``check_stop``, read the
+        stop flag in the same round trip."""
         payload = _encode(kind, data)
         key = self.key(channel)
-        fields = {"k": kind, "d": payload}
         now = time.monotonic()
-        if kind == "delta" and now - self._renewed.get(key, -_RENEW_EVERY) < _RENEW_EVERY:
-            # The stream's TTL (a day) was renewed a moment ago: the delta alone.
-            return self.client.xadd(
-                key, fields, maxlen=settings.LIVE_RELAY_MAXLEN, approximate=True
-            )
+        renew = kind != "delta" or now - self._renewed.get(key, -_RENEW_EVERY) >= _RENEW_EVERY
         pipe = self.client.pipeline(transaction=False)
-        pipe.xadd(key, fields, maxlen=settings.LIVE_RELAY_MAXLEN, approximate=True)
-        pipe.expire(key, settings.LIVE_RELAY_RETENTION_SECONDS)
-        event_id, _ = pipe.execute()
+        pipe.xadd(
+            key, {"k": kind, "d": payload}, maxlen=settings.LIVE_RELAY_MAXLEN, approximate=True
+        )
+        if renew:  # else the TTL (a day) was renewed a moment ago: the delta alone
+            pipe.expire(key, settings.LIVE_RELAY_RETENTION_SECONDS)
+        if check_stop:
+            pipe.exists(f"{key}:stop")
+        replies = pipe.execute()
         if kind in TERMINAL:
             self._renewed.pop(key, None)
-        else:
+        elif renew:
             if len(self._renewed) > 10_000:  # writers that died mid-reply: forget them
                 self._renewed.clear()
             self._renewed[key] = now
-        return event_id
+        return replies[0], bool(check_stop and replies[-1])
 
     def request_stop(self, channel: str) -> None:
         self.client.set(f"{self.key(channel)}:stop", "1", ex=settings.LIVE_RELAY_RETENTION_SECONDS)
@@ -460,6 +475,12 @@ def backend() -> FileBackend | RedisBackend:
 def publish(channel: str, kind: str, data: dict[str, Any]) -> str:
     """Append an event to the channel; returns its id."""
     return backend().publish(channel, kind, data)
+
+
+def publish_delta(channel: str, text: str) -> bool:
+    """Append the next piece of text, and say whether the reader asked the writer to stop (one
+    round trip to Redis for both)."""
+    return backend().publish_delta(channel, text)
 
 
 def request_stop(channel: str) -> None:

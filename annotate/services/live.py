@@ -527,12 +527,12 @@ def reply_stream(*, candidate_id: int, clock=time.monotonic) -> Outcome:
             if ttft_ms is None:
                 ttft_ms = int((clock() - started) * 1000)
             parts.append(item)
-            relay.publish(name, "delta", {"text": item})
+            stop = relay.publish_delta(name, item)
             if clock() - saved_at >= SAVE_EVERY:
                 saved_at = clock()
                 if not claims.held(LIVE_REPLIES, candidate_id, token).update(text="".join(parts)):
                     return Outcome("skipped")  # taken over (our worker was thought dead)
-            if relay.stop_requested(name):
+            if stop:
                 stopped = True
                 break
     except Exception as exc:

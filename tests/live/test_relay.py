@@ -44,6 +44,10 @@ async def acollect(channel: str, after: str | None = None) -> list[relay.Event]:
     return [event async for event in relay.events(channel, after)]
 
 
+def collect_now(channel: str) -> list[relay.Event]:
+    return relay.backend().read(channel, None)
+
+
 def test_it_delivers_every_event_once_in_order_while_a_writer_publishes(backend_kind, channel):
     n = 1500
 
@@ -118,6 +122,13 @@ def test_the_stop_flag_is_raised_per_channel(backend_kind, channel):
     assert relay.stop_requested(channel) and not relay.stop_requested(other)
     # How cheap the check is between deltas is bench/live.py's to say, not a timed test's.
     assert all(relay.stop_requested(channel) for _ in range(3))
+
+
+def test_a_delta_published_says_whether_a_stop_was_asked(backend_kind, channel):
+    assert relay.publish_delta(channel, "Once ") is False
+    relay.request_stop(channel)
+    assert relay.publish_delta(channel, "upon") is True  # the writer stops after this piece
+    assert [e.data for e in collect_now(channel)] == [{"text": "Once "}, {"text": "upon"}]
 
 
 def test_clear_forgets_a_channel_and_a_retry_starts_it_over(backend_kind, channel):
