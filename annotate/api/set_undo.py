@@ -127,12 +127,14 @@ class _CorrectApi(_SetUndoBase):
 
 
 def _correct_input(vote_input: type[serializers.Serializer], name: str):
-    """The vote's own input serializer with ``vote`` / ``prior`` in place of ``lease``."""
+    """The vote's own input serializer with ``vote`` / ``prior`` in place of ``lease`` (and no
+    ``next``: a correction hands out no unit)."""
     return type(
         name,
         (vote_input,),
         {
             "lease": None,
+            "next": None,
             "vote": serializers.IntegerField(
                 min_value=1, max_value=MAX_ID, help_text="The first vote, as the undo named it."
             ),

@@ -32,7 +32,8 @@ databases number rows from 1 again each time):
 - **Redis Streams** (``redis://…``), for web and worker processes on several machines. A channel
   is the stream ``live:<channel>``: ``XADD`` (bounded ``MAXLEN ~ LIVE_RELAY_MAXLEN``) gives the id
   (Redis makes ids grow per stream, whichever client adds), readers ``XREAD BLOCK`` from the id
-  they have (``redis.asyncio`` under ASGI: a blocked reader costs a connection, not a thread). The
+  they have (under ASGI one reader per process and event loop reads every open stream in one
+  ``XREAD``, annotate/live/fanout.py; a blocked reader costs no thread). The
   stop flag is the key ``live:<channel>:stop`` with a TTL. A writer renews the stream's TTL with
   its first and last events and at most every 30 s between (a delta is one ``XADD``).
 - **Embedded** (``file:///path``), for one machine with no server (SQLite and Celery's
@@ -587,21 +588,33 @@ async def _sse_async(channel: str, after: str | None, heartbeat: float) -> Async
     # The request's sync code (its view, or an async view's sync_to_async) ran in this thread.
     await sync_to_async(_release_database)()
     yield _HELLO
-    sent = time.monotonic()
-    while True:
-        wait = min(MAX_WAIT, max(0.0, sent + heartbeat - time.monotonic()))
-        batch = await b.aread_wait(channel, after, wait)
-        if not batch:
-            if time.monotonic() - sent >= heartbeat:
-                yield _BEAT
-                sent = time.monotonic()
-            continue
-        chunk, ended = _frames(batch)
-        yield chunk
-        if ended:
-            return
+    subscription = None
+    if isinstance(b, RedisBackend):  # one XREAD for all of this process's streams
+        from annotate.live.fanout import Fanout
+
+        subscription = await Fanout.of(b).subscribe(channel, b.check_after(after))
+    try:
         sent = time.monotonic()
-        after = batch[-1].id
+        while True:
+            wait = min(MAX_WAIT, max(0.0, sent + heartbeat - time.monotonic()))
+            if subscription is not None:
+                batch = await subscription.get(wait)
+            else:
+                batch = await b.aread_wait(channel, after, wait)
+            if not batch:
+                if time.monotonic() - sent >= heartbeat:
+                    yield _BEAT
+                    sent = time.monotonic()
+                continue
+            chunk, ended = _frames(batch)
+            yield chunk
+            if ended:
+                return
+            sent = time.monotonic()
+            after = batch[-1].id
+    finally:
+        if subscription is not None:
+            await subscription.close()
 
 
 def _sse_sync(channel: str, after: str | None, heartbeat: float) -> Iterator[bytes]:
