@@ -39,6 +39,9 @@ def _not_ranking() -> Response:
     return wrong_protocol()
 
 
+# Any JSON integer the body rules accept (annotate/validation.py: 64-bit).
+INT64 = {"type": "integer", "minimum": -MAX_ID - 1, "maximum": MAX_ID}
+
 # Plain shapes for the schema: the rules across items (every response once, no empty group, a
 # number per aspect within 1 … K) are the service's, which names what is wrong; nested bounds in
 # the schema only made generated examples slow to find (schemathesis's too_slow health check).
@@ -46,7 +49,7 @@ def _not_ranking() -> Response:
     {
         "type": "array",
         "maxItems": 9,
-        "items": {"type": "array", "maxItems": 9, "items": {"type": "integer"}},
+        "items": {"type": "array", "maxItems": 9, "items": INT64},
     }
 )
 class _RankingField(serializers.ListField):
@@ -58,7 +61,7 @@ class _RankingField(serializers.ListField):
         )
 
 
-@extend_schema_field({"type": "object", "additionalProperties": {"type": "integer"}})
+@extend_schema_field({"type": "object", "additionalProperties": INT64})
 class _AspectsField(serializers.DictField):
     def __init__(self, **kwargs):
         super().__init__(child=serializers.IntegerField(), **kwargs)
