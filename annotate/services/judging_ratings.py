@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from annotate.judge import ratings as judge_ratings
 from annotate.judge.calls import JudgeCall, VerdictSpec
@@ -53,13 +54,15 @@ def rating_judge_start(*, campaign: Campaign, actor: User | None) -> int:
     """Queue the judge on every unit of a rating campaign that has no judgement from the judge's
     current model; returns how many are now pending."""
     if not campaign.is_rating:
-        raise JudgeRefused("Only a rating campaign has responses for the judge to score.")
+        raise JudgeRefused(gettext("Only a rating campaign has responses for the judge to score."))
     config = judge_config_get(campaign=campaign)
     _check_runnable(config)
     with transaction.atomic():
         set_ids = CandidateSet.objects.filter(campaign=campaign).values_list("id", flat=True)
         if not set_ids.exists():
-            raise JudgeRefused("This campaign has no units to judge yet: build the units first.")
+            raise JudgeRefused(
+                gettext("This campaign has no units to judge yet: build the units first.")
+            )
         pending = set_judgements_queue(
             kind=RATING_JUDGEMENTS,
             campaign=campaign,
