@@ -8,7 +8,6 @@ a refusal by the judge's state (nothing to judge, not configured) a 409 {"detail
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -158,10 +157,7 @@ class JudgeStartApi(APIView):
         if campaign.is_steps or campaign.is_rating:
             return _refused(
                 JudgeRefused(
-                    gettext(
-                        "This campaign's judge scores its units, not pairs: "
-                        "POST to judge/units/start/."
-                    )
+                    "This campaign's judge scores its units, not pairs: POST to judge/units/start/."
                 )
             )
         start = (
@@ -201,10 +197,8 @@ class JudgeUnitsStartApi(APIView):
         else:
             return _refused(
                 JudgeRefused(
-                    gettext(
-                        "Only step-labels and rating campaigns have units for the judge; "
-                        "judge this campaign's pairs with judge/start/."
-                    )
+                    "Only step-labels and rating campaigns have units for the judge; "
+                    "judge this campaign's pairs with judge/start/."
                 )
             )
         try:
