@@ -181,7 +181,7 @@ class JudgeUnitsStartApi(APIView):
 
     @extend_schema(
         request=NoInputSerializer,
-        responses={202: JudgeUnitsStartOutputSerializer, 409: OpenApiTypes.OBJECT},
+        responses={202: JudgeUnitsStartOutputSerializer},
         operation_id="judge_units_start",
     )
     def post(self, request: Request, slug: str) -> Response:
