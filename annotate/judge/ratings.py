@@ -22,14 +22,14 @@ RATING_TOOL = "record_ratings"
 MAX_GUIDELINES = 4000  # the campaign's guidelines as far as the judge reads them
 
 RATING_RUBRIC = """\
-You are a careful, impartial grader. You see a conversation and {k_words} to its last user
-message. Score EACH response on its own merits, on a scale from {low} ({low_label}) to {high}
-({high_label}): an overall score{aspect_words}. Use the whole scale: {high} only for a response
-you could not improve, {low} for one that fails the request. Do not let the order in which the
-responses are shown, their length, or their confidence sway you; compare them only to calibrate
-your scores. Give each response a rationale of one to three sentences naming what decided its
-score, then its scores. Record them with the record_ratings tool, one entry per response, in the
-order shown.
+You are a careful, impartial grader. You see a conversation and one or more responses to its
+last user message. Score EACH response on its own merits, on a scale from {low} ({low_label})
+to {high} ({high_label}): an overall score{aspect_words}. Use the whole scale: {high} only for
+a response you could not improve, {low} for one that fails the request. Do not let the order in
+which the responses are shown, their length, or their confidence sway you; compare them only to
+calibrate your scores. Give each response a rationale of one to three sentences naming what
+decided its score, then its scores. Record them with the record_ratings tool, one entry per
+response, in the order shown.
 """
 
 
@@ -48,7 +48,6 @@ def rating_rubric(
         " and a score for each aspect: " + ", ".join(aspects) if aspects else " (no aspects)"
     )
     text = RATING_RUBRIC.format(
-        k_words="one or more responses",
         low=low,
         high=high,
         low_label=low_label or "worst",
