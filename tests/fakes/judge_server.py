@@ -171,11 +171,14 @@ class JudgeFakeServer(FakeProviderServer):
         }
 
     def _chat_judge(self, body: dict[str, Any]) -> dict[str, Any]:
-        """OpenAI chat completions with a forced record_verdict function call."""
+        """OpenAI chat completions with a forced record_verdict (or record_ratings) call."""
         function = body["tools"][0]["function"]
         user = body["messages"][-1]["content"]
-        verdict, fault = self._decide(user, function["parameters"]["properties"])
-        arguments = "{not json" if fault == "malformed" else json.dumps(verdict)
+        if function["name"] == "record_ratings":
+            arguments = json.dumps(self._ratings(user, function["parameters"]))
+        else:
+            verdict, fault = self._decide(user, function["parameters"]["properties"])
+            arguments = "{not json" if fault == "malformed" else json.dumps(verdict)
         prompt_tokens = tokens(json.dumps(body["messages"]) + json.dumps(body["tools"]))
         return {
             "id": f"chatcmpl-{uuid.uuid4().hex[:20]}",
@@ -193,7 +196,7 @@ class JudgeFakeServer(FakeProviderServer):
                             {
                                 "id": f"call_{uuid.uuid4().hex[:16]}",
                                 "type": "function",
-                                "function": {"name": "record_verdict", "arguments": arguments},
+                                "function": {"name": function["name"], "arguments": arguments},
                             }
                         ],
                     },
@@ -213,7 +216,8 @@ class JudgeFakeServer(FakeProviderServer):
         class JudgeHandler(base):  # type: ignore[misc, valid-type]
             def _chat(self, body: dict[str, Any]) -> None:
                 tools = body.get("tools") or []
-                if not any(t.get("function", {}).get("name") == "record_verdict" for t in tools):
+                names = {t.get("function", {}).get("name") for t in tools}
+                if not names & {"record_verdict", "record_ratings"}:
                     return super()._chat(body)
                 if self._apply_fault(server._next_fault(body), body):
                     return None

@@ -241,3 +241,24 @@ def test_a_good_answer_is_kept_in_order_and_an_overall_only_scale_needs_no_aspec
     assert parse_ratings({"responses": bare}, n=1, low=1, high=7, aspects=()) == [
         {"overall": 7, "aspects": {}, "rationale": ""}
     ]
+
+
+def test_an_openai_compatible_judge_scores_by_function_call(
+    rated, admin_user, judge_fake, sent, django_capture_on_commit_callbacks
+):
+    judge_config(
+        rated, provider="openai_compatible", model="llama-judge", base_url=judge_fake.url + "/v1"
+    )
+    _start(rated, admin_user, django_capture_on_commit_callbacks)
+    judge_fake.add_verdict_faults("malformed")  # one response short: asked again
+    assert rating_judge_run(judgement_id=sent[0]).status == "done"
+    assert {t: s[0] for t, s in _judge_scores(rated).items()} == {
+        TEXTS[0]: 5,
+        TEXTS[1]: 2,
+        TEXTS[2]: 1,
+    }
+    bodies = [b for m, p, b in judge_fake.requests if p == "/v1/chat/completions"]
+    assert len(bodies) == 2
+    assert bodies[0]["tool_choice"] == {"type": "function", "function": {"name": RATING_TOOL}}
+    row = RatingJudgement.objects.get()
+    assert row.provider == "openai_compatible" and row.input_tokens > 0 and row.cost_usd == 0
