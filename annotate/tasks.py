@@ -148,6 +148,15 @@ def judge_steps_task(self, *, judgement_id: int) -> None:
 
 
 @shared_task(bind=True, max_retries=None)
+def judge_ratings_task(self, *, judgement_id: int) -> None:
+    from annotate.services.judging_ratings import rating_judge_run
+
+    outcome = rating_judge_run(judgement_id=judgement_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+
+
+@shared_task(bind=True, max_retries=None)
 def ttc_review_task(self, *, review_id: int) -> None:
     from annotate.services.ttc_reviews import review_run
 

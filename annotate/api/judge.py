@@ -154,6 +154,12 @@ class JudgeStartApi(APIView):
         campaign = campaign_for_admin(request.user, slug)
         data = self.JudgeStartInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        if campaign.is_steps or campaign.is_rating:
+            return _refused(
+                JudgeRefused(
+                    "This campaign's judge scores its units, not pairs: POST to judge/units/start/."
+                )
+            )
         start = (
             judge_rank_start
             if data.validated_data["kind"] == JudgeJob.Kind.RANK
@@ -164,6 +170,42 @@ class JudgeStartApi(APIView):
         except JudgeRefused as exc:
             return _refused(exc)
         return Response(JudgeJobOutputSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+class JudgeUnitsStartApi(APIView):
+    """Queue the judge on every unit of a step-labels campaign (every step labelled) or a rating
+    campaign (every response scored); each unit is its own job, done by the workers."""
+
+    class JudgeUnitsStartOutputSerializer(serializers.Serializer):
+        pending = serializers.IntegerField(help_text="Units now waiting for the judge.")
+
+    @extend_schema(
+        request=NoInputSerializer,
+        responses={202: JudgeUnitsStartOutputSerializer},
+        operation_id="judge_units_start",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        from annotate.services.judging_ratings import rating_judge_start
+        from annotate.services.judging_steps import step_judge_start
+
+        campaign = campaign_for_admin(request.user, slug)
+        NoInputSerializer(data=request.data).is_valid(raise_exception=True)
+        if campaign.is_steps:
+            start = step_judge_start
+        elif campaign.is_rating:
+            start = rating_judge_start
+        else:
+            return _refused(
+                JudgeRefused(
+                    "Only step-labels and rating campaigns have units for the judge; "
+                    "judge this campaign's pairs with judge/start/."
+                )
+            )
+        try:
+            pending = start(campaign=campaign, actor=request.user)
+        except JudgeRefused as exc:
+            return _refused(exc)
+        return Response({"pending": pending}, status=status.HTTP_202_ACCEPTED)
 
 
 class JudgeAutoLabelApi(APIView):

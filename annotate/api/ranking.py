@@ -42,6 +42,7 @@ def _not_ranking() -> Response:
 # Any JSON integer the body rules accept (annotate/validation.py: 64-bit).
 INT64 = {"type": "integer", "minimum": -MAX_ID - 1, "maximum": MAX_ID}
 
+
 # Plain shapes for the schema: the rules across items (every response once, no empty group, a
 # number per aspect within 1 … K) are the service's, which names what is wrong; nested bounds in
 # the schema only made generated examples slow to find (schemathesis's too_slow health check).

@@ -26,6 +26,7 @@ from annotate.api.ranking import (
     wrong_protocol,
 )
 from annotate.api.serializers import InputSerializer, NoInputSerializer
+from annotate.selectors.ratings import rating_judge_scores
 from annotate.services.judgments import VoteRefused
 from annotate.services.sets import rating_vote_record, set_assignment_next
 from annotate.validation import MAX_ASPECT_NAME, MAX_ASPECTS, MAX_ID, MAX_RATIONALE
@@ -42,6 +43,13 @@ class _ScaleSerializer(serializers.Serializer):
     high_label = serializers.CharField(allow_blank=True)
 
 
+class _JudgeScoreSerializer(serializers.Serializer):
+    number = serializers.IntegerField(help_text="The response's number on this lease, 1 … K.")
+    overall = serializers.IntegerField()
+    aspects = serializers.DictField(child=serializers.IntegerField())
+    rationale = serializers.CharField(allow_blank=True)
+
+
 class RateNextApi(APIView):
     """Claim the rater's next unit (or return the live lease: a repeat returns the same unit)."""
 
@@ -54,6 +62,12 @@ class RateNextApi(APIView):
         aspects = serializers.ListField(child=serializers.CharField())
         scale = _ScaleSerializer()
         rationale = serializers.CharField(help_text="off, optional or required (per response).")
+        judge = _JudgeScoreSerializer(
+            many=True,
+            allow_null=True,
+            help_text="The AI judge's scores of this unit, only where the campaign shows the "
+            "judge before the vote (and the judge has scored it); else null.",
+        )
 
     @extend_schema(
         request=NoInputSerializer,
@@ -89,6 +103,12 @@ def rating_unit(campaign, lease) -> dict:
             "high_label": campaign.rating_high_label,
         },
         "rationale": campaign.rationale,
+        "judge": rating_judge_scores(
+            campaign=campaign,
+            candidate_set_id=lease.candidate_set_id,
+            shown_order=list(lease.shown_order),
+            voted=False,
+        ),
     }
 
 
@@ -128,6 +148,12 @@ class RateVoteApi(APIView):
         id = serializers.IntegerField()
         lease = serializers.IntegerField()
         replayed = serializers.BooleanField(help_text="True: this lease was already rated.")
+        judge = _JudgeScoreSerializer(
+            many=True,
+            allow_null=True,
+            help_text="The AI judge's scores of this unit, shown only after your vote is stored "
+            "and only where the campaign reveals the judge after the vote; else null.",
+        )
         next = RateNextApi.RateNextOutputSerializer(
             allow_null=True, required=False, help_text="With `next: true`: your next unit."
         )
@@ -158,7 +184,18 @@ class RateVoteApi(APIView):
             )
         except VoteRefused as refused:
             return refusal_response(refused)
-        body = {"id": vote.pk, "lease": data["lease"], "replayed": vote.replayed}
+        body = {
+            "id": vote.pk,
+            "lease": data["lease"],
+            "replayed": vote.replayed,
+            # Blind first, then reveal: asked only now that the vote is stored.
+            "judge": rating_judge_scores(
+                campaign=campaign,
+                candidate_set_id=vote.candidate_set_id,
+                shown_order=list(vote.shown_order),
+                voted=True,
+            ),
+        }
         if data["next"]:
             body["next"] = next_unit(request, campaign, rating_unit)
         return Response(body, status=200 if vote.replayed else 201)

@@ -128,6 +128,11 @@ urlpatterns += [
         "campaigns/<slug:slug>/judge/start/", judge_api.JudgeStartApi.as_view(), name="judge-start"
     ),
     path(
+        "campaigns/<slug:slug>/judge/units/start/",
+        judge_api.JudgeUnitsStartApi.as_view(),
+        name="judge-units-start",
+    ),
+    path(
         "campaigns/<slug:slug>/judge/auto-label/",
         judge_api.JudgeAutoLabelApi.as_view(),
         name="judge-auto-label",

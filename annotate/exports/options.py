@@ -58,7 +58,7 @@ STEP_FORMATS = ("trl-stepwise", "steps")
 # come out of every pairwise format.
 CONVERSATION_FORMATS = ("conversations",)
 # Formats of one row per vote, which can carry human and judge rows side by side (source=all).
-ALL_SOURCE_FORMATS = (*RAW_FORMATS, "steps")
+ALL_SOURCE_FORMATS = (*RAW_FORMATS, "steps", "ratings")
 STEP_NEUTRAL = ("true", "false", "drop")
 
 METHODS = ("majority", "mean_strength", "dawid_skene", "mace")
@@ -280,7 +280,7 @@ def parse_options(fmt: str | None, filters: dict[str, Any] | None) -> ExportOpti
     if values.get("source") == "all" and fmt not in ALL_SOURCE_FORMATS:
         errors["source"] = (
             "human and judge labels are exported as separate sources; "
-            "'all' is only for the raw-vote formats (raw-*, steps)"
+            "'all' is only for the raw-vote formats (raw-*, steps, ratings)"
         )
     # Like the KTO filters, the best-of-N filters are read by their formats only (the card lists
     # them there), and include_reasoning by every format that writes response texts (not raw).

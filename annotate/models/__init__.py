@@ -11,10 +11,10 @@ what the rater saw on the left is recorded separately (``left_is_a``).
     generation.py  Generator, GenerationJob, Candidate, ModelPrice, RateLimitBucket
     rating.py      Pair, Assignment, Judgment, PairFlag, PairSearch (the words a pair is found by)
     sets.py        CandidateSet, CandidateSetMember, SetAssignment, RankingVote (ranking protocol),
-                   RatingVote, RatingScore (rating protocol)
+                   RatingVote, RatingScore, RatingJudgement (rating protocol; the judge's scores)
     steps.py       StepTrace, StepVote (step labels: sets of one candidate, split into steps),
                    StepJudgement (the judge labelling a trace's steps)
-    judge.py       JudgeConfig, JudgeRubric, JudgeJob, JudgeVerdict
+    judge.py       JudgeConfig, JudgeRubric, JudgeJob, JudgeVerdict, SetJudgement (abstract)
     exports.py     Export
     imports.py     PromptImport (a prompt file imported in the background)
     ttc.py         TTCConfig, CandidateReview, BestOfNChoice (test-time compute: answers, best-of-N)
@@ -59,6 +59,7 @@ from annotate.models.sets import (
     CandidateSet,
     CandidateSetMember,
     RankingVote,
+    RatingJudgement,
     RatingScore,
     RatingVote,
     SetAssignment,
@@ -102,6 +103,7 @@ __all__ = [
     "PromptImport",
     "RankingVote",
     "RateLimitBucket",
+    "RatingJudgement",
     "RatingScore",
     "RatingVote",
     "SetAssignment",

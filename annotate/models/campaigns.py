@@ -269,6 +269,13 @@ class Campaign(models.Model):
     def is_steps(self) -> bool:
         return self.protocol == self.Protocol.STEPS
 
+    def judge_shown(self, *, voted: bool) -> bool:
+        """May a rater see the judge on a unit now? Before their vote only where the judge mode
+        is "before_vote"; after their vote is stored only where it is "after_vote" (blind first,
+        then reveal). Never in the other modes."""
+        wanted = self.JudgeMode.AFTER_VOTE if voted else self.JudgeMode.BEFORE_VOTE
+        return self.judge_mode == wanted
+
     def clean(self) -> None:
         super().clean()
         if self.ordering == self.Ordering.ACTIVE and self.protocol != self.Protocol.PAIRWISE:

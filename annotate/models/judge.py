@@ -193,3 +193,34 @@ class JudgeVerdict(models.Model):
     @property
     def is_consistent_verdict(self) -> bool:
         return self.status == self.Status.DONE and bool(self.consistent)
+
+
+class SetJudgement(models.Model):
+    """The AI judge on one candidate set, as claimable work (annotate/work): a row per set and
+    judge model, its own job. The step judge (StepJudgement) and the rating judge
+    (RatingJudgement) share these fields; each names its campaign, set and the vote it wrote."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    provider = models.CharField(max_length=24)
+    model = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status, default=Status.PENDING)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cache_read_tokens = models.PositiveIntegerField(default=0)
+    cache_write_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.BigIntegerField(null=True, blank=True)  # WorkerProcess id
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+        ordering = ["id"]

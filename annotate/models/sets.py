@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from annotate.models.campaigns import Campaign, Prompt
 from annotate.models.generation import Candidate
+from annotate.models.judge import SetJudgement
 from annotate.models.rating import Assignment
 from annotate.validation import MAX_RATIONALE, MAX_REWRITE, validate_json, validate_text
 
@@ -305,6 +306,33 @@ class RatingScore(models.Model):
 
     def __str__(self) -> str:
         return f"score {self.overall} of candidate {self.candidate_id} in rating {self.vote_id}"
+
+
+class RatingJudgement(SetJudgement):
+    """The AI judge scoring one rating unit's responses (services/judging_ratings.py): a kind of
+    claimable work, each row its own job. When done, its scores are a RatingVote of its own
+    (source judge, no rater, ``vote``); human votes are never touched."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="rating_judgements"
+    )
+    candidate_set = models.ForeignKey(
+        CandidateSet, on_delete=models.CASCADE, related_name="rating_judgements"
+    )
+    vote = models.OneToOneField(
+        RatingVote, null=True, blank=True, on_delete=models.SET_NULL, related_name="judgement"
+    )
+
+    class Meta(SetJudgement.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["candidate_set", "model"], name="ratingjudgement_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["campaign", "status"], name="ratingjudgement_status")]
+
+    def __str__(self) -> str:
+        return f"rating judgement {self.pk} ({self.status})"
 
 
 def counted_votes(votes: models.QuerySet) -> models.QuerySet:

@@ -9,8 +9,6 @@ every set is (``gold_ranking`` names its one member), so the lease's gold pool f
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -18,6 +16,7 @@ from django.utils import timezone
 
 from annotate.models.campaigns import Campaign
 from annotate.models.generation import Candidate
+from annotate.models.judge import SetJudgement
 from annotate.models.sets import CandidateSet, SetAssignment
 from annotate.validation import validate_json
 
@@ -92,41 +91,20 @@ class StepVote(models.Model):
         return f"step vote {self.pk} on set {self.candidate_set_id}"
 
 
-class StepJudgement(models.Model):
+class StepJudgement(SetJudgement):
     """The AI judge labelling one trace's steps (services/judging_steps.py): a kind of claimable
     work, each row its own job. When done, its labels are a StepVote of its own (source judge,
     ``vote``); human votes are never touched."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="step_judgements")
     candidate_set = models.ForeignKey(
         CandidateSet, on_delete=models.CASCADE, related_name="step_judgements"
     )
-    provider = models.CharField(max_length=24)
-    model = models.CharField(max_length=200)
-    status = models.CharField(max_length=16, choices=Status, default=Status.PENDING)
     vote = models.OneToOneField(
         StepVote, null=True, blank=True, on_delete=models.SET_NULL, related_name="judgement"
     )
-    input_tokens = models.PositiveIntegerField(default=0)
-    output_tokens = models.PositiveIntegerField(default=0)
-    cache_read_tokens = models.PositiveIntegerField(default=0)
-    cache_write_tokens = models.PositiveIntegerField(default=0)
-    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
-    error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    claimed_by = models.BigIntegerField(null=True, blank=True)  # WorkerProcess id
-    finished_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        ordering = ["id"]
+    class Meta(SetJudgement.Meta):
         constraints = [
             models.UniqueConstraint(fields=["candidate_set", "model"], name="stepjudgement_unique"),
         ]

@@ -221,10 +221,13 @@ class DemoProvider(BaseProvider):
         yield dataclasses.replace(completion, latency_ms=int((time.monotonic() - started) * 1000))
 
     def judge(self, call: JudgeCall) -> JudgeReply:
+        from annotate.judge.ratings import RATING_TOOL
         from annotate.judge.steps import STEP_TOOL
 
         if call.tool is not None and call.tool_name == STEP_TOOL:
             return _demo_step_labels(call)
+        if call.tool is not None and call.tool_name == RATING_TOOL:
+            return _demo_ratings(call)
         if call.tool is not None:
             return _demo_sample_review(call)
         return _demo_judge(call)
@@ -308,6 +311,42 @@ def _demo_step_labels(call: JudgeCall) -> JudgeReply:
         input_tokens=len((call.rubric + " " + call.user_text).split()),
         output_tokens=8 * len(entries),
         request_id=f"demo_steps_{digest[:16]}",
+        model=call.model,
+    )
+
+
+def _demo_ratings(call: JudgeCall) -> JudgeReply:
+    """The demo judge on a rating unit: an arithmetic answer that checks out scores the top of the
+    scale and one that does not the bottom; any other response scores by its length and structure
+    (the demo verdicts' rule), every aspect as its overall."""
+    item = call.tool_def["input_schema"]["properties"]["responses"]["items"]
+    low, high = item["properties"]["overall"]["minimum"], item["properties"]["overall"]["maximum"]
+    aspects = list((item["properties"].get("aspects") or {}).get("properties") or {})
+    texts = re.findall(
+        r"\[The Start of Response (\d+)\]\n(.*?)\n\[The End of Response \1\]", call.user_text, re.S
+    )
+    question = _question(call.user_text)
+    entries = []
+    for _, text in texts:
+        right = _checks_out(question, text)
+        if right is None:
+            share = min(1.0, _demo_judge_score(text) / 350)
+            score = low + round(share * (high - low))
+            why = "Scored by how completely and clearly it answers."
+        else:
+            score = high if right else low
+            why = "The arithmetic checks out." if right else "The arithmetic does not check out."
+        entry: dict[str, Any] = {"rationale": why, "overall": score}
+        if aspects:
+            entry["aspects"] = {a: score for a in aspects}
+        entries.append(entry)
+    digest = hashlib.sha256(f"{call.custom_id}|{call.user_text}".encode()).hexdigest()
+    return JudgeReply(
+        custom_id=call.custom_id,
+        tool_input={"responses": entries},
+        input_tokens=len((call.rubric + " " + call.user_text).split()),
+        output_tokens=12 * len(entries),
+        request_id=f"demo_ratings_{digest[:16]}",
         model=call.model,
     )
 

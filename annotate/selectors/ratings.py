@@ -179,19 +179,122 @@ def rating_voters(*, campaign_id: int) -> list[dict]:
 
 
 def rating_analytics(*, campaign) -> dict:
-    """Interval α per aspect (and overall) over the human ratings, and the campaign's progress."""
+    """Interval α per aspect (and overall) over the human ratings, the campaign's progress, and
+    the humans' agreement with the AI judge (``rating_judge_agreement``)."""
     from annotate.analytics.agreement import interval_alpha_by_aspect
     from annotate.services.sets import set_progress
 
     units = []
+    judge: dict[tuple[int, int], dict] = {}
     for row in rating_scores(campaign_id=campaign.id):
-        if row["vote__source"] != "human":
-            continue
         unit = (row["vote__candidate_set_id"], row["candidate_id"])
-        units.append((unit, row["vote__rater_id"], {"overall": row["overall"], **row["aspects"]}))
+        values = {"overall": row["overall"], **(row["aspects"] or {})}
+        if row["vote__source"] == "judge":
+            judge[unit] = values  # by vote id: the latest judge vote on a set wins
+        elif row["vote__source"] == "human":
+            units.append((unit, row["vote__rater_id"], values))
     names = ["overall", *(campaign.aspects or [])]
     return {
         "rating_progress": set_progress(campaign=campaign),
         "ratings": len({(u[0], r) for u, r, _ in units}),
         "rating_alpha": interval_alpha_by_aspect(units, aspects=names),
+        **rating_judge_agreement(human=units, judge=judge, aspects=names),
     }
+
+
+def rating_judge_agreement(*, human: list[tuple], judge: dict, aspects: list[str]) -> dict:
+    """The AI judge against the humans, per response both scored: Krippendorff's α (interval) per
+    aspect between the judge's score and the raters' mean score (two "raters": the judge, the
+    humans' mean), and Pearson's r of the overall scores. Both None where not defined (fewer than
+    two responses, or no spread)."""
+    from annotate.analytics.agreement import interval_alpha_by_aspect
+
+    sums: dict[tuple, dict[str, list[float]]] = {}
+    for unit, _, values in human:
+        if unit in judge:
+            for name, value in values.items():
+                sums.setdefault(unit, {}).setdefault(name, []).append(float(value))
+    pairs = []
+    for unit, by_name in sums.items():
+        mean = {name: sum(v) / len(v) for name, v in by_name.items()}
+        pairs += [(unit, 0, judge[unit]), (unit, 1, mean)]
+    overall = [(float(judge[u]["overall"]), m["overall"]) for u, _, m in pairs[1::2]]
+    return {
+        "rating_judge_alpha": interval_alpha_by_aspect(pairs, aspects=aspects),
+        "rating_judge_r": _pearson(overall),
+        "rating_judge_responses": len(sums),
+        "rating_judge_sets": len({unit[0] for unit in judge}),
+    }
+
+
+def _pearson(points: list[tuple[float, float]]) -> float | None:
+    if len(points) < 2:
+        return None
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxy = sum((x - mx) * (y - my) for x, y in points)
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    syy = sum((y - my) ** 2 for _, y in points)
+    if sxx == 0 or syy == 0:
+        return None
+    return sxy / (sxx * syy) ** 0.5
+
+
+def rating_judge_scores(
+    *, campaign, candidate_set_id: int, shown_order: list[int], voted: bool
+) -> list[dict] | None:
+    """The AI judge's scores of a unit in a rater's shown numbers, ``[{"number", "overall",
+    "aspects", "rationale"}]``, or None: before the rater's vote only where the campaign shows
+    the judge before the vote, after it only where it reveals the judge after the vote
+    (``Campaign.judge_shown``), and only once the judge has scored the unit. Callers pass
+    ``voted=True`` only after the rater's vote is stored."""
+    if not campaign.judge_shown(voted=voted):
+        return None
+    vote = (
+        RatingVote.objects.filter(
+            campaign=campaign,
+            candidate_set_id=candidate_set_id,
+            source=RatingVote.Source.JUDGE,
+        )
+        .order_by("-id")
+        .first()
+    )
+    if vote is None:
+        return None
+    scores = {s.candidate_id: s for s in vote.scores.all()}
+    out = []
+    for number, cid in enumerate(shown_order, start=1):
+        score = scores.get(cid)
+        if score is None:  # the unit changed since the judge scored it
+            return None
+        out.append(
+            {
+                "number": number,
+                "overall": score.overall,
+                "aspects": dict(score.aspects or {}),
+                "rationale": score.rationale,
+            }
+        )
+    return out
+
+
+def rating_judge_progress(*, campaign) -> dict | None:
+    """The rating judge's rows of the campaign, counted (the judge page), with the newest
+    failure's error; None before the judge was started."""
+    from django.db.models import Q, Sum
+
+    from annotate.models import RatingJudgement
+
+    rows = RatingJudgement.objects.filter(campaign=campaign)
+    Status = RatingJudgement.Status
+    counts = rows.aggregate(
+        total=Count("id"),
+        done=Count("id", filter=Q(status=Status.DONE)),
+        failed=Count("id", filter=Q(status=Status.FAILED)),
+        cost=Sum("cost_usd"),
+    )
+    if not counts["total"]:
+        return None
+    failed = rows.filter(status=Status.FAILED).order_by("-finished_at", "-id").first()
+    return {**counts, "error": failed.error if failed else ""}

@@ -179,9 +179,7 @@ def step_judge_reveal(*, campaign, candidate_set_id: int) -> dict | None:
     campaign's judge mode shows the judge after the vote, and the judge has labelled the trace.
     ``{"labels": [1, 0, -1, None...], "reasons": ["...", ...]}``, or None. Callers ask only after
     the rater's vote is stored (blind first, then reveal)."""
-    from annotate.models import Campaign
-
-    if campaign.judge_mode != Campaign.JudgeMode.AFTER_VOTE:
+    if not campaign.judge_shown(voted=True):
         return None
     return _judge_labels(campaign=campaign, candidate_set_id=candidate_set_id)
 
@@ -190,9 +188,7 @@ def step_judge_suggestion(*, campaign, candidate_set_id: int) -> dict | None:
     """The judge's labels of a trace shown *before* the rater votes on it: only where the
     campaign's judge mode says "before_vote" (never in after-vote mode: blind first there).
     The same shape as ``step_judge_reveal``, or None."""
-    from annotate.models import Campaign
-
-    if campaign.judge_mode != Campaign.JudgeMode.BEFORE_VOTE:
+    if not campaign.judge_shown(voted=False):
         return None
     return _judge_labels(campaign=campaign, candidate_set_id=candidate_set_id)
 

@@ -2,11 +2,8 @@
 with a short reason (annotate/judge/steps.py), through the campaign's judge settings.
 
 A judgement row is a kind of claimable work (``STEP_JUDGEMENTS``; annotate/work's protocol), each
-row its own job, as a sample review is (services/ttc_reviews.py):
-
-    pending --claim--> running --write under the claim--> done | failed
-       ^                  |
-       +-- retryable provider error (backoff), or its worker died (the sweep) --+
+row its own job; the claim, the call and the write are the set judges' (services/judging_sets.py,
+shared with the rating judge):
 
 * ``step_judge_start`` creates the PENDING rows the campaign's traces lack for the judge's current
   model, gives failed ones another go, and sends one task per row on commit.
@@ -21,17 +18,13 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
-from django.utils import timezone
 
-from annotate.endpoints import judge_provider_config
 from annotate.judge import steps as judge_steps
 from annotate.judge.calls import JudgeCall, VerdictSpec
-from annotate.judge.samples import Malformed
 from annotate.models import Campaign, StepJudgement, StepTrace, StepVote, User
-from annotate.providers.base import provider_for
-from annotate.services import ratelimit
-from annotate.services.judging import MALFORMED_TRIES, JudgeRefused, _check_runnable, _Usage
+from annotate.services.judging import JudgeRefused, _check_runnable
 from annotate.services.judging_config import judge_config_get
+from annotate.services.judging_sets import set_judge_ask, set_judge_write, set_judgements_queue
 from annotate.work import Kind, Outcome, claims
 from annotate.work.kinds import send_each_on_commit
 
@@ -64,27 +57,13 @@ def step_judge_start(*, campaign: Campaign, actor: User | None) -> int:
         )
         if not set_ids.exists():
             raise JudgeRefused("This campaign has no traces to judge yet: build the units first.")
-        StepJudgement.objects.bulk_create(
-            [
-                StepJudgement(
-                    campaign=campaign,
-                    candidate_set_id=sid,
-                    provider=config.provider,
-                    model=config.model,
-                )
-                for sid in set_ids
-            ],
-            batch_size=1000,
-            ignore_conflicts=True,
+        pending = set_judgements_queue(
+            kind=STEP_JUDGEMENTS,
+            campaign=campaign,
+            config=config,
+            set_ids=set_ids,
+            send=step_judgements_send,
         )
-        mine = StepJudgement.objects.filter(campaign=campaign, model=config.model)
-        mine.filter(status=StepJudgement.Status.FAILED).update(
-            status=StepJudgement.Status.PENDING, attempts=0, error=""
-        )
-        pending = list(
-            mine.filter(status=StepJudgement.Status.PENDING).values_list("id", flat=True)
-        )
-        step_judgements_send(pending)
     log.info("step judgements of %s by %s: %d pending", campaign.slug, actor, len(pending))
     return len(pending)
 
@@ -117,54 +96,22 @@ def step_judge_run(*, judgement_id: int) -> Outcome:
     call = step_judge_call(
         judgement, trace, max_tokens=int((config.params or {}).get("max_tokens", 2048))
     )
-    usage = _Usage()
-    budget = None
-    try:
-        target = judge_provider_config(config)
-        prompt = ([{"role": "user", "content": call.user_text}], call.rubric)
-        budget = ratelimit.ratelimit_take(config=target, params=config.params or {}, calls=[prompt])
-        if budget.wait:
-            claims.release(STEP_JUDGEMENTS, judgement_id, token)
-            return Outcome("retry", retry_in=budget.wait)
-        provider = provider_for(target)
-        problem = ""
-        for attempt in range(MALFORMED_TRIES):
-            if attempt:
-                budget.extend(calls=[prompt])
-            reply = provider.judge(call)
-            usage.add(reply, provider=judgement.provider, model=judgement.model)
-            try:
-                labels, reasons = judge_steps.parse_step_labels(
-                    reply.tool_input, n=len(trace.steps), stop_at_wrong=campaign.step_stop_at_wrong
-                )
-                break
-            except Malformed as exc:
-                problem = str(exc)
-                log.info("step judgement %s malformed: %s", judgement_id, problem)
-        else:
-            budget.settle(used=usage.tokens)
-            claims.fail(
-                STEP_JUDGEMENTS,
-                judgement_id,
-                token,
-                f"Malformed answer {MALFORMED_TRIES} times: {problem}",
-                job_id=None,
-                also=usage.updates(),
-            )
-            return Outcome("failed")
-    except Exception as exc:
-        if budget is not None:
-            budget.settle(used=usage.tokens)
-        return claims.record_exception(
-            STEP_JUDGEMENTS, judgement_id, token, exc, job_id=None, also=usage.updates()
-        )
-    budget.settle(used=usage.tokens)
-    now = timezone.now()
-    with transaction.atomic():
-        held = claims.held(STEP_JUDGEMENTS, judgement_id, token).select_for_update().first()
-        if held is None:  # the claim was lost (swept, redelivered): the other holder writes
-            return Outcome("skipped")
-        vote = StepVote.objects.create(
+    outcome, parsed, usage = set_judge_ask(
+        kind=STEP_JUDGEMENTS,
+        judgement=judgement,
+        token=token,
+        config=config,
+        call=call,
+        parse=lambda tool_input: judge_steps.parse_step_labels(
+            tool_input, n=len(trace.steps), stop_at_wrong=campaign.step_stop_at_wrong
+        ),
+    )
+    if outcome is not None:
+        return outcome
+    labels, reasons = parsed
+
+    def write(now):
+        return StepVote.objects.create(
             campaign=campaign,
             candidate_set_id=judgement.candidate_set_id,
             rater=None,
@@ -173,11 +120,7 @@ def step_judge_run(*, judgement_id: int) -> Outcome:
             notes=reasons,
             created_at=now,
         )
-        claims.held(STEP_JUDGEMENTS, judgement_id, token).update(
-            status=StepJudgement.Status.DONE,
-            vote=vote,
-            error="",
-            finished_at=now,
-            **usage.updates(),
-        )
-    return Outcome("done")
+
+    return set_judge_write(
+        kind=STEP_JUDGEMENTS, judgement=judgement, token=token, usage=usage, write=write
+    )

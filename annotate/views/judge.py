@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
@@ -30,6 +31,7 @@ from annotate.selectors.judging import (
     judge_totals,
     verdict_for_pair,
 )
+from annotate.selectors.ratings import rating_judge_progress
 from annotate.services.judging import (
     JUDGE_PROVIDERS,
     JudgeRefused,
@@ -116,6 +118,7 @@ def _page_context(
         "plots": plot_rows(stats),
         "picks": judge_picks(campaign=campaign),
         "judge_labels": judge_label_count(campaign=campaign),
+        "rating_judging": rating_judge_progress(campaign=campaign) if campaign.is_rating else None,
     }
 
 
@@ -153,8 +156,8 @@ def judge_start(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_admin(request.user, slug)
     kind = request.POST.get("kind", JudgeJob.Kind.PAIRS)
     mode = request.POST.get("mode") or None
-    if campaign.is_steps:
-        return _steps_start(request, campaign)
+    if campaign.is_steps or campaign.is_rating:
+        return _sets_start(request, campaign)
     start = judge_rank_start if kind == JudgeJob.Kind.RANK else judge_pairs_start
     try:
         job = start(campaign=campaign, actor=request.user, mode=mode)
@@ -174,19 +177,29 @@ def judge_start(request: HttpRequest, slug: str) -> HttpResponse:
     return _back(campaign, "#judge-progress")
 
 
-def _steps_start(request: HttpRequest, campaign) -> HttpResponse:
-    """A step campaign's judge labels its traces' steps (services/judging_steps.py)."""
+def _sets_start(request: HttpRequest, campaign) -> HttpResponse:
+    """A step campaign's judge labels its traces' steps (services/judging_steps.py); a rating
+    campaign's scores its units' responses (services/judging_ratings.py)."""
+    from annotate.services.judging_ratings import rating_judge_start
     from annotate.services.judging_steps import step_judge_start
 
+    if campaign.is_steps:
+        start = step_judge_start
+        started = gettext("Judging started: %(n)s traces, every step labelled.")
+        nothing = gettext("Nothing to judge: every trace has the judge's labels.")
+    else:
+        start = rating_judge_start
+        started = gettext("Judging started: %(n)s units, every response scored.")
+        nothing = gettext("Nothing to judge: every unit has the judge's scores.")
     try:
-        pending = step_judge_start(campaign=campaign, actor=request.user)
+        pending = start(campaign=campaign, actor=request.user)
     except JudgeRefused as exc:
         messages.error(request, str(exc))
     else:
         if pending:
-            messages.success(request, f"Judging started: {pending} traces, every step labelled.")
+            messages.success(request, started % {"n": pending})
         else:
-            messages.info(request, "Nothing to judge: every trace has the judge's labels.")
+            messages.info(request, nothing)
     return _back(campaign, "#judge-progress")
 
 

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from annotate.access import campaign_for_rater
 from annotate.models import Campaign, Prompt, SetAssignment
 from annotate.selectors.rating import rater_vote_count
+from annotate.selectors.ratings import rating_judge_scores
 from annotate.selectors.sets import lease_responses
 from annotate.services.assignment import AssignmentError, rater_enrollment
 from annotate.services.corrections import undo_seconds
@@ -107,7 +108,46 @@ def _context(
         ]
         ctx.update(prompt=prompt, cards=cards, k=len(lease.shown_order))
         ctx.update(_grid(ctx["criteria"], cards, prefill))
+        # Before-vote mode only: the judge's scores up front (Campaign.judge_shown gates it).
+        judge = rating_judge_scores(
+            campaign=campaign,
+            candidate_set_id=lease.candidate_set_id,
+            shown_order=list(lease.shown_order),
+            voted=False,
+        )
+        if judge is not None:
+            ctx["suggestion"] = {"judge": _spoken(judge), "rationale": ""}
     return ctx
+
+
+def _spoken(judge: list[dict]) -> str:
+    """The judge's scores on one line: "1: 4 (helpful 5, honest 4) · 2: 2 …"."""
+    parts = []
+    for entry in judge:
+        aspects = ", ".join(f"{name} {value}" for name, value in entry["aspects"].items())
+        parts.append(
+            f"{entry['number']}: {entry['overall']}" + (f" ({aspects})" if aspects else "")
+        )
+    return " · ".join(parts)
+
+
+def _reveal(campaign: Campaign, vote) -> dict | None:
+    """After the vote is stored: the rater's scores beside the judge's, per response."""
+    judge = rating_judge_scores(
+        campaign=campaign,
+        candidate_set_id=vote.candidate_set_id,
+        shown_order=list(vote.shown_order),
+        voted=True,
+    )
+    if judge is None:
+        return None
+    mine = {s.candidate_id: s.overall for s in vote.scores.all()}
+    return {
+        "responses": [
+            {**entry, "mine": mine.get(cid)}
+            for entry, cid in zip(judge, vote.shown_order, strict=True)
+        ]
+    }
 
 
 def _grid(criteria: list[dict], cards: list[dict], prefill: dict | None) -> dict:
@@ -218,13 +258,17 @@ def rating_vote(request: HttpRequest, slug: str) -> HttpResponse:
         return _after(request, campaign=campaign, error=error)
     try:
         with transaction.atomic():
-            rating_vote_record(lease=lease_id, rater=request.user, campaign=campaign, scores=scores)
+            stored = rating_vote_record(
+                lease=lease_id, rater=request.user, campaign=campaign, scores=scores
+            )
             nxt = set_assignment_next(campaign=campaign, rater=request.user, after_vote=True)
     except VoteRefused as refused:
         return _after(request, campaign=campaign, error=refused.messages[0])
     if not request.htmx:
         return redirect("annotate:rating", slug=campaign.slug)
     ctx = _context(request, campaign=campaign, lease=nxt, undo_ms=undo_seconds() * 1000)
+    # Blind first, then reveal: the judge's scores of the unit just rated, after the vote.
+    ctx["reveal"] = _reveal(campaign, stored)
     return _render(request, ctx)
 
 

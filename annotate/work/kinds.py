@@ -98,12 +98,22 @@ def all_kinds() -> tuple[Kind, ...]:
     from annotate.services.exports import EXPORTS
     from annotate.services.generation import CANDIDATES
     from annotate.services.judging import VERDICTS
+    from annotate.services.judging_ratings import RATING_JUDGEMENTS
     from annotate.services.judging_steps import STEP_JUDGEMENTS
     from annotate.services.live import LIVE_REPLIES
     from annotate.services.prompt_imports import PROMPT_IMPORTS
     from annotate.services.ttc_reviews import REVIEWS
 
-    return (CANDIDATES, VERDICTS, EXPORTS, PROMPT_IMPORTS, REVIEWS, STEP_JUDGEMENTS, LIVE_REPLIES)
+    return (
+        CANDIDATES,
+        VERDICTS,
+        EXPORTS,
+        PROMPT_IMPORTS,
+        REVIEWS,
+        STEP_JUDGEMENTS,
+        RATING_JUDGEMENTS,
+        LIVE_REPLIES,
+    )
 
 
 def all_batch_kinds() -> tuple:

@@ -139,3 +139,43 @@ def test_the_rating_page_passes_axe(live_server, scheme_page, campaign, rater, s
     _axe(page, "rating", screenshot_dir)
     page.keyboard.press("?")
     _axe(page, "rating-help", screenshot_dir)
+
+
+@pytest.mark.parametrize("scheme_page", SCHEMES, indirect=True)
+def test_the_judges_scores_appear_only_after_the_vote_and_pass_axe(
+    live_server,
+    scheme_page,  # noqa: F811
+    campaign,
+    rater,
+    admin_user,
+    screenshot_dir,
+    monkeypatch,
+):
+    """After-vote mode in the browser: blind while rating, the reveal swapped in with the next
+    unit once the vote is stored (the offline demo judge scored both units first)."""
+    from annotate import tasks
+    from annotate.models import RatingJudgement
+    from annotate.services.judging_ratings import rating_judge_run, rating_judge_start
+    from tests.fakes.judge_fixtures import judge_config
+
+    _rating(campaign, k=2, units=2, aspects=["honest"], judge_mode="after_vote")
+    judge_config(campaign, provider="demo", model="demo-judge")
+    monkeypatch.setattr(tasks.judge_ratings_task, "delay", lambda **kw: None)
+    rating_judge_start(campaign=campaign, actor=admin_user)
+    for row in RatingJudgement.objects.all():
+        assert rating_judge_run(judgement_id=row.id).status == "done"
+    page = scheme_page
+    login(page, live_server, "bob")
+    page.goto(f"{live_server.url}/campaigns/{campaign.slug}/rating/")
+    if page.is_visible("#guidelines"):
+        page.keyboard.press("Enter")
+    assert page.locator("#judge-reveal, .judge-suggestion").count() == 0
+    assert "Scored by" not in page.inner_text("main")
+    for key in "4343":
+        page.keyboard.press(key)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#judge-reveal")
+    text = page.inner_text("#judge-reveal")
+    assert "Judge:" in text and "honest" in text and "Scored by" in text
+    assert page.locator("#judge-reveal li").count() == 2
+    _axe(page, "rating-judge-reveal", screenshot_dir)

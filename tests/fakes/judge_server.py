@@ -8,6 +8,9 @@ any request that forces the ``record_verdict`` tool with a ``tool_use`` content 
   so the two orders disagree: an inconsistent verdict); ``[[tie]]`` makes it answer tie;
 * one-shot verdict faults, queued with ``add_verdict_faults``: ``malformed`` (a tool call whose input
   breaks the schema), ``no_tool`` (plain text, no tool call);
+* ``record_ratings`` (a rating unit, annotate/judge/ratings.py): a response containing
+  ``[[score=N]]`` scores N overall and on every aspect, the others the scale's middle; the one-shot
+  ``malformed`` fault answers one response short with a score off the scale;
 * usage like the real API's prompt caching: the tools + system prefix (the rubric, marked
   ``cache_control``) is written to the cache the first time (``cache_creation_input_tokens``) and read
   from it afterwards (``cache_read_input_tokens``), only when it reaches ``min_cache_tokens``; tokens
@@ -86,17 +89,47 @@ class JudgeFakeServer(FakeProviderServer):
             entries = [{"label": 5, "reason": "?"}] * max(0, len(steps) - 1)
         return {"steps": entries}
 
+    def _ratings(self, user: str, schema: dict[str, Any]) -> dict[str, Any]:
+        """record_ratings: ``[[score=N]]`` in a response scores it N, else the scale's middle."""
+        with self._lock:
+            self.judge_calls += 1
+            fault = self._verdict_faults.popleft() if self._verdict_faults else None
+        item = schema["properties"]["responses"]["items"]["properties"]
+        low, high = item["overall"]["minimum"], item["overall"]["maximum"]
+        aspects = list((item.get("aspects") or {}).get("properties") or {})
+        texts = re.findall(
+            r"\[The Start of Response (\d+)\]\n(.*?)\n\[The End of Response \1\]", user, re.S
+        )
+        entries = []
+        for number, text in texts:
+            marked = re.search(r"\[\[score=(\d)\]\]", text)
+            score = int(marked.group(1)) if marked else (low + high) // 2
+            entry: dict[str, Any] = {"rationale": f"Response {number} scored.", "overall": score}
+            if aspects:
+                entry["aspects"] = {a: score for a in aspects}
+            entries.append(entry)
+        if fault == "malformed":
+            entries = [{"rationale": "?", "overall": high + 1}] * max(0, len(texts) - 1)
+        return {"responses": entries}
+
     def _anthropic_message(self, body: dict[str, Any]) -> dict[str, Any]:
         tools = body.get("tools") or []
-        if any(t.get("name") == "record_step_labels" for t in tools):
+        special = {"record_step_labels", "record_ratings"}
+        name = next((t.get("name") for t in tools if t.get("name") in special), None)
+        if name is not None:
             user = body["messages"][-1]["content"]
             user = user if isinstance(user, str) else json.dumps(user)
+            tool_input = (
+                self._step_labels(user)
+                if name == "record_step_labels"
+                else self._ratings(user, tools[0]["input_schema"])
+            )
             content = [
                 {
                     "type": "tool_use",
                     "id": f"toolu_{uuid.uuid4().hex[:20]}",
-                    "name": "record_step_labels",
-                    "input": self._step_labels(user),
+                    "name": name,
+                    "input": tool_input,
                 }
             ]
             return {
@@ -138,11 +171,14 @@ class JudgeFakeServer(FakeProviderServer):
         }
 
     def _chat_judge(self, body: dict[str, Any]) -> dict[str, Any]:
-        """OpenAI chat completions with a forced record_verdict function call."""
+        """OpenAI chat completions with a forced record_verdict (or record_ratings) call."""
         function = body["tools"][0]["function"]
         user = body["messages"][-1]["content"]
-        verdict, fault = self._decide(user, function["parameters"]["properties"])
-        arguments = "{not json" if fault == "malformed" else json.dumps(verdict)
+        if function["name"] == "record_ratings":
+            arguments = json.dumps(self._ratings(user, function["parameters"]))
+        else:
+            verdict, fault = self._decide(user, function["parameters"]["properties"])
+            arguments = "{not json" if fault == "malformed" else json.dumps(verdict)
         prompt_tokens = tokens(json.dumps(body["messages"]) + json.dumps(body["tools"]))
         return {
             "id": f"chatcmpl-{uuid.uuid4().hex[:20]}",
@@ -160,7 +196,7 @@ class JudgeFakeServer(FakeProviderServer):
                             {
                                 "id": f"call_{uuid.uuid4().hex[:16]}",
                                 "type": "function",
-                                "function": {"name": "record_verdict", "arguments": arguments},
+                                "function": {"name": function["name"], "arguments": arguments},
                             }
                         ],
                     },
@@ -180,7 +216,8 @@ class JudgeFakeServer(FakeProviderServer):
         class JudgeHandler(base):  # type: ignore[misc, valid-type]
             def _chat(self, body: dict[str, Any]) -> None:
                 tools = body.get("tools") or []
-                if not any(t.get("function", {}).get("name") == "record_verdict" for t in tools):
+                names = {t.get("function", {}).get("name") for t in tools}
+                if not names & {"record_verdict", "record_ratings"}:
                     return super()._chat(body)
                 if self._apply_fault(server._next_fault(body), body):
                     return None

@@ -169,3 +169,23 @@ def test_the_judge_page_starts_the_step_judge_in_a_worker(
     assert sent == [StepJudgement.objects.get().id] and not StepVote.objects.exists()
     assert StepJudgement.objects.get().status == "pending"
     assert rater_client.post(start, {"kind": "steps"}).status_code in (403, 404)
+
+
+def test_the_api_starts_the_step_judge_for_admins_only(
+    admin_user, rater, stepped, sent, django_capture_on_commit_callbacks
+):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    def api(user):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0]}")
+        return client
+
+    judge_config(stepped, provider="demo", model="demo-judge")
+    url = f"/api/campaigns/{stepped.slug}/judge/units/start/"
+    assert api(rater).post(url, {}, format="json").status_code == 403
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api(admin_user).post(url, {}, format="json")
+    assert response.status_code == 202 and response.json() == {"pending": 1}
+    assert sent == [StepJudgement.objects.get().id]
