@@ -349,3 +349,44 @@ def test_the_streaming_preview_renders_markdown_and_never_html(
     assert "javascript:" not in html.replace("javascript:alert(4)", "")  # only as quoted text
     assert page.dialogs == []
     assert page.js_errors == []
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_live_page_in_both_colour_schemes(
+    scheme, live_server, transactional_db, browser, screenshot_dir
+):
+    """axe-core on the states no worker is needed for (the replies streamed in this process): a
+    voted turn and the vote of the next, then a failed reply beside one waiting for a worker."""
+    from annotate.services import live
+    from tests.protocols.live.helpers import send, stream_turn, vote
+
+    campaign = live_campaign(slug=f"a11y-{scheme}", max_turns=3, arena_reveal=True)
+    rater = live_rater(campaign)
+    conversation, _ = live.conversation_start(campaign=campaign, rater=rater)
+    first = send(conversation, rater, "How do I brew **green** tea?")
+    stream_turn(first)
+    vote(first, rater, "left")
+    second = send(conversation, rater, "And black tea?", seed=1)
+    stream_turn(second)
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, color_scheme=scheme)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        login(page, live_server, "bob")
+        page.goto(f"{live_server.url}/campaigns/{campaign.slug}/live/")
+        page.wait_for_selector("#live-vote")
+        page.screenshot(path=str(screenshot_dir / f"live-a11y-vote-{scheme}.png"))
+        _axe(page, f"live vote ({scheme})")
+        vote(LiveTurn.objects.get(id=second.id), rater, "right")
+        third = send(conversation, rater, "Thanks!", seed=2)
+        Candidate.objects.filter(id=third.reply_a_id).update(
+            status="failed", error="The provider is overloaded (529)."
+        )
+        page.goto(f"{live_server.url}/campaigns/{campaign.slug}/live/")
+        page.wait_for_selector("#live-failed")
+        page.screenshot(path=str(screenshot_dir / f"live-a11y-failed-{scheme}.png"))
+        _axe(page, f"live failed ({scheme})")
+        assert errors == []
+    finally:
+        context.close()
