@@ -125,7 +125,10 @@
     open += 1;
     const draw = () => {
       if (timer !== null) { window.clearTimeout(timer); timer = null; }
+      // The pane follows the text as it grows, unless the rater scrolled up in it to read.
+      const following = body.scrollHeight - body.scrollTop - body.clientHeight < 24;
       body.replaceChildren(render(text));
+      if (following) body.scrollTop = body.scrollHeight;
     };
     const drawSoon = () => { if (timer === null) timer = window.setTimeout(draw, RENDER_EVERY); };
     const close = () => {

@@ -141,7 +141,7 @@ def test_a_reload_mid_stream_shows_the_text_so_far_and_streams_on(
 ):
     page = live_page
     campaign = live_campaign(slug="reload")
-    Generator.objects.filter(campaign=campaign).update(params={"tokens_per_second": 8})
+    Generator.objects.filter(campaign=campaign).update(params={"tokens_per_second": 6})
     live_rater(campaign)
     login(page, live_server, "bob")
     turn = _start(page, live_server.url, campaign, "Explain, step by step, how green tea is made.")
@@ -184,7 +184,7 @@ def test_a_dropped_connection_resumes_with_last_event_id(
 ):
     page = live_page
     campaign = live_campaign(slug="dropped")
-    Generator.objects.filter(campaign=campaign).update(params={"tokens_per_second": 8})
+    Generator.objects.filter(campaign=campaign).update(params={"tokens_per_second": 6})
     live_rater(campaign)
     host, port = live_server.thread.host, live_server.thread.port
     proxy = DroppingProxy(host, port)
@@ -390,3 +390,47 @@ def test_the_live_page_in_both_colour_schemes(
         assert errors == []
     finally:
         context.close()
+
+
+def test_a_long_reply_is_followed_as_it_streams_unless_the_rater_scrolls_up(
+    live_server, transactional_db, live_page
+):
+    """The deltas are published here (the relay of this process), as a worker would: the pane
+    keeps its newest line in view, and stops following once the rater scrolls up in it."""
+    from annotate.live import relay
+    from annotate.services import live
+    from tests.protocols.live.helpers import send
+
+    page = live_page
+    campaign = live_campaign(slug="long")
+    rater = live_rater(campaign)
+    conversation, _ = live.conversation_start(campaign=campaign, rater=rater)
+    turn = send(conversation, rater, "Write a long list.")
+    left_id, _ = _replies(turn)
+    Candidate.objects.filter(id=left_id).update(status="running")
+    channel = live.channel(left_id)
+    login(page, live_server, "bob")
+    page.goto(f"{live_server.url}/campaigns/{campaign.slug}/live/")
+    pane = page.locator("#reply-left-1 .live-stream")
+
+    def scroll() -> dict:
+        return pane.evaluate(
+            "(b) => ({top: b.scrollTop, height: b.scrollHeight, view: b.clientHeight})"
+        )
+
+    def publish(first: int, last: int) -> None:
+        for i in range(first, last):
+            relay.publish(channel, "delta", {"text": f"{i}. Step number {i} of the list.\n"})
+
+    publish(1, 60)
+    _until(lambda: "59. Step" in pane.text_content() or "Step number 59" in pane.text_content(),
+           timeout=10, what="the 59 lines", page=page)  # fmt: skip
+    at = scroll()
+    assert at["height"] > 2 * at["view"]  # it overflows the pane
+    assert at["height"] - at["top"] - at["view"] < 24  # and shows its end
+    pane.evaluate("(b) => { b.scrollTop = 0; }")
+    publish(60, 90)
+    _until(lambda: "Step number 89" in pane.text_content(), timeout=10, what="more", page=page)
+    assert scroll()["top"] == 0  # the rater reads the top: it stays there
+    relay.publish(channel, "end", {"status": "done", "stop_reason": "end_turn"})
+    assert page.js_errors == []
