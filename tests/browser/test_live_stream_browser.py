@@ -434,3 +434,46 @@ def test_a_long_reply_is_followed_as_it_streams_unless_the_rater_scrolls_up(
     assert scroll()["top"] == 0  # the rater reads the top: it stays there
     relay.publish(channel, "end", {"status": "done", "stop_reason": "end_turn"})
     assert page.js_errors == []
+
+
+def test_a_reset_clears_the_pane_and_a_given_up_reply_shows_its_retry(
+    live_server, transactional_db, live_page
+):
+    """What a killed worker's replies send to the page (tests/tasks/test_live_kill9.py makes them
+    with real workers; here they are published directly): a "reset" drops the half reply from
+    the pane before the new one streams; the sweep's "error" marks the pane failed, and once no
+    pane streams the page shows the error and the retry, with no vote."""
+    from annotate.live import relay
+    from annotate.services import live
+    from tests.protocols.live.helpers import send
+
+    page = live_page
+    campaign = live_campaign(slug="reset")
+    rater = live_rater(campaign)
+    conversation, _ = live.conversation_start(campaign=campaign, rater=rater)
+    turn = send(conversation, rater, "Tell me about tea.")
+    left_id, right_id = _replies(turn)
+    Candidate.objects.filter(id__in=(left_id, right_id)).update(status="running")
+    login(page, live_server, "bob")
+    page.goto(f"{live_server.url}/campaigns/{campaign.slug}/live/")
+    left = live.channel(left_id)
+    for word in ("Half ", "a ", "reply ", "cut "):
+        relay.publish(left, "delta", {"text": word})
+    _until(lambda: "cut" in _pane(page, "left", 1), timeout=10, what="the half reply", page=page)
+    relay.publish(left, "reset", {})
+    relay.publish(left, "delta", {"text": "Whole new reply."})
+    _until(lambda: "Whole" in _pane(page, "left", 1), timeout=10, what="the new reply", page=page)
+    assert _pane(page, "left", 1).strip() == "Whole new reply."
+    Candidate.objects.filter(id=left_id).update(
+        status="done", text="Whole new reply.", html="<p>Whole new reply.</p>"
+    )
+    relay.publish(left, "end", {"status": "done", "stop_reason": "end_turn"})
+    message = "Gave up after 3 attempts: the worker holding it stopped each time."
+    Candidate.objects.filter(id=right_id).update(status="failed", error=message)
+    relay.publish(live.channel(right_id), "error", {"message": message})
+    page.wait_for_selector("#live-failed", timeout=10_000)  # the page reloaded by itself
+    assert page.locator("#live-vote").count() == 0
+    assert message in page.locator("#reply-right-1 .live-error").text_content()
+    assert page.locator("#reply-right-1 .live-retry").is_visible()
+    assert _pane(page, "left", 1).strip() == "Whole new reply."
+    assert page.js_errors == []
