@@ -275,6 +275,10 @@ def test_a_three_turn_conversation_from_the_keyboard(
         page.keyboard.press("Enter")
         # The next message box, or after the last vote the names.
         page.wait_for_selector("#live-message" if index < 3 else "#live-reveal", timeout=20_000)
+        # The reply chosen is marked in the turn above, the other not.
+        side, other = ("left", "right") if key == "1" else ("right", "left")
+        assert page.locator(f"#reply-{side}-{index}.live-chosen").count() == 1
+        assert page.locator(f"#reply-{other}-{index}.live-chosen").count() == 0
         turn = LiveTurn.objects.get(index=index)
         left_is_chosen = key == "1"
         chosen = "a" if turn.left_is_a == left_is_chosen else "b"
