@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from types import SimpleNamespace
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -189,7 +190,7 @@ def test_a_dropped_connection_resumes_with_last_event_id(
     host, port = live_server.thread.host, live_server.thread.port
     proxy = DroppingProxy(host, port)
     try:
-        login(page, type("Server", (), {"url": proxy.url})(), "bob")
+        login(page, SimpleNamespace(url=proxy.url), "bob")  # through the proxy
         turn = _start(page, proxy.url, campaign, "Explain, step by step, how green tea is made.")
         paths = [_events_path(campaign, reply_id) for reply_id in _replies(turn)]
         load = _loads(page)
