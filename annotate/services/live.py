@@ -16,7 +16,8 @@ claimable work (``LIVE_REPLIES``, annotate/work):
        |                  |         stopped by the rater: stop_reason "stopped_by_rater")
        |                  +--> failed (provider error: an "error" event; the page offers retry)
        +-- its worker died (the sweep): claimed again from the start, after a "reset" event;
-           failed after ``max_attempts``. A half reply is never "done".
+           failed after ``max_attempts`` (an "error" event: the page offers retry). A half
+           reply is never "done".
 
 A done reply is scanned for self-identification (annotate/selfid.py); the campaign's policy
 generates it again once ("regenerate"), or keeps it and marks the pair ``excluded`` so the
@@ -90,8 +91,20 @@ def _send(_job, ids: list[int]) -> None:
     transaction.on_commit(lambda: [tasks.live_reply_stream.delay(candidate_id=i) for i in ids])
 
 
+def _given_up(ids: list[int], message: str) -> None:
+    """The sweep gave these replies up (their worker died on each try): the panes reading their
+    streams show the failure and the retry, as after a provider error."""
+    for reply_id in ids:
+        relay.publish(channel(reply_id), "error", {"message": message[:500]})
+
+
 LIVE_REPLIES = Kind(
-    name="live_reply", noun="live replies", model=LiveReply, send=_send, max_attempts=3
+    name="live_reply",
+    noun="live replies",
+    model=LiveReply,
+    send=_send,
+    max_attempts=3,
+    on_given_up=_given_up,
 )
 
 

@@ -62,6 +62,10 @@ class Kind:
     time_limit: Callable[[], float] = task_time_limit
     # Called once when a job has ended (its id and the status it ended with).
     on_job_end: Callable[[int, str], None] | None = None
+    # Called after the sweep gave rows up (their ids, the message they failed with), outside its
+    # transaction: a kind whose readers wait on something else than the row (live replies: the
+    # relay's stream) tells them there.
+    on_given_up: Callable[[list[int], str], None] | None = None
     # Rows may be held by Message Batches recorded in ``job.provider_batch_ids`` (work/batches.py).
     batched: bool = False
 

@@ -140,6 +140,9 @@ def _sweep_job(kind: Kind, job_id: int, *, now: datetime, someone_died: bool, ou
     if given_up:
         out.failed[kind.name] += given_up
         claims.job_failed_row(kind, job_id if kind.job_model else None, gave_up_message(kind))
+        if kind.on_given_up is not None:
+            failed = kind.rows(job_id).filter(id__in=spent, status=kind.failed)
+            kind.on_given_up(list(failed.values_list("id", flat=True)), gave_up_message(kind))
 
 
 def gave_up_message(kind: Kind) -> str:

@@ -111,7 +111,7 @@ def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
 
 class KillRig:
     """Two workers started together (start-up imports the whole project, seconds on a busy
-    machine): ``doomed`` takes the work; ``successor`` listens on an idle queue, serving (beating
+    machine): ``doomed`` takes the work (of ``queue``); ``successor`` listens on an idle queue, serving (beating
     and sweeping) all along, until ``kill_doomed`` kills the first with -9 and hands it the queue.
     Nobody presses Resume: what the dead worker held comes back through the live one's sweep."""
 
@@ -125,8 +125,10 @@ class KillRig:
         log_path: Path,
         concurrency: int = 4,
         celery_app: str = "project",
+        queue: str = "celery",
     ) -> None:
         self.app = app
+        self.queue = queue
         common = {
             "database_url": database_url,
             "broker_url": broker_url,
@@ -135,7 +137,7 @@ class KillRig:
             "log_path": log_path,
             "app": celery_app,
         }
-        self.doomed = start_worker_process(**common, name="doomed")
+        self.doomed = start_worker_process(**common, name="doomed", queues=queue)
         self.successor = start_worker_process(**common, name="successor", queues="standby")
 
     def __enter__(self) -> KillRig:
@@ -150,7 +152,7 @@ class KillRig:
     def hand_over(self) -> None:
         """The second worker takes the queue the first one served."""
         wait_ready(self.app, "successor")
-        self.app.control.add_consumer("celery", destination=[node_name("successor")], reply=True)
+        self.app.control.add_consumer(self.queue, destination=[node_name("successor")], reply=True)
 
     def __exit__(self, *exc) -> None:
         stop(self.doomed)

@@ -335,6 +335,11 @@ def test_a_reply_whose_worker_died_too_often_fails_visibly():
     work_sweep(kinds=(live.LIVE_REPLIES,))
     reply = Candidate.objects.get(id=turn.reply_a_id)
     assert reply.status == Candidate.Status.FAILED and "Gave up" in reply.error
+    # The pane streaming it is told too: the relay's "error" ends its stream (the page then
+    # shows the error and the retry), where it would otherwise wait on a dead writer.
+    last = _events(reply.id)[-1]
+    assert last.kind == "error" and "Gave up after 3 attempts" in last.data["message"]
+    assert _events(turn.reply_b_id) == []  # the other reply, never claimed, is left alone
 
 
 def test_widest_intervals_draws_two_different_generators():
