@@ -79,6 +79,7 @@ RETRY_MS = 2000  # the EventSource's reconnect delay (the ``retry:`` hint)
 # Redis clients' socket timeout, which a blocked XREAD must not reach.
 MAX_WAIT = 5.0
 _REDIS_SOCKET_TIMEOUT = 15.0
+_REDIS_MAX_CONNECTIONS = 256  # per process (a pipeline holds one only for its round trip)
 _PURGE_EVERY = 600.0
 # A writer renews its stream's TTL on its first event, its last, and at most this often between.
 _RENEW_EVERY = 30.0
@@ -325,9 +326,16 @@ class RedisBackend:
         import redis
 
         self.url = url
-        self.client = redis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=_REDIS_SOCKET_TIMEOUT
+        # A live worker's threads share the pool; past its size a thread waits for a connection
+        # (redis-py's default pool raises past 100, which failed replies mid-stream).
+        pool = redis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=_REDIS_MAX_CONNECTIONS,
+            timeout=_REDIS_SOCKET_TIMEOUT,
+            decode_responses=True,
+            socket_timeout=_REDIS_SOCKET_TIMEOUT,
         )
+        self.client = redis.Redis(connection_pool=pool)
         # redis.asyncio clients belong to the event loop they were made in.
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()

@@ -362,3 +362,28 @@ def test_a_redis_writer_renews_the_ttl_on_its_first_and_last_events_and_after_a_
     relay.publish(channel, "delta", {"text": "again"})
     assert client.ttl(key) > 0
     assert [e.data for e in relay.backend().read(channel, None)] == [{"text": "again"}]
+
+
+def test_more_writer_threads_than_connections_wait_their_turn(settings, channel, monkeypatch):
+    """A worker's threads past the pool's size wait for a connection instead of failing."""
+    from annotate.live import relay as relay_module
+
+    settings.LIVE_RELAY_URL = REDIS_URL
+    monkeypatch.setattr(relay_module, "_REDIS_MAX_CONNECTIONS", 2)
+    small = relay_module.RedisBackend(REDIS_URL)  # a pool of two connections
+    errors: list[BaseException] = []
+
+    def writer(i: int) -> None:
+        try:
+            for j in range(20):
+                small.publish_delta(f"{channel}-{i}", f"{j}")
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert all(len(small.read(f"{channel}-{i}", None)) == 20 for i in range(8))
