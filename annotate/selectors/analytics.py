@@ -1,9 +1,10 @@
 """Reads behind the researcher dashboard, over every vote.
 
 * ``dashboard_parts`` — the statistics' inputs as counts (GROUP BY in the database: votes per pair ×
-  score for α, per rater × side for position bias, per generator pair × choice for the leaderboard,
-  per rater × milliseconds for time on task), plus two passes that stream one pair at a time
-  (majority agreement, length bias); memory grows with pairs and raters, not with votes.
+  score for α, per rater × side for position bias, per rater for length bias from the stored
+  reading lengths, per generator pair × choice for the leaderboard, per (rater, choice, the pair's
+  tally) for majority agreement, the few ranked times per rater the time summary reads); memory
+  grows with pairs and raters, not with votes.
 * ``research_analytics`` — the page's figures computed now (annotate/analytics/dashboard.py); the
   page itself shows the cached ones (annotate/services/campaign_stats.py).
 * ``analytics_vote_rows`` — every vote as a dict: the reference path the tests compare against, and
@@ -17,9 +18,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
-from itertools import groupby
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from annotate.analytics import counted
 from annotate.exports.aggregate import signed_score
@@ -65,7 +67,9 @@ def analytics_vote_rows(*, campaign_id: int, upto: int | None = None) -> list[di
 
 
 def pair_reading_lengths(*, campaign_id: int) -> dict[int, tuple[int, int]]:
-    """Pair id → (reading length of a, of b), each candidate's text measured once (streamed)."""
+    """Pair id → (reading length of a, of b), each candidate's text measured once (streamed): the
+    reference rows measure the texts themselves, so they check the stored lengths the dashboard's
+    counts read (Candidate.read_length)."""
     pairs = list(
         Pair.objects.filter(campaign_id=campaign_id).values_list(
             "id", "candidate_a_id", "candidate_b_id"
@@ -152,12 +156,58 @@ def _position(first: QuerySet[Judgment]) -> dict[int, tuple[int, int]]:
     return {r: (k, n) for r, (k, n) in per_rater.items()}
 
 
-def _length(first: QuerySet[Judgment], lengths: dict[int, tuple]) -> dict[int, tuple[int, int]]:
+def unmeasured_lengths(*, campaign_id: int) -> dict[int, int]:
+    """Candidate id → reading length of the campaign's candidates whose length is not stored
+    (Candidate.read_length null: normally none), measured from their texts."""
+    texts = Candidate.objects.filter(
+        prompt__campaign_id=campaign_id, read_length__isnull=True
+    ).values_list("id", "text")
+    return {cid: reading_length(text) for cid, text in texts.iterator(chunk_size=STREAM_CHUNK)}
+
+
+def _length(first: QuerySet[Judgment], campaign_id: int) -> dict[int, tuple[int, int]]:
+    """rater → (picks of the longer reply, decisive votes on pairs of unequal reading length),
+    counted in the database from the stored lengths (Candidate.read_length); the votes on a pair
+    with a length not stored are counted here, each such text measured once."""
+    a_read, b_read = F("pair__candidate_a__read_length"), F("pair__candidate_b__read_length")
+    decisive = first.filter(choice__in=("a", "b"))
+    measured = decisive.filter(
+        pair__candidate_a__read_length__isnull=False, pair__candidate_b__read_length__isnull=False
+    )
     per_rater: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    votes = first.filter(choice__in=("a", "b")).values_list("rater_id", "pair_id", "choice")
-    for rater, pair_id, choice in votes.iterator(chunk_size=STREAM_CHUNK):
-        a_len, b_len = lengths.get(pair_id, (None, None))
-        if a_len is None or b_len is None or a_len == b_len:
+    for rater, k, n in (
+        measured.exclude(pair__candidate_a__read_length=b_read)
+        .values("rater_id")
+        .annotate(
+            n=Count("id"),
+            k=Count(
+                "id",
+                filter=Q(choice="a", pair__candidate_a__read_length__gt=b_read)
+                | Q(choice="b", pair__candidate_b__read_length__gt=a_read),
+            ),
+        )
+        .values_list("rater_id", "k", "n")
+    ):
+        per_rater[rater][0] += k
+        per_rater[rater][1] += n
+    unmeasured = decisive.filter(
+        Q(pair__candidate_a__read_length__isnull=True)
+        | Q(pair__candidate_b__read_length__isnull=True)
+    ).values_list(
+        "rater_id",
+        "choice",
+        "pair__candidate_a_id",
+        "pair__candidate_a__read_length",
+        "pair__candidate_b_id",
+        "pair__candidate_b__read_length",
+    )
+    lengths: dict[int, int] | None = None
+    for rater, choice, a, a_stored, b, b_stored in unmeasured.iterator(chunk_size=STREAM_CHUNK):
+        if lengths is None:
+            lengths = unmeasured_lengths(campaign_id=campaign_id)
+        a_len = a_stored if a_stored is not None else lengths[a]
+        b_len = b_stored if b_stored is not None else lengths[b]
+        if a_len == b_len:
             continue
         per_rater[rater][0] += (choice == "a") == (a_len > b_len)
         per_rater[rater][1] += 1
@@ -176,17 +226,40 @@ def _gold(first: QuerySet[Judgment]) -> dict[int, dict]:
     return {r: {"correct": c, "answered": a, "share": c / a} for r, c, a in rows}
 
 
-def _times(first: QuerySet[Judgment]) -> dict[int, dict[int, int]]:
-    per_rater: dict[int, dict[int, int]] = defaultdict(dict)
-    rows = (
-        first.filter(time_on_task_ms__isnull=False)
-        .values("rater_id", "time_on_task_ms")
+def _times(first: QuerySet[Judgment]) -> tuple[dict, dict[int, int]]:
+    """(time on task as counted.time_summary gives it, {milliseconds: votes} over every rater).
+
+    Per rater the database ranks the rater's times and sends only the few values the summary
+    reads (counted.summary_ranks, in its integer form): about 4 rows a rater, where a histogram
+    of (rater, milliseconds) is nearly one row a vote."""
+    timed = first.filter(time_on_task_ms__isnull=False)
+    everyone = dict(
+        timed.values("time_on_task_ms")
         .annotate(n=Count("id"))
-        .values_list("rater_id", "time_on_task_ms", "n")
+        .values_list("time_on_task_ms", "n")
+        .order_by()
     )
-    for rater, ms, n in rows.iterator(chunk_size=STREAM_CHUNK):
-        per_rater[rater][ms] = n
-    return per_rater
+    ranked = (
+        timed.annotate(
+            rank=Window(
+                RowNumber(), partition_by=[F("rater_id")], order_by=F("time_on_task_ms").asc()
+            )
+            - 1,
+            votes=Window(Count("id"), partition_by=[F("rater_id")]),
+        )
+        .filter(
+            Q(rank=(F("votes") - 1) / 2)
+            | Q(rank=F("votes") / 2)
+            | Q(rank=(F("votes") + 4) / 10)
+            | Q(rank=(9 * F("votes") - 4) / 10)
+        )
+        .values_list("rater_id", "votes", "rank", "time_on_task_ms")
+        .order_by()
+    )
+    per_rater: dict[int, tuple[int, dict[int, int]]] = {}
+    for rater, votes, rank, ms in ranked:
+        per_rater.setdefault(rater, (votes, {}))[1][rank] = ms
+    return counted.time_summary_ranked(everyone, per_rater), everyone
 
 
 def _outcomes(votes: QuerySet[Judgment], campaign_id: int) -> Counter:
@@ -210,14 +283,26 @@ def leaderboard_outcomes(*, campaign_id: int, upto: int | None = None) -> Counte
 
 
 def _majority(votes: QuerySet[Judgment]) -> dict[int, dict]:
-    stream = (
-        votes.order_by("pair_id", "id")
-        .values_list("pair_id", "rater_id", "choice")
-        .iterator(chunk_size=STREAM_CHUNK)
-    )
-    return counted.majority_agreement(
-        [(rater, choice) for _, rater, choice in group]
-        for _, group in groupby(stream, key=lambda row: row[0])
+    """Each rater's agreement with the majority of the other votes on a pair
+    (counted.majority_agreement_tallies): each vote gets its pair's tally by choice (window
+    counts over the pair), and the database counts the votes per (rater, choice, tally), some
+    tens of thousands of rows for a million votes."""
+    choices = list(Judgment.Choice.values)
+    tallies = {
+        f"n_{i}": Window(Count("id", filter=Q(choice=c)), partition_by=[F("pair_id")])
+        for i, c in enumerate(choices)
+    }
+    columns = ["rater_id", "choice", *tallies]
+    inner = votes.annotate(**tallies).values_list(*columns).order_by()
+    sql, params = inner.query.sql_with_params()
+    names = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor:
+        # Window values cannot be grouped on in the same SELECT: one level up.
+        cursor.execute(f"SELECT {names}, COUNT(*) FROM ({sql}) AS votes GROUP BY {names}", params)
+        rows = cursor.fetchall()
+    return counted.majority_agreement_tallies(
+        (rater, choice, dict(zip(choices, counts, strict=True)), n)
+        for rater, choice, *counts, n in rows
     )
 
 
@@ -233,11 +318,7 @@ def dashboard_parts(*, campaign_id: int, upto: int | None = None, n_boot: int = 
     reliability = {}
     if total <= RELIABILITY_MAX_VOTES:
         reliability = rater_reliability(analytics_vote_rows(campaign_id=campaign_id, upto=upto))
-    lengths = pair_reading_lengths(campaign_id=campaign_id)
-    times = _times(first)
-    seconds: Counter = Counter()
-    for histogram in times.values():
-        seconds.update(histogram)
+    times, seconds = _times(first)
     return {
         "vote_rows": total,
         "votes": dict(
@@ -248,8 +329,8 @@ def dashboard_parts(*, campaign_id: int, upto: int | None = None, n_boot: int = 
         "reliability_computed": total <= RELIABILITY_MAX_VOTES,
         "gold": _gold(first),
         "position": counted.shares(_position(first)),
-        "length": counted.shares(_length(first, lengths)),
-        "time": counted.time_summary(times),
+        "length": counted.shares(_length(first, campaign_id)),
+        "time": times,
         "outcomes": _outcomes(latest, campaign_id),
         "alpha": counted.alpha_from_units(
             alpha_unit_counts(campaign_id=campaign_id, upto=upto), n_boot=n_boot
@@ -267,9 +348,10 @@ def judge_figures(*, campaign_id: int, upto: int | None = None) -> dict | None:
     if not done.exists():
         return None
     by_pair: dict[int, Counter] = defaultdict(Counter)
+    # Only the pairs the judge labelled count in κ: the humans' majority of those alone.
     blind = (
         first_votes(campaign_id=campaign_id, upto=upto)
-        .filter(judge_shown=False)
+        .filter(judge_shown=False, pair_id__in=done.filter(pair__isnull=False).values("pair_id"))
         .values("pair_id", "choice")
         .annotate(n=Count("id"))
         .values_list("pair_id", "choice", "n")
