@@ -2,7 +2,8 @@
 so the length-bias statistic reads it instead of measuring every text at each recompute.
 
 The column is nullable (a plain ADD COLUMN, no table rebuild on SQLite, so the search triggers of
-0022 stay), backfilled in batches of ids, and guarded by a trigger: an UPDATE that changes the text
+0022 stay), backfilled in batches of ids (walking the partial index of the rows without a length
+in id order: each batch a range scan, not a sort of every row left), and guarded by a trigger: an UPDATE that changes the text
 without writing the length clears the length (null: "measure me"), so a writer that forgets it can
 make the statistic slower, never wrong.
 """
@@ -92,7 +93,7 @@ class Migration(migrations.Migration):
             model_name="candidate",
             index=models.Index(
                 condition=models.Q(("read_length__isnull", True)),
-                fields=["prompt"],
+                fields=["id"],
                 name="candidate_unmeasured",
             ),
         ),

@@ -171,10 +171,9 @@ class Candidate(models.Model):
         ]
         indexes = [
             models.Index(fields=["job", "status"], name="candidate_job_status"),
+            # The few rows without a length, in id order: batches of them walk it by id.
             models.Index(
-                fields=["prompt"],
-                condition=Q(read_length__isnull=True),
-                name="candidate_unmeasured",
+                fields=["id"], condition=Q(read_length__isnull=True), name="candidate_unmeasured"
             ),
         ]
 

@@ -168,7 +168,9 @@ def candidates_measure(*, campaign_id: int) -> int:
     writer that stored the new text's length meanwhile keeps it."""
     from annotate.sql.candidates import read_lengths_write
 
-    unmeasured = Candidate.objects.filter(prompt__campaign_id=campaign_id, read_length__isnull=True)
+    # In id order on the partial index of the rows without a length (Candidate.Meta): a range
+    # scan per batch.
+    unmeasured = Candidate.objects.filter(read_length__isnull=True, prompt__campaign_id=campaign_id)
     done, last = 0, 0
     while True:
         batch = unmeasured.filter(id__gt=last).order_by("id").values_list("id", "text")

@@ -82,7 +82,7 @@ def generation_start(
         prompt_ids = list(campaign.prompts.values_list("id", flat=True))
         job = GenerationJob.objects.create(campaign=campaign, mode=mode, created_by=actor)
         rows = [
-            Candidate(prompt_id=pid, generator=g, sample_index=i, job=job)
+            Candidate(prompt_id=pid, generator=g, sample_index=i, job=job, read_length=0)
             for g in gens
             for pid in prompt_ids
             for i in range(g.samples_per_prompt)

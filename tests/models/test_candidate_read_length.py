@@ -61,7 +61,8 @@ def test_generated_candidates_are_measured(db, admin_user):
     factories.GeneratorFactory(campaign=campaign, name="concise", model="demo-concise")
     job = generation_start(campaign=campaign, actor=admin_user)
     pending = list(Candidate.objects.filter(job=job))
-    assert pending and all(c.read_length is None for c in pending)  # no text yet
+    assert pending
+    _measured(*pending)  # no text yet: 0
     for candidate in pending:
         candidate_generate(candidate_id=candidate.id)
     done = list(Candidate.objects.filter(job=job, status=Candidate.Status.DONE))
