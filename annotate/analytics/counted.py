@@ -54,25 +54,38 @@ def alpha_from_units(
 ) -> dict:
     """α with its bootstrap CI from ``(unit, value, votes)`` rows sorted by unit (pairs in id order,
     the signed scores of their counted votes). Units with fewer than two values are left out."""
+
+    def tallies():
+        current, counts = None, {}
+        for unit, value, n in unit_counts:
+            if unit != current:
+                if current is not None:
+                    yield counts
+                current, counts = unit, {}
+            counts[value] = counts.get(value, 0) + n
+        if current is not None:
+            yield counts
+
+    return alpha_from_tallies(tallies(), n_boot=n_boot, seed=seed, level=level)
+
+
+def alpha_from_tallies(
+    tallies: Iterable[Mapping[float, int]],
+    *,
+    n_boot: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict:
+    """``alpha_from_units`` from each unit's {value: votes}, units in order (the bootstrap draws
+    units by position)."""
     patterns: dict[tuple, int] = {}
     unit_pattern: list[int] = []
     values_seen: set[float] = set()
-    current, counts = None, {}
-
-    def close() -> None:
+    for counts in tallies:
         if sum(counts.values()) >= 2:
             key = tuple(sorted(counts.items()))
             unit_pattern.append(patterns.setdefault(key, len(patterns)))
             values_seen.update(counts)
-
-    for unit, value, n in unit_counts:
-        if unit != current:
-            if current is not None:
-                close()
-            current, counts = unit, {}
-        counts[value] = counts.get(value, 0) + n
-    if current is not None:
-        close()
 
     units = len(unit_pattern)
     out = {"alpha": None, "low": None, "high": None, "pairs": units}
