@@ -185,17 +185,76 @@ def campaign_alpha(*, campaign_id: int, n_boot: int = 0) -> dict:
     return counted.alpha_from_tallies(alpha_unit_tallies(campaign_id=campaign_id), n_boot=n_boot)
 
 
-def _position(first: QuerySet[Judgment]) -> dict[int, tuple[int, int]]:
-    per_rater: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for rater, choice, left_is_a, n in (
-        first.filter(choice__in=("a", "b"), left_is_a__isnull=False)
-        .values("rater_id", "choice", "left_is_a")
-        .annotate(n=Count("id"))
-        .values_list("rater_id", "choice", "left_is_a", "n")
-    ):
-        per_rater[rater][0] += n if (choice == "a") == left_is_a else 0
-        per_rater[rater][1] += n
-    return {r: (k, n) for r, (k, n) in per_rater.items()}
+def _per_rater(first: QuerySet[Judgment], campaign_id: int) -> dict:
+    """The first votes' per-rater counts in one pass over them: votes, left picks (position bias),
+    longer picks (length bias, on the stored reading lengths), gold answers. Each as its own
+    function gives it (_position, _length, _gold): a rater is in a statistic only with a vote
+    that counts in it."""
+    a_read, b_read = F("pair__candidate_a__read_length"), F("pair__candidate_b__read_length")
+    decisive = Q(choice__in=("a", "b"))
+    unequal = (
+        decisive
+        & Q(pair__candidate_a__read_length__isnull=False)
+        & Q(pair__candidate_b__read_length__isnull=False)
+        & ~Q(pair__candidate_a__read_length=b_read)
+    )
+    gold = ~Q(pair__gold_answer="")
+    rows = (
+        first.values("rater_id")
+        .annotate(
+            votes=Count("id"),
+            left_n=Count("id", filter=decisive & Q(left_is_a__isnull=False)),
+            left_k=Count(
+                "id", filter=Q(choice="a", left_is_a=True) | Q(choice="b", left_is_a=False)
+            ),
+            longer_n=Count("id", filter=unequal),
+            longer_k=Count(
+                "id",
+                filter=unequal
+                & (
+                    Q(choice="a", pair__candidate_a__read_length__gt=b_read)
+                    | Q(choice="b", pair__candidate_b__read_length__gt=a_read)
+                ),
+            ),
+            gold_answered=Count("id", filter=gold),
+            gold_correct=Count("id", filter=gold & Q(choice=F("pair__gold_answer"))),
+        )
+        .values_list(
+            "rater_id",
+            "votes",
+            "left_k",
+            "left_n",
+            "longer_k",
+            "longer_n",
+            "gold_correct",
+            "gold_answered",
+        )  # fmt: skip
+        .order_by()
+    )
+    votes, left, gold_by_rater = {}, {}, {}
+    longer: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for rater, n, left_k, left_n, longer_k, longer_n, correct, answered in rows:
+        votes[rater] = n
+        if left_n:
+            left[rater] = (left_k, left_n)
+        if longer_n:
+            longer[rater][0] += longer_k
+            longer[rater][1] += longer_n
+        if answered:
+            gold_by_rater[rater] = {
+                "correct": correct,
+                "answered": answered,
+                "share": correct / answered,
+            }
+    for rater, (k, n) in _length_unmeasured(first, campaign_id).items():
+        longer[rater][0] += k
+        longer[rater][1] += n
+    return {
+        "votes": votes,
+        "position": left,
+        "length": {r: (k, n) for r, (k, n) in longer.items()},
+        "gold": gold_by_rater,
+    }
 
 
 def unmeasured_lengths(*, campaign_id: int) -> dict[int, int]:
@@ -207,41 +266,24 @@ def unmeasured_lengths(*, campaign_id: int) -> dict[int, int]:
     return {cid: reading_length(text) for cid, text in texts.iterator(chunk_size=STREAM_CHUNK)}
 
 
-def _length(first: QuerySet[Judgment], campaign_id: int) -> dict[int, tuple[int, int]]:
-    """rater → (picks of the longer reply, decisive votes on pairs of unequal reading length),
-    counted in the database from the stored lengths (Candidate.read_length); the votes on a pair
-    with a length not stored are counted here, each such text measured once."""
-    a_read, b_read = F("pair__candidate_a__read_length"), F("pair__candidate_b__read_length")
-    decisive = first.filter(choice__in=("a", "b"))
-    measured = decisive.filter(
-        pair__candidate_a__read_length__isnull=False, pair__candidate_b__read_length__isnull=False
-    )
+def _length_unmeasured(first: QuerySet[Judgment], campaign_id: int) -> dict[int, tuple[int, int]]:
+    """_length's count of the votes on pairs with a reading length not stored (normally none:
+    one indexed look-up), each such text measured once."""
     per_rater: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for rater, k, n in (
-        measured.exclude(pair__candidate_a__read_length=b_read)
-        .values("rater_id")
-        .annotate(
-            n=Count("id"),
-            k=Count(
-                "id",
-                filter=Q(choice="a", pair__candidate_a__read_length__gt=b_read)
-                | Q(choice="b", pair__candidate_b__read_length__gt=a_read),
-            ),
+    unmeasured = (
+        first.filter(choice__in=("a", "b"))
+        .filter(
+            Q(pair__candidate_a__read_length__isnull=True)
+            | Q(pair__candidate_b__read_length__isnull=True)
         )
-        .values_list("rater_id", "k", "n")
-    ):
-        per_rater[rater][0] += k
-        per_rater[rater][1] += n
-    unmeasured = decisive.filter(
-        Q(pair__candidate_a__read_length__isnull=True)
-        | Q(pair__candidate_b__read_length__isnull=True)
-    ).values_list(
-        "rater_id",
-        "choice",
-        "pair__candidate_a_id",
-        "pair__candidate_a__read_length",
-        "pair__candidate_b_id",
-        "pair__candidate_b__read_length",
+        .values_list(
+            "rater_id",
+            "choice",
+            "pair__candidate_a_id",
+            "pair__candidate_a__read_length",
+            "pair__candidate_b_id",
+            "pair__candidate_b__read_length",
+        )
     )
     lengths: dict[int, int] | None = None
     for rater, choice, a, a_stored, b, b_stored in unmeasured.iterator(chunk_size=STREAM_CHUNK):
@@ -254,18 +296,6 @@ def _length(first: QuerySet[Judgment], campaign_id: int) -> dict[int, tuple[int,
         per_rater[rater][0] += (choice == "a") == (a_len > b_len)
         per_rater[rater][1] += 1
     return {r: (k, n) for r, (k, n) in per_rater.items()}
-
-
-def _gold(first: QuerySet[Judgment]) -> dict[int, dict]:
-    rows = (
-        first.exclude(pair__gold_answer="")
-        .values("rater_id")
-        .annotate(
-            answered=Count("id"), correct=Count("id", filter=Q(choice=F("pair__gold_answer")))
-        )
-        .values_list("rater_id", "correct", "answered")
-    )
-    return {r: {"correct": c, "answered": a, "share": c / a} for r, c, a in rows}
 
 
 def _times(first: QuerySet[Judgment]) -> tuple[dict, dict[int, int]]:
@@ -361,17 +391,16 @@ def dashboard_parts(*, campaign_id: int, upto: int | None = None, n_boot: int = 
     if total <= RELIABILITY_MAX_VOTES:
         reliability = rater_reliability(analytics_vote_rows(campaign_id=campaign_id, upto=upto))
     times, seconds = _times(first)
+    per_rater = _per_rater(first, campaign_id)
     return {
         "vote_rows": total,
-        "votes": dict(
-            first.values("rater_id").annotate(n=Count("id")).values_list("rater_id", "n")
-        ),
+        "votes": per_rater["votes"],
         "majority": _majority(latest),
         "reliability": reliability,
         "reliability_computed": total <= RELIABILITY_MAX_VOTES,
-        "gold": _gold(first),
-        "position": counted.shares(_position(first)),
-        "length": counted.shares(_length(first, campaign_id)),
+        "gold": per_rater["gold"],
+        "position": counted.shares(per_rater["position"]),
+        "length": counted.shares(per_rater["length"]),
         "time": times,
         "outcomes": _outcomes(latest, campaign_id),
         "alpha": counted.alpha_from_tallies(
