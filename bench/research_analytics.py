@@ -74,9 +74,10 @@ JOIN annotate_generator g ON g.campaign_id = p.campaign_id
 WHERE g.name IN ('gen-' || (p.id % 4), 'gen-' || ((p.id + 1 + (p.id / 4) % 3) % 4));
 
 INSERT INTO annotate_pair (campaign_id, prompt_id, candidate_a_id, candidate_b_id, strategy,
-    gold_answer, needed, assigned, completed, left_a_count, random_key, created_at)
+    gold_answer, needed, assigned, completed, left_a_count, random_key, priority, excluded,
+    created_at)
 SELECT p.campaign_id, p.id, min(c.id), max(c.id), 'cross_generator',
-       CASE WHEN p.id % 100 = 0 THEN 'a' ELSE '' END, {K}, {K}, {K}, 0, random(), now()
+       CASE WHEN p.id % 100 = 0 THEN 'a' ELSE '' END, {K}, {K}, {K}, 0, random(), 0, false, now()
 FROM annotate_prompt p JOIN annotate_candidate c ON c.prompt_id = p.id
 GROUP BY p.campaign_id, p.id;
 
@@ -178,9 +179,14 @@ def seed(*, pairs: int, k: int, raters: int) -> None:
     sql = FILL_SQL.replace("{PAIRS}", str(pairs)).replace("{K}", str(k))
     with connection.cursor() as cursor:
         cursor.execute(sql.replace("{RATERS}", str(raters)))
+    from annotate.services.campaign_stats import candidates_measure
     from annotate.services.judging import rubric_current
 
     campaign = Campaign.objects.get(slug="bench-research")
+    # What every write path does (Candidate.read_length), done here for the rows the SQL wrote.
+    measured = time.perf_counter()
+    candidates_measure(campaign_id=campaign.id)
+    print(f"reading lengths stored in {time.perf_counter() - measured:.1f}s")
     rubric = rubric_current(campaign=campaign)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -334,12 +340,19 @@ def phase_direct(campaign, figures: dict) -> bool:
             for rid, s in pos["raters"].items()
         )
         and all(
-            names[usernames[rid]]["time"]["median"] == s["median"]
+            names[usernames[rid]]["longer"]["k"] == s["k"]
+            and names[usernames[rid]]["longer"]["n"] == s["n"]
+            for rid, s in length["raters"].items()
+        )
+        and all(
+            names[usernames[rid]]["time"][q] == s[q]
             for rid, s in timing["raters"].items()
+            for q in ("n", "median", "p10", "p90")
         )
     )
     print(
-        f"  {'ok ' if per_rater_ok else 'FAIL'} per rater ({len(names)}): majority agreement, gold, left picks, median time"
+        f"  {'ok ' if per_rater_ok else 'FAIL'} per rater ({len(names)}): majority agreement, "
+        "gold, left picks, longer picks, time on task (n, median, p10, p90)"
     )
     ok &= per_rater_ok
     board = ranking.bradley_terry(rows)

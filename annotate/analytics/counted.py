@@ -54,25 +54,38 @@ def alpha_from_units(
 ) -> dict:
     """α with its bootstrap CI from ``(unit, value, votes)`` rows sorted by unit (pairs in id order,
     the signed scores of their counted votes). Units with fewer than two values are left out."""
+
+    def tallies():
+        current, counts = None, {}
+        for unit, value, n in unit_counts:
+            if unit != current:
+                if current is not None:
+                    yield counts
+                current, counts = unit, {}
+            counts[value] = counts.get(value, 0) + n
+        if current is not None:
+            yield counts
+
+    return alpha_from_tallies(tallies(), n_boot=n_boot, seed=seed, level=level)
+
+
+def alpha_from_tallies(
+    tallies: Iterable[Mapping[float, int]],
+    *,
+    n_boot: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict:
+    """``alpha_from_units`` from each unit's {value: votes}, units in order (the bootstrap draws
+    units by position)."""
     patterns: dict[tuple, int] = {}
     unit_pattern: list[int] = []
     values_seen: set[float] = set()
-    current, counts = None, {}
-
-    def close() -> None:
+    for counts in tallies:
         if sum(counts.values()) >= 2:
             key = tuple(sorted(counts.items()))
             unit_pattern.append(patterns.setdefault(key, len(patterns)))
             values_seen.update(counts)
-
-    for unit, value, n in unit_counts:
-        if unit != current:
-            if current is not None:
-                close()
-            current, counts = unit, {}
-        counts[value] = counts.get(value, 0) + n
-    if current is not None:
-        close()
 
     units = len(unit_pattern)
     out = {"alpha": None, "low": None, "high": None, "pairs": units}
@@ -118,18 +131,21 @@ def shares(per_rater: Mapping[int, tuple[int, int]]) -> dict:
     }
 
 
-def _summary(histogram: Mapping[int, int]) -> dict:
-    """Median and 10th/90th percentile seconds from {milliseconds: votes} (bias.time_on_task's
-    definitions: the median averages the two middle values; a percentile is the nearest rank)."""
-    total = sum(histogram.values())
+def summary_ranks(total: int) -> set[int]:
+    """The ranks (0-based, ascending) ``_summary`` reads of ``total`` values: the middle one or
+    two, and the nearest ranks of the 10th and 90th percentiles. Equal to
+    ``{(total - 1) // 2, total // 2, (total + 4) // 10, (9 * total - 4) // 10}`` for every total
+    ≥ 1, the integer form the database selects them with (selectors/analytics._times)."""
+    if not total:
+        return set()
+    ranks = {total // 2} if total % 2 else {total // 2 - 1, total // 2}
+    return ranks | {min(total - 1, int(q * (total - 1) + 0.5)) for q in (0.1, 0.9)}
+
+
+def summary_at(total: int, at) -> dict:
+    """``_summary`` from ``at(i)``: the i-th smallest value (0-based) in seconds."""
     if not total:
         return {"n": 0, "median": None, "p10": None, "p90": None}
-    ms = np.array(sorted(histogram), dtype=np.int64)
-    cum = np.cumsum([histogram[m] for m in ms])
-
-    def at(i: int) -> float:  # the i-th smallest (0-based), in seconds
-        return int(ms[np.searchsorted(cum, i, side="right")]) / 1000
-
     if total % 2:
         middle = at(total // 2)
     else:
@@ -139,6 +155,36 @@ def _summary(histogram: Mapping[int, int]) -> dict:
         return at(min(total - 1, int(q * (total - 1) + 0.5)))
 
     return {"n": total, "median": middle, "p10": pct(0.1), "p90": pct(0.9)}
+
+
+def _summary(histogram: Mapping[int, int]) -> dict:
+    """Median and 10th/90th percentile seconds from {milliseconds: votes} (bias.time_on_task's
+    definitions: the median averages the two middle values; a percentile is the nearest rank)."""
+    total = sum(histogram.values())
+    if not total:
+        return summary_at(0, None)
+    ms = np.array(sorted(histogram), dtype=np.int64)
+    cum = np.cumsum([histogram[m] for m in ms])
+
+    def at(i: int) -> float:  # the i-th smallest (0-based), in seconds
+        return int(ms[np.searchsorted(cum, i, side="right")]) / 1000
+
+    return summary_at(total, at)
+
+
+def time_summary_ranked(
+    everyone: Mapping[int, int], per_rater: Mapping[int, tuple[int, Mapping[int, int]]]
+) -> dict:
+    """``time_summary`` from the overall {milliseconds: votes} and, per rater, (votes, {rank:
+    milliseconds}) holding at least the ranks ``summary_ranks`` names: the database picks those
+    few values of each rater's sorted times instead of sending every vote's."""
+    return {
+        "overall": _summary(everyone),
+        "raters": {
+            r: summary_at(n, lambda i, ranked=ranked: ranked[i] / 1000)
+            for r, (n, ranked) in sorted(per_rater.items())
+        },
+    }
 
 
 def time_summary(per_rater: Mapping[int, Mapping[int, int]]) -> dict:
@@ -174,6 +220,31 @@ def _majority(counter: Mapping[str, int]) -> str | None:
     if not ranked or (len(ranked) > 1 and ranked[1][0] == ranked[0][0]):
         return None
     return ranked[0][1]
+
+
+def majority_agreement_tallies(
+    rows: Iterable[tuple[int, str, Mapping[str, int], int]],
+) -> dict[int, dict]:
+    """``majority_agreement`` from (rater, choice, tally of the pair's votes by choice, votes):
+    how many of the rater's votes have that choice on a pair with that tally. A vote's result
+    depends on nothing else, so the database sends one row per (rater, choice, tally), not one
+    per vote."""
+    out: dict[int, dict] = defaultdict(lambda: {"agree": 0, "compared": 0})
+    for rater, choice, tally, n in rows:
+        if sum(tally.values()) < 2:
+            continue
+        others = Counter(tally)
+        others[choice] -= 1
+        label = _majority(others)
+        if label is None:
+            continue
+        stats = out[rater]
+        stats["compared"] += n
+        stats["agree"] += n if choice == label else 0
+    return {
+        rater: {**s, "share": s["agree"] / s["compared"] if s["compared"] else None}
+        for rater, s in sorted(out.items())
+    }
 
 
 def majority_agreement(pairs: Iterable[list[tuple[int, str]]]) -> dict[int, dict]:

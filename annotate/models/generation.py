@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from annotate import endpoints
 from annotate.models.campaigns import Campaign, Prompt
+from annotate.reading import reading_length
 from annotate.validation import MAX_TEXT, validate_json, validate_one_line, validate_text
 
 
@@ -123,6 +124,12 @@ class Candidate(models.Model):
     status = models.CharField(max_length=16, choices=Status, default=Status.PENDING)
     text = models.TextField(blank=True, validators=[validate_text])
     html = models.TextField(blank=True, editable=False)  # sanitised, rendered once at write time
+    # ``text``'s reading length (annotate/reading.py), written with the text: save() measures it,
+    # and every bulk_create / update() that writes text sets it too (the length-bias statistic
+    # reads it instead of measuring every text on each recompute). Null: not measured (a row
+    # written without it, or a text changed without it: PostgreSQL's trigger of migration
+    # 0026 clears it then); the readers measure such rows from the text.
+    read_length = models.PositiveIntegerField(null=True, blank=True, editable=False)
     # The model's reasoning (Claude's thinking blocks, reasoning_content, or a chain of thought
     # split off the reply), kept apart from the final response in ``text``. Its tokens are part of
     # output_tokens, its cost part of cost_usd (the share the reasoning took).
@@ -162,10 +169,24 @@ class Candidate(models.Model):
             ),
             models.UniqueConstraint(fields=["id", "prompt"], name="candidate_id_prompt"),
         ]
-        indexes = [models.Index(fields=["job", "status"], name="candidate_job_status")]
+        indexes = [
+            models.Index(fields=["job", "status"], name="candidate_job_status"),
+            # The few rows without a length, in id order: batches of them walk it by id.
+            models.Index(
+                fields=["id"], condition=Q(read_length__isnull=True), name="candidate_unmeasured"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"candidate {self.pk} ({self.status})"
+
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "text" in update_fields:
+            self.read_length = reading_length(self.text or "")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "read_length"}
+        super().save(*args, **kwargs)
 
 
 class ModelPrice(models.Model):

@@ -1,9 +1,10 @@
 """Reads behind the researcher dashboard, over every vote.
 
 * ``dashboard_parts`` — the statistics' inputs as counts (GROUP BY in the database: votes per pair ×
-  score for α, per rater × side for position bias, per generator pair × choice for the leaderboard,
-  per rater × milliseconds for time on task), plus two passes that stream one pair at a time
-  (majority agreement, length bias); memory grows with pairs and raters, not with votes.
+  score for α, per rater × side for position bias, per rater for length bias from the stored
+  reading lengths, per generator pair × choice for the leaderboard, per (rater, choice, the pair's
+  tally) for majority agreement, the few ranked times per rater the time summary reads); memory
+  grows with pairs and raters, not with votes.
 * ``research_analytics`` — the page's figures computed now (annotate/analytics/dashboard.py); the
   page itself shows the cached ones (annotate/services/campaign_stats.py).
 * ``analytics_vote_rows`` — every vote as a dict: the reference path the tests compare against, and
@@ -17,9 +18,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
-from itertools import groupby
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from annotate.analytics import counted
 from annotate.exports.aggregate import signed_score
@@ -65,7 +67,9 @@ def analytics_vote_rows(*, campaign_id: int, upto: int | None = None) -> list[di
 
 
 def pair_reading_lengths(*, campaign_id: int) -> dict[int, tuple[int, int]]:
-    """Pair id → (reading length of a, of b), each candidate's text measured once (streamed)."""
+    """Pair id → (reading length of a, of b), each candidate's text measured once (streamed): the
+    reference rows measure the texts themselves, so they check the stored lengths the dashboard's
+    counts read (Candidate.read_length)."""
     pairs = list(
         Pair.objects.filter(campaign_id=campaign_id).values_list(
             "id", "candidate_a_id", "candidate_b_id"
@@ -134,59 +138,200 @@ def alpha_unit_counts(*, campaign_id: int, upto: int | None = None):
         yield pair_id, signed_score(choice, strength), n
 
 
+def alpha_unit_tallies(*, campaign_id: int, upto: int | None = None):
+    """Each pair's {signed score: counted votes}, pairs in id order: what alpha_unit_counts gives,
+    grouped a second time in the database into one short text per pair (``a:2:3,b:1:1``, choice,
+    strength and votes), so a million votes send one row per pair, and the pairs that voted the
+    same way share one text, read once here."""
+    inner = (
+        counted_votes(campaign_id=campaign_id, upto=upto)
+        .exclude(choice=Judgment.Choice.BOTH_BAD)
+        .values("pair_id", "choice", "strength")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    sql, params = inner.query.sql_with_params()
+    q = connection.ops.quote_name
+    piece = (
+        f"{q('choice')} || ':' || COALESCE(CAST({q('strength')} AS TEXT), '') || ':' "
+        f"|| CAST({q('n')} AS TEXT)"
+    )
+    if connection.vendor == "postgresql":
+        joined = f"string_agg({piece}, ',' ORDER BY {piece})"
+    else:
+        joined = f"group_concat({piece}, ',')"
+    parsed: dict[str, dict] = {}
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(
+            f"SELECT {q('pair_id')}, {joined} FROM ({sql}) AS counts "
+            f"GROUP BY {q('pair_id')} ORDER BY {q('pair_id')}",
+            params,
+        )
+        while rows := cursor.fetchmany(STREAM_CHUNK):
+            for _, text in rows:
+                counts = parsed.get(text)
+                if counts is None:
+                    counts = {}
+                    for part in text.split(","):
+                        choice, strength, n = part.split(":")
+                        value = signed_score(choice, int(strength) if strength else None)
+                        counts[value] = counts.get(value, 0) + int(n)
+                    parsed[text] = counts
+                yield counts
+
+
 def campaign_alpha(*, campaign_id: int, n_boot: int = 0) -> dict:
     """α (and its CI when ``n_boot``) over every counted vote, from the counts."""
-    return counted.alpha_from_units(alpha_unit_counts(campaign_id=campaign_id), n_boot=n_boot)
+    return counted.alpha_from_tallies(alpha_unit_tallies(campaign_id=campaign_id), n_boot=n_boot)
 
 
-def _position(first: QuerySet[Judgment]) -> dict[int, tuple[int, int]]:
+def _per_rater(first: QuerySet[Judgment], campaign_id: int) -> dict:
+    """The first votes' per-rater counts in one pass over them: votes, left picks (position bias),
+    longer picks (length bias, on the stored reading lengths), gold answers. Each as its own
+    function gives it (_position, _length, _gold): a rater is in a statistic only with a vote
+    that counts in it."""
+    a_read, b_read = F("pair__candidate_a__read_length"), F("pair__candidate_b__read_length")
+    decisive = Q(choice__in=("a", "b"))
+    unequal = (
+        decisive
+        & Q(pair__candidate_a__read_length__isnull=False)
+        & Q(pair__candidate_b__read_length__isnull=False)
+        & ~Q(pair__candidate_a__read_length=b_read)
+    )
+    gold = ~Q(pair__gold_answer="")
+    rows = (
+        first.values("rater_id")
+        .annotate(
+            votes=Count("id"),
+            left_n=Count("id", filter=decisive & Q(left_is_a__isnull=False)),
+            left_k=Count(
+                "id", filter=Q(choice="a", left_is_a=True) | Q(choice="b", left_is_a=False)
+            ),
+            longer_n=Count("id", filter=unequal),
+            longer_k=Count(
+                "id",
+                filter=unequal
+                & (
+                    Q(choice="a", pair__candidate_a__read_length__gt=b_read)
+                    | Q(choice="b", pair__candidate_b__read_length__gt=a_read)
+                ),
+            ),
+            gold_answered=Count("id", filter=gold),
+            gold_correct=Count("id", filter=gold & Q(choice=F("pair__gold_answer"))),
+        )
+        .values_list(
+            "rater_id",
+            "votes",
+            "left_k",
+            "left_n",
+            "longer_k",
+            "longer_n",
+            "gold_correct",
+            "gold_answered",
+        )  # fmt: skip
+        .order_by()
+    )
+    votes, left, gold_by_rater = {}, {}, {}
+    longer: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for rater, n, left_k, left_n, longer_k, longer_n, correct, answered in rows:
+        votes[rater] = n
+        if left_n:
+            left[rater] = (left_k, left_n)
+        if longer_n:
+            longer[rater][0] += longer_k
+            longer[rater][1] += longer_n
+        if answered:
+            gold_by_rater[rater] = {
+                "correct": correct,
+                "answered": answered,
+                "share": correct / answered,
+            }
+    for rater, (k, n) in _length_unmeasured(first, campaign_id).items():
+        longer[rater][0] += k
+        longer[rater][1] += n
+    return {
+        "votes": votes,
+        "position": left,
+        "length": {r: (k, n) for r, (k, n) in longer.items()},
+        "gold": gold_by_rater,
+    }
+
+
+def unmeasured_lengths(*, campaign_id: int) -> dict[int, int]:
+    """Candidate id → reading length of the campaign's candidates whose length is not stored
+    (Candidate.read_length null: normally none), measured from their texts."""
+    texts = Candidate.objects.filter(
+        prompt__campaign_id=campaign_id, read_length__isnull=True
+    ).values_list("id", "text")
+    return {cid: reading_length(text) for cid, text in texts.iterator(chunk_size=STREAM_CHUNK)}
+
+
+def _length_unmeasured(first: QuerySet[Judgment], campaign_id: int) -> dict[int, tuple[int, int]]:
+    """_length's count of the votes on pairs with a reading length not stored (normally none:
+    one indexed look-up), each such text measured once."""
     per_rater: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for rater, choice, left_is_a, n in (
-        first.filter(choice__in=("a", "b"), left_is_a__isnull=False)
-        .values("rater_id", "choice", "left_is_a")
-        .annotate(n=Count("id"))
-        .values_list("rater_id", "choice", "left_is_a", "n")
-    ):
-        per_rater[rater][0] += n if (choice == "a") == left_is_a else 0
-        per_rater[rater][1] += n
-    return {r: (k, n) for r, (k, n) in per_rater.items()}
-
-
-def _length(first: QuerySet[Judgment], lengths: dict[int, tuple]) -> dict[int, tuple[int, int]]:
-    per_rater: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    votes = first.filter(choice__in=("a", "b")).values_list("rater_id", "pair_id", "choice")
-    for rater, pair_id, choice in votes.iterator(chunk_size=STREAM_CHUNK):
-        a_len, b_len = lengths.get(pair_id, (None, None))
-        if a_len is None or b_len is None or a_len == b_len:
+    unmeasured = (
+        first.filter(choice__in=("a", "b"))
+        .filter(
+            Q(pair__candidate_a__read_length__isnull=True)
+            | Q(pair__candidate_b__read_length__isnull=True)
+        )
+        .values_list(
+            "rater_id",
+            "choice",
+            "pair__candidate_a_id",
+            "pair__candidate_a__read_length",
+            "pair__candidate_b_id",
+            "pair__candidate_b__read_length",
+        )
+    )
+    lengths: dict[int, int] | None = None
+    for rater, choice, a, a_stored, b, b_stored in unmeasured.iterator(chunk_size=STREAM_CHUNK):
+        if lengths is None:
+            lengths = unmeasured_lengths(campaign_id=campaign_id)
+        a_len = a_stored if a_stored is not None else lengths[a]
+        b_len = b_stored if b_stored is not None else lengths[b]
+        if a_len == b_len:
             continue
         per_rater[rater][0] += (choice == "a") == (a_len > b_len)
         per_rater[rater][1] += 1
     return {r: (k, n) for r, (k, n) in per_rater.items()}
 
 
-def _gold(first: QuerySet[Judgment]) -> dict[int, dict]:
-    rows = (
-        first.exclude(pair__gold_answer="")
-        .values("rater_id")
-        .annotate(
-            answered=Count("id"), correct=Count("id", filter=Q(choice=F("pair__gold_answer")))
-        )
-        .values_list("rater_id", "correct", "answered")
-    )
-    return {r: {"correct": c, "answered": a, "share": c / a} for r, c, a in rows}
+def _times(first: QuerySet[Judgment]) -> tuple[dict, dict[int, int]]:
+    """(time on task as counted.time_summary gives it, {milliseconds: votes} over every rater).
 
-
-def _times(first: QuerySet[Judgment]) -> dict[int, dict[int, int]]:
-    per_rater: dict[int, dict[int, int]] = defaultdict(dict)
-    rows = (
-        first.filter(time_on_task_ms__isnull=False)
-        .values("rater_id", "time_on_task_ms")
+    Per rater the database ranks the rater's times and sends only the few values the summary
+    reads (counted.summary_ranks, in its integer form): about 4 rows a rater, where a histogram
+    of (rater, milliseconds) is nearly one row a vote."""
+    timed = first.filter(time_on_task_ms__isnull=False)
+    everyone = dict(
+        timed.values("time_on_task_ms")
         .annotate(n=Count("id"))
-        .values_list("rater_id", "time_on_task_ms", "n")
+        .values_list("time_on_task_ms", "n")
+        .order_by()
     )
-    for rater, ms, n in rows.iterator(chunk_size=STREAM_CHUNK):
-        per_rater[rater][ms] = n
-    return per_rater
+    ranked = (
+        timed.annotate(
+            rank=Window(
+                RowNumber(), partition_by=[F("rater_id")], order_by=F("time_on_task_ms").asc()
+            )
+            - 1,
+            votes=Window(Count("id"), partition_by=[F("rater_id")]),
+        )
+        .filter(
+            Q(rank=(F("votes") - 1) / 2)
+            | Q(rank=F("votes") / 2)
+            | Q(rank=(F("votes") + 4) / 10)
+            | Q(rank=(9 * F("votes") - 4) / 10)
+        )
+        .values_list("rater_id", "votes", "rank", "time_on_task_ms")
+        .order_by()
+    )
+    per_rater: dict[int, tuple[int, dict[int, int]]] = {}
+    for rater, votes, rank, ms in ranked:
+        per_rater.setdefault(rater, (votes, {}))[1][rank] = ms
+    return counted.time_summary_ranked(everyone, per_rater), everyone
 
 
 def _outcomes(votes: QuerySet[Judgment], campaign_id: int) -> Counter:
@@ -210,14 +355,26 @@ def leaderboard_outcomes(*, campaign_id: int, upto: int | None = None) -> Counte
 
 
 def _majority(votes: QuerySet[Judgment]) -> dict[int, dict]:
-    stream = (
-        votes.order_by("pair_id", "id")
-        .values_list("pair_id", "rater_id", "choice")
-        .iterator(chunk_size=STREAM_CHUNK)
-    )
-    return counted.majority_agreement(
-        [(rater, choice) for _, rater, choice in group]
-        for _, group in groupby(stream, key=lambda row: row[0])
+    """Each rater's agreement with the majority of the other votes on a pair
+    (counted.majority_agreement_tallies): each vote gets its pair's tally by choice (window
+    counts over the pair), and the database counts the votes per (rater, choice, tally), some
+    tens of thousands of rows for a million votes."""
+    choices = list(Judgment.Choice.values)
+    tallies = {
+        f"n_{i}": Window(Count("id", filter=Q(choice=c)), partition_by=[F("pair_id")])
+        for i, c in enumerate(choices)
+    }
+    columns = ["rater_id", "choice", *tallies]
+    inner = votes.annotate(**tallies).values_list(*columns).order_by()
+    sql, params = inner.query.sql_with_params()
+    names = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor:
+        # Window values cannot be grouped on in the same SELECT: one level up.
+        cursor.execute(f"SELECT {names}, COUNT(*) FROM ({sql}) AS votes GROUP BY {names}", params)
+        rows = cursor.fetchall()
+    return counted.majority_agreement_tallies(
+        (rater, choice, dict(zip(choices, counts, strict=True)), n)
+        for rater, choice, *counts, n in rows
     )
 
 
@@ -233,26 +390,21 @@ def dashboard_parts(*, campaign_id: int, upto: int | None = None, n_boot: int = 
     reliability = {}
     if total <= RELIABILITY_MAX_VOTES:
         reliability = rater_reliability(analytics_vote_rows(campaign_id=campaign_id, upto=upto))
-    lengths = pair_reading_lengths(campaign_id=campaign_id)
-    times = _times(first)
-    seconds: Counter = Counter()
-    for histogram in times.values():
-        seconds.update(histogram)
+    times, seconds = _times(first)
+    per_rater = _per_rater(first, campaign_id)
     return {
         "vote_rows": total,
-        "votes": dict(
-            first.values("rater_id").annotate(n=Count("id")).values_list("rater_id", "n")
-        ),
+        "votes": per_rater["votes"],
         "majority": _majority(latest),
         "reliability": reliability,
         "reliability_computed": total <= RELIABILITY_MAX_VOTES,
-        "gold": _gold(first),
-        "position": counted.shares(_position(first)),
-        "length": counted.shares(_length(first, lengths)),
-        "time": counted.time_summary(times),
+        "gold": per_rater["gold"],
+        "position": counted.shares(per_rater["position"]),
+        "length": counted.shares(per_rater["length"]),
+        "time": times,
         "outcomes": _outcomes(latest, campaign_id),
-        "alpha": counted.alpha_from_units(
-            alpha_unit_counts(campaign_id=campaign_id, upto=upto), n_boot=n_boot
+        "alpha": counted.alpha_from_tallies(
+            alpha_unit_tallies(campaign_id=campaign_id, upto=upto), n_boot=n_boot
         ),
         "seconds": dict(seconds),
     }
@@ -267,9 +419,10 @@ def judge_figures(*, campaign_id: int, upto: int | None = None) -> dict | None:
     if not done.exists():
         return None
     by_pair: dict[int, Counter] = defaultdict(Counter)
+    # Only the pairs the judge labelled count in κ: the humans' majority of those alone.
     blind = (
         first_votes(campaign_id=campaign_id, upto=upto)
-        .filter(judge_shown=False)
+        .filter(judge_shown=False, pair_id__in=done.filter(pair__isnull=False).values("pair_id"))
         .values("pair_id", "choice")
         .annotate(n=Count("id"))
         .values_list("pair_id", "choice", "n")

@@ -30,6 +30,8 @@ from django.db.models import (
     Exists,
     F,
     IntegerField,
+    Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -269,10 +271,19 @@ def _judge_clause(judge: str) -> Q:
 
 
 def _split_clause() -> Q:
-    """The raters' latest votes on the pair are not all the same choice: some latest vote has
-    another latest vote on the same pair with a different choice."""
-    other = latest_human_votes().filter(pair=OuterRef("pair")).exclude(choice=OuterRef("choice"))
-    return Q(Exists(latest_human_votes().filter(pair=OuterRef("pk")).filter(Exists(other))))
+    """The raters' latest votes on the pair are not all the same choice: their smallest choice
+    is not their largest. One pass over the pair's latest votes (an aggregate), where "some latest
+    vote has another latest vote with a different choice" read them once per vote: a third of a
+    filtered search page's time on PostgreSQL (bench/research.py)."""
+    latest = (
+        latest_human_votes()
+        .filter(pair=OuterRef("pk"))
+        .order_by()
+        .values("pair")
+        .annotate(low=Min("choice"), high=Max("choice"))
+        .filter(low__lt=F("high"))
+    )
+    return Q(Exists(latest))
 
 
 def _flagged_clause() -> Q:

@@ -33,7 +33,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from annotate.models import Campaign, CampaignStats
+from annotate.models import Campaign, CampaignStats, Candidate
+from annotate.reading import reading_length
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +158,31 @@ def _roomy_sorts():
         yield
 
 
+MEASURE_BATCH = 2000
+
+
+def candidates_measure(*, campaign_id: int) -> int:
+    """Store the reading length of the campaign's candidates that have none (Candidate.read_length
+    null: written without it, e.g. by raw SQL, or a text changed without it); returns how many.
+    Normally none: one indexed look-up. A length is written only where it is still null, so a
+    writer that stored the new text's length meanwhile keeps it."""
+    from annotate.sql.candidates import read_lengths_write
+
+    # In id order on the partial index of the rows without a length (Candidate.Meta): a range
+    # scan per batch.
+    unmeasured = Candidate.objects.filter(read_length__isnull=True, prompt__campaign_id=campaign_id)
+    done, last = 0, 0
+    while True:
+        batch = unmeasured.filter(id__gt=last).order_by("id").values_list("id", "text")
+        rows = list(batch[:MEASURE_BATCH])
+        if not rows:
+            return done
+        done += read_lengths_write(
+            connection, [(cid, reading_length(text or "")) for cid, text in rows]
+        )
+        last = rows[-1][0]
+
+
 def stats_compute(*, campaign: Campaign) -> tuple[dict, int, int | None]:
     """(figures, votes seen, newest vote id) over every vote, now. Pairwise: the whole dashboard
     (selectors.analytics); ranking, rating and steps: their protocol's agreement statistics."""
@@ -168,6 +194,7 @@ def stats_compute(*, campaign: Campaign) -> tuple[dict, int, int | None]:
         agreement = protocol_for(campaign).agreement(campaign=campaign)
         figures = {"headline_alpha": headline_alpha(campaign=campaign, figures=agreement)}
         return figures, 0, None
+    candidates_measure(campaign_id=campaign.id)
     upto = reads.last_vote_id(campaign_id=campaign.id)
     with _roomy_sorts():
         figures = reads.research_analytics(campaign=campaign, upto=upto)

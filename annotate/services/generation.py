@@ -34,6 +34,7 @@ from annotate.endpoints import generator_provider_config
 from annotate.markdown import render_markdown
 from annotate.models import Campaign, Candidate, GenerationJob, Generator, User
 from annotate.providers.base import Completion, ProviderError, Unsupported, provider_for
+from annotate.reading import reading_length
 from annotate.services import pricing, ratelimit
 from annotate.sql import generation as generation_sql
 from annotate.work import Kind, Outcome, batches, claims
@@ -81,7 +82,7 @@ def generation_start(
         prompt_ids = list(campaign.prompts.values_list("id", flat=True))
         job = GenerationJob.objects.create(campaign=campaign, mode=mode, created_by=actor)
         rows = [
-            Candidate(prompt_id=pid, generator=g, sample_index=i, job=job)
+            Candidate(prompt_id=pid, generator=g, sample_index=i, job=job, read_length=0)
             for g in gens
             for pid in prompt_ids
             for i in range(g.samples_per_prompt)
@@ -384,6 +385,7 @@ def candidate_record_completion(
             "status": Candidate.Status.DONE,
             "text": completion.text,
             "html": render_markdown(completion.text),
+            "read_length": reading_length(completion.text),
             "reasoning": completion.reasoning,
             "reasoning_html": render_markdown(completion.reasoning) if completion.reasoning else "",
             "reasoning_tokens": completion.reasoning_tokens,

@@ -66,6 +66,7 @@ from annotate.models import (
 )
 from annotate.models.live import MAX_BLOCK_ENTRY, MAX_BLOCKLIST
 from annotate.providers.base import Completion, ProviderError, provider_for
+from annotate.reading import reading_length
 from annotate.selfid import self_identifies
 from annotate.services import pricing, ratelimit
 from annotate.services.generation import request_for
@@ -507,7 +508,7 @@ def reply_stream(*, candidate_id: int, clock=time.monotonic) -> Outcome:
     name = channel(candidate_id)
     if candidate.attempts > 1 or candidate.text:
         # Sent again (its worker died, or it is generated anew): the page starts the pane over.
-        claims.held(LIVE_REPLIES, candidate_id, token).update(text="", html="")
+        claims.held(LIVE_REPLIES, candidate_id, token).update(text="", html="", read_length=0)
         relay.publish(name, "reset", {})
     request = request_for(candidate)
     try:
@@ -543,7 +544,11 @@ def reply_stream(*, candidate_id: int, clock=time.monotonic) -> Outcome:
             stop = relay.publish_delta(name, item)
             if clock() - saved_at >= SAVE_EVERY:
                 saved_at = clock()
-                if not claims.held(LIVE_REPLIES, candidate_id, token).update(text="".join(parts)):
+                so_far = "".join(parts)
+                saved = claims.held(LIVE_REPLIES, candidate_id, token).update(
+                    text=so_far, read_length=reading_length(so_far)
+                )
+                if not saved:
                     return Outcome("skipped")  # taken over (our worker was thought dead)
             if stop:
                 stopped = True
@@ -611,7 +616,12 @@ def _finish(candidate, token, completion: Completion, *, text, ttft_ms, latency_
         # page's pane starts over when the new stream begins.
         with transaction.atomic():
             again = claims.held(LIVE_REPLIES, candidate.id, token).update(
-                status=Candidate.Status.PENDING, text="", html="", attempts=0, claimed_at=None
+                status=Candidate.Status.PENDING,
+                text="",
+                html="",
+                read_length=0,
+                attempts=0,
+                claimed_at=None,
             )
             if again:
                 LiveTurn.objects.filter(id=turn.id).update(**{once: True})
@@ -626,6 +636,7 @@ def _finish(candidate, token, completion: Completion, *, text, ttft_ms, latency_
             status=Candidate.Status.DONE,
             text=text,
             html=render_markdown(text),
+            read_length=reading_length(text),
             stop_reason=(completion.stop_reason or "")[:40],
             input_tokens=completion.input_tokens,
             output_tokens=completion.output_tokens,
@@ -676,6 +687,7 @@ def reply_retry(*, rater: User, candidate_id: int) -> LiveReply:
             error="",
             text="",
             html="",
+            read_length=0,
             attempts=0,
             claimed_at=None,
             claimed_by=None,

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from annotate.markdown import render_markdown
 from annotate.models import Campaign, Candidate, Generator, Prompt
+from annotate.reading import reading_length
 from annotate.services import prompts
 from annotate.services.import_files import BadLines, ImportResult, rows_read
 from annotate.services.prompts import (
@@ -285,6 +286,7 @@ def _write(*, campaign: Campaign, plan: _Plan, result: ImportResult) -> None:
                         status=Candidate.Status.DONE,
                         text=text,
                         html=render_markdown(text),
+                        read_length=reading_length(text),
                         stop_reason="imported",
                         finished_at=now,
                     )

@@ -87,6 +87,47 @@ def test_time_summary_from_a_histogram_is_time_on_task_from_rows():
     assert counted.time_summary({}) == bias.time_on_task([])
 
 
+def test_the_ranks_the_database_picks_are_the_ranks_the_summary_reads():
+    # selectors/analytics._times selects these ranks in integer arithmetic.
+    for n in range(1, 200_001):
+        assert counted.summary_ranks(n) <= {(n - 1) // 2, n // 2, (n + 4) // 10, (9 * n - 4) // 10}
+    assert counted.summary_ranks(0) == set()
+
+
+def test_time_summary_from_ranked_values_is_time_on_task_from_rows():
+    rng = random.Random(6)
+    rows = [
+        {"rater_id": rng.randint(1, 6), "time_on_task_ms": rng.randint(1, 9000)}
+        for _ in range(rng.randint(1, 400))
+    ]
+    everyone: dict = {}
+    sorted_times: dict = {}
+    for r in rows:
+        everyone[r["time_on_task_ms"]] = everyone.get(r["time_on_task_ms"], 0) + 1
+        sorted_times.setdefault(r["rater_id"], []).append(r["time_on_task_ms"])
+    ranked = {}
+    for rater, times in sorted_times.items():
+        times.sort()
+        ranked[rater] = (len(times), {i: times[i] for i in counted.summary_ranks(len(times))})
+    assert counted.time_summary_ranked(everyone, ranked) == bias.time_on_task(rows)
+
+
+def test_majority_agreement_from_tallies_is_the_row_computation():
+    from collections import Counter
+
+    rows = _units(random.Random(11), 120)
+    grouped: Counter = Counter()
+    for votes in agreement.latest_votes_by_pair(rows).values():
+        tally = Counter(v["choice"] for v in votes)
+        key = tuple(sorted(tally.items()))
+        for v in votes:
+            grouped[(v["rater_id"], v["choice"], key)] += 1
+    got = counted.majority_agreement_tallies(
+        (rater, choice, dict(key), n) for (rater, choice, key), n in grouped.items()
+    )
+    assert got == agreement.rater_agreement_with_majority(rows)
+
+
 def test_majority_agreement_one_pair_at_a_time_is_the_row_computation():
     rows = _units(random.Random(9), 80)
     pairs = [
@@ -134,15 +175,31 @@ def _same(got, want, path="") -> None:
         assert got == want or (got != got and want != want), path
 
 
-@pytest.mark.parametrize("chunk", [None, 7])
+@pytest.mark.parametrize(
+    "chunk, lengths", [(None, "stored"), (7, "stored"), (None, "some missing"), (7, "stale")]
+)
 def test_every_figure_from_the_database_counts_equals_the_direct_computation(
-    campaign, monkeypatch, chunk
+    campaign, monkeypatch, chunk, lengths
 ):
     """Every vote counts (a chunk smaller than the campaign streams it in many fetches, and no
-    limit exists on any read): the counted parts equal parts_from_rows on all the rows."""
+    limit exists on any read): the counted parts equal parts_from_rows on all the rows, whose
+    reading lengths are measured from the texts. The counts read the stored lengths, and measure
+    the texts of candidates without one (rows written without it; texts changed without it)."""
+    from annotate.models import Candidate
+
     if chunk:
         monkeypatch.setattr(reads, "STREAM_CHUNK", chunk)
     varied_campaign(campaign)
+    candidates = Candidate.objects.filter(prompt__campaign=campaign).order_by("id")
+    if lengths == "some missing":
+        Candidate.objects.filter(id__in=list(candidates.values_list("id", flat=True)[::3])).update(
+            read_length=None
+        )
+    elif lengths == "stale":
+        for candidate in candidates[::4]:  # a longer text, its length not written with it
+            Candidate.objects.filter(id=candidate.id).update(text=candidate.text + " word" * 40)
+    if lengths != "stored":
+        assert candidates.filter(read_length__isnull=True).exists()
     rows = reads.analytics_vote_rows(campaign_id=campaign.id)
     assert len(rows) > 60  # many pairs with several votes, revisions among them
     from_counts = reads.dashboard_parts(campaign_id=campaign.id, n_boot=100)

@@ -54,6 +54,20 @@ def test_split_finds_only_the_pair_whose_raters_disagree(campaign, voted):
     assert _ids(campaign, split=True) == [pairs[1].id]
 
 
+def test_a_revision_to_the_others_choice_ends_a_split(campaign, voted):
+    from collections import Counter
+
+    pairs = _pairs(campaign)
+    votes = list(Judgment.objects.filter(pair=pairs[1], source="human").order_by("id"))
+    (majority, _), (minority, _) = Counter(v.choice for v in votes).most_common()
+    odd = next(v for v in votes if v.choice == minority)
+    Judgment.objects.create(
+        campaign=campaign, pair=pairs[1], rater=odd.rater, choice=majority,
+        revises=odd, judge_shown=True, left_is_a=True,
+    )  # fmt: skip
+    assert _ids(campaign, split=True) == []  # the first vote no longer counts: all agree now
+
+
 def test_a_revision_replaces_the_raters_first_vote(campaign, voted):
     pairs = _pairs(campaign)
     first = Judgment.objects.filter(pair=pairs[0], source="human").order_by("id").first()

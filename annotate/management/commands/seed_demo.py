@@ -569,6 +569,7 @@ def _arithmetic_samples(*, campaign: Campaign, generator: Generator, samples: in
     right or wrong by each prompt's difficulty), written in this process: no worker needed."""
     from annotate.markdown import render_markdown
     from annotate.providers.demo import DemoProvider
+    from annotate.reading import reading_length
     from annotate.services import pricing
 
     provider = DemoProvider()
@@ -591,6 +592,7 @@ def _arithmetic_samples(*, campaign: Campaign, generator: Generator, samples: in
                     status=Candidate.Status.DONE,
                     text=c.text,
                     html=render_markdown(c.text),
+                    read_length=reading_length(c.text),
                     reasoning=c.reasoning,
                     reasoning_html=render_markdown(c.reasoning),
                     reasoning_tokens=c.reasoning_tokens,
