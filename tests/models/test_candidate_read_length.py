@@ -156,7 +156,7 @@ def test_a_stored_length_is_never_overwritten_by_a_batch_write(db):
 
 @pytest.mark.slow
 def test_the_migration_measures_every_existing_candidate(transactional_db):
-    with schema_at([("annotate", "0023_campaign_stats")]) as old:
+    with schema_at([("annotate", "0024_rating_judgements")]) as old:
         campaign = old.get_model("annotate", "Campaign").objects.create(title="c", slug="c")
         prompt = old.get_model("annotate", "Prompt").objects.create(
             campaign=campaign, messages=[{"role": "user", "content": "q"}], content_hash="h"
@@ -172,7 +172,7 @@ def test_the_migration_measures_every_existing_candidate(transactional_db):
             ).id: text
             for i, text in enumerate(texts)
         }
-        new = migrate_to([("annotate", "0026_candidate_read_length")])
+        new = migrate_to([("annotate", "0025_candidate_read_length")])
         stored = dict(
             new.get_model("annotate", "Candidate").objects.values_list("id", "read_length")
         )

@@ -81,7 +81,7 @@ def backfill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("annotate", "0023_campaign_stats")]
+    dependencies = [("annotate", "0024_rating_judgements")]
 
     operations = [
         migrations.AddField(
