@@ -105,10 +105,12 @@ NEXT_HELP = (
 )
 
 
-def next_unit(request: Request, campaign, body_of) -> dict | None:
+def next_unit(request: Request, campaign, body_of, *, vote) -> dict | None:
     """The rater's next unit as ``body_of(campaign, lease)`` shows it, or None when none is left:
-    what a vote with ``next: true`` returns beside the stored vote."""
-    lease = set_assignment_next(campaign=campaign, rater=request.user)
+    what a vote with ``next: true`` returns beside the stored vote. A vote just stored closed the
+    rater's one live lease, so there is none to look up (a second tab's claim at the same moment
+    is caught by the claim itself); a replayed one may have claimed the next already."""
+    lease = set_assignment_next(campaign=campaign, rater=request.user, after_vote=not vote.replayed)
     return None if lease is None else body_of(campaign, lease)
 
 
@@ -227,5 +229,5 @@ class RankVoteApi(APIView):
             return refusal_response(refused)
         body = {"id": vote.pk, "lease": data["lease"], "replayed": vote.replayed}
         if data["next"]:
-            body["next"] = next_unit(request, campaign, rank_unit)
+            body["next"] = next_unit(request, campaign, rank_unit, vote=vote)
         return Response(body, status=200 if vote.replayed else 201)

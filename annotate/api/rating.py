@@ -197,5 +197,5 @@ class RateVoteApi(APIView):
             ),
         }
         if data["next"]:
-            body["next"] = next_unit(request, campaign, rating_unit)
+            body["next"] = next_unit(request, campaign, rating_unit, vote=vote)
         return Response(body, status=200 if vote.replayed else 201)

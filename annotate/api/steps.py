@@ -192,5 +192,5 @@ class StepsVoteApi(APIView):
             "judge": step_judge_reveal(campaign=campaign, candidate_set_id=vote.candidate_set_id),
         }
         if data["next"]:
-            body["next"] = next_unit(request, campaign, steps_unit)
+            body["next"] = next_unit(request, campaign, steps_unit, vote=vote)
         return Response(body, status=200 if vote.replayed else 201)
