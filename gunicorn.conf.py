@@ -1,12 +1,13 @@
-"""Gunicorn settings for the web process; gunicorn reads this file from the working directory.
+"""Gunicorn settings for the web processes; gunicorn reads this file from the working directory.
 
-    .venv/bin/gunicorn project.asgi:application -k uvicorn_worker.UvicornWorker --bind 0.0.0.0:8000
-    .venv/bin/gunicorn project.wsgi --bind 0.0.0.0:8000     # sync workers: no live conversations
+    .venv/bin/gunicorn project.wsgi --bind 127.0.0.1:8000         # pages and the API
+    .venv/bin/gunicorn project.asgi:application -k uvicorn_worker.UvicornWorker --bind 127.0.0.1:8001
 
-Production is the first: uvicorn workers hold the open Server-Sent Events streams of live
-conversations (annotate/live/relay.py) in an event loop, where a sync worker would give each its
-whole process. Sync views run as under WSGI (in threads); see project/asgi.py for the database.
-The second stays for deployments without live campaigns.
+Production runs both, the proxy sending only the live conversations' event streams to the second
+(README, Scaling out): uvicorn workers hold open Server-Sent Events streams in an event loop,
+where a sync worker would give each its whole process, but every sync view under ASGI pays for a
+hand-off to a thread and back (bench/rating.py --asgi: pairwise 199 against 283 votes/s on 2
+cores). See project/asgi.py for the database under ASGI.
 
 Sync workers: a vote is short and CPU-bound. Cores + 1 of them, measured with bench/rating.py on
 2 cores: 3 and 4 workers were within run-to-run noise of each other (232-251 votes/s closed loop),
