@@ -516,6 +516,10 @@ def real_workers(args, *, db_url: str, fake_url: str, prefix: str) -> list[subpr
         "ANTHROPIC_API_KEY": "bench",
         "ANTHROPIC_BASE_URL": fake_url,
         "DATA_DIR": str(DATA_DIR),
+        # As deployed (README): the threads share a pool, each stream hands its connection back
+        # between writes.
+        "DB_POOL": "1",
+        "DB_POOL_MAX_SIZE": "16",
     }
     log = DATA_DIR / "workers.log"
     workers = [

@@ -169,8 +169,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # request's sync code runs in whichever thread is free, so a kept connection would be left in a
 # thread no later request may use. Each request closes its connection; PostgreSQL's come from
 # psycopg's pool (per process, DB_POOL_MAX_SIZE), so the close only hands it back.
+# DB_POOL=1 asks for the same in another process: a live worker's threads (annotate/services/
+# live.py hands each stream's connection back between its writes).
 SERVER_GATEWAY = env_str("SERVER_GATEWAY", "wsgi")
-if SERVER_GATEWAY == "asgi":
+if SERVER_GATEWAY == "asgi" or env_bool("DB_POOL"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["OPTIONS"]["pool"] = {

@@ -41,7 +41,7 @@ from decimal import Decimal
 
 import regex
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -82,6 +82,15 @@ SAVE_EVERY = 0.5  # seconds between saves of the text so far
 STOPPED = "stopped_by_rater"
 BLOCK_TIMEOUT = 0.05  # seconds one blocklist pattern may spend on one message
 LEASE = timedelta(days=30)  # a turn's lease: the rater's conversation waits for them
+
+
+def hand_back_connection() -> None:
+    """A reply streams for seconds to minutes with one write every SAVE_EVERY. With psycopg's
+    pool (``DB_POOL``, or under ASGI) this thread's connection goes back to the pool in between,
+    so a live worker's many threads share a few connections instead of holding one each (without
+    a pool the connection stays open: reconnecting twice a second would cost more)."""
+    if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
+        connection.close()
 
 
 def _send(_job, ids: list[int]) -> None:
@@ -532,6 +541,7 @@ def reply_stream(*, candidate_id: int, clock=time.monotonic) -> Outcome:
     stopped = False
     saved_at = started
     stream = None
+    hand_back_connection()  # the provider's first token can take seconds
     try:
         stream = provider.stream(**request, sample_index=0)
         for item in stream:
@@ -550,6 +560,7 @@ def reply_stream(*, candidate_id: int, clock=time.monotonic) -> Outcome:
                 )
                 if not saved:
                     return Outcome("skipped")  # taken over (our worker was thought dead)
+                hand_back_connection()
             if stop:
                 stopped = True
                 break

@@ -78,3 +78,24 @@ def test_the_web_applications_load_every_view_before_their_first_request(module,
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "True"
+
+
+def test_db_pool_pools_postgresql_in_any_process(tmp_path):
+    """A live worker's threads share a pool (DB_POOL=1) as an ASGI web process's requests do."""
+    code = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "d = settings.DATABASES['default']; print(json.dumps([d['CONN_MAX_AGE'], 'pool' in d['OPTIONS']]))"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x",
+        "DATA_DIR": str(tmp_path),
+        "SECRET_KEY": "x" * 50,
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "DB_POOL": "1",
+    }
+    env.pop("SERVER_GATEWAY", None)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout) == [0, True]

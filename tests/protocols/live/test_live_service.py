@@ -348,3 +348,28 @@ def test_widest_intervals_draws_two_different_generators():
     for seed in range(5):
         a, b = live.generators_draw(campaign=campaign, settings=settings, rng=random.Random(seed))
         assert a != b
+
+
+def test_a_streaming_reply_hands_its_pooled_connection_back_between_writes(monkeypatch):
+    """With psycopg's pool the thread's connection goes back between saves; without, it stays."""
+    from annotate.services import live as live_service
+
+    class Connection:
+        in_atomic_block = False
+
+        def __init__(self, options):
+            self.settings_dict = {"OPTIONS": options}
+            self.closed = 0
+
+        def close(self):
+            self.closed += 1
+
+    pooled, plain = Connection({"pool": {"max_size": 8}}), Connection({})
+    for conn in (pooled, plain):
+        monkeypatch.setattr(live_service, "connection", conn)
+        live_service.hand_back_connection()
+    assert (pooled.closed, plain.closed) == (1, 0)
+    pooled.in_atomic_block = True  # inside a transaction: never
+    monkeypatch.setattr(live_service, "connection", pooled)
+    live_service.hand_back_connection()
+    assert pooled.closed == 1
