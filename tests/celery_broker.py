@@ -67,8 +67,16 @@ def _flush() -> None:
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
+def _consume_every_queue(app) -> None:
+    """An embedded worker started with ``queues=[...]`` narrows the app's queue selection for the
+    rest of the process (``app.amqp.queues.select``): the next test's worker would then listen on
+    those queues alone, and its "celery" tasks would wait forever. Back to every queue."""
+    app.amqp.queues._consume_from = None
+
+
 @pytest.fixture
 def redis_app():
+    _consume_every_queue(celery_app)
     saved = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options)
     celery_app.conf.broker_url = REDIS_URL
     celery_app.conf.broker_transport_options = {"visibility_timeout": 3600}
@@ -83,3 +91,4 @@ def redis_app():
     connections.settings["default"]["CONN_MAX_AGE"] = saved_age
     celery_app.conf.broker_url, celery_app.conf.broker_transport_options = saved
     _reset_pools(celery_app)
+    _consume_every_queue(celery_app)
