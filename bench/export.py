@@ -94,15 +94,6 @@ INSERT INTO annotate_user (password, is_superuser, username, first_name, last_na
 SELECT '!', false, 'bench-rater-' || i, '', '', '', false, true, now(), 'rater'
 FROM generate_series(1, 20) AS i;
 
-INSERT INTO annotate_campaign (title, slug, guidelines, guidelines_html, status, scale,
-    allow_both_bad, aspects, rationale, rationale_min_length, allow_rewrite,
-    min_read_ms_per_1k_chars, overlap, lease_seconds, ordering, pairing, max_pairs_per_prompt,
-    self_id_policy, gold_rate, gold_min_accuracy, gold_min_answered, judge_mode, created_at,
-    reasoning_for_raters)
-VALUES ('Bench', 'bench', 'Pick the better answer.', '', 'open', 'graded7', true, '[]', 'optional',
-    0, false, 0, 1, 600, 'finish_started', 'cross_generator', 6, 'hide', 0, 0, 5, 'off', now(),
-    false);
-
 INSERT INTO annotate_generator (campaign_id, name, provider, model, base_url, endpoint, params,
                                 system_prompt, samples_per_prompt, created_at)
 SELECT c.id, g.name, 'demo', g.name || '-model', '', '', '{}', '', 1, now()
@@ -127,8 +118,10 @@ SELECT p.id, g.id, 0, 'done',
 FROM annotate_prompt p JOIN annotate_generator g ON g.campaign_id = p.campaign_id;
 
 INSERT INTO annotate_pair (campaign_id, prompt_id, candidate_a_id, candidate_b_id, strategy,
-    gold_answer, needed, assigned, completed, left_a_count, random_key, created_at)
-SELECT p.campaign_id, p.id, min(c.id), max(c.id), 'cross_generator', '', 1, 1, 1, 0, random(), now()
+    gold_answer, needed, assigned, completed, left_a_count, random_key, excluded, priority,
+    created_at)
+SELECT p.campaign_id, p.id, min(c.id), max(c.id), 'cross_generator', '', 1, 1, 1, 0, random(),
+       false, 0, now()
 FROM annotate_prompt p JOIN annotate_candidate c ON c.prompt_id = p.id
 GROUP BY p.campaign_id, p.id;
 
@@ -155,8 +148,16 @@ def setup(pairs: int) -> None:
     from django.core.management import call_command
     from django.db import connection
 
+    from annotate.models import Campaign
+
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
+    # The campaign through the ORM (its fields' defaults are Django's, not the table's); the rows
+    # in bulk SQL.
+    Campaign.objects.create(
+        title="Bench", slug="bench", guidelines="Pick the better answer.", status="open",
+        scale="graded7", allow_both_bad=True,
+    )  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(FILL_SQL.replace("{PAIRS}", str(int(pairs))))
     print(f"filled {pairs:,} pairs in {time.perf_counter() - started:.1f}s", flush=True)
