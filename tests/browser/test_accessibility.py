@@ -130,6 +130,7 @@ def test_the_rating_page_in_every_state(live_server, scheme_page, rich_campaign,
     page.keyboard.press("?")
     _axe(page, "rate-help", screenshot_dir)
     page.keyboard.press("Escape")
+    page.wait_for_selector("#help", state="hidden")  # the keys go to the page again
     page.keyboard.press("x")  # both bad, pressed
     page.keyboard.press("Enter")
     page.wait_for_selector("#judge-reveal .judge-actions")
