@@ -8,6 +8,7 @@ generate_series`` (one prompt, two candidates, one pair and one vote per pair), 
 fresh subprocess so peak RSS is its own:
 
   copy    COPY (<the export's SELECT>) TO STDOUT, streamed to a file — the floor for reading the rows
+          (the SELECT of the format's columns: the raw formats read every column, the others fewer)
   export  services.exports.export_build(...) — the real streaming export, written to a folder —
           then, timed on its own, the worker's publish (annotate/export_files.py: zip, sha256,
           save to the exports storage; here the local folder, a rename)
@@ -163,20 +164,23 @@ def setup(pairs: int) -> None:
     print(f"filled {pairs:,} pairs in {time.perf_counter() - started:.1f}s", flush=True)
 
 
-def phase_copy(out: Path) -> dict:
-    """COPY of exactly the rows the export reads (the selector's SELECT), streamed to a file."""
+def phase_copy(out: Path, fmt: str) -> dict:
+    """COPY of exactly the rows and columns the export of ``fmt`` reads (the selector's SELECT,
+    in the export's read transaction), streamed to a file as the server sends it."""
     _django(f"{SERVER}/{DB_NAME}")
     from django.db import connection
 
+    from annotate.exports.options import parse_options
     from annotate.models import Campaign
-    from annotate.selectors.exports import export_vote_queryset
+    from annotate.selectors.exports import export_read_transaction, export_vote_select
 
     campaign = Campaign.objects.get(slug="bench")
-    sql, params = export_vote_queryset(campaign_id=campaign.id).query.sql_with_params()
+    lean = not parse_options(fmt, {}).is_raw
     server = _backend_cpu_seconds()
     started, cpu = time.perf_counter(), _cpu_seconds()
     size = 0
-    with connection.cursor() as cursor, open(out, "wb") as fh:
+    with export_read_transaction(), connection.cursor() as cursor, open(out, "wb") as fh:
+        sql, params, _ = export_vote_select(campaign_id=campaign.id, lean=lean)
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
         with raw.copy(f"COPY ({sql}) TO STDOUT", params) as copy:
             for block in copy:
@@ -300,7 +304,7 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.phase == "copy":
-        print(json.dumps(phase_copy(args.out)))
+        print(json.dumps(phase_copy(args.out, args.format)))
         return
     if args.phase == "export":
         print(json.dumps(phase_export(args.format)))
@@ -318,7 +322,9 @@ def main() -> None:
     local = {"EXPORT_ROOT": str(work / "exports"), "EXPORT_WORK_DIR": str(work / "export-work")}
     moto = None
     try:
-        copy = _run_phase("--phase", "copy", "--out", str(work / "copy.tsv"))
+        copy = _run_phase(
+            "--phase", "copy", "--format", args.format, "--out", str(work / "copy.tsv")
+        )
         export = _run_phase("--phase", "export", "--format", args.format, env=local)
         bucket, downloads = None, {}
         if args.bucket:

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery, Sum, TextField
 from django.db.models.functions import Cast
 
-from annotate.models import Candidate, Generator, JudgeVerdict, Pair
+from annotate.models import Candidate, Generator, JudgeVerdict, Pair, Prompt
 from annotate.sql import exports as export_sql
 
 # Columns of one vote row (one per judgment, with its pair's prompt and both responses).
@@ -99,14 +99,27 @@ def _columns(lean: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
 _REASONING = (("candidate_a__reasoning", "a_reasoning"), ("candidate_b__reasoning", "b_reasoning"))
 
 
+def _vote_columns(lean: bool, reasoning: bool) -> tuple[str, ...]:
+    columns, _ = _columns(lean)
+    if reasoning:
+        columns += tuple(column for column, _ in _REASONING)
+    return columns
+
+
 def export_vote_queryset(
     *, campaign_id: int, lean: bool = False, reasoning: bool = False, pairs_in=None
 ):
     """Every judgment of the campaign (all sources, revisions too) with its pair, ordered by
     prompt, pair, judgment id; only of the pairs ``pairs_in`` (a queryset of pairs) when given."""
-    columns, _ = _columns(lean)
-    if reasoning:
-        columns += tuple(column for column, _ in _REASONING)
+    return _vote_pairs(
+        campaign_id=campaign_id,
+        columns=_vote_columns(lean, reasoning),
+        lean=lean,
+        pairs_in=pairs_in,
+    )
+
+
+def _vote_pairs(*, campaign_id: int, columns: tuple[str, ...], lean: bool, pairs_in):
     pairs = Pair.objects.filter(campaign_id=campaign_id, judgments__id__isnull=False)
     if pairs_in is not None:
         pairs = pairs.filter(id__in=pairs_in.values("id"))
@@ -129,12 +142,44 @@ def export_vote_queryset(
     return pairs.order_by("prompt_id", "id", "judgments__id").values_list(*columns)
 
 
+# The columns read from the pair's prompt and candidates, by the prefix of their name.
+_JOINED = (
+    ("prompt__", "prompt", Prompt),
+    ("candidate_a__", "a", Candidate),
+    ("candidate_b__", "b", Candidate),
+)
+
+
+def _joined(column: str) -> tuple[str, str] | None:
+    """Where a column of the vote rows is read from when not from the pair and its judgment:
+    (``prompt``, ``a`` or ``b``, its SQL there), or None."""
+    quote = connection.ops.quote_name
+    if column == "messages_json":
+        return "prompt", f"{quote(Prompt._meta.get_field('messages').column)}::text"
+    for prefix, side, model in _JOINED:
+        if column.startswith(prefix):
+            return side, quote(model._meta.get_field(column.removeprefix(prefix)).column)
+    return None
+
+
+def export_vote_select(
+    *, campaign_id: int, lean: bool = False, reasoning: bool = False, pairs_in=None
+) -> tuple[str, list, tuple[str, ...]]:
+    """The rows of export_vote_queryset as one SELECT for COPY (PostgreSQL): the pairs' and
+    judgments' columns sorted, then each row's prompt and candidates fetched in that order
+    (export_sql.vote_rows_select). Returns the SQL, its parameters and the columns' aliases."""
+    columns = _vote_columns(lean, reasoning)
+    joined = {column: where for column in columns if (where := _joined(column))}
+    own = (*(c for c in columns if c not in joined), "candidate_a_id", "candidate_b_id")
+    pairs = _vote_pairs(campaign_id=campaign_id, columns=own, lean=lean, pairs_in=pairs_in)
+    sql, params = export_sql.vote_rows_select(pairs, own=own, joined=joined)
+    return sql, params, columns
+
+
 @contextmanager
 def export_read_transaction() -> Iterator[None]:
-    """One read transaction for a whole export: a consistent snapshot, and a streaming cursor.
-
-    Outside a transaction Django declares its server-side cursors WITH HOLD, which makes PostgreSQL
-    materialise the whole result before the first row; inside one the rows stream as produced.
+    """One read transaction for a whole export: a consistent snapshot for every read of it (the
+    rows, read with COPY on PostgreSQL, and a model method's fitting pass over the same rows).
     The planner is told the whole result will be read (hash joins + one sort, as COPY would) and
     gets room to hash without spilling; JIT compile time is not worth it for one pass
     (annotate/sql/exports.py).
@@ -146,7 +191,10 @@ def export_read_transaction() -> Iterator[None]:
         return
     with transaction.atomic():
         export_sql.export_read_settings()
-        yield
+        try:
+            yield
+        finally:
+            export_sql.close_readers()  # before the COMMIT or ROLLBACK, which wait for them
 
 
 def export_vote_rows(
@@ -157,19 +205,22 @@ def export_vote_rows(
     reasoning: bool = False,
     pairs_in=None,
 ) -> Iterator[dict]:
-    """The rows of export_vote_queryset as dicts, streamed ``chunk_size`` rows at a time.
+    """The rows of export_vote_queryset as dicts, streamed: memory holds a few rows, never the
+    campaign. The order (prompt, pair, then judgment id) is what exports.pipeline groups by.
 
-    Run it inside ``export_read_transaction()``: a server-side cursor then streams the rows
-    (``iterator(chunk_size=...)``) and memory holds one chunk, never the campaign. The order (prompt,
-    pair, then judgment id) is what exports.pipeline groups by.
+    Run it inside ``export_read_transaction()``. On PostgreSQL the rows come through COPY
+    (export_sql.copy_rows); on SQLite from its cursor, ``chunk_size`` rows at a time.
     """
     names = generator_names(campaign_id=campaign_id)
     _, keys = _columns(lean)
     if reasoning:
         keys += tuple(key for _, key in _REASONING)
-    rows = export_vote_queryset(
-        campaign_id=campaign_id, lean=lean, reasoning=reasoning, pairs_in=pairs_in
-    ).iterator(chunk_size=chunk_size)
+    how = {"campaign_id": campaign_id, "lean": lean, "reasoning": reasoning, "pairs_in": pairs_in}
+    if connection.vendor == "postgresql":
+        sql, params, columns = export_vote_select(**how)
+        rows = export_sql.copy_rows(sql, params, columns=columns)
+    else:
+        rows = export_vote_queryset(**how).iterator(chunk_size=chunk_size)
     decode = msgspec.json.decode
     has_aspects = "aspects" in keys
     for values in rows:
