@@ -172,7 +172,7 @@ def export_vote_select(
     joined = {column: where for column in columns if (where := _joined(column))}
     own = (*(c for c in columns if c not in joined), "candidate_a_id", "candidate_b_id")
     pairs = _vote_pairs(campaign_id=campaign_id, columns=own, lean=lean, pairs_in=pairs_in)
-    sql, params = export_sql.vote_rows_select(pairs, own=own, joined=joined)
+    sql, params = export_sql.vote_rows_select(pairs, own=own, joined=joined, columns=columns)
     return sql, params, columns
 
 
@@ -223,9 +223,13 @@ def export_vote_rows(
         rows = export_vote_queryset(**how).iterator(chunk_size=chunk_size)
     decode = msgspec.json.decode
     has_aspects = "aspects" in keys
+    text, messages = None, None  # the last prompt's messages: its rows come together
     for values in rows:
         row = dict(zip(keys, values, strict=True))
-        row["messages"] = decode(row["messages"])
+        if row["messages"] != text:
+            text = row["messages"]
+            messages = decode(text)
+        row["messages"] = messages  # one object for the rows of a prompt (read, never changed)
         if has_aspects:
             row["aspects"] = decode(row["aspects"])
         row["a_generator"] = names.get(row["a_generator"], "")
