@@ -319,6 +319,91 @@ class FileBackend:
 _REDIS_ID = re.compile(r"\d{1,20}-\d{1,20}")
 
 
+class _Waiting:
+    """One thread's commands in a _Together batch: their replies, or the error, once sent."""
+
+    __slots__ = ("commands", "replies", "error", "lead", "_ready")
+
+    def __init__(self, commands: list[tuple]) -> None:
+        self.commands = commands
+        self.replies: list[Any] = []
+        self.error: BaseException | None = None
+        self.lead = False
+        self._ready = threading.Lock()
+        self._ready.acquire()
+
+    def wake(self) -> None:
+        self._ready.release()
+
+    def wait(self) -> None:
+        self._ready.acquire()
+
+
+class _Together:
+    """Group commit of a process's publishes: the commands of every thread that publishes while a
+    round trip is under way go to Redis together in the next one, one pipeline. A live worker's
+    threads each publish a delta some 20 times a second; one round trip each (a pipeline, its
+    connection taken from the pool and back, the thread blocking and waking for the send and
+    the reply) cost more CPU than the rest of the delta, and 100 threads in one process spent it
+    queueing for the GIL (bench/live.py --source real). Each ``run`` still returns only once its
+    commands are in Redis (an event published is there, in its channel's order, when ``publish``
+    returns; a failed round trip raises in every thread it carried), so nothing changes for the
+    caller. No thread of its own: the first thread to find no round trip under way sends the
+    batch (its own commands with those queued), then hands the next batch to the first thread
+    queued behind it."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self._lock = threading.Lock()
+        self._queue: list[_Waiting] = []
+        self._busy = False
+
+    def run(self, commands: list[tuple]) -> list[Any]:
+        me = _Waiting(commands)
+        with self._lock:
+            self._queue.append(me)
+            lead = me.lead = not self._busy
+            self._busy = True
+        if not lead:
+            me.wait()  # sent (by another thread), or handed the next batch
+        if me.lead:
+            self._send()
+        if me.error is not None:
+            raise me.error
+        return me.replies
+
+    def _send(self) -> None:
+        with self._lock:
+            batch, self._queue = self._queue, []
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for waiting in batch:
+                for command in waiting.commands:
+                    pipe.execute_command(*command)
+            replies = pipe.execute(raise_on_error=False)
+            at = 0
+            for waiting in batch:
+                mine = replies[at : at + len(waiting.commands)]
+                at += len(waiting.commands)
+                failed = next((r for r in mine if isinstance(r, Exception)), None)
+                waiting.replies, waiting.error = mine, failed
+        except BaseException as error:  # noqa: BLE001 - every thread of the batch raises it
+            for waiting in batch:
+                waiting.error = error
+        finally:
+            with self._lock:
+                following = self._queue[0] if self._queue else None
+                if following is not None:
+                    following.lead = True
+                else:
+                    self._busy = False
+            for waiting in batch:
+                if not waiting.lead:
+                    waiting.wake()
+            if following is not None:
+                following.wake()
+
+
 class RedisBackend:
     """One stream per channel (``live:<channel>``); the stream's ids are the events' ids."""
 
@@ -342,6 +427,7 @@ class RedisBackend:
         )
         self._lock = threading.Lock()
         self._renewed: dict[str, float] = {}  # stream key -> when this process last renewed its TTL
+        self._together = _Together(self.client)
 
     @staticmethod
     def key(channel: str) -> str:
@@ -370,20 +456,19 @@ class RedisBackend:
         self, channel: str, kind: str, data: dict[str, Any], *, check_stop: bool
     ) -> tuple[str, bool]:
         """XADD the event (renewing the stream's TTL when due) and, with ``check_stop``, read the
-        stop flag in the same round trip."""
+        stop flag in the same round trip (shared with the other threads publishing now)."""
         payload = _encode(kind, data)
         key = self.key(channel)
         now = time.monotonic()
         renew = kind != "delta" or now - self._renewed.get(key, -_RENEW_EVERY) >= _RENEW_EVERY
-        pipe = self.client.pipeline(transaction=False)
-        pipe.xadd(
-            key, {"k": kind, "d": payload}, maxlen=settings.LIVE_RELAY_MAXLEN, approximate=True
-        )
+        commands: list[tuple] = [
+            ("XADD", key, "MAXLEN", "~", settings.LIVE_RELAY_MAXLEN, "*", "k", kind, "d", payload)
+        ]
         if renew:  # else the TTL (a day) was renewed a moment ago: the delta alone
-            pipe.expire(key, settings.LIVE_RELAY_RETENTION_SECONDS)
+            commands.append(("EXPIRE", key, settings.LIVE_RELAY_RETENTION_SECONDS))
         if check_stop:
-            pipe.exists(f"{key}:stop")
-        replies = pipe.execute()
+            commands.append(("EXISTS", f"{key}:stop"))
+        replies = self._together.run(commands)
         if kind in TERMINAL:
             self._renewed.pop(key, None)
         elif renew:

@@ -387,3 +387,41 @@ def test_more_writer_threads_than_connections_wait_their_turn(settings, channel,
         t.join()
     assert errors == []
     assert all(len(small.read(f"{channel}-{i}", None)) == 20 for i in range(8))
+
+
+def test_writer_threads_publishing_together_each_get_their_own_events_and_errors(settings, channel):
+    """The threads of a process publish in shared round trips (relay._Together): each channel
+    still gets its own events in order, each stop flag reaches its own writer only, and a command
+    Redis refuses raises in the thread that sent it, the other threads' events going through."""
+    settings.LIVE_RELAY_URL = REDIS_URL
+    b = relay.backend()
+    relay.request_stop(f"{channel}-3")
+    b.client.set(relay.RedisBackend.key(f"{channel}-bad"), "not a stream")
+    start = threading.Barrier(9)
+    stops: dict[int, list[bool]] = {}
+    errors: dict[str, BaseException] = {}
+
+    def writer(i: int) -> None:
+        start.wait()
+        stops[i] = [relay.publish_delta(f"{channel}-{i}", f"{j} ") for j in range(50)]
+        relay.publish(f"{channel}-{i}", "end", {})
+
+    def bad() -> None:
+        start.wait()
+        try:
+            relay.publish_delta(f"{channel}-bad", "x")
+        except Exception as error:  # noqa: BLE001
+            errors["bad"] = error
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    threads.append(threading.Thread(target=bad))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert "WRONGTYPE" in str(errors["bad"])
+    for i in range(8):
+        got = collect_now(f"{channel}-{i}")
+        assert [e.data.get("text") for e in got[:-1]] == [f"{j} " for j in range(50)]
+        assert got[-1].kind == "end"
+        assert stops[i] == [i == 3] * 50
