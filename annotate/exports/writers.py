@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -39,7 +40,10 @@ class JsonlWriter:
     ensure_ascii=False, separators=(",", ":"))`` (keys in insertion order), several times faster,
     which matters at a million rows. It writes NaN as null, so the validator refuses NaN first.
     The records given together (a prompt's) are encoded in one call (``encode_lines``: each
-    record, then a newline); the encoded lines wait until ``CHUNK_ROWS`` rows, one write each."""
+    record, then a newline); the encoded lines wait until ``CHUNK_ROWS`` rows, one write each.
+    The writes go to the file from a thread of their own, one at a time and in order, while the
+    export builds the next chunk (a write waits for the disk without holding the GIL); an error
+    of a write is raised by the next write, or by ``close``."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -48,6 +52,8 @@ class JsonlWriter:
         self._encode_lines = msgspec.json.Encoder().encode_lines
         self._buffer: list[bytes] = []
         self._buffered = 0  # rows in the buffer
+        self._disk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jsonl-write")
+        self._writing: Future | None = None  # the write under way: one chunk at most in memory
 
     def write(self, record: dict) -> None:
         self.write_many([record])
@@ -61,13 +67,24 @@ class JsonlWriter:
 
     def _flush(self) -> None:
         if self._buffer:
-            self._fh.write(b"".join(self._buffer))
+            chunk = b"".join(self._buffer)
             self._buffer.clear()
             self._buffered = 0
+            self._wait()
+            self._writing = self._disk.submit(self._fh.write, chunk)
+
+    def _wait(self) -> None:
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            writing.result()  # raises the write's error here
 
     def close(self) -> None:
-        self._flush()
-        self._fh.close()
+        try:
+            self._flush()
+            self._wait()
+        finally:
+            self._disk.shutdown(wait=True)
+            self._fh.close()
 
 
 @cache

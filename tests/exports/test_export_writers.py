@@ -49,3 +49,33 @@ def test_an_empty_file_stays_empty(tmp_path):
     writer = JsonlWriter(tmp_path / "train.jsonl")
     writer.close()
     assert (tmp_path / "train.jsonl").read_bytes() == b""
+
+
+class _FailingFile:
+    """A file whose second write fails, as a full disk would."""
+
+    def __init__(self, real):
+        self.real, self.writes = real, 0
+
+    def write(self, data):
+        self.writes += 1
+        if self.writes == 2:
+            raise OSError(28, "No space left on device")
+        return self.real.write(data)
+
+    def close(self):
+        self.real.close()
+
+
+def test_a_failed_write_in_the_background_is_raised_not_lost(tmp_path, monkeypatch):
+    # The chunks go to the file from a thread of their own; a write that fails there must still
+    # fail the export (by the next write or by close), never leave a short file behind silently.
+    monkeypatch.setattr(writers, "CHUNK_ROWS", 1)
+    writer = JsonlWriter(tmp_path / "train.jsonl")
+    writer._fh = _FailingFile(writer._fh)
+    with pytest.raises(OSError, match="No space left"):
+        for record in RECORDS * 3:
+            writer.write(record)
+        writer.close()
+    writer.close()  # an export that failed closes its writers again: that is fine
+    assert writer._fh.writes == 2  # nothing was written after the failure
