@@ -7,10 +7,12 @@ keeps its claim: nothing is sent twice."""
 from __future__ import annotations
 
 import zipfile
+from datetime import timedelta
 
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.db import connection
+from django.db.models.functions import Now
 
 from annotate.models import (
     Campaign,
@@ -82,10 +84,15 @@ def test_a_judge_job_and_an_export_survive_a_killed_worker(
         done = JudgeVerdict.objects.filter(job=job, status=JudgeVerdict.Status.DONE)
         builds = settings.EXPORT_WORK_DIR
         running = JudgeVerdict.objects.filter(job=job, status=JudgeVerdict.Status.RUNNING)
+        # One of them claimed a moment ago, so its two calls (0.2 s each) are still under way at
+        # the kill: verdicts started together end together, and a poll that saw them a
+        # millisecond before they ended would kill a worker with none in flight.
+        fresh = running.filter(claimed_at__gte=Now() - timedelta(seconds=0.1))
         wait_for(
             lambda: (
                 done.count() >= 1
                 and running.count() >= 2
+                and fresh.exists()
                 and any(builds.glob(f"export-{export.id}-*/*"))
             ),
             timeout=45,
