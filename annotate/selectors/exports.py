@@ -152,13 +152,13 @@ _JOINED = (
 
 def _joined(column: str) -> tuple[str, str] | None:
     """Where a column of the vote rows is read from when not from the pair and its judgment:
-    (``prompt``, ``a`` or ``b``, its SQL there), or None."""
-    quote = connection.ops.quote_name
-    if column == "messages_json":
-        return "prompt", f"{quote(Prompt._meta.get_field('messages').column)}::text"
+    (``prompt``, ``a`` or ``b``, its SQL there), or None. A JSON column (_JSON_TEXT) is read as
+    its text, as the ORM's queryset reads it."""
+    path = _JSON_TEXT.get(column, column)
     for prefix, side, model in _JOINED:
-        if column.startswith(prefix):
-            return side, quote(model._meta.get_field(column.removeprefix(prefix)).column)
+        if path.startswith(prefix):
+            sql = connection.ops.quote_name(model._meta.get_field(path.removeprefix(prefix)).column)
+            return side, f"{sql}::text" if column in _JSON_TEXT else sql
     return None
 
 

@@ -13,7 +13,6 @@ it hash-joins and sorts once. Every read gets room to sort and hash without spil
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterator
 
 from django.db import connection
@@ -104,8 +103,8 @@ def copy_rows(sql: str, params: list, *, columns: tuple[str, ...]) -> Iterator[t
 
     The values are those the ORM's cursor gives: psycopg's loaders for the same types (the
     export's columns need no converter of the ORM on PostgreSQL: integers, text, booleans,
-    numerics, timestamps, and JSON read as its text). Each column is found by its alias in the
-    SELECT, not by position, so the ORM's order of annotations does not matter.
+    numerics, timestamps, and JSON read as its text). The SELECT lists ``columns`` in their order
+    (vote_rows_select does); one that does not is refused, not read into the wrong keys.
 
     While a COPY is under way its connection does nothing else: psycopg holds the connection's
     lock until the copy ends, and a statement from the same thread would wait on it for ever. A
@@ -132,12 +131,9 @@ def _copy_rows(sql: str, params: list, columns: tuple[str, ...]) -> Iterator[tup
         raw = cursor.cursor  # psycopg's own: COPY is not in the DB-API
         raw.execute(f"SELECT * FROM ({sql}) AS export_columns LIMIT 0", params)
         names = [column.name for column in raw.description]
+        if names != list(columns):
+            raise ValueError(f"the SELECT gives the columns {names}, not {list(columns)}")
         types = [column.type_code for column in raw.description]
-        order = [names.index(column) for column in columns]
-        pick = None
-        if order != list(range(len(names))):
-            pick = operator.itemgetter(*order) if len(order) > 1 else lambda row: (row[order[0]],)
         with raw.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)", params) as copy:
             copy.set_types(types)
-            for row in copy.rows():
-                yield row if pick is None else pick(row)
+            yield from copy.rows()
