@@ -15,11 +15,13 @@ fresh subprocess so peak RSS is its own:
 
 (first, unless --cold-stats, the campaign's statistics are computed as the stats worker computes
 them once votes arrive, so the export's dataset card reads them instead of computing α itself)
-and prints wall time, CPU time (of the process: steadier than wall time on a busy machine), the
-CPU time of its PostgreSQL backend (read from /proc when the server runs on this machine: for
-COPY the server does most of the work) and peak RSS of both, then the export / COPY ratios of
-wall time and of CPU time (the process alone, and with its backend). Targets: export ≤ 3× COPY
-time, < 300 MiB RSS.
+and prints wall time, CPU time (of the process and its parts: steadier than wall time on a busy
+machine), the CPU time of PostgreSQL (every server process, read from /proc when the server runs
+on this machine: for COPY the server does most of the work), and the peak memory of the phase's
+processes (PSS, sampled every 50 ms: a forked part's pages still shared with its lead count once),
+then the export / COPY ratios of wall time and of CPU time (the processes alone, and with
+PostgreSQL's). --processes 1 2 runs the export once per EXPORT_PROCESSES (services/export_parts.py).
+Targets (#16): export ≤ 2× COPY time, < 300 MiB.
 With --bucket the export runs once more with the exports storage on an S3-compatible bucket
 (moto's server, started on 127.0.0.1 in its own process), and also prints the upload and the time
 to stream the zip back through the storage; then a --download-mib object of random bytes is read
@@ -60,25 +62,32 @@ def _django(db_url: str) -> None:
 
 
 def _cpu_seconds() -> float:
-    """This process's CPU time (user + system): steadier than wall time on a busy machine."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """This process's CPU time (user + system) and its ended children's (an export's parts):
+    steadier than wall time on a busy machine."""
+    mine = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return mine.ru_utime + mine.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _backend_cpu_seconds() -> float | None:
-    """CPU time of this connection's PostgreSQL backend process, when the server runs on this
-    machine and /proc shows it (else None): the server's share of the work, which the process's
-    own CPU time leaves out (for COPY it is most of the work)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    """CPU time of every PostgreSQL process on this machine, ended ones included (the
+    postmaster's children's time), when /proc shows them (else None): the server's share of the
+    work, which the process's own CPU time leaves out (for COPY it is most of the work). Every
+    process: a query's parallel workers and each export part's backend do the work too."""
+    ticks, found = 0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, _, rest = text.partition(" (")[2].rpartition(")")
+        if name != "postgres":
+            continue
+        fields = rest.split()
+        # utime, stime, cutime, cstime: fields 14 to 17 of the line, 12 to 15 after the name
+        ticks += sum(int(value) for value in fields[11:15])
+        found = True
+    return ticks / os.sysconf("SC_CLK_TCK") if found else None
 
 
 def _server_cpu(before: float | None) -> float | None:
@@ -86,8 +95,36 @@ def _server_cpu(before: float | None) -> float | None:
     return None if before is None or after is None else after - before
 
 
+def _tree_memory_mib(pid: int) -> tuple[float, float, int]:
+    """PSS and RSS of a process and all its descendants (an export and its parts), in MiB, and
+    how many they are. PSS shares each page among the processes mapping it: a fork's pages that
+    both still share count once in all, where RSS counts them in each."""
+    pss = rss = 0
+    seen = 0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+                elif line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+            seen += 1
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (OSError, ValueError):
+            continue
+        todo += [int(child) for child in children]
+    return pss / 1024, rss / 1024, seen
+
+
 def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    """The peak RSS of this process or of its biggest ended child (an export's part)."""
+    peaks = (
+        resource.getrusage(who).ru_maxrss
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return max(peaks) / 1024  # Linux reports KiB
 
 
 FILL_SQL = """
@@ -302,15 +339,28 @@ def phase_download(kind: str) -> dict:
 
 
 def _run_phase(*args: str, env: dict | None = None) -> dict:
-    result = subprocess.run(
-        [sys.executable, __file__, *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    if result.returncode:
-        sys.exit(f"phase {args[1]} failed:\n{result.stderr}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    """A phase in a fresh process, its process tree's memory sampled every 50 ms meanwhile."""
+    peak = {"pss_mib": 0.0, "tree_rss_mib": 0.0, "processes": 0}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            [sys.executable, __file__, *args],
+            stdout=out,
+            stderr=err,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        while proc.poll() is None:
+            pss, rss, processes = _tree_memory_mib(proc.pid)
+            if pss > peak["pss_mib"]:
+                peak["pss_mib"], peak["tree_rss_mib"] = pss, rss
+            peak["processes"] = max(peak["processes"], processes)
+            time.sleep(0.05)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode:
+        sys.exit(f"phase {args[1]} failed:\n{stderr}")
+    return {**json.loads(stdout.strip().splitlines()[-1]), **peak}
 
 
 def main() -> None:
@@ -329,6 +379,13 @@ def main() -> None:
         "--cold-stats",
         action="store_true",
         help="leave the campaign's statistics uncomputed: the export's card computes alpha itself",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        nargs="+",
+        default=[2],
+        help="EXPORT_PROCESSES of the export, one run each (default 2; 1: the worker's process alone)",
     )
     parser.add_argument(
         "--phase", choices=["copy", "export", "download", "stats"], help=argparse.SUPPRESS
@@ -363,7 +420,17 @@ def main() -> None:
         copy = _run_phase(
             "--phase", "copy", "--format", args.format, "--out", str(work / "copy.tsv")
         )
-        export = _run_phase("--phase", "export", "--format", args.format, env=local)
+        exports = {
+            n: _run_phase(
+                "--phase",
+                "export",
+                "--format",
+                args.format,
+                env={**local, "EXPORT_PROCESSES": str(n)},
+            )
+            for n in args.processes
+        }
+        export = exports[args.processes[0]]
         bucket, downloads = None, {}
         if args.bucket:
             moto, bucket_env = _start_bucket()
@@ -386,7 +453,6 @@ def main() -> None:
                 conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
             print(f"dropped {DB_NAME}")
 
-    ratio = export["seconds"] / copy["seconds"]
     print(f"pairs: {export['pairs']:,}  format: {args.format}  rows written: {export['rows']:,}")
     if stats is None:
         print("campaign statistics left uncomputed (--cold-stats): the card computes alpha itself")
@@ -396,28 +462,30 @@ def main() -> None:
             f"({stats['seconds']:.1f}s, done: {stats['done']}): the card reads them"
         )
     print(
-        f"{'':10}{'seconds':>10}{'CPU s':>8}{'server CPU s':>14}{'peak RSS MiB':>15}"
-        f"{'MiB written':>14}"
+        f"{'':14}{'seconds':>9}{'CPU s':>8}{'PG CPU s':>10}{'peak PSS MiB':>14}"
+        f"{'procs':>7}{'MiB written':>13}"
     )
-    for name, r in (("COPY", copy), ("export", export)):
+    rows = [("COPY", copy)] + [(f"export, {n} proc", r) for n, r in exports.items()]
+    for name, r in rows:
         server = r["server_cpu_seconds"]
         print(
-            f"{name:10}{r['seconds']:>10.2f}{r['cpu_seconds']:>8.2f}"
-            f"{'n/a' if server is None else f'{server:.2f}':>14}{r['rss_mib']:>15.1f}"
-            f"{r['bytes'] / 2**20:>14.1f}"
+            f"{name:14}{r['seconds']:>9.2f}{r['cpu_seconds']:>8.2f}"
+            f"{'n/a' if server is None else f'{server:.2f}':>10}{r['pss_mib']:>14.1f}"
+            f"{r['processes']:>7}{r['bytes'] / 2**20:>13.1f}"
         )
-    print(
-        f"export / COPY = {ratio:.2f}x wall (target <= 3x); export peak RSS "
-        f"{export['rss_mib']:.0f} MiB (target < 300 MiB)"
-    )
-    cpu_ratio = export["cpu_seconds"] / copy["cpu_seconds"]
-    line = f"export / COPY CPU = {cpu_ratio:.2f}x (this process)"
-    if copy["server_cpu_seconds"] is not None and export["server_cpu_seconds"] is not None:
-        total = (export["cpu_seconds"] + export["server_cpu_seconds"]) / (
-            copy["cpu_seconds"] + copy["server_cpu_seconds"]
+    for n, r in exports.items():
+        ratio = r["seconds"] / copy["seconds"]
+        line = (
+            f"export ({n} proc) / COPY = {ratio:.2f}x wall (target <= 2x); peak PSS "
+            f"{r['pss_mib']:.0f} MiB in all (target < 300 MiB; RSS of the biggest process "
+            f"{r['rss_mib']:.0f} MiB); CPU {r['cpu_seconds'] / copy['cpu_seconds']:.2f}x"
         )
-        line += f", {total:.2f}x (this process + its PostgreSQL backend)"
-    print(line)
+        if copy["server_cpu_seconds"] is not None and r["server_cpu_seconds"] is not None:
+            total = (r["cpu_seconds"] + r["server_cpu_seconds"]) / (
+                copy["cpu_seconds"] + copy["server_cpu_seconds"]
+            )
+            line += f", {total:.2f}x with PostgreSQL's"
+        print(line)
     zip_mib = export["zip_bytes"] / 2**20
     print(
         f"publish to the local folder (zip + sha256 + save): {export['publish_seconds']:.2f}s "

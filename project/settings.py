@@ -411,6 +411,11 @@ LIVE_RELAY_MAX_BYTES = env_int("LIVE_RELAY_MAX_BYTES", 32 * 1024 * 1024)  # per 
 # storage is the folder EXPORT_ROOT, which every web and worker machine must then share (one
 # mount); with it, an S3-compatible bucket (django-storages' S3 backend, boto3) that all reach.
 EXPORT_WORK_DIR = Path(env_str("EXPORT_WORK_DIR", str(DATA_DIR / "export-work")))
+# On PostgreSQL, a JSON Lines export of at least EXPORT_PARALLEL_MIN_PAIRS pairs is built by
+# EXPORT_PROCESSES processes, each over a range of the prompts, on one snapshot
+# (annotate/services/export_parts.py). 1 builds every export in the worker's own process.
+EXPORT_PROCESSES = max(1, env_int("EXPORT_PROCESSES", min(2, os.cpu_count() or 1)))
+EXPORT_PARALLEL_MIN_PAIRS = env_int("EXPORT_PARALLEL_MIN_PAIRS", 100_000)
 EXPORT_BUCKET = env_str("EXPORT_BUCKET")
 # Downloads redirect to a signed URL of the bucket (which the browser must reach) instead of
 # streaming through the web process.

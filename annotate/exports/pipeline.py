@@ -73,15 +73,18 @@ class _CheckedFile:
         try:
             self.validator.check(record, group=group)
         except InvalidRow as exc:
-            raise InvalidExport(f"{self.name} {exc}") from None
+            raise self.invalid(exc) from None
         self.writer.write(record)
+
+    def invalid(self, exc: InvalidRow) -> InvalidExport:
+        return InvalidExport(f"{self.name} {exc}", file=self.name, broken=exc)
 
     def write_group(self, records: list[dict], group: int) -> None:
         """The records of one group (a prompt), checked together, then written together."""
         try:
             self.validator.check_group(records, group)
         except InvalidRow as exc:
-            raise InvalidExport(f"{self.name} {exc}") from None
+            raise self.invalid(exc) from None
         self.writer.write_many(records)
 
     def close(self) -> None:
@@ -89,7 +92,7 @@ class _CheckedFile:
         try:
             self.validator.close()
         except InvalidRow as exc:
-            raise InvalidExport(f"{self.name} {exc}") from None
+            raise self.invalid(exc) from None
 
 
 def write_export(
@@ -98,6 +101,33 @@ def write_export(
     options: ExportOptions,
     out_dir: Path,
     context: CardContext,
+    progress: Callable[[int], None] | None = None,
+    progress_every: int = 5000,
+    **build,
+) -> ExportSummary:
+    """Write the export folder; returns what was written. ``progress(pairs_seen)`` is called as it
+    goes. ``build``: what write_rows takes besides the rows (rater names, excluded raters, fitted
+    labels, generators)."""
+    data_dir = Path(out_dir) / "data"
+    summary = write_rows(
+        rows,
+        options=options,
+        data_dir=data_dir,
+        progress=progress,
+        progress_every=progress_every,
+        **build,
+    )
+    return finish_export(
+        summary, options=options, out_dir=out_dir, context=context, progress=progress
+    )
+
+
+def write_rows(
+    rows: Iterable[dict],
+    *,
+    options: ExportOptions,
+    data_dir: Path,
+    suffix: str = "",
     rater_names: dict | None = None,
     excluded_raters: frozenset = frozenset(),
     progress: Callable[[int], None] | None = None,
@@ -105,18 +135,18 @@ def write_export(
     fitted: FittedLabels | None = None,
     generators: dict[str, dict] | None = None,
 ) -> ExportSummary:
-    """Write the export folder; returns what was written. ``progress(pairs_seen)`` is called as it
-    goes. ``fitted``: the pairs' labels from a model method (dawid_skene, mace), fitted before.
-    ``generators``: name -> provider, model and parameters, for the raw formats' provenance."""
-    out_dir = Path(out_dir)
-    data_dir = out_dir / "data"
+    """The data files of an export: each split's rows checked and written to
+    ``data_dir/<split><suffix>.<ext>``; returns the summary of what was read and written (its
+    ``rows``). ``fitted``: the pairs' labels from a model method (dawid_skene, mace), fitted
+    before. ``generators``: name -> provider, model and parameters, for the raw formats'
+    provenance. A part of an export (services/export_parts.py) is the same with a ``suffix``."""
     data_dir.mkdir(parents=True, exist_ok=True)
     kind = file_kind(options.format)
     summary = ExportSummary()
     splits = ["train", "test"] if options.test_fraction > 0 else ["train"]
     files = {
         split: _CheckedFile(
-            open_writer(kind, data_dir / f"{split}.{kind}"),
+            open_writer(kind, data_dir / f"{split}{suffix}.{kind}"),
             Validator(
                 options.format, tie_policy=options.tie_policy, raw_columns=formats.RAW_COLUMNS
             ),
@@ -167,15 +197,29 @@ def write_export(
         raise
     for out in files.values():
         out.close()
-
     for split, out in files.items():
         summary.rows[split] = out.rows
+    return summary
+
+
+def finish_export(
+    summary: ExportSummary,
+    *,
+    options: ExportOptions,
+    out_dir: Path,
+    context: CardContext,
+    progress: Callable[[int], None] | None = None,
+) -> ExportSummary:
+    """The folder around the data files write_rows wrote: an empty split left out, then the card
+    and SHA256SUMS. EmptyExport when no row was written."""
+    out_dir = Path(out_dir)
+    kind = file_kind(options.format)
     if summary.row_count == 0:
         raise EmptyExport(empty_message(summary, options), summary)
     for split in [split for split, n in summary.rows.items() if n == 0]:
         # An empty split file would not load (a small export's prompts may all fall in one
         # split); leave it out, and the card lists the other split only.
-        (data_dir / f"{split}.{kind}").unlink()
+        (out_dir / "data" / f"{split}.{kind}").unlink()
         del summary.rows[split]
     summary.files = [f"data/{split}.{kind}" for split in summary.rows]
     summary.sizes = {

@@ -27,7 +27,15 @@ class EmptyExport(ExportFailed):
 
 
 class InvalidExport(ExportFailed):
-    """A written row broke its format's rules (annotate/exports/validate.py): a bug, never shipped."""
+    """A written row broke its format's rules (annotate/exports/validate.py): a bug, never shipped.
+    ``file`` and ``broken`` (validate.InvalidRow: the row's number in that file, the rule): where,
+    when a row is to blame."""
+
+    def __init__(
+        self, message: str, summary: ExportSummary | None = None, *, file: str = "", broken=None
+    ):
+        super().__init__(message, summary)
+        self.file, self.broken = file, broken
 
 
 @dataclass
@@ -61,6 +69,23 @@ class ExportSummary:
     @property
     def mean_agreement(self) -> float | None:
         return self.agreement_sum / self.multi_vote_pairs if self.multi_vote_pairs else None
+
+
+def merge_summaries(parts: list[ExportSummary]) -> ExportSummary:
+    """One summary of an export built in parts (services/export_parts.py): every count added up,
+    in the parts' order; the files are the whole export's, named later."""
+    merged = ExportSummary()
+    for part in parts:
+        for name, value in vars(part).items():
+            mine = getattr(merged, name)
+            if isinstance(value, Counter):
+                mine.update(value)
+            elif isinstance(value, dict):
+                for key, n in value.items():
+                    mine[key] = mine.get(key, 0) + n
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                setattr(merged, name, mine + value)
+    return merged
 
 
 def _vote_reasons(options: ExportOptions) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -107,22 +108,50 @@ def _vote_columns(lean: bool, reasoning: bool) -> tuple[str, ...]:
 
 
 def export_vote_queryset(
-    *, campaign_id: int, lean: bool = False, reasoning: bool = False, pairs_in=None
+    *, campaign_id: int, lean: bool = False, reasoning: bool = False, pairs_in=None, prompts=None
 ):
     """Every judgment of the campaign (all sources, revisions too) with its pair, ordered by
-    prompt, pair, judgment id; only of the pairs ``pairs_in`` (a queryset of pairs) when given."""
+    prompt, pair, judgment id; only of the pairs ``pairs_in`` (a queryset of pairs) when given,
+    and of the prompts in ``prompts`` (ids from, to: a PromptRange) when given."""
     return _vote_pairs(
         campaign_id=campaign_id,
         columns=_vote_columns(lean, reasoning),
         lean=lean,
         pairs_in=pairs_in,
+        prompts=prompts,
     )
 
 
-def _vote_pairs(*, campaign_id: int, columns: tuple[str, ...], lean: bool, pairs_in):
+def _vote_pairs_of(*, campaign_id: int, pairs_in=None, prompts=None):
+    """The campaign's pairs, once per vote (the rows an export reads), of ``pairs_in`` and of the
+    prompt ids ``prompts`` = (from, to): from included, to not, None for no bound."""
     pairs = Pair.objects.filter(campaign_id=campaign_id, judgments__id__isnull=False)
     if pairs_in is not None:
         pairs = pairs.filter(id__in=pairs_in.values("id"))
+    if prompts is not None:
+        start, end = prompts
+        if start is not None:
+            pairs = pairs.filter(prompt_id__gte=start)
+        if end is not None:
+            pairs = pairs.filter(prompt_id__lt=end)
+    return pairs
+
+
+def export_prompt_ranges(*, campaign_id: int, parts: int, pairs_in=None) -> tuple[int, list[tuple]]:
+    """The number of pairs an export reads, and the campaign's prompts cut into at most ``parts``
+    ranges of about as many pairs each, in order: (from, to) prompt ids, the first from None and
+    the last to None, so that together they hold every prompt, each once (PostgreSQL). By pairs,
+    not vote rows: a third of the time at a million (0.28 s against 0.9 s), and as even where
+    the pairs have as many votes."""
+    pairs = Pair.objects.filter(campaign_id=campaign_id)
+    if pairs_in is not None:
+        pairs = pairs.filter(id__in=pairs_in.values("id"))
+    count, bounds = export_sql.prompt_bounds(pairs.values_list("prompt_id"), parts)
+    return count, list(itertools.pairwise([None, *bounds, None]))
+
+
+def _vote_pairs(*, campaign_id: int, columns: tuple[str, ...], lean: bool, pairs_in, prompts=None):
+    pairs = _vote_pairs_of(campaign_id=campaign_id, pairs_in=pairs_in, prompts=prompts)
     pairs = pairs.annotate(
         **{
             name: Cast(field, output_field=TextField())
@@ -163,7 +192,7 @@ def _joined(column: str) -> tuple[str, str] | None:
 
 
 def export_vote_select(
-    *, campaign_id: int, lean: bool = False, reasoning: bool = False, pairs_in=None
+    *, campaign_id: int, lean: bool = False, reasoning: bool = False, pairs_in=None, prompts=None
 ) -> tuple[str, list, tuple[str, ...]]:
     """The rows of export_vote_queryset as one SELECT for COPY (PostgreSQL): the pairs' and
     judgments' columns sorted, then each row's prompt and candidates fetched in that order
@@ -171,26 +200,32 @@ def export_vote_select(
     columns = _vote_columns(lean, reasoning)
     joined = {column: where for column in columns if (where := _joined(column))}
     own = (*(c for c in columns if c not in joined), "candidate_a_id", "candidate_b_id")
-    pairs = _vote_pairs(campaign_id=campaign_id, columns=own, lean=lean, pairs_in=pairs_in)
+    pairs = _vote_pairs(
+        campaign_id=campaign_id, columns=own, lean=lean, pairs_in=pairs_in, prompts=prompts
+    )
     sql, params = export_sql.vote_rows_select(pairs, own=own, joined=joined, columns=columns)
     return sql, params, columns
 
 
 @contextmanager
-def export_read_transaction() -> Iterator[None]:
+def export_read_transaction(*, shared: bool = False, imported: str | None = None) -> Iterator[None]:
     """One read transaction for a whole export: a consistent snapshot for every read of it (the
     rows, read with COPY on PostgreSQL, and a model method's fitting pass over the same rows).
     The planner is told the whole result will be read (hash joins + one sort, as COPY would) and
     gets room to hash without spilling; JIT compile time is not worth it for one pass
-    (annotate/sql/exports.py).
+    (annotate/sql/exports.py). ``shared``: a read-only REPEATABLE READ transaction, whose snapshot
+    the export's other processes read (``imported``: the snapshot id it gave them;
+    services/export_parts.py); both must be the outermost transaction.
     """
     if connection.vendor != "postgresql":
         # SQLite streams from its cursor without a transaction, and the project opens SQLite
         # transactions IMMEDIATE (write lock at BEGIN): holding one for an export would block raters.
         yield
         return
+    if (shared or imported) and connection.in_atomic_block:
+        raise RuntimeError("a shared export snapshot needs a transaction of its own")
     with transaction.atomic():
-        export_sql.export_read_settings()
+        export_sql.export_read_settings(snapshot=shared, imported=imported)
         try:
             yield
         finally:
@@ -204,6 +239,7 @@ def export_vote_rows(
     chunk_size: int = 5000,
     reasoning: bool = False,
     pairs_in=None,
+    prompts=None,
 ) -> Iterator[dict]:
     """The rows of export_vote_queryset as dicts, streamed: memory holds a few rows, never the
     campaign. The order (prompt, pair, then judgment id) is what exports.pipeline groups by.
@@ -215,7 +251,13 @@ def export_vote_rows(
     _, keys = _columns(lean)
     if reasoning:
         keys += tuple(key for _, key in _REASONING)
-    how = {"campaign_id": campaign_id, "lean": lean, "reasoning": reasoning, "pairs_in": pairs_in}
+    how = {
+        "campaign_id": campaign_id,
+        "lean": lean,
+        "reasoning": reasoning,
+        "pairs_in": pairs_in,
+        "prompts": prompts,
+    }
     if connection.vendor == "postgresql":
         sql, params, columns = export_vote_select(**how)
         rows = export_sql.copy_rows(sql, params, columns=columns)

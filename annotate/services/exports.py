@@ -43,7 +43,7 @@ from annotate.protocols import protocol_for
 from annotate.selectors import analytics as analytics_reads
 from annotate.selectors import campaigns as campaign_reads
 from annotate.selectors import exports as export_reads
-from annotate.services import webhooks
+from annotate.services import export_parts, webhooks
 from annotate.work import Kind, claims
 from annotate.work.kinds import send_each_on_commit
 
@@ -279,7 +279,9 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
         from annotate.services.sets import judge_set_rankings_record
 
         judge_set_rankings_record(campaign=campaign)  # the judge's rankings, once fully judged
-    with export_reads.export_read_transaction():
+    # A big JSON Lines export of vote rows: one process per range of prompts, on one snapshot.
+    ranges = export_parts.export_ranges(campaign=campaign, options=options, pairs_in=pairs_in)
+    with export_reads.export_read_transaction(shared=bool(ranges)):
         if options.is_conversations:
             from annotate.exports.conversations import write_conversations_export
             from annotate.selectors.live import conversation_rows
@@ -323,14 +325,17 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
             **({"pairs_in": pairs_in} if pairs_in is not None else {}),
             **_rating_kwargs(campaign=campaign, options=options, excluded=excluded),
         }
-        rows = protocol_for(campaign).export_rows(
-            campaign_id=campaign.id,
-            lean=not options.is_raw,
-            reasoning=options.include_reasoning,
-            **how,
-        )
-        if options.include_reasoning:
-            rows = _with_reasoning(rows)
+
+        def read(prompts=None):
+            rows = protocol_for(campaign).export_rows(
+                campaign_id=campaign.id,
+                lean=not options.is_raw,
+                reasoning=options.include_reasoning,
+                **how,
+                **({"prompts": prompts} if prompts is not None else {}),
+            )
+            return _with_reasoning(rows) if options.include_reasoning else rows
+
         fitted = None
         if options.method in MODEL_METHODS and not options.is_raw:  # raw rows aggregate nothing
             # A model method is fitted to every counted vote before the first row is written:
@@ -340,18 +345,20 @@ def _build(*, campaign, options, out_dir, progress, chunk_size, progress_every) 
                 options=options,
                 excluded=excluded,
             )
-        return write_export(
-            rows,
-            options=options,
-            out_dir=out_dir,
-            context=context,
-            rater_names=names,
-            excluded_raters=excluded,
-            progress=progress,
-            progress_every=progress_every or PROGRESS_EVERY,
-            fitted=fitted,
-            generators=export_reads.generator_provenance(campaign_id=campaign.id),
-        )
+        write = {
+            "options": options,
+            "out_dir": out_dir,
+            "context": context,
+            "rater_names": names,
+            "excluded_raters": excluded,
+            "progress": progress,
+            "progress_every": progress_every or PROGRESS_EVERY,
+            "fitted": fitted,
+            "generators": export_reads.generator_provenance(campaign_id=campaign.id),
+        }
+        if ranges:
+            return export_parts.write_export_parts(read, ranges, **write)
+        return write_export(read(), **write)
 
 
 def _fit(rows, *, options: ExportOptions, excluded: frozenset):

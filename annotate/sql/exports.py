@@ -13,6 +13,7 @@ it hash-joins and sorts once. Every read gets room to sort and hash without spil
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from django.db import connection
@@ -28,12 +29,49 @@ _SETTINGS = (
 )
 
 
-def export_read_settings() -> None:
-    """Tune the current (PostgreSQL) transaction for reading a whole export in one pass."""
+def export_read_settings(*, snapshot: bool = False, imported: str | None = None) -> None:
+    """Tune the current (PostgreSQL) transaction for reading a whole export in one pass. With
+    ``snapshot`` (the transaction's first statement) it reads one snapshot throughout (REPEATABLE
+    READ), which it can hand to other processes (``snapshot_export``); with ``imported``, it
+    reads the snapshot another transaction exported."""
     if not connection.in_atomic_block:
         raise RuntimeError("SET LOCAL outside a transaction would do nothing")
     with connection.cursor() as cursor:
+        if snapshot or imported:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        if imported:
+            if not _SNAPSHOT_ID.fullmatch(imported):
+                raise ValueError(f"{imported!r} is not a snapshot id")
+            cursor.execute(f"SET TRANSACTION SNAPSHOT '{imported}'")  # takes no parameter
         cursor.execute(_SETTINGS)
+
+
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]{1,16}-[0-9A-F]{1,16}-[0-9]{1,10}")
+
+
+def snapshot_export() -> str:
+    """The id of the current transaction's snapshot, for other transactions to read the same
+    rows while this one is open (``pg_export_snapshot``)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_export_snapshot()")
+        return cursor.fetchone()[0]
+
+
+def prompt_bounds(pairs, parts: int) -> tuple[int, list[int]]:
+    """How many rows ``pairs`` has (a ``values_list("prompt_id")``), and the prompt ids that cut
+    them into ``parts`` runs of about as many rows each, in prompt order: the ``parts - 1``
+    quantiles of the prompt id, each once, in one pass."""
+    inner, params = pairs.query.get_compiler(using=pairs.db).as_sql()
+    fractions = [k / parts for k in range(1, max(2, parts))]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), percentile_disc(%s::float8[]) WITHIN GROUP (ORDER BY n.prompt_id) "
+            f"FROM ({inner}) AS n",
+            [fractions, *params],
+        )
+        rows, found = cursor.fetchone()
+    bounds = sorted({bound for bound in found or [] if bound is not None})
+    return rows, bounds if parts > 1 else []
 
 
 def vote_rows_select(
