@@ -168,6 +168,9 @@ class FileBackend:
         self.publish(channel, "delta", {"text": text})
         return self.stop_requested(channel)
 
+    async def apublish_delta(self, channel: str, text: str) -> bool:
+        return self.publish_delta(channel, text)  # an append to a local file: no need to wait apart
+
     def request_stop(self, channel: str) -> None:
         self._mkdir()
         self._path(channel, ".stop").touch()
@@ -404,6 +407,61 @@ class _Together:
                 following.wake()
 
 
+class _TogetherAsync:
+    """_Together for the replies one event loop streams: a publish joins the batch waiting to go,
+    which a task sends, one pipeline per round trip, until none is left; each publish returns once
+    its commands are in Redis (a failed round trip raises in each)."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self._queue: list[tuple[list[tuple], asyncio.Future]] = []
+        self._sending: asyncio.Task | None = None
+
+    async def run(self, commands: list[tuple]) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        mine = loop.create_future()
+        self._queue.append((commands, mine))
+        if self._sending is None:
+            # A task of its own: a reply cancelled while it waits leaves the others' batch going.
+            self._sending = loop.create_task(self._send_all())
+        return await mine
+
+    async def _send_all(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                await self._send(batch)
+        finally:
+            self._sending = None
+
+    async def _send(self, batch: list[tuple[list[tuple], asyncio.Future]]) -> None:
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for commands, _ in batch:
+                for command in commands:
+                    pipe.execute_command(*command)
+            replies = await pipe.execute(raise_on_error=False)
+        except BaseException as error:  # every publish of the batch raises it
+            failed = error if isinstance(error, Exception) else ConnectionError(repr(error))
+            for _, waiting in batch:
+                if not waiting.done():
+                    waiting.set_exception(failed)
+            if not isinstance(error, Exception):
+                raise
+            return
+        at = 0
+        for commands, waiting in batch:
+            mine = replies[at : at + len(commands)]
+            at += len(commands)
+            failed = next((r for r in mine if isinstance(r, Exception)), None)
+            if waiting.done():  # its reply was cancelled meanwhile
+                continue
+            if failed is not None:
+                waiting.set_exception(failed)
+            else:
+                waiting.set_result(mine)
+
+
 class RedisBackend:
     """One stream per channel (``live:<channel>``); the stream's ids are the events' ids."""
 
@@ -428,6 +486,9 @@ class RedisBackend:
         self._lock = threading.Lock()
         self._renewed: dict[str, float] = {}  # stream key -> when this process last renewed its TTL
         self._together = _Together(self.client)
+        self._together_async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @staticmethod
     def key(channel: str) -> str:
@@ -457,6 +518,22 @@ class RedisBackend:
     ) -> tuple[str, bool]:
         """XADD the event (renewing the stream's TTL when due) and, with ``check_stop``, read the
         stop flag in the same round trip (shared with the other threads publishing now)."""
+        commands, done = self._commands(channel, kind, data, check_stop=check_stop)
+        return done(self._together.run(commands))
+
+    async def apublish_delta(self, channel: str, text: str) -> bool:
+        """publish_delta from an event loop (live/streamer.py): the deltas of every reply the loop
+        streams go to Redis together, one pipeline per round trip (_TogetherAsync)."""
+        commands, done = self._commands(channel, "delta", {"text": text}, check_stop=True)
+        together = self._together_async.get(asyncio.get_running_loop())
+        if together is None:
+            together = self._together_async[asyncio.get_running_loop()] = _TogetherAsync(
+                self._aclient()
+            )
+        return done(await together.run(commands))[1]
+
+    def _commands(self, channel: str, kind: str, data: dict[str, Any], *, check_stop: bool):
+        """The commands of a publish, and what turns their replies into (event id, stop asked)."""
         payload = _encode(kind, data)
         key = self.key(channel)
         now = time.monotonic()
@@ -468,14 +545,17 @@ class RedisBackend:
             commands.append(("EXPIRE", key, settings.LIVE_RELAY_RETENTION_SECONDS))
         if check_stop:
             commands.append(("EXISTS", f"{key}:stop"))
-        replies = self._together.run(commands)
-        if kind in TERMINAL:
-            self._renewed.pop(key, None)
-        elif renew:
-            if len(self._renewed) > 10_000:  # writers that died mid-reply: forget them
-                self._renewed.clear()
-            self._renewed[key] = now
-        return replies[0], bool(check_stop and replies[-1])
+
+        def done(replies: list[Any]) -> tuple[str, bool]:
+            if kind in TERMINAL:
+                self._renewed.pop(key, None)
+            elif renew:
+                if len(self._renewed) > 10_000:  # writers that died mid-reply: forget them
+                    self._renewed.clear()
+                self._renewed[key] = now
+            return replies[0], bool(check_stop and replies[-1])
+
+        return commands, done
 
     def request_stop(self, channel: str) -> None:
         self.client.set(f"{self.key(channel)}:stop", "1", ex=settings.LIVE_RELAY_RETENTION_SECONDS)
@@ -575,6 +655,11 @@ def publish_delta(channel: str, text: str) -> bool:
     """Append the next piece of text, and say whether the reader asked the writer to stop (one
     round trip to Redis for both)."""
     return backend().publish_delta(channel, text)
+
+
+async def apublish_delta(channel: str, text: str) -> bool:
+    """publish_delta from an event loop (live/streamer.py)."""
+    return await backend().apublish_delta(channel, text)
 
 
 def request_stop(channel: str) -> None:

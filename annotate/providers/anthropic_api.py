@@ -17,8 +17,9 @@ campaign and only the pair's message differs.
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,7 @@ from annotate.providers.base import (
     ProviderError,
     StreamItem,
     error_from_sdk,
+    loop_client,
     reasoning_share,
     unreadable,
 )
@@ -187,9 +189,13 @@ class AnthropicProvider(BaseProvider):
     name = "Anthropic"
 
     def __init__(self, *, api_key: str, base_url: str, timeout: float) -> None:
-        self.client = anthropic.Anthropic(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0
-        )
+        self._client_args = {"api_key": api_key, "base_url": base_url, "timeout": timeout}
+
+    @functools.cached_property
+    def client(self) -> anthropic.Anthropic:
+        """The SDK's client, made on first use: ``astream`` uses the event loop's instead, and
+        making one loads the TLS certificates (milliseconds a live reply would pay for nothing)."""
+        return anthropic.Anthropic(**self._client_args, max_retries=0)
 
     def _create(self, body: dict[str, Any]) -> tuple[Any, str, int]:
         started = time.monotonic()
@@ -231,6 +237,28 @@ class AnthropicProvider(BaseProvider):
             yield from stream.text_stream
             message = stream.get_final_message()
             request_id = stream.request_id or ""
+        latency_ms = int((time.monotonic() - started) * 1000)
+        yield _completion_from_message(message, latency_ms=latency_ms, request_id=request_id)
+
+    async def astream(
+        self,
+        *,
+        messages: list[dict[str, str]],
+        system: str,
+        model: str,
+        params: dict[str, Any],
+        sample_index: int = 0,
+    ) -> AsyncIterator[StreamItem]:
+        """``stream`` from an event loop (live/streamer.py), through the SDK's async client."""
+        body = _request_params(messages=messages, system=system, model=model, params=params)
+        started = time.monotonic()
+        client = loop_client(anthropic.AsyncAnthropic, **self._client_args, max_retries=0)
+        with _sdk_errors():
+            async with client.messages.stream(**body) as stream:
+                async for text in stream.text_stream:
+                    yield text
+                message = await stream.get_final_message()
+                request_id = stream.request_id or ""
         latency_ms = int((time.monotonic() - started) * 1000)
         yield _completion_from_message(message, latency_ms=latency_ms, request_id=request_id)
 

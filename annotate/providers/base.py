@@ -18,6 +18,7 @@ import email.utils
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -186,6 +187,23 @@ class Provider(Protocol):
     def judge_batch_submit(self, calls: list[JudgeCall]) -> str: ...
 
     def judge_batch_results(self, batch_id: str) -> Iterator[JudgeBatchItem]: ...
+
+
+_loop_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def loop_client(make: Callable[..., Any], **args: Any) -> Any:
+    """The async SDK client ``make(**args)`` of the running event loop, made once per loop and
+    arguments and shared by the replies it streams (live/streamer.py): making one loads the TLS
+    certificates, tens of milliseconds the loop would take from every other reply, and a shared
+    client keeps its connections open for the next."""
+    import asyncio
+
+    clients = _loop_clients.setdefault(asyncio.get_running_loop(), {})
+    key = (make, tuple(sorted(args.items())))
+    if key not in clients:
+        clients[key] = make(**args)
+    return clients[key]
 
 
 class BaseProvider:

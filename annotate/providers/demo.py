@@ -19,13 +19,14 @@ judge and verifier check the arithmetic, and are right most of the time, not alw
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import hashlib
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -156,8 +157,14 @@ def _arithmetic_answer(model: str, prompt: str, sample_index: int) -> tuple[str,
 class DemoProvider(BaseProvider):
     name = "The offline demo provider"
 
-    def __init__(self, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._sleep = sleep  # tests pass a recorder: the pace is checked without a clock
+        self._asleep = asleep  # the same, in astream
 
     def complete(
         self,
@@ -212,11 +219,34 @@ class DemoProvider(BaseProvider):
         completion = self.complete(
             messages=messages, system=system, model=model, params=params, sample_index=sample_index
         )
-        rate = float(params.get("tokens_per_second") or DEFAULT_TOKENS_PER_SECOND)
-        pieces = re.findall(r"\S+\s*|\s+", completion.text)
-        for i in range(0, len(pieces), WORDS_PER_CHUNK):
-            chunk = "".join(pieces[i : i + WORDS_PER_CHUNK])
-            self._sleep(len(chunk.split()) / rate)
+        for pause, chunk in _paced(completion.text, params):
+            self._sleep(pause)
+            yield chunk
+        yield dataclasses.replace(completion, latency_ms=int((time.monotonic() - started) * 1000))
+
+    async def astream(
+        self,
+        *,
+        messages: list[dict[str, str]],
+        system: str,
+        model: str,
+        params: dict[str, Any],
+        sample_index: int = 0,
+    ) -> AsyncIterator[StreamItem]:
+        """``stream`` from an event loop (live/streamer.py): the same chunks at the same pace."""
+        started = time.monotonic()
+        delay_ms = float(params.get("latency_ms", 0) or 0)
+        if delay_ms > 0:
+            await self._asleep(delay_ms / 1000.0)
+        completion = self.complete(
+            messages=messages,
+            system=system,
+            model=model,
+            params={**params, "latency_ms": 0},  # waited above, without holding the loop
+            sample_index=sample_index,
+        )
+        for pause, chunk in _paced(completion.text, params):
+            await self._asleep(pause)
             yield chunk
         yield dataclasses.replace(completion, latency_ms=int((time.monotonic() - started) * 1000))
 
@@ -231,6 +261,15 @@ class DemoProvider(BaseProvider):
         if call.tool is not None:
             return _demo_sample_review(call)
         return _demo_judge(call)
+
+
+def _paced(text: str, params: dict[str, Any]) -> Iterator[tuple[float, str]]:
+    """The chunks of a streamed answer, each with the pause before it (a model's pace)."""
+    rate = float(params.get("tokens_per_second") or DEFAULT_TOKENS_PER_SECOND)
+    pieces = re.findall(r"\S+\s*|\s+", text)
+    for i in range(0, len(pieces), WORDS_PER_CHUNK):
+        chunk = "".join(pieces[i : i + WORDS_PER_CHUNK])
+        yield len(chunk.split()) / rate, chunk
 
 
 def _question(user_text: str) -> str:

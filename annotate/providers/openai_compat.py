@@ -17,10 +17,11 @@ inside ``<think>…</think>`` (for models that do not reason on their own). Its 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import openai
@@ -33,6 +34,7 @@ from annotate.providers.base import (
     StreamItem,
     Unsupported,
     error_from_sdk,
+    loop_client,
     reasoning_share,
     unreadable,
 )
@@ -122,13 +124,75 @@ def _usage(usage: Any) -> tuple[int, int, int]:
     return (usage.prompt_tokens or 0) - cached, usage.completion_tokens or 0, cached
 
 
+_STREAMED = {"stream": True, "stream_options": {"include_usage": True}}
+
+
+class _ChatStream:
+    """A streamed chat completion, chunk by chunk: the reply's text as it may be shown (a
+    reasoning model's <think> part held back), then the Completion from the finish reason and
+    the usage of the last chunk."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.started = time.monotonic()
+        self.parts: list[str] = []
+        self.thoughts: list[str] = []
+        self.reply_only = _ThinkFilter()
+        self.finish = self.served_model = self.request_id = ""
+        self.usage = None
+
+    def feed(self, chunk) -> list[str]:
+        self.request_id = self.request_id or chunk.id or ""
+        self.served_model = chunk.model or self.served_model
+        self.usage = chunk.usage or self.usage
+        shown_now = []
+        for choice in chunk.choices or []:
+            self.finish = choice.finish_reason or self.finish
+            thought = _reasoning_field(choice.delta) if choice.delta else ""
+            if thought:
+                self.thoughts.append(thought)
+            delta = choice.delta.content if choice.delta else None
+            if delta:
+                self.parts.append(delta)
+                shown = self.reply_only.feed(delta)
+                if shown:
+                    shown_now.append(shown)
+        return shown_now
+
+    def completion(self) -> Completion:
+        input_tokens, output_tokens, cached = _usage(self.usage)
+        text, reasoning = split_reasoning("".join(self.parts), "".join(self.thoughts))
+        counted = _reasoning_tokens(self.usage)
+        return Completion(
+            text=text,
+            stop_reason=self.finish,
+            input_tokens=input_tokens + cached,
+            output_tokens=output_tokens,
+            request_id=self.request_id,
+            latency_ms=int((time.monotonic() - self.started) * 1000),
+            model=self.served_model or self.model,
+            reasoning=reasoning,
+            reasoning_tokens=(
+                min(counted, output_tokens)
+                if counted is not None
+                else reasoning_share(output_tokens=output_tokens, reasoning=reasoning, text=text)
+            )
+            if reasoning
+            else 0,
+        )
+
+
 class OpenAICompatProvider(BaseProvider):
     name = "An OpenAI-compatible server"
 
     def __init__(self, *, api_key: str, base_url: str, timeout: float) -> None:
-        self.client = openai.OpenAI(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0
-        )
+        self._client_args = {"api_key": api_key, "base_url": base_url, "timeout": timeout}
+
+    @functools.cached_property
+    def client(self) -> openai.OpenAI:
+        """The SDK's client, made on first use: ``astream`` uses the event loop's instead, and
+        making one loads the TLS certificates (milliseconds a live reply would pay for nothing)."""
+        return openai.OpenAI(**self._client_args, max_retries=0)
 
     def _body(
         self,
@@ -263,56 +327,44 @@ class OpenAICompatProvider(BaseProvider):
         body = self._body(
             messages=messages, system=system, model=model, params=params, sample_index=sample_index
         )
-        started = time.monotonic()
-        parts: list[str] = []
-        thoughts: list[str] = []
-        reply_only = _ThinkFilter()
-        finish = served_model = request_id = ""
-        usage = None
+        chat = _ChatStream(model)
         try:
-            with self.client.chat.completions.create(
-                **body, stream=True, stream_options={"include_usage": True}
-            ) as chunks:
-                request_id = chunks.response.headers.get("x-request-id", "")
+            with self.client.chat.completions.create(**body, **_STREAMED) as chunks:
+                chat.request_id = chunks.response.headers.get("x-request-id", "")
                 for chunk in chunks:
-                    request_id = request_id or chunk.id or ""
-                    served_model = chunk.model or served_model
-                    usage = chunk.usage or usage
-                    for choice in chunk.choices or []:
-                        finish = choice.finish_reason or finish
-                        thought = _reasoning_field(choice.delta) if choice.delta else ""
-                        if thought:
-                            thoughts.append(thought)
-                        delta = choice.delta.content if choice.delta else None
-                        if delta:
-                            parts.append(delta)
-                            shown = reply_only.feed(delta)
-                            if shown:
-                                yield shown
+                    yield from chat.feed(chunk)
         except openai.OpenAIError as exc:
             raise error_from_sdk(exc, sdk=openai, service=SERVICE) from None
         except ValueError as exc:
             raise unreadable(SERVICE, exc) from None
-        input_tokens, output_tokens, cached = _usage(usage)
-        text, reasoning = split_reasoning("".join(parts), "".join(thoughts))
-        counted = _reasoning_tokens(usage)
-        yield Completion(
-            text=text,
-            stop_reason=finish,
-            input_tokens=input_tokens + cached,
-            output_tokens=output_tokens,
-            request_id=request_id,
-            latency_ms=int((time.monotonic() - started) * 1000),
-            model=served_model or model,
-            reasoning=reasoning,
-            reasoning_tokens=(
-                min(counted, output_tokens)
-                if counted is not None
-                else reasoning_share(output_tokens=output_tokens, reasoning=reasoning, text=text)
-            )
-            if reasoning
-            else 0,
+        yield chat.completion()
+
+    async def astream(
+        self,
+        *,
+        messages: list[dict[str, str]],
+        system: str,
+        model: str,
+        params: dict[str, Any],
+        sample_index: int = 0,
+    ) -> AsyncIterator[StreamItem]:
+        """``stream`` from an event loop (live/streamer.py), through the SDK's async client."""
+        body = self._body(
+            messages=messages, system=system, model=model, params=params, sample_index=sample_index
         )
+        chat = _ChatStream(model)
+        client = loop_client(openai.AsyncOpenAI, **self._client_args, max_retries=0)
+        try:
+            async with await client.chat.completions.create(**body, **_STREAMED) as chunks:
+                chat.request_id = chunks.response.headers.get("x-request-id", "")
+                async for chunk in chunks:
+                    for shown in chat.feed(chunk):
+                        yield shown
+        except openai.OpenAIError as exc:
+            raise error_from_sdk(exc, sdk=openai, service=SERVICE) from None
+        except ValueError as exc:
+            raise unreadable(SERVICE, exc) from None
+        yield chat.completion()
 
     def judge(self, call: JudgeCall) -> JudgeReply:
         """One judge call as a chat completion forced to call ``record_verdict``. Arguments that

@@ -31,6 +31,7 @@ reveals the two model names, and never before.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import random
@@ -47,7 +48,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from annotate.endpoints import generator_provider_config
-from annotate.live import relay
+from annotate.live import relay, streamer
 from annotate.markdown import render_markdown
 from annotate.models import (
     Assignment,
@@ -535,42 +536,31 @@ def reply_stream(*, candidate_id: int, clock=time.monotonic) -> Outcome:
         claims.release(LIVE_REPLIES, candidate_id, token)
         return Outcome("retry", retry_in=budget.wait)
     started = clock()
-    parts: list[str] = []
     ttft_ms = None
-    completion: Completion | None = None
-    stopped = False
-    saved_at = started
-    stream = None
+    end = None
     hand_back_connection()  # the provider's first token can take seconds
     try:
-        stream = provider.stream(**request, sample_index=0)
-        for item in stream:
-            if isinstance(item, Completion):
-                completion = item
-                break
-            if ttft_ms is None:
-                ttft_ms = int((clock() - started) * 1000)
-            parts.append(item)
-            stop = relay.publish_delta(name, item)
-            if clock() - saved_at >= SAVE_EVERY:
-                saved_at = clock()
-                so_far = "".join(parts)
-                saved = claims.held(LIVE_REPLIES, candidate_id, token).update(
-                    text=so_far, read_length=reading_length(so_far)
-                )
-                if not saved:
-                    return Outcome("skipped")  # taken over (our worker was thought dead)
-                hand_back_connection()
-            if stop:
-                stopped = True
-                break
+        # Read on the process's streaming loop (live/streamer.py); each delta is published as it
+        # comes, and this thread wakes for what it writes: the first token, the text so far, the end.
+        reply = streamer.events(provider, request, name, save_every=SAVE_EVERY, clock=clock)
+        with contextlib.closing(reply):
+            for event in reply:
+                if event.kind == "first":
+                    ttft_ms = int((event.at - started) * 1000)
+                elif event.kind == "save":
+                    saved = claims.held(LIVE_REPLIES, candidate_id, token).update(
+                        text=event.text, read_length=reading_length(event.text)
+                    )
+                    if not saved:
+                        return Outcome("skipped")  # taken over (our worker was thought dead)
+                    hand_back_connection()
+                else:
+                    end = event
     except Exception as exc:
         budget.settle(used=0)
         return _failed(candidate_id, token, exc)
-    finally:
-        if stream is not None and hasattr(stream, "close"):
-            stream.close()
-    text = "".join(parts)
+    text = end.text if end is not None else ""
+    completion, stopped = (end.completion, end.stopped) if end is not None else (None, False)
     latency_ms = int((clock() - started) * 1000)
     if completion is None and not stopped:
         budget.settle(used=0)

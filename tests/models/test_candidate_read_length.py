@@ -19,7 +19,13 @@ from annotate.services.responses import responses_import
 from annotate.sql.candidates import read_lengths_write
 from tests import factories
 from tests.models.migrations import migrate_to, schema_at
-from tests.protocols.live.helpers import live_campaign, live_rater, send, stream_turn
+from tests.protocols.live.helpers import (
+    live_campaign,
+    live_rater,
+    replace_stream,
+    send,
+    stream_turn,
+)
 
 KOREAN = "서울은 한국의 수도이며 인구가 가장 많은 도시입니다."
 
@@ -86,7 +92,8 @@ def test_imported_responses_are_measured(campaign):
 
 
 @pytest.mark.django_db
-def test_live_replies_are_measured_when_streamed_cut_short_and_retried(monkeypatch):
+@pytest.mark.parametrize("on_loop", [True, False], ids=["streaming loop", "task thread"])
+def test_live_replies_are_measured_when_streamed_cut_short_and_retried(monkeypatch, on_loop):
     from annotate.providers import demo
     from annotate.providers.base import ProviderError
 
@@ -96,16 +103,12 @@ def test_live_replies_are_measured_when_streamed_cut_short_and_retried(monkeypat
     turn = send(conversation, rater)
     _measured(turn.reply_a, turn.reply_b)  # created empty: 0
 
-    def cut_short(self, **kw):
-        yield "Half of "
-        yield "a reply "
-        raise ProviderError("The connection dropped.", retryable=False)
-
+    cut_short = ["Half of ", "a reply ", ProviderError("The connection dropped.", retryable=False)]
     # The text so far is saved at every chunk here (the clock jumps), then the stream fails:
     # the row keeps the part it saved, measured.
     ticks = iter(range(0, 10_000, 10))
     with monkeypatch.context() as patch:
-        patch.setattr(demo.DemoProvider, "stream", cut_short)
+        replace_stream(patch, demo.DemoProvider, cut_short, on_loop=on_loop)
         live.reply_stream(candidate_id=turn.reply_a_id, clock=lambda: next(ticks))
     reply = Candidate.objects.get(id=turn.reply_a_id)
     assert reply.status == Candidate.Status.FAILED and reply.text == "Half of a reply "

@@ -27,6 +27,31 @@ def live_rater(campaign: Campaign, username: str = "bob") -> User:
     return user
 
 
+def replace_stream(patch, provider_class, items: list, *, on_loop: bool) -> None:
+    """Make ``provider_class`` stream ``items`` (text; an exception is raised where it stands):
+    through ``astream``, read on the process's streaming loop (live/streamer.py), or, with
+    ``on_loop`` False, through ``stream`` in the task's own thread, as a provider without
+    ``astream`` is read."""
+
+    def stream(self, **_):
+        for item in items:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    async def astream(self, **_):
+        for item in items:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    patch.setattr(provider_class, "stream", stream)
+    if on_loop:
+        patch.setattr(provider_class, "astream", astream)
+    else:
+        patch.delattr(provider_class, "astream")
+
+
 def stream_turn(turn) -> None:
     """Both replies of a turn, streamed by the task body (here, not in a worker)."""
     for reply_id in (turn.reply_a_id, turn.reply_b_id):

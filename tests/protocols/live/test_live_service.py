@@ -25,7 +25,14 @@ from annotate.models import (
 from annotate.protocols import protocol_for
 from annotate.services import live
 from annotate.work.sweep import work_sweep
-from tests.protocols.live.helpers import live_campaign, live_rater, send, stream_turn, vote
+from tests.protocols.live.helpers import (
+    live_campaign,
+    live_rater,
+    replace_stream,
+    send,
+    stream_turn,
+    vote,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -261,7 +268,8 @@ def test_a_stopped_reply_is_done_and_votable():
         live.reply_stop(rater=other, candidate_id=turn.reply_b_id)
 
 
-def test_a_failed_reply_shows_its_error_and_can_be_retried(monkeypatch):
+@pytest.mark.parametrize("on_loop", [True, False], ids=["streaming loop", "task thread"])
+def test_a_failed_reply_shows_its_error_and_can_be_retried(monkeypatch, on_loop):
     from annotate.providers import demo
     from annotate.providers.base import ProviderError
 
@@ -270,12 +278,9 @@ def test_a_failed_reply_shows_its_error_and_can_be_retried(monkeypatch):
     conversation, _ = live.conversation_start(campaign=campaign, rater=rater)
     turn = send(conversation, rater)
 
-    def broken(self, **kw):
-        raise ProviderError("The server is overloaded (529).", retryable=True)
-        yield  # pragma: no cover
-
+    broken = [ProviderError("The server is overloaded (529).", retryable=True)]
     with monkeypatch.context() as patch:
-        patch.setattr(demo.DemoProvider, "stream", broken)
+        replace_stream(patch, demo.DemoProvider, broken, on_loop=on_loop)
         live.reply_stream(candidate_id=turn.reply_a_id)
     reply = Candidate.objects.get(id=turn.reply_a_id)
     assert reply.status == Candidate.Status.FAILED and "overloaded" in reply.error
