@@ -12,9 +12,10 @@ The path measured, each piece its own process as deployed:
 
     fake provider (tests/fakes/provider_server.py, tokens_per_second, each delta stamped
     "<i>@<unix time>" as it is written)
-      -> publishers: threads that stream with the real AnthropicProvider.stream() and
-         relay.publish_delta() each delta, which also reads the stop flag (what a live worker on
-         --pool threads does)
+      -> publishers: a thread per reply, as a live worker's tasks on --pool threads, each reading
+         its reply through live/streamer.py (the process's one event loop: the real
+         AnthropicProvider.astream() and relay.apublish_delta() of each delta, which also reads
+         the stop flag)
       -> Redis Streams (the relay, LIVE_RELAY_URL)
       -> web: gunicorn -k uvicorn_worker.UvicornWorker, project.asgi, PostgreSQL through the pool;
          /bench/live/<channel>/ makes one query, then relay.sse_response() (bench/live_urls.py)
@@ -148,9 +149,8 @@ def role_publisher(url: str, source: str, rate: float, tokens: int) -> None:
     import django
 
     django.setup()
-    from annotate.live import relay
+    from annotate.live import relay, streamer
     from annotate.providers.anthropic_api import AnthropicProvider
-    from annotate.providers.base import Completion
 
     lags: list[float] = []  # publish time - the fake's stamp: the provider -> worker part
 
@@ -166,24 +166,31 @@ def role_publisher(url: str, source: str, rate: float, tokens: int) -> None:
                 break
         relay.publish(channel, "end", {"stop_reason": "end_turn"})
 
+    publish = relay.apublish_delta
+
+    async def timed(channel: str, text: str) -> bool:  # the streaming loop's publish, timed
+        lags.append(time.time() - float(text.strip().partition("@")[2] or "nan"))
+        return await publish(channel, text)
+
+    relay.apublish_delta = timed
+
     def stream(channel: str, started: dict[str, float]) -> None:
         if source == "direct":
             return direct(channel, started)
         provider = AnthropicProvider(api_key="bench", base_url=url, timeout=120)
+        request = {
+            "messages": [{"role": "user", "content": channel}],
+            "system": "",
+            "model": "bench-model",
+            "params": {"max_tokens": 4096},
+        }
         started[channel] = time.time()
-        for item in provider.stream(
-            messages=[{"role": "user", "content": channel}],
-            system="",
-            model="bench-model",
-            params={"max_tokens": 4096},
-        ):
-            if isinstance(item, Completion):
-                relay.publish(channel, "end", {"stop_reason": item.stop_reason})
-            else:
-                lags.append(time.time() - float(item.strip().partition("@")[2] or "nan"))
-                if relay.publish_delta(channel, item):
-                    relay.publish(channel, "end", {"stop_reason": "stopped"})
-                    return
+        # As a live worker's task does (services/live.py reply_stream): read on the process's
+        # streaming loop, which publishes each delta; this thread waits for the end.
+        for event in streamer.events(provider, request, channel, save_every=3600, clock=time.time):
+            if event.kind == "end":
+                reason = "stopped" if event.stopped else event.completion.stop_reason
+                relay.publish(channel, "end", {"stop_reason": reason})
 
     def later(at: float, channel: str, started: dict[str, float]) -> None:
         time.sleep(max(0.0, at - time.monotonic()))

@@ -35,7 +35,7 @@ class _ReplySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.CharField(help_text="pending, running, done or failed")
     text = serializers.CharField(
-        allow_blank=True, help_text="The text so far (saved twice a second)."
+        allow_blank=True, help_text="The text so far (saved every 2 seconds while it streams)."
     )
     stop_reason = serializers.CharField(allow_blank=True)
     error = serializers.CharField(allow_blank=True)

@@ -25,6 +25,8 @@ from datetime import datetime
 from typing import Any
 
 import anthropic
+import msgspec
+from anthropic.types import Message
 
 from annotate.judge.calls import TOOL_NAME, JudgeBatchItem, JudgeCall, JudgeReply
 from annotate.providers.base import (
@@ -185,6 +187,71 @@ def _batch_error(result: Any) -> ProviderError:
     return ProviderError("Anthropic batch request was cancelled.", retryable=False)
 
 
+def _json(text: str) -> Any:
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return text
+
+
+class _StreamedMessage:
+    """The message a stream of Messages API events builds: text and thinking blocks as their
+    deltas come (other blocks, tool use, are not live replies' and are left out), the usage of
+    ``message_start`` updated by ``message_delta``, the stop reason."""
+
+    _KEEP = {"text": "text", "thinking": "thinking", "redacted_thinking": None}
+
+    def __init__(self) -> None:
+        self.message: dict[str, Any] = {}
+        self.blocks: dict[int, dict[str, Any]] = {}
+        self.stopped = False  # message_stop came: the message is whole
+
+    def add(self, event: dict[str, Any]) -> str:
+        """Take one event; returns the reply's text it adds ("" for any other event)."""
+        kind = event.get("type")
+        if kind == "content_block_delta":
+            block = self.blocks.get(event["index"])
+            delta = event["delta"]
+            if block is None:
+                return ""
+            if delta["type"] == "text_delta":
+                block["text"] += delta["text"]
+                return delta["text"]
+            if delta["type"] == "thinking_delta":
+                block["thinking"] += delta["thinking"]
+            elif delta["type"] == "signature_delta":
+                block["signature"] = block.get("signature", "") + delta["signature"]
+        elif kind == "content_block_start":
+            block = dict(event["content_block"])
+            if block.get("type") in self._KEEP:
+                field = self._KEEP[block["type"]]
+                if field is not None:
+                    block[field] = block.get(field) or ""
+                if block["type"] == "thinking":
+                    block["signature"] = block.get("signature") or ""
+                self.blocks[event["index"]] = block
+        elif kind == "message_start":
+            self.message = dict(event["message"])
+        elif kind == "message_stop":
+            self.stopped = True
+        elif kind == "message_delta":
+            self.message.update(
+                {k: v for k, v in event.get("delta", {}).items() if k.startswith("stop_")}
+            )
+            usage = dict(self.message.get("usage") or {})
+            usage.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
+            self.message["usage"] = usage
+        return ""
+
+    def final(self) -> Message:
+        """The whole message, validated as the SDK's own (a stream cut short raises: a half reply
+        is never a finished one)."""
+        if not self.stopped:
+            raise ValueError("the stream ended before the message did")
+        whole = {**self.message, "content": [self.blocks[i] for i in sorted(self.blocks)]}
+        return Message.model_validate(whole)
+
+
 class AnthropicProvider(BaseProvider):
     name = "Anthropic"
 
@@ -249,18 +316,31 @@ class AnthropicProvider(BaseProvider):
         params: dict[str, Any],
         sample_index: int = 0,
     ) -> AsyncIterator[StreamItem]:
-        """``stream`` from an event loop (live/streamer.py), through the SDK's async client."""
+        """``stream`` from an event loop (live/streamer.py), through the SDK's async client: its
+        Server-Sent Events read raw (``AsyncStream.raw_events``) and decoded here, one JSON decode
+        a delta and the final message validated once, instead of a typed model per event and the
+        SDK's accumulated copy of the message (about 100 µs of the loop's time a delta)."""
         body = _request_params(messages=messages, system=system, model=model, params=params)
         started = time.monotonic()
         client = loop_client(anthropic.AsyncAnthropic, **self._client_args, max_retries=0)
+        message = _StreamedMessage()
         with _sdk_errors():
-            async with client.messages.stream(**body) as stream:
-                async for text in stream.text_stream:
-                    yield text
-                message = await stream.get_final_message()
-                request_id = stream.request_id or ""
+            raw = client.messages.with_streaming_response.create(**body, stream=True)
+            async with raw as response:
+                request_id = response.headers.get("request-id", "")
+                async for sse in anthropic.AsyncStream.raw_events(response.http_response):
+                    if sse.event == "error":
+                        raise anthropic.APIStatusError(
+                            sse.data, response=response.http_response, body=_json(sse.data)
+                        )
+                    if not sse.data or sse.event in (None, "ping"):
+                        continue
+                    text = message.add(msgspec.json.decode(sse.data))
+                    if text:
+                        yield text
+            final = message.final()
         latency_ms = int((time.monotonic() - started) * 1000)
-        yield _completion_from_message(message, latency_ms=latency_ms, request_id=request_id)
+        yield _completion_from_message(final, latency_ms=latency_ms, request_id=request_id)
 
     def judge(self, call: JudgeCall) -> JudgeReply:
         """One judge call (Messages API, forced tool use)."""

@@ -114,3 +114,44 @@ def test_the_demo_streams_the_same_chunks_at_the_same_pace_on_the_loop():
     items = _same(lambda _: demo, messages=HELLO, system="", model="demo-thorough", params=params)
     assert awaited == slept and awaited[0] == 0.3  # its latency, then one pause per chunk
     assert sum(awaited[1:]) == pytest.approx(len(items[-1].text.split()) / 20)
+
+
+def test_a_claude_stream_cut_before_its_message_stop_is_an_error_not_a_reply():
+    from annotate.providers.anthropic_api import _StreamedMessage
+
+    message = _StreamedMessage()
+    events = [
+        {
+            "type": "message_start",
+            "message": {
+                "id": "m",
+                "type": "message",
+                "role": "assistant",
+                "model": "m",
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": 3, "output_tokens": 1},
+            },
+        },
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hal"}},
+    ]
+    assert [message.add(e) for e in events] == ["", "", "Hal"]
+    with pytest.raises(ValueError, match="ended before the message did"):
+        message.final()
+    message.add(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn"},
+            "usage": {"output_tokens": 2},
+        }
+    )
+    message.add({"type": "message_stop"})
+    final = message.final()
+    assert (final.content[0].text, final.stop_reason, final.usage.output_tokens) == (
+        "Hal",
+        "end_turn",
+        2,
+    )
+    assert final.usage.input_tokens == 3
