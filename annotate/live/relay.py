@@ -525,11 +525,10 @@ class RedisBackend:
         """publish_delta from an event loop (live/streamer.py): the deltas of every reply the loop
         streams go to Redis together, one pipeline per round trip (_TogetherAsync)."""
         commands, done = self._commands(channel, "delta", {"text": text}, check_stop=True)
-        together = self._together_async.get(asyncio.get_running_loop())
-        if together is None:
-            together = self._together_async[asyncio.get_running_loop()] = _TogetherAsync(
-                self._aclient()
-            )
+        loop = asyncio.get_running_loop()
+        together = self._together_async.get(loop)
+        if together is None:  # the loop's own client: redis.asyncio's belong to one loop
+            together = self._together_async[loop] = _TogetherAsync(self._aclient())
         return done(await together.run(commands))[1]
 
     def _commands(self, channel: str, kind: str, data: dict[str, Any], *, check_stop: bool):

@@ -65,29 +65,56 @@ def events(
         done.cancel()  # an early close, or the task's own failure: the stream ends with it
 
 
+class _Reading:
+    """What one reply's deltas give the task's thread, read on the loop or in the thread itself:
+    the first delta, the text so far every ``save_every`` seconds, and the end."""
+
+    def __init__(self, *, save_every: float, clock: Callable[[], float]) -> None:
+        self.save_every, self.clock = save_every, clock
+        self.parts: list[str] = []
+        self.saved_at = clock()
+
+    def take(self, item: str) -> list[Event]:
+        """A delta read, before it is published (the first one is the time to first token)."""
+        first = [] if self.parts else [Event("first", at=self.clock())]
+        self.parts.append(item)
+        return first
+
+    def published(self, stop: bool) -> list[Event]:
+        """The delta is in the relay; ``stop``: the reader asked the writer to stop."""
+        found = []
+        if self.clock() - self.saved_at >= self.save_every:
+            self.saved_at = self.clock()
+            found.append(Event("save", text="".join(self.parts)))
+        if stop:
+            found.append(self.end(stopped=True))
+        return found
+
+    def end(self, completion: Completion | None = None, *, stopped: bool = False) -> Event:
+        """The end: with the provider's Completion, or without (stopped, or no final message,
+        which the caller reports)."""
+        return Event("end", text="".join(self.parts), completion=completion, stopped=stopped)
+
+
 async def _stream(provider, request, channel, found, *, save_every, clock) -> None:
-    parts: list[str] = []
-    saved_at = clock()
+    reading = _Reading(save_every=save_every, clock=clock)
     try:
         stream = provider.astream(**request, sample_index=0)
         try:
             async for item in stream:
                 if isinstance(item, Completion):
-                    found.put(Event("end", text="".join(parts), completion=item))
+                    found.put(reading.end(item))
                     return
-                if not parts:
-                    found.put(Event("first", at=clock()))
-                parts.append(item)
+                for event in reading.take(item):
+                    found.put(event)
                 stop = await relay.apublish_delta(channel, item)
-                if clock() - saved_at >= save_every:
-                    saved_at = clock()
-                    found.put(Event("save", text="".join(parts)))
+                for event in reading.published(stop):
+                    found.put(event)
                 if stop:
-                    found.put(Event("end", text="".join(parts), stopped=True))
                     return
         finally:
             await stream.aclose()
-        found.put(Event("end", text="".join(parts)))  # no final message: the caller says so
+        found.put(reading.end())
     except BaseException as exc:  # the task's thread raises it
         found.put(exc)
         if not isinstance(exc, Exception):
@@ -96,25 +123,19 @@ async def _stream(provider, request, channel, found, *, save_every, clock) -> No
 
 def _events_here(provider, request, channel, *, save_every, clock) -> Iterator[Event]:
     """``events`` read in the calling thread (a provider that has no ``astream``)."""
-    parts: list[str] = []
-    saved_at = clock()
+    reading = _Reading(save_every=save_every, clock=clock)
     stream = provider.stream(**request, sample_index=0)
     try:
         for item in stream:
             if isinstance(item, Completion):
-                yield Event("end", text="".join(parts), completion=item)
+                yield reading.end(item)
                 return
-            if not parts:
-                yield Event("first", at=clock())
-            parts.append(item)
+            yield from reading.take(item)
             stop = relay.publish_delta(channel, item)
-            if clock() - saved_at >= save_every:
-                saved_at = clock()
-                yield Event("save", text="".join(parts))
+            yield from reading.published(stop)
             if stop:
-                yield Event("end", text="".join(parts), stopped=True)
                 return
-        yield Event("end", text="".join(parts))
+        yield reading.end()
     finally:
         if hasattr(stream, "close"):
             stream.close()

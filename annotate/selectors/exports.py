@@ -122,12 +122,18 @@ def export_vote_queryset(
     )
 
 
+def _pairs_of(*, campaign_id: int, pairs_in=None):
+    """The campaign's pairs, only those of ``pairs_in`` (a queryset of pairs) when given."""
+    pairs = Pair.objects.filter(campaign_id=campaign_id)
+    return pairs if pairs_in is None else pairs.filter(id__in=pairs_in.values("id"))
+
+
 def _vote_pairs_of(*, campaign_id: int, pairs_in=None, prompts=None):
     """The campaign's pairs, once per vote (the rows an export reads), of ``pairs_in`` and of the
     prompt ids ``prompts`` = (from, to): from included, to not, None for no bound."""
-    pairs = Pair.objects.filter(campaign_id=campaign_id, judgments__id__isnull=False)
-    if pairs_in is not None:
-        pairs = pairs.filter(id__in=pairs_in.values("id"))
+    pairs = _pairs_of(campaign_id=campaign_id, pairs_in=pairs_in).filter(
+        judgments__id__isnull=False
+    )
     if prompts is not None:
         start, end = prompts
         if start is not None:
@@ -143,9 +149,7 @@ def export_prompt_ranges(*, campaign_id: int, parts: int, pairs_in=None) -> tupl
     the last to None, so that together they hold every prompt, each once (PostgreSQL). By pairs,
     not vote rows: a third of the time at a million (0.28 s against 0.9 s), and as even where
     the pairs have as many votes."""
-    pairs = Pair.objects.filter(campaign_id=campaign_id)
-    if pairs_in is not None:
-        pairs = pairs.filter(id__in=pairs_in.values("id"))
+    pairs = _pairs_of(campaign_id=campaign_id, pairs_in=pairs_in)
     count, bounds = export_sql.prompt_bounds(pairs.values_list("prompt_id"), parts)
     return count, list(itertools.pairwise([None, *bounds, None]))
 

@@ -140,8 +140,8 @@ def write_export_parts(
                     **build,
                 )
             running[part] = pid
-        summaries = {
-            0: write_rows(
+        summaries = [  # in part order: the lead's first, then each part's as it is read below
+            write_rows(
                 read(ranges[0]),
                 options=options,
                 data_dir=data_dir,
@@ -149,7 +149,7 @@ def write_export_parts(
                 progress_every=progress_every,
                 **build,
             )
-        }
+        ]
         outcomes = _wait(running, data_dir, lambda: progress and progress(seen.total()))
     except BaseException:
         _stop(running)
@@ -160,11 +160,12 @@ def write_export_parts(
         if outcome[0] != "done":
             _remove_parts(data_dir, len(ranges))
             raise _failure(part, outcome, summaries, parts=len(ranges))
-        summaries[part] = outcome[1]
-    ordered = [summaries[part] for part in range(len(ranges))]
-    _join(data_dir, kind=file_kind(options.format), splits=list(ordered[0].rows), parts=len(ranges))
+        summaries.append(outcome[1])
+    _join(
+        data_dir, kind=file_kind(options.format), splits=list(summaries[0].rows), parts=len(ranges)
+    )
     return finish_export(
-        merge_summaries(ordered),
+        merge_summaries(summaries),
         options=options,
         out_dir=out_dir,
         context=context,
@@ -299,7 +300,7 @@ def _stop(running: dict[int, int]) -> None:
     running.clear()
 
 
-def _failure(part: int, outcome: tuple, summaries: dict, *, parts: int) -> ExportFailed:
+def _failure(part: int, outcome: tuple, summaries: list, *, parts: int) -> ExportFailed:
     if outcome[0] == "invalid" and outcome[3] is not None:
         _, _, file, (row, rule, detail) = outcome
         split = Path(file).name.split(".")[0]

@@ -564,8 +564,8 @@ def reply_stream(*, candidate_id: int, clock=time.monotonic) -> Outcome:
     except Exception as exc:
         budget.settle(used=0)
         return _failed(candidate_id, token, exc)
-    text = end.text if end is not None else ""
-    completion, stopped = (end.completion, end.stopped) if end is not None else (None, False)
+    # The events end with "end" (or the provider's error, raised above).
+    text, completion, stopped = end.text, end.completion, end.stopped
     latency_ms = int((clock() - started) * 1000)
     if completion is None and not stopped:
         budget.settle(used=0)

@@ -62,7 +62,7 @@ def prompt_bounds(pairs, parts: int) -> tuple[int, list[int]]:
     them into ``parts`` runs of about as many rows each, in prompt order: the ``parts - 1``
     quantiles of the prompt id, each once, in one pass."""
     inner, params = pairs.query.get_compiler(using=pairs.db).as_sql()
-    fractions = [k / parts for k in range(1, max(2, parts))]
+    fractions = [k / parts for k in range(1, parts)]  # none for one part: no bound
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*), percentile_disc(%s::float8[]) WITHIN GROUP (ORDER BY n.prompt_id) "
@@ -70,8 +70,7 @@ def prompt_bounds(pairs, parts: int) -> tuple[int, list[int]]:
             [fractions, *params],
         )
         rows, found = cursor.fetchone()
-    bounds = sorted({bound for bound in found or [] if bound is not None})
-    return rows, bounds if parts > 1 else []
+    return rows, sorted({bound for bound in found or [] if bound is not None})
 
 
 def vote_rows_select(
