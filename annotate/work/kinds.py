@@ -58,6 +58,9 @@ class Kind:
     # ``created_at``). None: every row is its own job, as an export is.
     job_model: type[models.Model] | None = None
     job_field: str = "job"
+    # For a kind without jobs: the field (or path) holding when a row was asked for, so the sweep
+    # can find the rows worth a look in one query (sweep.py ``_worth_a_look``).
+    created_field: str = "created_at"
     # The longest a live process may hold one claim: its task's hard time limit.
     time_limit: Callable[[], float] = task_time_limit
     # Called once when a job has ended (its id and the status it ended with).

@@ -64,9 +64,13 @@ def work_sweep(*, kinds: tuple[Kind, ...] | None = None) -> SweepResult:
         beat_at__lt=now - workers.dead_after(), lost_at__isnull=True
     )
     result.lost_workers = list(lost.values_list("id", flat=True))
+    someone_died = bool(result.lost_workers)
     for kind in kinds or all_kinds():
-        for job_id in list(kind.active_jobs().values_list("id", flat=True)):
-            _sweep_job(kind, job_id, now=now, someone_died=bool(result.lost_workers), out=result)
+        jobs = kind.active_jobs()
+        if kind.job_model is None:
+            jobs = jobs.filter(_worth_a_look(kind, now=now, someone_died=someone_died))
+        for job_id in list(jobs.values_list("id", flat=True)):
+            _sweep_job(kind, job_id, now=now, someone_died=someone_died, out=result)
     for spec in all_batch_kinds():
         if kinds is None or spec.kind in kinds:
             for job in spec.kind.active_jobs().exclude(provider_batch_ids=[]):
@@ -82,6 +86,18 @@ def work_sweep(*, kinds: tuple[Kind, ...] | None = None) -> SweepResult:
             dict(result.failed),
         )
     return result
+
+
+def _worth_a_look(kind: Kind, *, now: datetime, someone_died: bool) -> Q:
+    """For a kind whose rows are their own jobs: every row ``_sweep_job`` could act on (a few more,
+    never fewer), found in one query. Hundreds of live replies streaming at once are hundreds of
+    busy jobs; looking at each in turn cost five queries a row every sweep, in the worker whose
+    threads were streaming."""
+    cutoff = now - kind.stale_after()
+    pending = Q(claimed_at__lt=cutoff) | Q(claimed_at=None, **{f"{kind.created_field}__lt": cutoff})
+    if someone_died:
+        pending |= Q(claimed_at__isnull=False)
+    return claims.abandoned(kind, now) | (Q(status=kind.pending) & pending)
 
 
 def _sweep_job(kind: Kind, job_id: int, *, now: datetime, someone_died: bool, out) -> None:

@@ -20,6 +20,7 @@ from annotate.models import (
     LiveSettings,
     LiveTurn,
     Pair,
+    Prompt,
     WorkerProcess,
 )
 from annotate.protocols import protocol_for
@@ -345,6 +346,59 @@ def test_a_reply_whose_worker_died_too_often_fails_visibly():
     last = _events(reply.id)[-1]
     assert last.kind == "error" and "Gave up after 3 attempts" in last.data["message"]
     assert _events(turn.reply_b_id) == []  # the other reply, never claimed, is left alone
+
+
+def test_the_sweep_looks_at_streaming_replies_in_one_query_however_many_and_still_finds_the_lost():
+    """Hundreds of replies streaming at once are hundreds of busy rows, each its own job: the
+    sweep must not read each in turn (five queries a reply, in a streaming worker)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    campaign = live_campaign()
+    alive = WorkerProcess.objects.create(hostname="here", pid=2, beat_at=timezone.now())
+
+    def streaming(count: int) -> list[int]:
+        ids = []
+        for _ in range(count):
+            rater = live_rater(campaign, f"r{Candidate.objects.count()}")
+            conversation, _ = live.conversation_start(campaign=campaign, rater=rater)
+            turn = send(conversation, rater)
+            ids += [turn.reply_a_id, turn.reply_b_id]
+        Candidate.objects.filter(id__in=ids).update(
+            status=Candidate.Status.RUNNING, claimed_at=timezone.now(), claimed_by=alive.id
+        )
+        return ids
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            result = work_sweep(kinds=(live.LIVE_REPLIES,))
+        assert not result.resent and not result.failed
+        return len(captured)
+
+    streaming(1)
+    few = queries()
+    streaming(15)
+    assert queries() == few
+
+    # Still found: a reply whose message was lost (never claimed, asked for long ago), and one
+    # held by a process that stopped beating; a reply asked for just now is left to its queue.
+    rater = live_rater(campaign, "late")
+    conversation, _ = live.conversation_start(campaign=campaign, rater=rater)
+    lost = send(conversation, rater)
+    Prompt.objects.filter(id=lost.prompt_id).update(created_at=timezone.now() - timedelta(days=1))
+    dead = WorkerProcess.objects.create(
+        hostname="gone", pid=1, beat_at=timezone.now() - timedelta(minutes=5)
+    )
+    held = streaming(1)[0]
+    Candidate.objects.filter(id=held).update(claimed_by=dead.id)
+    rater = live_rater(campaign, "fresh")
+    conversation, _ = live.conversation_start(campaign=campaign, rater=rater)
+    fresh = send(conversation, rater)
+    result = work_sweep(kinds=(live.LIVE_REPLIES,))
+    assert result.resent["live_reply"] == 3  # the lost turn's two replies and the dead one's
+    assert Candidate.objects.get(id=held).status == Candidate.Status.PENDING
+    assert Candidate.objects.get(id=lost.reply_a_id).claimed_at is not None  # marked as sent
+    assert Candidate.objects.get(id=fresh.reply_a_id).claimed_at is None
 
 
 def test_widest_intervals_draws_two_different_generators():
