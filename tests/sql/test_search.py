@@ -95,6 +95,29 @@ def test_changed_texts_and_deleted_votes_rebuild_the_document(campaign, rater):
     assert _found(campaign, "zebra") == []
 
 
+def test_a_streaming_text_is_indexed_when_it_is_final_not_at_each_save(campaign):
+    """Migration 0026: a RUNNING candidate's text so far (a live reply's saves) leaves the document
+    alone; the text is indexed when the row leaves RUNNING, done or failed with its part."""
+    from annotate.models import Candidate
+
+    pair = _pair(campaign, prompt="Tea", a="placeholder", b="other")
+    rows = Candidate.objects.filter(id=pair.candidate_a_id)
+    rows.update(status=Candidate.Status.RUNNING, text="")
+    before = PairSearch.objects.get(pair=pair).document
+    rows.update(text="Oolong is partly")
+    assert PairSearch.objects.get(pair=pair).document == before
+    assert _found(campaign, "oolong") == []
+    rows.update(status=Candidate.Status.DONE, text="Oolong is partly oxidised")
+    assert _found(campaign, "oxidised") == [pair.id]
+
+    rows = Candidate.objects.filter(id=pair.candidate_b_id)
+    rows.update(status=Candidate.Status.RUNNING, text="Matcha is")
+    rows.update(text="Matcha is powdered")
+    assert _found(campaign, "powdered") == []
+    rows.update(status=Candidate.Status.FAILED, error="The server went away.")
+    assert _found(campaign, "powdered") == [pair.id]
+
+
 def test_a_bulk_insert_and_a_raw_insert_select_are_indexed_too(campaign):
     made = _pair(campaign, prompt="seed words")
     pairs = Pair.objects.filter(campaign=campaign)
