@@ -30,6 +30,16 @@ def export_storage(tmp_path):
         yield root
 
 
+@pytest.fixture(autouse=True)
+def fresh_prices():
+    """The workers' price cache (services/pricing.py) starts empty in each test: on SQLite a later
+    test's generator can have an earlier one's id."""
+    from annotate.services.pricing import price_cache_clear
+
+    price_cache_clear()
+    yield
+
+
 @pytest.fixture
 def campaign(db):
     return factories.CampaignFactory(title="Helpfulness", slug="helpfulness")

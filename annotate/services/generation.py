@@ -355,7 +355,7 @@ def candidate_record_completion(
     price = pricing.price_for(
         provider=generator.provider,
         model=completion.model or generator.model,
-        job_id=candidate.job_id,
+        cached_for=("job", candidate.job_id) if candidate.job_id else None,
     )
     cost = pricing.cost_usd(
         price=price,

@@ -119,6 +119,7 @@ LIVE_REPLIES = Kind(
     noun="live replies",
     model=LiveReply,
     send=_send,
+    created_field="prompt__created_at",  # LiveReply.created_at
     max_attempts=3,
     on_given_up=_given_up,
 )
@@ -602,7 +603,9 @@ def _failed(candidate_id: int, token, exc: Exception) -> Outcome:
 def _finish(candidate, token, completion: Completion, *, text, ttft_ms, latency_ms) -> Outcome:
     generator = candidate.generator
     price = pricing.price_for(
-        provider=generator.provider, model=completion.model or generator.model
+        provider=generator.provider,
+        model=completion.model or generator.model,
+        cached_for=("generator", generator.id),
     )
     cost = pricing.cost_usd(
         price=price,
@@ -615,7 +618,8 @@ def _finish(candidate, token, completion: Completion, *, text, ttft_ms, latency_
     turn = LiveTurn.objects.select_related("conversation__campaign__live").get(
         prompt_id=candidate.prompt_id
     )
-    policy = live_settings(campaign=turn.conversation.campaign).self_id_policy
+    campaign = turn.conversation.campaign
+    policy = (getattr(campaign, "live", None) or live_settings(campaign=campaign)).self_id_policy
     once = "regenerated_a" if candidate.id == turn.reply_a_id else "regenerated_b"
     if flagged and policy == LiveSettings.SelfId.REGENERATE and not getattr(turn, once):
         # Generated again, once: the row goes back to PENDING (its attempt not counted) and the

@@ -50,16 +50,18 @@ FREE = Price(Decimal(0), Decimal(0), Decimal(0), Decimal(0), Decimal("1"), known
 
 
 _CACHE_SECONDS = 30.0
-_cache: dict[tuple[int, str, str], tuple[float, Price]] = {}
+_cache: dict[tuple, tuple[float, Price]] = {}
 
 
-def price_for(*, provider: str, model: str, job_id: int | None = None) -> Price:
-    """The price of a model. With ``job_id`` (generation workers, which write many candidates a
-    second) the row is read once per job per worker process and re-read after 30 s, so a price is
-    fixed for a job's life unless an admin edits it mid-job; without, the table is read every time."""
-    if job_id is None:
+def price_for(*, provider: str, model: str, cached_for: tuple | None = None) -> Price:
+    """The price of a model. With ``cached_for`` (the workers, which write many responses a second:
+    ``("job", id)`` for a generation job, ``("generator", id)`` for live replies) the row is read
+    once per key per worker process and re-read after 30 s, so a price is fixed for a job's life
+    unless an admin edits it mid-job, and an edit reaches live replies within 30 s; without, the
+    table is read every time."""
+    if cached_for is None:
         return _lookup(provider=provider, model=model)
-    key = (job_id, provider, model)
+    key = (*cached_for, provider, model)
     hit = _cache.get(key)
     now = time.monotonic()
     if hit is not None and now - hit[0] < _CACHE_SECONDS:
