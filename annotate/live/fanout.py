@@ -28,6 +28,11 @@ from annotate.live import relay
 log = logging.getLogger(__name__)
 
 BLOCK_MS = 5_000  # the longest one XREAD blocks (below the client's socket timeout)
+# The shortest time between two reads. Each XREAD names every stream of the process, so its cost
+# grows with the streams open, whatever it returns; read back to back, a busy process read one or
+# two tokens a time. At most 5 ms more on a token, several tokens a read (bench/live.py: the
+# web processes' µs per event, and Redis's share of the cores).
+PACE = 0.005
 _COUNT = 1_000  # entries per stream per read
 _WAKE_TTL = 3_600
 
@@ -141,9 +146,17 @@ class Fanout:
 
     async def _run(self) -> None:
         try:
-            # No await between this check and the end of the loop: a subscriber that finds the
-            # task done starts another.
+            # A subscriber that finds the task done starts another; one that finds it running is
+            # read by the next XREAD (the pause below awaits before the streams are taken).
+            loop = asyncio.get_running_loop()
+            read_at = 0.0
             while self.subs:
+                wait = read_at + PACE - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    if not self.subs:
+                        break
+                read_at = loop.time()
                 self.reading = dict(self.cursor)
                 reply = await self.client.xread(
                     {**self.reading, self.wake_key: self.wake_after}, count=_COUNT, block=BLOCK_MS

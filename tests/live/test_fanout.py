@@ -129,3 +129,39 @@ def test_the_sse_response_reads_through_the_shared_reader(monkeypatch):
     body = run_async(main()).decode()
     assert subscribed == [channel]
     assert 'data: {"text":"Hello"}' in body and "event: end" in body
+
+
+def test_reads_are_paced_so_a_busy_stream_gives_several_tokens_a_read(monkeypatch):
+    """Each XREAD names every open stream, so back-to-back reads of one token each cost the most
+    when the process is busiest: two reads start at least PACE apart."""
+    monkeypatch.setattr(fanout, "PACE", 0.02)
+    channel = _channel()
+    starts: list[float] = []
+
+    def writer() -> None:
+        for i in range(60):
+            relay.publish_delta(channel, f"{i} ")
+            threading.Event().wait(0.002)
+        relay.publish(channel, "end", {})
+
+    async def main():
+        reader = fanout.Fanout.of(relay.backend())
+        xread = reader.client.xread
+
+        async def timed(*args, **kwargs):
+            starts.append(asyncio.get_running_loop().time())
+            return await xread(*args, **kwargs)
+
+        reader.client.xread = timed
+        sub = await reader.subscribe(channel, "0-0")
+        thread = threading.Thread(target=writer)
+        thread.start()
+        got = await _until_end(sub)
+        thread.join()
+        return got
+
+    got = run_async(main())
+    assert [e.data["text"] for e in got[:-1]] == [f"{i} " for i in range(60)]
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    assert gaps and min(gaps) >= 0.02 * 0.9
+    assert len(starts) < 40  # 61 events over at least 120 ms: several a read
