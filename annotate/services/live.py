@@ -35,6 +35,7 @@ import contextlib
 import hashlib
 import logging
 import random
+import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -88,6 +89,16 @@ SAVE_EVERY = 2.0
 STOPPED = "stopped_by_rater"
 BLOCK_TIMEOUT = 0.05  # seconds one blocklist pattern may spend on one message
 LEASE = timedelta(days=30)  # a turn's lease: the rater's conversation waits for them
+
+
+# A reply's start (the claim, its reads, the rate limit) and its end (rendering, the
+# self-identification scan, the writes): milliseconds of Python each, done by one task thread of
+# the process at a time. The process's streaming loop (live/streamer.py) needs the interpreter lock
+# for every delta of every reply; when a hundred replies started or ended together it waited its
+# turn behind every one of their threads, and the deltas still streaming fell behind by as much.
+# Queued here, the starts and ends take turns with the loop alone. They cost the same CPU either
+# way (one interpreter lock), so in sum they take about as long.
+_one_at_a_time = threading.Lock()
 
 
 def hand_back_connection() -> None:
@@ -513,10 +524,9 @@ def _conversation_context(candidate: Candidate) -> str:
     return f"{prompt.system} {turns} {candidate.generator.system_prompt}"
 
 
-def reply_stream(*, candidate_id: int, clock=time.monotonic) -> Outcome:
-    """Claim the reply, stream it from the provider outside any transaction (every chunk to the
-    relay, the text so far to the row every SAVE_EVERY seconds, a stop request read between
-    chunks), and write the end under the claim."""
+def _start(candidate_id: int):
+    """Claim the reply and take its rate-limit budget: (token, candidate, request, provider,
+    budget), or the Outcome that ends the task here."""
     token = claims.claim(LIVE_REPLIES, candidate_id)
     if token is None:
         return Outcome("skipped")
@@ -541,6 +551,19 @@ def reply_stream(*, candidate_id: int, clock=time.monotonic) -> Outcome:
     if budget.wait:
         claims.release(LIVE_REPLIES, candidate_id, token)
         return Outcome("retry", retry_in=budget.wait)
+    return token, candidate, request, provider, budget
+
+
+def reply_stream(*, candidate_id: int, clock=time.monotonic) -> Outcome:
+    """Claim the reply, stream it from the provider outside any transaction (every chunk to the
+    relay, the text so far to the row every SAVE_EVERY seconds, a stop request read between
+    chunks), and write the end under the claim."""
+    with _one_at_a_time:
+        begun = _start(candidate_id)
+    if isinstance(begun, Outcome):
+        return begun
+    token, candidate, request, provider, budget = begun
+    name = channel(candidate_id)
     started = clock()
     ttft_ms = None
     end = None
@@ -586,7 +609,10 @@ def reply_stream(*, candidate_id: int, clock=time.monotonic) -> Outcome:
     else:
         text = completion.text or text
     budget.settle(used=completion.input_tokens + completion.output_tokens)
-    return _finish(candidate, token, completion, text=text, ttft_ms=ttft_ms, latency_ms=latency_ms)
+    with _one_at_a_time:
+        return _finish(
+            candidate, token, completion, text=text, ttft_ms=ttft_ms, latency_ms=latency_ms
+        )
 
 
 def _failed(candidate_id: int, token, exc: Exception) -> Outcome:

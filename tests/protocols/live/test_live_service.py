@@ -432,3 +432,60 @@ def test_a_streaming_reply_hands_its_pooled_connection_back_between_writes(monke
     monkeypatch.setattr(live_service, "connection", pooled)
     live_service.hand_back_connection()
     assert pooled.closed == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_workers_replies_start_and_end_one_at_a_time_while_they_stream_together(monkeypatch):
+    """The starts and ends take turns (the streaming loop then waits behind one of them, not behind
+    every thread of the worker); the streams between them overlap."""
+    import threading
+    import time as time_module
+
+    campaign = live_campaign()
+    turns = []
+    for i in range(3):
+        rater = live_rater(campaign, f"t{i}")
+        conversation, _ = live.conversation_start(campaign=campaign, rater=rater)
+        turns.append(send(conversation, rater))
+    inside, most, streaming, overlap = [0], [0], [0], [0]
+    guard = threading.Lock()
+
+    def counted(real):
+        def run(*args, **kwargs):
+            with guard:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            time_module.sleep(0.02)
+            try:
+                return real(*args, **kwargs)
+            finally:
+                with guard:
+                    inside[0] -= 1
+
+        return run
+
+    events = live.streamer.events
+
+    def slow_events(*args, **kwargs):
+        with guard:
+            streaming[0] += 1
+            overlap[0] = max(overlap[0], streaming[0])
+        try:
+            time_module.sleep(0.2)
+            yield from events(*args, **kwargs)
+        finally:
+            with guard:
+                streaming[0] -= 1
+
+    monkeypatch.setattr(live, "_start", counted(live._start))
+    monkeypatch.setattr(live, "_finish", counted(live._finish))
+    monkeypatch.setattr(live.streamer, "events", slow_events)
+    ids = [i for t in turns for i in (t.reply_a_id, t.reply_b_id)]
+    threads = [threading.Thread(target=live.reply_stream, kwargs={"candidate_id": i}) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert Candidate.objects.filter(id__in=ids, status=Candidate.Status.DONE).count() == 6
+    assert most[0] == 1
+    assert overlap[0] > 1
