@@ -35,7 +35,7 @@ after the first step that does not.
 
     fake provider (as above) -> Celery workers (`celery -A project worker -Q live --pool threads`,
     subprocesses) running the task live_reply_stream: the claim, the real AnthropicProvider, a
-    relay.publish() per delta, the text so far saved to the row twice a second, the end written
+    relay.publish() per delta, the text so far saved to the row every 2 s, the end written
     under the claim -> Redis Streams -> gunicorn + uvicorn workers serving the live page's own
     event view (annotate/views/live.py live_events: the session's login, the access check, then
     relay.sse_response) -> clients with the raters' session cookies
@@ -200,6 +200,9 @@ def role_publisher(url: str, source: str, rate: float, tokens: int) -> None:
     warm = f"warm-{uuid.uuid4().hex}"
     stream(warm, {})
     lags.clear()
+    import gc
+
+    gc.freeze()  # as a live worker does once it is ready (project/celery.py)
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         job = json.loads(line)  # {"channels": [...], "spread": seconds}
