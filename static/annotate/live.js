@@ -135,6 +135,9 @@
       if (closed) return;
       closed = true;
       source.close();
+      // Nothing is left to stop (the page reloads once the other pane has ended too).
+      const stop = pane.querySelector("[data-stop]");
+      if (stop) stop.remove();
       draw();
       finished();
     };

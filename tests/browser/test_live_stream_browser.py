@@ -473,6 +473,14 @@ def test_a_reset_clears_the_pane_and_a_given_up_reply_shows_its_retry(
         status="done", text="Whole new reply.", html="<p>Whole new reply.</p>"
     )
     relay.publish(left, "end", {"status": "done", "stop_reason": "end_turn"})
+    # A pane that has ended loses its Stop at once; the other, still streaming, keeps its own.
+    _until(
+        lambda: page.locator("#reply-left-1 .live-stop").count() == 0,
+        timeout=10,
+        what="the ended pane's Stop gone",
+        page=page,
+    )
+    assert page.locator("#reply-right-1 .live-stop").is_visible()
     message = "Gave up after 3 attempts: the worker holding it stopped each time."
     Candidate.objects.filter(id=right_id).update(status="failed", error=message)
     relay.publish(live.channel(right_id), "error", {"message": message})
