@@ -22,33 +22,29 @@ _PAIRS = (
     "SELECT id FROM annotate_pair WHERE candidate_a_id = NEW.id "
     "UNION SELECT id FROM annotate_pair WHERE candidate_b_id = NEW.id"
 )
-_PG_OLD = (
-    "CREATE TRIGGER pairsearch_candidate_update "
+_PG_OLD, _PG_DROP = search._pg_trigger(
+    "pairsearch_candidate_update",
     "AFTER UPDATE OF text ON annotate_candidate FOR EACH ROW "
-    "WHEN (OLD.text IS DISTINCT FROM NEW.text) "
-    "EXECUTE FUNCTION pairsearch_candidate_update()"
+    "WHEN (OLD.text IS DISTINCT FROM NEW.text)",
 )
-_PG_NEW = (
-    "CREATE TRIGGER pairsearch_candidate_update "
+_PG_NEW = search._pg_trigger(
+    "pairsearch_candidate_update",
     "AFTER UPDATE OF text, status ON annotate_candidate FOR EACH ROW "
     "WHEN (NEW.status <> 'running' "
-    "AND (OLD.text IS DISTINCT FROM NEW.text OR OLD.status = 'running')) "
-    "EXECUTE FUNCTION pairsearch_candidate_update()"
-)
-_PG_DROP = "DROP TRIGGER IF EXISTS pairsearch_candidate_update ON annotate_candidate"
+    "AND (OLD.text IS DISTINCT FROM NEW.text OR OLD.status = 'running'))",
+)[0]
 
-_SQLITE_OLD = search._sqlite_trigger(
+_SQLITE_OLD, _SQLITE_DROP = search._sqlite_trigger(
     "pairsearch_candidate_update",
     "AFTER UPDATE OF text ON annotate_candidate WHEN OLD.text IS NOT NEW.text",
     search._sqlite_refresh(_PAIRS),
-)[0]
+)
 _SQLITE_NEW = search._sqlite_trigger(
     "pairsearch_candidate_update",
     "AFTER UPDATE OF text, status ON annotate_candidate WHEN NEW.status <> 'running' "
     "AND (OLD.text IS NOT NEW.text OR OLD.status = 'running')",
     search._sqlite_refresh(_PAIRS),
 )[0]
-_SQLITE_DROP = "DROP TRIGGER IF EXISTS pairsearch_candidate_update"
 
 
 def _swap(forward: bool):
