@@ -481,7 +481,16 @@ def test_a_workers_replies_start_and_end_one_at_a_time_while_they_stream_togethe
     monkeypatch.setattr(live, "_finish", counted(live._finish))
     monkeypatch.setattr(live.streamer, "events", slow_events)
     ids = [i for t in turns for i in (t.reply_a_id, t.reply_b_id)]
-    threads = [threading.Thread(target=live.reply_stream, kwargs={"candidate_id": i}) for i in ids]
+
+    def stream(candidate_id: int) -> None:
+        from django.db import connections
+
+        try:
+            live.reply_stream(candidate_id=candidate_id)
+        finally:
+            connections.close_all()  # this thread's own: the test database is dropped at the end
+
+    threads = [threading.Thread(target=stream, args=(i,)) for i in ids]
     for t in threads:
         t.start()
     for t in threads:
